@@ -1,0 +1,85 @@
+#include "cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <ostream>
+
+#include "commands.hpp"
+#include "sweeplab/core/error.hpp"
+#include "sweeplab/core/text.hpp"
+
+namespace sweeplab {
+
+void add_override_option(CLI::App& command, std::vector<std::string>& overrides) {
+  command.add_option("-o,--override", overrides,
+                     "KEY=VALUE: set a config key (-o training.epochs=5, or -o epochs=5 when the leaf name is "
+                     "unique); VALUE is YAML (-o model.hidden=[128,128]); a,b,c makes a sweep axis")
+      ->expected(1)
+      ->take_all();
+}
+
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CLI::App app{"sweeplab: batch-size and learning-rate sweeps of small MLPs, with resumable trials", "sweeplab"};
+  app.set_version_flag("--version", SWEEPLAB_VERSION);
+  app.require_subcommand(1);
+  app.footer("Example:\n  sweeplab list\n  sweeplab show doughnut-batch -o epochs=5 --trials");
+  GlobalOptions global;
+  app.add_option("--configs", global.configs_dir, "Folder of named sweeps (NAME.yaml)")->capture_default_str();
+  app.add_option("--experiments", global.experiments_dir, "Folder results are written to")->capture_default_str();
+  app.add_flag("-v,--verbose", global.verbose, "Say more");
+  app.add_flag("-q,--quiet", global.quiet, "Say less");
+
+  ListOptions list_options;
+  ShowOptions show_options;
+  CLI::App* list = setup_list(app, list_options);
+  CLI::App* show = setup_show(app, show_options);
+
+  // CLI11 would only say "a subcommand is required" for a mistyped one.
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--configs" || args[i] == "--experiments") {
+      ++i;
+    } else if (args[i].empty() || args[i][0] != '-') {
+      std::vector<std::string> names;
+      for (const auto* command : app.get_subcommands({})) names.push_back(command->get_name());
+      if (std::find(names.begin(), names.end(), args[i]) == names.end()) {
+        err << "sweeplab: unknown command '" << args[i] << "'" << did_you_mean(args[i], names)
+            << "; commands: " << join(names, ", ") << "\n";
+        return 2;
+      }
+      break;
+    }
+  }
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes the arguments back to front
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out << (app.get_subcommands().empty() ? app.help() : app.get_subcommands().front()->help());
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    out << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    out << SWEEPLAB_VERSION << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    const auto used = app.get_subcommands();
+    err << "sweeplab: " << e.what() << " (see sweeplab " << (used.empty() ? "" : used.front()->get_name() + " ")
+        << "--help)\n";
+    return 2;
+  }
+
+  try {
+    if (list->parsed()) return run_list(global, list_options, out, err);
+    if (show->parsed()) return run_show(global, show_options, out, err);
+  } catch (const UserError& e) {
+    err << "sweeplab: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    err << "sweeplab: internal error (please report it): " << e.what() << "\n";
+    return 3;
+  }
+  throw InternalError("no subcommand ran");
+}
+
+}  // namespace sweeplab

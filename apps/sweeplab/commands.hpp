@@ -1,0 +1,37 @@
+#pragma once
+// One file per subcommand: setup_X adds it to the app and its options; run_X does the work.
+// run_X functions throw UserError for bad input; cli.cpp turns exceptions into exit codes.
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace sweeplab {
+
+struct GlobalOptions {
+  std::string configs_dir = "configs";
+  std::string experiments_dir = "experiments";
+  bool verbose = false;
+  bool quiet = false;
+};
+
+struct ListOptions {};
+CLI::App* setup_list(CLI::App& app, ListOptions& options);
+int run_list(const GlobalOptions& global, const ListOptions& options, std::ostream& out, std::ostream& err);
+
+struct ShowOptions {
+  std::string name;
+  std::vector<std::string> overrides;
+  bool trials = false;
+  bool keys = false;
+};
+CLI::App* setup_show(CLI::App& app, ShowOptions& options);
+int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostream& out, std::ostream& err);
+
+// The shared -o option of show, run, export, ...
+void add_override_option(CLI::App& command, std::vector<std::string>& overrides);
+
+}  // namespace sweeplab

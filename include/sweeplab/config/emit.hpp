@@ -1,0 +1,14 @@
+#pragma once
+#include <string>
+
+#include "sweeplab/config/sweep.hpp"
+
+namespace sweeplab {
+
+// The resolved sweep as YAML that loads back to the same trials (what `sweeplab show` prints).
+std::string to_yaml(const SweepSpec& sweep);
+
+// Every key with its type, default and documentation (what `sweeplab show --keys` prints).
+std::string keys_reference();
+
+}  // namespace sweeplab

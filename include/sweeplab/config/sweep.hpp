@@ -1,0 +1,48 @@
+#pragma once
+// A named sweep after loading: the base config, the swept axes and the seeds. expand() turns it into
+// trials; it is a pure function (no I/O) with a fixed order:
+//   - axes in schema order (the order of `sweeplab show --keys`), not the order they were written in;
+//   - the Cartesian product with the last axis varying fastest;
+//   - seeds innermost, in the order sweep.seeds lists them.
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sweeplab/config/config.hpp"
+#include "sweeplab/core/value.hpp"
+
+namespace sweeplab {
+
+struct Axis {
+  std::string key;            // dotted key, e.g. "training.batch_size"
+  std::vector<Value> values;  // already expanded from generators, typed by the key
+  std::string source;         // where it was defined: "configs/x.yaml:12" or "-o 'bs=8,16'"
+};
+
+struct SweepSpec {
+  std::string name;
+  std::string file;                          // the sweep's own YAML file
+  std::vector<std::string> extends_chain;    // this sweep, then what it extends, and so on
+  Config base;
+  std::vector<Axis> axes;                    // schema order
+  std::vector<std::int64_t> seeds;           // empty: no seed axis (training.seed as set)
+  std::map<std::string, std::string> sources;  // key -> where its value was set, for error messages
+};
+
+struct TrialSpec {
+  std::string id;                                      // "bs=8_lr=0.001_seed=0-1a2b3c4d"
+  std::vector<std::pair<std::string, Value>> swept;    // (key, value) for each axis, seeds last
+  Config config;
+};
+
+// All trials, each validated; a ValueError becomes a UserError naming where the bad value was set.
+std::vector<TrialSpec> expand(const SweepSpec& sweep);
+
+// The readable part (swept values) plus a short hash of the config without its budget.
+std::string make_trial_id(const Config& config, const std::vector<std::pair<std::string, Value>>& swept);
+
+// The swept keys, seed last ("training.seed" when seeds are swept): the columns worth showing.
+std::vector<std::string> swept_keys(const SweepSpec& sweep);
+
+}  // namespace sweeplab

@@ -1,0 +1,90 @@
+#include "sweeplab/config/emit.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <iomanip>
+#include <sstream>
+
+#include "sweeplab/config/schema.hpp"
+#include "sweeplab/core/text.hpp"
+
+namespace sweeplab {
+namespace {
+
+void emit_value(YAML::Emitter& out, const Value& value) {
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          out << v;
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          out << YAML::Flow << YAML::BeginSeq;
+          for (const auto& item : v) out << item;
+          out << YAML::EndSeq;
+        } else if constexpr (std::is_same_v<T, std::vector<std::int64_t>> || std::is_same_v<T, std::vector<double>>) {
+          out << YAML::Flow << YAML::BeginSeq;
+          for (const auto& item : v) out << to_text(Value(item));
+          out << YAML::EndSeq;
+        } else {
+          out << to_text(Value(v));
+        }
+      },
+      value);
+}
+
+}  // namespace
+
+std::string to_yaml(const SweepSpec& sweep) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::string open_section;
+  for (const auto& field : schema()) {
+    const auto dot = field.key.find('.');
+    const std::string section = dot == std::string::npos ? "" : field.key.substr(0, dot);
+    if (section != open_section) {
+      if (!open_section.empty()) out << YAML::EndMap;
+      if (!section.empty()) out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+      open_section = section;
+    }
+    out << YAML::Key << (section.empty() ? field.key : field.leaf()) << YAML::Value;
+    emit_value(out, field.get(sweep.base));
+  }
+  if (!open_section.empty()) out << YAML::EndMap;
+  if (!sweep.axes.empty() || !sweep.seeds.empty()) {
+    out << YAML::Key << "sweep" << YAML::Value << YAML::BeginMap;
+    if (!sweep.axes.empty()) {
+      out << YAML::Key << "grid" << YAML::Value << YAML::BeginMap;
+      for (const auto& axis : sweep.axes) {
+        out << YAML::Key << axis.key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const auto& value : axis.values) emit_value(out, value);
+        out << YAML::EndSeq;
+      }
+      out << YAML::EndMap;
+    }
+    if (!sweep.seeds.empty()) {
+      out << YAML::Key << "seeds" << YAML::Value;
+      emit_value(out, sweep.seeds);
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string keys_reference() {
+  std::ostringstream out;
+  for (const auto& field : schema()) {
+    out << field.key << "  (" << type_name(field.type) << ", default " << to_text(field.get(Config{})) << ")\n"
+        << "    " << field.doc << "\n";
+  }
+  out << "sweep.grid  (mapping of key -> list or generator)\n"
+      << "    The swept axes; trials are their Cartesian product. Values: a list [8, 16, 32] or a generator\n"
+      << "    {pow2: [1, 6]} (2..64), {logspace: [-4, -1, 7]}, {linspace: [0, 1, 5]}, {range: [8, 64, 8]} (stop excluded).\n"
+      << "sweep.seeds  (a count or a list of integers)\n"
+      << "    Repeat every grid point with these training seeds; 3 means training.seed, +1, +2.\n"
+      << "extends  (name of another sweep)\n"
+      << "    Start from that sweep and override it (deep merge; lists replace).\n";
+  return out.str();
+}
+
+}  // namespace sweeplab

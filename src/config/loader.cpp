@@ -1,0 +1,496 @@
+#include "sweeplab/config/loader.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <charconv>
+#include <optional>
+#include <set>
+
+#include "sweeplab/config/registry.hpp"
+#include "sweeplab/config/schema.hpp"
+#include "sweeplab/core/error.hpp"
+#include "sweeplab/core/text.hpp"
+
+namespace sweeplab {
+namespace {
+
+// Where a value was written: a file and line, or an `-o` override.
+struct Location {
+  std::string file;
+  int line = 0;  // 1-based; 0 for overrides
+  std::string str() const { return line > 0 ? file + ":" + std::to_string(line) : file; }
+};
+
+Location at(const std::string& file, const YAML::Node& node) { return {file, node.Mark().line + 1}; }
+
+[[noreturn]] void fail(const Location& where, const std::string& message) {
+  throw UserError(where.str() + ": " + message);
+}
+
+struct RawLeaf {
+  YAML::Node node;
+  Location where;
+};
+
+// A config file before typing: dotted key -> YAML value. Merging two of these is the deep merge of
+// `extends` (a later leaf replaces an earlier one; lists are leaves, so lists replace).
+struct RawConfig {
+  std::map<std::string, RawLeaf> leaves;
+  std::vector<std::pair<std::string, RawLeaf>> axes;  // sweep.grid, in written order
+  std::optional<RawLeaf> extends;
+
+  void set_axis(const std::string& key, RawLeaf leaf) {
+    for (auto& axis : axes) {
+      if (axis.first == key) {
+        axis.second = std::move(leaf);
+        return;
+      }
+    }
+    axes.emplace_back(key, std::move(leaf));
+  }
+  void remove_axis(const std::string& key) {
+    axes.erase(std::remove_if(axes.begin(), axes.end(), [&](const auto& axis) { return axis.first == key; }),
+               axes.end());
+  }
+  void merge_from(const RawConfig& later) {
+    for (const auto& [key, leaf] : later.leaves) leaves[key] = leaf;
+    for (const auto& [key, leaf] : later.axes) set_axis(key, leaf);
+  }
+};
+
+std::string flow_text(const YAML::Node& node) {
+  if (node.IsScalar()) return node.Scalar();
+  if (node.IsNull()) return "null";
+  YAML::Emitter emitter;
+  emitter << YAML::Flow << node;
+  return emitter.c_str();
+}
+
+std::string unknown_key_message(const std::string& key) {
+  return "unknown key '" + key + "'" + did_you_mean(key, all_key_names()) + " (sweeplab show --keys lists them all)";
+}
+
+// Iterates a mapping, rejecting duplicate and non-scalar keys.
+template <class Visit>
+void for_each_entry(const std::string& file, const YAML::Node& map, const std::string& prefix, Visit visit) {
+  std::set<std::string> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (!it->first.IsScalar()) fail(at(file, it->first), "keys must be plain names");
+    const std::string name = it->first.Scalar();
+    const std::string dotted = prefix.empty() ? name : prefix + "." + name;
+    if (!seen.insert(name).second) fail(at(file, it->first), "duplicate key '" + dotted + "'");
+    visit(name, dotted, it->first, it->second);
+  }
+}
+
+void require_mapping(const std::string& file, const YAML::Node& key_node, const YAML::Node& value,
+                     const std::string& dotted, const std::string& example) {
+  if (!value.IsMap()) {
+    fail(at(file, key_node), "'" + dotted + "' must be a mapping of keys, e.g. " + example + ", not '" +
+                                 flow_text(value) + "'");
+  }
+}
+
+RawConfig parse_file(const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::BadFile&) {
+    throw UserError(file + ": cannot read the file");
+  } catch (const YAML::ParserException& e) {
+    throw UserError(file + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
+  }
+  if (root.IsNull()) fail({file, 1}, "empty config: expected sections such as 'training:' and 'optimizer:'");
+  if (!root.IsMap()) fail(at(file, root), "expected a mapping of sections such as 'training:', not '" + flow_text(root) + "'");
+
+  RawConfig raw;
+  const auto& sections = section_names();
+  for_each_entry(file, root, "", [&](const std::string& name, const std::string&, const YAML::Node& key_node,
+                                     const YAML::Node& value) {
+    const Location where = at(file, key_node);
+    if (name == "extends") {
+      if (!value.IsScalar()) fail(where, "extends: expected the name of another sweep, not '" + flow_text(value) + "'");
+      raw.extends = RawLeaf{value, where};
+    } else if (name == "sweep") {
+      require_mapping(file, key_node, value, "sweep", "{grid: {training.batch_size: [8, 16]}, seeds: 3}");
+      for_each_entry(file, value, "sweep", [&](const std::string& sub, const std::string& dotted,
+                                               const YAML::Node& sub_key, const YAML::Node& sub_value) {
+        if (sub == "seeds") {
+          raw.leaves[dotted] = RawLeaf{sub_value, at(file, sub_key)};
+        } else if (sub == "grid") {
+          require_mapping(file, sub_key, sub_value, dotted, "{training.batch_size: [8, 16]}");
+          for_each_entry(file, sub_value, "", [&](const std::string& axis, const std::string&,
+                                                  const YAML::Node& axis_key, const YAML::Node& axis_value) {
+            raw.set_axis(axis, RawLeaf{axis_value, at(file, axis_key)});
+          });
+        } else {
+          fail(at(file, sub_key), unknown_key_message(dotted));
+        }
+      });
+    } else if (std::find(sections.begin(), sections.end(), name) != sections.end()) {
+      if (value.IsNull()) return;  // an empty section keeps its defaults
+      require_mapping(file, key_node, value, name, name + ": {...}");
+      for_each_entry(file, value, name, [&](const std::string&, const std::string& dotted,
+                                            const YAML::Node& leaf_key, const YAML::Node& leaf_value) {
+        if (!find_field(dotted)) fail(at(file, leaf_key), unknown_key_message(dotted));
+        raw.leaves[dotted] = RawLeaf{leaf_value, at(file, leaf_key)};
+      });
+    } else if (find_field(name)) {
+      raw.leaves[name] = RawLeaf{value, where};
+    } else {
+      fail(where, unknown_key_message(name));
+    }
+  });
+  return raw;
+}
+
+// The sweep's file merged over everything it extends, each file read once per chain.
+RawConfig parse_chain(const std::string& configs_dir, const std::string& name, std::vector<std::string>& chain,
+                      std::string& own_file) {
+  const std::string file = sweep_file(configs_dir, name);
+  if (own_file.empty()) own_file = file;
+  chain.push_back(name);
+  RawConfig raw = parse_file(file);
+  if (!raw.extends) return raw;
+  const std::string parent = raw.extends->node.Scalar();
+  if (std::find(chain.begin(), chain.end(), parent) != chain.end()) {
+    fail(raw.extends->where, "extends: cycle " + join(chain, " -> ") + " -> " + parent);
+  }
+  const auto known = sweep_names(configs_dir);
+  if (std::find(known.begin(), known.end(), parent) == known.end()) {
+    fail(raw.extends->where, "extends: unknown sweep '" + parent + "'" + did_you_mean(parent, known) +
+                                 "; known: " + join(known, ", "));
+  }
+  std::string unused;
+  RawConfig merged = parse_chain(configs_dir, parent, chain, unused);
+  merged.merge_from(raw);
+  return merged;
+}
+
+// ---- typing ---------------------------------------------------------------------------------
+
+bool plain(const YAML::Node& node) { return node.IsScalar() && node.Tag() != "!"; }
+
+std::optional<std::int64_t> parse_int(const YAML::Node& node) {
+  if (!plain(node)) return std::nullopt;
+  const std::string& text = node.Scalar();
+  std::int64_t value = 0;
+  const char* begin = text.data() + (text.size() > 1 && text[0] == '+' ? 1 : 0);
+  const auto [end, error] = std::from_chars(begin, text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> parse_double(const YAML::Node& node) {
+  if (!plain(node)) return std::nullopt;
+  const std::string& text = node.Scalar();
+  if (text == ".inf" || text == "+.inf" || text == ".Inf") return INFINITY;
+  if (text == "-.inf" || text == "-.Inf") return -INFINITY;
+  if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos) return std::nullopt;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<bool> parse_bool(const YAML::Node& node) {
+  if (!plain(node)) return std::nullopt;
+  const std::string& text = node.Scalar();
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_string(const YAML::Node& node) {
+  if (!node.IsScalar()) return std::nullopt;
+  return node.Scalar();
+}
+
+template <class T, class Parse>
+std::optional<Value> parse_list(const YAML::Node& node, Parse parse) {
+  if (!node.IsSequence()) return std::nullopt;
+  std::vector<T> items;
+  for (const auto& item : node) {
+    auto value = parse(item);
+    if (!value) return std::nullopt;
+    items.push_back(*value);
+  }
+  return Value(std::move(items));
+}
+
+std::optional<Value> parse_value(const YAML::Node& node, ValueType type) {
+  switch (type) {
+    case ValueType::Bool: if (auto v = parse_bool(node)) return Value(*v); break;
+    case ValueType::Int: if (auto v = parse_int(node)) return Value(*v); break;
+    case ValueType::Double: if (auto v = parse_double(node)) return Value(*v); break;
+    case ValueType::String: if (auto v = parse_string(node)) return Value(*v); break;
+    case ValueType::IntList: return parse_list<std::int64_t>(node, parse_int);
+    case ValueType::DoubleList: return parse_list<double>(node, parse_double);
+    case ValueType::StringList: return parse_list<std::string>(node, parse_string);
+  }
+  return std::nullopt;
+}
+
+std::string example_of(ValueType type) {
+  switch (type) {
+    case ValueType::Bool: return "true";
+    case ValueType::Int: return "8";
+    case ValueType::Double: return "0.001";
+    case ValueType::String: return "adam";
+    case ValueType::IntList: return "[64, 64]";
+    case ValueType::DoubleList: return "[0.9, 0.999]";
+    case ValueType::StringList: return "['test_acc >= 0.99']";
+  }
+  return "";
+}
+
+Value typed_value(const FieldSpec& spec, const YAML::Node& node, const Location& where) {
+  if (node.IsNull()) fail(where, spec.key + ": no value given; expected " + type_name(spec.type) + ", e.g. " + example_of(spec.type));
+  if (auto value = parse_value(node, spec.type)) return *value;
+  std::string shown = flow_text(node);
+  if (node.IsScalar() && node.Tag() == "!") shown = "\"" + shown + "\" (quoted, so a string)";
+  else shown = "'" + shown + "'";
+  fail(where, spec.key + ": " + shown + " is not " + type_name(spec.type) + ", e.g. " + example_of(spec.type));
+}
+
+// ---- sweep axes -----------------------------------------------------------------------------
+
+bool is_list_type(ValueType type) {
+  return type == ValueType::IntList || type == ValueType::DoubleList || type == ValueType::StringList;
+}
+
+// A generated number as the axis key's type: integral values for integer keys, any for number keys.
+Value generated_value(const FieldSpec& spec, double number, const Location& where, const std::string& generator) {
+  if (spec.type == ValueType::Double) return Value(number);
+  if (spec.type == ValueType::Int && std::nearbyint(number) == number && std::fabs(number) < 9.0e15) {
+    return Value(static_cast<std::int64_t>(number));
+  }
+  fail(where, "sweep.grid." + spec.key + ": " + generator + " makes " + format_double(number) + ", but " + spec.key +
+                  " expects " + type_name(spec.type));
+}
+
+std::vector<double> generator_numbers(const std::string& key, const YAML::Node& args, const Location& where,
+                                      const std::string& generator, std::size_t count) {
+  auto numbers = parse_value(args, ValueType::DoubleList);
+  const auto* list = numbers ? std::get_if<std::vector<double>>(&*numbers) : nullptr;
+  if (!list || list->size() != count) {
+    const std::string usage = generator == "pow2" ? "{pow2: [1, 6]} (2 to 64)"
+                              : generator == "logspace" ? "{logspace: [-4, -1, 7]} (7 values from 1e-4 to 1e-1)"
+                              : generator == "linspace" ? "{linspace: [0, 1, 5]} (5 values from 0 to 1)"
+                                                        : "{range: [8, 64, 8]} (8, 16, ..., 56; stop excluded)";
+    fail(where, "sweep.grid." + key + ": " + generator + " takes " + std::to_string(count) + " numbers, got '" +
+                    flow_text(args) + "'; write " + usage);
+  }
+  for (double x : *list) {
+    if (!std::isfinite(x)) fail(where, "sweep.grid." + key + ": " + generator + " needs finite numbers, got '" + flow_text(args) + "'");
+  }
+  return *list;
+}
+
+std::vector<Value> axis_values(const FieldSpec& spec, const YAML::Node& node, const Location& where) {
+  const std::string name = "sweep.grid." + spec.key;
+  std::vector<Value> values;
+  if (node.IsMap()) {
+    if (node.size() != 1) fail(where, name + ": a generator is one of {pow2: [a, b]}, {logspace: [a, b, n]}, {linspace: [a, b, n]}, {range: [start, stop, step]}");
+    const std::string generator = node.begin()->first.Scalar();
+    const YAML::Node args = node.begin()->second;
+    if (generator == "pow2") {
+      const auto n = generator_numbers(spec.key, args, where, generator, 2);
+      if (n[0] != std::floor(n[0]) || n[1] != std::floor(n[1]) || n[0] < 0 || n[1] > 62 || n[0] > n[1]) {
+        fail(where, name + ": pow2 needs integer exponents 0 <= a <= b <= 62, got '" + flow_text(args) + "'");
+      }
+      for (double e = n[0]; e <= n[1]; ++e) values.push_back(generated_value(spec, std::ldexp(1.0, int(e)), where, generator));
+    } else if (generator == "logspace" || generator == "linspace") {
+      const auto n = generator_numbers(spec.key, args, where, generator, 3);
+      if (n[2] != std::floor(n[2]) || n[2] < 1 || n[2] > 10000) {
+        fail(where, name + ": " + generator + " needs a count n between 1 and 10000, got '" + flow_text(args) + "'");
+      }
+      const int count = int(n[2]);
+      for (int i = 0; i < count; ++i) {
+        const double t = count == 1 ? n[0] : n[0] + (n[1] - n[0]) * double(i) / double(count - 1);
+        values.push_back(generated_value(spec, generator == "logspace" ? std::pow(10.0, t) : t, where, generator));
+      }
+    } else if (generator == "range") {
+      const auto n = generator_numbers(spec.key, args, where, generator, 3);
+      if (n[2] == 0 || (n[1] - n[0]) / n[2] > 10000) {
+        fail(where, name + ": range needs a non-zero step and at most 10000 values, got '" + flow_text(args) + "'");
+      }
+      for (std::int64_t i = 0;; ++i) {
+        const double x = n[0] + double(i) * n[2];
+        if ((n[2] > 0 && x >= n[1]) || (n[2] < 0 && x <= n[1])) break;
+        values.push_back(generated_value(spec, x, where, generator));
+      }
+    } else {
+      fail(where, name + ": unknown generator '" + generator + "'" +
+                      did_you_mean(generator, {"pow2", "logspace", "linspace", "range"}) +
+                      "; use pow2, logspace, linspace or range");
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) values.push_back(typed_value(spec, item, where));
+  } else {
+    fail(where, name + ": '" + flow_text(node) + "' is not a list of values or a generator; write e.g. [8, 16, 32] or {pow2: [1, 6]}");
+  }
+  if (values.empty()) fail(where, name + ": the axis has no values; give at least one");
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (values[i] == values[j]) fail(where, name + ": " + to_text(values[i]) + " appears twice");
+    }
+  }
+  return values;
+}
+
+// ---- overrides ------------------------------------------------------------------------------
+
+// Splits at commas outside brackets and quotes: "8,16" -> {8, 16}; "[64,64],[128]" -> {[64,64], [128]}.
+std::vector<std::string> split_top_level(const std::string& text) {
+  std::vector<std::string> parts(1);
+  int depth = 0;
+  char quote = 0;
+  for (char c : text) {
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      parts.emplace_back();
+      continue;
+    }
+    parts.back() += c;
+  }
+  return parts;
+}
+
+std::string resolve_override_key(const std::string& key, const Location& where) {
+  if (find_field(key) || key == "sweep.seeds") return key;
+  if (key.find('.') == std::string::npos) {
+    std::vector<std::string> matches = keys_with_leaf(key);
+    if (key == "seeds") matches.push_back("sweep.seeds");
+    if (matches.size() == 1) return matches.front();
+    if (matches.size() > 1) {
+      fail(where, "'" + key + "' is ambiguous: it could be " + join(matches, ", ") + "; write the full key");
+    }
+  }
+  fail(where, unknown_key_message(key));
+}
+
+YAML::Node load_override_value(const std::string& text, const Location& where) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    fail(where, "cannot read '" + text + "' as a YAML value: " + e.msg);
+  }
+}
+
+void apply_override(RawConfig& raw, const std::string& text) {
+  const Location where{"-o '" + text + "'", 0};
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    fail(where, "expected KEY=VALUE, e.g. -o training.epochs=5 or -o epochs=5");
+  }
+  const std::string key = resolve_override_key(text.substr(0, equals), where);
+  const std::string value_text = text.substr(equals + 1);
+  if (value_text.empty()) fail(where, key + ": no value given after '='");
+  if (key == "sweep.seeds") {
+    raw.leaves[key] = RawLeaf{load_override_value(value_text, where), where};
+    return;
+  }
+  const FieldSpec& spec = *find_field(key);
+  const auto parts = split_top_level(value_text);
+  YAML::Node node;
+  bool axis = parts.size() > 1;
+  if (axis) {
+    for (const auto& part : parts) {
+      if (part.empty()) fail(where, key + ": empty value between commas");
+      node.push_back(load_override_value(part, where));
+    }
+  } else {
+    node = load_override_value(value_text, where);
+    const bool list_of_lists = node.IsSequence() && node.size() > 0 && node[0].IsSequence();
+    axis = node.IsMap() || (node.IsSequence() && (!is_list_type(spec.type) || list_of_lists));
+  }
+  if (axis) {
+    raw.set_axis(key, RawLeaf{node, where});
+  } else {
+    raw.remove_axis(key);  // a single value on a swept key collapses the axis
+    raw.leaves[key] = RawLeaf{node, where};
+  }
+}
+
+// ---- raw -> typed ---------------------------------------------------------------------------
+
+std::vector<std::int64_t> seed_list(const RawLeaf& leaf, std::int64_t base_seed) {
+  if (auto count = parse_int(leaf.node)) {
+    if (*count < 1 || *count > 100000) fail(leaf.where, "sweep.seeds: " + std::to_string(*count) + " is out of range: give a count >= 1 (e.g. 3: seeds training.seed .. +2) or a list like [0, 1, 2]");
+    std::vector<std::int64_t> seeds;
+    for (std::int64_t i = 0; i < *count; ++i) seeds.push_back(base_seed + i);
+    return seeds;
+  }
+  auto list = parse_value(leaf.node, ValueType::IntList);
+  if (!list || std::get<std::vector<std::int64_t>>(*list).empty()) {
+    fail(leaf.where, "sweep.seeds: '" + flow_text(leaf.node) + "' is not a seed count or a list of seeds; write e.g. 3 or [0, 1, 2]");
+  }
+  auto seeds = std::get<std::vector<std::int64_t>>(*list);
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    if (seeds[i] < 0) fail(leaf.where, "sweep.seeds: " + std::to_string(seeds[i]) + " is out of range: seeds must be >= 0");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (seeds[i] == seeds[j]) fail(leaf.where, "sweep.seeds: " + std::to_string(seeds[i]) + " appears twice");
+    }
+  }
+  return seeds;
+}
+
+SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::string& file,
+                  std::vector<std::string> chain) {
+  SweepSpec spec;
+  spec.name = name;
+  spec.file = file;
+  spec.extends_chain = std::move(chain);
+  for (const auto& [key, leaf] : raw.leaves) {
+    spec.sources[key] = leaf.where.str();
+    if (key == "sweep.seeds") continue;
+    const FieldSpec& field = *find_field(key);
+    field.set(spec.base, typed_value(field, leaf.node, leaf.where));
+  }
+  if (auto it = raw.leaves.find("sweep.seeds"); it != raw.leaves.end()) {
+    spec.seeds = seed_list(it->second, spec.base.training.seed);
+  }
+  for (const auto& [key, leaf] : raw.axes) {
+    const FieldSpec* field = find_field(key);
+    if (!field) fail(leaf.where, "sweep.grid: unknown key '" + key + "'" + did_you_mean(key, all_key_names()));
+    if (!field->affects_training) {
+      fail(leaf.where, "sweep.grid: " + key + " cannot be swept: it does not change what is trained" +
+                           (key == "training.epochs" || key == "training.steps"
+                                ? " (it is the budget; every trial's metrics.jsonl already has each epoch)"
+                                : ""));
+    }
+    if (key == "training.seed" && !spec.seeds.empty()) {
+      fail(leaf.where, "sweep.grid: training.seed is swept by both sweep.grid and sweep.seeds; keep one");
+    }
+    spec.axes.push_back(Axis{key, axis_values(*field, leaf.node, leaf.where), leaf.where.str()});
+  }
+  std::stable_sort(spec.axes.begin(), spec.axes.end(),
+                   [](const Axis& a, const Axis& b) { return field_index(a.key) < field_index(b.key); });
+  return spec;
+}
+
+}  // namespace
+
+ResolvedSweep load_sweep(const std::string& configs_dir, const std::string& name,
+                         const std::vector<std::string>& overrides) {
+  std::vector<std::string> chain;
+  std::string file;
+  RawConfig raw = parse_chain(configs_dir, name, chain, file);
+  for (const auto& text : overrides) apply_override(raw, text);
+  ResolvedSweep resolved;
+  resolved.spec = to_spec(raw, name, file, std::move(chain));
+  resolved.trials = expand(resolved.spec);
+  return resolved;
+}
+
+}  // namespace sweeplab

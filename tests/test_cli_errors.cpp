@@ -1,0 +1,142 @@
+// Every kind of bad input: exit code 2, one line on stderr naming where, the key, the value and a
+// suggestion, and nothing written.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "test_util.hpp"
+
+namespace sweeplab {
+namespace {
+
+using testing::TempDir;
+
+struct BadInput {
+  std::string name;
+  std::map<std::string, std::string> configs;  // file name under configs/ -> content
+  std::vector<std::string> args;
+  std::vector<std::string> expected;  // substrings of the one error line
+};
+
+const std::string kGood = "training: {epochs: 2, batch_size: 4}\ntask: {samples: 100}\n";
+
+std::vector<BadInput> bad_inputs() {
+  return {
+      {"typo_key", {{"c.yaml", "training:\n  epochs: 2\noptimizer:\n  lrr: 0.1\n"}}, {"show", "c"},
+       {"c.yaml:4: unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)"}},
+      {"typo_section", {{"c.yaml", "optimiser:\n  lr: 0.1\n"}}, {"show", "c"},
+       {"c.yaml:1: unknown key 'optimiser' (did you mean 'optimizer'?)"}},
+      {"typo_sweep_key", {{"c.yaml", "sweep:\n  grids: {}\n"}}, {"show", "c"},
+       {"c.yaml:2: unknown key 'sweep.grids' (did you mean 'sweep.grid'?)"}},
+      {"wrong_type_int", {{"c.yaml", "training:\n  batch_size: eight\n"}}, {"show", "c"},
+       {"c.yaml:2: training.batch_size: 'eight' is not an integer, e.g. 8"}},
+      {"quoted_number", {{"c.yaml", "optimizer:\n  lr: \"0.1\"\n"}}, {"show", "c"},
+       {"c.yaml:2: optimizer.lr: \"0.1\" (quoted, so a string) is not a number"}},
+      {"float_for_int", {{"c.yaml", "training:\n  epochs: 2.5\n"}}, {"show", "c"},
+       {"c.yaml:2: training.epochs: '2.5' is not an integer"}},
+      {"scalar_for_list", {{"c.yaml", "model:\n  hidden: 64\n"}}, {"show", "c"},
+       {"c.yaml:2: model.hidden: '64' is not a list of integers, e.g. [64, 64]"}},
+      {"bool_typo", {{"c.yaml", "training:\n  drop_last: ture\n"}}, {"show", "c"},
+       {"c.yaml:2: training.drop_last: 'ture' is not true or false"}},
+      {"no_value", {{"c.yaml", "training:\n  epochs:\n"}}, {"show", "c"},
+       {"c.yaml:2: training.epochs: no value given; expected an integer"}},
+      {"negative_lr", {{"c.yaml", "training: {batch_size: 4}\noptimizer:\n  lr: -0.1\n"}}, {"show", "c"},
+       {"c.yaml:3: optimizer.lr: -0.1 is out of range: must be > 0"}},
+      {"batch_size_zero", {{"c.yaml", "training:\n  batch_size: 0\n"}}, {"show", "c"},
+       {"c.yaml:2: training.batch_size: 0 is out of range: must be >= 1"}},
+      {"batch_larger_than_data", {{"c.yaml", "task: {samples: 100}\ntraining:\n  batch_size: 500\n"}}, {"show", "c"},
+       {"c.yaml:3: training.batch_size: 500 is larger than the training set (80 samples"}},
+      {"test_fraction_one", {{"c.yaml", "task:\n  test_fraction: 1.0\n"}}, {"show", "c"},
+       {"c.yaml:2: task.test_fraction: 1.0 is out of range: must be in [0, 1)"}},
+      {"enum_typo", {{"c.yaml", "training: {batch_size: 4}\noptimizer:\n  name: adma\n"}}, {"show", "c"},
+       {"c.yaml:3: optimizer.name: 'adma' is not one of sgd, adam, adamw (did you mean 'adam'?)"}},
+      {"nesterov_without_momentum", {{"c.yaml", "optimizer:\n  nesterov: true\n"}}, {"show", "c"},
+       {"c.yaml:2: optimizer.nesterov: true needs optimizer.name: sgd and optimizer.momentum > 0"}},
+      {"bad_target", {{"c.yaml", "targets: ['test_acc > 0.9']\n"}}, {"show", "c"},
+       {"c.yaml:1: targets: 'test_acc > 0.9' is not a target: write METRIC >= VALUE"}},
+      {"target_unknown_metric", {{"c.yaml", "targets: ['val_acc >= 0.9']\n"}}, {"show", "c"},
+       {"targets: 'val_acc >= 0.9' names an unknown metric 'val_acc'", "(the held-out set is called test here)"}},
+      {"target_metric_typo", {{"c.yaml", "targets: ['test_acc >= 0.9', 'trian_loss <= 0.1']\n"}}, {"show", "c"},
+       {"c.yaml:1: targets: 'trian_loss <= 0.1' names an unknown metric", "(did you mean 'train_loss'?)"}},
+      {"accuracy_target_on_regression", {{"c.yaml", "task: {name: sine2}\ntraining: {batch_size: 4}\ntargets: ['test_acc >= 0.9']\n"}},
+       {"show", "c"}, {"c.yaml:3: targets: 'test_acc >= 0.9' uses an accuracy, but task sine2 is a regression"}},
+      {"yaml_syntax", {{"c.yaml", "training:\n  batch_size: [1, 2\n  epochs: 3\n"}}, {"show", "c"},
+       {"c.yaml:", "YAML syntax error"}},
+      {"empty_file", {{"c.yaml", ""}}, {"show", "c"}, {"c.yaml:1: empty config"}},
+      {"section_not_mapping", {{"c.yaml", "training: 5\n"}}, {"show", "c"},
+       {"c.yaml:1: 'training' must be a mapping of keys"}},
+      {"duplicate_key", {{"c.yaml", "training:\n  epochs: 2\n  epochs: 3\n"}}, {"show", "c"},
+       {"c.yaml:3: duplicate key 'training.epochs'"}},
+      {"unknown_extends", {{"c.yaml", "extends: doughnut\n"}, {"doughnuts.yaml", kGood}}, {"show", "c"},
+       {"c.yaml:1: extends: unknown sweep 'doughnut' (did you mean 'doughnuts'?)"}},
+      {"extends_cycle", {{"a.yaml", "extends: b\n"}, {"b.yaml", "extends: c\n"}, {"c.yaml", "extends: a\n"}}, {"show", "a"},
+       {"c.yaml:1: extends: cycle a -> b -> c -> a"}},
+      {"empty_axis", {{"c.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: []\n"}}, {"show", "c"},
+       {"c.yaml:5: sweep.grid.optimizer.lr: the axis has no values"}},
+      {"axis_scalar", {{"c.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: 0.1\n"}}, {"show", "c"},
+       {"c.yaml:5: sweep.grid.optimizer.lr: '0.1' is not a list of values or a generator"}},
+      {"axis_unknown_key", {{"c.yaml", kGood + "sweep:\n  grid:\n    training.batchsize: [2, 4]\n"}}, {"show", "c"},
+       {"c.yaml:5: sweep.grid: unknown key 'training.batchsize' (did you mean 'training.batch_size'?)"}},
+      {"axis_budget_key", {{"c.yaml", kGood + "sweep:\n  grid:\n    training.epochs: [2, 4]\n"}}, {"show", "c"},
+       {"c.yaml:5: sweep.grid: training.epochs cannot be swept", "it is the budget"}},
+      {"axis_bad_value", {{"c.yaml", kGood + "sweep:\n  grid:\n    training.batch_size: [8, 0]\n"}}, {"show", "c"},
+       {"c.yaml:5: training.batch_size: 0 is out of range: must be >= 1"}},
+      {"axis_duplicate_value", {{"c.yaml", kGood + "sweep:\n  grid:\n    training.batch_size: [8, 8]\n"}}, {"show", "c"},
+       {"c.yaml:5: sweep.grid.training.batch_size: 8 appears twice"}},
+      {"unknown_generator", {{"c.yaml", kGood + "sweep:\n  grid:\n    training.batch_size: {pow3: [1, 3]}\n"}}, {"show", "c"},
+       {"c.yaml:5: sweep.grid.training.batch_size: unknown generator 'pow3' (did you mean 'pow2'?)"}},
+      {"generator_arity", {{"c.yaml", kGood + "sweep:\n  grid:\n    training.batch_size: {pow2: [3]}\n"}}, {"show", "c"},
+       {"c.yaml:5: sweep.grid.training.batch_size: pow2 takes 2 numbers, got '[3]'; write {pow2: [1, 6]}"}},
+      {"generator_type", {{"c.yaml", kGood + "sweep:\n  grid:\n    training.batch_size: {logspace: [-3, -1, 3]}\n"}},
+       {"show", "c"}, {"c.yaml:5: sweep.grid.training.batch_size: logspace makes 0.001, but training.batch_size expects an integer"}},
+      {"seeds_zero", {{"c.yaml", kGood + "sweep:\n  seeds: 0\n"}}, {"show", "c"},
+       {"c.yaml:4: sweep.seeds: 0 is out of range: give a count >= 1"}},
+      {"seeds_twice", {{"c.yaml", kGood + "sweep:\n  grid:\n    training.seed: [1, 2]\n  seeds: 2\n"}}, {"show", "c"},
+       {"c.yaml:5: sweep.grid: training.seed is swept by both sweep.grid and sweep.seeds"}},
+      {"override_no_equals", {{"c.yaml", kGood}}, {"show", "c", "-o", "epochs"},
+       {"-o 'epochs': expected KEY=VALUE, e.g. -o training.epochs=5"}},
+      {"override_empty_value", {{"c.yaml", kGood}}, {"show", "c", "-o", "lr="}, {"-o 'lr=': optimizer.lr: no value given"}},
+      {"override_unknown_key", {{"c.yaml", kGood}}, {"show", "c", "-o", "optimizer.lrr=0.1"},
+       {"-o 'optimizer.lrr=0.1': unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)"}},
+      {"override_ambiguous_leaf", {{"c.yaml", kGood}}, {"show", "c", "-o", "name=adam"},
+       {"-o 'name=adam': 'name' is ambiguous: it could be optimizer.name, lr_schedule.name, task.name; write the full key"}},
+      {"override_wrong_type", {{"c.yaml", kGood}}, {"show", "c", "-o", "epochs=five"},
+       {"-o 'epochs=five': training.epochs: 'five' is not an integer"}},
+      {"override_out_of_range", {{"c.yaml", kGood}}, {"show", "c", "-o", "lr=-1"},
+       {"-o 'lr=-1': optimizer.lr: -1.0 is out of range: must be > 0"}},
+      {"override_bad_axis_value", {{"c.yaml", kGood}}, {"show", "c", "-o", "batch_size=8,0"},
+       {"-o 'batch_size=8,0': training.batch_size: 0 is out of range"}},
+      {"override_bad_yaml", {{"c.yaml", kGood}}, {"show", "c", "-o", "model.hidden=[64,"},
+       {"-o 'model.hidden=[64,': cannot read '[64,' as a YAML value"}},
+      {"unknown_sweep", {{"doughnuts.yaml", kGood}}, {"show", "doughnut"},
+       {"unknown sweep 'doughnut'", "(did you mean 'doughnuts'?); known: doughnuts"}},
+      {"no_configs_dir", {}, {"list"}, {"configs directory", "not found"}},
+      {"show_without_name", {{"c.yaml", kGood}}, {"show"}, {"show: name a sweep"}},
+      {"unknown_option", {{"c.yaml", kGood}}, {"show", "c", "--frobnicate"}, {"--frobnicate"}},
+      {"unknown_subcommand", {{"c.yaml", kGood}}, {"shwo", "c"}, {"unknown command 'shwo' (did you mean 'show'?)"}},
+  };
+}
+
+class BadInputTest : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(BadInputTest, ExitsTwoWithOneClearLineAndWritesNothing) {
+  const auto& param = GetParam();
+  TempDir dir;
+  for (const auto& [file, content] : param.configs) dir.write("configs/" + file, content);
+  const auto before = dir.snapshot();
+  const auto result = testing::run_in(dir, param.args);
+  EXPECT_EQ(result.code, 2) << result.err;
+  EXPECT_EQ(result.err.rfind("sweeplab: ", 0), 0u) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << "not one line: " << result.err;
+  for (const auto& expected : param.expected) EXPECT_NE(result.err.find(expected), std::string::npos) << result.err;
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(dir.snapshot(), before) << "something was written";
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, BadInputTest, ::testing::ValuesIn(bad_inputs()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(BadInputs, ThereAreAtLeastTwentyDistinctCases) { EXPECT_GE(bad_inputs().size(), 20u); }
+
+}  // namespace
+}  // namespace sweeplab

@@ -1,0 +1,178 @@
+// Sweep expansion: golden trial lists (order, generators, seeds, axis override/collapse, ids) and
+// trial-id stability.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "sweeplab/config/emit.hpp"
+#include "sweeplab/config/loader.hpp"
+#include "sweeplab/config/schema.hpp"
+#include "test_util.hpp"
+
+namespace sweeplab {
+namespace {
+
+using testing::TempDir;
+
+const std::string kGolden = std::string(SWEEPLAB_TEST_DATA) + "/golden";
+
+std::string render(const std::vector<TrialSpec>& trials) {
+  std::string out;
+  for (const auto& trial : trials) {
+    out += trial.id;
+    for (const auto& [key, value] : trial.swept) out += "  " + key + "=" + to_text(value);
+    out += "\n";
+  }
+  return out;
+}
+
+struct GoldenCase {
+  std::string sweep;
+  std::vector<std::string> overrides;
+  std::string expected;  // file under tests/data/golden
+};
+
+class GoldenExpansion : public ::testing::TestWithParam<GoldenCase> {};
+
+// Set SWEEPLAB_UPDATE_GOLDEN=1 to rewrite the expected files; then read the diff before committing it.
+TEST_P(GoldenExpansion, MatchesTheExpectedTrials) {
+  const auto& param = GetParam();
+  const std::string actual = render(load_sweep(kGolden, param.sweep, param.overrides).trials);
+  const std::string path = kGolden + "/" + param.expected;
+  if (std::getenv("SWEEPLAB_UPDATE_GOLDEN")) std::ofstream(path) << actual;
+  EXPECT_EQ(actual, testing::read_file(path)) << "golden file " << path;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, GoldenExpansion,
+    ::testing::Values(GoldenCase{"two-axes", {}, "two-axes.trials"},
+                      GoldenCase{"generators-a", {}, "generators-a.trials"},
+                      GoldenCase{"generators-b", {}, "generators-b.trials"},
+                      GoldenCase{"lists-and-seeds", {}, "lists-and-seeds.trials"},
+                      GoldenCase{"single", {}, "single.trials"},
+                      GoldenCase{"two-axes", {"lr=0.1,0.2,0.3"}, "two-axes.replace-axis.trials"},
+                      GoldenCase{"two-axes", {"batch_size=16", "seeds=[5]"}, "two-axes.collapse.trials"},
+                      GoldenCase{"single", {"training.batch_size={pow2: [2, 3]}", "model.hidden=[[8],[16]]"},
+                                 "single.new-axes.trials"}),
+    [](const auto& info) {
+      std::string name = info.param.expected.substr(0, info.param.expected.size() - 7);
+      for (char& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      return name;
+    });
+
+// Independent of the golden files: what the order rules say.
+TEST(Expansion, OrderIsSchemaOrderWithTheLastAxisFastestAndSeedsInnermost) {
+  const auto trials = load_sweep(kGolden, "two-axes").trials;
+  ASSERT_EQ(trials.size(), 8u);  // 2 batch sizes x 2 lrs x 2 seeds
+  std::vector<std::tuple<std::int64_t, double, std::int64_t>> seen;
+  for (const auto& t : trials) seen.emplace_back(t.config.training.batch_size, t.config.optimizer.lr, t.config.training.seed);
+  const std::vector<std::tuple<std::int64_t, double, std::int64_t>> expected = {
+      {8, 0.01, 0}, {8, 0.01, 1}, {8, 0.001, 0}, {8, 0.001, 1}, {16, 0.01, 0}, {16, 0.01, 1}, {16, 0.001, 0}, {16, 0.001, 1}};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(trials[0].swept[0].first, "training.batch_size");
+  EXPECT_EQ(trials[0].swept[1].first, "optimizer.lr");
+  EXPECT_EQ(trials[0].swept[2].first, "training.seed");
+}
+
+TEST(Expansion, GeneratorsMakeTheDocumentedValues) {
+  const auto a = load_sweep(kGolden, "generators-a").spec;
+  ASSERT_EQ(a.axes.size(), 2u);
+  EXPECT_EQ(a.axes[0].values, (std::vector<Value>{std::int64_t{2}, std::int64_t{4}, std::int64_t{8}}));
+  ASSERT_EQ(a.axes[1].values.size(), 3u);
+  EXPECT_NEAR(std::get<double>(a.axes[1].values[0]), 1e-3, 1e-15);
+  EXPECT_NEAR(std::get<double>(a.axes[1].values[1]), 1e-2, 1e-15);
+  EXPECT_NEAR(std::get<double>(a.axes[1].values[2]), 1e-1, 1e-15);
+  const auto b = load_sweep(kGolden, "generators-b").spec;
+  EXPECT_EQ(b.axes[0].key, "optimizer.momentum");  // schema order: optimizer before task
+  EXPECT_EQ(b.axes[1].values, (std::vector<Value>{std::int64_t{100}, std::int64_t{200}, std::int64_t{300}}));
+  ASSERT_EQ(b.axes[0].values.size(), 4u);
+  EXPECT_NEAR(std::get<double>(b.axes[0].values[3]), 0.9, 1e-15);
+}
+
+TEST(Expansion, SeedsCountFromTrainingSeedAndListsAreKeptInOrder) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "training: {seed: 10, batch_size: 4}\nsweep: {seeds: 3}\n");
+  auto spec = load_sweep(dir.str("configs"), "s").spec;
+  EXPECT_EQ(spec.seeds, (std::vector<std::int64_t>{10, 11, 12}));
+  spec = load_sweep(kGolden, "lists-and-seeds").spec;
+  EXPECT_EQ(spec.seeds, (std::vector<std::int64_t>{7, 3}));
+}
+
+TEST(Expansion, PrecedenceIsDefaultsThenExtendsThenFileThenOverrides) {
+  TempDir dir;
+  dir.write("configs/parent.yaml", "optimizer: {lr: 0.5, momentum: 0.5}\nmodel: {hidden: [8, 8, 8]}\n");
+  dir.write("configs/child.yaml", "extends: parent\noptimizer: {lr: 0.25}\nmodel: {hidden: [4]}\n");
+  auto config = load_sweep(dir.str("configs"), "child").spec.base;
+  EXPECT_EQ(config.optimizer.lr, 0.25);                             // file beats extends
+  EXPECT_EQ(config.optimizer.momentum, 0.5);                        // deep merge keeps the parent's other keys
+  EXPECT_EQ(config.model.hidden, (std::vector<std::int64_t>{4}));   // lists replace
+  EXPECT_EQ(config.training.epochs, TrainingConfig{}.epochs);       // defaults fill the rest
+  config = load_sweep(dir.str("configs"), "child", {"optimizer.lr=0.125", "momentum=0.75"}).spec.base;
+  EXPECT_EQ(config.optimizer.lr, 0.125);                            // -o beats the file
+  EXPECT_EQ(config.optimizer.momentum, 0.75);
+}
+
+// ---- trial ids ----
+
+std::vector<std::string> ids_of(const TempDir& dir, const std::string& name, const std::vector<std::string>& overrides = {}) {
+  std::vector<std::string> ids;
+  for (const auto& trial : load_sweep(dir.str("configs"), name, overrides).trials) ids.push_back(trial.id);
+  return ids;
+}
+
+TEST(TrialId, DoesNotChangeWithKeyOrderFormattingOrBudget) {
+  TempDir dir;
+  dir.write("configs/a.yaml",
+            "optimizer:\n  name: sgd\n  lr: 0.001\nmodel:\n  hidden: [64, 64]\ntraining:\n  epochs: 5\n"
+            "sweep:\n  grid:\n    training.batch_size: [8, 16]\n");
+  dir.write("configs/b.yaml",
+            "# same sweep, written differently\ntraining: {epochs: 500}\nmodel: {hidden: [64,   64]}\n"
+            "sweep: {grid: {training.batch_size: {pow2: [3, 4]}}}\noptimizer: {lr: 1e-3, name: sgd}\n"
+            "checkpoint: {every: 3}\ndescription: another text\ntargets: ['test_acc >= 0.5']\n");
+  const auto ids = ids_of(dir, "a");
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(ids, ids_of(dir, "b"));
+  EXPECT_EQ(ids, ids_of(dir, "a", {"epochs=1000"}));
+  EXPECT_EQ(ids, ids_of(dir, "a", {"training.steps=50"}));
+  EXPECT_EQ(ids[0].substr(0, 5), "bs=8-");
+}
+
+TEST(TrialId, ChangesWhenAnyValueThatAffectsTrainingChanges) {
+  const Config base;
+  const std::string base_id = make_trial_id(base, {});
+  for (const auto& field : schema()) {
+    Config changed = base;
+    Value value = field.get(changed);
+    std::visit(
+        [](auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, bool>) v = !v;
+          else if constexpr (std::is_same_v<T, std::int64_t>) v += 1;
+          else if constexpr (std::is_same_v<T, double>) v = v * 2 + 1;
+          else if constexpr (std::is_same_v<T, std::string>) v += "x";
+          else v.emplace_back();
+        },
+        value);
+    field.set(changed, value);
+    const std::string id = make_trial_id(changed, {});
+    if (field.affects_training) {
+      EXPECT_NE(id, base_id) << field.key << " changes training but not the trial id";
+    } else {
+      EXPECT_EQ(id, base_id) << field.key << " does not change training but changes the trial id";
+    }
+  }
+}
+
+TEST(TrialId, ShowOutputLoadsBackToTheSameTrials) {
+  TempDir dir;
+  for (const std::string name : {"two-axes", "generators-a", "generators-b", "lists-and-seeds"}) {
+    const auto original = load_sweep(kGolden, name);
+    dir.write("configs/" + name + ".yaml", to_yaml(original.spec));
+    const auto reloaded = load_sweep(dir.str("configs"), name);
+    EXPECT_EQ(render(reloaded.trials), render(original.trials)) << name << ":\n" << to_yaml(original.spec);
+  }
+}
+
+}  // namespace
+}  // namespace sweeplab

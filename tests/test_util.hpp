@@ -1,0 +1,76 @@
+#pragma once
+// Helpers for tests: a temporary folder with files, and a snapshot of everything in it.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sweeplab/cli.hpp"
+
+namespace sweeplab::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "sweeplab-test-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string str(const std::string& relative = "") const { return (path_ / relative).string(); }
+
+  void write(const std::string& relative, const std::string& content) const {
+    const auto file = path_ / relative;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file) << content;
+  }
+
+  // Every file and folder under the temp dir, relative, with file sizes: equal snapshots mean nothing was written.
+  std::set<std::string> snapshot() const {
+    std::set<std::string> entries;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(path_)) {
+      std::string line = std::filesystem::relative(entry.path(), path_).string();
+      if (entry.is_regular_file()) line += " " + std::to_string(entry.file_size());
+      entries.insert(line);
+    }
+    return entries;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CliResult {
+  int code = 0;
+  std::string out, err;
+};
+
+// Runs the CLI in-process with --configs and --experiments inside `dir`.
+inline CliResult run_in(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--configs", dir.str("configs"), "--experiments", dir.str("experiments")});
+  std::ostringstream out, err;
+  CliResult result;
+  result.code = run_cli(args, out, err);
+  result.out = out.str();
+  result.err = err.str();
+  return result;
+}
+
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace sweeplab::testing
