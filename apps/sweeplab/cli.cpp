@@ -23,7 +23,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App app{"sweeplab: batch-size and learning-rate sweeps of small MLPs, with resumable trials", "sweeplab"};
   app.set_version_flag("--version", SWEEPLAB_VERSION);
   app.require_subcommand(1);
-  app.footer("Example:\n  sweeplab list\n  sweeplab show doughnut-batch -o epochs=5 --trials");
+  app.fallthrough();  // global options may follow the subcommand: sweeplab run quickstart -q
+  app.footer("Example:\n  sweeplab list\n  sweeplab show doughnut-batch -o epochs=5 --trials\n  sweeplab run quickstart");
   GlobalOptions global;
   app.add_option("--configs", global.configs_dir, "Folder of named sweeps (NAME.yaml)")->capture_default_str();
   app.add_option("--experiments", global.experiments_dir, "Folder results are written to")->capture_default_str();
@@ -34,6 +35,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   ShowOptions show_options;
   CLI::App* list = setup_list(app, list_options);
   CLI::App* show = setup_show(app, show_options);
+  RunCommandOptions run_options;
+  CLI::App* run = setup_run(app, run_options);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one.
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -72,6 +75,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   try {
     if (list->parsed()) return run_list(global, list_options, out, err);
     if (show->parsed()) return run_show(global, show_options, out, err);
+    if (run->parsed()) return run_run(global, run_options, out, err);
   } catch (const UserError& e) {
     err << "sweeplab: " << e.what() << "\n";
     return 2;

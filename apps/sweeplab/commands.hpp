@@ -31,6 +31,15 @@ struct ShowOptions {
 CLI::App* setup_show(CLI::App& app, ShowOptions& options);
 int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostream& out, std::ostream& err);
 
+struct RunCommandOptions {
+  std::vector<std::string> names;
+  std::vector<std::string> overrides;
+  bool dry_run = false;
+  bool no_save = false;
+};
+CLI::App* setup_run(CLI::App& app, RunCommandOptions& options);
+int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::ostream& out, std::ostream& err);
+
 // The shared -o option of show, run, export, ...
 void add_override_option(CLI::App& command, std::vector<std::string>& overrides);
 

@@ -71,6 +71,12 @@ std::string to_yaml(const SweepSpec& sweep) {
   return std::string(out.c_str()) + "\n";
 }
 
+std::string to_yaml(const Config& config) {
+  SweepSpec single;
+  single.base = config;
+  return to_yaml(single);
+}
+
 std::string keys_reference() {
   std::ostringstream out;
   for (const auto& field : schema()) {

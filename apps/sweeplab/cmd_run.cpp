@@ -1,0 +1,82 @@
+#include <CLI/CLI.hpp>
+
+#include <ostream>
+#include <set>
+
+#include "commands.hpp"
+#include "sweeplab/config/schema.hpp"
+#include "sweeplab/core/error.hpp"
+#include "sweeplab/core/table.hpp"
+#include "sweeplab/sched/run_sweep.hpp"
+#include "sweeplab/store/layout.hpp"
+#include "sweeplab/train/trainer.hpp"
+
+namespace sweeplab {
+
+CLI::App* setup_run(CLI::App& app, RunCommandOptions& options) {
+  CLI::App* command = app.add_subcommand("run", "Train every trial of one or more sweeps, writing experiments/NAME/");
+  command->add_option("names", options.names, "Sweep names")->required();
+  add_override_option(*command, options.overrides);
+  command->add_flag("--dry-run", options.dry_run, "Print the trials that would run, train nothing, write nothing");
+  command->add_flag("--no-save", options.no_save, "Train and print, but write nothing");
+  command->footer(
+      "Examples:\n  sweeplab run quickstart\n  sweeplab run doughnut-batch -o epochs=50\n"
+      "  sweeplab run doughnut-batch -o lr=0.01,0.1 --dry-run");
+  return command;
+}
+
+int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::ostream& out, std::ostream& err) {
+  // Everything is checked before anything is trained or written.
+  std::vector<ResolvedSweep> sweeps;
+  std::set<std::string> checked;
+  for (const auto& name : options.names) {
+    sweeps.push_back(load_sweep(global.configs_dir, name, options.overrides));
+    for (const auto& trial : sweeps.back().trials) {
+      const std::string inputs = trial.config.task.name + "|" + trial.config.task.path + "|" +
+                                 trial.config.task.label_column + "|" + trial.config.training.device;
+      if (checked.insert(inputs).second) check_trial_inputs(trial.config);
+    }
+  }
+
+  if (options.dry_run) {
+    for (const auto& sweep : sweeps) {
+      out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials -> "
+          << sweep_dir(global.experiments_dir, sweep.spec.name) << "\n";
+      Table table({"#", "trial_id", "state", "would"});
+      for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
+        const auto& id = sweep.trials[i].id;
+        const auto state = trial_state(global.experiments_dir, sweep.spec.name, id);
+        table.add_row({std::to_string(i + 1), id, state, state == "completed" || state == "diverged" ? "skip" : "train"});
+      }
+      out << table.str();
+    }
+    return 0;
+  }
+
+  RunOptions run_options;
+  run_options.experiments_dir = global.experiments_dir;
+  run_options.save = !options.no_save;
+  run_options.quiet = global.quiet;
+  RunTotals all;
+  for (const auto& sweep : sweeps) {
+    run_options.context = make_run_context(torch_version(), sweep.spec.base.training.threads);
+    if (!global.quiet) {
+      out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials"
+          << (options.no_save ? " (--no-save: nothing is written)" : " -> " + sweep_dir(global.experiments_dir, sweep.spec.name))
+          << "\n";
+    }
+    const RunTotals totals = run_sweep(sweep, run_options, train_trial, out);
+    out << sweep.spec.name << ": " << totals.completed << " completed, " << totals.diverged << " diverged, "
+        << totals.failed << " failed, " << totals.skipped << " skipped\n";
+    all.failed += totals.failed;
+    all.interrupted += totals.interrupted;
+  }
+  if (all.failed) {
+    err << "sweeplab: " << all.failed << " trial" << (all.failed == 1 ? "" : "s")
+        << " failed; see their summary.json and trial.log\n";
+    return 1;
+  }
+  return all.interrupted ? 130 : 0;
+}
+
+}  // namespace sweeplab

@@ -1,0 +1,58 @@
+#pragma once
+// What a trial produces: one EvalRecord per evaluation (a metrics.jsonl line) and a TrialOutcome
+// (summary.json). Plain values, so the store, the scheduler and reports need no LibTorch.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sweeplab {
+
+struct EvalRecord {
+  std::int64_t epoch = 0;       // completed epochs
+  std::int64_t step = 0;        // optimizer steps so far
+  std::int64_t samples = 0;     // training samples seen so far
+  double lr = 0.0;              // learning rate of the last step
+  std::int64_t batch_size = 0;
+  double train_loss = 0.0;      // mean over the batches since the previous evaluation
+  std::optional<double> test_loss;   // absent without a test set
+  std::optional<double> train_acc;   // classification only
+  std::optional<double> test_acc;
+  double elapsed_s = 0.0;       // wall time of the trial so far
+};
+
+// A metric of a record by name (train_loss, test_loss, train_acc, test_acc); nullopt when absent.
+std::optional<double> metric_value(const EvalRecord& record, const std::string& metric);
+
+enum class TrialStatus { Completed, Diverged, Failed, Interrupted };
+std::string to_string(TrialStatus status);
+
+struct TargetResult {
+  std::string target;           // "test_acc >= 0.99"
+  bool reached = false;
+  std::int64_t step = 0;        // first evaluation that met it
+  std::int64_t samples = 0;
+  std::int64_t epoch = 0;
+};
+
+struct BestMetric {
+  std::string metric;           // lowest loss / highest accuracy over the evaluations
+  double value = 0.0;
+  std::int64_t step = 0;
+  std::int64_t epoch = 0;
+};
+
+struct TrialOutcome {
+  TrialStatus status = TrialStatus::Completed;
+  std::optional<EvalRecord> final;   // the last evaluation
+  std::vector<BestMetric> best;
+  std::vector<TargetResult> targets;
+  std::int64_t steps = 0, samples = 0, epochs = 0;
+  std::optional<std::int64_t> diverged_at_step;
+  std::optional<double> diverged_loss;  // absent when not finite
+  bool stopped_at_target = false;
+  double wall_time_s = 0.0;
+  std::string error;                 // for failed trials
+};
+
+}  // namespace sweeplab

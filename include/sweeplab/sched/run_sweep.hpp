@@ -1,0 +1,34 @@
+#pragma once
+// Running a sweep's trials and writing their files. No LibTorch here: training comes in as a callable.
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+#include "sweeplab/config/loader.hpp"
+#include "sweeplab/store/trial_files.hpp"
+#include "sweeplab/train/trainer.hpp"
+
+namespace sweeplab {
+
+using TrainFunction = std::function<TrialOutcome(const Config&, TrialSink&)>;
+
+struct RunOptions {
+  std::string experiments_dir = "experiments";
+  bool save = true;    // false (--no-save): train and print, write nothing
+  bool quiet = false;  // only the final totals
+  RunContext context;
+};
+
+struct RunTotals {
+  int completed = 0, diverged = 0, failed = 0, interrupted = 0, skipped = 0;
+};
+
+// Trials one after another, in the sweep's order. Completed and diverged trials are skipped; a trial
+// that throws is recorded as failed (summary.json with the error) and the sweep goes on.
+RunTotals run_sweep(const ResolvedSweep& sweep, const RunOptions& options, const TrainFunction& train,
+                    std::ostream& out);
+
+// "bs=8-1a2b3c4d  completed  train_loss=0.01 test_loss=0.02 test_acc=0.99  1.2s"
+std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome);
+
+}  // namespace sweeplab

@@ -1,0 +1,48 @@
+#pragma once
+// The files of a sweep and its trials (SPEC section 5): sweep.json, config.yaml, metrics.jsonl,
+// summary.json. Whole files are replaced atomically; metrics.jsonl is appended and flushed per line.
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sweeplab/config/loader.hpp"
+#include "sweeplab/core/metrics.hpp"
+
+namespace sweeplab {
+
+// Where and with what a sweep ran (sweep.json "context").
+struct RunContext {
+  std::string sweeplab_version;
+  std::string git_commit;
+  std::string torch_version;
+  std::string host;
+  std::string started_at;     // ISO 8601, UTC
+  std::int64_t threads_per_trial = 1;
+};
+RunContext make_run_context(const std::string& torch_version, std::int64_t threads_per_trial);
+
+// Writes to a temporary file in the same folder, fsyncs it, renames it over `path`, fsyncs the folder.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+// One metrics.jsonl line (no newline): epoch, step, samples, lr, batch_size, train_loss, test_loss,
+// train_acc, test_acc (classification), elapsed_s.
+std::string record_json(const EvalRecord& record);
+
+std::string summary_json(const std::string& trial_id, const std::vector<std::pair<std::string, Value>>& swept,
+                         const TrialOutcome& outcome);
+
+std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context);
+
+// A trial's metrics.jsonl, open for appending; every line is flushed as it is written.
+class MetricsFile {
+ public:
+  explicit MetricsFile(const std::string& path);  // starts the file empty
+  void append(const EvalRecord& record);
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+}  // namespace sweeplab

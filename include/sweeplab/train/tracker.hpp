@@ -1,0 +1,25 @@
+#pragma once
+// Follows a trial's evaluations: best values and the first step at which each target is reached.
+#include <vector>
+
+#include "sweeplab/config/config.hpp"
+#include "sweeplab/core/metrics.hpp"
+
+namespace sweeplab {
+
+class MetricsTracker {
+ public:
+  MetricsTracker(const std::vector<std::string>& targets, bool classification);
+  void observe(const EvalRecord& record);
+  bool all_targets_reached() const;
+  std::vector<BestMetric> best() const;  // the metrics seen at least once
+  const std::vector<TargetResult>& targets() const { return results_; }
+
+ private:
+  std::vector<Target> targets_;
+  std::vector<TargetResult> results_;
+  std::vector<BestMetric> best_;
+  std::vector<bool> seen_;
+};
+
+}  // namespace sweeplab

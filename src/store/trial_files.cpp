@@ -1,0 +1,194 @@
+#include "sweeplab/store/trial_files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "sweeplab/config/schema.hpp"
+#include "sweeplab/core/error.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace sweeplab {
+namespace {
+
+[[noreturn]] void storage_error(const std::string& what, const std::string& path) {
+  throw UserError("cannot " + what + " " + path + ": " + std::strerror(errno));
+}
+
+json to_json(const Value& value) {
+  return std::visit([](const auto& v) { return json(v); }, value);
+}
+
+// Non-finite numbers are not JSON: they become null.
+json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+json optional_number(const std::optional<double>& value) { return value ? number(*value) : json(nullptr); }
+
+json config_json(const Config& config) {
+  json out = json::object();
+  for (const auto& field : schema()) {
+    const auto dot = field.key.find('.');
+    if (dot == std::string::npos) out[field.key] = to_json(field.get(config));
+    else out[field.key.substr(0, dot)][field.leaf()] = to_json(field.get(config));
+  }
+  return out;
+}
+
+json record_object(const EvalRecord& record) {
+  json line = json::object();
+  line["epoch"] = record.epoch;
+  line["step"] = record.step;
+  line["samples"] = record.samples;
+  line["lr"] = number(record.lr);
+  line["batch_size"] = record.batch_size;
+  line["train_loss"] = number(record.train_loss);
+  line["test_loss"] = optional_number(record.test_loss);
+  if (record.train_acc) line["train_acc"] = number(*record.train_acc);
+  if (record.test_acc) line["test_acc"] = number(*record.test_acc);
+  line["elapsed_s"] = record.elapsed_s;
+  return line;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return buffer;
+}
+
+}  // namespace
+
+RunContext make_run_context(const std::string& torch_version, std::int64_t threads_per_trial) {
+  RunContext context;
+  context.sweeplab_version = SWEEPLAB_VERSION;
+  context.git_commit = SWEEPLAB_GIT_COMMIT;
+  context.torch_version = torch_version;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) context.host = host;
+  context.started_at = utc_now();
+  context.threads_per_trial = threads_per_trial;
+  return context;
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  const fs::path target(path);
+  const std::string temporary = path + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) storage_error("write", temporary);
+  std::size_t written = 0;
+  while (written < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      errno = saved;
+      storage_error("write", temporary);
+    }
+    written += std::size_t(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(temporary.c_str());
+    storage_error("flush", temporary);
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) storage_error("rename onto", path);
+  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+std::string record_json(const EvalRecord& record) { return record_object(record).dump(); }
+
+std::string summary_json(const std::string& trial_id, const std::vector<std::pair<std::string, Value>>& swept,
+                         const TrialOutcome& outcome) {
+  json summary = {{"trial_id", trial_id}, {"status", to_string(outcome.status)}};
+  json swept_values = json::object();
+  for (const auto& [key, value] : swept) swept_values[key] = to_json(value);
+  summary["swept"] = swept_values;
+  summary["steps"] = outcome.steps;
+  summary["samples"] = outcome.samples;
+  summary["epochs"] = outcome.epochs;
+  summary["wall_time_s"] = outcome.wall_time_s;
+  summary["final"] = outcome.final ? record_object(*outcome.final) : json(nullptr);
+  json best = json::object();
+  for (const auto& metric : outcome.best) {
+    best[metric.metric] = {{"value", number(metric.value)}, {"step", metric.step}, {"epoch", metric.epoch}};
+  }
+  summary["best"] = best;
+  json targets = json::array(), steps_to_target = json::object(), samples_to_target = json::object();
+  for (const auto& target : outcome.targets) {
+    targets.push_back({{"target", target.target}, {"reached", target.reached},
+                       {"step", target.reached ? json(target.step) : json(nullptr)},
+                       {"samples", target.reached ? json(target.samples) : json(nullptr)},
+                       {"epoch", target.reached ? json(target.epoch) : json(nullptr)}});
+    steps_to_target[target.target] = target.reached ? json(target.step) : json(nullptr);
+    samples_to_target[target.target] = target.reached ? json(target.samples) : json(nullptr);
+  }
+  summary["targets"] = targets;
+  summary["steps_to_target"] = steps_to_target;
+  summary["samples_to_target"] = samples_to_target;
+  summary["stopped_at_target"] = outcome.stopped_at_target;
+  if (outcome.diverged_at_step) {
+    summary["diverged_at_step"] = *outcome.diverged_at_step;
+    summary["diverged_loss"] = outcome.diverged_loss ? json(*outcome.diverged_loss) : json("not finite");
+  }
+  if (!outcome.error.empty()) summary["error"] = outcome.error;
+  return summary.dump(2) + "\n";
+}
+
+std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context) {
+  const auto& spec = sweep.spec;
+  json axes = json::array();
+  for (const auto& axis : spec.axes) {
+    json values = json::array();
+    for (const auto& value : axis.values) values.push_back(to_json(value));
+    axes.push_back({{"key", axis.key}, {"values", values}});
+  }
+  json trials = json::array();
+  for (const auto& trial : sweep.trials) {
+    json swept = json::object();
+    for (const auto& [key, value] : trial.swept) swept[key] = to_json(value);
+    trials.push_back({{"id", trial.id}, {"swept", swept}});
+  }
+  json out = {{"name", spec.name},
+              {"file", spec.file},
+              {"extends", json(std::vector<std::string>(spec.extends_chain.begin() + 1, spec.extends_chain.end()))},
+              {"base", config_json(spec.base)},
+              {"axes", axes},
+              {"seeds", spec.seeds},
+              {"trials", trials},
+              {"context",
+               {{"sweeplab_version", context.sweeplab_version},
+                {"git_commit", context.git_commit},
+                {"libtorch_version", context.torch_version},
+                {"host", context.host},
+                {"started_at", context.started_at},
+                {"device", spec.base.training.device},
+                {"threads_per_trial", context.threads_per_trial}}}};
+  return out.dump(2) + "\n";
+}
+
+MetricsFile::MetricsFile(const std::string& path) : path_(path), out_(path, std::ios::trunc) {
+  if (!out_) storage_error("write", path);
+}
+
+void MetricsFile::append(const EvalRecord& record) {
+  out_ << record_json(record) << '\n';
+  out_.flush();
+  if (!out_) storage_error("append to", path_);
+}
+
+}  // namespace sweeplab

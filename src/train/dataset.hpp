@@ -1,0 +1,24 @@
+#pragma once
+// Datasets as tensors (LibTorch: include only from src/train and its tests).
+#include <torch/torch.h>
+
+#include "sweeplab/config/config.hpp"
+
+namespace sweeplab {
+
+enum class LossKind {
+  Binary,      // one logit, BCE-with-logits; targets float {0, 1}, shape [N]
+  Multiclass,  // K logits, cross-entropy; targets long, shape [N]
+  Regression,  // one output, MSE; targets float, shape [N, 1]
+};
+
+struct Dataset {
+  torch::Tensor x_train, y_train, x_test, y_test;
+  LossKind loss = LossKind::Binary;
+  std::int64_t inputs = 0, outputs = 0;
+};
+
+// Generated tasks are a function of task.data_seed alone; csv reads task.path.
+Dataset make_dataset(const TaskConfig& task);
+
+}  // namespace sweeplab
