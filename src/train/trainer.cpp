@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -45,8 +46,27 @@ torch::Tensor loss_of(const torch::Tensor& output, const torch::Tensor& target, 
 
 // Fraction of correct predictions; classification only.
 double accuracy_of(const torch::Tensor& output, const torch::Tensor& target, LossKind kind) {
+  if (output.is_cpu() && output.is_contiguous() && target.is_contiguous() && output.scalar_type() == torch::kFloat32) {
+    // Small batches: a loop over the values costs less than the half-dozen dispatched ops below.
+    const float* out = output.data_ptr<float>();
+    const std::int64_t rows = output.size(0), columns = output.size(1);
+    std::int64_t correct = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      if (kind == LossKind::Binary) {
+        correct += (out[r] > 0.0f) == (target.data_ptr<float>()[r] > 0.5f);
+      } else {
+        const float* row = out + r * columns;
+        correct += std::max_element(row, row + columns) - row == target.data_ptr<std::int64_t>()[r];
+      }
+    }
+    return double(correct) / double(rows);
+  }
   const auto predicted = kind == LossKind::Binary ? output.squeeze(1).gt(0).to(target.scalar_type()) : output.argmax(1);
   return predicted.eq(target).to(torch::kFloat64).mean().item<double>();
+}
+
+double value_of(const torch::Tensor& scalar) {
+  return scalar.is_cpu() ? double(*scalar.data_ptr<float>()) : scalar.item<double>();
 }
 
 // The batch order of one trial: a Fisher-Yates shuffle per epoch from the trial's own generator,
@@ -108,7 +128,7 @@ TrialOutcome train_trial(const Config& config, TrialSink& sink) {
   double lr = config.optimizer.lr;
   double loss_sum = 0.0, accuracy_sum = 0.0;  // over the batches since the last evaluation
   std::int64_t batches_since_eval = 0;
-  torch::Tensor order;
+  torch::Tensor x_epoch, y_epoch;
 
   const auto evaluate = [&] {
     EvalRecord record;
@@ -138,10 +158,13 @@ TrialOutcome train_trial(const Config& config, TrialSink& sink) {
       outcome.status = TrialStatus::Interrupted;
       break;
     }
-    if (batch_in_epoch == 0) order = batch_order.next_epoch();
-    const std::int64_t first = batch_in_epoch * batch_size;
-    const auto index = order.slice(0, first, std::min(first + batch_size, n_train)).to(device);
-    const auto x = x_train.index_select(0, index), y = y_train.index_select(0, index);
+    if (batch_in_epoch == 0) {  // the epoch's data in shuffled order: each batch is then a slice
+      const auto order = batch_order.next_epoch().to(device);
+      x_epoch = x_train.index_select(0, order);
+      y_epoch = y_train.index_select(0, order);
+    }
+    const std::int64_t first = batch_in_epoch * batch_size, last = std::min(first + batch_size, n_train);
+    const auto x = x_epoch.slice(0, first, last), y = y_epoch.slice(0, first, last);
 
     lr = learning_rate(config.optimizer, config.lr_schedule, step, total_steps);
     set_learning_rate(*optimizer, lr);
@@ -151,9 +174,9 @@ TrialOutcome train_trial(const Config& config, TrialSink& sink) {
     loss.backward();
     optimizer->step();
 
-    const double loss_value = loss.item<double>();
+    const double loss_value = value_of(loss);
     ++step;
-    samples += index.size(0);
+    samples += last - first;
     if (!std::isfinite(loss_value) || loss_value > config.stop.divergence_loss) {
       outcome.status = TrialStatus::Diverged;
       outcome.diverged_at_step = step;
@@ -161,10 +184,7 @@ TrialOutcome train_trial(const Config& config, TrialSink& sink) {
       break;
     }
     loss_sum += loss_value;
-    if (classification) {
-      torch::NoGradGuard no_grad;
-      accuracy_sum += accuracy_of(output, y, data.loss);
-    }
+    if (classification) accuracy_sum += accuracy_of(output, y, data.loss);
     ++batches_since_eval;
 
     const bool epoch_done = ++batch_in_epoch == steps_per_epoch;
