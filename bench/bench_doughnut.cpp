@@ -8,6 +8,7 @@
 // every epoch, start-up excluded. us/step = trial wall time / optimizer steps.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -29,6 +30,8 @@ class NullSink : public TrialSink {
 struct Timing {
   double seconds = 0;
   double steps = 0;
+  double checkpoint_s = 0;
+  int checkpoints = 0;
 };
 
 std::string fixed(double value, int decimals) {
@@ -72,14 +75,22 @@ int main(int argc, char** argv) {
   const auto sweep = load_sweep(configs, "doughnut-batch", {"epochs=" + std::to_string(epochs)});
   std::cerr << "sweeplab: " << sweep.trials.size() << " trials x " << epochs << " epochs (LibTorch "
             << torch_version() << ", 1 thread)\n";
+  // Checkpoints as a real run writes them (checkpoint.every of the sweep, plus the final one).
+  char folder[] = "/tmp/sweeplab-bench-XXXXXX";
+  if (!mkdtemp(folder)) return 1;
   std::map<std::int64_t, Timing> ours;
   for (const auto& trial : sweep.trials) {
     NullSink sink;
+    const std::string checkpoint = std::string(folder) + "/" + trial.id + ".pt";
     const auto start = std::chrono::steady_clock::now();
-    const auto outcome = train_trial(trial.config, sink);
+    const auto outcome = train_trial(trial.config, sink, {checkpoint, trial.config.checkpoint.every});
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    ours[trial.config.training.batch_size] = {seconds, double(outcome.steps)};
+    ours[trial.config.training.batch_size] = {seconds, double(outcome.steps), outcome.checkpoint_s,
+                                              outcome.checkpoints_written};
+    std::remove(checkpoint.c_str());
   }
+  std::remove(folder);
+  std::cerr << "checkpoints: every " << sweep.trials.front().config.checkpoint.every << " epochs and at the end\n";
 
   std::map<std::int64_t, double> theirs;
   if (peer_available()) {
@@ -89,12 +100,14 @@ int main(int argc, char** argv) {
     std::cerr << "peer: skipped (/usr/bin/python3 has no torch; apt-get install python3-torch)\n";
   }
 
-  Table table({"batch_size", "steps", "sweeplab_s", "sweeplab_us_per_step", "peer_s", "peer_us_per_step", "speedup"});
+  Table table({"batch_size", "steps", "sweeplab_s", "sweeplab_us_per_step", "checkpoints", "checkpoint_share", "peer_s",
+               "peer_us_per_step", "speedup"});
   double our_total = 0, their_total = 0;
   for (const auto& [bs, timing] : ours) {
     our_total += timing.seconds;
     std::vector<std::string> row = {std::to_string(bs), fixed(timing.steps, 0), fixed(timing.seconds, 3),
-                                    fixed(timing.seconds / timing.steps * 1e6, 1)};
+                                    fixed(timing.seconds / timing.steps * 1e6, 1), std::to_string(timing.checkpoints),
+                                    fixed(100.0 * timing.checkpoint_s / timing.seconds, 2) + "%"};
     if (theirs.count(bs)) {
       their_total += theirs[bs];
       row.insert(row.end(), {fixed(theirs[bs], 3), fixed(theirs[bs] / timing.steps * 1e6, 1),
@@ -104,7 +117,7 @@ int main(int argc, char** argv) {
     }
     table.add_row(row);
   }
-  table.add_row({"total", "", fixed(our_total, 3), "", theirs.empty() ? "-" : fixed(their_total, 3), "",
+  table.add_row({"total", "", fixed(our_total, 3), "", "", "", theirs.empty() ? "-" : fixed(their_total, 3), "",
                  theirs.empty() ? "-" : fixed(their_total / our_total, 2) + "x"});
   std::cout << table.str();
   return 0;

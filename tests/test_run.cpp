@@ -105,12 +105,13 @@ TEST(Run, ATrialThatThrowsIsRecordedFailedAndTheOthersRun) {
   RunOptions options;
   options.experiments_dir = dir.str("experiments");
   int calls = 0;
-  const TrainFunction fake = [&](const Config& config, TrialSink& sink) {
+  const TrainFunction fake = [&](const Config& config, TrialSink& sink, const CheckpointOptions&) {
     ++calls;
     if (config.training.batch_size == 8) throw std::runtime_error("simulated crash in the trainer");
     EvalRecord record;
     record.step = 10;
     record.train_loss = 0.5;
+    sink.on_start(0);
     sink.on_eval(record);
     TrialOutcome outcome;
     outcome.final = record;

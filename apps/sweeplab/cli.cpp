@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "sweeplab/core/error.hpp"
+#include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/text.hpp"
 
 namespace sweeplab {
@@ -37,6 +38,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* show = setup_show(app, show_options);
   RunCommandOptions run_options;
   CLI::App* run = setup_run(app, run_options);
+  StatusOptions status_options;
+  CLI::App* status = setup_status(app, status_options);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one.
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -76,9 +79,13 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (list->parsed()) return run_list(global, list_options, out, err);
     if (show->parsed()) return run_show(global, show_options, out, err);
     if (run->parsed()) return run_run(global, run_options, out, err);
+    if (status->parsed()) return run_status(global, status_options, out, err);
   } catch (const UserError& e) {
     err << "sweeplab: " << e.what() << "\n";
     return 2;
+  } catch (const StorageError& e) {
+    err << "sweeplab: " << e.what() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     err << "sweeplab: internal error (please report it): " << e.what() << "\n";
     return 3;

@@ -7,6 +7,7 @@
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/table.hpp"
+#include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/train/trainer.hpp"
@@ -19,6 +20,8 @@ CLI::App* setup_run(CLI::App& app, RunCommandOptions& options) {
   add_override_option(*command, options.overrides);
   command->add_flag("--dry-run", options.dry_run, "Print the trials that would run, train nothing, write nothing");
   command->add_flag("--no-save", options.no_save, "Train and print, but write nothing");
+  command->add_flag("--fresh", options.fresh, "Discard the selected trials' earlier results and start over");
+  command->add_flag("--retry-failed", options.retry_failed, "Train failed trials again (by default they are skipped)");
   command->footer(
       "Examples:\n  sweeplab run quickstart\n  sweeplab run doughnut-batch -o epochs=50\n"
       "  sweeplab run doughnut-batch -o lr=0.01,0.1 --dry-run");
@@ -46,7 +49,11 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
       for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
         const auto& id = sweep.trials[i].id;
         const auto state = trial_state(global.experiments_dir, sweep.spec.name, id);
-        table.add_row({std::to_string(i + 1), id, state, state == "completed" || state == "diverged" ? "skip" : "train"});
+        const char* would = options.fresh ? "train from scratch"
+                            : state == "completed" || state == "diverged" ? "skip (unless the budget was raised)"
+                            : state == "failed" ? (options.retry_failed ? "train again" : "skip")
+                            : state == "pending" ? "train" : "resume";
+        table.add_row({std::to_string(i + 1), id, state, would});
       }
       out << table.str();
     }
@@ -56,7 +63,10 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   RunOptions run_options;
   run_options.experiments_dir = global.experiments_dir;
   run_options.save = !options.no_save;
+  run_options.fresh = options.fresh;
+  run_options.retry_failed = options.retry_failed;
   run_options.quiet = global.quiet;
+  install_interrupt_handlers();
   RunTotals all;
   for (const auto& sweep : sweeps) {
     run_options.context = make_run_context(torch_version(), sweep.spec.base.training.threads);
@@ -67,16 +77,21 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
     }
     const RunTotals totals = run_sweep(sweep, run_options, train_trial, out);
     out << sweep.spec.name << ": " << totals.completed << " completed, " << totals.diverged << " diverged, "
-        << totals.failed << " failed, " << totals.skipped << " skipped\n";
+        << totals.failed << " failed, " << totals.skipped << " skipped";
+    if (totals.busy) out << ", " << totals.busy << " left to another process";
+    if (totals.interrupted) out << ", " << totals.interrupted << " interrupted (checkpointed; run again to resume)";
+    out << "\n";
+    if (interrupt_requested()) break;
     all.failed += totals.failed;
     all.interrupted += totals.interrupted;
   }
+  if (all.interrupted || interrupt_requested()) return 130;
   if (all.failed) {
     err << "sweeplab: " << all.failed << " trial" << (all.failed == 1 ? "" : "s")
         << " failed; see their summary.json and trial.log\n";
     return 1;
   }
-  return all.interrupted ? 130 : 0;
+  return 0;
 }
 
 }  // namespace sweeplab

@@ -36,9 +36,18 @@ struct RunCommandOptions {
   std::vector<std::string> overrides;
   bool dry_run = false;
   bool no_save = false;
+  bool fresh = false;
+  bool retry_failed = false;
 };
 CLI::App* setup_run(CLI::App& app, RunCommandOptions& options);
 int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::ostream& out, std::ostream& err);
+
+struct StatusOptions {
+  std::string name;
+  std::vector<std::string> overrides;
+};
+CLI::App* setup_status(CLI::App& app, StatusOptions& options);
+int run_status(const GlobalOptions& global, const StatusOptions& options, std::ostream& out, std::ostream& err);
 
 // The shared -o option of show, run, export, ...
 void add_override_option(CLI::App& command, std::vector<std::string>& overrides);

@@ -6,11 +6,13 @@
 
 namespace sweeplab {
 
-std::string short_hash(std::string_view text) {
-  const XXH64_hash_t hash = XXH64(text.data(), text.size(), 0);
+std::string full_hash(std::string_view bytes) {
+  const XXH64_hash_t hash = XXH64(bytes.data(), bytes.size(), 0);
   char buffer[17];
   std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
-  return std::string(buffer, 8);
+  return buffer;
 }
+
+std::string short_hash(std::string_view text) { return full_hash(text).substr(0, 8); }
 
 }  // namespace sweeplab

@@ -1,6 +1,5 @@
 #include "sweeplab/store/trial_files.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,16 +12,13 @@
 
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
+#include "sweeplab/core/fs.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 namespace sweeplab {
 namespace {
-
-[[noreturn]] void storage_error(const std::string& what, const std::string& path) {
-  throw UserError("cannot " + what + " " + path + ": " + std::strerror(errno));
-}
 
 json to_json(const Value& value) {
   return std::visit([](const auto& v) { return json(v); }, value);
@@ -79,37 +75,6 @@ RunContext make_run_context(const std::string& torch_version, std::int64_t threa
   return context;
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  const fs::path target(path);
-  const std::string temporary = path + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) storage_error("write", temporary);
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int saved = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      errno = saved;
-      storage_error("write", temporary);
-    }
-    written += std::size_t(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(temporary.c_str());
-    storage_error("flush", temporary);
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) storage_error("rename onto", path);
-  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
-
 std::string record_json(const EvalRecord& record) { return record_object(record).dump(); }
 
 std::string summary_json(const std::string& trial_id, const std::vector<std::pair<std::string, Value>>& swept,
@@ -145,6 +110,11 @@ std::string summary_json(const std::string& trial_id, const std::vector<std::pai
     summary["diverged_at_step"] = *outcome.diverged_at_step;
     summary["diverged_loss"] = outcome.diverged_loss ? json(*outcome.diverged_loss) : json("not finite");
   }
+  summary["weights_digest"] = outcome.weights_digest;
+  summary["resumed_from_step"] = outcome.resumed_from_step;
+  summary["checkpoints_written"] = outcome.checkpoints_written;
+  summary["checkpoint_s"] = outcome.checkpoint_s;
+  if (!outcome.warnings.empty()) summary["warnings"] = outcome.warnings;
   if (!outcome.error.empty()) summary["error"] = outcome.error;
   return summary.dump(2) + "\n";
 }
@@ -181,14 +151,14 @@ std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context) {
   return out.dump(2) + "\n";
 }
 
-MetricsFile::MetricsFile(const std::string& path) : path_(path), out_(path, std::ios::trunc) {
-  if (!out_) storage_error("write", path);
+MetricsFile::MetricsFile(const std::string& path) : path_(path), out_(path, std::ios::app) {
+  if (!out_) throw StorageError("cannot write " + path + ": " + std::strerror(errno));
 }
 
 void MetricsFile::append(const EvalRecord& record) {
   out_ << record_json(record) << '\n';
   out_.flush();
-  if (!out_) storage_error("append to", path_);
+  if (!out_) throw StorageError("cannot append to " + path_ + ": " + std::strerror(errno));
 }
 
 }  // namespace sweeplab

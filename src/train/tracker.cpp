@@ -1,5 +1,9 @@
 #include "sweeplab/train/tracker.hpp"
 
+#include <cstdio>
+#include <sstream>
+#include <stdexcept>
+
 namespace sweeplab {
 
 MetricsTracker::MetricsTracker(const std::vector<std::string>& targets, bool classification) {
@@ -53,6 +57,44 @@ bool MetricsTracker::all_targets_reached() const {
     if (!result.reached) return false;
   }
   return true;
+}
+
+std::string MetricsTracker::save() const {
+  std::ostringstream out;
+  char value[64];
+  for (std::size_t i = 0; i < best_.size(); ++i) {
+    std::snprintf(value, sizeof value, "%a", best_[i].value);
+    out << "best " << best_[i].metric << " " << seen_[i] << " " << value << " " << best_[i].step << " " << best_[i].epoch << ";";
+  }
+  for (const auto& result : results_) {
+    out << "target " << result.reached << " " << result.step << " " << result.samples << " " << result.epoch << ";";
+  }
+  return out.str();
+}
+
+void MetricsTracker::restore(const std::string& text) {
+  std::istringstream in(text);
+  std::size_t best_index = 0, target_index = 0;
+  for (std::string item; std::getline(in, item, ';');) {
+    std::istringstream fields(item);
+    std::string kind;
+    fields >> kind;
+    if (kind == "best" && best_index < best_.size()) {
+      std::string metric, value;
+      bool seen = false;
+      fields >> metric >> seen >> value >> best_[best_index].step >> best_[best_index].epoch;
+      if (metric != best_[best_index].metric) throw std::runtime_error("tracker: metric " + metric + " out of place");
+      best_[best_index].value = std::strtod(value.c_str(), nullptr);
+      seen_[best_index++] = seen;
+    } else if (kind == "target" && target_index < results_.size()) {
+      auto& result = results_[target_index++];
+      fields >> result.reached >> result.step >> result.samples >> result.epoch;
+    } else {
+      throw std::runtime_error("tracker: unexpected '" + item.substr(0, 40) + "'");
+    }
+    if (fields.fail()) throw std::runtime_error("tracker: malformed '" + item.substr(0, 40) + "'");
+  }
+  if (best_index != best_.size() || target_index != results_.size()) throw std::runtime_error("tracker: incomplete state");
 }
 
 }  // namespace sweeplab

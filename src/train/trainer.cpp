@@ -5,14 +5,24 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 
+#include "checkpoint.hpp"
 #include "dataset.hpp"
 #include "model.hpp"
+#include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
+#include "sweeplab/core/fs.hpp"
+#include "sweeplab/core/hash.hpp"
 #include "sweeplab/train/schedule.hpp"
 #include "sweeplab/train/tracker.hpp"
 
@@ -34,6 +44,38 @@ void check_device(const std::string& device) {
     throw UserError("training.device: cuda, but this LibTorch build has no CUDA (or no GPU is visible); use cpu");
   }
 }
+
+// Test-only fault injection, so tests can kill a real process at exact points:
+// SWEEPLAB_FAULT=kill_at_step=N | kill_in_checkpoint=K | abort_at_step=N | segfault_at_step=N | sigint_at_step=N
+struct Faults {
+  std::int64_t kill_at_step = -1, kill_in_checkpoint = -1, abort_at_step = -1, segfault_at_step = -1,
+               sigint_at_step = -1;
+  static const Faults& get() {
+    static const Faults faults = [] {
+      Faults f;
+      const char* text = std::getenv("SWEEPLAB_FAULT");
+      if (!text) return f;
+      const std::string spec = text;
+      const auto equals = spec.find('=');
+      if (equals == std::string::npos) return f;
+      const std::string name = spec.substr(0, equals);
+      const std::int64_t value = std::atoll(spec.c_str() + equals + 1);
+      if (name == "kill_at_step") f.kill_at_step = value;
+      if (name == "kill_in_checkpoint") f.kill_in_checkpoint = value;
+      if (name == "abort_at_step") f.abort_at_step = value;
+      if (name == "segfault_at_step") f.segfault_at_step = value;
+      if (name == "sigint_at_step") f.sigint_at_step = value;
+      return f;
+    }();
+    return faults;
+  }
+  void after_step(std::int64_t step) const {
+    if (step == kill_at_step) std::raise(SIGKILL);
+    if (step == abort_at_step) std::abort();
+    if (step == segfault_at_step) std::raise(SIGSEGV);
+    if (step == sigint_at_step) std::raise(SIGINT);
+  }
+};
 
 torch::Tensor loss_of(const torch::Tensor& output, const torch::Tensor& target, LossKind kind) {
   switch (kind) {
@@ -70,11 +112,12 @@ double value_of(const torch::Tensor& scalar) {
 }
 
 // The batch order of one trial: a Fisher-Yates shuffle per epoch from the trial's own generator,
-// so it is the same on every run and every platform.
+// the same on every run and platform. Its state as of the epoch's start goes into checkpoints.
 class BatchOrder {
  public:
   BatchOrder(std::int64_t samples, std::uint64_t seed) : samples_(samples), rng_(seed ^ 0x5eed0bad5eedULL) {}
   torch::Tensor next_epoch() {
+    epoch_start_ = state();
     std::vector<std::int64_t> order(static_cast<std::size_t>(samples_));
     for (std::int64_t i = 0; i < samples_; ++i) order[std::size_t(i)] = i;
     for (std::int64_t i = samples_ - 1; i > 0; --i) {
@@ -82,10 +125,301 @@ class BatchOrder {
     }
     return torch::tensor(order, torch::kLong);
   }
+  std::string state() const {
+    std::ostringstream out;
+    out << rng_;
+    return out.str();
+  }
+  const std::string& epoch_start_state() const { return epoch_start_; }
+  void set_state(const std::string& text) {
+    std::istringstream in(text);
+    in >> rng_;
+    if (in.fail()) throw std::runtime_error("unreadable data-order generator state");
+  }
 
  private:
   std::int64_t samples_;
   std::mt19937_64 rng_;
+  std::string epoch_start_;
+};
+
+void put_record(StateText& state, const EvalRecord& r) {
+  state.put_int("last.epoch", r.epoch);
+  state.put_int("last.step", r.step);
+  state.put_int("last.samples", r.samples);
+  state.put_double("last.lr", r.lr);
+  state.put_int("last.batch_size", r.batch_size);
+  state.put_double("last.train_loss", r.train_loss);
+  if (r.test_loss) state.put_double("last.test_loss", *r.test_loss);
+  if (r.train_acc) state.put_double("last.train_acc", *r.train_acc);
+  if (r.test_acc) state.put_double("last.test_acc", *r.test_acc);
+  state.put_double("last.elapsed_s", r.elapsed_s);
+}
+
+EvalRecord get_record(const StateText& state) {
+  EvalRecord r;
+  r.epoch = state.get_int("last.epoch");
+  r.step = state.get_int("last.step");
+  r.samples = state.get_int("last.samples");
+  r.lr = state.get_double("last.lr");
+  r.batch_size = state.get_int("last.batch_size");
+  r.train_loss = state.get_double("last.train_loss");
+  if (state.has("last.test_loss")) r.test_loss = state.get_double("last.test_loss");
+  if (state.has("last.train_acc")) r.train_acc = state.get_double("last.train_acc");
+  if (state.has("last.test_acc")) r.test_acc = state.get_double("last.test_acc");
+  r.elapsed_s = state.get_double("last.elapsed_s");
+  return r;
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string utc_stamp() {
+  const std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
+  return buffer;
+}
+
+std::string weights_digest(torch::nn::Module& model) {
+  std::string bytes;
+  for (const auto& parameter : model.parameters()) {
+    const auto values = parameter.detach().to(torch::kCPU).contiguous();
+    bytes.append(static_cast<const char*>(values.data_ptr()), values.numel() * values.element_size());
+  }
+  return full_hash(bytes);
+}
+
+// One trial's training: the model, optimizer, data order and every counter, so that all of it can be
+// checkpointed and restored exactly.
+class TrialRun {
+ public:
+  TrialRun(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints)
+      : config_(config), sink_(sink), checkpoints_(checkpoints), data_(make_dataset(config.task)) {
+    const torch::Device device(config.training.device == "cuda" ? torch::kCUDA : torch::kCPU);
+    x_train_ = data_.x_train.to(device);
+    y_train_ = data_.y_train.to(device);
+    x_test_ = data_.x_test.to(device);
+    y_test_ = data_.y_test.to(device);
+    classification_ = data_.loss != LossKind::Regression;
+    n_train_ = data_.x_train.size(0);
+    batch_size_ = config.training.batch_size;
+    const bool drop_last = config.training.drop_last && n_train_ >= batch_size_;
+    steps_per_epoch_ = drop_last ? n_train_ / batch_size_ : (n_train_ + batch_size_ - 1) / batch_size_;
+    budget_in_steps_ = config.training.steps > 0;
+    total_steps_ = budget_in_steps_ ? config.training.steps : config.training.epochs * steps_per_epoch_;
+    config_hash_ = short_hash(canonical_text(config));
+    start_fresh();
+  }
+
+  TrialOutcome run() {
+    resume_if_possible();
+    sink_.on_start(step_);
+    outcome_.resumed_from_step = step_;
+    bool checkpointed_here = false;
+    while (step_ < total_steps_) {
+      if (sink_.stop_requested()) {
+        outcome_.status = TrialStatus::Interrupted;
+        break;
+      }
+      checkpointed_here = false;
+      if (train_one_step()) break;  // diverged
+      const bool epoch_done = batch_in_epoch_ == 0;
+      const auto every = config_.training.eval_every;
+      const bool eval_due = budget_in_steps_ ? step_ % every == 0 || step_ == total_steps_
+                                             : epoch_done && (epoch_ % every == 0 || step_ == total_steps_);
+      if (eval_due) {
+        evaluate();
+        if (config_.stop.on_target && tracker_->all_targets_reached()) {
+          outcome_.stopped_at_target = true;
+          break;
+        }
+      }
+      const auto interval = checkpoints_.every;
+      const bool checkpoint_due =
+          interval > 0 && (budget_in_steps_ ? step_ % interval == 0 : epoch_done && epoch_ % interval == 0);
+      if (checkpoint_due) {
+        save_checkpoint();
+        checkpointed_here = true;
+      }
+    }
+    const bool trained_now = step_ > outcome_.resumed_from_step;
+    if (trained_now && outcome_.status != TrialStatus::Diverged && !checkpointed_here) save_checkpoint();
+    outcome_.final = last_;
+    outcome_.best = tracker_->best();
+    outcome_.targets = tracker_->targets();
+    outcome_.steps = step_;
+    outcome_.samples = samples_;
+    outcome_.epochs = epoch_;
+    outcome_.wall_time_s = elapsed();
+    outcome_.weights_digest = weights_digest(*model_);
+    return outcome_;
+  }
+
+ private:
+  double elapsed() const {
+    return elapsed_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+  void start_fresh() {
+    auto init = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(config_.training.seed));
+    model_ = make_model(config_.model, data_.inputs, data_.outputs, init);
+    model_->to(x_train_.device());
+    optimizer_ = make_optimizer(config_.optimizer, model_->parameters());
+    order_ = std::make_unique<BatchOrder>(n_train_, static_cast<std::uint64_t>(config_.training.seed));
+    tracker_ = std::make_unique<MetricsTracker>(config_.targets, classification_);
+    step_ = samples_ = epoch_ = batch_in_epoch_ = batches_since_eval_ = 0;
+    loss_sum_ = accuracy_sum_ = elapsed_before_ = 0.0;
+    lr_ = config_.optimizer.lr;
+    last_.reset();
+  }
+
+  void resume_if_possible() {
+    namespace fs = std::filesystem;
+    if (checkpoints_.path.empty() || !fs::exists(checkpoints_.path)) return;
+    try {
+      torch::serialize::InputArchive archive;
+      archive.load_from(checkpoints_.path);
+      const StateText state = read_checkpoint_state(archive);
+      const auto version = state.get_int("format_version");
+      if (version != kCheckpointFormatVersion) {
+        throw std::runtime_error("format version " + std::to_string(version) + ", this sweeplab reads " +
+                                 std::to_string(kCheckpointFormatVersion));
+      }
+      if (state.get("config_hash") != config_hash_) throw std::runtime_error("it was written for another config");
+      read_checkpoint_tensors(archive, *model_, *optimizer_);
+      step_ = state.get_int("step");
+      samples_ = state.get_int("samples");
+      epoch_ = state.get_int("epoch");
+      batch_in_epoch_ = state.get_int("batch_in_epoch");
+      batches_since_eval_ = state.get_int("batches_since_eval");
+      loss_sum_ = state.get_double("loss_sum");
+      accuracy_sum_ = state.get_double("accuracy_sum");
+      lr_ = state.get_double("lr");
+      elapsed_before_ = state.get_double("elapsed_s");
+      tracker_->restore(state.get("tracker"));
+      if (state.has("last.step")) last_ = get_record(state);
+      order_->set_state(state.get("data_order"));
+      if (batch_in_epoch_ > 0) shuffle_epoch();  // the same order as before the stop
+    } catch (const std::exception& e) {
+      const std::string aside = checkpoints_.path + ".corrupt-" + utc_stamp();
+      std::error_code ec;
+      fs::rename(checkpoints_.path, aside, ec);
+      outcome_.warnings.push_back("checkpoint unreadable (" + first_line(e.what()) + "); kept as " +
+                                  fs::path(aside).filename().string() + "; started over");
+      start_fresh();
+    }
+  }
+
+  void shuffle_epoch() {
+    const auto order = order_->next_epoch().to(x_train_.device());
+    x_epoch_ = x_train_.index_select(0, order);
+    y_epoch_ = y_train_.index_select(0, order);
+  }
+
+  // One optimizer step; true when the loss diverged.
+  bool train_one_step() {
+    if (batch_in_epoch_ == 0) shuffle_epoch();  // the epoch's data in shuffled order: batches are slices
+    const std::int64_t first = batch_in_epoch_ * batch_size_, last = std::min(first + batch_size_, n_train_);
+    const auto x = x_epoch_.slice(0, first, last), y = y_epoch_.slice(0, first, last);
+
+    lr_ = learning_rate(config_.optimizer, config_.lr_schedule, step_, total_steps_);
+    set_learning_rate(*optimizer_, lr_);
+    optimizer_->zero_grad();
+    const auto output = model_->forward(x);
+    const auto loss = loss_of(output, y, data_.loss);
+    loss.backward();
+    optimizer_->step();
+
+    const double loss_value = value_of(loss);
+    ++step_;
+    samples_ += last - first;
+    Faults::get().after_step(step_);
+    if (!std::isfinite(loss_value) || loss_value > config_.stop.divergence_loss) {
+      outcome_.status = TrialStatus::Diverged;
+      outcome_.diverged_at_step = step_;
+      if (std::isfinite(loss_value)) outcome_.diverged_loss = loss_value;
+      return true;
+    }
+    loss_sum_ += loss_value;
+    if (classification_) accuracy_sum_ += accuracy_of(output, y, data_.loss);
+    ++batches_since_eval_;
+    if (++batch_in_epoch_ == steps_per_epoch_) {
+      ++epoch_;
+      batch_in_epoch_ = 0;
+    }
+    return false;
+  }
+
+  void evaluate() {
+    EvalRecord record;
+    record.epoch = epoch_;
+    record.step = step_;
+    record.samples = samples_;
+    record.lr = lr_;
+    record.batch_size = batch_size_;
+    record.train_loss = loss_sum_ / double(std::max<std::int64_t>(1, batches_since_eval_));
+    if (classification_) record.train_acc = accuracy_sum_ / double(std::max<std::int64_t>(1, batches_since_eval_));
+    if (x_test_.size(0) > 0) {
+      torch::InferenceMode inference;
+      const auto output = model_->forward(x_test_);
+      record.test_loss = loss_of(output, y_test_, data_.loss).item<double>();
+      if (classification_) record.test_acc = accuracy_of(output, y_test_, data_.loss);
+    }
+    record.elapsed_s = elapsed();
+    loss_sum_ = accuracy_sum_ = 0.0;
+    batches_since_eval_ = 0;
+    tracker_->observe(record);
+    last_ = record;
+    sink_.on_eval(record);
+  }
+
+  void save_checkpoint() {
+    if (checkpoints_.path.empty()) return;
+    const auto started = std::chrono::steady_clock::now();
+    StateText state;
+    state.put_int("format_version", kCheckpointFormatVersion);
+    state.put("config_hash", config_hash_);
+    state.put_int("step", step_);
+    state.put_int("samples", samples_);
+    state.put_int("epoch", epoch_);
+    state.put_int("batch_in_epoch", batch_in_epoch_);
+    state.put_int("batches_since_eval", batches_since_eval_);
+    state.put_double("loss_sum", loss_sum_);
+    state.put_double("accuracy_sum", accuracy_sum_);
+    state.put_double("lr", lr_);
+    state.put_double("elapsed_s", elapsed());
+    state.put("tracker", tracker_->save());
+    if (last_) put_record(state, *last_);
+    // Mid-epoch the order must be re-drawn from the epoch's start; at a boundary the next draw is due.
+    state.put("data_order", batch_in_epoch_ > 0 ? order_->epoch_start_state() : order_->state());
+    const std::string bytes = checkpoint_bytes(*model_, *optimizer_, state);
+    ++outcome_.checkpoints_written;
+    if (outcome_.checkpoints_written == Faults::get().kill_in_checkpoint) {
+      std::ofstream(checkpoints_.path + ".tmp", std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() / 2));
+      std::raise(SIGKILL);  // test-only: die half-way through writing
+    }
+    write_file_atomic(checkpoints_.path, bytes);
+    outcome_.checkpoint_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+
+  const Config& config_;
+  TrialSink& sink_;
+  CheckpointOptions checkpoints_;
+  Dataset data_;
+  torch::Tensor x_train_, y_train_, x_test_, y_test_, x_epoch_, y_epoch_;
+  bool classification_ = true, budget_in_steps_ = false;
+  std::int64_t n_train_ = 0, batch_size_ = 0, steps_per_epoch_ = 0, total_steps_ = 0;
+  std::string config_hash_;
+
+  torch::nn::Sequential model_{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<BatchOrder> order_;
+  std::unique_ptr<MetricsTracker> tracker_;
+  std::int64_t step_ = 0, samples_ = 0, epoch_ = 0, batch_in_epoch_ = 0, batches_since_eval_ = 0;
+  double loss_sum_ = 0.0, accuracy_sum_ = 0.0, lr_ = 0.0, elapsed_before_ = 0.0;  // sums since the last evaluation
+  std::optional<EvalRecord> last_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  TrialOutcome outcome_;
 };
 
 }  // namespace
@@ -97,119 +431,11 @@ void check_trial_inputs(const Config& config) {
   make_dataset(config.task);
 }
 
-TrialOutcome train_trial(const Config& config, TrialSink& sink) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints) {
   limit_threads(config.training.threads);
   check_device(config.training.device);
-  const torch::Device device(config.training.device == "cuda" ? torch::kCUDA : torch::kCPU);
-
-  Dataset data = make_dataset(config.task);
-  const auto x_train = data.x_train.to(device), y_train = data.y_train.to(device);
-  const auto x_test = data.x_test.to(device), y_test = data.y_test.to(device);
-  const bool classification = data.loss != LossKind::Regression;
-  const bool has_test = data.x_test.size(0) > 0;
-
-  auto init = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(config.training.seed));
-  auto model = make_model(config.model, data.inputs, data.outputs, init);
-  model->to(device);
-  auto optimizer = make_optimizer(config.optimizer, model->parameters());
-  BatchOrder batch_order(data.x_train.size(0), static_cast<std::uint64_t>(config.training.seed));
-
-  const std::int64_t n_train = data.x_train.size(0), batch_size = config.training.batch_size;
-  const bool drop_last = config.training.drop_last && n_train >= batch_size;
-  const std::int64_t steps_per_epoch = drop_last ? n_train / batch_size : (n_train + batch_size - 1) / batch_size;
-  const bool budget_in_steps = config.training.steps > 0;
-  const std::int64_t total_steps = budget_in_steps ? config.training.steps : config.training.epochs * steps_per_epoch;
-
-  MetricsTracker tracker(config.targets, classification);
-  TrialOutcome outcome;
-  std::int64_t step = 0, samples = 0, epoch = 0, batch_in_epoch = 0;
-  double lr = config.optimizer.lr;
-  double loss_sum = 0.0, accuracy_sum = 0.0;  // over the batches since the last evaluation
-  std::int64_t batches_since_eval = 0;
-  torch::Tensor x_epoch, y_epoch;
-
-  const auto evaluate = [&] {
-    EvalRecord record;
-    record.epoch = epoch;
-    record.step = step;
-    record.samples = samples;
-    record.lr = lr;
-    record.batch_size = batch_size;
-    record.train_loss = loss_sum / double(std::max<std::int64_t>(1, batches_since_eval));
-    if (classification) record.train_acc = accuracy_sum / double(std::max<std::int64_t>(1, batches_since_eval));
-    if (has_test) {
-      torch::InferenceMode inference;
-      const auto output = model->forward(x_test);
-      record.test_loss = loss_of(output, y_test, data.loss).item<double>();
-      if (classification) record.test_acc = accuracy_of(output, y_test, data.loss);
-    }
-    record.elapsed_s = elapsed();
-    loss_sum = accuracy_sum = 0.0;
-    batches_since_eval = 0;
-    tracker.observe(record);
-    outcome.final = record;
-    sink.on_eval(record);
-  };
-
-  while (step < total_steps) {
-    if (sink.stop_requested()) {
-      outcome.status = TrialStatus::Interrupted;
-      break;
-    }
-    if (batch_in_epoch == 0) {  // the epoch's data in shuffled order: each batch is then a slice
-      const auto order = batch_order.next_epoch().to(device);
-      x_epoch = x_train.index_select(0, order);
-      y_epoch = y_train.index_select(0, order);
-    }
-    const std::int64_t first = batch_in_epoch * batch_size, last = std::min(first + batch_size, n_train);
-    const auto x = x_epoch.slice(0, first, last), y = y_epoch.slice(0, first, last);
-
-    lr = learning_rate(config.optimizer, config.lr_schedule, step, total_steps);
-    set_learning_rate(*optimizer, lr);
-    optimizer->zero_grad();
-    const auto output = model->forward(x);
-    const auto loss = loss_of(output, y, data.loss);
-    loss.backward();
-    optimizer->step();
-
-    const double loss_value = value_of(loss);
-    ++step;
-    samples += last - first;
-    if (!std::isfinite(loss_value) || loss_value > config.stop.divergence_loss) {
-      outcome.status = TrialStatus::Diverged;
-      outcome.diverged_at_step = step;
-      if (std::isfinite(loss_value)) outcome.diverged_loss = loss_value;
-      break;
-    }
-    loss_sum += loss_value;
-    if (classification) accuracy_sum += accuracy_of(output, y, data.loss);
-    ++batches_since_eval;
-
-    const bool epoch_done = ++batch_in_epoch == steps_per_epoch;
-    if (epoch_done) {
-      ++epoch;
-      batch_in_epoch = 0;
-    }
-    const bool due = budget_in_steps ? step % config.training.eval_every == 0 || step == total_steps
-                                     : epoch_done && (epoch % config.training.eval_every == 0 || step == total_steps);
-    if (due) {
-      evaluate();
-      if (config.stop.on_target && tracker.all_targets_reached()) {
-        outcome.stopped_at_target = true;
-        break;
-      }
-    }
-  }
-
-  outcome.best = tracker.best();
-  outcome.targets = tracker.targets();
-  outcome.steps = step;
-  outcome.samples = samples;
-  outcome.epochs = epoch;
-  outcome.wall_time_s = elapsed();
-  return outcome;
+  TrialRun run(config, sink, checkpoints);
+  return run.run();
 }
 
 }  // namespace sweeplab

@@ -76,7 +76,7 @@ struct TrainingConfig {
 };
 
 struct CheckpointConfig {
-  std::int64_t every = 10;              // in budget units; 0 = only at the end and on interrupt
+  std::int64_t every = 25;              // in budget units; 0 = only at the end and on interrupt
   void validate() const;
 };
 

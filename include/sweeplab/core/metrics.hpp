@@ -51,8 +51,13 @@ struct TrialOutcome {
   std::optional<std::int64_t> diverged_at_step;
   std::optional<double> diverged_loss;  // absent when not finite
   bool stopped_at_target = false;
-  double wall_time_s = 0.0;
+  double wall_time_s = 0.0;          // over every session of the trial
   std::string error;                 // for failed trials
+  std::int64_t resumed_from_step = 0;  // this session continued a checkpoint at this step (0: fresh)
+  std::vector<std::string> warnings;   // e.g. an unreadable checkpoint that was set aside
+  std::string weights_digest;        // XXH64 of the final parameters' bytes: equal digests, equal weights
+  int checkpoints_written = 0;       // in this session
+  double checkpoint_s = 0.0;         // time spent writing them
 };
 
 }  // namespace sweeplab

@@ -10,21 +10,28 @@
 
 namespace sweeplab {
 
-using TrainFunction = std::function<TrialOutcome(const Config&, TrialSink&)>;
+using TrainFunction = std::function<TrialOutcome(const Config&, TrialSink&, const CheckpointOptions&)>;
 
 struct RunOptions {
   std::string experiments_dir = "experiments";
-  bool save = true;    // false (--no-save): train and print, write nothing
-  bool quiet = false;  // only the final totals
+  bool save = true;           // false (--no-save): train and print, write nothing
+  bool fresh = false;         // --fresh: discard the trials' earlier results first
+  bool retry_failed = false;  // --retry-failed: train failed trials again (otherwise they are skipped)
+  bool quiet = false;         // only the final totals
   RunContext context;
 };
 
 struct RunTotals {
-  int completed = 0, diverged = 0, failed = 0, interrupted = 0, skipped = 0;
+  int completed = 0, diverged = 0, failed = 0, interrupted = 0, skipped = 0, busy = 0;
 };
 
-// Trials one after another, in the sweep's order. Completed and diverged trials are skipped; a trial
-// that throws is recorded as failed (summary.json with the error) and the sweep goes on.
+// Trials one after another, in the sweep's order (SPEC section 6):
+//  - completed and diverged trials are skipped, unless the budget was raised past a completed one,
+//    which then continues from its final checkpoint; failed ones are skipped unless retry_failed;
+//  - partial and interrupted trials continue from their checkpoint, metrics.jsonl cut back to it;
+//  - a trial locked by another live process is left to it (counted busy);
+//  - a trial that throws is recorded as failed (summary.json with the error) and the sweep goes on;
+//  - after an interrupt, the running trial checkpoints and no further trial starts.
 RunTotals run_sweep(const ResolvedSweep& sweep, const RunOptions& options, const TrainFunction& train,
                     std::ostream& out);
 

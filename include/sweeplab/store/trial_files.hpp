@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sweeplab/config/loader.hpp"
+#include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/metrics.hpp"
 
 namespace sweeplab {
@@ -22,9 +23,6 @@ struct RunContext {
 };
 RunContext make_run_context(const std::string& torch_version, std::int64_t threads_per_trial);
 
-// Writes to a temporary file in the same folder, fsyncs it, renames it over `path`, fsyncs the folder.
-void write_file_atomic(const std::string& path, const std::string& content);
-
 // One metrics.jsonl line (no newline): epoch, step, samples, lr, batch_size, train_loss, test_loss,
 // train_acc, test_acc (classification), elapsed_s.
 std::string record_json(const EvalRecord& record);
@@ -37,7 +35,7 @@ std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context);
 // A trial's metrics.jsonl, open for appending; every line is flushed as it is written.
 class MetricsFile {
  public:
-  explicit MetricsFile(const std::string& path);  // starts the file empty
+  explicit MetricsFile(const std::string& path);  // appends to what is there
   void append(const EvalRecord& record);
 
  private:

@@ -15,6 +15,10 @@ class MetricsTracker {
   std::vector<BestMetric> best() const;  // the metrics seen at least once
   const std::vector<TargetResult>& targets() const { return results_; }
 
+  // Exact text form for checkpoints; restore() throws std::runtime_error on a mismatched text.
+  std::string save() const;
+  void restore(const std::string& text);
+
  private:
   std::vector<Target> targets_;
   std::vector<TargetResult> results_;

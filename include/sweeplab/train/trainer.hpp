@@ -11,14 +11,27 @@ namespace sweeplab {
 class TrialSink {
  public:
   virtual ~TrialSink() = default;
+  // Before training: the step the trial continues from (0: from scratch). Evaluations after that step
+  // follow; any recorded earlier beyond it are to be dropped.
+  virtual void on_start(std::int64_t resumed_from_step) { (void)resumed_from_step; }
   virtual void on_eval(const EvalRecord& record) = 0;
+  // Polled at every step boundary; true stops the trial (status interrupted) after a checkpoint.
   virtual bool stop_requested() { return false; }
 };
 
-// Trains one trial to its budget. A diverged trial returns normally with status diverged.
-// Throws UserError for bad inputs (a missing CSV file, cuda without CUDA); anything else that
-// throws is a failed trial for the caller to record.
-TrialOutcome train_trial(const Config& config, TrialSink& sink);
+struct CheckpointOptions {
+  std::string path;        // checkpoint.pt; empty: no checkpoints and no resume (--no-save)
+  std::int64_t every = 0;  // checkpoint.every, in budget units; 0: only at the end and on interrupt
+};
+
+// Trains one trial to its budget, continuing from the checkpoint at options.path when there is a valid
+// one (same format version, same config apart from the budget). An unreadable or foreign checkpoint
+// is renamed aside (checkpoint.pt.corrupt-TIME) and the trial starts over; outcome.warnings says so.
+// Checkpoints are written every options.every units, at the end (not after divergence) and when the
+// sink asks to stop. A diverged trial returns normally with status diverged.
+// Throws UserError for bad inputs (a missing CSV file, cuda without CUDA) and StorageError when a
+// checkpoint cannot be written; anything else that throws is a failed trial for the caller to record.
+TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints = {});
 
 // Checks what can only be checked by trying: the data loads, the device exists. UserError if not.
 void check_trial_inputs(const Config& config);

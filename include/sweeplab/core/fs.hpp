@@ -1,0 +1,22 @@
+#pragma once
+// Files that are never torn: whole-file replacement by write-temp, fsync, rename, fsync the folder.
+#include <stdexcept>
+#include <string>
+
+namespace sweeplab {
+
+// A file could not be written or read (disk full, no permission, not a folder). The message names the
+// path and the system's reason.
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Writes `content` to `path` + ".tmp" in the same folder, fsyncs it, renames it over `path`, fsyncs the folder.
+// A crash at any point leaves either the old file or the new one. Throws StorageError.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+// Creates a folder and its parents. Throws StorageError.
+void create_folders(const std::string& path);
+
+}  // namespace sweeplab

@@ -1,0 +1,75 @@
+#include "sweeplab/store/lock.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "sweeplab/core/fs.hpp"
+
+namespace sweeplab {
+namespace {
+
+// Open-file-description locks: owned by the open file like flock(2), released when the owner dies,
+// and F_OFD_GETLK can look at one without taking it.
+struct flock whole_file(short type) {
+  struct flock lock = {};
+  lock.l_type = type;
+  lock.l_whence = SEEK_SET;
+  return lock;
+}
+
+}  // namespace
+
+std::optional<TrialLock> TrialLock::try_acquire(const std::string& trial_dir) {
+  create_folders(trial_dir);
+  const std::string path = trial_dir + "/lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw StorageError("cannot open " + path + ": " + std::strerror(errno));
+  struct flock lock = whole_file(F_WRLCK);
+  if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    ::close(fd);
+    throw StorageError("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return TrialLock(fd);
+}
+
+TrialLock::TrialLock(TrialLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+
+TrialLock& TrialLock::operator=(TrialLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+TrialLock::~TrialLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+}
+
+std::optional<long> lock_holder(const std::string& trial_dir) {
+  const std::string path = trial_dir + "/lock";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<long> holder;
+  struct flock probe = whole_file(F_WRLCK);
+  if (::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) {
+    char buffer[32] = {};
+    const ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
+    holder = n > 0 ? std::atol(buffer) : 0L;
+  }
+  ::close(fd);
+  return holder;
+}
+
+}  // namespace sweeplab
