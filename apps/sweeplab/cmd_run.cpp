@@ -1,12 +1,15 @@
 #include <CLI/CLI.hpp>
 
 #include <ostream>
+#include <algorithm>
 #include <set>
+#include <thread>
 
 #include "commands.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/table.hpp"
+#include "sweeplab/report/trial_table.hpp"
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
 #include "sweeplab/store/layout.hpp"
@@ -18,6 +21,8 @@ CLI::App* setup_run(CLI::App& app, RunCommandOptions& options) {
   CLI::App* command = app.add_subcommand("run", "Train every trial of one or more sweeps, writing experiments/NAME/");
   command->add_option("names", options.names, "Sweep names")->required();
   add_override_option(*command, options.overrides);
+  command->add_option("-j,--jobs", options.jobs, "Trials trained at once, each in its own worker process (default: cores)")
+      ->check(CLI::Range(1, 256));
   command->add_flag("--dry-run", options.dry_run, "Print the trials that would run, train nothing, write nothing");
   command->add_flag("--no-save", options.no_save, "Train and print, but write nothing");
   command->add_flag("--fresh", options.fresh, "Discard the selected trials' earlier results and start over");
@@ -66,6 +71,7 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   run_options.fresh = options.fresh;
   run_options.retry_failed = options.retry_failed;
   run_options.quiet = global.quiet;
+  run_options.jobs = options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
   install_interrupt_handlers();
   RunTotals all;
   for (const auto& sweep : sweeps) {
@@ -76,6 +82,20 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
           << "\n";
     }
     const RunTotals totals = run_sweep(sweep, run_options, train_trial, out);
+    if (!options.dry_run) {
+      std::vector<TrialRow> rows;
+      if (run_options.save) {
+        rows = trial_rows_from_disk(sweep, global.experiments_dir);
+      } else {
+        for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
+          TrialRow row;
+          row.state = totals.states.count(i) ? totals.states.at(i) : "-";
+          if (totals.finals.count(i)) row.last = totals.finals.at(i);
+          rows.push_back(row);
+        }
+      }
+      out << "\n" << trial_table(sweep, rows);
+    }
     out << sweep.spec.name << ": " << totals.completed << " completed, " << totals.diverged << " diverged, "
         << totals.failed << " failed, " << totals.skipped << " skipped";
     if (totals.busy) out << ", " << totals.busy << " left to another process";

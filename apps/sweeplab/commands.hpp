@@ -38,6 +38,7 @@ struct RunCommandOptions {
   bool no_save = false;
   bool fresh = false;
   bool retry_failed = false;
+  unsigned jobs = 0;  // 0: the number of cores
 };
 CLI::App* setup_run(CLI::App& app, RunCommandOptions& options);
 int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::ostream& out, std::ostream& err);

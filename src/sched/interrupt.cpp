@@ -1,17 +1,25 @@
 #include "sweeplab/sched/interrupt.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 
 namespace sweeplab {
 namespace {
 
 std::atomic<int> signals_seen{0};
+constexpr int kMaxWorkers = 256;
+std::atomic<pid_t> workers[kMaxWorkers];
 
 extern "C" void on_signal(int) {
-  if (signals_seen.fetch_add(1) >= 1) _exit(130);
+  if (signals_seen.fetch_add(1) >= 1) {
+    for (auto& worker : workers) {
+      const pid_t pid = worker.load();
+      if (pid > 0) kill(pid, SIGKILL);
+    }
+    _exit(130);
+  }
   static const char message[] = "\nsweeplab: stopping after the running trials checkpoint (Ctrl-C again to stop now)\n";
   const ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
   (void)ignored;
@@ -30,5 +38,19 @@ void install_interrupt_handlers() {
 bool interrupt_requested() { return signals_seen.load() > 0; }
 void request_interrupt() { signals_seen.store(1); }
 void clear_interrupt() { signals_seen.store(0); }
+
+void register_worker(pid_t pid) {
+  for (auto& worker : workers) {
+    pid_t empty = 0;
+    if (worker.compare_exchange_strong(empty, pid)) return;
+  }
+}
+
+void unregister_worker(pid_t pid) {
+  for (auto& worker : workers) {
+    pid_t expected = pid;
+    if (worker.compare_exchange_strong(expected, 0)) return;
+  }
+}
 
 }  // namespace sweeplab

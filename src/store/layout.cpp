@@ -36,6 +36,10 @@ std::optional<EvalRecord> record_from(const json& line) {
 
 }  // namespace
 
+std::optional<EvalRecord> parse_record_json(const std::string& line) {
+  return record_from(json::parse(line, nullptr, /*allow_exceptions=*/false));
+}
+
 std::string sweep_dir(const std::string& experiments_dir, const std::string& sweep_name) {
   return (fs::path(experiments_dir) / sweep_name).string();
 }

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <dlfcn.h>
+#include <signal.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -23,6 +24,7 @@
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/hash.hpp"
+#include "sweeplab/train/csv.hpp"
 #include "sweeplab/train/schedule.hpp"
 #include "sweeplab/train/tracker.hpp"
 
@@ -45,11 +47,15 @@ void check_device(const std::string& device) {
   }
 }
 
-// Test-only fault injection, so tests can kill a real process at exact points:
-// SWEEPLAB_FAULT=kill_at_step=N | kill_in_checkpoint=K | abort_at_step=N | segfault_at_step=N | sigint_at_step=N
+// Test-only fault injection, so tests can break a real run at exact points:
+// SWEEPLAB_FAULT=kill_at_step=N | kill_in_checkpoint=K | sigint_at_step=N | abort_at_step=N | segfault_at_step=N
+// with an optional "@bs=B" to hit only trials of batch size B. kill_* and sigint_* signal the whole
+// process group (power loss; Ctrl-C in a terminal), so tests run the binary in a group of its own
+// (setsid); abort and segfault crash only the worker that trains the trial.
 struct Faults {
   std::int64_t kill_at_step = -1, kill_in_checkpoint = -1, abort_at_step = -1, segfault_at_step = -1,
-               sigint_at_step = -1;
+               sigint_at_step = -1, only_batch_size = -1;
+  bool applies_to(std::int64_t batch_size) const { return only_batch_size < 0 || only_batch_size == batch_size; }
   static const Faults& get() {
     static const Faults faults = [] {
       Faults f;
@@ -60,6 +66,7 @@ struct Faults {
       if (equals == std::string::npos) return f;
       const std::string name = spec.substr(0, equals);
       const std::int64_t value = std::atoll(spec.c_str() + equals + 1);
+      if (const auto at = spec.find("@bs="); at != std::string::npos) f.only_batch_size = std::atoll(spec.c_str() + at + 4);
       if (name == "kill_at_step") f.kill_at_step = value;
       if (name == "kill_in_checkpoint") f.kill_in_checkpoint = value;
       if (name == "abort_at_step") f.abort_at_step = value;
@@ -69,11 +76,12 @@ struct Faults {
     }();
     return faults;
   }
-  void after_step(std::int64_t step) const {
-    if (step == kill_at_step) std::raise(SIGKILL);
+  void after_step(std::int64_t step, std::int64_t batch_size) const {
+    if (!applies_to(batch_size)) return;
+    if (step == kill_at_step) ::kill(0, SIGKILL);
+    if (step == sigint_at_step) ::kill(0, SIGINT);
     if (step == abort_at_step) std::abort();
     if (step == segfault_at_step) std::raise(SIGSEGV);
-    if (step == sigint_at_step) std::raise(SIGINT);
   }
 };
 
@@ -333,7 +341,7 @@ class TrialRun {
     const double loss_value = value_of(loss);
     ++step_;
     samples_ += last - first;
-    Faults::get().after_step(step_);
+    Faults::get().after_step(step_, batch_size_);
     if (!std::isfinite(loss_value) || loss_value > config_.stop.divergence_loss) {
       outcome_.status = TrialStatus::Diverged;
       outcome_.diverged_at_step = step_;
@@ -394,9 +402,9 @@ class TrialRun {
     state.put("data_order", batch_in_epoch_ > 0 ? order_->epoch_start_state() : order_->state());
     const std::string bytes = checkpoint_bytes(*model_, *optimizer_, state);
     ++outcome_.checkpoints_written;
-    if (outcome_.checkpoints_written == Faults::get().kill_in_checkpoint) {
+    if (outcome_.checkpoints_written == Faults::get().kill_in_checkpoint && Faults::get().applies_to(batch_size_)) {
       std::ofstream(checkpoints_.path + ".tmp", std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() / 2));
-      std::raise(SIGKILL);  // test-only: die half-way through writing
+      ::kill(0, SIGKILL);  // test-only: die half-way through writing
     }
     write_file_atomic(checkpoints_.path, bytes);
     outcome_.checkpoint_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -428,7 +436,12 @@ std::string torch_version() { return TORCH_VERSION; }
 
 void check_trial_inputs(const Config& config) {
   check_device(config.training.device);
-  make_dataset(config.task);
+  if (config.task.name == "csv") {  // generated tasks cannot fail once the config is valid
+    const auto rows = std::int64_t(read_csv(config.task.path, config.task.label_column).rows());
+    if (rows - std::llround(double(rows) * config.task.test_fraction) < 1) {
+      throw UserError(config.task.path + ": " + std::to_string(rows) + " rows leave no training rows after the test split");
+    }
+  }
 }
 
 TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints) {

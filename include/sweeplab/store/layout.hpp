@@ -23,6 +23,9 @@ struct StoredSummary {
 };
 std::optional<StoredSummary> read_summary(const std::string& trial_dir);
 
+// One metrics.jsonl line back into a record; nullopt when it does not parse.
+std::optional<EvalRecord> parse_record_json(const std::string& line);
+
 // metrics.jsonl: the records that parse (a line torn by a crash does not).
 std::vector<EvalRecord> read_metrics(const std::string& path);
 

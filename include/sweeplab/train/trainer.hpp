@@ -33,7 +33,8 @@ struct CheckpointOptions {
 // checkpoint cannot be written; anything else that throws is a failed trial for the caller to record.
 TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints = {});
 
-// Checks what can only be checked by trying: the data loads, the device exists. UserError if not.
+// Checks what can only be checked by trying: a CSV file reads, the device exists. UserError if not.
+// Runs no tensor operation, so a process may fork training workers afterwards.
 void check_trial_inputs(const Config& config);
 
 // "1.13.0": the LibTorch headers this build used.

@@ -1,0 +1,166 @@
+#include "trial_job.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sweeplab/config/emit.hpp"
+#include "sweeplab/core/error.hpp"
+#include "sweeplab/sched/interrupt.hpp"
+#include "sweeplab/store/layout.hpp"
+#include "sweeplab/store/lock.hpp"
+
+namespace fs = std::filesystem;
+
+namespace sweeplab {
+namespace {
+
+// Streams evaluations into metrics.jsonl (cut back to the resumed step first), trial.log and the scheduler.
+class FileSink : public TrialSink {
+ public:
+  FileSink(std::string metrics_path, std::shared_ptr<spdlog::logger> log, TrialEvents& events)
+      : metrics_path_(std::move(metrics_path)), log_(std::move(log)), events_(events) {}
+  void on_start(std::int64_t resumed_from_step) override {
+    if (resumed_from_step > 0) log_->info("continuing from the checkpoint at step {}", resumed_from_step);
+    if (!metrics_path_.empty()) {
+      cut_metrics(metrics_path_, resumed_from_step);
+      metrics_ = std::make_unique<MetricsFile>(metrics_path_);
+    }
+    events_.started(resumed_from_step);
+  }
+  void on_eval(const EvalRecord& record) override {
+    if (metrics_) metrics_->append(record);
+    log_->info("epoch {} step {} lr {} train_loss {:.6g}{}{}", record.epoch, record.step, record.lr, record.train_loss,
+               record.test_loss ? fmt::format(" test_loss {:.6g}", *record.test_loss) : "",
+               record.test_acc ? fmt::format(" test_acc {:.4f}", *record.test_acc) : "");
+    events_.evaluated(record);
+  }
+  bool stop_requested() override { return interrupt_requested(); }
+
+ private:
+  std::string metrics_path_;
+  std::unique_ptr<MetricsFile> metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+  TrialEvents& events_;
+};
+
+// Why a trial with this summary is not trained again, or "" when it is.
+std::string reason_to_skip(const StoredSummary& summary, const Config& config, bool retry_failed) {
+  if (summary.status == "diverged") return "diverged already";
+  if (summary.status == "failed" && !retry_failed) return "failed earlier (--retry-failed runs it again)";
+  if (summary.status == "completed") {
+    const bool raised = config.training.steps > 0 ? config.training.steps > summary.steps
+                                                  : config.training.epochs > summary.epochs;
+    if (!raised || summary.stopped_at_target) return "completed already";
+  }
+  return "";
+}
+
+void remove_results(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().filename() != "lock") fs::remove_all(entry.path(), ec);
+  }
+}
+
+std::shared_ptr<spdlog::logger> trial_log(const std::string& id, const fs::path& dir) {
+  auto log = std::make_shared<spdlog::logger>(
+      id, std::make_shared<spdlog::sinks::basic_file_sink_st>((dir / "trial.log").string(), /*truncate=*/false));
+  log->flush_on(spdlog::level::info);
+  return log;
+}
+
+}  // namespace
+
+std::int64_t expected_steps(const Config& config) {
+  if (config.training.steps > 0) return config.training.steps;
+  if (config.task.name == "csv") return 0;
+  const std::int64_t n = config.task.train_samples(), batch = config.training.batch_size;
+  const std::int64_t per_epoch = config.training.drop_last && n >= batch ? n / batch : (n + batch - 1) / batch;
+  return per_epoch * config.training.epochs;
+}
+
+TrialResult run_one_trial(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
+                          const TrainFunction& train, TrialEvents& events) {
+  const auto& trial = sweep.trials.at(index);
+  const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
+  TrialResult result;
+  std::optional<TrialLock> lock;
+  CheckpointOptions checkpoints;
+  std::string metrics_path;
+  std::shared_ptr<spdlog::logger> log;
+  if (options.save) {
+    lock = TrialLock::try_acquire(dir.string());
+    if (!lock) {
+      result.kind = TrialResult::Kind::Busy;
+      result.message = "being trained by another process (pid " +
+                       std::to_string(lock_holder(dir.string()).value_or(0)) + "), left to it";
+      return result;
+    }
+    if (options.fresh) remove_results(dir);
+    if (const auto summary = read_summary(dir.string())) {  // read under the lock: the state is settled
+      result.message = reason_to_skip(*summary, trial.config, options.retry_failed);
+      if (!result.message.empty()) {
+        result.kind = TrialResult::Kind::Skipped;
+        return result;
+      }
+    }
+    fs::remove(dir / "summary.json");
+    write_file_atomic((dir / "config.yaml").string(), to_yaml(trial.config));
+    metrics_path = (dir / "metrics.jsonl").string();
+    checkpoints = {(dir / "checkpoint.pt").string(), trial.config.checkpoint.every};
+    log = trial_log(trial.id, dir);
+  } else {
+    log = std::make_shared<spdlog::logger>(trial.id, std::make_shared<spdlog::sinks::null_sink_st>());
+  }
+  log->info("trial {} of sweep {} starts (pid {})", trial.id, sweep.spec.name, ::getpid());
+  FileSink sink(metrics_path, log, events);
+  TrialOutcome& outcome = result.outcome;
+  try {
+    outcome = train(trial.config, sink, checkpoints);
+  } catch (const std::exception& e) {
+    outcome.status = TrialStatus::Failed;
+    outcome.error = e.what();
+  }
+  log->info("trial ends: {}", trial_line(trial.id, outcome));
+  if (options.save) {
+    try {
+      write_file_atomic((dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
+    } catch (const StorageError& e) {
+      outcome.status = TrialStatus::Failed;
+      outcome.error += (outcome.error.empty() ? "" : "; ") + std::string(e.what());
+    }
+  }
+  return result;
+}
+
+TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
+                          const std::string& error, const std::string& stderr_tail) {
+  const auto& trial = sweep.trials.at(index);
+  TrialOutcome outcome;
+  outcome.status = TrialStatus::Failed;
+  outcome.error = error;
+  if (!options.save) return outcome;
+  const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
+  const auto lock = TrialLock::try_acquire(dir.string());
+  if (!lock) return outcome;  // someone else took it over already
+  const auto metrics = read_metrics((dir / "metrics.jsonl").string());
+  if (!metrics.empty()) {
+    outcome.final = metrics.back();
+    outcome.steps = metrics.back().step;
+    outcome.epochs = metrics.back().epoch;
+    outcome.samples = metrics.back().samples;
+  }
+  auto log = trial_log(trial.id, dir);
+  log->error("the worker training this trial died: {}", error);
+  if (!stderr_tail.empty()) log->error("its last output:\n{}", stderr_tail);
+  write_file_atomic((dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
+  return outcome;
+}
+
+}  // namespace sweeplab
