@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ cmake make pkg-config
+packages=(g++ cmake make pkg-config gnuplot-nox
           libtorch-dev libopenblas0-pthread
           libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libxxhash-dev)
 missing=()

@@ -40,6 +40,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* run = setup_run(app, run_options);
   StatusOptions status_options;
   CLI::App* status = setup_status(app, status_options);
+  ExportOptions export_options;
+  CLI::App* export_command = setup_export(app, export_options);
+  ReportOptions report_options;
+  CLI::App* report = setup_report(app, report_options);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one.
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -80,6 +84,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (show->parsed()) return run_show(global, show_options, out, err);
     if (run->parsed()) return run_run(global, run_options, out, err);
     if (status->parsed()) return run_status(global, status_options, out, err);
+    if (export_command->parsed()) return run_export(global, export_options, out, err);
+    if (report->parsed()) return run_report(global, report_options, out, err);
   } catch (const UserError& e) {
     err << "sweeplab: " << e.what() << "\n";
     return 2;

@@ -50,6 +50,22 @@ struct StatusOptions {
 CLI::App* setup_status(CLI::App& app, StatusOptions& options);
 int run_status(const GlobalOptions& global, const StatusOptions& options, std::ostream& out, std::ostream& err);
 
+struct ExportOptions {
+  std::string name;
+  std::vector<std::string> overrides;
+  std::string format = "csv";
+  bool aggregate = false;
+};
+CLI::App* setup_export(CLI::App& app, ExportOptions& options);
+int run_export(const GlobalOptions& global, const ExportOptions& options, std::ostream& out, std::ostream& err);
+
+struct ReportOptions {
+  std::string name;
+  std::vector<std::string> overrides;
+};
+CLI::App* setup_report(CLI::App& app, ReportOptions& options);
+int run_report(const GlobalOptions& global, const ReportOptions& options, std::ostream& out, std::ostream& err);
+
 // The shared -o option of show, run, export, ...
 void add_override_option(CLI::App& command, std::vector<std::string>& overrides);
 

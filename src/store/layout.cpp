@@ -60,6 +60,27 @@ std::optional<StoredSummary> read_summary(const std::string& trial_dir) {
   stored.status = summary["status"].get<std::string>();
   stored.steps = summary.value("steps", std::int64_t{0});
   stored.epochs = summary.value("epochs", std::int64_t{0});
+  stored.samples = summary.value("samples", std::int64_t{0});
+  stored.wall_time_s = optional_number(summary, "wall_time_s").value_or(0.0);
+  if (summary.contains("best") && summary["best"].is_object()) {
+    for (const auto& [metric, best] : summary["best"].items()) {
+      const auto value = optional_number(best, "value");
+      if (value) stored.best.push_back({metric, *value, best.value("step", std::int64_t{0}), best.value("epoch", std::int64_t{0})});
+    }
+  }
+  if (summary.contains("targets") && summary["targets"].is_array()) {
+    for (const auto& target : summary["targets"]) {
+      TargetResult result;
+      result.target = target.value("target", std::string());
+      result.reached = target.value("reached", false);
+      if (result.reached) {
+        result.step = target.value("step", std::int64_t{0});
+        result.samples = target.value("samples", std::int64_t{0});
+        result.epoch = target.value("epoch", std::int64_t{0});
+      }
+      stored.targets.push_back(result);
+    }
+  }
   stored.stopped_at_target = summary.value("stopped_at_target", false);
   if (summary.contains("final")) stored.final = record_from(summary["final"]);
   if (summary.contains("diverged_at_step") && summary["diverged_at_step"].is_number_integer()) {

@@ -14,7 +14,10 @@ std::string trial_dir(const std::string& experiments_dir, const std::string& swe
 // What summary.json says, in the parts the scheduler and `status` need.
 struct StoredSummary {
   std::string status;  // completed, diverged, failed, interrupted; "unreadable" for a damaged file
-  std::int64_t steps = 0, epochs = 0;
+  std::int64_t steps = 0, epochs = 0, samples = 0;
+  double wall_time_s = 0.0;
+  std::vector<BestMetric> best;
+  std::vector<TargetResult> targets;
   bool stopped_at_target = false;
   std::optional<EvalRecord> final;
   std::optional<std::int64_t> diverged_at_step;

@@ -1,0 +1,273 @@
+#include "sweeplab/report/results.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "sweeplab/core/text.hpp"
+
+namespace sweeplab {
+namespace {
+
+Cell value_cell(const Value& value) {
+  return std::visit(
+      [](const auto& v) -> Cell {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::int64_t>) return v;
+        else if constexpr (std::is_same_v<T, double>) return v;
+        else if constexpr (std::is_same_v<T, bool>) return std::string(v ? "true" : "false");
+        else if constexpr (std::is_same_v<T, std::string>) return v;
+        else return to_text(Value(v));
+      },
+      value);
+}
+
+Cell optional_cell(const std::optional<double>& value) {
+  return value && std::isfinite(*value) ? Cell(*value) : Cell();
+}
+
+std::string cell_text(const Cell& cell) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::monostate>) return "";
+        else if constexpr (std::is_same_v<T, double>) return format_double(v);
+        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
+        else return v;
+      },
+      cell);
+}
+
+const std::vector<std::string>& metric_names_for_columns() {
+  static const std::vector<std::string> names = {"train_loss", "test_loss", "train_acc", "test_acc"};
+  return names;
+}
+
+}  // namespace
+
+std::optional<double> ExportTable::number(std::size_t row, const std::string& column) const {
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    if (columns[c] != column) continue;
+    const Cell& cell = rows.at(row).at(c);
+    if (const auto* d = std::get_if<double>(&cell)) return *d;
+    if (const auto* i = std::get_if<std::int64_t>(&cell)) return double(*i);
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::vector<TrialData> load_results(const ResolvedSweep& sweep, const std::string& experiments_dir) {
+  std::vector<TrialData> results;
+  for (const auto& trial : sweep.trials) {
+    const std::string dir = trial_dir(experiments_dir, sweep.spec.name, trial.id);
+    TrialData data;
+    data.trial = &trial;
+    data.summary = read_summary(dir);
+    data.status = data.summary ? data.summary->status : "pending";
+    data.metrics = read_metrics(dir + "/metrics.jsonl");
+    results.push_back(std::move(data));
+  }
+  return results;
+}
+
+std::string target_column(const std::string& target) {
+  std::string out;
+  for (char c : target) {
+    if (c == ' ') continue;
+    if (c == '>') out += "_ge_";
+    else if (c == '<') out += "_le_";
+    else if (c == '=') continue;
+    else out += c;
+  }
+  return out;
+}
+
+ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialData>& results) {
+  ExportTable table;
+  const auto keys = swept_keys(sweep.spec);
+  table.columns = {"trial_id"};
+  table.columns.insert(table.columns.end(), keys.begin(), keys.end());
+  for (const char* column : {"status", "batch_size", "lr", "temperature", "steps", "samples", "epochs", "steps_x_lr",
+                             "wall_time_s"}) {
+    table.columns.push_back(column);
+  }
+  for (const auto& metric : metric_names_for_columns()) table.columns.push_back("final_" + metric);
+  for (const auto& metric : metric_names_for_columns()) table.columns.push_back("best_" + metric);
+  for (const auto& target : sweep.spec.base.targets) {
+    table.columns.push_back("steps_to_" + target_column(target));
+    table.columns.push_back("samples_to_" + target_column(target));
+  }
+  table.columns.push_back("diverged_at_step");
+
+  for (const auto& data : results) {
+    const auto& config = data.trial->config;
+    std::vector<Cell> row = {data.trial->id};
+    for (const auto& [key, value] : data.trial->swept) row.push_back(value_cell(value));
+    const double lr = config.optimizer.lr, batch = double(config.training.batch_size);
+    row.insert(row.end(), {data.status, config.training.batch_size, lr, lr / batch});
+    const auto& summary = data.summary;
+    if (summary && summary->status != "unreadable") {
+      row.insert(row.end(), {summary->steps, summary->samples, summary->epochs, double(summary->steps) * lr,
+                             summary->wall_time_s});
+    } else {
+      row.insert(row.end(), {Cell(), Cell(), Cell(), Cell(), Cell()});
+    }
+    const std::optional<EvalRecord> final = summary && summary->final ? summary->final
+                                            : data.metrics.empty()     ? std::nullopt
+                                                                       : std::optional<EvalRecord>(data.metrics.back());
+    for (const auto& metric : metric_names_for_columns()) {
+      row.push_back(final ? optional_cell(metric_value(*final, metric)) : Cell());
+    }
+    for (const auto& metric : metric_names_for_columns()) {
+      Cell cell;
+      if (summary) {
+        for (const auto& best : summary->best) {
+          if (best.metric == metric && std::isfinite(best.value)) cell = best.value;
+        }
+      }
+      row.push_back(cell);
+    }
+    for (const auto& target : config.targets) {
+      Cell steps, samples;
+      if (summary) {
+        for (const auto& result : summary->targets) {
+          if (result.target == target && result.reached) {
+            steps = result.step;
+            samples = result.samples;
+          }
+        }
+      }
+      row.insert(row.end(), {steps, samples});
+    }
+    row.push_back(summary && summary->diverged_at_step ? Cell(*summary->diverged_at_step) : Cell());
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+MeanStderr mean_stderr(const std::vector<double>& values) {
+  MeanStderr result;
+  result.n = values.size();
+  if (values.empty()) return result;
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  result.mean = sum / double(values.size());
+  if (values.size() >= 2) {
+    double squares = 0.0;
+    for (double v : values) squares += (v - result.mean) * (v - result.mean);
+    result.stderr_ = std::sqrt(squares / double(values.size() - 1)) / std::sqrt(double(values.size()));
+  }
+  return result;
+}
+
+ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trials) {
+  const auto keys = swept_keys(sweep.spec);
+  std::vector<std::string> group_keys;
+  for (const auto& key : keys) {
+    if (key != "training.seed") group_keys.push_back(key);
+  }
+  const std::size_t first_result = 1 + keys.size() + 4;  // trial_id, swept keys, status, batch_size, lr, temperature
+  ExportTable out;
+  out.columns = group_keys;
+  out.columns.insert(out.columns.end(), {"n_seeds", "batch_size", "lr", "temperature"});
+  std::vector<std::string> result_columns(trials.columns.begin() + long(first_result), trials.columns.end());
+  for (const auto& column : result_columns) {
+    out.columns.push_back(column + "_mean");
+    out.columns.push_back(column + "_stderr");
+  }
+  // Groups in order of first appearance.
+  std::vector<std::vector<std::size_t>> groups;
+  std::map<std::string, std::size_t> group_of;
+  for (std::size_t r = 0; r < trials.rows.size(); ++r) {
+    std::string key;
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      if (keys[k] != "training.seed") key += cell_text(trials.rows[r][1 + k]) + "\x1f";
+    }
+    auto [it, inserted] = group_of.emplace(key, groups.size());
+    if (inserted) groups.emplace_back();
+    groups[it->second].push_back(r);
+  }
+  for (const auto& members : groups) {
+    const auto& first = trials.rows[members.front()];
+    std::vector<Cell> row;
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      if (keys[k] != "training.seed") row.push_back(first[1 + k]);
+    }
+    row.push_back(std::int64_t(members.size()));
+    for (std::size_t c = 1 + keys.size() + 1; c < first_result; ++c) row.push_back(first[c]);
+    for (const auto& column : result_columns) {
+      std::vector<double> values;
+      for (auto r : members) {
+        if (auto v = trials.number(r, column)) values.push_back(*v);
+      }
+      const auto stats = mean_stderr(values);
+      row.push_back(values.empty() ? Cell() : Cell(stats.mean));
+      row.push_back(stats.stderr_ ? Cell(*stats.stderr_) : Cell());
+    }
+    out.rows.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::string to_csv(const ExportTable& table) {
+  const auto quote = [](const std::string& text) {
+    if (text.find_first_of(",\"\n") == std::string::npos) return text;
+    std::string out = "\"";
+    for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  };
+  std::string out;
+  for (std::size_t c = 0; c < table.columns.size(); ++c) out += (c ? "," : "") + quote(table.columns[c]);
+  out += "\n";
+  for (const auto& row : table.rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + quote(cell_text(row[c]));
+    out += "\n";
+  }
+  return out;
+}
+
+std::string to_jsonl(const ExportTable& table) {
+  std::string out;
+  for (const auto& row : table.rows) {
+    nlohmann::ordered_json line = nlohmann::ordered_json::object();
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      line[table.columns[c]] = std::visit(
+          [](const auto& v) -> nlohmann::ordered_json {
+            if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::monostate>) return nullptr;
+            else return v;
+          },
+          row[c]);
+    }
+    out += line.dump() + "\n";
+  }
+  return out;
+}
+
+std::optional<NoiseScaleFit> fit_noise_scale(const std::vector<double>& batch_sizes, const std::vector<double>& steps) {
+  // Weighted least squares of S = a + b x, x = 1/B, weights 1/S^2: a = S_min, b = S_min B_noise.
+  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  std::vector<double> distinct;
+  for (std::size_t i = 0; i < batch_sizes.size() && i < steps.size(); ++i) {
+    if (!(batch_sizes[i] > 0) || !(steps[i] > 0)) continue;
+    const double x = 1.0 / batch_sizes[i], y = steps[i], w = 1.0 / (y * y);
+    sw += w;
+    sx += w * x;
+    sy += w * y;
+    sxx += w * x * x;
+    sxy += w * x * y;
+    if (std::find(distinct.begin(), distinct.end(), batch_sizes[i]) == distinct.end()) distinct.push_back(batch_sizes[i]);
+  }
+  const double determinant = sw * sxx - sx * sx;
+  if (distinct.size() < 2 || determinant <= 0) return std::nullopt;
+  const double b = (sw * sxy - sx * sy) / determinant;
+  const double a = (sy - b * sx) / sw;
+  if (!(a > 0) || !(b > 0)) return std::nullopt;  // steps must fall with batch size
+  NoiseScaleFit fit;
+  fit.s_min = a;
+  fit.b_noise = b / a;
+  fit.e_min = a * fit.b_noise;
+  return fit;
+}
+
+}  // namespace sweeplab

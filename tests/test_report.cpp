@@ -1,0 +1,196 @@
+// export, seed aggregation, the noise-scale fit, and report.html on a sweep with diverged and failed trials.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "sweeplab/config/loader.hpp"
+#include "sweeplab/report/results.hpp"
+#include "test_util.hpp"
+
+namespace sweeplab {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::TempDir;
+
+// 3 seeds x 2 batch sizes, 3 epochs, one target.
+const std::string kSeeds =
+    "task: {name: doughnuts, samples: 400}\n"
+    "optimizer: {name: adam, lr: 0.01}\n"
+    "training: {epochs: 3}\n"
+    "targets: ['test_acc >= 0.6']\n"
+    "sweep: {grid: {training.batch_size: [8, 16]}, seeds: 3}\n";
+
+std::vector<std::map<std::string, std::string>> parse_csv(const std::string& text) {
+  std::vector<std::map<std::string, std::string>> rows;
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> header;
+  for (std::istringstream fields(line); std::getline(fields, line, ',');) header.push_back(line);
+  while (std::getline(in, line)) {
+    std::map<std::string, std::string> row;
+    std::istringstream fields(line);
+    std::string cell;
+    for (const auto& column : header) {
+      std::getline(fields, cell, ',');
+      row[column] = cell;
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+json summary(const TempDir& dir, const std::string& id) {
+  return json::parse(testing::read_file(dir.path() / "experiments/s/trials" / id / "summary.json"));
+}
+
+TEST(Export, ColumnsAndValuesMatchTheSummaries) {
+  TempDir dir;
+  dir.write("configs/s.yaml", kSeeds);
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-j", "2", "-q"}).code, 0);
+  const auto result = testing::run_in(dir, {"export", "s"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const auto rows = parse_csv(result.out);
+  ASSERT_EQ(rows.size(), 6u);
+  for (const std::string column : {"trial_id", "training.batch_size", "training.seed", "status", "temperature", "steps",
+                                   "samples", "final_train_loss", "final_test_acc", "best_test_acc",
+                                   "steps_to_test_acc_ge_0.6", "samples_to_test_acc_ge_0.6", "steps_x_lr"}) {
+    EXPECT_TRUE(rows[0].count(column)) << column;
+  }
+  for (const auto& row : rows) {
+    const auto expected = summary(dir, row.at("trial_id"));
+    EXPECT_EQ(row.at("status"), expected["status"]);
+    EXPECT_EQ(std::stoll(row.at("steps")), expected["steps"].get<std::int64_t>());
+    EXPECT_DOUBLE_EQ(std::stod(row.at("final_test_loss")), expected["final"]["test_loss"].get<double>());
+    EXPECT_DOUBLE_EQ(std::stod(row.at("best_test_acc")), expected["best"]["test_acc"]["value"].get<double>());
+    EXPECT_DOUBLE_EQ(std::stod(row.at("temperature")), 0.01 / std::stod(row.at("training.batch_size")));
+    EXPECT_DOUBLE_EQ(std::stod(row.at("steps_x_lr")), 0.01 * expected["steps"].get<double>());
+    const auto& to_target = expected["steps_to_target"]["test_acc >= 0.6"];
+    EXPECT_EQ(row.at("steps_to_test_acc_ge_0.6"), to_target.is_null() ? "" : std::to_string(to_target.get<std::int64_t>()));
+  }
+}
+
+TEST(Export, AggregatesSeedsIntoMeanAndStandardError) {
+  TempDir dir;
+  dir.write("configs/s.yaml", kSeeds);
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-j", "2", "-q"}).code, 0);
+  const auto result = testing::run_in(dir, {"export", "s", "--aggregate", "--format", "jsonl"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  std::istringstream lines(result.out);
+  std::string line;
+  int groups = 0;
+  while (std::getline(lines, line)) {
+    const auto row = json::parse(line);
+    ++groups;
+    EXPECT_EQ(row["n_seeds"], 3);
+    EXPECT_FALSE(row.contains("training.seed"));
+    std::vector<double> losses;
+    for (const auto& trial : sweep.trials) {
+      if (trial.config.training.batch_size == row["training.batch_size"].get<std::int64_t>()) {
+        losses.push_back(summary(dir, trial.id)["final"]["train_loss"].get<double>());
+      }
+    }
+    ASSERT_EQ(losses.size(), 3u);
+    const double mean = (losses[0] + losses[1] + losses[2]) / 3;
+    double squares = 0;
+    for (double x : losses) squares += (x - mean) * (x - mean);
+    EXPECT_NEAR(row["final_train_loss_mean"].get<double>(), mean, 1e-12);
+    EXPECT_NEAR(row["final_train_loss_stderr"].get<double>(), std::sqrt(squares / 2) / std::sqrt(3.0), 1e-12);
+  }
+  EXPECT_EQ(groups, 2);
+}
+
+TEST(Statistics, MeanAndStandardErrorUseTheSampleStd) {
+  const auto stats = mean_stderr({1, 2, 3, 4});
+  EXPECT_DOUBLE_EQ(stats.mean, 2.5);
+  ASSERT_TRUE(stats.stderr_);
+  EXPECT_NEAR(*stats.stderr_, std::sqrt(5.0 / 3.0) / 2.0, 1e-15);  // var = 5/3 (n - 1), / sqrt(4)
+  EXPECT_FALSE(mean_stderr({7}).stderr_);
+}
+
+TEST(NoiseScaleFit, RecoversKnownParametersFromNoisySyntheticData) {
+  const double s_min = 500, b_noise = 100;
+  std::vector<double> batch_sizes, steps;
+  std::uint64_t x = 12345;
+  for (double b = 2; b <= 1024; b *= 2) {
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      const double noise = (double(x >> 11) / double(1ull << 53) - 0.5) * 0.06;  // +-3%
+      batch_sizes.push_back(b);
+      steps.push_back(s_min * (1 + b_noise / b) * (1 + noise));
+    }
+  }
+  const auto fit = fit_noise_scale(batch_sizes, steps);
+  ASSERT_TRUE(fit);
+  EXPECT_NEAR(fit->s_min, s_min, 0.05 * s_min);
+  EXPECT_NEAR(fit->b_noise, b_noise, 0.05 * b_noise);
+  EXPECT_NEAR(fit->e_min, s_min * b_noise, 0.05 * s_min * b_noise);
+  const auto exact = fit_noise_scale({4, 16, 64}, {500 * (1 + 100 / 4.0), 500 * (1 + 100 / 16.0), 500 * (1 + 100 / 64.0)});
+  ASSERT_TRUE(exact);
+  EXPECT_NEAR(exact->b_noise, 100, 1e-9);
+  EXPECT_FALSE(fit_noise_scale({8, 8}, {10, 12}));        // one batch size
+  EXPECT_FALSE(fit_noise_scale({4, 16}, {100, 200}));     // steps grow with batch size
+}
+
+int run_binary(const TempDir& dir, const std::string& arguments, const std::string& fault = "") {
+  const std::string command = "cd " + dir.str() + " && " + (fault.empty() ? "" : "SWEEPLAB_FAULT=" + fault + " ") +
+                              "setsid -w " + SWEEPLAB_BINARY + " " + arguments + " > out.txt 2> err.txt";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(Report, IsCompleteWithADivergedAndAFailedTrial) {
+  TempDir dir;
+  // lr 10 on 100 wide inputs diverges (seed 002); batch size 16 trials abort at step 3.
+  dir.write("configs/s.yaml",
+            "task: {name: synthetic, samples: 200, features: 100}\nmodel: {hidden: [64]}\noptimizer: {name: sgd, lr: 0.01}\n"
+            "training: {epochs: 4}\ntargets: ['train_acc >= 0.6']\n"
+            "sweep: {grid: {training.batch_size: [4, 8, 16], optimizer.lr: [0.01, 0.1, 10]}}\n");
+  EXPECT_EQ(run_binary(dir, "run s -j 2 -q", "abort_at_step=3@bs=16"), 1) << testing::read_file(dir.path() / "err.txt");
+  const auto result = testing::run_in(dir, {"report", "s"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_EQ(html.rfind("</html>\n"), html.size() - 8);
+  EXPECT_NE(html.find("<td class=\"diverged\">diverged</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"failed\">failed</td>"), std::string::npos);
+  for (const std::string figure : {"curves", "heatmap_lr", "heatmap_temperature", "loss_vs_samples"}) {
+    EXPECT_NE(html.find("<figure id=\"" + figure + "\">"), std::string::npos) << figure;
+    EXPECT_TRUE(fs::exists(dir.path() / "experiments/s/figures" / (figure + ".svg"))) << figure;
+  }
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org"));  // nothing to fetch: only SVG namespaces
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);  // figures inline
+}
+
+TEST(Report, SaysWhyAFigureIsMissing) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\nsweep: {grid: {model.hidden: [[8], [16]]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto result = testing::run_in(dir, {"report", "s"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_NE(html.find("<figure id=\"curves\">"), std::string::npos);
+  EXPECT_NE(html.find("the sweep does not vary both training.batch_size and optimizer.lr"), std::string::npos);
+  EXPECT_NE(html.find("the sweep has no targets"), std::string::npos);
+  EXPECT_NE(html.find("every trial has the same temperature"), std::string::npos);
+}
+
+TEST(Report, WithoutResultsIsAClearError) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\n");
+  const auto before = dir.snapshot();
+  const auto result = testing::run_in(dir, {"report", "s"});
+  EXPECT_EQ(result.code, 2);
+  EXPECT_NE(result.err.find("report: no results for sweep 's'"), std::string::npos) << result.err;
+  EXPECT_EQ(dir.snapshot(), before);
+  EXPECT_EQ(testing::run_in(dir, {"export", "s", "--format", "xlsx"}).code, 2);
+}
+
+}  // namespace
+}  // namespace sweeplab
