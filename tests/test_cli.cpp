@@ -1,6 +1,5 @@
 // The command line doing its job: list, show, --keys, trial states, and the real binary's exit codes.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include "sweeplab/config/schema.hpp"
 #include "test_util.hpp"
@@ -108,12 +107,9 @@ TEST(List, ABrokenFileIsItsOwnRowAndTheOthersStillShow) {
   EXPECT_NE(result.err.find("1 sweep is invalid"), std::string::npos) << result.err;
 }
 
-int run_binary(const std::string& arguments) {
-  const int status = std::system((std::string(SWEEPLAB_BINARY) + " " + arguments + " >/dev/null 2>&1").c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 TEST(Binary, ExitCodesReachTheShell) {
+  TempDir dir;
+  const auto run_binary = [&](const std::string& arguments) { return testing::run_sweeplab(dir, arguments).code; };
   EXPECT_EQ(run_binary("--help"), 0);
   EXPECT_EQ(run_binary("show --help"), 0);
   EXPECT_EQ(run_binary("--configs " + kRepoConfigs + " show quickstart"), 0);

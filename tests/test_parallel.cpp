@@ -15,23 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using testing::metric_values;
 using testing::TempDir;
 
-struct Process {
-  int code = 0;
-  std::string out, err;
-};
-
-Process run_binary(const TempDir& dir, const std::string& arguments, const std::string& fault = "") {
-  const std::string command = "cd " + dir.str() + " && " + (fault.empty() ? "" : "SWEEPLAB_FAULT=" + fault + " ") +
-                              "setsid -w " + SWEEPLAB_BINARY + " " + arguments + " > out.txt 2> err.txt";
-  const int status = std::system(command.c_str());
-  Process process;
-  process.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  process.out = testing::read_file(dir.path() / "out.txt");
-  process.err = testing::read_file(dir.path() / "err.txt");
-  return process;
-}
 
 // 400 doughnut points (320 to train), 4 epochs, a checkpoint every epoch.
 const std::string kSweep =
@@ -41,18 +27,8 @@ const std::string kSweep =
     "checkpoint: {every: 1}\n"
     "sweep: {grid: {training.batch_size: [4, 8, 16, 32]}}\n";
 
-std::vector<std::string> metric_values(const fs::path& trial) {
-  std::vector<std::string> lines;
-  std::ifstream in(trial / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    auto record = json::parse(line);
-    record.erase("elapsed_s");
-    lines.push_back(record.dump());
-  }
-  return lines;
-}
 
-json summary_of(const fs::path& trial) { return json::parse(testing::read_file(trial / "summary.json")); }
+json summary_of(const fs::path& trial) { return testing::read_json(trial / "summary.json"); }
 
 std::vector<std::string> trial_ids(const TempDir& dir) {
   std::vector<std::string> ids;
@@ -73,8 +49,8 @@ void expect_same_results(const TempDir& dir, const std::string& a, const std::st
 TEST(Parallel, TwoWorkersGiveExactlyTheResultsOfOne) {
   TempDir dir;
   dir.write("configs/p.yaml", kSweep);
-  ASSERT_EQ(run_binary(dir, "run p -j 1 --experiments one").code, 0);
-  const auto two = run_binary(dir, "run p -j 2 --experiments two");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run p -j 1 --experiments one").code, 0);
+  const auto two = testing::run_sweeplab(dir, "run p -j 2 --experiments two");
   ASSERT_EQ(two.code, 0) << two.out << two.err;
   expect_same_results(dir, "one", "two");
   // Workers take many trials: 4 trials were trained by at most 2 processes.
@@ -92,7 +68,7 @@ TEST(Parallel, TwoWorkersGiveExactlyTheResultsOfOne) {
 TEST(Parallel, LongestTrialsAreDispatchedFirst) {
   TempDir dir;
   dir.write("configs/p.yaml", kSweep);
-  const auto result = run_binary(dir, "run p -j 1");
+  const auto result = testing::run_sweeplab(dir, "run p -j 1");
   ASSERT_EQ(result.code, 0) << result.err;
   // One worker: trials finish in dispatch order, most optimizer steps (smallest batch) first.
   std::vector<std::string> finished;
@@ -107,8 +83,8 @@ TEST_P(CrashTest, FailsOnlyThatTrialKeepsItsCheckpointAndRetryFailedFinishesIt) 
   const auto& [fault, signal_name] = GetParam();
   TempDir dir;
   dir.write("configs/p.yaml", kSweep);
-  ASSERT_EQ(run_binary(dir, "run p -j 1 --experiments clean -q").code, 0);
-  const auto crashed = run_binary(dir, "run p -j 2", fault);  // bs 8: 40 steps per epoch; dies in epoch 3
+  ASSERT_EQ(testing::run_sweeplab(dir, "run p -j 1 --experiments clean -q").code, 0);
+  const auto crashed = testing::run_sweeplab(dir, "run p -j 2", fault);  // bs 8: 40 steps per epoch; dies in epoch 3
   EXPECT_EQ(crashed.code, 1) << crashed.out << crashed.err;
   EXPECT_NE(crashed.err.find("1 trial failed"), std::string::npos) << crashed.err;
   const auto ids = trial_ids(dir);
@@ -120,13 +96,13 @@ TEST_P(CrashTest, FailsOnlyThatTrialKeepsItsCheckpointAndRetryFailedFinishesIt) 
   for (std::size_t i : {0u, 2u, 3u}) {
     EXPECT_EQ(summary_of(dir.path() / "experiments/p/trials" / ids[i])["status"], "completed") << ids[i];
   }
-  const auto status = run_binary(dir, "status p");
+  const auto status = testing::run_sweeplab(dir, "status p");
   EXPECT_NE(status.out.find("failed"), std::string::npos) << status.out;
 
-  const auto skipped = run_binary(dir, "run p -j 2");
+  const auto skipped = testing::run_sweeplab(dir, "run p -j 2");
   EXPECT_EQ(skipped.code, 0);
   EXPECT_NE(skipped.out.find("failed earlier (--retry-failed runs it again), skipped"), std::string::npos) << skipped.out;
-  const auto retried = run_binary(dir, "run p -j 2 --retry-failed");
+  const auto retried = testing::run_sweeplab(dir, "run p -j 2 --retry-failed");
   ASSERT_EQ(retried.code, 0) << retried.out << retried.err;
   EXPECT_EQ(summary_of(failed)["status"], "completed");
   EXPECT_EQ(summary_of(failed)["resumed_from_step"], 80);  // the checkpoint after epoch 2
@@ -142,8 +118,8 @@ TEST(Parallel, CtrlCWithTwoWorkersCheckpointsEveryRunningTrialAndTheNextRunCompl
   TempDir dir;
   // 20 epochs: when bs 4 reaches step 100, the other worker is still in its first trial (bs 8, 800 steps).
   dir.write("configs/p.yaml", std::regex_replace(kSweep, std::regex("epochs: 4"), "epochs: 20"));
-  ASSERT_EQ(run_binary(dir, "run p -j 1 --experiments clean -q").code, 0);
-  const auto interrupted = run_binary(dir, "run p -j 2", "sigint_at_step=100@bs=4");  // bs 4: mid-epoch 2
+  ASSERT_EQ(testing::run_sweeplab(dir, "run p -j 1 --experiments clean -q").code, 0);
+  const auto interrupted = testing::run_sweeplab(dir, "run p -j 2", "sigint_at_step=100@bs=4");  // bs 4: mid-epoch 2
   EXPECT_EQ(interrupted.code, 130) << interrupted.out << interrupted.err;
   const auto ids = trial_ids(dir);
   int checkpointed = 0;
@@ -158,7 +134,7 @@ TEST(Parallel, CtrlCWithTwoWorkersCheckpointsEveryRunningTrialAndTheNextRunCompl
     }
   }
   EXPECT_EQ(checkpointed, 2) << "both running trials stop with a checkpoint\n" << interrupted.out;
-  const auto resumed = run_binary(dir, "run p -j 2");
+  const auto resumed = testing::run_sweeplab(dir, "run p -j 2");
   ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
   expect_same_results(dir, "experiments", "clean", 20);
 }
@@ -166,7 +142,7 @@ TEST(Parallel, CtrlCWithTwoWorkersCheckpointsEveryRunningTrialAndTheNextRunCompl
 TEST(Parallel, QuietPrintsOnlyTheFinalTable) {
   TempDir dir;
   dir.write("configs/p.yaml", kSweep);
-  const auto result = run_binary(dir, "run p -j 2 -q");
+  const auto result = testing::run_sweeplab(dir, "run p -j 2 -q");
   ASSERT_EQ(result.code, 0);
   EXPECT_EQ(result.out.find("[1/4]"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("4 trials: 4 completed"), std::string::npos) << result.out;

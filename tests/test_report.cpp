@@ -46,7 +46,7 @@ std::vector<std::map<std::string, std::string>> parse_csv(const std::string& tex
 }
 
 json summary(const TempDir& dir, const std::string& id) {
-  return json::parse(testing::read_file(dir.path() / "experiments/s/trials" / id / "summary.json"));
+  return testing::read_json(dir.path() / "experiments/s/trials" / id / "summary.json");
 }
 
 TEST(Export, ColumnsAndValuesMatchTheSummaries) {
@@ -138,12 +138,6 @@ TEST(NoiseScaleFit, RecoversKnownParametersFromNoisySyntheticData) {
   EXPECT_FALSE(fit_noise_scale({4, 16}, {100, 200}));     // steps grow with batch size
 }
 
-int run_binary(const TempDir& dir, const std::string& arguments, const std::string& fault = "") {
-  const std::string command = "cd " + dir.str() + " && " + (fault.empty() ? "" : "SWEEPLAB_FAULT=" + fault + " ") +
-                              "setsid -w " + SWEEPLAB_BINARY + " " + arguments + " > out.txt 2> err.txt";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 TEST(Report, IsCompleteWithADivergedAndAFailedTrial) {
   TempDir dir;
@@ -152,7 +146,7 @@ TEST(Report, IsCompleteWithADivergedAndAFailedTrial) {
             "task: {name: synthetic, samples: 200, features: 100}\nmodel: {hidden: [64]}\noptimizer: {name: sgd, lr: 0.01}\n"
             "training: {epochs: 4}\ntargets: ['train_acc >= 0.6']\n"
             "sweep: {grid: {training.batch_size: [4, 8, 16], optimizer.lr: [0.01, 0.1, 10]}}\n");
-  EXPECT_EQ(run_binary(dir, "run s -j 2 -q", "abort_at_step=3@bs=16"), 1) << testing::read_file(dir.path() / "err.txt");
+  EXPECT_EQ(testing::run_sweeplab(dir, "run s -j 2 -q", "abort_at_step=3@bs=16").code, 1) << testing::read_file(dir.path() / "err.txt");
   const auto result = testing::run_in(dir, {"report", "s"});
   ASSERT_EQ(result.code, 0) << result.err;
   const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");

@@ -1,8 +1,11 @@
 #pragma once
 // Helpers for tests: a temporary folder with files, and a snapshot of everything in it.
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -71,6 +74,38 @@ inline std::string read_file(const std::filesystem::path& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+struct Process {
+  int code = 0;
+  std::string out, err;
+};
+
+// Runs the real binary (SWEEPLAB_BINARY) in `dir`, with an optional SWEEPLAB_FAULT, in a process group of
+// its own (setsid): the kill and Ctrl-C faults signal sweeplab's group, not the test's.
+inline Process run_sweeplab(const TempDir& dir, const std::string& arguments, const std::string& fault = "") {
+  const std::string command = "cd " + dir.str() + " && " + (fault.empty() ? "" : "SWEEPLAB_FAULT=" + fault + " ") +
+                              "setsid -w " + SWEEPLAB_BINARY + " " + arguments + " > out.txt 2> err.txt";
+  const int status = std::system(command.c_str());
+  Process process;
+  process.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  process.out = read_file(dir.path() / "out.txt");
+  process.err = read_file(dir.path() / "err.txt");
+  return process;
+}
+
+inline nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
+
+// A trial's metrics.jsonl without the wall-clock field: what must be identical between runs.
+inline std::vector<std::string> metric_values(const std::filesystem::path& trial) {
+  std::vector<std::string> lines;
+  std::ifstream in(trial / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto record = nlohmann::json::parse(line);
+    record.erase("elapsed_s");
+    lines.push_back(record.dump());
+  }
+  return lines;
 }
 
 }  // namespace sweeplab::testing

@@ -139,6 +139,9 @@ class Scheduler {
       : sweep_(sweep), options_(options), train_(train), out_(out) {}
 
   RunTotals run() {
+    // A worker that dies between two trials must not take the scheduler with it: a write to its pipe
+    // then fails with EPIPE (handled in dispatch) instead of raising SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     const auto& trials = sweep_.trials;
     // Longest first (by the optimizer steps the budget asks for), so small-batch trials are not the tail.
     std::vector<std::size_t> order(trials.size());
