@@ -4,33 +4,9 @@
 
 #include "commands.hpp"
 #include "sweeplab/config/loader.hpp"
-#include "sweeplab/core/error.hpp"
 #include "sweeplab/report/report.hpp"
-#include "sweeplab/report/results.hpp"
 
 namespace sweeplab {
-
-CLI::App* setup_export(CLI::App& app, ExportOptions& options) {
-  CLI::App* command = app.add_subcommand("export", "One row per trial: swept values, status, summary metrics (stdout)");
-  command->add_option("name", options.name, "Sweep name")->required();
-  add_override_option(*command, options.overrides);
-  command->add_option("--format", options.format, "csv (pandas.read_csv) or jsonl (pandas.read_json(lines=True))")
-      ->check(CLI::IsMember({"csv", "jsonl"}))
-      ->capture_default_str();
-  command->add_flag("--aggregate", options.aggregate,
-                    "One row per group of trials that differ only in training.seed: M_mean and M_stderr (std/sqrt(n))");
-  command->footer("Examples:\n  sweeplab export doughnut-batch > results.csv\n"
-                  "  sweeplab export doughnut-batch --format jsonl --aggregate");
-  return command;
-}
-
-int run_export(const GlobalOptions& global, const ExportOptions& options, std::ostream& out, std::ostream&) {
-  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides);
-  const auto trials = export_trials(sweep, load_results(sweep, global.experiments_dir));
-  const auto table = options.aggregate ? aggregate_seeds(sweep, trials) : trials;
-  out << (options.format == "jsonl" ? to_jsonl(table) : to_csv(table));
-  return 0;
-}
 
 CLI::App* setup_report(CLI::App& app, ReportOptions& options) {
   CLI::App* command = app.add_subcommand("report", "Write experiments/NAME/report.html (figures inline) and figures/*.svg");
