@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -110,7 +111,10 @@ TEST(Resume, InterruptedTrialsSaySoAndStatusShowsThem) {
   EXPECT_EQ(summary_of(trial)["status"], "interrupted");
   EXPECT_TRUE(fs::exists(trial / "checkpoint.pt"));
   const auto status = testing::run_sweeplab(dir, "status r");
-  EXPECT_NE(status.out.find("interrupted  2 of 6 epochs"), std::string::npos) << status.out;
+  // The scheduler's SIGTERM reaches the worker some steps after the Ctrl-C (step 50 of 120): epoch 2 or 3.
+  const std::regex row("1  interrupted  [23] of 6 epochs");
+  EXPECT_TRUE(std::regex_search(status.out, row)) << status.out;
+  EXPECT_NE(status.out.find("1 trials: 1 interrupted"), std::string::npos) << status.out;
 }
 
 TEST(Resume, CompletedTrialsAreNotRetrainedLoweringTheBudgetChangesNothing) {
