@@ -3,14 +3,9 @@
 #include <torch/torch.h>
 
 #include "sweeplab/config/config.hpp"
+#include "sweeplab/train/loss_kind.hpp"
 
 namespace sweeplab {
-
-enum class LossKind {
-  Binary,      // one logit, BCE-with-logits; targets float {0, 1}, shape [N]
-  Multiclass,  // K logits, cross-entropy; targets long, shape [N]
-  Regression,  // one output, MSE; targets float, shape [N, 1]
-};
 
 struct Dataset {
   torch::Tensor x_train, y_train, x_test, y_test;

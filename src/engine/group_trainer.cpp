@@ -17,9 +17,9 @@
 #include <random>
 #include <sstream>
 
-#include "checkpoint.hpp"
-#include "dataset.hpp"
-#include "model.hpp"
+#include "../train/checkpoint.hpp"
+#include "../train/dataset.hpp"
+#include "../train/model.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"

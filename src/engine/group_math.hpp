@@ -1,0 +1,111 @@
+#pragma once
+// The arithmetic of a fused trial group: K MLPs of one shape, each with its own parameters, optimizer
+// state, hyper-parameters, data order and learning rate per step. No LibTorch in this header: the
+// group trainer (bookkeeping, checkpoints, metrics) talks to a backend through it, and the lean CPU
+// kernels stay out of LibTorch's compile cost.
+//
+// Parameter layout, the same in every backend, in checkpoints and in the weights digest: for each
+// linear layer l (fan_in -> fan_out), its weight TRANSPOSED, [fan_in][fan_out] row-major, then its bias
+// [fan_out]. Optimizer state: sgd with momentum: one momentum buffer (P floats); adam/adamw: exp_avg
+// then exp_avg_sq (2P floats); sgd without momentum: none.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sweeplab/train/loss_kind.hpp"
+
+namespace sweeplab {
+
+enum class Activation { None, Relu, Tanh, Gelu, Sigmoid };
+Activation activation_from_name(const std::string& name);  // "none", "relu", ...
+
+enum class OptimizerKind { Sgd, Adam, AdamW };
+
+// What every trial of a group shares.
+struct MlpShape {
+  std::vector<std::int64_t> widths;  // inputs, hidden..., outputs
+  Activation hidden = Activation::Relu;
+  Activation output = Activation::None;  // after the last layer (seed 002 breaks models with relu here)
+  LossKind loss = LossKind::Binary;
+  OptimizerKind optimizer = OptimizerKind::Sgd;
+  bool momentum_buffer = false;  // sgd: keeps a momentum buffer (any trial of the group has momentum > 0)
+
+  std::int64_t layers() const { return std::int64_t(widths.size()) - 1; }
+  std::int64_t parameter_count() const;       // P
+  std::int64_t optimizer_state_count() const;  // 0, P or 2P
+};
+
+// What each trial of a group has of its own, fixed for its life (the learning rate comes per step).
+struct TrialHyper {
+  double momentum = 0.0;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double divergence_loss = 1e6;  // a batch loss above this, or not finite, ends the trial
+};
+
+// The data every trial of a group trains on, as plain arrays (row-major float features; targets as
+// float: {0,1} for binary, the class index for multiclass, `outputs` values per row for regression).
+struct GroupData {
+  std::int64_t inputs = 0, outputs = 0, n_train = 0, n_test = 0;
+  std::vector<float> x_train, y_train, x_test, y_test;
+};
+
+// Steps [step0, step0 + steps) of one trial, all inside one epoch: step j trains on the rows
+// order[first + j*batch_size, min(first + (j+1)*batch_size, n_train)) with learning rate lrs[j].
+struct Segment {
+  int slot = 0;
+  const std::int64_t* order = nullptr;  // the epoch's row order, n_train entries
+  std::int64_t first = 0;
+  std::int64_t steps = 0;
+  std::int64_t batch_size = 0;
+  const double* lrs = nullptr;
+  std::int64_t step0 = 0;  // optimizer steps the trial has taken before (adam's bias correction uses it)
+};
+
+// Sums since the trial's last evaluation, over the steps in order (so a trial's numbers do not depend on
+// how its steps were cut into segments), and its divergence. A diverged trial's parameters stay as they
+// were before the step that diverged, and it takes no further steps.
+struct Accumulators {
+  double loss_sum = 0.0;      // of batch losses
+  double accuracy_sum = 0.0;  // of batch accuracies (classification)
+  std::int64_t batches = 0;
+  std::int64_t diverged_at_step = 0;  // 0: not diverged; else the 1-based step whose loss diverged
+  double diverged_loss = 0.0;         // that loss (may be inf or nan)
+};
+
+struct Evaluation {
+  double loss = 0.0;
+  std::optional<double> accuracy;  // classification
+};
+
+class GroupMath {
+ public:
+  virtual ~GroupMath() = default;
+  virtual int slots() const = 0;
+  // Trains each segment (one per trial; any trials, any lengths). Trials are independent: on CPU a
+  // trial's results do not depend on which others share the call.
+  virtual void advance(const std::vector<Segment>& segments) = 0;
+  // Mean loss (and accuracy) on the test set, per slot asked for.
+  virtual std::vector<Evaluation> evaluate(const std::vector<int>& slots) = 0;
+
+  virtual Accumulators accumulators(int slot) = 0;
+  virtual void set_accumulators(int slot, const Accumulators& value) = 0;
+  virtual std::vector<float> parameters(int slot) = 0;        // P floats, the layout above
+  virtual std::vector<float> optimizer_state(int slot) = 0;   // MlpShape::optimizer_state_count() floats
+  virtual void load(int slot, const std::vector<float>& parameters, const std::vector<float>& optimizer_state) = 0;
+  virtual void set_hyper(int slot, const TrialHyper& hyper) = 0;
+};
+
+// The hand-written CPU backend: no autograd, buffers allocated once, SIMD kernels (lean_kernels.cpp).
+std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots);
+
+// The batched-tensor backend: parameters as [K, ...] LibTorch tensors, one bmm/baddbmm per layer for all
+// trials, hand-derived backward, per-trial hyper-parameters as [K] tensors, accumulators on the device.
+// device "cuda" on a GPU; "cpu" runs the same code, so tests exercise the CUDA path without a GPU.
+std::unique_ptr<GroupMath> make_batched_math(const MlpShape& shape, const GroupData& data, int slots,
+                                             const std::string& device);
+
+}  // namespace sweeplab

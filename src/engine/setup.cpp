@@ -1,0 +1,114 @@
+#include "setup.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "../train/model.hpp"
+#include "sweeplab/core/error.hpp"
+
+namespace sweeplab {
+
+Activation activation_from_name(const std::string& name) {
+  if (name == "none") return Activation::None;
+  if (name == "relu") return Activation::Relu;
+  if (name == "tanh") return Activation::Tanh;
+  if (name == "gelu") return Activation::Gelu;
+  if (name == "sigmoid") return Activation::Sigmoid;
+  throw InternalError("unknown activation " + name);
+}
+
+std::int64_t MlpShape::parameter_count() const {
+  std::int64_t count = 0;
+  for (std::int64_t l = 0; l < layers(); ++l) count += widths[l] * widths[l + 1] + widths[l + 1];
+  return count;
+}
+
+std::int64_t MlpShape::optimizer_state_count() const {
+  if (optimizer == OptimizerKind::Sgd) return momentum_buffer ? parameter_count() : 0;
+  return 2 * parameter_count();
+}
+
+MlpShape shape_of(const Config& config, const Dataset& data) {
+  MlpShape shape;
+  shape.widths.push_back(data.inputs);
+  shape.widths.insert(shape.widths.end(), config.model.hidden.begin(), config.model.hidden.end());
+  shape.widths.push_back(data.outputs);
+  shape.hidden = activation_from_name(config.model.activation);
+  shape.output = activation_from_name(config.model.output_activation);
+  shape.loss = data.loss;
+  const auto& name = config.optimizer.name;
+  shape.optimizer = name == "sgd" ? OptimizerKind::Sgd : name == "adam" ? OptimizerKind::Adam : OptimizerKind::AdamW;
+  shape.momentum_buffer = shape.optimizer == OptimizerKind::Sgd && config.optimizer.momentum > 0.0;
+  return shape;
+}
+
+namespace {
+std::vector<float> floats_of(const torch::Tensor& tensor) {
+  const auto values = tensor.to(torch::kFloat32).contiguous();
+  return std::vector<float>(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+}
+}  // namespace
+
+GroupData group_data(const Dataset& data) {
+  GroupData out;
+  out.inputs = data.inputs;
+  out.outputs = data.outputs;
+  out.n_train = data.x_train.size(0);
+  out.n_test = data.x_test.size(0);
+  out.x_train = floats_of(data.x_train);
+  out.y_train = floats_of(data.y_train);
+  out.x_test = floats_of(data.x_test);
+  out.y_test = floats_of(data.y_test);
+  return out;
+}
+
+TrialHyper hyper_of(const Config& config) {
+  TrialHyper hyper;
+  hyper.momentum = config.optimizer.momentum;
+  hyper.nesterov = config.optimizer.nesterov;
+  hyper.weight_decay = config.optimizer.weight_decay;
+  hyper.beta1 = config.optimizer.betas.at(0);
+  hyper.beta2 = config.optimizer.betas.at(1);
+  hyper.eps = config.optimizer.eps;
+  hyper.divergence_loss = config.stop.divergence_loss;
+  return hyper;
+}
+
+std::vector<float> flatten_parameters(torch::nn::Sequential& model) {
+  std::vector<float> flat;
+  for (const auto& module : model->children()) {
+    const auto* linear = module->as<torch::nn::Linear>();
+    if (!linear) continue;
+    const auto weight_t = floats_of(linear->weight.detach().t());
+    const auto bias = floats_of(linear->bias.detach());
+    flat.insert(flat.end(), weight_t.begin(), weight_t.end());
+    flat.insert(flat.end(), bias.begin(), bias.end());
+  }
+  return flat;
+}
+
+void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential& model) {
+  torch::NoGradGuard no_grad;
+  std::size_t at = 0;
+  for (const auto& module : model->children()) {
+    auto* linear = module->as<torch::nn::Linear>();
+    if (!linear) continue;
+    const auto out = linear->weight.size(0), in = linear->weight.size(1);
+    const auto take = [&](std::int64_t n) {
+      if (at + std::size_t(n) > flat.size()) throw InternalError("unflatten_parameters: too few values");
+      auto tensor = torch::from_blob(const_cast<float*>(flat.data() + at), {n}, torch::kFloat32).clone();
+      at += std::size_t(n);
+      return tensor;
+    };
+    linear->weight.copy_(take(in * out).view({in, out}).t());
+    linear->bias.copy_(take(out));
+  }
+  if (at != flat.size()) throw InternalError("unflatten_parameters: too many values");
+}
+
+std::vector<float> initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(seed));
+  auto sequential = make_model(model, shape.widths.front(), shape.widths.back(), gen);
+  return flatten_parameters(sequential);
+}
+
+}  // namespace sweeplab

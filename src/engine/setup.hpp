@@ -1,0 +1,24 @@
+#pragma once
+// From a trial's config and its dataset to what a GroupMath backend takes (LibTorch: src/engine only).
+#include <cstdint>
+#include <vector>
+
+#include "../train/dataset.hpp"
+#include "group_math.hpp"
+#include "sweeplab/config/config.hpp"
+
+namespace sweeplab {
+
+MlpShape shape_of(const Config& config, const Dataset& data);
+GroupData group_data(const Dataset& data);
+TrialHyper hyper_of(const Config& config);
+
+// The initial parameters of a trial in the engine's layout: PyTorch's nn.Linear initialisation drawn
+// from a generator seeded with `seed` (make_model), each weight stored transposed.
+std::vector<float> initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed);
+
+// Between the engine's flat layout and an nn.Sequential of Linear layers (the autograd reference).
+std::vector<float> flatten_parameters(torch::nn::Sequential& model);
+void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential& model);
+
+}  // namespace sweeplab
