@@ -1,1 +1,444 @@
+// The lean CPU kernels (see lean_kernels.hpp). Built twice with SWEEPLAB_KERNEL_NAMESPACE = base | fma.
+#include "lean_kernels.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace sweeplab::lean::SWEEPLAB_KERNEL_NAMESPACE {
+namespace {
+
+// Eight floats, loaded from and stored to any float address.
+typedef float Vec __attribute__((vector_size(32), aligned(4)));
+constexpr std::int64_t kLanes = 8;
+
+inline Vec load(const float* p) { return *reinterpret_cast<const Vec*>(p); }
+inline void store(float* p, Vec v) { *reinterpret_cast<Vec*>(p) = v; }
+inline Vec splat(float x) { return Vec{x, x, x, x, x, x, x, x}; }
+inline float lane_sum(Vec v) {  // a fixed order
+  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+typedef int Mask __attribute__((vector_size(32)));
+// The lane sums of eight vectors at once (lane r of the result sums v[r]), by a fixed tree of shuffles.
+inline Vec lane_sums(const Vec v[8]) {
+  Vec pairs[4], quads[2];
+  for (int r = 0; r < 4; ++r) {
+    pairs[r] = __builtin_shuffle(v[2 * r], v[2 * r + 1], Mask{0, 8, 2, 10, 4, 12, 6, 14}) +
+               __builtin_shuffle(v[2 * r], v[2 * r + 1], Mask{1, 9, 3, 11, 5, 13, 7, 15});
+  }
+  for (int r = 0; r < 2; ++r) {
+    quads[r] = __builtin_shuffle(pairs[2 * r], pairs[2 * r + 1], Mask{0, 1, 8, 9, 4, 5, 12, 13}) +
+               __builtin_shuffle(pairs[2 * r], pairs[2 * r + 1], Mask{2, 3, 10, 11, 6, 7, 14, 15});
+  }
+  return __builtin_shuffle(quads[0], quads[1], Mask{0, 1, 2, 3, 8, 9, 10, 11}) +
+         __builtin_shuffle(quads[0], quads[1], Mask{4, 5, 6, 7, 12, 13, 14, 15});
+}
+
+// C[m][n] = bias[n] + sum_k A[m][k] B[k][n]  (A: rows x depth, B: depth x width, all row-major, dense).
+// Each C element sums k = 0, 1, ... in order, whatever the blocking.
+void forward_layer(const float* a, const float* b, const float* bias, float* c, std::int64_t rows, std::int64_t depth,
+                   std::int64_t width) {
+  std::int64_t n = 0;
+  for (; n + 2 * kLanes <= width; n += 2 * kLanes) {
+    std::int64_t m = 0;
+    for (; m + 4 <= rows; m += 4) {
+      Vec acc[4][2];
+      for (int r = 0; r < 4; ++r) acc[r][0] = load(bias + n), acc[r][1] = load(bias + n + kLanes);
+      for (std::int64_t k = 0; k < depth; ++k) {
+        const Vec b0 = load(b + k * width + n), b1 = load(b + k * width + n + kLanes);
+        for (int r = 0; r < 4; ++r) {
+          const Vec x = splat(a[(m + r) * depth + k]);
+          acc[r][0] += x * b0;
+          acc[r][1] += x * b1;
+        }
+      }
+      for (int r = 0; r < 4; ++r) store(c + (m + r) * width + n, acc[r][0]), store(c + (m + r) * width + n + kLanes, acc[r][1]);
+    }
+    for (; m + 2 <= rows; m += 2) {  // small batches: two rows share each load of B
+      Vec acc[2][2];
+      for (int r = 0; r < 2; ++r) acc[r][0] = load(bias + n), acc[r][1] = load(bias + n + kLanes);
+      for (std::int64_t k = 0; k < depth; ++k) {
+        const Vec b0 = load(b + k * width + n), b1 = load(b + k * width + n + kLanes);
+        for (int r = 0; r < 2; ++r) {
+          const Vec x = splat(a[(m + r) * depth + k]);
+          acc[r][0] += x * b0;
+          acc[r][1] += x * b1;
+        }
+      }
+      for (int r = 0; r < 2; ++r) store(c + (m + r) * width + n, acc[r][0]), store(c + (m + r) * width + n + kLanes, acc[r][1]);
+    }
+    for (; m < rows; ++m) {
+      Vec acc0 = load(bias + n), acc1 = load(bias + n + kLanes);
+      for (std::int64_t k = 0; k < depth; ++k) {
+        const Vec x = splat(a[m * depth + k]);
+        acc0 += x * load(b + k * width + n);
+        acc1 += x * load(b + k * width + n + kLanes);
+      }
+      store(c + m * width + n, acc0), store(c + m * width + n + kLanes, acc1);
+    }
+  }
+  for (; n + kLanes <= width; n += kLanes) {
+    for (std::int64_t m = 0; m < rows; ++m) {
+      Vec acc = load(bias + n);
+      for (std::int64_t k = 0; k < depth; ++k) acc += splat(a[m * depth + k]) * load(b + k * width + n);
+      store(c + m * width + n, acc);
+    }
+  }
+  if (width == 1) {  // one output (binary, regression): a dot product per row, in lanes
+    const std::int64_t vector_depth = depth - depth % kLanes;
+    for (std::int64_t m = 0; m < rows; ++m) {
+      Vec acc = splat(0);
+      for (std::int64_t k = 0; k < vector_depth; k += kLanes) acc += load(a + m * depth + k) * load(b + k);
+      float sum = vector_depth > 0 ? lane_sum(acc) : 0.0f;
+      for (std::int64_t k = vector_depth; k < depth; ++k) sum += a[m * depth + k] * b[k];
+      c[m] = bias[0] + sum;
+    }
+    return;
+  }
+  for (; n < width; ++n) {
+    for (std::int64_t m = 0; m < rows; ++m) {
+      float acc = bias[n];
+      for (std::int64_t k = 0; k < depth; ++k) acc += a[m * depth + k] * b[k * width + n];
+      c[m * width + n] = acc;
+    }
+  }
+}
+
+// dA[m][k] = sum_n dC[m][n] B[k][n]: the gradient reaching a layer's input. Each element is a dot product
+// over n, in lanes of eight then a fixed lane order, then the remaining n in order.
+void backward_input(const float* dc, const float* b, float* da, std::int64_t rows, std::int64_t depth,
+                    std::int64_t width) {
+  const std::int64_t vector_width = width - width % kLanes;
+  const auto tail = [&](std::int64_t m, std::int64_t k) {
+    float sum = 0.0f;
+    for (std::int64_t n = vector_width; n < width; ++n) sum += dc[m * width + n] * b[k * width + n];
+    return sum;
+  };
+  if (vector_width == 0) {  // a narrow layer (the output): plain products
+    for (std::int64_t m = 0; m < rows; ++m) {
+      for (std::int64_t k = 0; k < depth; ++k) da[m * depth + k] = tail(m, k);
+    }
+    return;
+  }
+  std::int64_t m = 0;
+  for (; m + 2 <= rows; m += 2) {  // two rows x four inputs: each load serves two or four products
+    std::int64_t k = 0;
+    for (; k + 4 <= depth; k += 4) {
+      Vec acc[8];
+      for (auto& v : acc) v = splat(0);
+      for (std::int64_t n = 0; n < vector_width; n += kLanes) {
+        const Vec g0 = load(dc + m * width + n), g1 = load(dc + (m + 1) * width + n);
+        for (int r = 0; r < 4; ++r) {
+          const Vec w = load(b + (k + r) * width + n);
+          acc[r] += g0 * w;
+          acc[4 + r] += g1 * w;
+        }
+      }
+      const Vec sums = lane_sums(acc);
+      for (int r = 0; r < 4; ++r) {
+        da[m * depth + k + r] = sums[r] + tail(m, k + r);
+        da[(m + 1) * depth + k + r] = sums[4 + r] + tail(m + 1, k + r);
+      }
+    }
+    for (; k < depth; ++k) {
+      for (std::int64_t row = m; row < m + 2; ++row) {
+        Vec acc = splat(0);
+        for (std::int64_t n = 0; n < vector_width; n += kLanes) acc += load(dc + row * width + n) * load(b + k * width + n);
+        da[row * depth + k] = lane_sum(acc) + tail(row, k);
+      }
+    }
+  }
+  for (; m < rows; ++m) {
+    std::int64_t k = 0;
+    for (; k + 8 <= depth; k += 8) {
+      Vec acc[8];
+      for (auto& v : acc) v = splat(0);
+      for (std::int64_t n = 0; n < vector_width; n += kLanes) {
+        const Vec g = load(dc + m * width + n);
+        for (int r = 0; r < 8; ++r) acc[r] += g * load(b + (k + r) * width + n);
+      }
+      const Vec sums = lane_sums(acc);
+      for (int r = 0; r < 8; ++r) da[m * depth + k + r] = sums[r] + tail(m, k + r);
+    }
+    for (; k < depth; ++k) {
+      Vec acc = splat(0);
+      for (std::int64_t n = 0; n < vector_width; n += kLanes) acc += load(dc + m * width + n) * load(b + k * width + n);
+      da[m * depth + k] = lane_sum(acc) + tail(m, k);
+    }
+  }
+}
+
+// One optimizer step (PyTorch's sgd, adam and adamw formulas), applied to the parameters as their
+// gradients come out of backward_weights, eight at a time or one by one.
+class Update {
+ public:
+  Update(const MlpShape& shape, const TrialHyper& hyper, double lr, std::int64_t step, float* parameters, float* state)
+      : kind_(shape.optimizer), momentum_buffer_(shape.momentum_buffer), nesterov_(hyper.nesterov),
+        rate_(float(lr)), decay_(float(hyper.weight_decay)), momentum_(float(hyper.momentum)),
+        beta1_(float(hyper.beta1)), beta2_(float(hyper.beta2)), eps_(float(hyper.eps)), w_(parameters), state_(state),
+        count_(shape.parameter_count()) {
+    if (kind_ == OptimizerKind::Sgd) return;
+    step_size_ = float(lr / (1.0 - std::pow(hyper.beta1, double(step))));
+    correction2_ = float(std::sqrt(1.0 - std::pow(hyper.beta2, double(step))));
+    shrink_ = kind_ == OptimizerKind::AdamW ? float(1.0 - lr * hyper.weight_decay) : 1.0f;
+    if (kind_ == OptimizerKind::AdamW) decay_ = 0.0f;  // decoupled: applied as the shrink instead
+  }
+
+  template <class T>  // T: Vec or float
+  inline void apply(std::int64_t i, T g) {
+    T w, previous;
+    get(w_ + i, w);
+    if (kind_ == OptimizerKind::Sgd) {
+      T d = g + decay_ * w;
+      if (momentum_buffer_) {
+        get(state_ + i, previous);
+        const T buffer = momentum_ * previous + d;
+        put(state_ + i, buffer);
+        d = nesterov_ ? d + momentum_ * buffer : buffer;
+      }
+      put(w_ + i, w - rate_ * d);
+      return;
+    }
+    if (kind_ == OptimizerKind::AdamW) w *= shrink_;
+    const T d = g + decay_ * w;
+    get(state_ + i, previous);
+    const T exp_avg = previous * beta1_ + (1.0f - beta1_) * d;
+    get(state_ + count_ + i, previous);
+    const T exp_avg_sq = previous * beta2_ + (1.0f - beta2_) * d * d;
+    put(state_ + i, exp_avg);
+    put(state_ + count_ + i, exp_avg_sq);
+    put(w_ + i, w - step_size_ * exp_avg / (root(exp_avg_sq) / correction2_ + eps_));
+  }
+
+ private:
+  static void get(const float* p, Vec& v) { v = load(p); }
+  static void get(const float* p, float& v) { v = *p; }
+  static void put(float* p, Vec v) { store(p, v); }
+  static void put(float* p, float v) { *p = v; }
+  static float root(float x) { return std::sqrt(x); }
+  static Vec root(Vec x) {
+    for (int lane = 0; lane < kLanes; ++lane) x[lane] = std::sqrt(x[lane]);
+    return x;
+  }
+
+  OptimizerKind kind_;
+  bool momentum_buffer_, nesterov_;
+  float rate_, decay_, momentum_, beta1_, beta2_, eps_;
+  float step_size_ = 0, correction2_ = 1, shrink_ = 1;
+  float* w_;
+  float* state_;
+  std::int64_t count_;
+};
+
+// The gradients dB[k][n] = sum_m A[m][k] dC[m][n] and dbias[n] = sum_m dC[m][n] (m in order), each handed to
+// the optimizer as it is formed. `offset` is where B starts among the parameters; the bias follows B.
+void backward_weights(const float* a, const float* dc, Update& update, std::int64_t offset, std::int64_t rows,
+                      std::int64_t depth, std::int64_t width, float* scratch) {
+  const std::int64_t bias = offset + depth * width;
+  std::int64_t n = 0;
+  for (; n + kLanes <= width; n += kLanes) {
+    std::int64_t k = 0;
+    for (; k + 4 <= depth; k += 4) {
+      Vec acc[4] = {splat(0), splat(0), splat(0), splat(0)};
+      for (std::int64_t m = 0; m < rows; ++m) {
+        const Vec g = load(dc + m * width + n);
+        for (int r = 0; r < 4; ++r) acc[r] += splat(a[m * depth + k + r]) * g;
+      }
+      for (int r = 0; r < 4; ++r) update.apply(offset + (k + r) * width + n, acc[r]);
+    }
+    for (; k < depth; ++k) {
+      Vec acc = splat(0);
+      for (std::int64_t m = 0; m < rows; ++m) acc += splat(a[m * depth + k]) * load(dc + m * width + n);
+      update.apply(offset + k * width + n, acc);
+    }
+    Vec sum = splat(0);
+    for (std::int64_t m = 0; m < rows; ++m) sum += load(dc + m * width + n);
+    update.apply(bias + n, sum);
+  }
+  for (; n < width; ++n) {  // narrow layers: rows outermost, so the loop over k vectorizes
+    for (std::int64_t k = 0; k < depth; ++k) scratch[k] = 0.0f;
+    for (std::int64_t m = 0; m < rows; ++m) {
+      const float g = dc[m * width + n];
+      for (std::int64_t k = 0; k < depth; ++k) scratch[k] += a[m * depth + k] * g;
+    }
+    for (std::int64_t k = 0; k < depth; ++k) update.apply(offset + k * width + n, scratch[k]);
+    float sum = 0;
+    for (std::int64_t m = 0; m < rows; ++m) sum += dc[m * width + n];
+    update.apply(bias + n, sum);
+  }
+}
+
+constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
+
+void activate(Activation kind, const float* z, float* h, std::int64_t count) {
+  switch (kind) {
+    case Activation::None: std::memcpy(h, z, sizeof(float) * std::size_t(count)); return;
+    case Activation::Relu:
+      for (std::int64_t i = 0; i < count; ++i) h[i] = z[i] > 0.0f ? z[i] : 0.0f;
+      return;
+    case Activation::Tanh:
+      for (std::int64_t i = 0; i < count; ++i) h[i] = std::tanh(z[i]);
+      return;
+    case Activation::Gelu:
+      for (std::int64_t i = 0; i < count; ++i) h[i] = 0.5f * z[i] * (1.0f + std::erf(z[i] * kInvSqrt2));
+      return;
+    case Activation::Sigmoid:
+      for (std::int64_t i = 0; i < count; ++i) h[i] = 1.0f / (1.0f + std::exp(-z[i]));
+      return;
+  }
+}
+
+// delta *= act'(z), with h = act(z).
+void activation_backward(Activation kind, const float* z, const float* h, float* delta, std::int64_t count) {
+  switch (kind) {
+    case Activation::None: return;
+    case Activation::Relu:
+      for (std::int64_t i = 0; i < count; ++i) delta[i] = z[i] > 0.0f ? delta[i] : 0.0f;
+      return;
+    case Activation::Tanh:
+      for (std::int64_t i = 0; i < count; ++i) delta[i] *= 1.0f - h[i] * h[i];
+      return;
+    case Activation::Gelu:
+      for (std::int64_t i = 0; i < count; ++i) {
+        const float cdf = 0.5f * (1.0f + std::erf(z[i] * kInvSqrt2));
+        delta[i] *= cdf + z[i] * kInvSqrt2Pi * std::exp(-0.5f * z[i] * z[i]);
+      }
+      return;
+    case Activation::Sigmoid:
+      for (std::int64_t i = 0; i < count; ++i) delta[i] *= h[i] * (1.0f - h[i]);
+      return;
+  }
+}
+
+struct BatchLoss {
+  double loss = 0.0;      // mean over the rows
+  double correct = 0.0;   // rows predicted right (classification)
+};
+
+// The loss of `rows` outputs against their targets; with `delta`, also dL/d(output) of the mean loss.
+BatchLoss loss_of(LossKind kind, const float* out, const float* target, std::int64_t rows, std::int64_t outputs,
+                  float* delta) {
+  BatchLoss result;
+  double sum = 0.0;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* o = out + r * outputs;
+    float* d = delta ? delta + r * outputs : nullptr;
+    if (kind == LossKind::Binary) {
+      const float logit = o[0], y = target[r];
+      sum += std::max(logit, 0.0f) - logit * y + std::log1p(std::exp(-std::fabs(logit)));
+      if (d) d[0] = (1.0f / (1.0f + std::exp(-logit)) - y) / float(rows);
+      result.correct += (logit > 0.0f) == (y > 0.5f);
+    } else if (kind == LossKind::Multiclass) {
+      const auto label = std::int64_t(target[r]);
+      std::int64_t best = 0;
+      for (std::int64_t j = 1; j < outputs; ++j) best = o[j] > o[best] ? j : best;
+      const float peak = o[best];
+      float total = 0.0f;
+      for (std::int64_t j = 0; j < outputs; ++j) total += std::exp(o[j] - peak);
+      sum += std::log(total) + peak - o[label];
+      if (d) {
+        for (std::int64_t j = 0; j < outputs; ++j) d[j] = (std::exp(o[j] - peak) / total - (j == label)) / float(rows);
+      }
+      result.correct += best == label;
+    } else {
+      const float* y = target + r * outputs;
+      for (std::int64_t j = 0; j < outputs; ++j) {
+        const float error = o[j] - y[j];
+        sum += double(error) * error;
+        if (d) d[j] = 2.0f * error / float(rows * outputs);
+      }
+    }
+  }
+  result.loss = kind == LossKind::Regression ? sum / double(rows * outputs) : sum / double(rows);
+  return result;
+}
+
+// The whole network on `rows` rows of work.input; returns the output block (inside work.post).
+const float* forward(const MlpShape& shape, const float* parameters, std::int64_t rows, Workspace& work) {
+  const float* input = work.input.data();
+  float* pre = work.pre.data();
+  float* post = work.post.data();
+  for (std::int64_t l = 0; l < shape.layers(); ++l) {
+    const std::int64_t fan_in = shape.widths[l], fan_out = shape.widths[l + 1];
+    forward_layer(input, parameters, parameters + fan_in * fan_out, pre, rows, fan_in, fan_out);
+    activate(l + 1 == shape.layers() ? shape.output : shape.hidden, pre, post, rows * fan_out);
+    parameters += fan_in * fan_out + fan_out;
+    input = post;
+    pre += rows * fan_out;
+    post += rows * fan_out;
+  }
+  return input;
+}
+
+}  // namespace
+
+void train_segment(const MlpShape& shape, const GroupData& data, const TrialHyper& hyper, const Segment& segment,
+                   float* parameters, float* optimizer_state, Accumulators& sums, Workspace& work) {
+  if (sums.diverged_at_step != 0) return;
+  const std::int64_t inputs = data.inputs, outputs = data.outputs, layers = shape.layers();
+  const bool classification = shape.loss != LossKind::Regression;
+  for (std::int64_t j = 0; j < segment.steps; ++j) {
+    const std::int64_t first = segment.first + j * segment.batch_size;
+    const std::int64_t rows = std::min(segment.batch_size, data.n_train - first);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int64_t row = segment.order[first + r];
+      std::memcpy(&work.input[std::size_t(r * inputs)], &data.x_train[std::size_t(row * inputs)], sizeof(float) * std::size_t(inputs));
+      const std::int64_t target_width = shape.loss == LossKind::Regression ? outputs : 1;
+      std::memcpy(&work.target[std::size_t(r * target_width)], &data.y_train[std::size_t(row * target_width)],
+                  sizeof(float) * std::size_t(target_width));
+    }
+    const float* out = forward(shape, parameters, rows, work);
+    float* delta = work.delta.data();
+    const BatchLoss batch = loss_of(shape.loss, out, work.target.data(), rows, outputs, delta);
+    if (!std::isfinite(batch.loss) || batch.loss > hyper.divergence_loss) {
+      sums.diverged_at_step = segment.step0 + j + 1;
+      sums.diverged_loss = batch.loss;
+      return;
+    }
+    sums.loss_sum += batch.loss;
+    if (classification) sums.accuracy_sum += batch.correct / double(rows);
+    ++sums.batches;
+
+    Update update(shape, hyper, segment.lrs[j], segment.step0 + j + 1, parameters, optimizer_state);
+    // Backward, last layer first: the activation blocks of layer l start at the sum of the blocks before it.
+    std::int64_t offset_params = shape.parameter_count(), offset_act = 0;
+    for (std::int64_t l = 0; l < layers; ++l) offset_act += rows * shape.widths[l + 1];
+    for (std::int64_t l = layers - 1; l >= 0; --l) {
+      const std::int64_t fan_in = shape.widths[l], fan_out = shape.widths[l + 1];
+      offset_params -= fan_in * fan_out + fan_out;
+      offset_act -= rows * fan_out;
+      const float* pre = work.pre.data() + offset_act;
+      const float* post = work.post.data() + offset_act;
+      activation_backward(l + 1 == layers ? shape.output : shape.hidden, pre, post, delta, rows * fan_out);
+      // The gradient for the layer below first: it needs this layer's weights before their update.
+      if (l > 0) backward_input(delta, parameters + offset_params, work.back.data(), rows, fan_in, fan_out);
+      const float* below = l == 0 ? work.input.data() : work.post.data() + offset_act - rows * fan_in;
+      backward_weights(below, delta, update, offset_params, rows, fan_in, fan_out, work.grad.data());
+      if (l > 0) {
+        std::swap(work.delta, work.back);
+        delta = work.delta.data();
+      }
+    }
+  }
+}
+
+Evaluation evaluate(const MlpShape& shape, const GroupData& data, const float* parameters, Workspace& work) {
+  Evaluation result;
+  const std::int64_t inputs = data.inputs, outputs = data.outputs;
+  const std::int64_t target_width = shape.loss == LossKind::Regression ? outputs : 1;
+  double loss_sum = 0.0, correct = 0.0;
+  for (std::int64_t first = 0; first < data.n_test; first += work.rows) {
+    const std::int64_t rows = std::min(work.rows, data.n_test - first);
+    std::memcpy(work.input.data(), &data.x_test[std::size_t(first * inputs)], sizeof(float) * std::size_t(rows * inputs));
+    std::memcpy(work.target.data(), &data.y_test[std::size_t(first * target_width)],
+                sizeof(float) * std::size_t(rows * target_width));
+    const BatchLoss chunk = loss_of(shape.loss, forward(shape, parameters, rows, work), work.target.data(), rows, outputs, nullptr);
+    loss_sum += chunk.loss * double(rows);
+    correct += chunk.correct;
+  }
+  result.loss = loss_sum / double(data.n_test);
+  if (shape.loss != LossKind::Regression) result.accuracy = correct / double(data.n_test);
+  return result;
+}
+
+}  // namespace sweeplab::lean::SWEEPLAB_KERNEL_NAMESPACE

@@ -1,1 +1,116 @@
-// lean CPU backend
+// The lean CPU backend: each trial's parameters and optimizer state in flat float arrays, trained by the
+// kernels of lean_kernels.cpp one trial at a time (a trial's weights stay in cache for a whole segment).
+#include <algorithm>
+
+#include "lean_kernels.hpp"
+#include "sweeplab/core/error.hpp"
+
+namespace sweeplab {
+namespace lean {
+
+Workspace::Workspace(const MlpShape& shape, std::int64_t rows_) : rows(rows_) {
+  std::int64_t activations = 0, widest = 0;
+  for (std::int64_t l = 1; l < std::int64_t(shape.widths.size()); ++l) {
+    activations += rows * shape.widths[l];
+    widest = std::max(widest, shape.widths[l]);
+  }
+  widest = std::max(widest, shape.widths.front());
+  pre.assign(std::size_t(activations), 0.0f);
+  post.assign(std::size_t(activations), 0.0f);
+  delta.assign(std::size_t(rows * widest), 0.0f);
+  back.assign(std::size_t(rows * widest), 0.0f);
+  grad.assign(std::size_t(shape.parameter_count()), 0.0f);
+  input.assign(std::size_t(rows * shape.widths.front()), 0.0f);
+  target.assign(std::size_t(rows * shape.widths.back()), 0.0f);
+}
+
+}  // namespace lean
+
+namespace {
+
+// AVX+FMA where the CPU has it; the same code for any x86-64 otherwise (the two differ in rounding).
+bool cpu_has_fma() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+}
+
+class LeanCpuMath : public GroupMath {
+ public:
+  LeanCpuMath(const MlpShape& shape, const GroupData& data, int slots)
+      : shape_(shape), data_(data), trials_(std::size_t(slots)), fma_(cpu_has_fma()) {
+    for (auto& trial : trials_) {
+      trial.parameters.assign(std::size_t(shape.parameter_count()), 0.0f);
+      trial.state.assign(std::size_t(shape.optimizer_state_count()), 0.0f);
+    }
+  }
+
+  int slots() const override { return int(trials_.size()); }
+
+  void advance(const std::vector<Segment>& segments) override {
+    for (const auto& segment : segments) {
+      auto& trial = at(segment.slot);
+      auto& work = workspace(segment.batch_size);
+      if (fma_) lean::fma::train_segment(shape_, data_, trial.hyper, segment, trial.parameters.data(), trial.state.data(), trial.sums, work);
+      else lean::base::train_segment(shape_, data_, trial.hyper, segment, trial.parameters.data(), trial.state.data(), trial.sums, work);
+    }
+  }
+
+  std::vector<Evaluation> evaluate(const std::vector<int>& slots) override {
+    std::vector<Evaluation> results;
+    auto& work = workspace(kEvaluationRows);
+    for (int slot : slots) {
+      const float* parameters = at(slot).parameters.data();
+      results.push_back(fma_ ? lean::fma::evaluate(shape_, data_, parameters, work)
+                             : lean::base::evaluate(shape_, data_, parameters, work));
+    }
+    return results;
+  }
+
+  Accumulators accumulators(int slot) override { return at(slot).sums; }
+  void set_accumulators(int slot, const Accumulators& value) override { at(slot).sums = value; }
+  std::vector<float> parameters(int slot) override { return at(slot).parameters; }
+  std::vector<float> optimizer_state(int slot) override { return at(slot).state; }
+  void load(int slot, const std::vector<float>& parameters, const std::vector<float>& optimizer_state) override {
+    auto& trial = at(slot);
+    if (parameters.size() != trial.parameters.size() || optimizer_state.size() != trial.state.size()) {
+      throw InternalError("lean backend: parameters or optimizer state of the wrong size");
+    }
+    trial.parameters = parameters;
+    trial.state = optimizer_state;
+    trial.sums = {};
+  }
+  void set_hyper(int slot, const TrialHyper& hyper) override { at(slot).hyper = hyper; }
+
+ private:
+  static constexpr std::int64_t kEvaluationRows = 256;
+
+  struct Trial {
+    std::vector<float> parameters, state;
+    TrialHyper hyper;
+    Accumulators sums;
+  };
+
+  Trial& at(int slot) {
+    if (slot < 0 || slot >= slots()) throw InternalError("lean backend: no slot " + std::to_string(slot));
+    return trials_[std::size_t(slot)];
+  }
+
+  lean::Workspace& workspace(std::int64_t rows) {
+    if (!work_ || work_->rows < rows) work_ = std::make_unique<lean::Workspace>(shape_, std::max(rows, work_ ? work_->rows : 0));
+    return *work_;
+  }
+
+  MlpShape shape_;
+  const GroupData& data_;
+  std::vector<Trial> trials_;
+  bool fma_;
+  std::unique_ptr<lean::Workspace> work_;
+};
+
+}  // namespace
+
+std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots) {
+  return std::make_unique<LeanCpuMath>(shape, data, slots);
+}
+
+}  // namespace sweeplab

@@ -1,0 +1,36 @@
+#pragma once
+// The lean CPU step: forward, hand-derived backward and optimizer update of one small MLP, on plain float
+// arrays. No LibTorch and no allocation per step. lean_kernels.cpp is compiled twice, for any x86-64
+// (namespace base) and for AVX+FMA (namespace fma); lean_math.cpp picks one at run time.
+//
+// Every sum runs in a fixed order that depends only on the layer sizes, never on the batch's position,
+// on the trial's group or on the segment boundaries: a trial's numbers are the same however it is run.
+#include <cstdint>
+#include <vector>
+
+#include "group_math.hpp"
+
+namespace sweeplab::lean {
+
+// Scratch for one trial at a time: activations of every layer for up to `rows` rows.
+struct Workspace {
+  std::int64_t rows = 0;
+  std::vector<float> pre, post;    // z and act(z) per layer, [rows x width] blocks one after another
+  std::vector<float> delta, back;  // dL/dz of the current layer and of the one below, [rows x widest]
+  std::vector<float> grad;         // scratch for the gradient of a narrow layer
+  std::vector<float> input;        // the batch's rows, [rows x inputs]
+  std::vector<float> target;       // [rows x outputs]
+  Workspace(const MlpShape& shape, std::int64_t rows);
+};
+
+#define SWEEPLAB_DECLARE_KERNELS(ns)                                                                          \
+  namespace ns {                                                                                              \
+  void train_segment(const MlpShape& shape, const GroupData& data, const TrialHyper& hyper, const Segment& segment, \
+                     float* parameters, float* optimizer_state, Accumulators& sums, Workspace& work);          \
+  Evaluation evaluate(const MlpShape& shape, const GroupData& data, const float* parameters, Workspace& work);  \
+  }
+SWEEPLAB_DECLARE_KERNELS(base)
+SWEEPLAB_DECLARE_KERNELS(fma)
+#undef SWEEPLAB_DECLARE_KERNELS
+
+}  // namespace sweeplab::lean
