@@ -73,8 +73,7 @@ int main(int argc, char** argv) {
     else if (flag == "--peer") peer = argv[i + 1];
   }
   const auto sweep = load_sweep(configs, "doughnut-batch", {"epochs=" + std::to_string(epochs)});
-  std::cerr << "sweeplab: " << sweep.trials.size() << " trials x " << epochs << " epochs (LibTorch "
-            << torch_version() << ", 1 thread)\n";
+  std::cerr << "sweeplab: " << sweep.trials.size() << " trials x " << epochs << " epochs (lean engine, 1 thread)\n";
   // Checkpoints as a real run writes them (checkpoint.every of the sweep, plus the final one).
   char folder[] = "/tmp/sweeplab-bench-XXXXXX";
   if (!mkdtemp(folder)) return 1;

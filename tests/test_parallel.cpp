@@ -116,7 +116,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, CrashTest,
 
 TEST(Parallel, CtrlCWithTwoWorkersCheckpointsEveryRunningTrialAndTheNextRunCompletes) {
   TempDir dir;
-  // 20 epochs: when bs 4 reaches step 100, the other worker is still in its first trial (bs 8, 800 steps).
+  // 20 epochs: when bs 4 reaches step 100, the other worker has not finished its first trial (bs 8, 800 steps).
   dir.write("configs/p.yaml", std::regex_replace(kSweep, std::regex("epochs: 4"), "epochs: 20"));
   ASSERT_EQ(testing::run_sweeplab(dir, "run p -j 1 --experiments clean -q").code, 0);
   const auto interrupted = testing::run_sweeplab(dir, "run p -j 2", "sigint_at_step=100@bs=4");  // bs 4: mid-epoch 2
@@ -128,12 +128,14 @@ TEST(Parallel, CtrlCWithTwoWorkersCheckpointsEveryRunningTrialAndTheNextRunCompl
     if (!fs::exists(trial / "summary.json")) continue;  // not started before the interrupt
     const auto status = summary_of(trial)["status"].get<std::string>();
     EXPECT_TRUE(status == "interrupted" || status == "completed") << id << " " << status;
-    if (status == "interrupted") {
+    // A trial that trained stops with a checkpoint; the other worker's may be stopped before its first
+    // step (its trainer may still be starting when bs 4 reaches step 100), and then has nothing to save.
+    if (status == "interrupted" && summary_of(trial)["steps"].get<int>() > 0) {
       EXPECT_TRUE(fs::exists(trial / "checkpoint.pt")) << id;
       ++checkpointed;
     }
   }
-  EXPECT_EQ(checkpointed, 2) << "both running trials stop with a checkpoint\n" << interrupted.out;
+  EXPECT_GE(checkpointed, 1) << "the running trials stop with a checkpoint\n" << interrupted.out;
   const auto resumed = testing::run_sweeplab(dir, "run p -j 2");
   ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
   expect_same_results(dir, "experiments", "clean", 20);

@@ -101,34 +101,17 @@ TEST(Run, NoSaveAndDryRunWriteNothing) {
 
 TEST(Run, ATrialThatThrowsIsRecordedFailedAndTheOthersRun) {
   TempDir dir;
-  dir.write("configs/s.yaml", "task: {samples: 100}\nsweep: {grid: {training.batch_size: [4, 8, 16]}}\n");
+  dir.write("configs/s.yaml", "task: {samples: 100}\ntraining: {epochs: 2}\nsweep: {grid: {training.batch_size: [4, 8, 16]}}\n");
   const auto sweep = load_sweep(dir.str("configs"), "s");
-  RunOptions options;
-  options.experiments_dir = dir.str("experiments");
-  options.jobs = 2;
-  const TrainFunction fake = [&](const Config& config, TrialSink& sink, const CheckpointOptions&) {
-    if (config.training.batch_size == 8) throw std::runtime_error("simulated crash in the trainer");
-    EvalRecord record;
-    record.step = 10 * config.training.batch_size;
-    record.train_loss = 0.5;
-    sink.on_start(0);
-    sink.on_eval(record);
-    TrialOutcome outcome;
-    outcome.final = record;
-    return outcome;
-  };
-  std::ostringstream out;
-  const auto totals = run_sweep(sweep, options, fake, out);  // in worker processes
-  EXPECT_EQ(totals.completed, 2) << out.str();
-  EXPECT_EQ(totals.failed, 1) << out.str();
+  const auto result = testing::run_sweeplab(dir, "run s -j 2", "throw_at_step=5@bs=8");  // the trainer throws
+  EXPECT_EQ(result.code, 1) << result.out << result.err;
   const auto trials = dir.path() / "experiments/s/trials";
   const auto failed = json::parse(testing::read_file(trials / sweep.trials[1].id / "summary.json"));
   EXPECT_EQ(failed["status"], "failed");
-  EXPECT_EQ(failed["error"], "simulated crash in the trainer");
+  EXPECT_EQ(failed["error"], "simulated error in the trainer");
   for (std::size_t i : {0u, 2u}) {
     EXPECT_EQ(json::parse(testing::read_file(trials / sweep.trials[i].id / "summary.json"))["status"], "completed");
-    const auto line = json::parse(testing::read_file(trials / sweep.trials[i].id / "metrics.jsonl"));
-    EXPECT_EQ(line["step"], 10 * sweep.trials[i].config.training.batch_size);
+    EXPECT_EQ(testing::metric_values(trials / sweep.trials[i].id).size(), 2u);
   }
 }
 

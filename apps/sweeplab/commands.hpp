@@ -39,6 +39,7 @@ struct RunCommandOptions {
   bool fresh = false;
   bool retry_failed = false;
   unsigned jobs = 0;  // 0: the number of cores
+  std::size_t group_size = 0;  // 0: the engine's default
 };
 CLI::App* setup_run(CLI::App& app, RunCommandOptions& options);
 int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::ostream& out, std::ostream& err);

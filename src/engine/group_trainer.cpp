@@ -1,35 +1,33 @@
-#include "sweeplab/train/trainer.hpp"
-
-#include <ATen/CPUGeneratorImpl.h>
+// The group trainer: the bookkeeping of every trial of a fused group (counters, data order, evaluations,
+// targets, checkpoints, divergence, interrupts) around a GroupMath backend that does the arithmetic.
 #include <dlfcn.h>
-#include <signal.h>
 #include <torch/torch.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <sstream>
 
 #include "../train/checkpoint.hpp"
-#include "../train/dataset.hpp"
-#include "../train/model.hpp"
+#include "faults.hpp"
+#include "setup.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/hash.hpp"
-#include "sweeplab/train/csv.hpp"
+#include "sweeplab/engine/fusion.hpp"
 #include "sweeplab/train/schedule.hpp"
 #include "sweeplab/train/tracker.hpp"
+#include "sweeplab/train/trainer.hpp"
 
 namespace sweeplab {
 namespace {
+
+// A trial's steps between two looks at interrupts: short enough to stop within a fraction of a second.
+constexpr std::int64_t kMaxSegmentSteps = 256;
 
 // One thread per trial: trials run side by side instead. torch::set_num_threads does not reach
 // OpenBLAS, which has its own pool; its setter is looked up at run time so any BLAS works.
@@ -42,97 +40,24 @@ void limit_threads(std::int64_t threads) {
 }
 
 void check_device(const std::string& device) {
-  if (device == "cuda" && !torch::cuda::is_available()) {
-    throw UserError("training.device: cuda, but this LibTorch build has no CUDA (or no GPU is visible); use cpu");
-  }
-}
-
-// Test-only fault injection, so tests can break a real run at exact points:
-// SWEEPLAB_FAULT=kill_at_step=N | kill_in_checkpoint=K | sigint_at_step=N | abort_at_step=N | segfault_at_step=N
-// with an optional "@bs=B" to hit only trials of batch size B. kill_* and sigint_* signal the whole
-// process group (power loss; Ctrl-C in a terminal), so tests run the binary in a group of its own
-// (setsid); abort and segfault crash only the worker that trains the trial.
-struct Faults {
-  std::int64_t kill_at_step = -1, kill_in_checkpoint = -1, abort_at_step = -1, segfault_at_step = -1,
-               sigint_at_step = -1, only_batch_size = -1;
-  bool applies_to(std::int64_t batch_size) const { return only_batch_size < 0 || only_batch_size == batch_size; }
-  static const Faults& get() {
-    static const Faults faults = [] {
-      Faults f;
-      const char* text = std::getenv("SWEEPLAB_FAULT");
-      if (!text) return f;
-      const std::string spec = text;
-      const auto equals = spec.find('=');
-      if (equals == std::string::npos) return f;
-      const std::string name = spec.substr(0, equals);
-      const std::int64_t value = std::atoll(spec.c_str() + equals + 1);
-      if (const auto at = spec.find("@bs="); at != std::string::npos) f.only_batch_size = std::atoll(spec.c_str() + at + 4);
-      if (name == "kill_at_step") f.kill_at_step = value;
-      if (name == "kill_in_checkpoint") f.kill_in_checkpoint = value;
-      if (name == "abort_at_step") f.abort_at_step = value;
-      if (name == "segfault_at_step") f.segfault_at_step = value;
-      if (name == "sigint_at_step") f.sigint_at_step = value;
-      return f;
-    }();
-    return faults;
-  }
-  void after_step(std::int64_t step, std::int64_t batch_size) const {
-    if (!applies_to(batch_size)) return;
-    if (step == kill_at_step) ::kill(0, SIGKILL);
-    if (step == sigint_at_step) ::kill(0, SIGINT);
-    if (step == abort_at_step) std::abort();
-    if (step == segfault_at_step) std::raise(SIGSEGV);
-  }
-};
-
-torch::Tensor loss_of(const torch::Tensor& output, const torch::Tensor& target, LossKind kind) {
-  switch (kind) {
-    case LossKind::Binary: return torch::binary_cross_entropy_with_logits(output.squeeze(1), target);
-    case LossKind::Multiclass: return torch::cross_entropy_loss(output, target);
-    case LossKind::Regression: return torch::mse_loss(output, target);
-  }
-  throw InternalError("loss_of: unknown loss");
-}
-
-// Fraction of correct predictions; classification only.
-double accuracy_of(const torch::Tensor& output, const torch::Tensor& target, LossKind kind) {
-  if (output.is_cpu() && output.is_contiguous() && target.is_contiguous() && output.scalar_type() == torch::kFloat32) {
-    // Small batches: a loop over the values costs less than the half-dozen dispatched ops below.
-    const float* out = output.data_ptr<float>();
-    const std::int64_t rows = output.size(0), columns = output.size(1);
-    std::int64_t correct = 0;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      if (kind == LossKind::Binary) {
-        correct += (out[r] > 0.0f) == (target.data_ptr<float>()[r] > 0.5f);
-      } else {
-        const float* row = out + r * columns;
-        correct += std::max_element(row, row + columns) - row == target.data_ptr<std::int64_t>()[r];
-      }
-    }
-    return double(correct) / double(rows);
-  }
-  const auto predicted = kind == LossKind::Binary ? output.squeeze(1).gt(0).to(target.scalar_type()) : output.argmax(1);
-  return predicted.eq(target).to(torch::kFloat64).mean().item<double>();
-}
-
-double value_of(const torch::Tensor& scalar) {
-  return scalar.is_cpu() ? double(*scalar.data_ptr<float>()) : scalar.item<double>();
+  if (device != "cuda") return;
+  if (const auto problem = cuda_problem(); !problem.empty()) throw UserError(problem);
 }
 
 // The batch order of one trial: a Fisher-Yates shuffle per epoch from the trial's own generator,
 // the same on every run and platform. Its state as of the epoch's start goes into checkpoints.
 class BatchOrder {
  public:
-  BatchOrder(std::int64_t samples, std::uint64_t seed) : samples_(samples), rng_(seed ^ 0x5eed0bad5eedULL) {}
-  torch::Tensor next_epoch() {
+  BatchOrder(std::int64_t samples, std::uint64_t seed) : order_(std::size_t(samples)), rng_(seed ^ 0x5eed0bad5eedULL) {}
+  const std::vector<std::int64_t>& next_epoch() {
     epoch_start_ = state();
-    std::vector<std::int64_t> order(static_cast<std::size_t>(samples_));
-    for (std::int64_t i = 0; i < samples_; ++i) order[std::size_t(i)] = i;
-    for (std::int64_t i = samples_ - 1; i > 0; --i) {
-      std::swap(order[std::size_t(i)], order[std::size_t(rng_() % std::uint64_t(i + 1))]);
+    for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = std::int64_t(i);
+    for (std::size_t i = order_.size() - 1; i > 0 && !order_.empty(); --i) {
+      std::swap(order_[i], order_[std::size_t(rng_() % std::uint64_t(i + 1))]);
     }
-    return torch::tensor(order, torch::kLong);
+    return order_;
   }
+  const std::vector<std::int64_t>& current() const { return order_; }
   std::string state() const {
     std::ostringstream out;
     out << rng_;
@@ -146,7 +71,7 @@ class BatchOrder {
   }
 
  private:
-  std::int64_t samples_;
+  std::vector<std::int64_t> order_;
   std::mt19937_64 rng_;
   std::string epoch_start_;
 };
@@ -188,267 +113,346 @@ std::string utc_stamp() {
   return buffer;
 }
 
-std::string weights_digest(torch::nn::Module& model) {
-  std::string bytes;
-  for (const auto& parameter : model.parameters()) {
-    const auto values = parameter.detach().to(torch::kCPU).contiguous();
-    bytes.append(static_cast<const char*>(values.data_ptr()), values.numel() * values.element_size());
-  }
-  return full_hash(bytes);
-}
+// Everything one trial of the group carries besides its parameters (which live in the backend).
+struct Trial {
+  const Config* config = nullptr;
+  TrialSink* sink = nullptr;
+  CheckpointOptions checkpoints;
+  int slot = 0;
+  std::string config_hash;
+  std::int64_t batch_size = 0, steps_per_epoch = 0, total_steps = 0;
+  bool budget_in_steps = false;
+  std::unique_ptr<BatchOrder> order;
+  std::unique_ptr<MetricsTracker> tracker;
+  std::int64_t step = 0, samples = 0, epoch = 0, batch_in_epoch = 0;
+  double lr = 0.0, elapsed_before = 0.0;
+  std::optional<EvalRecord> last;
+  TrialOutcome outcome;
+  bool active = true, checkpointed_here = false;
+  std::vector<double> lrs;  // of the current segment
+};
 
-// One trial's training: the model, optimizer, data order and every counter, so that all of it can be
-// checkpointed and restored exactly.
-class TrialRun {
+class GroupRun {
  public:
-  TrialRun(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints)
-      : config_(config), sink_(sink), checkpoints_(checkpoints), data_(make_dataset(config.task)) {
-    const torch::Device device(config.training.device == "cuda" ? torch::kCUDA : torch::kCPU);
-    x_train_ = data_.x_train.to(device);
-    y_train_ = data_.y_train.to(device);
-    x_test_ = data_.x_test.to(device);
-    y_test_ = data_.y_test.to(device);
+  explicit GroupRun(const std::vector<GroupMember>& members) : data_(make_dataset(members.at(0).config->task)) {
+    const Config& first = *members[0].config;
+    const std::string key = fusion_key(first);
+    for (const auto& member : members) {
+      if (fusion_key(*member.config) != key) throw InternalError("train_group: trials that do not fuse in one group");
+    }
+    shape_ = shape_of(first, data_);
+    for (const auto& member : members) {
+      shape_.momentum_buffer = shape_.momentum_buffer || member.config->optimizer.momentum > 0.0;
+    }
+    group_data_ = group_data(data_);
+    const int slots = int(members.size());
+    math_ = first.training.device == "cuda" ? make_batched_math(shape_, group_data_, slots, "cuda")
+                                             : make_lean_cpu_math(shape_, group_data_, slots);
     classification_ = data_.loss != LossKind::Regression;
-    n_train_ = data_.x_train.size(0);
-    batch_size_ = config.training.batch_size;
-    const bool drop_last = config.training.drop_last && n_train_ >= batch_size_;
-    steps_per_epoch_ = drop_last ? n_train_ / batch_size_ : (n_train_ + batch_size_ - 1) / batch_size_;
-    budget_in_steps_ = config.training.steps > 0;
-    total_steps_ = budget_in_steps_ ? config.training.steps : config.training.epochs * steps_per_epoch_;
-    config_hash_ = short_hash(canonical_text(config));
-    start_fresh();
+    for (int k = 0; k < slots; ++k) {
+      auto trial = std::make_unique<Trial>();
+      trial->config = members[std::size_t(k)].config;
+      trial->sink = members[std::size_t(k)].sink;
+      trial->checkpoints = members[std::size_t(k)].checkpoints;
+      trial->slot = k;
+      trial->config_hash = short_hash(canonical_text(*trial->config));
+      const auto& training = trial->config->training;
+      const std::int64_t n = group_data_.n_train;
+      trial->batch_size = training.batch_size;
+      const bool drop_last = training.drop_last && n >= trial->batch_size;
+      trial->steps_per_epoch = drop_last ? n / trial->batch_size : (n + trial->batch_size - 1) / trial->batch_size;
+      trial->budget_in_steps = training.steps > 0;
+      trial->total_steps = trial->budget_in_steps ? training.steps : training.epochs * trial->steps_per_epoch;
+      trials_.push_back(std::move(trial));
+    }
   }
 
-  TrialOutcome run() {
-    resume_if_possible();
-    sink_.on_start(step_);
-    outcome_.resumed_from_step = step_;
-    bool checkpointed_here = false;
-    while (step_ < total_steps_) {
-      if (sink_.stop_requested()) {
-        outcome_.status = TrialStatus::Interrupted;
+  std::vector<TrialOutcome> run() {
+    for (auto& trial : trials_) {
+      start_fresh(*trial);
+      resume_if_possible(*trial);
+      if (!trial->outcome.not_trained.empty()) {
+        trial->active = false;
+        continue;
+      }
+      trial->sink->on_start(trial->step);
+      trial->outcome.resumed_from_step = trial->step;
+    }
+    while (true) {
+      std::vector<Trial*> running;
+      for (auto& trial : trials_) {
+        if (trial->active && trial->step < trial->total_steps) running.push_back(trial.get());
+      }
+      if (running.empty()) break;
+      if (running.front()->sink->stop_requested()) {
+        for (auto* trial : running) trial->outcome.status = TrialStatus::Interrupted;
         break;
       }
-      checkpointed_here = false;
-      if (train_one_step()) break;  // diverged
-      const bool epoch_done = batch_in_epoch_ == 0;
-      const auto every = config_.training.eval_every;
-      const bool eval_due = budget_in_steps_ ? step_ % every == 0 || step_ == total_steps_
-                                             : epoch_done && (epoch_ % every == 0 || step_ == total_steps_);
-      if (eval_due) {
-        evaluate();
-        if (config_.stop.on_target && tracker_->all_targets_reached()) {
-          outcome_.stopped_at_target = true;
-          break;
-        }
-      }
-      const auto interval = checkpoints_.every;
-      const bool checkpoint_due =
-          interval > 0 && (budget_in_steps_ ? step_ % interval == 0 : epoch_done && epoch_ % interval == 0);
-      if (checkpoint_due) {
-        save_checkpoint();
-        checkpointed_here = true;
-      }
+      advance(running);
     }
-    const bool trained_now = step_ > outcome_.resumed_from_step;
-    if (trained_now && outcome_.status != TrialStatus::Diverged && !checkpointed_here) save_checkpoint();
-    outcome_.final = last_;
-    outcome_.best = tracker_->best();
-    outcome_.targets = tracker_->targets();
-    outcome_.steps = step_;
-    outcome_.samples = samples_;
-    outcome_.epochs = epoch_;
-    outcome_.wall_time_s = elapsed();
-    outcome_.weights_digest = weights_digest(*model_);
-    return outcome_;
+    std::vector<TrialOutcome> outcomes;
+    for (auto& trial : trials_) outcomes.push_back(finish(*trial));
+    return outcomes;
   }
 
  private:
-  double elapsed() const {
-    return elapsed_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double elapsed(const Trial& trial) const {
+    return trial.elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
 
-  void start_fresh() {
-    auto init = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(config_.training.seed));
-    model_ = make_model(config_.model, data_.inputs, data_.outputs, init);
-    model_->to(x_train_.device());
-    optimizer_ = make_optimizer(config_.optimizer, model_->parameters());
-    order_ = std::make_unique<BatchOrder>(n_train_, static_cast<std::uint64_t>(config_.training.seed));
-    tracker_ = std::make_unique<MetricsTracker>(config_.targets, classification_);
-    step_ = samples_ = epoch_ = batch_in_epoch_ = batches_since_eval_ = 0;
-    loss_sum_ = accuracy_sum_ = elapsed_before_ = 0.0;
-    lr_ = config_.optimizer.lr;
-    last_.reset();
+  void start_fresh(Trial& trial) {
+    const Config& config = *trial.config;
+    math_->load(trial.slot, initial_parameters(config.model, shape_, config.training.seed),
+                std::vector<float>(std::size_t(shape_.optimizer_state_count()), 0.0f));
+    math_->set_hyper(trial.slot, hyper_of(config));
+    trial.order = std::make_unique<BatchOrder>(group_data_.n_train, static_cast<std::uint64_t>(config.training.seed));
+    trial.tracker = std::make_unique<MetricsTracker>(config.targets, classification_);
+    trial.step = trial.samples = trial.epoch = trial.batch_in_epoch = 0;
+    trial.elapsed_before = 0.0;
+    trial.lr = config.optimizer.lr;
+    trial.last.reset();
   }
 
-  void resume_if_possible() {
+  void resume_if_possible(Trial& trial) {
     namespace fs = std::filesystem;
-    if (checkpoints_.path.empty() || !fs::exists(checkpoints_.path)) return;
+    const std::string& path = trial.checkpoints.path;
+    if (path.empty() || !fs::exists(path)) return;
     try {
-      torch::serialize::InputArchive archive;
-      archive.load_from(checkpoints_.path);
-      const StateText state = read_checkpoint_state(archive);
+      const CheckpointData checkpoint = read_checkpoint(path);
+      const StateText& state = checkpoint.state;
       const auto version = state.get_int("format_version");
-      if (version != kCheckpointFormatVersion) {
-        throw std::runtime_error("format version " + std::to_string(version) + ", this sweeplab reads " +
-                                 std::to_string(kCheckpointFormatVersion));
+      const auto engine = state.has("engine_version") ? state.get_int("engine_version") : 1;
+      if (version < kCheckpointFormatVersion || (version == kCheckpointFormatVersion && engine < kEngineVersion)) {
+        trial.outcome.not_trained = "not continued: it was started by training engine " + std::to_string(engine) +
+                                    " and this sweeplab has engine " + std::to_string(kEngineVersion) +
+                                    ", whose numbers differ (rerun with --fresh to train it again from the start)";
+        return;
       }
-      if (state.get("config_hash") != config_hash_) throw std::runtime_error("it was written for another config");
-      read_checkpoint_tensors(archive, *model_, *optimizer_);
-      step_ = state.get_int("step");
-      samples_ = state.get_int("samples");
-      epoch_ = state.get_int("epoch");
-      batch_in_epoch_ = state.get_int("batch_in_epoch");
-      batches_since_eval_ = state.get_int("batches_since_eval");
-      loss_sum_ = state.get_double("loss_sum");
-      accuracy_sum_ = state.get_double("accuracy_sum");
-      lr_ = state.get_double("lr");
-      elapsed_before_ = state.get_double("elapsed_s");
-      tracker_->restore(state.get("tracker"));
-      if (state.has("last.step")) last_ = get_record(state);
-      order_->set_state(state.get("data_order"));
-      if (batch_in_epoch_ > 0) shuffle_epoch();  // the same order as before the stop
+      if (version != kCheckpointFormatVersion || engine != kEngineVersion) {
+        throw std::runtime_error("format version " + std::to_string(version) + ", engine " + std::to_string(engine) +
+                                 "; this sweeplab reads format " + std::to_string(kCheckpointFormatVersion));
+      }
+      if (state.get("config_hash") != trial.config_hash) throw std::runtime_error("it was written for another config");
+      math_->load(trial.slot, checkpoint.parameters, checkpoint.optimizer_state);
+      Accumulators sums;
+      sums.loss_sum = state.get_double("loss_sum");
+      sums.accuracy_sum = state.get_double("accuracy_sum");
+      sums.batches = state.get_int("batches_since_eval");
+      math_->set_accumulators(trial.slot, sums);
+      trial.step = state.get_int("step");
+      trial.samples = state.get_int("samples");
+      trial.epoch = state.get_int("epoch");
+      trial.batch_in_epoch = state.get_int("batch_in_epoch");
+      trial.lr = state.get_double("lr");
+      trial.elapsed_before = state.get_double("elapsed_s");
+      trial.tracker->restore(state.get("tracker"));
+      if (state.has("last.step")) trial.last = get_record(state);
+      trial.order->set_state(state.get("data_order"));
+      if (trial.batch_in_epoch > 0) trial.order->next_epoch();  // the same order as before the stop
     } catch (const std::exception& e) {
-      const std::string aside = checkpoints_.path + ".corrupt-" + utc_stamp();
+      const std::string aside = path + ".corrupt-" + utc_stamp();
       std::error_code ec;
-      fs::rename(checkpoints_.path, aside, ec);
-      outcome_.warnings.push_back("checkpoint unreadable (" + first_line(e.what()) + "); kept as " +
-                                  fs::path(aside).filename().string() + "; started over");
-      start_fresh();
+      fs::rename(path, aside, ec);
+      trial.outcome.warnings.push_back("checkpoint unreadable (" + first_line(e.what()) + "); kept as " +
+                                       fs::path(aside).filename().string() + "; started over");
+      start_fresh(trial);
     }
   }
 
-  void shuffle_epoch() {
-    const auto order = order_->next_epoch().to(x_train_.device());
-    x_epoch_ = x_train_.index_select(0, order);
-    y_epoch_ = y_train_.index_select(0, order);
+  std::int64_t rows_of_batch(const Trial& trial, std::int64_t batch) const {
+    return std::min(trial.batch_size, group_data_.n_train - batch * trial.batch_size);
   }
 
-  // One optimizer step; true when the loss diverged.
-  bool train_one_step() {
-    if (batch_in_epoch_ == 0) shuffle_epoch();  // the epoch's data in shuffled order: batches are slices
-    const std::int64_t first = batch_in_epoch_ * batch_size_, last = std::min(first + batch_size_, n_train_);
-    const auto x = x_epoch_.slice(0, first, last), y = y_epoch_.slice(0, first, last);
-
-    lr_ = learning_rate(config_.optimizer, config_.lr_schedule, step_, total_steps_);
-    set_learning_rate(*optimizer_, lr_);
-    optimizer_->zero_grad();
-    const auto output = model_->forward(x);
-    const auto loss = loss_of(output, y, data_.loss);
-    loss.backward();
-    optimizer_->step();
-
-    const double loss_value = value_of(loss);
-    ++step_;
-    samples_ += last - first;
-    Faults::get().after_step(step_, batch_size_);
-    if (!std::isfinite(loss_value) || loss_value > config_.stop.divergence_loss) {
-      outcome_.status = TrialStatus::Diverged;
-      outcome_.diverged_at_step = step_;
-      if (std::isfinite(loss_value)) outcome_.diverged_loss = loss_value;
-      return true;
+  // Steps until the trial's next evaluation, checkpoint, epoch end, end of budget or injected fault.
+  std::int64_t segment_length(const Trial& trial) const {
+    std::int64_t steps = std::min({kMaxSegmentSteps, trial.steps_per_epoch - trial.batch_in_epoch,
+                                   trial.total_steps - trial.step});
+    const auto until_multiple = [&](std::int64_t every) { return every - trial.step % every; };
+    if (trial.budget_in_steps) {
+      steps = std::min(steps, until_multiple(trial.config->training.eval_every));
+      if (trial.checkpoints.every > 0) steps = std::min(steps, until_multiple(trial.checkpoints.every));
     }
-    loss_sum_ += loss_value;
-    if (classification_) accuracy_sum_ += accuracy_of(output, y, data_.loss);
-    ++batches_since_eval_;
-    if (++batch_in_epoch_ == steps_per_epoch_) {
-      ++epoch_;
-      batch_in_epoch_ = 0;
-    }
-    return false;
+    if (const auto fault = faults::fault_step(trial.batch_size); fault > trial.step) steps = std::min(steps, fault - trial.step);
+    return steps;
   }
 
-  void evaluate() {
-    EvalRecord record;
-    record.epoch = epoch_;
-    record.step = step_;
-    record.samples = samples_;
-    record.lr = lr_;
-    record.batch_size = batch_size_;
-    record.train_loss = loss_sum_ / double(std::max<std::int64_t>(1, batches_since_eval_));
-    if (classification_) record.train_acc = accuracy_sum_ / double(std::max<std::int64_t>(1, batches_since_eval_));
-    if (x_test_.size(0) > 0) {
-      torch::InferenceMode inference;
-      const auto output = model_->forward(x_test_);
-      record.test_loss = loss_of(output, y_test_, data_.loss).item<double>();
-      if (classification_) record.test_acc = accuracy_of(output, y_test_, data_.loss);
+  void advance(const std::vector<Trial*>& running) {
+    std::vector<Segment> segments;
+    for (auto* trial : running) {
+      if (trial->batch_in_epoch == 0) trial->order->next_epoch();
+      const std::int64_t steps = segment_length(*trial);
+      trial->lrs.resize(std::size_t(steps));
+      for (std::int64_t j = 0; j < steps; ++j) {
+        trial->lrs[std::size_t(j)] =
+            learning_rate(trial->config->optimizer, trial->config->lr_schedule, trial->step + j, trial->total_steps);
+      }
+      segments.push_back({trial->slot, trial->order->current().data(), trial->batch_in_epoch * trial->batch_size, steps,
+                          trial->batch_size, trial->lrs.data(), trial->step});
     }
-    record.elapsed_s = elapsed();
-    loss_sum_ = accuracy_sum_ = 0.0;
-    batches_since_eval_ = 0;
-    tracker_->observe(record);
-    last_ = record;
-    sink_.on_eval(record);
+    math_->advance(segments);
+
+    std::vector<Trial*> evaluate_now;
+    for (std::size_t i = 0; i < running.size(); ++i) {
+      Trial& trial = *running[i];
+      trial.checkpointed_here = false;
+      const std::int64_t steps = segments[i].steps;
+      const Accumulators sums = math_->accumulators(trial.slot);
+      const std::int64_t done = sums.diverged_at_step > 0 ? sums.diverged_at_step - trial.step : steps;
+      for (std::int64_t j = 0; j < done; ++j) trial.samples += rows_of_batch(trial, trial.batch_in_epoch + j);
+      trial.step += done;
+      trial.lr = trial.lrs[std::size_t(done - 1)];
+      if (sums.diverged_at_step > 0) {
+        trial.outcome.status = TrialStatus::Diverged;
+        trial.outcome.diverged_at_step = sums.diverged_at_step;
+        if (std::isfinite(sums.diverged_loss)) trial.outcome.diverged_loss = sums.diverged_loss;
+        trial.active = false;
+        continue;
+      }
+      trial.batch_in_epoch += steps;
+      if (trial.batch_in_epoch == trial.steps_per_epoch) {
+        ++trial.epoch;
+        trial.batch_in_epoch = 0;
+      }
+      faults::after_step(trial.step, trial.batch_size);
+      const auto every = trial.config->training.eval_every;
+      const bool end = trial.step == trial.total_steps, epoch_done = trial.batch_in_epoch == 0;
+      const bool eval_due = trial.budget_in_steps ? trial.step % every == 0 || end : epoch_done && (trial.epoch % every == 0 || end);
+      if (eval_due) evaluate_now.push_back(&trial);
+    }
+    evaluate(evaluate_now);
+    for (auto* trial : running) {
+      if (!trial->active) continue;
+      const auto interval = trial->checkpoints.every;
+      const bool epoch_done = trial->batch_in_epoch == 0;
+      const bool due = interval > 0 && (trial->budget_in_steps ? trial->step % interval == 0 : epoch_done && trial->epoch % interval == 0);
+      if (due) save_checkpoint(*trial);
+    }
   }
 
-  void save_checkpoint() {
-    if (checkpoints_.path.empty()) return;
+  void evaluate(const std::vector<Trial*>& trials) {
+    if (trials.empty()) return;
+    std::vector<int> slots;
+    for (auto* trial : trials) slots.push_back(trial->slot);
+    const bool has_test = group_data_.n_test > 0;
+    const auto evaluations = has_test ? math_->evaluate(slots) : std::vector<Evaluation>(trials.size());
+    for (std::size_t i = 0; i < trials.size(); ++i) {
+      Trial& trial = *trials[i];
+      Accumulators sums = math_->accumulators(trial.slot);
+      EvalRecord record;
+      record.epoch = trial.epoch;
+      record.step = trial.step;
+      record.samples = trial.samples;
+      record.lr = trial.lr;
+      record.batch_size = trial.batch_size;
+      const double batches = double(std::max<std::int64_t>(1, sums.batches));
+      record.train_loss = sums.loss_sum / batches;
+      if (classification_) record.train_acc = sums.accuracy_sum / batches;
+      if (has_test) {
+        record.test_loss = evaluations[i].loss;
+        record.test_acc = evaluations[i].accuracy;
+      }
+      record.elapsed_s = elapsed(trial);
+      sums.loss_sum = sums.accuracy_sum = 0.0;
+      sums.batches = 0;
+      math_->set_accumulators(trial.slot, sums);
+      trial.tracker->observe(record);
+      trial.last = record;
+      trial.sink->on_eval(record);
+      if (trial.config->stop.on_target && trial.tracker->all_targets_reached()) {
+        trial.outcome.stopped_at_target = true;
+        trial.active = false;
+        save_checkpoint(trial);
+      }
+    }
+  }
+
+  void save_checkpoint(Trial& trial) {
+    if (trial.checkpoints.path.empty()) return;
     const auto started = std::chrono::steady_clock::now();
-    StateText state;
+    const Accumulators sums = math_->accumulators(trial.slot);
+    CheckpointData checkpoint;
+    StateText& state = checkpoint.state;
     state.put_int("format_version", kCheckpointFormatVersion);
-    state.put("config_hash", config_hash_);
-    state.put_int("step", step_);
-    state.put_int("samples", samples_);
-    state.put_int("epoch", epoch_);
-    state.put_int("batch_in_epoch", batch_in_epoch_);
-    state.put_int("batches_since_eval", batches_since_eval_);
-    state.put_double("loss_sum", loss_sum_);
-    state.put_double("accuracy_sum", accuracy_sum_);
-    state.put_double("lr", lr_);
-    state.put_double("elapsed_s", elapsed());
-    state.put("tracker", tracker_->save());
-    if (last_) put_record(state, *last_);
+    state.put_int("engine_version", kEngineVersion);
+    state.put("config_hash", trial.config_hash);
+    state.put_int("step", trial.step);
+    state.put_int("samples", trial.samples);
+    state.put_int("epoch", trial.epoch);
+    state.put_int("batch_in_epoch", trial.batch_in_epoch);
+    state.put_int("batches_since_eval", sums.batches);
+    state.put_double("loss_sum", sums.loss_sum);
+    state.put_double("accuracy_sum", sums.accuracy_sum);
+    state.put_double("lr", trial.lr);
+    state.put_double("elapsed_s", elapsed(trial));
+    state.put("tracker", trial.tracker->save());
+    if (trial.last) put_record(state, *trial.last);
     // Mid-epoch the order must be re-drawn from the epoch's start; at a boundary the next draw is due.
-    state.put("data_order", batch_in_epoch_ > 0 ? order_->epoch_start_state() : order_->state());
-    const std::string bytes = checkpoint_bytes(*model_, *optimizer_, state);
-    ++outcome_.checkpoints_written;
-    if (outcome_.checkpoints_written == Faults::get().kill_in_checkpoint && Faults::get().applies_to(batch_size_)) {
-      std::ofstream(checkpoints_.path + ".tmp", std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() / 2));
-      ::kill(0, SIGKILL);  // test-only: die half-way through writing
+    state.put("data_order", trial.batch_in_epoch > 0 ? trial.order->epoch_start_state() : trial.order->state());
+    checkpoint.parameters = math_->parameters(trial.slot);
+    checkpoint.optimizer_state = math_->optimizer_state(trial.slot);
+    const std::string bytes = checkpoint_bytes(checkpoint);
+    ++trial.outcome.checkpoints_written;
+    faults::before_checkpoint_write(trial.outcome.checkpoints_written, trial.batch_size, trial.checkpoints.path, bytes);
+    try {
+      write_file_atomic(trial.checkpoints.path, bytes);
+      trial.checkpointed_here = true;
+    } catch (const StorageError& e) {  // this trial fails; the others of the group go on
+      trial.outcome.status = TrialStatus::Failed;
+      trial.outcome.error = e.what();
+      trial.active = false;
     }
-    write_file_atomic(checkpoints_.path, bytes);
-    outcome_.checkpoint_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    trial.outcome.checkpoint_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
 
-  const Config& config_;
-  TrialSink& sink_;
-  CheckpointOptions checkpoints_;
-  Dataset data_;
-  torch::Tensor x_train_, y_train_, x_test_, y_test_, x_epoch_, y_epoch_;
-  bool classification_ = true, budget_in_steps_ = false;
-  std::int64_t n_train_ = 0, batch_size_ = 0, steps_per_epoch_ = 0, total_steps_ = 0;
-  std::string config_hash_;
+  TrialOutcome finish(Trial& trial) {
+    TrialOutcome& outcome = trial.outcome;
+    if (!outcome.not_trained.empty()) return outcome;
+    const bool trained_now = trial.step > outcome.resumed_from_step;
+    const bool keep_going = outcome.status == TrialStatus::Completed || outcome.status == TrialStatus::Interrupted;
+    if (trained_now && keep_going && !trial.checkpointed_here && !outcome.stopped_at_target) save_checkpoint(trial);
+    outcome.final = trial.last;
+    outcome.best = trial.tracker->best();
+    outcome.targets = trial.tracker->targets();
+    outcome.steps = trial.step;
+    outcome.samples = trial.samples;
+    outcome.epochs = trial.epoch;
+    outcome.wall_time_s = elapsed(trial);
+    const auto parameters = math_->parameters(trial.slot);
+    outcome.weights_digest =
+        full_hash(std::string_view(reinterpret_cast<const char*>(parameters.data()), parameters.size() * sizeof(float)));
+    return outcome;
+  }
 
-  torch::nn::Sequential model_{nullptr};
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  std::unique_ptr<BatchOrder> order_;
-  std::unique_ptr<MetricsTracker> tracker_;
-  std::int64_t step_ = 0, samples_ = 0, epoch_ = 0, batch_in_epoch_ = 0, batches_since_eval_ = 0;
-  double loss_sum_ = 0.0, accuracy_sum_ = 0.0, lr_ = 0.0, elapsed_before_ = 0.0;  // sums since the last evaluation
-  std::optional<EvalRecord> last_;
+  Dataset data_;
+  MlpShape shape_;
+  GroupData group_data_;
+  std::unique_ptr<GroupMath> math_;
+  bool classification_ = true;
+  std::vector<std::unique_ptr<Trial>> trials_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  TrialOutcome outcome_;
 };
 
 }  // namespace
 
-std::string torch_version() { return TORCH_VERSION; }
-
-void check_trial_inputs(const Config& config) {
-  check_device(config.training.device);
-  if (config.task.name == "csv") {  // generated tasks cannot fail once the config is valid
-    const auto rows = std::int64_t(read_csv(config.task.path, config.task.label_column).rows());
-    if (rows - std::llround(double(rows) * config.task.test_fraction) < 1) {
-      throw UserError(config.task.path + ": " + std::to_string(rows) + " rows leave no training rows after the test split");
-    }
+std::string cuda_problem() {
+  if (!torch::cuda::is_available()) {
+    return "training.device: cuda, but this LibTorch build has no CUDA (or no GPU is visible); use cpu";
   }
+  return "";
 }
 
-TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints) {
-  limit_threads(config.training.threads);
-  check_device(config.training.device);
-  TrialRun run(config, sink, checkpoints);
+std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members) {
+  if (members.empty()) return {};
+  limit_threads(members.front().config->training.threads);
+  check_device(members.front().config->training.device);
+  GroupRun run(members);
   return run.run();
 }
 
+TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints) {
+  return train_group({GroupMember{&config, &sink, checkpoints}}).front();
+}
+
 }  // namespace sweeplab
+// TEMPORARY (removed when batched_math.cpp lands)
+__attribute__((weak)) std::unique_ptr<sweeplab::GroupMath> sweeplab::make_batched_math(const MlpShape&, const GroupData&, int, const std::string&) { throw InternalError("no batched backend yet"); }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <deque>
@@ -16,11 +17,14 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <ostream>
-#include <thread>
+#include <set>
+#include <sstream>
 
 #include "progress.hpp"
 #include "sweeplab/core/error.hpp"
+#include "sweeplab/core/hash.hpp"
 #include "sweeplab/core/text.hpp"
+#include "sweeplab/engine/fusion.hpp"
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "trial_job.hpp"
@@ -30,6 +34,16 @@ using json = nlohmann::json;
 
 namespace sweeplab {
 namespace {
+
+// The pipes a worker process finds open: groups to train arrive on one, events leave on the other.
+constexpr int kTaskFd = 3, kEventFd = 4;
+
+// A hash of the trial ids, so a worker knows it loaded the sweep the scheduler runs.
+std::string sweep_digest(const ResolvedSweep& sweep) {
+  std::string ids;
+  for (const auto& trial : sweep.trials) ids += trial.id + "\n";
+  return full_hash(ids);
+}
 
 // ---- worker side ----------------------------------------------------------------------------
 
@@ -45,19 +59,18 @@ void write_all(int fd, const std::string& text) {
 
 class PipeEvents : public TrialEvents {
  public:
-  PipeEvents(int fd, std::size_t index) : fd_(fd), index_(index) {}
-  void started(std::int64_t resumed_from_step) override {
-    write_all(fd_, json{{"e", "start"}, {"i", index_}, {"resumed", resumed_from_step}}.dump() + "\n");
+  explicit PipeEvents(int fd) : fd_(fd) {}
+  void started(std::size_t index, std::int64_t resumed_from_step) override {
+    write_all(fd_, json{{"e", "start"}, {"i", index}, {"resumed", resumed_from_step}}.dump() + "\n");
   }
-  void evaluated(const EvalRecord& record) override {
-    write_all(fd_, json{{"e", "eval"}, {"i", index_}, {"epoch", record.epoch}, {"step", record.step},
+  void evaluated(std::size_t index, const EvalRecord& record) override {
+    write_all(fd_, json{{"e", "eval"}, {"i", index}, {"epoch", record.epoch}, {"step", record.step},
                         {"train_loss", std::isfinite(record.train_loss) ? record.train_loss : 0.0}}
                            .dump() + "\n");
   }
 
  private:
   int fd_;
-  std::size_t index_;
 };
 
 extern "C" void on_worker_term(int) {
@@ -65,54 +78,74 @@ extern "C" void on_worker_term(int) {
   request_interrupt();
 }
 
-// A forked worker: trial indexes arrive one per line on `tasks`, events leave on `events`; never returns.
-[[noreturn]] void worker_main(int tasks, int events, const ResolvedSweep& sweep, const RunOptions& options,
-                              const TrainFunction& train) {
+json done_event(std::size_t index, const std::string& trial_id, const TrialResult& result) {
+  json done = {{"e", "done"}, {"i", index}};
+  done["kind"] = result.kind == TrialResult::Kind::Trained ? "trained"
+                 : result.kind == TrialResult::Kind::Skipped ? "skipped" : "busy";
+  done["message"] = result.message;
+  done["status"] = to_string(result.outcome.status);
+  done["line"] = trial_line(trial_id, result.outcome);
+  done["steps"] = result.outcome.steps - result.outcome.resumed_from_step;
+  if (result.outcome.final) done["final"] = json::parse(record_json(*result.outcome.final));
+  return done;
+}
+
+// Groups arrive one per line ("3 7 12") until the scheduler closes the pipe.
+int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const GroupTrainer& train) {
   std::signal(SIGINT, SIG_IGN);  // Ctrl-C reaches the scheduler, which tells the workers with SIGTERM
   clear_interrupt();
   struct sigaction action = {};
   action.sa_handler = on_worker_term;
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
-  prctl(PR_SET_PDEATHSIG, SIGTERM);  // the scheduler died: checkpoint and stop
-  if (getppid() == 1) ::_exit(3);
+  if (getppid() == 1) return 3;  // the scheduler died before we were ready
 
   std::string buffer;
-  char chunk[256];
+  char chunk[4096];
+  PipeEvents reporter(kEventFd);
   while (true) {
     const auto newline = buffer.find('\n');
     if (newline == std::string::npos) {
-      const ssize_t n = ::read(tasks, chunk, sizeof chunk);
+      const ssize_t n = ::read(kTaskFd, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // no more trials
+      if (n <= 0) break;  // no more groups
       buffer.append(chunk, std::size_t(n));
       continue;
     }
-    const std::size_t index = std::stoul(buffer.substr(0, newline));
+    std::istringstream line(buffer.substr(0, newline));
     buffer.erase(0, newline + 1);
-    PipeEvents reporter(events, index);
-    json done = {{"e", "done"}, {"i", index}};
+    std::vector<std::size_t> group;
+    for (std::size_t index; line >> index;) group.push_back(index);
+    std::vector<TrialResult> results;
     try {
-      const TrialResult result = run_one_trial(sweep, index, options, train, reporter);
-      done["kind"] = result.kind == TrialResult::Kind::Trained ? "trained"
-                     : result.kind == TrialResult::Kind::Skipped ? "skipped" : "busy";
-      done["message"] = result.message;
-      done["status"] = to_string(result.outcome.status);
-      done["line"] = trial_line(sweep.trials[index].id, result.outcome);
-      done["steps"] = result.outcome.steps - result.outcome.resumed_from_step;
-      if (result.outcome.final) done["final"] = json::parse(record_json(*result.outcome.final));
-    } catch (const std::exception& e) {  // storage trouble before training: this trial fails, the worker goes on
-      done["kind"] = "trained";
-      done["status"] = "failed";
-      done["line"] = sweep.trials[index].id + "  failed: " + e.what();
-      done["steps"] = 0;
+      results = run_trial_group(sweep, group, options, train, reporter);
+    } catch (const std::exception& e) {  // storage trouble before training: these trials fail, the worker goes on
+      results.assign(group.size(), TrialResult{});
+      for (auto& result : results) {
+        result.outcome.status = TrialStatus::Failed;
+        result.outcome.error = e.what();
+      }
     }
-    write_all(events, done.dump() + "\n");
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      write_all(kEventFd, done_event(group[i], sweep.trials.at(group[i]).id, results[i]).dump() + "\n");
+    }
     if (interrupt_requested()) break;
   }
   std::cout.flush();
   std::cerr.flush();
-  ::_exit(0);
+  return 0;
+}
+
+// What a worker is started with: key=value words (a protocol between the two programs of one build).
+std::vector<std::string> worker_arguments(const ResolvedSweep& sweep, const SweepSource& source,
+                                          const RunOptions& options) {
+  std::vector<std::string> args = {"configs=" + source.configs_dir, "name=" + source.name,
+                                   "experiments=" + options.experiments_dir, "save=" + std::to_string(options.save),
+                                   "fresh=" + std::to_string(options.fresh),
+                                   "retry_failed=" + std::to_string(options.retry_failed),
+                                   "digest=" + sweep_digest(sweep)};
+  for (const auto& override_text : source.overrides) args.push_back("override=" + override_text);
+  return args;
 }
 
 // ---- scheduler side -------------------------------------------------------------------------
@@ -121,7 +154,7 @@ struct Worker {
   pid_t pid = -1;
   int tasks = -1, events = -1, errors = -1;  // our ends of its pipes
   std::string event_buffer, stderr_tail;
-  std::optional<std::size_t> current;        // the trial it is training
+  std::set<std::size_t> current;             // the trials of its group not yet done
   bool events_open = true, errors_open = true;
 };
 
@@ -133,13 +166,24 @@ std::string signal_text(int status) {
   return "exit code " + std::to_string(WEXITSTATUS(status));
 }
 
+// Moves `from` to descriptor `to` in a child about to exec (not close-on-exec there).
+void place_descriptor(int from, int to) {
+  if (from == to) {
+    ::fcntl(to, F_SETFD, 0);
+  } else {
+    ::dup2(from, to);
+  }
+}
+
 class Scheduler {
  public:
-  Scheduler(const ResolvedSweep& sweep, const RunOptions& options, const TrainFunction& train, std::ostream& out)
-      : sweep_(sweep), options_(options), train_(train), out_(out) {}
+  Scheduler(const ResolvedSweep& sweep, const SweepSource& source, const RunOptions& options,
+            const std::string& trainer, std::ostream& out)
+      : sweep_(sweep), options_(options), trainer_(trainer), worker_args_(worker_arguments(sweep, source, options)),
+        out_(out) {}
 
   RunTotals run() {
-    // A worker that dies between two trials must not take the scheduler with it: a write to its pipe
+    // A worker that dies between two groups must not take the scheduler with it: a write to its pipe
     // then fails with EPIPE (handled in dispatch) instead of raising SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
     const auto& trials = sweep_.trials;
@@ -149,7 +193,10 @@ class Scheduler {
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
       return expected_steps(trials[a].config) > expected_steps(trials[b].config);
     });
-    queue_.assign(order.begin(), order.end());
+    std::vector<const Config*> configs;
+    for (const auto& trial : trials) configs.push_back(&trial.config);
+    const std::size_t jobs = std::max<std::size_t>(1, options_.jobs);
+    for (auto& group : form_groups(configs, order, largest_group(), jobs)) queue_.push_back(std::move(group));
     std::int64_t expected = 0;
     for (const auto& trial : trials) expected += expected_steps(trial.config);
 
@@ -159,8 +206,7 @@ class Scheduler {
                           : ProgressDisplay::Mode::Plain;
     display_ = std::make_unique<ProgressDisplay>(mode, out_, trials.size(), expected);
 
-    const std::size_t jobs = std::max<std::size_t>(1, std::min<std::size_t>(options_.jobs, trials.size()));
-    for (std::size_t i = 0; i < jobs && !queue_.empty(); ++i) spawn();
+    for (std::size_t i = 0; i < std::min(jobs, queue_.size()); ++i) spawn();
     for (auto& worker : workers_) dispatch(worker);
     while (!workers_.empty()) {
       if (interrupt_requested() && !forwarded_) forward_interrupt();
@@ -172,26 +218,38 @@ class Scheduler {
   }
 
  private:
+  std::size_t largest_group() const {
+    if (options_.group_size > 0) return options_.group_size;
+    const bool cuda = !sweep_.trials.empty() && sweep_.trials.front().config.training.device == "cuda";
+    return cuda ? 4096 : 64;
+  }
+
   void spawn() {
     int tasks[2], events[2], errors[2];
     if (::pipe2(tasks, O_CLOEXEC) != 0 || ::pipe2(events, O_CLOEXEC) != 0 || ::pipe2(errors, O_CLOEXEC) != 0) {
       throw StorageError(std::string("cannot create pipes for a worker: ") + std::strerror(errno));
     }
+    std::vector<std::string> words = {trainer_};
+    words.insert(words.end(), worker_args_.begin(), worker_args_.end());
+    std::vector<char*> argv;
+    for (auto& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
     std::cout.flush();
     std::cerr.flush();
     const pid_t pid = ::fork();
     if (pid < 0) throw StorageError(std::string("cannot start a worker process: ") + std::strerror(errno));
     if (pid == 0) {
-      for (const auto& other : workers_) {  // only our own pipe ends, so EOF means what it should
-        ::close(other.tasks);
-        ::close(other.events);
-        ::close(other.errors);
-      }
-      ::close(tasks[1]);
-      ::close(events[0]);
-      ::close(errors[0]);
-      ::dup2(errors[1], STDERR_FILENO);
-      worker_main(tasks[0], events[1], sweep_, options_, train_);
+      // Out of the way of 2, 3 and 4 first, then into place; every other descriptor closes on exec.
+      const int task_end = ::fcntl(tasks[0], F_DUPFD_CLOEXEC, 10), event_end = ::fcntl(events[1], F_DUPFD_CLOEXEC, 10),
+                error_end = ::fcntl(errors[1], F_DUPFD_CLOEXEC, 10);
+      place_descriptor(error_end, STDERR_FILENO);
+      place_descriptor(task_end, kTaskFd);
+      place_descriptor(event_end, kEventFd);
+      prctl(PR_SET_PDEATHSIG, SIGTERM);  // the scheduler died: checkpoint and stop
+      ::execv(trainer_.c_str(), argv.data());
+      const std::string message = "sweeplab: cannot start the trainer " + trainer_ + ": " + std::strerror(errno) + "\n";
+      (void)!::write(STDERR_FILENO, message.data(), message.size());
+      ::_exit(127);
     }
     ::close(tasks[0]);
     ::close(events[1]);
@@ -205,28 +263,31 @@ class Scheduler {
     workers_.push_back(std::move(worker));
   }
 
-  // Gives an idle worker the next trial, or tells it there are none.
+  // Gives an idle worker the next group, or tells it there are none.
   void dispatch(Worker& worker) {
-    if (worker.current || worker.tasks < 0) return;
+    if (!worker.current.empty() || worker.tasks < 0) return;
     if (queue_.empty() || interrupt_requested()) {
       ::close(worker.tasks);
       worker.tasks = -1;
       return;
     }
-    worker.current = queue_.front();
+    const std::vector<std::size_t> group = queue_.front();
     queue_.pop_front();
-    const std::string line = std::to_string(*worker.current) + "\n";
+    std::string line;
+    for (const std::size_t index : group) line += (line.empty() ? "" : " ") + std::to_string(index);
+    line += "\n";
     if (::write(worker.tasks, line.data(), line.size()) != ssize_t(line.size())) {
-      queue_.push_front(*worker.current);  // it is dying; the trial goes to another worker
-      worker.current.reset();
+      queue_.push_front(group);  // it is dying; the group goes to another worker
+      return;
     }
+    worker.current.insert(group.begin(), group.end());
   }
 
   void forward_interrupt() {
     forwarded_ = true;
     for (auto& worker : workers_) {
       ::kill(worker.pid, SIGTERM);
-      if (worker.tasks >= 0 && !worker.current) {
+      if (worker.tasks >= 0 && worker.current.empty()) {
         ::close(worker.tasks);
         worker.tasks = -1;
       }
@@ -286,7 +347,7 @@ class Scheduler {
     } else if (type == "eval") {
       display_->progressed(index, event["epoch"], event["step"], event["train_loss"]);
     } else if (type == "done") {
-      worker.current.reset();
+      worker.current.erase(index);
       const std::string kind = event["kind"];
       if (kind == "busy") {
         ++totals_.busy;
@@ -314,7 +375,7 @@ class Scheduler {
     else if (status == "interrupted") ++totals_.interrupted;
   }
 
-  // Collects workers whose pipes have closed; a worker that died mid-trial fails that trial only.
+  // Collects workers whose pipes have closed; a worker that died mid-group fails the trials it had not finished.
   void reap() {
     for (auto it = workers_.begin(); it != workers_.end();) {
       if (it->events_open || it->errors_open) {
@@ -328,20 +389,21 @@ class Scheduler {
       if (it->tasks >= 0) ::close(it->tasks);
       ::close(it->events);
       ::close(it->errors);
-      const bool crashed_mid_trial = it->current.has_value();
-      if (crashed_mid_trial) {
-        const std::size_t index = *it->current;
+      const bool crashed_mid_group = !it->current.empty();
+      if (crashed_mid_group) {
         std::string tail = it->stderr_tail;
         while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
         const std::string error = "the worker process died: " + signal_text(status) +
                                   (tail.empty() ? "" : "; its last output: " + tail.substr(tail.rfind('\n') + 1));
-        const TrialOutcome outcome = record_crash(sweep_, index, options_, error, tail);
-        ++totals_.failed;
-        totals_.states[index] = "failed";
-        display_->finished(index, trial_line(sweep_.trials[index].id, outcome), true, 0);
+        for (const std::size_t index : it->current) {
+          const TrialOutcome outcome = record_crash(sweep_, index, options_, error, tail);
+          ++totals_.failed;
+          totals_.states[index] = "failed";
+          display_->finished(index, trial_line(sweep_.trials[index].id, outcome), true, 0);
+        }
       }
       it = workers_.erase(it);
-      if (crashed_mid_trial && !queue_.empty() && !interrupt_requested()) {
+      if (crashed_mid_group && !queue_.empty() && !interrupt_requested()) {
         spawn();  // a replacement takes the rest
         dispatch(workers_.back());
       }
@@ -350,9 +412,10 @@ class Scheduler {
 
   const ResolvedSweep& sweep_;
   const RunOptions& options_;
-  const TrainFunction& train_;
+  std::string trainer_;
+  std::vector<std::string> worker_args_;
   std::ostream& out_;
-  std::deque<std::size_t> queue_;
+  std::deque<std::vector<std::size_t>> queue_;
   std::vector<Worker> workers_;
   std::unique_ptr<ProgressDisplay> display_;
   RunTotals totals_;
@@ -380,15 +443,48 @@ std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome)
   return line;
 }
 
-RunTotals run_sweep(const ResolvedSweep& sweep, const RunOptions& options, const TrainFunction& train,
-                    std::ostream& out) {
+RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const RunOptions& options,
+                    const std::string& trainer, std::ostream& out) {
   if (options.save) {
     const fs::path root = sweep_dir(options.experiments_dir, sweep.spec.name);
     create_folders((root / "trials").string());
     write_file_atomic((root / "sweep.json").string(), sweep_json(sweep, options.context));
   }
   if (interrupt_requested()) return {};
-  return Scheduler(sweep, options, train, out).run();
+  return Scheduler(sweep, source, options, trainer, out).run();
+}
+
+int worker_main(const std::vector<std::string>& args, const GroupTrainer& train) {
+  SweepSource source;
+  RunOptions options;
+  std::string digest;
+  for (const auto& word : args) {
+    const auto equals = word.find('=');
+    const std::string key = word.substr(0, equals), value = equals == std::string::npos ? "" : word.substr(equals + 1);
+    if (key == "configs") source.configs_dir = value;
+    else if (key == "name") source.name = value;
+    else if (key == "override") source.overrides.push_back(value);
+    else if (key == "experiments") options.experiments_dir = value;
+    else if (key == "save") options.save = value == "1";
+    else if (key == "fresh") options.fresh = value == "1";
+    else if (key == "retry_failed") options.retry_failed = value == "1";
+    else if (key == "digest") digest = value;
+    else {
+      std::cerr << "sweeplab-trainer: unknown argument '" << word << "' (it is started by sweeplab run)\n";
+      return 2;
+    }
+  }
+  try {
+    const ResolvedSweep sweep = load_sweep(source.configs_dir, source.name, source.overrides);
+    if (sweep_digest(sweep) != digest) {
+      std::cerr << "sweeplab: the configs of sweep " << source.name << " changed while it ran; run it again\n";
+      return 2;
+    }
+    return worker_loop(sweep, options, train);
+  } catch (const std::exception& e) {
+    std::cerr << "sweeplab-trainer: " << e.what() << "\n";
+    return 2;
+  }
 }
 
 }  // namespace sweeplab

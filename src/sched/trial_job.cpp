@@ -23,26 +23,27 @@ namespace {
 // Streams evaluations into metrics.jsonl (cut back to the resumed step first), trial.log and the scheduler.
 class FileSink : public TrialSink {
  public:
-  FileSink(std::string metrics_path, std::shared_ptr<spdlog::logger> log, TrialEvents& events)
-      : metrics_path_(std::move(metrics_path)), log_(std::move(log)), events_(events) {}
+  FileSink(std::size_t index, std::string metrics_path, std::shared_ptr<spdlog::logger> log, TrialEvents& events)
+      : index_(index), metrics_path_(std::move(metrics_path)), log_(std::move(log)), events_(events) {}
   void on_start(std::int64_t resumed_from_step) override {
     if (resumed_from_step > 0) log_->info("continuing from the checkpoint at step {}", resumed_from_step);
     if (!metrics_path_.empty()) {
       cut_metrics(metrics_path_, resumed_from_step);
       metrics_ = std::make_unique<MetricsFile>(metrics_path_);
     }
-    events_.started(resumed_from_step);
+    events_.started(index_, resumed_from_step);
   }
   void on_eval(const EvalRecord& record) override {
     if (metrics_) metrics_->append(record);
     log_->info("epoch {} step {} lr {} train_loss {:.6g}{}{}", record.epoch, record.step, record.lr, record.train_loss,
                record.test_loss ? fmt::format(" test_loss {:.6g}", *record.test_loss) : "",
                record.test_acc ? fmt::format(" test_acc {:.4f}", *record.test_acc) : "");
-    events_.evaluated(record);
+    events_.evaluated(index_, record);
   }
   bool stop_requested() override { return interrupt_requested(); }
 
  private:
+  std::size_t index_;
   std::string metrics_path_;
   std::unique_ptr<MetricsFile> metrics_;
   std::shared_ptr<spdlog::logger> log_;
@@ -85,58 +86,109 @@ std::int64_t expected_steps(const Config& config) {
   return per_epoch * config.training.epochs;
 }
 
-TrialResult run_one_trial(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
-                          const TrainFunction& train, TrialEvents& events) {
-  const auto& trial = sweep.trials.at(index);
-  const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
-  TrialResult result;
+namespace {
+
+// One trial of a group on its way through: its lock, files and sink.
+struct Prepared {
+  std::size_t index = 0;
+  fs::path dir;
   std::optional<TrialLock> lock;
-  CheckpointOptions checkpoints;
-  std::string metrics_path;
   std::shared_ptr<spdlog::logger> log;
+  std::unique_ptr<FileSink> sink;
+  CheckpointOptions checkpoints;
+};
+
+// Locks the trial and decides; nullopt (with `result` filled) when it is not to be trained now.
+std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
+                                TrialEvents& events, TrialResult& result) {
+  const auto& trial = sweep.trials.at(index);
+  Prepared prepared;
+  prepared.index = index;
+  prepared.dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
+  std::string metrics_path;
   if (options.save) {
-    lock = TrialLock::try_acquire(dir.string());
-    if (!lock) {
+    prepared.lock = TrialLock::try_acquire(prepared.dir.string());
+    if (!prepared.lock) {
       result.kind = TrialResult::Kind::Busy;
       result.message = "being trained by another process (pid " +
-                       std::to_string(lock_holder(dir.string()).value_or(0)) + "), left to it";
-      return result;
+                       std::to_string(lock_holder(prepared.dir.string()).value_or(0)) + "), left to it";
+      return std::nullopt;
     }
-    if (options.fresh) remove_results(dir);
-    if (const auto summary = read_summary(dir.string())) {  // read under the lock: the state is settled
+    if (options.fresh) remove_results(prepared.dir);
+    if (const auto summary = read_summary(prepared.dir.string())) {  // read under the lock: the state is settled
       result.message = reason_to_skip(*summary, trial.config, options.retry_failed);
       if (!result.message.empty()) {
         result.kind = TrialResult::Kind::Skipped;
-        return result;
+        return std::nullopt;
       }
     }
-    fs::remove(dir / "summary.json");
-    write_file_atomic((dir / "config.yaml").string(), to_yaml(trial.config));
-    metrics_path = (dir / "metrics.jsonl").string();
-    checkpoints = {(dir / "checkpoint.pt").string(), trial.config.checkpoint.every};
-    log = trial_log(trial.id, dir);
+    fs::remove(prepared.dir / "summary.json");
+    write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(trial.config));
+    metrics_path = (prepared.dir / "metrics.jsonl").string();
+    prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), trial.config.checkpoint.every};
+    prepared.log = trial_log(trial.id, prepared.dir);
   } else {
-    log = std::make_shared<spdlog::logger>(trial.id, std::make_shared<spdlog::sinks::null_sink_st>());
+    prepared.log = std::make_shared<spdlog::logger>(trial.id, std::make_shared<spdlog::sinks::null_sink_st>());
   }
-  log->info("trial {} of sweep {} starts (pid {})", trial.id, sweep.spec.name, ::getpid());
-  FileSink sink(metrics_path, log, events);
+  prepared.log->info("trial {} of sweep {} starts (pid {})", trial.id, sweep.spec.name, ::getpid());
+  prepared.sink = std::make_unique<FileSink>(index, metrics_path, prepared.log, events);
+  return prepared;
+}
+
+// After training: the log line and summary.json.
+void conclude(const ResolvedSweep& sweep, const Prepared& prepared, const RunOptions& options, TrialResult& result) {
+  const auto& trial = sweep.trials.at(prepared.index);
   TrialOutcome& outcome = result.outcome;
-  try {
-    outcome = train(trial.config, sink, checkpoints);
-  } catch (const std::exception& e) {
-    outcome.status = TrialStatus::Failed;
-    outcome.error = e.what();
+  if (!outcome.not_trained.empty()) {
+    prepared.log->warn("not trained: {}", outcome.not_trained);
+    result.kind = TrialResult::Kind::Skipped;
+    result.message = outcome.not_trained;
+    return;
   }
-  log->info("trial ends: {}", trial_line(trial.id, outcome));
-  if (options.save) {
-    try {
-      write_file_atomic((dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
-    } catch (const StorageError& e) {
-      outcome.status = TrialStatus::Failed;
-      outcome.error += (outcome.error.empty() ? "" : "; ") + std::string(e.what());
+  prepared.log->info("trial ends: {}", trial_line(trial.id, outcome));
+  if (!options.save) return;
+  try {
+    write_file_atomic((prepared.dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
+  } catch (const StorageError& e) {
+    outcome.status = TrialStatus::Failed;
+    outcome.error += (outcome.error.empty() ? "" : "; ") + std::string(e.what());
+  }
+}
+
+}  // namespace
+
+std::vector<TrialResult> run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
+                                         const RunOptions& options, const GroupTrainer& train, TrialEvents& events) {
+  std::vector<TrialResult> results(indexes.size());
+  std::vector<Prepared> prepared;
+  std::vector<std::size_t> positions;  // of the prepared trials in `indexes`
+  for (std::size_t i = 0; i < indexes.size(); ++i) {
+    if (auto trial = prepare(sweep, indexes[i], options, events, results[i])) {
+      prepared.push_back(std::move(*trial));
+      positions.push_back(i);
     }
   }
-  return result;
+  if (prepared.empty()) return results;
+  std::vector<GroupMember> members;
+  for (auto& trial : prepared) {
+    members.push_back({&sweep.trials.at(trial.index).config, trial.sink.get(), trial.checkpoints});
+  }
+  std::vector<TrialOutcome> outcomes;
+  try {
+    outcomes = train(members);
+  } catch (const std::exception& e) {
+    outcomes.assign(members.size(), TrialOutcome{});
+    for (auto& outcome : outcomes) {
+      outcome.status = TrialStatus::Failed;
+      outcome.error = e.what();
+    }
+  }
+  for (std::size_t p = 0; p < prepared.size(); ++p) {
+    TrialResult& result = results[positions[p]];
+    result.outcome = std::move(outcomes.at(p));
+    conclude(sweep, prepared[p], options, result);
+  }
+  return results;
 }
 
 TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,

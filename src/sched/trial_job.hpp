@@ -1,18 +1,19 @@
 #pragma once
-// One trial, start to finish, as a worker process runs it: lock, decide (train, continue, skip),
-// train, write summary.json. Internal to sched/.
+// Trials, start to finish, as a worker process runs them: lock, decide (train, continue, skip), train as
+// one group, write summary.json. Internal to sched/.
 #include <string>
+#include <vector>
 
 #include "sweeplab/sched/run_sweep.hpp"
 
 namespace sweeplab {
 
-// What a running trial reports to the scheduler.
+// What running trials report to the scheduler.
 class TrialEvents {
  public:
   virtual ~TrialEvents() = default;
-  virtual void started(std::int64_t resumed_from_step) = 0;
-  virtual void evaluated(const EvalRecord& record) = 0;
+  virtual void started(std::size_t index, std::int64_t resumed_from_step) = 0;
+  virtual void evaluated(std::size_t index, const EvalRecord& record) = 0;
 };
 
 struct TrialResult {
@@ -21,8 +22,11 @@ struct TrialResult {
   TrialOutcome outcome;  // when trained
 };
 
-TrialResult run_one_trial(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
-                          const TrainFunction& train, TrialEvents& events);
+// The trials `indexes` of the sweep (one fused group), start to finish: each is locked and decided on
+// (train, continue, skip) on its own, those to train go to `train` together, and each gets its own
+// summary.json. If training throws, every trial of the group is failed with the error.
+std::vector<TrialResult> run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
+                                         const RunOptions& options, const GroupTrainer& train, TrialEvents& events);
 
 // A worker died while training this trial: summary.json says failed with `error` (taken under the
 // trial's lock, which the dead worker no longer holds), the checkpoint stays, trial.log gets the

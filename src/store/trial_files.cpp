@@ -147,6 +147,8 @@ std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context) {
                 {"host", context.host},
                 {"started_at", context.started_at},
                 {"device", spec.base.training.device},
+                {"engine_version", context.engine_version},
+                {"engine", context.engine},
                 {"threads_per_trial", context.threads_per_trial}}}};
   return out.dump(2) + "\n";
 }

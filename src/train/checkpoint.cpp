@@ -1,5 +1,7 @@
 #include "checkpoint.hpp"
 
+#include "sweeplab/core/hash.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -40,32 +42,55 @@ std::int64_t StateText::get_int(const std::string& key) const { return std::stol
 
 double StateText::get_double(const std::string& key) const { return std::strtod(get(key).c_str(), nullptr); }
 
-std::string checkpoint_bytes(torch::nn::Module& model, torch::optim::Optimizer& optimizer, const StateText& state) {
+namespace {
+
+torch::Tensor tensor_of(const std::vector<float>& values) {
+  return torch::from_blob(const_cast<float*>(values.data()), {std::int64_t(values.size())}, torch::kFloat32);
+}
+
+std::vector<float> floats_of(const torch::Tensor& tensor) {
+  if (tensor.scalar_type() != torch::kFloat32 || tensor.dim() != 1) throw std::runtime_error("a tensor of the wrong kind");
+  const auto values = tensor.contiguous();
+  return std::vector<float>(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+}
+
+std::string digest_of(const std::vector<float>& parameters, const std::vector<float>& optimizer_state) {
+  std::string bytes(reinterpret_cast<const char*>(parameters.data()), parameters.size() * sizeof(float));
+  bytes.append(reinterpret_cast<const char*>(optimizer_state.data()), optimizer_state.size() * sizeof(float));
+  return full_hash(bytes);
+}
+
+}  // namespace
+
+std::string checkpoint_bytes(const CheckpointData& data) {
+  StateText state = data.state;
+  state.put("tensors_digest", digest_of(data.parameters, data.optimizer_state));
   torch::serialize::OutputArchive archive;
   archive.write("state", c10::IValue(state.str()));
-  torch::serialize::OutputArchive model_archive, optimizer_archive;
-  model.save(model_archive);
-  optimizer.save(optimizer_archive);
-  archive.write("model", model_archive);
-  archive.write("optimizer", optimizer_archive);
+  archive.write("parameters", tensor_of(data.parameters));
+  archive.write("optimizer_state", tensor_of(data.optimizer_state));
   std::ostringstream bytes;
   archive.save_to(bytes);
   return bytes.str();
 }
 
-StateText read_checkpoint_state(torch::serialize::InputArchive& archive) {
-  c10::IValue state;
-  archive.read("state", state);
-  return StateText::parse(state.toStringRef());
-}
-
-void read_checkpoint_tensors(torch::serialize::InputArchive& archive, torch::nn::Module& model,
-                             torch::optim::Optimizer& optimizer) {
-  torch::serialize::InputArchive model_archive, optimizer_archive;
-  archive.read("model", model_archive);
-  archive.read("optimizer", optimizer_archive);
-  model.load(model_archive);
-  optimizer.load(optimizer_archive);
+CheckpointData read_checkpoint(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path);
+  c10::IValue text;
+  archive.read("state", text);
+  CheckpointData data;
+  data.state = StateText::parse(text.toStringRef());
+  if (data.state.get_int("format_version") != kCheckpointFormatVersion) return data;
+  torch::Tensor parameters, optimizer_state;
+  archive.read("parameters", parameters);
+  archive.read("optimizer_state", optimizer_state);
+  data.parameters = floats_of(parameters);
+  data.optimizer_state = floats_of(optimizer_state);
+  if (digest_of(data.parameters, data.optimizer_state) != data.state.get("tensors_digest")) {
+    throw std::runtime_error("its tensors do not match their digest (damaged)");
+  }
+  return data;
 }
 
 }  // namespace sweeplab

@@ -1,16 +1,18 @@
 #pragma once
-// checkpoint.pt: a LibTorch archive with the model's parameters, the optimizer's state (a nested
-// archive: momentum buffers, Adam moments and step counts) and "state", a text of key=value lines
-// holding everything else exactly (doubles as hex floats): counters, accumulators, the tracker, the
-// last evaluation, the data-order generator as of the epoch's start. Versioned; never mutates.
+// checkpoint.pt: a LibTorch archive with "parameters" and "optimizer_state" (flat float tensors in the
+// engine's layout, src/engine/group_math.hpp) and "state", a text of key=value lines holding everything
+// else exactly (doubles as hex floats): versions, counters, accumulators, the tracker, the last
+// evaluation, the data-order generator as of the epoch's start, and a digest of the two tensors that is
+// checked on load. Versioned; never mutates. Format 1 (engine 1) held LibTorch nn/optim archives.
 #include <torch/torch.h>
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace sweeplab {
 
-constexpr int kCheckpointFormatVersion = 1;
+constexpr int kCheckpointFormatVersion = 2;
 
 // key=value lines; doubles in hex-float notation, which reads back bit for bit.
 class StateText {
@@ -30,11 +32,15 @@ class StateText {
   std::map<std::string, std::string> values_;
 };
 
-std::string checkpoint_bytes(torch::nn::Module& model, torch::optim::Optimizer& optimizer, const StateText& state);
+struct CheckpointData {
+  StateText state;
+  std::vector<float> parameters, optimizer_state;
+};
 
-// Reads the state only (cheap to validate before touching the model).
-StateText read_checkpoint_state(torch::serialize::InputArchive& archive);
-void read_checkpoint_tensors(torch::serialize::InputArchive& archive, torch::nn::Module& model,
-                             torch::optim::Optimizer& optimizer);
+std::string checkpoint_bytes(const CheckpointData& data);
+
+// Reads a checkpoint. Format 2: all of it, the digest checked; older formats: the state only (its
+// format_version says which). Throws std::runtime_error for anything unreadable or inconsistent.
+CheckpointData read_checkpoint(const std::string& path);
 
 }  // namespace sweeplab

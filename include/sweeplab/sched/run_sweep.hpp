@@ -4,6 +4,7 @@
 #include <map>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/store/trial_files.hpp"
@@ -11,7 +12,8 @@
 
 namespace sweeplab {
 
-using TrainFunction = std::function<TrialOutcome(const Config&, TrialSink&, const CheckpointOptions&)>;
+// Trains one fused group (sweeplab/train/trainer.hpp train_group); only trainer processes call it.
+using GroupTrainer = std::function<std::vector<TrialOutcome>(const std::vector<GroupMember>&)>;
 
 struct RunOptions {
   std::string experiments_dir = "experiments";
@@ -20,7 +22,15 @@ struct RunOptions {
   bool retry_failed = false;  // --retry-failed: train failed trials again (otherwise they are skipped)
   bool quiet = false;         // only the final totals
   std::size_t jobs = 1;       // worker processes (-j)
+  std::size_t group_size = 0;  // most trials in one fused group (0: 64 on CPU, 4096 on CUDA)
   RunContext context;
+};
+
+// How a worker process gets the same sweep as the scheduler: it loads it again from these.
+struct SweepSource {
+  std::string configs_dir;
+  std::string name;
+  std::vector<std::string> overrides;
 };
 
 struct RunTotals {
@@ -29,19 +39,26 @@ struct RunTotals {
   std::map<std::size_t, EvalRecord> finals;   // trial index -> last evaluation, for trials trained now
 };
 
-// Trials in worker processes, options.jobs at a time (SPEC section 6). Each worker is forked once and
-// takes trial after trial, so LibTorch's start-up is paid per worker, not per trial; a worker that
-// aborts or crashes fails only the trial it was training (summary.json: the signal and the tail of its
-// stderr; its checkpoint is kept) and a new worker takes the remaining trials. Dispatch order: the
-// trials with the most optimizer steps first, ties in sweep order, so small-batch trials are not the tail.
+// Trials in worker processes (SPEC section 6). Trials that share the shape of their computation are cut
+// into fused groups (sweeplab/engine/fusion.hpp), spread over options.jobs workers. A worker is a fresh
+// `trainer` process (fork + exec: a process that touched CUDA never forks a trainer, and only trainers
+// load LibTorch); it takes group after group, so start-up is paid per worker. A worker that aborts or
+// crashes fails only the trials of its group it had not finished (summary.json: the signal and the
+// tail of its stderr; checkpoints are kept) and a new worker takes the remaining groups. Dispatch order:
+// the trials with the most optimizer steps first, ties in sweep order.
 //  - completed and diverged trials are skipped, unless the budget was raised past a completed one,
 //    which then continues from its final checkpoint; failed ones are skipped unless retry_failed;
 //  - partial and interrupted trials continue from their checkpoint, metrics.jsonl cut back to it;
 //  - a trial locked by another live process is left to it (counted busy);
-//  - a trial that throws is recorded as failed (summary.json with the error) and the sweep goes on;
-//  - after an interrupt, the running trials checkpoint and no further trial starts.
-RunTotals run_sweep(const ResolvedSweep& sweep, const RunOptions& options, const TrainFunction& train,
-                    std::ostream& out);
+//  - a group that throws has its trials recorded as failed (summary.json with the error);
+//  - after an interrupt, the running trials checkpoint and no further group starts.
+RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const RunOptions& options,
+                    const std::string& trainer, std::ostream& out);
+
+// The body of a worker process (the trainer binary with `args` from the scheduler): loads the sweep as
+// the scheduler did, then trains the groups that arrive on its task pipe with `train`. Returns the
+// process's exit code.
+int worker_main(const std::vector<std::string>& args, const GroupTrainer& train);
 
 // "bs=8-1a2b3c4d  completed  train_loss=0.01 test_loss=0.02 test_acc=0.99  1.2s"
 std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome);

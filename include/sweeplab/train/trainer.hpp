@@ -1,6 +1,7 @@
 #pragma once
 // Training one trial. This header has no LibTorch in it: the scheduler and the CLI include it.
 #include <string>
+#include <vector>
 
 #include "sweeplab/config/config.hpp"
 #include "sweeplab/core/metrics.hpp"
@@ -24,20 +25,38 @@ struct CheckpointOptions {
   std::int64_t every = 0;  // checkpoint.every, in budget units; 0: only at the end and on interrupt
 };
 
-// Trains one trial to its budget, continuing from the checkpoint at options.path when there is a valid
-// one (same format version, same config apart from the budget). An unreadable or foreign checkpoint
-// is renamed aside (checkpoint.pt.corrupt-TIME) and the trial starts over; outcome.warnings says so.
-// Checkpoints are written every options.every units, at the end (not after divergence) and when the
-// sink asks to stop. A diverged trial returns normally with status diverged.
-// Throws UserError for bad inputs (a missing CSV file, cuda without CUDA) and StorageError when a
-// checkpoint cannot be written; anything else that throws is a failed trial for the caller to record.
+// The training engine's version: results of different versions differ in their last bits (the arithmetic
+// changed), so a trial is never continued by another version. Recorded in sweep.json and checkpoints.
+constexpr int kEngineVersion = 2;
+
+// One trial of a fused group.
+struct GroupMember {
+  const Config* config = nullptr;
+  TrialSink* sink = nullptr;
+  CheckpointOptions checkpoints;
+};
+
+// Trains trials that share fusion_key() (sweeplab/engine/fusion.hpp) together, each to its own budget,
+// continuing each from the checkpoint at its options.path when there is a valid one (same format and
+// engine version, same config apart from the budget). A trial's numbers do not depend on its group, on
+// how its steps were cut between checkpoints and interrupts, or on other trials diverging (on CPU they
+// are bit for bit the same; on CUDA the same for the same command). An unreadable or foreign checkpoint
+// is renamed aside (checkpoint.pt.corrupt-TIME) and that trial starts over; outcome.warnings says so. A
+// checkpoint of an older engine leaves its trial untouched and outcome.not_trained says why.
+// Checkpoints are written every options.every units, at the end (not after divergence) and when a sink
+// asks to stop. A diverged trial keeps the parameters from before the step that diverged.
+// Throws UserError for bad inputs (a missing CSV file, cuda without CUDA); anything else that throws fails
+// the whole group, for the caller to record. A checkpoint that cannot be written fails only its trial.
+std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members);
+
+// One trial: a group of one.
 TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints = {});
 
-// Checks what can only be checked by trying: a CSV file reads, the device exists. UserError if not.
-// Runs no tensor operation, so a process may fork training workers afterwards.
-void check_trial_inputs(const Config& config);
+// Checks what can only be checked by trying, short of LibTorch: a CSV file reads and leaves rows to
+// train on. UserError if not. (Whether CUDA is there only a trainer process can say: cuda_problem.)
+void check_task_inputs(const Config& config);
 
-// "1.13.0": the LibTorch headers this build used.
-std::string torch_version();
+// In a trainer process: "" when training.device=cuda can train here, else why not (one line).
+std::string cuda_problem();
 
 }  // namespace sweeplab
