@@ -53,6 +53,11 @@ std::int64_t fault_step(std::int64_t batch_size) {
 void after_step(std::int64_t step, std::int64_t batch_size) {
   const auto& f = faults();
   if (!f.applies_to(batch_size)) return;
+  // Once per process: the trials of a group reach the step together, and a second Ctrl-C means "stop now".
+  static bool fired = false;
+  if (fired) return;
+  fired = step == f.kill_at_step || step == f.sigint_at_step || step == f.abort_at_step ||
+          step == f.segfault_at_step || step == f.throw_at_step;
   if (step == f.kill_at_step) ::kill(0, SIGKILL);
   if (step == f.sigint_at_step) ::kill(0, SIGINT);
   if (step == f.abort_at_step) std::abort();
