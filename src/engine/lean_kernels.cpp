@@ -177,6 +177,7 @@ class Update {
         rate_(float(lr)), decay_(float(hyper.weight_decay)), momentum_(float(hyper.momentum)),
         beta1_(float(hyper.beta1)), beta2_(float(hyper.beta2)), eps_(float(hyper.eps)), w_(parameters), state_(state),
         count_(shape.parameter_count()) {
+    plain_ = kind_ == OptimizerKind::Sgd && !momentum_buffer_ && hyper.weight_decay == 0.0;
     if (kind_ == OptimizerKind::Sgd) return;
     step_size_ = float(lr / (1.0 - std::pow(hyper.beta1, double(step))));
     correction2_ = float(std::sqrt(1.0 - std::pow(hyper.beta2, double(step))));
@@ -186,8 +187,19 @@ class Update {
 
   template <class T>  // T: Vec or float
   inline void apply(std::int64_t i, T g) {
-    T w, previous;
+    T w;
     get(w_ + i, w);
+    apply(i, g, w);
+  }
+
+  // The same, given the parameters at i already loaded (w).
+  template <class T>
+  inline void apply(std::int64_t i, T g, T w) {
+    T previous;
+    if (plain_) {  // sgd without momentum or weight decay, the most common case in batch-size studies
+      put(w_ + i, w - rate_ * g);
+      return;
+    }
     if (kind_ == OptimizerKind::Sgd) {
       T d = g + decay_ * w;
       if (momentum_buffer_) {
@@ -222,7 +234,7 @@ class Update {
   }
 
   OptimizerKind kind_;
-  bool momentum_buffer_, nesterov_;
+  bool momentum_buffer_, nesterov_, plain_ = false;
   float rate_, decay_, momentum_, beta1_, beta2_, eps_;
   float step_size_ = 0, correction2_ = 1, shrink_ = 1;
   float* w_;
@@ -264,6 +276,39 @@ void backward_weights(const float* a, const float* dc, Update& update, std::int6
     for (std::int64_t k = 0; k < depth; ++k) update.apply(offset + k * width + n, scratch[k]);
     float sum = 0;
     for (std::int64_t m = 0; m < rows; ++m) sum += dc[m * width + n];
+    update.apply(bias + n, sum);
+  }
+}
+
+// Small batches (ROWS rows, width a multiple of eight): the gradient for the layer below and this layer's
+// update in one pass over its weights; dA[m][k] = sum_n dC[m][n] B[k][n] uses the weights before their
+// update. Which kernel runs depends only on the batch's row count, so a trial's numbers stay reproducible.
+template <int ROWS>
+void backward_small(const float* a, const float* dc, const float* b, float* da, Update& update, std::int64_t offset,
+                    std::int64_t depth, std::int64_t width) {
+  const std::int64_t bias = offset + depth * width;
+  for (std::int64_t k = 0; k < depth; ++k) {
+    Vec acc[ROWS];
+    for (int r = 0; r < ROWS; ++r) acc[r] = splat(0);
+    Vec h[ROWS];
+    for (int r = 0; r < ROWS; ++r) h[r] = splat(a[r * depth + k]);
+    for (std::int64_t n = 0; n < width; n += kLanes) {
+      const Vec w = load(b + k * width + n);
+      Vec g = splat(0);
+      for (int r = 0; r < ROWS; ++r) {
+        const Vec d = load(dc + r * width + n);
+        if (da) acc[r] += d * w;
+        g += h[r] * d;
+      }
+      update.apply(offset + k * width + n, g, w);
+    }
+    if (da) {
+      for (int r = 0; r < ROWS; ++r) da[r * depth + k] = lane_sum(acc[r]);
+    }
+  }
+  for (std::int64_t n = 0; n < width; n += kLanes) {
+    Vec sum = splat(0);
+    for (int r = 0; r < ROWS; ++r) sum += load(dc + r * width + n);
     update.apply(bias + n, sum);
   }
 }
@@ -410,10 +455,18 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
       const float* pre = work.pre.data() + offset_act;
       const float* post = work.post.data() + offset_act;
       activation_backward(l + 1 == layers ? shape.output : shape.hidden, pre, post, delta, rows * fan_out);
-      // The gradient for the layer below first: it needs this layer's weights before their update.
-      if (l > 0) backward_input(delta, parameters + offset_params, work.back.data(), rows, fan_in, fan_out);
       const float* below = l == 0 ? work.input.data() : work.post.data() + offset_act - rows * fan_in;
-      backward_weights(below, delta, update, offset_params, rows, fan_in, fan_out, work.grad.data());
+      float* gradient_below = l > 0 ? work.back.data() : nullptr;
+      if (rows <= 4 && fan_out % kLanes == 0) {
+        static constexpr void (*kSmall[])(const float*, const float*, const float*, float*, Update&, std::int64_t,
+                                          std::int64_t, std::int64_t) = {backward_small<1>, backward_small<2>,
+                                                                          backward_small<3>, backward_small<4>};
+        kSmall[rows - 1](below, delta, parameters + offset_params, gradient_below, update, offset_params, fan_in, fan_out);
+      } else {
+        // The gradient for the layer below first: it needs this layer's weights before their update.
+        if (gradient_below) backward_input(delta, parameters + offset_params, gradient_below, rows, fan_in, fan_out);
+        backward_weights(below, delta, update, offset_params, rows, fan_in, fan_out, work.grad.data());
+      }
       if (l > 0) {
         std::swap(work.delta, work.back);
         delta = work.delta.data();
