@@ -68,7 +68,8 @@ std::vector<FieldSpec> make_schema() {
             "Evaluate (one metrics.jsonl line) every this many epochs, or steps when training.steps > 0."),
       field("training.device", &C::training, &TrainingConfig::device, "cpu, or cuda where LibTorch has CUDA."),
       field("training.threads", &C::training, &TrainingConfig::threads,
-            "Intra-op threads per trial (1: run trials in parallel instead)."),
+            "LibTorch intra-op threads of a worker (the CPU engine itself uses one thread per worker: raise -j "
+            "instead)."),
       field("optimizer.name", &C::optimizer, &OptimizerConfig::name, "sgd, adam or adamw.", {"opt"}),
       field("optimizer.lr", &C::optimizer, &OptimizerConfig::lr, "Peak learning rate (eta), > 0.", {"lr"}),
       field("optimizer.momentum", &C::optimizer, &OptimizerConfig::momentum, "sgd: momentum in [0, 1).",
