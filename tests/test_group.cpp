@@ -109,7 +109,7 @@ const std::string kGroupSweep =
     "task: {name: doughnuts, samples: 400}\n"
     "optimizer: {name: adam}\n"
     "training: {batch_size: 4, epochs: 6}\n"
-    "checkpoint: {every: 2}\n"
+    "checkpoint: {every: 2, min_interval_s: 0}\n"
     "sweep: {grid: {optimizer.lr: [0.001, 0.003, 0.01, 0.03]}, seeds: 3}\n";
 
 json summary_of(const fs::path& trial) { return testing::read_json(trial / "summary.json"); }

@@ -24,7 +24,7 @@ const std::string kSweep =
     "task: {name: doughnuts, samples: 400}\n"
     "optimizer: {name: sgd, lr: 0.05, momentum: 0.9}\n"
     "training: {epochs: 4}\n"
-    "checkpoint: {every: 1}\n"
+    "checkpoint: {every: 1, min_interval_s: 0}\n"
     "sweep: {grid: {training.batch_size: [4, 8, 16, 32]}}\n";
 
 

@@ -41,7 +41,7 @@ std::string config_with(const std::string& optimizer, const std::string& schedul
          "optimizer: " + optimizer + "\n"
          "lr_schedule: " + schedule + "\n"
          "training: {epochs: 6, batch_size: 16}\n"
-         "checkpoint: {every: 2}\n";
+         "checkpoint: {every: 2, min_interval_s: 0}\n";
 }
 
 struct Interruption {

@@ -132,6 +132,8 @@ void TrainingConfig::validate() const {
 
 void CheckpointConfig::validate() const {
   require(every >= 0, "checkpoint.every", every, "is out of range: must be >= 0 (0: only at the end)");
+  require(!std::isnan(min_interval_s) && min_interval_s >= 0.0, "checkpoint.min_interval_s", min_interval_s,
+          "is out of range: must be >= 0 (0: every checkpoint.every)");
 }
 
 void StopConfig::validate() const {

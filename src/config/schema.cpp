@@ -123,6 +123,11 @@ std::vector<FieldSpec> make_schema() {
             "Checkpoint every this many epochs (or steps when training.steps > 0); 0: only at the end and on "
             "interrupt.",
             bookkeeping),
+      field("checkpoint.min_interval_s", &C::checkpoint, &CheckpointConfig::min_interval_s,
+            "Seconds of training at least between two periodic checkpoints of a trial, so fast trials do not spend "
+            "their time writing them; 0: every checkpoint.every. The last checkpoint and the one on interrupt "
+            "are always written.",
+            bookkeeping),
       field("stop.divergence_loss", &C::stop, &StopConfig::divergence_loss,
             "A training loss above this (or not finite) ends the trial as diverged; .inf: only non-finite."),
       field("stop.on_target", &C::stop, &StopConfig::on_target,

@@ -85,8 +85,9 @@ class GroupMath {
  public:
   virtual ~GroupMath() = default;
   virtual int slots() const = 0;
-  // Trains each segment (one per trial; any trials, any lengths). Trials are independent: on CPU a
-  // trial's results do not depend on which others share the call.
+  // Trains each segment (one per trial; any trials, any lengths). Trials are independent: with the lean
+  // CPU backend a trial's numbers do not depend, bit for bit, on which others share the call; with the
+  // batched backend they agree to float tolerance (bmm's summation order and padding follow the group).
   virtual void advance(const std::vector<Segment>& segments) = 0;
   // Mean loss (and accuracy) on the test set, per slot asked for.
   virtual std::vector<Evaluation> evaluate(const std::vector<int>& slots) = 0;
@@ -99,6 +100,7 @@ class GroupMath {
   virtual void set_hyper(int slot, const TrialHyper& hyper) = 0;
 };
 
+// Backends keep a reference to `data`, which must outlive them.
 // The hand-written CPU backend: no autograd, buffers allocated once, SIMD kernels (lean_kernels.cpp).
 std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots);
 

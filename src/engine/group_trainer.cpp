@@ -129,6 +129,7 @@ struct Trial {
   std::optional<EvalRecord> last;
   TrialOutcome outcome;
   bool active = true, checkpointed_here = false;
+  std::chrono::steady_clock::time_point last_checkpoint = std::chrono::steady_clock::now();
   std::vector<double> lrs;  // of the current segment
 };
 
@@ -325,7 +326,8 @@ class GroupRun {
       const auto interval = trial->checkpoints.every;
       const bool epoch_done = trial->batch_in_epoch == 0;
       const bool due = interval > 0 && (trial->budget_in_steps ? trial->step % interval == 0 : epoch_done && trial->epoch % interval == 0);
-      if (due) save_checkpoint(*trial);
+      const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - trial->last_checkpoint).count();
+      if (due && since >= trial->checkpoints.min_interval_s) save_checkpoint(*trial);
     }
   }
 
@@ -396,6 +398,7 @@ class GroupRun {
     try {
       write_file_atomic(trial.checkpoints.path, bytes);
       trial.checkpointed_here = true;
+      trial.last_checkpoint = std::chrono::steady_clock::now();
     } catch (const StorageError& e) {  // this trial fails; the others of the group go on
       trial.outcome.status = TrialStatus::Failed;
       trial.outcome.error = e.what();
@@ -454,5 +457,3 @@ TrialOutcome train_trial(const Config& config, TrialSink& sink, const Checkpoint
 }
 
 }  // namespace sweeplab
-// TEMPORARY (removed when batched_math.cpp lands)
-__attribute__((weak)) std::unique_ptr<sweeplab::GroupMath> sweeplab::make_batched_math(const MlpShape&, const GroupData&, int, const std::string&) { throw InternalError("no batched backend yet"); }

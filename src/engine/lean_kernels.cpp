@@ -175,7 +175,9 @@ class Update {
   Update(const MlpShape& shape, const TrialHyper& hyper, double lr, std::int64_t step, float* parameters, float* state)
       : kind_(shape.optimizer), momentum_buffer_(shape.momentum_buffer), nesterov_(hyper.nesterov),
         rate_(float(lr)), decay_(float(hyper.weight_decay)), momentum_(float(hyper.momentum)),
-        beta1_(float(hyper.beta1)), beta2_(float(hyper.beta2)), eps_(float(hyper.eps)), w_(parameters), state_(state),
+        beta1_(float(hyper.beta1)), beta2_(float(hyper.beta2)), eps_(float(hyper.eps)),
+        // 1 - beta in double, then float, as PyTorch: in float, 1 - 0.999f is 1.3e-5 off
+        one_minus_beta1_(float(1.0 - hyper.beta1)), one_minus_beta2_(float(1.0 - hyper.beta2)), w_(parameters), state_(state),
         count_(shape.parameter_count()) {
     plain_ = kind_ == OptimizerKind::Sgd && !momentum_buffer_ && hyper.weight_decay == 0.0;
     if (kind_ == OptimizerKind::Sgd) return;
@@ -214,9 +216,9 @@ class Update {
     if (kind_ == OptimizerKind::AdamW) w *= shrink_;
     const T d = g + decay_ * w;
     get(state_ + i, previous);
-    const T exp_avg = previous * beta1_ + (1.0f - beta1_) * d;
+    const T exp_avg = previous * beta1_ + one_minus_beta1_ * d;
     get(state_ + count_ + i, previous);
-    const T exp_avg_sq = previous * beta2_ + (1.0f - beta2_) * d * d;
+    const T exp_avg_sq = previous * beta2_ + one_minus_beta2_ * d * d;
     put(state_ + i, exp_avg);
     put(state_ + count_ + i, exp_avg_sq);
     put(w_ + i, w - step_size_ * exp_avg / (root(exp_avg_sq) / correction2_ + eps_));
@@ -235,7 +237,7 @@ class Update {
 
   OptimizerKind kind_;
   bool momentum_buffer_, nesterov_, plain_ = false;
-  float rate_, decay_, momentum_, beta1_, beta2_, eps_;
+  float rate_, decay_, momentum_, beta1_, beta2_, eps_, one_minus_beta1_, one_minus_beta2_;
   float step_size_ = 0, correction2_ = 1, shrink_ = 1;
   float* w_;
   float* state_;
@@ -311,6 +313,36 @@ void backward_small(const float* a, const float* dc, const float* b, float* da, 
     for (int r = 0; r < ROWS; ++r) sum += load(dc + r * width + n);
     update.apply(bias + n, sum);
   }
+}
+
+// out[j][i] = in[i][j] for an rows x columns matrix.
+void transpose(const float* in, float* out, std::int64_t rows, std::int64_t columns) {
+  for (std::int64_t i = 0; i < rows; ++i) {
+    for (std::int64_t j = 0; j < columns; ++j) out[j * rows + i] = in[i * columns + j];
+  }
+}
+
+// Larger batches: all three products of the backward pass as forward_layer's well-blocked kernel, through
+// two transposes: dA = dC W (W = B transposed) and dB = A^T dC; then the update, eight parameters at a time.
+void backward_large(const float* a, const float* dc, const float* b, float* da, Update& update, std::int64_t offset,
+                    std::int64_t rows, std::int64_t depth, std::int64_t width, Workspace& work) {
+  float* scratch = work.transposed.data();
+  const float* zeros = work.zeros.data();
+  if (da) {  // needs the weights before their update
+    transpose(b, scratch, depth, width);
+    forward_layer(dc, scratch, zeros, da, rows, width, depth);
+  }
+  transpose(a, scratch, rows, depth);
+  float* grad = work.grad.data();
+  forward_layer(scratch, dc, zeros, grad, depth, rows, width);
+  float* bias = grad + depth * width;
+  for (std::int64_t n = 0; n < width; ++n) bias[n] = 0.0f;
+  for (std::int64_t m = 0; m < rows; ++m) {
+    for (std::int64_t n = 0; n < width; ++n) bias[n] += dc[m * width + n];
+  }
+  const std::int64_t count = depth * width + width, vector_count = count - count % kLanes;
+  for (std::int64_t i = 0; i < vector_count; i += kLanes) update.apply(offset + i, load(grad + i));
+  for (std::int64_t i = vector_count; i < count; ++i) update.apply(offset + i, grad[i]);
 }
 
 constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
@@ -462,7 +494,10 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
                                           std::int64_t, std::int64_t) = {backward_small<1>, backward_small<2>,
                                                                           backward_small<3>, backward_small<4>};
         kSmall[rows - 1](below, delta, parameters + offset_params, gradient_below, update, offset_params, fan_in, fan_out);
-      } else {
+      } else if (fan_out >= kLanes) {
+        backward_large(below, delta, parameters + offset_params, gradient_below, update, offset_params, rows, fan_in,
+                       fan_out, work);
+      } else {  // a narrow layer (the output)
         // The gradient for the layer below first: it needs this layer's weights before their update.
         if (gradient_below) backward_input(delta, parameters + offset_params, gradient_below, rows, fan_in, fan_out);
         backward_weights(below, delta, update, offset_params, rows, fan_in, fan_out, work.grad.data());

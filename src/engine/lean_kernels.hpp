@@ -17,7 +17,9 @@ struct Workspace {
   std::int64_t rows = 0;
   std::vector<float> pre, post;    // z and act(z) per layer, [rows x width] blocks one after another
   std::vector<float> delta, back;  // dL/dz of the current layer and of the one below, [rows x widest]
-  std::vector<float> grad;         // scratch: the weight gradient of a narrow layer
+  std::vector<float> grad;         // a layer's gradient (P floats)
+  std::vector<float> transposed;   // a layer's weights or inputs, transposed
+  std::vector<float> zeros;        // a zero bias, [widest]
   std::vector<float> input;        // the batch's rows, [rows x inputs]
   std::vector<float> target;       // [rows x outputs]
   Workspace(const MlpShape& shape, std::int64_t rows);

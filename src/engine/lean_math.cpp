@@ -20,6 +20,10 @@ Workspace::Workspace(const MlpShape& shape, std::int64_t rows_) : rows(rows_) {
   delta.assign(std::size_t(rows * widest), 0.0f);
   back.assign(std::size_t(rows * widest), 0.0f);
   grad.assign(std::size_t(shape.parameter_count()), 0.0f);
+  std::int64_t largest_layer = 0;
+  for (std::size_t l = 0; l + 1 < shape.widths.size(); ++l) largest_layer = std::max(largest_layer, shape.widths[l] * shape.widths[l + 1]);
+  transposed.assign(std::size_t(std::max(largest_layer, rows * widest)), 0.0f);
+  zeros.assign(std::size_t(std::max(widest, rows)), 0.0f);
   input.assign(std::size_t(rows * shape.widths.front()), 0.0f);
   target.assign(std::size_t(rows * shape.widths.back()), 0.0f);
 }

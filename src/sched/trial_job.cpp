@@ -125,7 +125,8 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
     fs::remove(prepared.dir / "summary.json");
     write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(trial.config));
     metrics_path = (prepared.dir / "metrics.jsonl").string();
-    prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), trial.config.checkpoint.every};
+    prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), trial.config.checkpoint.every,
+                            trial.config.checkpoint.min_interval_s};
     prepared.log = trial_log(trial.id, prepared.dir);
   } else {
     prepared.log = std::make_shared<spdlog::logger>(trial.id, std::make_shared<spdlog::sinks::null_sink_st>());

@@ -77,6 +77,7 @@ struct TrainingConfig {
 
 struct CheckpointConfig {
   std::int64_t every = 25;              // in budget units; 0 = only at the end and on interrupt
+  double min_interval_s = 10.0;         // a periodic checkpoint waits until this much time passed since the last
   void validate() const;
 };
 

@@ -23,6 +23,7 @@ class TrialSink {
 struct CheckpointOptions {
   std::string path;        // checkpoint.pt; empty: no checkpoints and no resume (--no-save)
   std::int64_t every = 0;  // checkpoint.every, in budget units; 0: only at the end and on interrupt
+  double min_interval_s = 0.0;  // checkpoint.min_interval_s
 };
 
 // The training engine's version: results of different versions differ in their last bits (the arithmetic
