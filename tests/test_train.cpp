@@ -230,6 +230,22 @@ TEST(Training, TheSameTrialGivesIdenticalMetricsOnEveryRun) {
   EXPECT_NE(other_seed.records[0].train_loss, first.records[0].train_loss);
 }
 
+TEST(Training, Seed000SmallerBatchesReachNinetyFivePercentInFewerEpochs) {
+  // configs/doughnut-batch.yaml at lr 0.001: batch size 2 needs fewer epochs than 4, and 4 fewer than 8.
+  std::vector<std::int64_t> epochs_to_target;
+  for (const std::int64_t batch_size : {2, 4, 8}) {
+    auto config = load_sweep(kRepoConfigs, "doughnut-batch", {"batch_size=" + std::to_string(batch_size), "epochs=60",
+                                                               "stop.on_target=true"}).trials.at(0).config;
+    RecordingSink sink;
+    const auto outcome = train_trial(config, sink);
+    ASSERT_EQ(outcome.targets.size(), 1u);
+    ASSERT_TRUE(outcome.targets[0].reached) << "batch size " << batch_size;
+    epochs_to_target.push_back(outcome.targets[0].epoch);
+  }
+  EXPECT_LT(epochs_to_target[0], epochs_to_target[1]);
+  EXPECT_LT(epochs_to_target[1], epochs_to_target[2]);
+}
+
 TEST(Training, StepBudgetEvaluatesEveryEvalEverySteps) {
   auto config = load_sweep(kRepoConfigs, "quickstart", {"batch_size=64", "steps=60", "eval_every=25"}).trials[0].config;
   RecordingSink sink;
