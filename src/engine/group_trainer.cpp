@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <random>
@@ -41,6 +42,10 @@ void limit_threads(std::int64_t threads) {
 
 void check_device(const std::string& device) {
   if (device != "cuda") return;
+  // The same command gives the same numbers on a GPU: cuBLAS with a fixed workspace, deterministic kernels.
+  // Both must be set before CUDA's first use in this process.
+  ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   if (const auto problem = cuda_problem(); !problem.empty()) throw UserError(problem);
 }
 
