@@ -183,18 +183,15 @@ MlpShape shape_for(const Case& c) {
   shape.hidden = activation_from_name(c.architecture.activation);
   shape.output = activation_from_name(c.output_activation);
   shape.loss = c.loss;
-  const std::string name = c.optimizer.name;
-  shape.optimizer = name == "sgd" ? OptimizerKind::Sgd : name == "adam" ? OptimizerKind::Adam : OptimizerKind::AdamW;
+  shape.optimizer = optimizer_kind_from_name(c.optimizer.name);
   shape.momentum_buffer = shape.optimizer == OptimizerKind::Sgd && c.optimizer.momentum > 0.0;
   return shape;
 }
 
 TrialHyper hyper_for(const Case& c) {
-  TrialHyper hyper;
-  hyper.momentum = c.optimizer.momentum;
-  hyper.nesterov = c.optimizer.nesterov;
-  hyper.weight_decay = c.optimizer.weight_decay;
-  return hyper;
+  Config config;
+  config.optimizer = optimizer_config(c);
+  return hyper_of(config);
 }
 
 // PyTorch's initialisation (seed 7); under a relu output, the output bias lifted by 0.5 so that the outputs are

@@ -22,6 +22,7 @@ enum class Activation { None, Relu, Tanh, Gelu, Sigmoid };
 Activation activation_from_name(const std::string& name);  // "none", "relu", ...
 
 enum class OptimizerKind { Sgd, Adam, AdamW };
+OptimizerKind optimizer_kind_from_name(const std::string& name);  // "sgd", "adam", "adamw"
 
 // What every trial of a group shares.
 struct MlpShape {

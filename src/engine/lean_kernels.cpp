@@ -34,6 +34,23 @@ inline Vec lane_sums(const Vec v[8]) {
          __builtin_shuffle(quads[0], quads[1], Mask{4, 5, 6, 7, 12, 13, 14, 15});
 }
 
+// Rows m..m+ROWS of C, columns n..n+16: each load of B serves ROWS rows.
+template <int ROWS>
+inline void forward_block(const float* a, const float* b, const float* bias, float* c, std::int64_t m, std::int64_t n,
+                          std::int64_t depth, std::int64_t width) {
+  Vec acc[ROWS][2];
+  for (int r = 0; r < ROWS; ++r) acc[r][0] = load(bias + n), acc[r][1] = load(bias + n + kLanes);
+  for (std::int64_t k = 0; k < depth; ++k) {
+    const Vec b0 = load(b + k * width + n), b1 = load(b + k * width + n + kLanes);
+    for (int r = 0; r < ROWS; ++r) {
+      const Vec x = splat(a[(m + r) * depth + k]);
+      acc[r][0] += x * b0;
+      acc[r][1] += x * b1;
+    }
+  }
+  for (int r = 0; r < ROWS; ++r) store(c + (m + r) * width + n, acc[r][0]), store(c + (m + r) * width + n + kLanes, acc[r][1]);
+}
+
 // C[m][n] = bias[n] + sum_k A[m][k] B[k][n]  (A: rows x depth, B: depth x width, all row-major, dense).
 // Each C element sums k = 0, 1, ... in order, whatever the blocking.
 void forward_layer(const float* a, const float* b, const float* bias, float* c, std::int64_t rows, std::int64_t depth,
@@ -41,41 +58,9 @@ void forward_layer(const float* a, const float* b, const float* bias, float* c, 
   std::int64_t n = 0;
   for (; n + 2 * kLanes <= width; n += 2 * kLanes) {
     std::int64_t m = 0;
-    for (; m + 4 <= rows; m += 4) {
-      Vec acc[4][2];
-      for (int r = 0; r < 4; ++r) acc[r][0] = load(bias + n), acc[r][1] = load(bias + n + kLanes);
-      for (std::int64_t k = 0; k < depth; ++k) {
-        const Vec b0 = load(b + k * width + n), b1 = load(b + k * width + n + kLanes);
-        for (int r = 0; r < 4; ++r) {
-          const Vec x = splat(a[(m + r) * depth + k]);
-          acc[r][0] += x * b0;
-          acc[r][1] += x * b1;
-        }
-      }
-      for (int r = 0; r < 4; ++r) store(c + (m + r) * width + n, acc[r][0]), store(c + (m + r) * width + n + kLanes, acc[r][1]);
-    }
-    for (; m + 2 <= rows; m += 2) {  // small batches: two rows share each load of B
-      Vec acc[2][2];
-      for (int r = 0; r < 2; ++r) acc[r][0] = load(bias + n), acc[r][1] = load(bias + n + kLanes);
-      for (std::int64_t k = 0; k < depth; ++k) {
-        const Vec b0 = load(b + k * width + n), b1 = load(b + k * width + n + kLanes);
-        for (int r = 0; r < 2; ++r) {
-          const Vec x = splat(a[(m + r) * depth + k]);
-          acc[r][0] += x * b0;
-          acc[r][1] += x * b1;
-        }
-      }
-      for (int r = 0; r < 2; ++r) store(c + (m + r) * width + n, acc[r][0]), store(c + (m + r) * width + n + kLanes, acc[r][1]);
-    }
-    for (; m < rows; ++m) {
-      Vec acc0 = load(bias + n), acc1 = load(bias + n + kLanes);
-      for (std::int64_t k = 0; k < depth; ++k) {
-        const Vec x = splat(a[m * depth + k]);
-        acc0 += x * load(b + k * width + n);
-        acc1 += x * load(b + k * width + n + kLanes);
-      }
-      store(c + m * width + n, acc0), store(c + m * width + n + kLanes, acc1);
-    }
+    for (; m + 4 <= rows; m += 4) forward_block<4>(a, b, bias, c, m, n, depth, width);
+    for (; m + 2 <= rows; m += 2) forward_block<2>(a, b, bias, c, m, n, depth, width);  // small batches
+    for (; m < rows; ++m) forward_block<1>(a, b, bias, c, m, n, depth, width);
   }
   for (; n + kLanes <= width; n += kLanes) {
     for (std::int64_t m = 0; m < rows; ++m) {

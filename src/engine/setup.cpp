@@ -16,6 +16,13 @@ Activation activation_from_name(const std::string& name) {
   throw InternalError("unknown activation " + name);
 }
 
+OptimizerKind optimizer_kind_from_name(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::Sgd;
+  if (name == "adam") return OptimizerKind::Adam;
+  if (name == "adamw") return OptimizerKind::AdamW;
+  throw InternalError("unknown optimizer " + name);
+}
+
 std::int64_t MlpShape::parameter_count() const {
   std::int64_t count = 0;
   for (std::int64_t l = 0; l < layers(); ++l) count += widths[l] * widths[l + 1] + widths[l + 1];
@@ -35,8 +42,7 @@ MlpShape shape_of(const Config& config, const Dataset& data) {
   shape.hidden = activation_from_name(config.model.activation);
   shape.output = activation_from_name(config.model.output_activation);
   shape.loss = data.loss;
-  const auto& name = config.optimizer.name;
-  shape.optimizer = name == "sgd" ? OptimizerKind::Sgd : name == "adam" ? OptimizerKind::Adam : OptimizerKind::AdamW;
+  shape.optimizer = optimizer_kind_from_name(config.optimizer.name);
   shape.momentum_buffer = shape.optimizer == OptimizerKind::Sgd && config.optimizer.momentum > 0.0;
   return shape;
 }
