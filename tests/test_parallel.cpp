@@ -150,5 +150,28 @@ TEST(Parallel, QuietPrintsOnlyTheFinalTable) {
   EXPECT_NE(result.out.find("4 trials: 4 completed"), std::string::npos) << result.out;
 }
 
+TEST(Parallel, CtrlCWhileTheTrainersStartFailsNoTrial) {
+  TempDir dir;
+  dir.write("configs/p.yaml", kSweep);
+  // Ctrl-C (SIGINT to the whole process group, as a terminal sends it) 0.1 s in: the trainers are still loading.
+  const std::string command = "cd " + dir.str() + " && (setsid " + SWEEPLAB_BINARY +
+                              " run p -j 2 > out.txt 2> err.txt & pid=$!; sleep 0.1; kill -INT -$pid; wait $pid;"
+                              " echo $? > code.txt)";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const std::string out = testing::read_file(dir.path() / "out.txt");
+  EXPECT_EQ(testing::read_file(dir.path() / "code.txt"), "130\n") << out;
+  EXPECT_EQ(out.find("failed:"), std::string::npos) << out;
+  for (const auto& id : trial_ids(dir)) {
+    const auto summary = dir.path() / "experiments/p/trials" / id / "summary.json";
+    if (fs::exists(summary)) {
+      EXPECT_NE(summary_of(summary.parent_path())["status"], "failed") << id;
+    }
+  }
+  const auto resumed = testing::run_sweeplab(dir, "run p -j 2");
+  EXPECT_EQ(resumed.code, 0) << resumed.out << resumed.err;
+  ASSERT_EQ(testing::run_sweeplab(dir, "run p -j 1 --experiments clean -q").code, 0);
+  expect_same_results(dir, "experiments", "clean");
+}
+
 }  // namespace
 }  // namespace sweeplab

@@ -92,12 +92,15 @@ json done_event(std::size_t index, const std::string& trial_id, const TrialResul
 
 // Groups arrive one per line ("3 7 12") until the scheduler closes the pipe.
 int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const GroupTrainer& train) {
-  std::signal(SIGINT, SIG_IGN);  // Ctrl-C reaches the scheduler, which tells the workers with SIGTERM
   clear_interrupt();
   struct sigaction action = {};
   action.sa_handler = on_worker_term;
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
+  sigset_t terminate;  // blocked since before exec (see spawn): a stop that came while we loaded arrives now
+  sigemptyset(&terminate);
+  sigaddset(&terminate, SIGTERM);
+  sigprocmask(SIG_UNBLOCK, &terminate, nullptr);
   if (getppid() == 1) return 3;  // the scheduler died before we were ready
 
   std::string buffer;
@@ -246,6 +249,14 @@ class Scheduler {
       place_descriptor(task_end, kTaskFd);
       place_descriptor(event_end, kEventFd);
       prctl(PR_SET_PDEATHSIG, SIGTERM);  // the scheduler died: checkpoint and stop
+      // Ctrl-C reaches the scheduler, which tells the workers with SIGTERM (ignoring survives exec). SIGTERM
+      // waits (blocked; the mask survives exec too) until the worker has its handler: a Ctrl-C while LibTorch
+      // loads must stop the worker cleanly, not kill it and fail its trials.
+      std::signal(SIGINT, SIG_IGN);
+      sigset_t terminate;
+      sigemptyset(&terminate);
+      sigaddset(&terminate, SIGTERM);
+      sigprocmask(SIG_BLOCK, &terminate, nullptr);
       ::execv(trainer_.c_str(), argv.data());
       const std::string message = "sweeplab: cannot start the trainer " + trainer_ + ": " + std::strerror(errno) + "\n";
       (void)!::write(STDERR_FILENO, message.data(), message.size());
