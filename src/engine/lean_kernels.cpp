@@ -99,9 +99,13 @@ void backward_input(const float* dc, const float* b, float* da, std::int64_t row
     for (std::int64_t n = vector_width; n < width; ++n) sum += dc[m * width + n] * b[k * width + n];
     return sum;
   };
-  if (vector_width == 0) {  // a narrow layer (the output): plain products
+  if (vector_width == 0) {  // a narrow layer (the output): outputs outermost, so the loop over k vectorizes
     for (std::int64_t m = 0; m < rows; ++m) {
-      for (std::int64_t k = 0; k < depth; ++k) da[m * depth + k] = tail(m, k);
+      float* row = da + m * depth;
+      for (std::int64_t k = 0; k < depth; ++k) row[k] = dc[m * width] * b[k * width];
+      for (std::int64_t n = 1; n < width; ++n) {
+        for (std::int64_t k = 0; k < depth; ++k) row[k] += dc[m * width + n] * b[k * width + n];
+      }
     }
     return;
   }
