@@ -3,7 +3,7 @@
 //
 //   bench_engine [--configs configs] [--peer-dir ../shared/bench] [--no-peer] [--only grid|sizes]
 //                [--grid-epochs 5] [--sizes 2,8,64,512] [--ks 1,64] [--reps 5] [--min-seconds 0.5]
-//                [--fused-steps 300] [--fused-ks 1,64] [--fused-sizes 2,8,64,512]
+//                [--fused-steps 300] [--fused-ks 1,64] [--fused-sizes 2,8,64,512] [--peer-epochs N]
 //
 // Two parts:
 //   grid   (issue item b, in-process): 64 trials of doughnut-batch at batch size 2, 8 learning rates x 8 seeds,
@@ -13,8 +13,10 @@
 //          K=1: one trial at lr 0.001; K a multiple of 8: the 8 learning rates x K/8 seeds; other K: K seeds at
 //          lr 0.001. Epochs per cell are chosen so one run takes about --min-seconds (after a one-epoch
 //          warm-up run, from calibration runs of doubling epochs until one takes 50 ms).
-// Every figure is the median of --reps runs. Our side: one thread (training.threads=1), a NullSink, no
-// checkpoints, a test evaluation after every epoch (eval_every=1, as the sweep trains) INCLUDED in the time.
+// The peers: `peer_pytorch.py steps` (its own median over epochs 2..N; N = 4 unless --peer-epochs) and, for
+// sizes, `peer_fused.py --steps --fused-steps` (0: skip it). Every figure of ours is the median of --reps
+// runs. Our side: one thread (training.threads=1), a NullSink, no checkpoints, a test evaluation after every
+// epoch (eval_every=1, as the sweep trains) INCLUDED in the time.
 // The peers' figures exclude evaluation (`steps`: training loop only; peer_fused: no evaluation at all), so
 // the comparison is, if anything, tilted against us. Steps are the steps the trials actually took (a
 // diverged trial stops early); diverged trials are counted and printed.
@@ -188,7 +190,7 @@ std::string list_text(const std::vector<std::int64_t>& values) {
 
 int main(int argc, char** argv) {
   std::string configs = "configs", peer_dir = "../shared/bench", only;
-  std::int64_t grid_epochs = 5, fused_steps = 300;
+  std::int64_t grid_epochs = 5, fused_steps = 300, peer_epochs = 0;
   int reps = 5;
   double min_seconds = 0.5;
   bool use_peer = true;
@@ -212,12 +214,13 @@ int main(int argc, char** argv) {
     else if (flag == "--reps") reps = std::max(1, std::stoi(next()));
     else if (flag == "--min-seconds") min_seconds = std::stod(next());
     else if (flag == "--fused-steps") fused_steps = std::stoll(next());
+    else if (flag == "--peer-epochs") peer_epochs = std::stoll(next());
     else if (flag == "--fused-ks") fused_ks = parse_list(next());
     else if (flag == "--fused-sizes") fused_sizes = parse_list(next());
     else {
       std::cerr << "usage: bench_engine [--configs DIR] [--peer-dir DIR] [--no-peer] [--only grid|sizes] "
                    "[--grid-epochs N] [--sizes LIST] [--ks LIST] [--reps N] [--min-seconds S] [--fused-steps N] "
-                   "[--fused-ks LIST] [--fused-sizes LIST]\n";
+                   "[--fused-ks LIST] [--fused-sizes LIST] [--peer-epochs N]\n";
       return 2;
     }
   }
@@ -239,7 +242,8 @@ int main(int argc, char** argv) {
   std::map<std::pair<std::int64_t, std::int64_t>, double> fused_us;
   if (use_peer) {
     const std::string steps_command =
-        py + peer_dir + "/peer_pytorch.py steps --threads 1 --bs " + list_text(peer_sizes);
+        py + peer_dir + "/peer_pytorch.py steps --threads 1 --bs " + list_text(peer_sizes) +
+        (peer_epochs > 0 ? " --epochs " + std::to_string(peer_epochs) : "");
     std::cout << "# peer: " << steps_command << "\n" << std::flush;
     steps_us = peer_steps(steps_command);
     if (do_sizes && fused_steps > 0) {

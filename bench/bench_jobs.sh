@@ -14,7 +14,8 @@
 #       ($BUILD/bench/bench_engine --only grid) and the peer's per-step time at batch size 2
 #       (`peer_pytorch.py steps --bs 2`, measured inside bench_engine in this run).
 #   (c) us per trial-step at batch sizes 2, 8, 64, 512 for K = 1 and 64, in-process, beside peer_pytorch.py
-#       steps and peer_fused.py: `$BUILD/bench/bench_engine --only sizes` (options via --engine-args).
+#       steps and peer_fused.py: `$BUILD/bench/bench_engine --only sizes`. --engine-args go to both
+#       bench_engine calls, (b) and (c), e.g. "--peer-epochs 8" for a steadier peer per-step median.
 #   (d) start-up: `sweeplab --version`, `sweeplab list`, `sweeplab-trainer --check-cuda` (loads LibTorch),
 #       and `python3 -c 'import torch'` (the peer's start-up), each the median of --startup-reps runs.
 # Sweeplab wall times are medians of --reps runs, each in a fresh experiments folder; the peer's of --peer-reps.
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
     --no-peer) use_peer=0; shift ;;
     --no-j2) with_j2=0; shift ;;
     --engine-args) read -r -a engine_args <<< "$2"; shift 2 ;;
-    -h|--help) sed -n 2,20p "$self"; exit 0 ;;
+    -h|--help) sed -n 2,21p "$self"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -167,7 +168,7 @@ if has_part b; then
   whole_cpu_us=$(awk -v w="$b_cpu" -v s="$trial_steps" 'BEGIN { if (s > 0 && w + 0 > 0) printf "%.3f", w / s * 1e6; else print "-" }')
   inproc_us=""; peer_us=""
   if [ -x "$engine" ]; then
-    engine_cmd=("$engine" --only grid --grid-epochs "$grid_epochs" --reps "$reps" --peer-dir "$peer_dir")
+    engine_cmd=("$engine" --only grid --grid-epochs "$grid_epochs" --reps "$reps" --peer-dir "$peer_dir" "${engine_args[@]}")
     [ "$use_peer" = 1 ] || engine_cmd+=(--no-peer)
     show "${engine_cmd[@]}"
     "${engine_cmd[@]}" | tee "$scratch/engine_grid.txt" | sed 's/^/  | /'
