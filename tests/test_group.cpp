@@ -204,9 +204,28 @@ TEST(Group, ATrialStartedByAnOlderEngineIsLeftAsItWasWithOneLineAndFreshRetrains
   ASSERT_EQ(fresh.code, 0) << fresh.err;
   EXPECT_EQ(summary_of(folder)["status"], "completed");
   EXPECT_EQ(testing::metric_values(folder).size(), 2u);
+  EXPECT_EQ(summary_of(folder)["engine_version"], kEngineVersion);
   const auto sweep_json = testing::read_json(dir.path() / "experiments/k/sweep.json");
   EXPECT_EQ(sweep_json["context"]["engine_version"], kEngineVersion);
   EXPECT_EQ(sweep_json["context"]["engine"], "lean-cpu");
+}
+
+TEST(Group, RaisingTheBudgetOfAnOlderEnginesCompletedTrialKeepsItsResults) {
+  TempDir dir;
+  dir.write("configs/k.yaml", "task: {name: doughnuts, samples: 200}\ntraining: {batch_size: 16, epochs: 2}\n");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run k -q").code, 0);
+  const auto folder = dir.path() / "experiments/k/trials" / load_sweep(dir.str("configs"), "k").trials.at(0).id;
+  CheckpointData old;  // as if engine 1 had trained it
+  old.state.put_int("format_version", 1);
+  std::ofstream(folder / "checkpoint.pt", std::ios::binary) << checkpoint_bytes(old);
+  const auto summary = testing::read_file(folder / "summary.json");
+  const auto metrics = testing::read_file(folder / "metrics.jsonl");
+
+  const auto raised = testing::run_sweeplab(dir, "run k -o epochs=4");
+  EXPECT_EQ(raised.code, 0) << raised.err;
+  EXPECT_NE(raised.out.find("started by training engine 1"), std::string::npos) << raised.out;
+  EXPECT_EQ(testing::read_file(folder / "summary.json"), summary);
+  EXPECT_EQ(testing::read_file(folder / "metrics.jsonl"), metrics);
 }
 
 TEST(Fusion, GroupsShareAShapeAndEveryWorkerGetsOne) {

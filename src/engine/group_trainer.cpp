@@ -425,6 +425,7 @@ class GroupRun {
     outcome.samples = trial.samples;
     outcome.epochs = trial.epoch;
     outcome.wall_time_s = elapsed(trial);
+    outcome.engine_version = kEngineVersion;
     const auto parameters = math_->parameters(trial.slot);
     outcome.weights_digest =
         full_hash(std::string_view(reinterpret_cast<const char*>(parameters.data()), parameters.size() * sizeof(float)));

@@ -21,15 +21,18 @@ namespace sweeplab {
 namespace {
 
 // Streams evaluations into metrics.jsonl (cut back to the resumed step first), trial.log and the scheduler.
+// When training starts, the trial's old summary.json goes: until the new one is written, the trial is partial.
 class FileSink : public TrialSink {
  public:
-  FileSink(std::size_t index, std::string metrics_path, std::shared_ptr<spdlog::logger> log, TrialEvents& events)
-      : index_(index), metrics_path_(std::move(metrics_path)), log_(std::move(log)), events_(events) {}
+  FileSink(std::size_t index, const fs::path& dir, std::shared_ptr<spdlog::logger> log, TrialEvents& events)
+      : index_(index), dir_(dir), log_(std::move(log)), events_(events) {}
   void on_start(std::int64_t resumed_from_step) override {
     if (resumed_from_step > 0) log_->info("continuing from the checkpoint at step {}", resumed_from_step);
-    if (!metrics_path_.empty()) {
-      cut_metrics(metrics_path_, resumed_from_step);
-      metrics_ = std::make_unique<MetricsFile>(metrics_path_);
+    if (!dir_.empty()) {
+      fs::remove(dir_ / "summary.json");
+      const std::string metrics_path = (dir_ / "metrics.jsonl").string();
+      cut_metrics(metrics_path, resumed_from_step);
+      metrics_ = std::make_unique<MetricsFile>(metrics_path);
     }
     events_.started(index_, resumed_from_step);
   }
@@ -44,7 +47,7 @@ class FileSink : public TrialSink {
 
  private:
   std::size_t index_;
-  std::string metrics_path_;
+  fs::path dir_;  // empty: nothing is written (--no-save)
   std::unique_ptr<MetricsFile> metrics_;
   std::shared_ptr<spdlog::logger> log_;
   TrialEvents& events_;
@@ -105,7 +108,6 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
   Prepared prepared;
   prepared.index = index;
   prepared.dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
-  std::string metrics_path;
   if (options.save) {
     prepared.lock = TrialLock::try_acquire(prepared.dir.string());
     if (!prepared.lock) {
@@ -122,9 +124,7 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
         return std::nullopt;
       }
     }
-    fs::remove(prepared.dir / "summary.json");
     write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(trial.config));
-    metrics_path = (prepared.dir / "metrics.jsonl").string();
     prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), trial.config.checkpoint.every,
                             trial.config.checkpoint.min_interval_s};
     prepared.log = trial_log(trial.id, prepared.dir);
@@ -132,7 +132,7 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
     prepared.log = std::make_shared<spdlog::logger>(trial.id, std::make_shared<spdlog::sinks::null_sink_st>());
   }
   prepared.log->info("trial {} of sweep {} starts (pid {})", trial.id, sweep.spec.name, ::getpid());
-  prepared.sink = std::make_unique<FileSink>(index, metrics_path, prepared.log, events);
+  prepared.sink = std::make_unique<FileSink>(index, options.save ? prepared.dir : fs::path(), prepared.log, events);
   return prepared;
 }
 

@@ -111,6 +111,7 @@ std::string summary_json(const std::string& trial_id, const std::vector<std::pai
     summary["diverged_loss"] = outcome.diverged_loss ? json(*outcome.diverged_loss) : json("not finite");
   }
   summary["weights_digest"] = outcome.weights_digest;
+  if (outcome.engine_version > 0) summary["engine_version"] = outcome.engine_version;
   summary["resumed_from_step"] = outcome.resumed_from_step;
   summary["checkpoints_written"] = outcome.checkpoints_written;
   summary["checkpoint_s"] = outcome.checkpoint_s;

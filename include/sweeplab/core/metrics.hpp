@@ -56,6 +56,7 @@ struct TrialOutcome {
   std::int64_t resumed_from_step = 0;  // this session continued a checkpoint at this step (0: fresh)
   std::vector<std::string> warnings;   // e.g. an unreadable checkpoint that was set aside
   std::string weights_digest;        // XXH64 of the final parameters' bytes: equal digests, equal weights
+  int engine_version = 0;            // of the engine that trained it (0: none did, e.g. a crashed worker)
   std::string not_trained;           // why the trial was left as it was (e.g. an older engine's checkpoint)
   int checkpoints_written = 0;       // in this session
   double checkpoint_s = 0.0;         // time spent writing them
