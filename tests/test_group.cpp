@@ -228,6 +228,42 @@ TEST(Group, RaisingTheBudgetOfAnOlderEnginesCompletedTrialKeepsItsResults) {
   EXPECT_EQ(testing::read_file(folder / "metrics.jsonl"), metrics);
 }
 
+// GPU tests: skipped where CUDA is not available (CI never has a GPU).
+TEST(Cuda, AGroupOnTheGpuIsDeterministicAndAgreesWithTheCpuEngine) {
+  if (!cuda_problem().empty()) GTEST_SKIP() << cuda_problem();
+  TempDir dir;
+  dir.write("configs/c.yaml",
+            "task: {name: doughnuts, samples: 400}\n"
+            "optimizer: {name: adam}\n"
+            "training: {batch_size: 8, epochs: 3}\n"
+            "sweep: {grid: {optimizer.lr: [0.001, 0.003, 0.01]}, seeds: 2}\n");
+  const auto sweep = load_sweep(dir.str("configs"), "c");
+  const auto train_on = [&](const std::string& device, std::vector<RecordingSink>& sinks) {
+    std::vector<Config> configs;
+    for (const auto& trial : sweep.trials) {
+      configs.push_back(trial.config);
+      configs.back().training.device = device;
+    }
+    sinks.assign(configs.size(), RecordingSink{});
+    std::vector<GroupMember> members;
+    for (std::size_t i = 0; i < configs.size(); ++i) members.push_back({&configs[i], &sinks[i], {}});
+    return train_group(members);
+  };
+  std::vector<RecordingSink> gpu, again, cpu;
+  const auto first = train_on("cuda", gpu);
+  const auto second = train_on("cuda", again);
+  train_on("cpu", cpu);
+  for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
+    expect_same_records(gpu[i].records, again[i].records, "the same command twice on the GPU");
+    EXPECT_EQ(first[i].weights_digest, second[i].weights_digest);
+    ASSERT_EQ(gpu[i].records.size(), cpu[i].records.size());
+    for (std::size_t r = 0; r < cpu[i].records.size(); ++r) {
+      EXPECT_NEAR(gpu[i].records[r].train_loss, cpu[i].records[r].train_loss, 1e-3 * cpu[i].records[r].train_loss);
+      EXPECT_NEAR(*gpu[i].records[r].test_loss, *cpu[i].records[r].test_loss, 1e-3 * *cpu[i].records[r].test_loss);
+    }
+  }
+}
+
 TEST(Fusion, GroupsShareAShapeAndEveryWorkerGetsOne) {
   TempDir dir;
   dir.write("configs/f.yaml",

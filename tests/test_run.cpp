@@ -160,6 +160,8 @@ TEST(Run, TrainsOnAUsersCsvFile) {
 }
 
 TEST(Run, CudaWithoutCudaIsABadConfig) {
+  const std::string trainer = (std::filesystem::path(SWEEPLAB_BINARY).parent_path() / "sweeplab-trainer").string();
+  if (std::system((trainer + " --check-cuda > /dev/null").c_str()) == 0) GTEST_SKIP() << "CUDA is available here";
   TempDir dir;
   dir.write("configs/gpu.yaml", "task: {samples: 100}\ntraining: {device: cuda}\n");
   const auto before = dir.snapshot();
