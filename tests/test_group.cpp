@@ -13,6 +13,7 @@
 #include "sweeplab/engine/fusion.hpp"
 #include "sweeplab/train/trainer.hpp"
 #include "test_util.hpp"
+#include "engine/setup.hpp"
 #include "train/checkpoint.hpp"
 
 namespace sweeplab {
@@ -74,6 +75,15 @@ TEST(Group, ATrialAloneEqualsTheSameTrialInAGroupOf64ByteForByte) {
     digests.insert(outcome.weights_digest);
   }
   EXPECT_EQ(digests.size(), 4u);  // the trials differ from each other: the comparison above means something
+
+  // The same group in consecutive parts of 10 (as a GPU whose memory holds 10 trials would train it).
+  std::vector<RecordingSink> parts(64);
+  for (std::size_t i = 0; i < 64; ++i) members[i].sink = &parts[i];
+  const auto in_parts = train_group(members, 10);
+  for (std::size_t i = 0; i < 64; ++i) {
+    expect_same_records(parts[i].records, sinks[i].records, sweep.trials[i].id + " in parts");
+    EXPECT_EQ(in_parts[i].weights_digest, outcomes[i].weights_digest);
+  }
   EXPECT_EQ(outcomes[9].status, TrialStatus::Completed);
   EXPECT_EQ(sinks[9].records.size(), 2u);
 }
@@ -262,6 +272,22 @@ TEST(Cuda, AGroupOnTheGpuIsDeterministicAndAgreesWithTheCpuEngine) {
       EXPECT_NEAR(*gpu[i].records[r].test_loss, *cpu[i].records[r].test_loss, 1e-3 * *cpu[i].records[r].test_loss);
     }
   }
+}
+
+TEST(Fusion, MemoryDecidesHowManyTrialsAGpuGroupHolds) {
+  MlpShape shape;
+  shape.widths = {2, 64, 64, 1};  // 4417 parameters
+  shape.optimizer = OptimizerKind::Adam;  // 2 x 4417 floats of state
+  const std::int64_t floats_per_trial = 4417 * 6 + 2 * 4417 + 2 * (2 + 64 + 64 + 1) * 6;
+  const std::int64_t per_trial = floats_per_trial * 4;
+  EXPECT_EQ(trials_that_fit(shape, 2, 1000 * per_trial), 1000);
+  EXPECT_EQ(trials_that_fit(shape, 2, 1000 * per_trial - 1), 999);
+  EXPECT_EQ(trials_that_fit(shape, 2, 10), 1);  // never zero
+  EXPECT_GT(trials_that_fit(shape, 2, 0), 1'000'000'000);  // unknown memory: no limit
+  EXPECT_LT(trials_that_fit(shape, 512, std::int64_t(40) << 30), trials_that_fit(shape, 2, std::int64_t(40) << 30));
+  // An H100's 80 GB, half of it for a group: the groups of thousands fit at batch size 2 and 64.
+  EXPECT_GE(trials_that_fit(shape, 2, std::int64_t(40) << 30), 4096);
+  EXPECT_GE(trials_that_fit(shape, 64, std::int64_t(40) << 30), 1024);
 }
 
 TEST(Fusion, GroupsShareAShapeAndEveryWorkerGetsOne) {

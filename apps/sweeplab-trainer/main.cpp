@@ -16,5 +16,7 @@ int main(int argc, char** argv) {
     std::cout << problem << "\n";
     return 2;
   }
-  return sweeplab::worker_main(args, sweeplab::train_group);
+  return sweeplab::worker_main(args, [](const std::vector<sweeplab::GroupMember>& members) {
+    return sweeplab::train_group(members);
+  });
 }

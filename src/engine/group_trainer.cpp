@@ -50,6 +50,17 @@ void check_device(const std::string& device) {
   if (const auto problem = cuda_problem(); !problem.empty()) throw UserError(problem);
 }
 
+// The GPU's total memory, half of it for one group: the total, not what is free now, so the same command
+// always cuts its groups the same way (and gives the same numbers). cudaMemGetInfo is looked up at run time,
+// so the CPU build needs no CUDA; 0 when it is not there.
+std::int64_t gpu_memory_for_groups() {
+  using MemGetInfo = int (*)(std::size_t*, std::size_t*);
+  const auto mem_get_info = reinterpret_cast<MemGetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
+  std::size_t free_bytes = 0, total_bytes = 0;
+  if (!mem_get_info || mem_get_info(&free_bytes, &total_bytes) != 0) return 0;
+  return std::int64_t(total_bytes / 2);
+}
+
 // The batch order of one trial: a Fisher-Yates shuffle per epoch from the trial's own generator,
 // the same on every run and platform. Its state as of the epoch's start goes into checkpoints.
 class BatchOrder {
@@ -141,7 +152,8 @@ struct Trial {
 
 class GroupRun {
  public:
-  explicit GroupRun(const std::vector<GroupMember>& members) : data_(make_dataset(members.at(0).config->task)) {
+  GroupRun(const std::vector<GroupMember>& members, std::size_t max_at_once)
+      : data_(make_dataset(members.at(0).config->task)) {
     const Config& first = *members[0].config;
     const std::string key = fusion_key(first);
     for (const auto& member : members) {
@@ -152,16 +164,21 @@ class GroupRun {
       shape_.momentum_buffer = shape_.momentum_buffer || member.config->optimizer.momentum > 0.0;
     }
     group_data_ = group_data(data_);
-    const int slots = int(members.size());
-    math_ = first.training.device == "cuda" ? make_batched_math(shape_, group_data_, slots, "cuda")
-                                             : make_lean_cpu_math(shape_, group_data_, slots);
+    const bool cuda = first.training.device == "cuda";
+    // On a GPU, memory decides how many trials train at once; a larger group trains in consecutive parts.
+    std::int64_t largest_batch = 0;
+    for (const auto& member : members) largest_batch = std::max(largest_batch, member.config->training.batch_size);
+    std::int64_t fit = cuda ? trials_that_fit(shape_, largest_batch, gpu_memory_for_groups()) : std::int64_t(members.size());
+    if (max_at_once > 0) fit = std::min(fit, std::int64_t(max_at_once));
+    slots_ = int(std::min<std::int64_t>(fit, std::int64_t(members.size())));
+    math_ = cuda ? make_batched_math(shape_, group_data_, slots_, "cuda") : make_lean_cpu_math(shape_, group_data_, slots_);
     classification_ = data_.loss != LossKind::Regression;
-    for (int k = 0; k < slots; ++k) {
+    for (int k = 0; k < int(members.size()); ++k) {
       auto trial = std::make_unique<Trial>();
       trial->config = members[std::size_t(k)].config;
       trial->sink = members[std::size_t(k)].sink;
       trial->checkpoints = members[std::size_t(k)].checkpoints;
-      trial->slot = k;
+      trial->slot = k % slots_;
       trial->config_hash = short_hash(canonical_text(*trial->config));
       const auto& training = trial->config->training;
       const std::int64_t n = group_data_.n_train;
@@ -175,30 +192,34 @@ class GroupRun {
   }
 
   std::vector<TrialOutcome> run() {
-    for (auto& trial : trials_) {
-      start_fresh(*trial);
-      resume_if_possible(*trial);
-      if (!trial->outcome.not_trained.empty()) {
-        trial->active = false;
-        continue;
-      }
-      trial->sink->on_start(trial->step);
-      trial->outcome.resumed_from_step = trial->step;
-    }
-    while (true) {
-      std::vector<Trial*> running;
-      for (auto& trial : trials_) {
-        if (trial->active && trial->step < trial->total_steps) running.push_back(trial.get());
-      }
-      if (running.empty()) break;
-      if (running.front()->sink->stop_requested()) {
-        for (auto* trial : running) trial->outcome.status = TrialStatus::Interrupted;
-        break;
-      }
-      advance(running);
-    }
     std::vector<TrialOutcome> outcomes;
-    for (auto& trial : trials_) outcomes.push_back(finish(*trial));
+    for (std::size_t first = 0; first < trials_.size(); first += std::size_t(slots_)) {
+      const std::size_t end = std::min(trials_.size(), first + std::size_t(slots_));
+      for (std::size_t i = first; i < end; ++i) {
+        Trial& trial = *trials_[i];
+        start_fresh(trial);
+        resume_if_possible(trial);
+        if (!trial.outcome.not_trained.empty()) {
+          trial.active = false;
+          continue;
+        }
+        trial.sink->on_start(trial.step);
+        trial.outcome.resumed_from_step = trial.step;
+      }
+      while (true) {
+        std::vector<Trial*> running;
+        for (std::size_t i = first; i < end; ++i) {
+          if (trials_[i]->active && trials_[i]->step < trials_[i]->total_steps) running.push_back(trials_[i].get());
+        }
+        if (running.empty()) break;
+        if (running.front()->sink->stop_requested()) {
+          for (auto* trial : running) trial->outcome.status = TrialStatus::Interrupted;
+          break;
+        }
+        advance(running);
+      }
+      for (std::size_t i = first; i < end; ++i) outcomes.push_back(finish(*trials_[i]));  // before the slots are reused
+    }
     return outcomes;
   }
 
@@ -438,6 +459,7 @@ class GroupRun {
   MlpShape shape_;
   GroupData group_data_;
   std::unique_ptr<GroupMath> math_;
+  int slots_ = 1;  // trials the backend holds at once
   bool classification_ = true;
   std::vector<std::unique_ptr<Trial>> trials_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
@@ -452,11 +474,11 @@ std::string cuda_problem() {
   return "";
 }
 
-std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members) {
+std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members, std::size_t max_at_once) {
   if (members.empty()) return {};
   limit_threads(members.front().config->training.threads);
   check_device(members.front().config->training.device);
-  GroupRun run(members);
+  GroupRun run(members, max_at_once);
   return run.run();
 }
 

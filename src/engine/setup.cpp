@@ -2,6 +2,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "../train/model.hpp"
 #include "sweeplab/core/error.hpp"
 
@@ -32,6 +35,17 @@ std::int64_t MlpShape::parameter_count() const {
 std::int64_t MlpShape::optimizer_state_count() const {
   if (optimizer == OptimizerKind::Sgd) return momentum_buffer ? parameter_count() : 0;
   return 2 * parameter_count();
+}
+
+std::int64_t trials_that_fit(const MlpShape& shape, std::int64_t batch_size, std::int64_t bytes) {
+  if (bytes <= 0) return std::numeric_limits<std::int64_t>::max();
+  std::int64_t activations = 0;
+  for (const auto width : shape.widths) activations += width;
+  const std::int64_t parameters = shape.parameter_count();
+  // parameters + optimizer state + gradient + four temporaries of the update; per row: z, act(z), dL/dz, the
+  // gradient below, the gathered input and a margin
+  const std::int64_t floats = parameters * 6 + shape.optimizer_state_count() + batch_size * activations * 6;
+  return std::max<std::int64_t>(1, bytes / (floats * std::int64_t(sizeof(float))));
 }
 
 MlpShape shape_of(const Config& config, const Dataset& data) {

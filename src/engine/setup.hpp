@@ -13,6 +13,12 @@ MlpShape shape_of(const Config& config, const Dataset& data);
 GroupData group_data(const Dataset& data);
 TrialHyper hyper_of(const Config& config);
 
+// How many trials of this shape the batched backend can hold in `bytes` of device memory (at least 1; no
+// limit when bytes <= 0, i.e. unknown). Counts each trial's parameters, optimizer state, gradient and the
+// update's temporaries, and the activations of one step at `batch_size` rows (evaluation runs in chunks of
+// bounded size, whatever the group).
+std::int64_t trials_that_fit(const MlpShape& shape, std::int64_t batch_size, std::int64_t bytes);
+
 // The initial parameters of a trial in the engine's layout: PyTorch's nn.Linear initialisation drawn
 // from a generator seeded with `seed` (make_model), each weight stored transposed.
 std::vector<float> initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed);

@@ -48,7 +48,9 @@ struct GroupMember {
 // asks to stop. A diverged trial keeps the parameters from before the step that diverged.
 // Throws UserError for bad inputs (a missing CSV file, cuda without CUDA); anything else that throws fails
 // the whole group, for the caller to record. A checkpoint that cannot be written fails only its trial.
-std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members);
+// On a GPU, memory decides how many trials the engine holds at once (a larger group trains in consecutive
+// parts); `max_at_once` > 0 caps that on any device.
+std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members, std::size_t max_at_once = 0);
 
 // One trial: a group of one.
 TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints = {});
