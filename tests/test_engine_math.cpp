@@ -342,6 +342,10 @@ void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.label; }
 
 const Backend kLean = {"Lean", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k); },
                        true};
+// The kernels built for any x86-64 (what a CPU without AVX+FMA runs), here even where AVX+FMA is available.
+const Backend kLeanPortable = {
+    "LeanPortable", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, true); },
+    true};
 const Backend kBatched = {
     "Batched", [](const MlpShape& s, const GroupData& d, int k) { return make_batched_math(s, d, k, "cpu"); }, false};
 
@@ -480,7 +484,7 @@ TEST_P(EngineMathVsReference, OneEpochMatchesAutogradAndTorchOptim) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCombinations, EngineMathVsReference,
-                         ::testing::Combine(::testing::Values(kLean, kBatched), ::testing::ValuesIn(all_cases())),
+                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kBatched), ::testing::ValuesIn(all_cases())),
                          [](const ::testing::TestParamInfo<std::tuple<Backend, Case>>& info) {
                            return std::string(std::get<0>(info.param).label) + "_" + case_name(std::get<1>(info.param));
                          });
@@ -664,7 +668,7 @@ TEST_P(EngineGroup, SegmentsCutDifferentlyGiveTheSameNumbers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EngineGroup, ::testing::Values(kLean, kBatched),
+INSTANTIATE_TEST_SUITE_P(Backends, EngineGroup, ::testing::Values(kLean, kLeanPortable, kBatched),
                          [](const ::testing::TestParamInfo<Backend>& info) { return std::string(info.param.label); });
 
 }  // namespace

@@ -102,8 +102,10 @@ class GroupMath {
 };
 
 // Backends keep a reference to `data`, which must outlive them.
-// The hand-written CPU backend: no autograd, buffers allocated once, SIMD kernels (lean_kernels.cpp).
-std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots);
+// The hand-written CPU backend: no autograd, buffers allocated once, SIMD kernels (lean_kernels.cpp): the
+// AVX+FMA build where the CPU has it, else (or with `portable`) the build for any x86-64.
+std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots,
+                                              bool portable = false);
 
 // The batched-tensor backend: parameters as [K, ...] LibTorch tensors, one bmm/baddbmm per layer for all
 // trials, hand-derived backward, per-trial hyper-parameters as [K] tensors, accumulators on the device.

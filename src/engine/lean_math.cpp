@@ -40,8 +40,8 @@ bool cpu_has_fma() {
 
 class LeanCpuMath : public GroupMath {
  public:
-  LeanCpuMath(const MlpShape& shape, const GroupData& data, int slots)
-      : shape_(shape), data_(data), trials_(std::size_t(slots)), fma_(cpu_has_fma()) {
+  LeanCpuMath(const MlpShape& shape, const GroupData& data, int slots, bool portable)
+      : shape_(shape), data_(data), trials_(std::size_t(slots)), fma_(!portable && cpu_has_fma()) {
     for (auto& trial : trials_) {
       trial.parameters.assign(std::size_t(shape.parameter_count()), 0.0f);
       trial.state.assign(std::size_t(shape.optimizer_state_count()), 0.0f);
@@ -113,8 +113,8 @@ class LeanCpuMath : public GroupMath {
 
 }  // namespace
 
-std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots) {
-  return std::make_unique<LeanCpuMath>(shape, data, slots);
+std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots, bool portable) {
+  return std::make_unique<LeanCpuMath>(shape, data, slots, portable);
 }
 
 }  // namespace sweeplab
