@@ -218,10 +218,12 @@ int main(int argc, char** argv) {
     else if (flag == "--fused-ks") fused_ks = parse_list(next());
     else if (flag == "--fused-sizes") fused_sizes = parse_list(next());
     else {
-      std::cerr << "usage: bench_engine [--configs DIR] [--peer-dir DIR] [--no-peer] [--only grid|sizes] "
-                   "[--grid-epochs N] [--sizes LIST] [--ks LIST] [--reps N] [--min-seconds S] [--fused-steps N] "
-                   "[--fused-ks LIST] [--fused-sizes LIST] [--peer-epochs N]\n";
-      return 2;
+      (flag == "--help" ? std::cout : std::cerr)
+          << "usage: bench_engine [--configs DIR] [--peer-dir DIR] [--no-peer] [--only grid|sizes] "
+             "[--grid-epochs N] [--sizes LIST] [--ks LIST] [--reps N] [--min-seconds S] [--fused-steps N] "
+             "[--fused-ks LIST] [--fused-sizes LIST] [--peer-epochs N]\n"
+             "defaults: --reps 5 --min-seconds 0.5 --fused-steps 300 --sizes 2,8,64,512 --ks 1,64\n";
+      return flag == "--help" ? 0 : 2;
     }
   }
   const bool do_grid = only.empty() || only == "grid";

@@ -16,7 +16,8 @@
 #   (c) us per trial-step at batch sizes 2, 8, 64, 512 for K = 1 and 64, in-process, beside peer_pytorch.py
 #       steps and peer_fused.py: `$BUILD/bench/bench_engine --only sizes`. --engine-args go to both
 #       bench_engine calls, (b) and (c), e.g. "--peer-epochs 8" for a steadier peer per-step median.
-#   (d) start-up: `sweeplab --version`, `sweeplab list`, `sweeplab-trainer --check-cuda` (loads LibTorch),
+#   (d) start-up: `sweeplab --version`, `sweeplab list`, `sweeplab show doughnut-batch --trials`, `/bin/true`
+#       (the timer's floor), `sweeplab-trainer --check-cuda` (loads LibTorch),
 #       and `python3 -c 'import torch'` (the peer's start-up), each the median of --startup-reps runs.
 # Sweeplab wall times are medians of --reps runs, each in a fresh experiments folder; the peer's of --peer-reps.
 set -euo pipefail
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
     --no-peer) use_peer=0; shift ;;
     --no-j2) with_j2=0; shift ;;
     --engine-args) read -r -a engine_args <<< "$2"; shift 2 ;;
-    -h|--help) sed -n 2,21p "$self"; exit 0 ;;
+    -h|--help) sed -n 2,22p "$self"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done

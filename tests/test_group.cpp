@@ -169,6 +169,50 @@ INSTANTIATE_TEST_SUITE_P(Cases, GroupResumeTest,
                                            Interruption{"ctrl_c", "sigint_at_step=270", 130, -1}),
                          [](const auto& info) { return info.param.name; });
 
+TEST(Group, AWorkerThatDiesFailsOnlyTheTrialsItWasStillTraining) {
+  TempDir dir;
+  // One group of four: the two at lr 1e5 diverge within a few steps; the worker dies at step 200.
+  dir.write("configs/w.yaml",
+            "task: {name: doughnuts, samples: 400}\n"
+            "training: {batch_size: 8, steps: 400}\n"
+            "sweep: {grid: {optimizer.lr: [0.01, 100000.0]}, seeds: 2}\n");
+  const auto sweep = load_sweep(dir.str("configs"), "w");
+  ASSERT_EQ(sweep.trials.size(), 4u);
+  const auto folder = [&](std::size_t i) { return dir.path() / "experiments/w/trials" / sweep.trials[i].id; };
+  const auto crashed = testing::run_sweeplab(dir, "run w -j 1", "abort_at_step=200");
+  EXPECT_EQ(crashed.code, 1) << crashed.out << crashed.err;
+  for (const std::size_t i : {2u, 3u}) {
+    EXPECT_EQ(summary_of(folder(i))["status"], "diverged") << "settled before the worker died";
+    EXPECT_LT(summary_of(folder(i))["diverged_at_step"].get<int>(), 200);
+  }
+  for (const std::size_t i : {0u, 1u}) EXPECT_EQ(summary_of(folder(i))["status"], "failed");  // still training
+  const auto diverged_summary = testing::read_file(folder(2) / "summary.json");
+
+  const auto retried = testing::run_sweeplab(dir, "run w -j 1 --retry-failed");
+  EXPECT_EQ(retried.code, 0) << retried.out << retried.err;
+  for (const std::size_t i : {0u, 1u}) EXPECT_EQ(summary_of(folder(i))["status"], "completed");
+  EXPECT_EQ(testing::read_file(folder(2) / "summary.json"), diverged_summary);  // skipped: left as it was
+}
+
+TEST(Group, AMomentumFreeTrialResumesInAnyGroup) {
+  TempDir dir;
+  // SGD with and without momentum in one group: the group keeps a momentum buffer; alone, a momentum-free
+  // trial keeps none. Its checkpoint must resume either way.
+  dir.write("configs/m.yaml",
+            "task: {name: doughnuts, samples: 400}\n"
+            "optimizer: {name: sgd, lr: 0.05}\n"
+            "training: {batch_size: 4, epochs: 4}\n"
+            "checkpoint: {every: 1, min_interval_s: 0}\n"
+            "sweep: {grid: {optimizer.momentum: [0.0, 0.9]}, seeds: 2}\n");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run m -q --experiments whole").code, 0);
+  EXPECT_EQ(testing::run_sweeplab(dir, "run m -j 1", "sigint_at_step=120").code, 130);  // one group of 4
+  const auto resumed = testing::run_sweeplab(dir, "run m -j 2 --group-size 1");            // four groups of 1
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(resumed.out.find("unreadable"), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("resumed at step"), std::string::npos) << resumed.out;
+  expect_same_results(dir, "m", "experiments", "whole");
+}
+
 TEST(Group, GroupSizesAndWorkerCountsDoNotChangeAnyTrial) {
   TempDir dir;
   dir.write("configs/k.yaml", kGroupSweep);

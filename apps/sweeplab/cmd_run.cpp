@@ -26,7 +26,7 @@ CLI::App* setup_run(CLI::App& app, RunCommandOptions& options) {
   CLI::App* command = app.add_subcommand("run", "Train every trial of one or more sweeps, writing experiments/NAME/");
   command->add_option("names", options.names, "Sweep names")->required();
   add_override_option(*command, options.overrides);
-  command->add_option("-j,--jobs", options.jobs, "Worker processes, each training one group of trials at a time (default: cores)")
+  command->add_option("-j,--jobs", options.jobs, "Worker processes, each training one group of trials at a time (default: cores; 1 on CUDA)")
       ->check(CLI::Range(1, 256));
   command->add_option("--group-size", options.group_size,
                       "Most trials fused into one group (default: 64 on CPU, 4096 on CUDA); 1 trains trials one by one")
@@ -47,7 +47,10 @@ namespace {
 // build made (for tests that run the command line in-process).
 std::string locate_trainer() {
   namespace fs = std::filesystem;
-  if (const char* path = std::getenv("SWEEPLAB_TRAINER")) return path;
+  if (const char* path = std::getenv("SWEEPLAB_TRAINER")) {
+    if (::access(path, X_OK) != 0) throw UserError(std::string("SWEEPLAB_TRAINER=") + path + " is not a program that can run");
+    return path;
+  }
   std::error_code ec;
   const fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / "sweeplab-trainer";
   if (!ec && ::access(beside.c_str(), X_OK) == 0) return beside.string();
@@ -85,8 +88,8 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
       cuda = cuda || trial.config.training.device == "cuda";
     }
   }
-  const std::string trainer = options.dry_run ? "" : locate_trainer();
-  if (cuda && !options.dry_run) check_cuda(trainer);
+  const std::string trainer = locate_trainer();
+  if (cuda) check_cuda(trainer);
 
   if (options.dry_run) {
     for (const auto& sweep : sweeps) {
@@ -113,7 +116,8 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   run_options.fresh = options.fresh;
   run_options.retry_failed = options.retry_failed;
   run_options.quiet = global.quiet;
-  run_options.jobs = options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  // CUDA: one worker, whose groups are sized to the GPU's memory; CPU: a worker per core.
+  run_options.jobs = options.jobs > 0 ? options.jobs : cuda ? 1 : std::max(1u, std::thread::hardware_concurrency());
   run_options.group_size = options.group_size;
   install_interrupt_handlers();
   RunTotals all;

@@ -146,6 +146,8 @@ struct Trial {
   std::optional<EvalRecord> last;
   TrialOutcome outcome;
   bool active = true, checkpointed_here = false;
+  bool finished = false;  // its outcome is final and reported
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // this session, or its part
   std::chrono::steady_clock::time_point last_checkpoint = std::chrono::steady_clock::now();
   std::vector<double> lrs;  // of the current segment
 };
@@ -197,10 +199,12 @@ class GroupRun {
       const std::size_t end = std::min(trials_.size(), first + std::size_t(slots_));
       for (std::size_t i = first; i < end; ++i) {
         Trial& trial = *trials_[i];
+        trial.started = std::chrono::steady_clock::now();
         start_fresh(trial);
         resume_if_possible(trial);
         if (!trial.outcome.not_trained.empty()) {
           trial.active = false;
+          finish(trial);
           continue;
         }
         trial.sink->on_start(trial.step);
@@ -217,15 +221,19 @@ class GroupRun {
           break;
         }
         advance(running);
+        for (auto* trial : running) {  // done ones report now; their group may go on for a long time
+          if (!trial->active || trial->step == trial->total_steps) finish(*trial);
+        }
       }
-      for (std::size_t i = first; i < end; ++i) outcomes.push_back(finish(*trials_[i]));  // before the slots are reused
+      for (std::size_t i = first; i < end; ++i) finish(*trials_[i]);  // before the slots are reused
     }
+    for (auto& trial : trials_) outcomes.push_back(trial->outcome);
     return outcomes;
   }
 
  private:
   double elapsed(const Trial& trial) const {
-    return trial.elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    return trial.elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - trial.started).count();
   }
 
   void start_fresh(Trial& trial) {
@@ -261,7 +269,7 @@ class GroupRun {
                                  "; this sweeplab reads format " + std::to_string(kCheckpointFormatVersion));
       }
       if (state.get("config_hash") != trial.config_hash) throw std::runtime_error("it was written for another config");
-      math_->load(trial.slot, checkpoint.parameters, checkpoint.optimizer_state);
+      math_->load(trial.slot, checkpoint.parameters, state_for_group(trial, checkpoint.optimizer_state));
       Accumulators sums;
       sums.loss_sum = state.get_double("loss_sum");
       sums.accuracy_sum = state.get_double("accuracy_sum");
@@ -285,6 +293,19 @@ class GroupRun {
                                        fs::path(aside).filename().string() + "; started over");
       start_fresh(trial);
     }
+  }
+
+  // SGD keeps a momentum buffer for the whole group when any trial has momentum; a trial without momentum
+  // never reads it (0 x buffer), so its checkpoint holds no state, and it gets zeros in any group.
+  bool keeps_state(const Trial& trial) const {
+    return shape_.optimizer != OptimizerKind::Sgd || trial.config->optimizer.momentum > 0.0;
+  }
+  std::vector<float> own_state(const Trial& trial) {
+    return keeps_state(trial) ? math_->optimizer_state(trial.slot) : std::vector<float>();
+  }
+  std::vector<float> state_for_group(const Trial& trial, const std::vector<float>& saved) const {
+    if (keeps_state(trial)) return saved;
+    return std::vector<float>(std::size_t(shape_.optimizer_state_count()), 0.0f);
   }
 
   std::int64_t rows_of_batch(const Trial& trial, std::int64_t batch) const {
@@ -419,7 +440,7 @@ class GroupRun {
     // Mid-epoch the order must be re-drawn from the epoch's start; at a boundary the next draw is due.
     state.put("data_order", trial.batch_in_epoch > 0 ? trial.order->epoch_start_state() : trial.order->state());
     checkpoint.parameters = math_->parameters(trial.slot);
-    checkpoint.optimizer_state = math_->optimizer_state(trial.slot);
+    checkpoint.optimizer_state = own_state(trial);
     const std::string bytes = checkpoint_bytes(checkpoint);
     ++trial.outcome.checkpoints_written;
     faults::before_checkpoint_write(trial.outcome.checkpoints_written, trial.batch_size, trial.checkpoints.path, bytes);
@@ -435,9 +456,15 @@ class GroupRun {
     trial.outcome.checkpoint_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
 
-  TrialOutcome finish(Trial& trial) {
+  // Once per trial: the final checkpoint, the outcome, and the sink told.
+  void finish(Trial& trial) {
+    if (trial.finished) return;
+    trial.finished = true;
     TrialOutcome& outcome = trial.outcome;
-    if (!outcome.not_trained.empty()) return outcome;
+    if (!outcome.not_trained.empty()) {
+      trial.sink->on_finish(outcome);
+      return;
+    }
     const bool trained_now = trial.step > outcome.resumed_from_step;
     const bool keep_going = outcome.status == TrialStatus::Completed || outcome.status == TrialStatus::Interrupted;
     if (trained_now && keep_going && !trial.checkpointed_here && !outcome.stopped_at_target) save_checkpoint(trial);
@@ -452,7 +479,7 @@ class GroupRun {
     const auto parameters = math_->parameters(trial.slot);
     outcome.weights_digest =
         full_hash(std::string_view(reinterpret_cast<const char*>(parameters.data()), parameters.size() * sizeof(float)));
-    return outcome;
+    trial.sink->on_finish(outcome);
   }
 
   Dataset data_;
@@ -462,7 +489,6 @@ class GroupRun {
   int slots_ = 1;  // trials the backend holds at once
   bool classification_ = true;
   std::vector<std::unique_ptr<Trial>> trials_;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace

@@ -47,19 +47,28 @@ std::string sweep_digest(const ResolvedSweep& sweep) {
 
 // ---- worker side ----------------------------------------------------------------------------
 
+// The scheduler is gone (its end of the pipe closed): the trials checkpoint and stop, nobody listens.
+bool scheduler_gone = false;
+
 void write_all(int fd, const std::string& text) {
   std::size_t written = 0;
-  while (written < text.size()) {
+  while (written < text.size() && !scheduler_gone) {
     const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(3);  // the scheduler is gone
+    if (n <= 0) {
+      scheduler_gone = true;
+      request_interrupt();
+      return;
+    }
     written += std::size_t(n);
   }
 }
 
+json done_event(std::size_t index, const std::string& trial_id, const TrialResult& result);
+
 class PipeEvents : public TrialEvents {
  public:
-  explicit PipeEvents(int fd) : fd_(fd) {}
+  PipeEvents(int fd, const ResolvedSweep& sweep) : fd_(fd), sweep_(sweep) {}
   void started(std::size_t index, std::int64_t resumed_from_step) override {
     write_all(fd_, json{{"e", "start"}, {"i", index}, {"resumed", resumed_from_step}}.dump() + "\n");
   }
@@ -68,9 +77,15 @@ class PipeEvents : public TrialEvents {
                         {"train_loss", std::isfinite(record.train_loss) ? record.train_loss : 0.0}}
                            .dump() + "\n");
   }
+  void finished(std::size_t index, const TrialResult& result) override {
+    reported.insert(index);
+    write_all(fd_, done_event(index, sweep_.trials.at(index).id, result).dump() + "\n");
+  }
+  std::set<std::size_t> reported;  // trials whose done event went out
 
  private:
   int fd_;
+  const ResolvedSweep& sweep_;
 };
 
 extern "C" void on_worker_term(int) {
@@ -105,7 +120,7 @@ int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const Gro
 
   std::string buffer;
   char chunk[4096];
-  PipeEvents reporter(kEventFd);
+  PipeEvents reporter(kEventFd, sweep);
   while (true) {
     const auto newline = buffer.find('\n');
     if (newline == std::string::npos) {
@@ -119,18 +134,17 @@ int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const Gro
     buffer.erase(0, newline + 1);
     std::vector<std::size_t> group;
     for (std::size_t index; line >> index;) group.push_back(index);
-    std::vector<TrialResult> results;
+    reporter.reported.clear();
     try {
-      results = run_trial_group(sweep, group, options, train, reporter);
-    } catch (const std::exception& e) {  // storage trouble before training: these trials fail, the worker goes on
-      results.assign(group.size(), TrialResult{});
-      for (auto& result : results) {
-        result.outcome.status = TrialStatus::Failed;
-        result.outcome.error = e.what();
+      run_trial_group(sweep, group, options, train, reporter);  // reports each trial as it is settled
+    } catch (const std::exception& e) {  // storage trouble before training: the unsettled trials fail, the worker goes on
+      for (const std::size_t index : group) {
+        if (reporter.reported.count(index)) continue;
+        TrialResult failed;
+        failed.outcome.status = TrialStatus::Failed;
+        failed.outcome.error = e.what();
+        reporter.finished(index, failed);
       }
-    }
-    for (std::size_t i = 0; i < group.size(); ++i) {
-      write_all(kEventFd, done_event(group[i], sweep.trials.at(group[i]).id, results[i]).dump() + "\n");
     }
     if (interrupt_requested()) break;
   }
@@ -239,7 +253,14 @@ class Scheduler {
     argv.push_back(nullptr);
     std::cout.flush();
     std::cerr.flush();
+    // No Ctrl-C or SIGTERM reaches the child before it has decided what to do with them (below); ours wait too.
+    sigset_t stops, before;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stops, &before);
     const pid_t pid = ::fork();
+    if (pid != 0) sigprocmask(SIG_SETMASK, &before, nullptr);
     if (pid < 0) throw StorageError(std::string("cannot start a worker process: ") + std::strerror(errno));
     if (pid == 0) {
       // Out of the way of 2, 3 and 4 first, then into place; every other descriptor closes on exec.
@@ -250,13 +271,10 @@ class Scheduler {
       place_descriptor(event_end, kEventFd);
       prctl(PR_SET_PDEATHSIG, SIGTERM);  // the scheduler died: checkpoint and stop
       // Ctrl-C reaches the scheduler, which tells the workers with SIGTERM (ignoring survives exec). SIGTERM
-      // waits (blocked; the mask survives exec too) until the worker has its handler: a Ctrl-C while LibTorch
+      // stays blocked (the mask survives exec too) until the worker has its handler: a Ctrl-C while LibTorch
       // loads must stop the worker cleanly, not kill it and fail its trials.
       std::signal(SIGINT, SIG_IGN);
-      sigset_t terminate;
-      sigemptyset(&terminate);
-      sigaddset(&terminate, SIGTERM);
-      sigprocmask(SIG_BLOCK, &terminate, nullptr);
+      std::signal(SIGTERM, SIG_DFL);
       ::execv(trainer_.c_str(), argv.data());
       const std::string message = "sweeplab: cannot start the trainer " + trainer_ + ": " + std::strerror(errno) + "\n";
       (void)!::write(STDERR_FILENO, message.data(), message.size());
@@ -400,6 +418,12 @@ class Scheduler {
       if (it->tasks >= 0) ::close(it->tasks);
       ::close(it->events);
       ::close(it->errors);
+      // A worker that left cleanly (it was told to stop) never started what was sent after: that goes back.
+      const bool left_cleanly = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (left_cleanly && !it->current.empty()) {
+        queue_.push_front(std::vector<std::size_t>(it->current.begin(), it->current.end()));
+        it->current.clear();
+      }
       const bool crashed_mid_group = !it->current.empty();
       if (crashed_mid_group) {
         std::string tail = it->stderr_tail;
@@ -414,7 +438,7 @@ class Scheduler {
         }
       }
       it = workers_.erase(it);
-      if (crashed_mid_group && !queue_.empty() && !interrupt_requested()) {
+      if ((crashed_mid_group || left_cleanly) && !queue_.empty() && !interrupt_requested()) {
         spawn();  // a replacement takes the rest
         dispatch(workers_.back());
       }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "sweeplab/config/emit.hpp"
@@ -24,8 +25,13 @@ namespace {
 // When training starts, the trial's old summary.json goes: until the new one is written, the trial is partial.
 class FileSink : public TrialSink {
  public:
+  using Finish = std::function<void(const TrialOutcome&)>;
   FileSink(std::size_t index, const fs::path& dir, std::shared_ptr<spdlog::logger> log, TrialEvents& events)
       : index_(index), dir_(dir), log_(std::move(log)), events_(events) {}
+  void when_finished(Finish finish) { finish_ = std::move(finish); }
+  void on_finish(const TrialOutcome& outcome) override {
+    if (finish_) finish_(outcome);
+  }
   void on_start(std::int64_t resumed_from_step) override {
     if (resumed_from_step > 0) log_->info("continuing from the checkpoint at step {}", resumed_from_step);
     if (!dir_.empty()) {
@@ -46,6 +52,7 @@ class FileSink : public TrialSink {
   bool stop_requested() override { return interrupt_requested(); }
 
  private:
+  Finish finish_;
   std::size_t index_;
   fs::path dir_;  // empty: nothing is written (--no-save)
   std::unique_ptr<MetricsFile> metrics_;
@@ -163,31 +170,44 @@ std::vector<TrialResult> run_trial_group(const ResolvedSweep& sweep, const std::
   std::vector<TrialResult> results(indexes.size());
   std::vector<Prepared> prepared;
   std::vector<std::size_t> positions;  // of the prepared trials in `indexes`
+  std::vector<bool> settled(indexes.size(), false);
+  const auto settle = [&](std::size_t i) {
+    settled[i] = true;
+    events.finished(indexes[i], results[i]);
+  };
   for (std::size_t i = 0; i < indexes.size(); ++i) {
     if (auto trial = prepare(sweep, indexes[i], options, events, results[i])) {
       prepared.push_back(std::move(*trial));
       positions.push_back(i);
+    } else {
+      settle(i);  // skipped or busy: said at once
     }
   }
   if (prepared.empty()) return results;
   std::vector<GroupMember> members;
-  for (auto& trial : prepared) {
-    members.push_back({&sweep.trials.at(trial.index).config, trial.sink.get(), trial.checkpoints});
-  }
-  std::vector<TrialOutcome> outcomes;
-  try {
-    outcomes = train(members);
-  } catch (const std::exception& e) {
-    outcomes.assign(members.size(), TrialOutcome{});
-    for (auto& outcome : outcomes) {
-      outcome.status = TrialStatus::Failed;
-      outcome.error = e.what();
-    }
-  }
   for (std::size_t p = 0; p < prepared.size(); ++p) {
+    prepared[p].sink->when_finished([&, p](const TrialOutcome& outcome) {
+      TrialResult& result = results[positions[p]];
+      result.outcome = outcome;
+      conclude(sweep, prepared[p], options, result);
+      settle(positions[p]);
+    });
+    members.push_back({&sweep.trials.at(prepared[p].index).config, prepared[p].sink.get(), prepared[p].checkpoints});
+  }
+  std::string error;
+  try {
+    train(members);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  for (std::size_t p = 0; p < prepared.size(); ++p) {  // what training did not settle (it threw) fails
+    if (settled[positions[p]]) continue;
     TrialResult& result = results[positions[p]];
-    result.outcome = std::move(outcomes.at(p));
+    result.outcome = TrialOutcome{};
+    result.outcome.status = TrialStatus::Failed;
+    result.outcome.error = error.empty() ? "training ended without a result for this trial" : error;
     conclude(sweep, prepared[p], options, result);
+    settle(positions[p]);
   }
   return results;
 }

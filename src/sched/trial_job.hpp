@@ -8,23 +8,27 @@
 
 namespace sweeplab {
 
-// What running trials report to the scheduler.
-class TrialEvents {
- public:
-  virtual ~TrialEvents() = default;
-  virtual void started(std::size_t index, std::int64_t resumed_from_step) = 0;
-  virtual void evaluated(std::size_t index, const EvalRecord& record) = 0;
-};
-
 struct TrialResult {
   enum class Kind { Trained, Skipped, Busy } kind = Kind::Trained;
   std::string message;   // why skipped / who holds it
   TrialOutcome outcome;  // when trained
 };
 
+// What running trials report to the scheduler.
+class TrialEvents {
+ public:
+  virtual ~TrialEvents() = default;
+  virtual void started(std::size_t index, std::int64_t resumed_from_step) = 0;
+  virtual void evaluated(std::size_t index, const EvalRecord& record) = 0;
+  // The trial is settled (skipped, left to another process, or trained with its summary.json written),
+  // as soon as it is: its group may go on long after.
+  virtual void finished(std::size_t index, const TrialResult& result) = 0;
+};
+
 // The trials `indexes` of the sweep (one fused group), start to finish: each is locked and decided on
 // (train, continue, skip) on its own, those to train go to `train` together, and each gets its own
-// summary.json. If training throws, every trial of the group is failed with the error.
+// summary.json and `events.finished` as soon as it is settled. If training throws, the trials not yet
+// settled are failed with the error.
 std::vector<TrialResult> run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
                                          const RunOptions& options, const GroupTrainer& train, TrialEvents& events);
 

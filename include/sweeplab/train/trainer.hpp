@@ -16,7 +16,10 @@ class TrialSink {
   // follow; any recorded earlier beyond it are to be dropped.
   virtual void on_start(std::int64_t resumed_from_step) { (void)resumed_from_step; }
   virtual void on_eval(const EvalRecord& record) = 0;
-  // Polled at every step boundary; true stops the trial (status interrupted) after a checkpoint.
+  // The trial is done for this session (its final checkpoint is written), while its group may go on.
+  virtual void on_finish(const TrialOutcome& outcome) { (void)outcome; }
+  // Polled between segments (a few thousand samples of each trial of the group); true stops the trials
+  // (status interrupted) after a checkpoint.
   virtual bool stop_requested() { return false; }
 };
 
