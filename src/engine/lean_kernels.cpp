@@ -18,22 +18,6 @@ inline Vec splat(float x) { return Vec{x, x, x, x, x, x, x, x}; }
 inline float lane_sum(Vec v) {  // a fixed order
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
-typedef int Mask __attribute__((vector_size(32)));
-// The lane sums of eight vectors at once (lane r of the result sums v[r]), by a fixed tree of shuffles.
-inline Vec lane_sums(const Vec v[8]) {
-  Vec pairs[4], quads[2];
-  for (int r = 0; r < 4; ++r) {
-    pairs[r] = __builtin_shuffle(v[2 * r], v[2 * r + 1], Mask{0, 8, 2, 10, 4, 12, 6, 14}) +
-               __builtin_shuffle(v[2 * r], v[2 * r + 1], Mask{1, 9, 3, 11, 5, 13, 7, 15});
-  }
-  for (int r = 0; r < 2; ++r) {
-    quads[r] = __builtin_shuffle(pairs[2 * r], pairs[2 * r + 1], Mask{0, 1, 8, 9, 4, 5, 12, 13}) +
-               __builtin_shuffle(pairs[2 * r], pairs[2 * r + 1], Mask{2, 3, 10, 11, 6, 7, 14, 15});
-  }
-  return __builtin_shuffle(quads[0], quads[1], Mask{0, 1, 2, 3, 8, 9, 10, 11}) +
-         __builtin_shuffle(quads[0], quads[1], Mask{4, 5, 6, 7, 12, 13, 14, 15});
-}
-
 // Rows m..m+ROWS of C, columns n..n+16: each load of B serves ROWS rows.
 template <int ROWS>
 inline void forward_block(const float* a, const float* b, const float* bias, float* c, std::int64_t m, std::int64_t n,
@@ -89,76 +73,21 @@ void forward_layer(const float* a, const float* b, const float* bias, float* c, 
   }
 }
 
-// dA[m][k] = sum_n dC[m][n] B[k][n]: the gradient reaching a layer's input. Each element is a dot product
-// over n, in lanes of eight then a fixed lane order, then the remaining n in order.
-void backward_input(const float* dc, const float* b, float* da, std::int64_t rows, std::int64_t depth,
-                    std::int64_t width) {
-  const std::int64_t vector_width = width - width % kLanes;
-  const auto tail = [&](std::int64_t m, std::int64_t k) {
-    float sum = 0.0f;
-    for (std::int64_t n = vector_width; n < width; ++n) sum += dc[m * width + n] * b[k * width + n];
-    return sum;
-  };
-  if (vector_width == 0) {  // a narrow layer (the output): outputs outermost, so the loop over k vectorizes
-    for (std::int64_t m = 0; m < rows; ++m) {
-      float* row = da + m * depth;
-      for (std::int64_t k = 0; k < depth; ++k) row[k] = dc[m * width] * b[k * width];
-      for (std::int64_t n = 1; n < width; ++n) {
-        for (std::int64_t k = 0; k < depth; ++k) row[k] += dc[m * width + n] * b[k * width + n];
-      }
-    }
-    return;
-  }
-  std::int64_t m = 0;
-  for (; m + 2 <= rows; m += 2) {  // two rows x four inputs: each load serves two or four products
-    std::int64_t k = 0;
-    for (; k + 4 <= depth; k += 4) {
-      Vec acc[8];
-      for (auto& v : acc) v = splat(0);
-      for (std::int64_t n = 0; n < vector_width; n += kLanes) {
-        const Vec g0 = load(dc + m * width + n), g1 = load(dc + (m + 1) * width + n);
-        for (int r = 0; r < 4; ++r) {
-          const Vec w = load(b + (k + r) * width + n);
-          acc[r] += g0 * w;
-          acc[4 + r] += g1 * w;
-        }
-      }
-      const Vec sums = lane_sums(acc);
-      for (int r = 0; r < 4; ++r) {
-        da[m * depth + k + r] = sums[r] + tail(m, k + r);
-        da[(m + 1) * depth + k + r] = sums[4 + r] + tail(m + 1, k + r);
-      }
-    }
-    for (; k < depth; ++k) {
-      for (std::int64_t row = m; row < m + 2; ++row) {
-        Vec acc = splat(0);
-        for (std::int64_t n = 0; n < vector_width; n += kLanes) acc += load(dc + row * width + n) * load(b + k * width + n);
-        da[row * depth + k] = lane_sum(acc) + tail(row, k);
-      }
-    }
-  }
-  for (; m < rows; ++m) {
-    std::int64_t k = 0;
-    for (; k + 8 <= depth; k += 8) {
-      Vec acc[8];
-      for (auto& v : acc) v = splat(0);
-      for (std::int64_t n = 0; n < vector_width; n += kLanes) {
-        const Vec g = load(dc + m * width + n);
-        for (int r = 0; r < 8; ++r) acc[r] += g * load(b + (k + r) * width + n);
-      }
-      const Vec sums = lane_sums(acc);
-      for (int r = 0; r < 8; ++r) da[m * depth + k + r] = sums[r] + tail(m, k + r);
-    }
-    for (; k < depth; ++k) {
-      Vec acc = splat(0);
-      for (std::int64_t n = 0; n < vector_width; n += kLanes) acc += load(dc + m * width + n) * load(b + k * width + n);
-      da[m * depth + k] = lane_sum(acc) + tail(m, k);
+// A narrow layer (fewer than eight outputs: the output layer): dA[m][k] = sum_n dC[m][n] B[k][n], the
+// gradient reaching its input, with outputs outermost so the loop over k vectorizes.
+void narrow_backward_input(const float* dc, const float* b, float* da, std::int64_t rows, std::int64_t depth,
+                           std::int64_t width) {
+  for (std::int64_t m = 0; m < rows; ++m) {
+    float* row = da + m * depth;
+    for (std::int64_t k = 0; k < depth; ++k) row[k] = dc[m * width] * b[k * width];
+    for (std::int64_t n = 1; n < width; ++n) {
+      for (std::int64_t k = 0; k < depth; ++k) row[k] += dc[m * width + n] * b[k * width + n];
     }
   }
 }
 
 // One optimizer step (PyTorch's sgd, adam and adamw formulas), applied to the parameters as their
-// gradients come out of backward_weights, eight at a time or one by one.
+// gradients come out of the backward kernels, eight at a time or one by one.
 class Update {
  public:
   Update(const MlpShape& shape, const TrialHyper& hyper, double lr, std::int64_t step, float* parameters, float* state)
@@ -233,32 +162,13 @@ class Update {
   std::int64_t count_;
 };
 
-// The gradients dB[k][n] = sum_m A[m][k] dC[m][n] and dbias[n] = sum_m dC[m][n] (m in order), each handed to
-// the optimizer as it is formed. `offset` is where B starts among the parameters; the bias follows B.
-void backward_weights(const float* a, const float* dc, Update& update, std::int64_t offset, std::int64_t rows,
-                      std::int64_t depth, std::int64_t width, float* scratch) {
+// A narrow layer's gradients dB[k][n] = sum_m A[m][k] dC[m][n] and dbias[n] = sum_m dC[m][n] (m in order),
+// each handed to the optimizer as it is formed. `offset` is where B starts among the parameters; the bias
+// follows B. Rows outermost, so the loop over k vectorizes.
+void narrow_backward_weights(const float* a, const float* dc, Update& update, std::int64_t offset, std::int64_t rows,
+                             std::int64_t depth, std::int64_t width, float* scratch) {
   const std::int64_t bias = offset + depth * width;
-  std::int64_t n = 0;
-  for (; n + kLanes <= width; n += kLanes) {
-    std::int64_t k = 0;
-    for (; k + 4 <= depth; k += 4) {
-      Vec acc[4] = {splat(0), splat(0), splat(0), splat(0)};
-      for (std::int64_t m = 0; m < rows; ++m) {
-        const Vec g = load(dc + m * width + n);
-        for (int r = 0; r < 4; ++r) acc[r] += splat(a[m * depth + k + r]) * g;
-      }
-      for (int r = 0; r < 4; ++r) update.apply(offset + (k + r) * width + n, acc[r]);
-    }
-    for (; k < depth; ++k) {
-      Vec acc = splat(0);
-      for (std::int64_t m = 0; m < rows; ++m) acc += splat(a[m * depth + k]) * load(dc + m * width + n);
-      update.apply(offset + k * width + n, acc);
-    }
-    Vec sum = splat(0);
-    for (std::int64_t m = 0; m < rows; ++m) sum += load(dc + m * width + n);
-    update.apply(bias + n, sum);
-  }
-  for (; n < width; ++n) {  // narrow layers: rows outermost, so the loop over k vectorizes
+  for (std::int64_t n = 0; n < width; ++n) {
     for (std::int64_t k = 0; k < depth; ++k) scratch[k] = 0.0f;
     for (std::int64_t m = 0; m < rows; ++m) {
       const float g = dc[m * width + n];
@@ -488,8 +398,8 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
                        fan_out, work);
       } else {  // a narrow layer (the output)
         // The gradient for the layer below first: it needs this layer's weights before their update.
-        if (gradient_below) backward_input(delta, parameters + offset_params, gradient_below, rows, fan_in, fan_out);
-        backward_weights(below, delta, update, offset_params, rows, fan_in, fan_out, work.grad.data());
+        if (gradient_below) narrow_backward_input(delta, parameters + offset_params, gradient_below, rows, fan_in, fan_out);
+        narrow_backward_weights(below, delta, update, offset_params, rows, fan_in, fan_out, work.grad.data());
       }
       if (l > 0) {
         std::swap(work.delta, work.back);

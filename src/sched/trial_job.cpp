@@ -165,8 +165,8 @@ void conclude(const ResolvedSweep& sweep, const Prepared& prepared, const RunOpt
 
 }  // namespace
 
-std::vector<TrialResult> run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
-                                         const RunOptions& options, const GroupTrainer& train, TrialEvents& events) {
+void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes, const RunOptions& options,
+                     const GroupTrainer& train, TrialEvents& events) {
   std::vector<TrialResult> results(indexes.size());
   std::vector<Prepared> prepared;
   std::vector<std::size_t> positions;  // of the prepared trials in `indexes`
@@ -183,7 +183,7 @@ std::vector<TrialResult> run_trial_group(const ResolvedSweep& sweep, const std::
       settle(i);  // skipped or busy: said at once
     }
   }
-  if (prepared.empty()) return results;
+  if (prepared.empty()) return;
   std::vector<GroupMember> members;
   for (std::size_t p = 0; p < prepared.size(); ++p) {
     prepared[p].sink->when_finished([&, p](const TrialOutcome& outcome) {
@@ -209,7 +209,6 @@ std::vector<TrialResult> run_trial_group(const ResolvedSweep& sweep, const std::
     conclude(sweep, prepared[p], options, result);
     settle(positions[p]);
   }
-  return results;
 }
 
 TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,

@@ -29,8 +29,8 @@ class TrialEvents {
 // (train, continue, skip) on its own, those to train go to `train` together, and each gets its own
 // summary.json and `events.finished` as soon as it is settled. If training throws, the trials not yet
 // settled are failed with the error.
-std::vector<TrialResult> run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
-                                         const RunOptions& options, const GroupTrainer& train, TrialEvents& events);
+void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
+                     const RunOptions& options, const GroupTrainer& train, TrialEvents& events);
 
 // A worker died while training this trial: summary.json says failed with `error` (taken under the
 // trial's lock, which the dead worker no longer holds), the checkpoint stays, trial.log gets the
