@@ -100,7 +100,9 @@ TEST_P(CrashTest, FailsOnlyThatTrialKeepsItsCheckpointAndRetryFailedFinishesIt) 
   EXPECT_NE(status.out.find("failed"), std::string::npos) << status.out;
 
   const auto skipped = testing::run_sweeplab(dir, "run p -j 2");
-  EXPECT_EQ(skipped.code, 0);
+  EXPECT_EQ(skipped.code, 1) << "a trial that failed in an earlier run still fails this one";
+  EXPECT_NE(skipped.err.find("1 trial failed"), std::string::npos) << skipped.err;
+  EXPECT_NE(skipped.err.find("sweeplab run p --retry-failed"), std::string::npos) << skipped.err;
   EXPECT_NE(skipped.out.find("failed earlier (--retry-failed runs it again), skipped"), std::string::npos) << skipped.out;
   const auto retried = testing::run_sweeplab(dir, "run p -j 2 --retry-failed");
   ASSERT_EQ(retried.code, 0) << retried.out << retried.err;

@@ -109,7 +109,7 @@ TEST(Resume, InterruptedTrialsSaySoAndStatusShowsThem) {
   EXPECT_TRUE(fs::exists(trial / "checkpoint.pt"));
   const auto status = testing::run_sweeplab(dir, "status r");
   // The scheduler's SIGTERM reaches the worker some steps after the Ctrl-C (step 50 of 120): epoch 2 or 3.
-  const std::regex row("1  interrupted  [23] of 6 epochs");
+  const std::regex row("1  \\S+  interrupted  [23] of 6 epochs");
   EXPECT_TRUE(std::regex_search(status.out, row)) << status.out;
   EXPECT_NE(status.out.find("1 trials: 1 interrupted"), std::string::npos) << status.out;
 }
@@ -261,10 +261,15 @@ TEST(Storage, AnUnwritableExperimentsFolderIsOneClearError) {
   TempDir dir;
   dir.write("configs/r.yaml", config_with("{name: sgd, lr: 0.05}", "{name: constant}"));
   dir.write("not-a-folder", "a file");
+  const auto before = dir.snapshot();
   const auto result = testing::run_sweeplab(dir, "run r --experiments not-a-folder/experiments");
-  EXPECT_EQ(result.code, 1) << result.out << result.err;
-  EXPECT_NE(result.err.find("sweeplab: cannot create folder not-a-folder/experiments/r/trials"), std::string::npos)
+  EXPECT_EQ(result.code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("sweeplab: --experiments not-a-folder/experiments: cannot be created ("), std::string::npos)
       << result.err;
+  auto after = dir.snapshot();
+  after.erase("out.txt " + std::to_string(result.out.size()));
+  after.erase("err.txt " + std::to_string(result.err.size()));
+  EXPECT_EQ(after, before) << "nothing is written";
   EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
 }
 

@@ -90,11 +90,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     err << "sweeplab: " << e.what() << "\n";
     return 2;
   } catch (const StorageError& e) {
-    err << "sweeplab: " << e.what() << "\n";
-    return 1;
+    err << "sweeplab: storage error: " << e.what() << "; state is safe; rerun to resume\n";
+    return 3;
   } catch (const std::exception& e) {
     err << "sweeplab: internal error (please report it): " << e.what() << "\n";
-    return 3;
+    return 4;
   }
   throw InternalError("no subcommand ran");
 }

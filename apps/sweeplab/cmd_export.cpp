@@ -24,8 +24,9 @@ CLI::App* setup_export(CLI::App& app, ExportOptions& options) {
 
 int run_export(const GlobalOptions& global, const ExportOptions& options, std::ostream& out, std::ostream&) {
   const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides);
-  const auto trials = export_trials(sweep, load_results(sweep, global.experiments_dir));
-  const auto table = options.aggregate ? aggregate_seeds(sweep, trials) : trials;
+  const SweepState state = read_sweep_state(sweep, global.experiments_dir);
+  const auto trials = export_trials(state.sweep, state.trials);
+  const auto table = options.aggregate ? aggregate_seeds(state.sweep, trials) : trials;
   out << (options.format == "jsonl" ? to_jsonl(table) : to_csv(table));
   return 0;
 }

@@ -2,7 +2,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 
 #include <ostream>
@@ -13,11 +16,15 @@
 #include "commands.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
+#include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/table.hpp"
+#include "sweeplab/core/text.hpp"
 #include "sweeplab/report/trial_table.hpp"
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
+#include "sweeplab/store/history.hpp"
 #include "sweeplab/store/layout.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 #include "sweeplab/train/trainer.hpp"
 
 namespace sweeplab {
@@ -75,6 +82,111 @@ void check_cuda(const std::string& trainer) {
 
 }  // namespace
 
+namespace {
+
+// What `run` would do with a trial, as the front end can tell from its files (a worker decides again
+// under the trial's lock). Empty `skip` means it would train.
+struct Plan {
+  std::string action;  // for --dry-run: train, resume, extend, skip, repair, ...
+  bool trains = true;
+  bool extends = false;  // a completed trial whose budget the current config raises
+};
+
+std::string budget_text(const Config& config) {
+  return config.training.steps > 0 ? std::to_string(config.training.steps) + " steps"
+                                   : std::to_string(config.training.epochs) + " epochs";
+}
+
+Plan plan_for(const TrialState& trial, const RunCommandOptions& options) {
+  const std::string& status = trial.status;
+  if (options.fresh) return {"train from scratch (--fresh)"};
+  if (status == "pending") return {"train"};
+  // A worker looks again under the trial's lock: the holder may be gone by then (a run just killed).
+  if (status == "running") return {"leave to pid " + std::to_string(trial.running_pid.value_or(0)) + " while it runs"};
+  if (status == "unreadable") return {"repair (" + trial.problem + ")"};
+  if (status == "failed") {
+    return options.retry_failed ? Plan{"train again"} : Plan{"skip: failed earlier (--retry-failed runs it again)", false};
+  }
+  if (status == "diverged") return {"skip: diverged already", false};
+  if (status == "completed") {
+    const auto& summary = *trial.summary;
+    const Config& planned = trial.planned ? *trial.planned : trial.spec.config;
+    const bool raised = planned.training.steps > 0 ? planned.training.steps > summary.steps
+                                                   : planned.training.epochs > summary.epochs;
+    if (!raised || summary.stopped_at_target) return {"skip: completed already", false};
+    return {"extend from " + budget_text(trial.spec.config) + " to " + budget_text(planned), true, true};
+  }
+  return {"resume"};  // partial, interrupted
+}
+
+// The experiments path must be a folder that is (or can be) written to, before anything is trained.
+void check_experiments_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path target(path.empty() ? "." : path);
+  if (fs::exists(target, ec)) {
+    if (!fs::is_directory(target, ec)) {
+      throw UserError("--experiments " + path + ": is a file, not a folder (give a folder, e.g. --experiments experiments)");
+    }
+    if (::access(target.c_str(), W_OK) != 0) {
+      throw UserError("--experiments " + path + ": cannot write there (" + std::strerror(errno) +
+                      "); give a writable folder with --experiments");
+    }
+    return;
+  }
+  fs::path parent = fs::absolute(target, ec).parent_path();
+  while (!parent.empty() && !fs::exists(parent, ec) && parent != parent.root_path()) parent = parent.parent_path();
+  if (!fs::is_directory(parent, ec)) {
+    throw UserError("--experiments " + path + ": cannot be created (" + parent.string() + " is not a folder)");
+  }
+  if (::access(parent.c_str(), W_OK) != 0) {
+    throw UserError("--experiments " + path + ": cannot be created in " + parent.string() + " (" + std::strerror(errno) +
+                    "); give a writable folder with --experiments");
+  }
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return buffer;
+}
+
+RunRecord run_record(const RunCommandOptions& options, const RunContext& context, std::size_t trials) {
+  RunRecord record;
+  record.started_at = utc_now();
+  record.command = "run";
+  record.overrides = options.overrides;
+  if (options.fresh) record.flags.push_back("--fresh");
+  if (options.retry_failed) record.flags.push_back("--retry-failed");
+  record.sweeplab_version = context.sweeplab_version;
+  record.git_commit = context.git_commit;
+  record.host = context.host;
+  if (const char* user = std::getenv("USER")) record.user = user;
+  record.trials = trials;
+  return record;
+}
+
+// What the first line says besides the trial count: completed trials this run extends, and with what
+// overrides they were run before.
+std::string extension_note(const SweepState& state, const std::vector<Plan>& plans) {
+  std::size_t extended = 0;
+  std::string from, to;
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    if (!plans[i].extends) continue;
+    ++extended;
+    from = budget_text(state.trials[i].spec.config);
+    to = budget_text(*state.trials[i].planned);
+  }
+  if (extended == 0) return "";
+  std::string note = "; extends " + std::to_string(extended) + " completed trial" + (extended == 1 ? "" : "s") + " from " +
+                     from + " to " + to;
+  if (!state.runs.empty()) note += " (the last run had " + overrides_text(state.runs.back()) + ")";
+  return note;
+}
+
+}  // namespace
+
 int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::ostream& out, std::ostream& err) {
   // Everything is checked before anything is trained or written.
   std::vector<ResolvedSweep> sweeps;
@@ -91,24 +203,45 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   const std::string trainer = locate_trainer();
   if (cuda) check_cuda(trainer);
 
+  // What each trial's files say, and so what this run would do with it.
+  std::vector<SweepState> states;
+  std::vector<std::vector<Plan>> plans;
+  bool anything_to_train = false;
+  for (const auto& sweep : sweeps) {
+    ReadOptions read;
+    read.metrics = false;
+    SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
+    state.trials.resize(sweep.trials.size());  // only the trials this run selects
+    std::vector<Plan> plan;
+    for (const auto& trial : state.trials) {
+      plan.push_back(plan_for(trial, options));
+      anything_to_train = anything_to_train || plan.back().trains;
+    }
+    states.push_back(std::move(state));
+    plans.push_back(std::move(plan));
+  }
+
   if (options.dry_run) {
-    for (const auto& sweep : sweeps) {
+    for (std::size_t s = 0; s < sweeps.size(); ++s) {
+      const auto& sweep = sweeps[s];
       out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials -> "
-          << sweep_dir(global.experiments_dir, sweep.spec.name) << "\n";
-      Table table({"#", "trial_id", "state", "would"});
+          << sweep_dir(global.experiments_dir, sweep.spec.name) << extension_note(states[s], plans[s]) << "\n";
+      Table table({"#", "trial", "state", "progress", "would"});
       for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
-        const auto& id = sweep.trials[i].id;
-        const auto state = trial_state(global.experiments_dir, sweep.spec.name, id);
-        const char* would = options.fresh ? "train from scratch"
-                            : state == "completed" || state == "diverged" ? "skip (unless the budget was raised)"
-                            : state == "failed" ? (options.retry_failed ? "train again" : "skip")
-                            : state == "pending" ? "train" : "resume";
-        table.add_row({std::to_string(i + 1), id, state, would});
+        const auto& trial = states[s].trials[i];
+        std::string progress = "-";
+        if (trial.summary && trial.summary->status != "unreadable") {
+          const Config& run = trial.spec.config;
+          progress = std::to_string(run.training.steps > 0 ? trial.summary->steps : trial.summary->epochs) + " of " +
+                     budget_text(run);
+        }
+        table.add_row({std::to_string(i + 1), trial.spec.id, trial.status, progress, plans[s][i].action});
       }
       out << table.str();
     }
     return 0;
   }
+  if (!options.no_save && anything_to_train) check_experiments_path(global.experiments_dir);
 
   RunOptions run_options;
   run_options.experiments_dir = global.experiments_dir;
@@ -120,44 +253,72 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   run_options.jobs = options.jobs > 0 ? options.jobs : cuda ? 1 : std::max(1u, std::thread::hardware_concurrency());
   run_options.group_size = options.group_size;
   install_interrupt_handlers();
-  RunTotals all;
-  for (const auto& sweep : sweeps) {
+  std::size_t failed = 0, interrupted = 0;
+  std::string storage_error;
+  std::vector<std::string> failed_sweeps;
+  for (std::size_t s = 0; s < sweeps.size(); ++s) {
+    const auto& sweep = sweeps[s];
+    const std::string root = sweep_dir(global.experiments_dir, sweep.spec.name);
     run_options.context = make_run_context(SWEEPLAB_TORCH_VERSION, sweep.spec.base.training.threads);
     run_options.context.engine_version = kEngineVersion;
     run_options.context.engine = sweep.spec.base.training.device == "cuda" ? "batched-cuda" : "lean-cpu";
-    if (!global.quiet) {
+    const bool trains = std::any_of(plans[s].begin(), plans[s].end(), [](const Plan& plan) { return plan.trains; });
+    if (!global.quiet || sweeps.size() > 1) {
       out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials"
-          << (options.no_save ? " (--no-save: nothing is written)" : " -> " + sweep_dir(global.experiments_dir, sweep.spec.name))
-          << "\n";
+          << (options.no_save ? " (--no-save: nothing is written)" : " -> " + root) << extension_note(states[s], plans[s])
+          << (trains ? "" : "; nothing to train") << "\n";
     }
-    const RunTotals totals = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides}, run_options, trainer, out);
-    if (!options.dry_run) {
-      std::vector<TrialRow> rows;
-      if (run_options.save) {
-        rows = trial_rows_from_disk(sweep, global.experiments_dir);
-      } else {
-        for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
-          TrialRow row;
-          row.state = totals.states.count(i) ? totals.states.at(i) : "-";
-          if (totals.finals.count(i)) row.last = totals.finals.at(i);
-          rows.push_back(row);
-        }
+    RunTotals totals;
+    if (!trains) {  // said here: no worker is started (nothing is written, so a read-only disk is fine)
+      for (std::size_t i = 0; i < plans[s].size(); ++i) {
+        if (!global.quiet) out << sweep.trials[i].id << "  " << plans[s][i].action.substr(6) << ", skipped\n";
+        ++totals.skipped;
       }
-      out << "\n" << trial_table(sweep, rows);
+    } else {
+      if (run_options.save) {
+        create_folders(root);
+        append_run_record(root, run_record(options, run_options.context, sweep.trials.size()));
+      }
+      totals = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides}, run_options, trainer, out);
     }
+    SweepState after = states[s];
+    if (run_options.save) {
+      ReadOptions read;
+      read.metrics = false;
+      after = read_sweep_state(sweep, global.experiments_dir, read);
+      after.trials.resize(sweep.trials.size());
+    } else {
+      for (std::size_t i = 0; i < after.trials.size(); ++i) {
+        after.trials[i].status = totals.states.count(i) ? totals.states.at(i) : "-";
+        after.trials[i].summary.reset();
+        after.trials[i].metrics.clear();
+        if (totals.finals.count(i)) after.trials[i].metrics.push_back(totals.finals.at(i));
+      }
+    }
+    out << "\n" << trial_table(after);
     out << sweep.spec.name << ": " << totals.completed << " completed, " << totals.diverged << " diverged, "
         << totals.failed << " failed, " << totals.skipped << " skipped";
     if (totals.busy) out << ", " << totals.busy << " left to another process";
     if (totals.interrupted) out << ", " << totals.interrupted << " interrupted (checkpointed; run again to resume)";
     out << "\n";
-    if (interrupt_requested()) break;
-    all.failed += totals.failed;
-    all.interrupted += totals.interrupted;
+    // Failed counts every selected trial that is failed now, including one that failed in an earlier run.
+    std::size_t failed_here = 0;
+    for (const auto& trial : after.trials) failed_here += trial.status == "failed" ? 1 : 0;
+    if (failed_here > 0) failed_sweeps.push_back(sweep.spec.name);
+    failed += failed_here;
+    interrupted += std::size_t(totals.interrupted);
+    if (storage_error.empty()) storage_error = totals.storage_error;
+    if (interrupt_requested() || !storage_error.empty()) break;
   }
-  if (all.interrupted || interrupt_requested()) return 130;
-  if (all.failed) {
-    err << "sweeplab: " << all.failed << " trial" << (all.failed == 1 ? "" : "s")
-        << " failed; see their summary.json and trial.log\n";
+  if (!storage_error.empty()) {
+    err << "sweeplab: storage error: " << storage_error << "; state is safe; rerun to resume\n";
+    return 3;
+  }
+  if (interrupted || interrupt_requested()) return 130;
+  if (failed) {
+    err << "sweeplab: " << failed << " trial" << (failed == 1 ? "" : "s")
+        << " failed (see their summary.json and trial.log); to train them again: sweeplab run "
+        << join(failed_sweeps, " ") << " --retry-failed\n";
     return 1;
   }
   return 0;

@@ -6,6 +6,7 @@
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/report/trial_table.hpp"
 #include "sweeplab/store/layout.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 
 namespace sweeplab {
 
@@ -19,8 +20,16 @@ CLI::App* setup_status(CLI::App& app, StatusOptions& options) {
 
 int run_status(const GlobalOptions& global, const StatusOptions& options, std::ostream& out, std::ostream&) {
   const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides);
-  out << "sweep " << sweep.spec.name << " (" << sweep_dir(global.experiments_dir, sweep.spec.name) << ")\n"
-      << trial_table(sweep, trial_rows_from_disk(sweep, global.experiments_dir));
+  ReadOptions read;
+  read.metrics = false;  // the last line of each metrics.jsonl is enough here
+  const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
+  out << "sweep " << sweep.spec.name << " (" << sweep_dir(global.experiments_dir, sweep.spec.name) << ")\n";
+  if (!state.runs.empty()) {
+    const auto& last = state.runs.back();
+    out << "last run " << last.started_at << " with " << overrides_text(last) << " (" << state.runs.size()
+        << " run" << (state.runs.size() == 1 ? "" : "s") << " in runs.jsonl)\n";
+  }
+  out << trial_table(state);
   return 0;
 }
 

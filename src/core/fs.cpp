@@ -1,6 +1,7 @@
 #include "sweeplab/core/fs.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,9 +21,13 @@ namespace {
 
 void write_file_atomic(const std::string& path, const std::string& content) {
   const fs::path target(path);
-  const std::string temporary = path + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
+  // A name of its own in the target's folder (rename is atomic only within one file system): processes
+  // that write the same file at once each rename a whole file of their own, and the last one wins.
+  std::string temporary = folder + "/." + target.filename().string() + ".tmp-XXXXXX";
+  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
   if (fd < 0) storage_error("write", temporary);
+  ::fchmod(fd, 0644);
   std::size_t written = 0;
   while (written < content.size()) {
     const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
@@ -40,8 +45,12 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     ::unlink(temporary.c_str());
     storage_error("flush", temporary);
   }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) storage_error("rename onto", path);
-  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(temporary.c_str());
+    errno = saved;
+    storage_error("rename onto", path);
+  }
   const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);

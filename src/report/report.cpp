@@ -77,16 +77,16 @@ std::string run_gnuplot(const std::string& script, const fs::path& svg_path) {
 struct Group {  // trials that differ only in their seed
   std::string label;
   std::map<std::string, Value> values;  // swept key -> value (seed excluded)
-  std::vector<const TrialData*> trials;
+  std::vector<const TrialState*> trials;
 };
 
-std::vector<Group> seed_groups(const ResolvedSweep& sweep, const std::vector<TrialData>& results) {
+std::vector<Group> seed_groups(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
   std::vector<Group> groups;
   std::map<std::string, std::size_t> index;
   for (const auto& data : results) {
     std::string label;
     std::map<std::string, Value> values;
-    for (const auto& [key, value] : data.trial->swept) {
+    for (const auto& [key, value] : data.spec.swept) {
       if (key == "training.seed") continue;
       values[key] = value;
       label += (label.empty() ? "" : " ") + find_field(key)->id_label() + "=" + to_short_text(value);
@@ -193,13 +193,13 @@ Figure curves_figure(const ResolvedSweep& sweep, const std::vector<Group>& group
   return figure;
 }
 
-double final_train_loss(const TrialData& data) {
+double final_train_loss(const TrialState& data) {
   if (data.summary && data.summary->final) return data.summary->final->train_loss;
   return data.metrics.empty() ? NAN : data.metrics.back().train_loss;
 }
 
 // 2. Final train loss (log10) over log2 batch size x log2 learning rate, and over log2 B x log2(eta/B).
-std::vector<Figure> heatmap_figures(const ResolvedSweep& sweep, const std::vector<TrialData>& results, const fs::path& dir) {
+std::vector<Figure> heatmap_figures(const ResolvedSweep& sweep, const std::vector<TrialState>& results, const fs::path& dir) {
   Figure grid{"heatmap_lr.svg", "Final train loss over batch size and learning rate", "", "", ""};
   Figure temperature{"heatmap_temperature.svg", "Final train loss over batch size and temperature eta/B", "", "", ""};
   if (!swept(sweep.spec, "training.batch_size") || !swept(sweep.spec, "optimizer.lr")) {
@@ -214,7 +214,7 @@ std::vector<Figure> heatmap_figures(const ResolvedSweep& sweep, const std::vecto
   std::map<std::pair<std::int64_t, double>, CellStats> cells;
   for (const auto& data : results) {
     if (data.status == "pending" || data.status == "failed") continue;
-    auto& cell = cells[{data.trial->config.training.batch_size, data.trial->config.optimizer.lr}];
+    auto& cell = cells[{data.spec.config.training.batch_size, data.spec.config.optimizer.lr}];
     ++cell.trials;
     if (data.status == "diverged") {
       ++cell.diverged;
@@ -277,7 +277,7 @@ Figure temperature_curves_figure(const std::vector<Group>& groups, const fs::pat
   Figure figure{"loss_vs_samples.svg", "Train loss vs samples seen, by temperature eta/B", "", "", ""};
   std::set<double> temperatures;
   for (const auto& group : groups) {
-    const auto& config = group.trials.front()->trial->config;
+    const auto& config = group.trials.front()->spec.config;
     temperatures.insert(config.optimizer.lr / double(config.training.batch_size));
   }
   if (temperatures.size() < 2) {
@@ -290,7 +290,7 @@ Figure temperature_curves_figure(const std::vector<Group>& groups, const fs::pat
   for (std::size_t g = 0; g < groups.size(); ++g) {
     const auto points = mean_curve(groups[g], "train_loss", true, false);
     if (points.empty()) continue;
-    const auto& config = groups[g].trials.front()->trial->config;
+    const auto& config = groups[g].trials.front()->spec.config;
     const double t = std::log2(config.optimizer.lr / double(config.training.batch_size));
     data += datablock("g" + std::to_string(g), points);
     plot += std::string(plot.empty() ? "" : ", ") + "$g" + std::to_string(g) + " using 1:2 with lines lw 2 lc palette cb " +
@@ -309,7 +309,7 @@ Figure temperature_curves_figure(const std::vector<Group>& groups, const fs::pat
 }
 
 // 4. Steps and samples to the first target against batch size, with McCandlish et al.'s fit.
-Figure target_figure(const ResolvedSweep& sweep, const std::vector<TrialData>& results, const fs::path& dir,
+Figure target_figure(const ResolvedSweep& sweep, const std::vector<TrialState>& results, const fs::path& dir,
                      std::string& fit_text) {
   Figure figure{"steps_to_target.svg", "Steps and samples to target vs batch size", "", "", ""};
   const auto& targets = sweep.spec.base.targets;
@@ -329,10 +329,10 @@ Figure target_figure(const ResolvedSweep& sweep, const std::vector<TrialData>& r
     for (const auto& result : data.summary->targets) {
       if (result.target != target || !result.reached) continue;
       std::string setting;
-      for (const auto& [key, value] : data.trial->swept) {
+      for (const auto& [key, value] : data.spec.swept) {
         if (key != "training.seed" && key != "training.batch_size") setting += key + "=" + to_text(value) + ";";
       }
-      steps[data.trial->config.training.batch_size][setting].push_back(double(result.step));
+      steps[data.spec.config.training.batch_size][setting].push_back(double(result.step));
     }
   }
   std::vector<double> batch_sizes, best_steps;
@@ -416,18 +416,20 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
 
 }  // namespace
 
-ReportFiles write_report(const ResolvedSweep& sweep, const std::string& experiments_dir) {
+ReportFiles write_report(const ResolvedSweep& current, const std::string& experiments_dir) {
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
     throw UserError("report: gnuplot is not installed (apt-get install gnuplot-nox); it draws the figures");
   }
-  const fs::path root = sweep_dir(experiments_dir, sweep.spec.name);
+  const fs::path root = sweep_dir(experiments_dir, current.spec.name);
   if (!fs::exists(root / "sweep.json")) {
-    throw UserError("report: no results for sweep '" + sweep.spec.name + "' in " + root.string() +
-                    " (sweeplab run " + sweep.spec.name + " first)");
+    throw UserError("report: no results for sweep '" + current.spec.name + "' in " + root.string() +
+                    " (sweeplab run " + current.spec.name + " first)");
   }
   const fs::path figures_dir = root / "figures";
   create_folders(figures_dir.string());
-  const auto results = load_results(sweep, experiments_dir);
+  const SweepState state = read_sweep_state(current, experiments_dir);
+  const ResolvedSweep& sweep = state.sweep;  // the trials on disk, as run, and the current config's others
+  const auto& results = state.trials;
   const auto groups = seed_groups(sweep, results);
 
   std::vector<Figure> figures;

@@ -57,20 +57,6 @@ std::optional<double> ExportTable::number(std::size_t row, const std::string& co
   return std::nullopt;
 }
 
-std::vector<TrialData> load_results(const ResolvedSweep& sweep, const std::string& experiments_dir) {
-  std::vector<TrialData> results;
-  for (const auto& trial : sweep.trials) {
-    const std::string dir = trial_dir(experiments_dir, sweep.spec.name, trial.id);
-    TrialData data;
-    data.trial = &trial;
-    data.summary = read_summary(dir);
-    data.status = data.summary ? data.summary->status : "pending";
-    data.metrics = read_metrics(dir + "/metrics.jsonl");
-    results.push_back(std::move(data));
-  }
-  return results;
-}
-
 std::string target_column(const std::string& target) {
   std::string out;
   for (char c : target) {
@@ -83,7 +69,7 @@ std::string target_column(const std::string& target) {
   return out;
 }
 
-ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialData>& results) {
+ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
   ExportTable table;
   const auto keys = swept_keys(sweep.spec);
   table.columns = {"trial_id"};
@@ -101,9 +87,9 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialDat
   table.columns.push_back("diverged_at_step");
 
   for (const auto& data : results) {
-    const auto& config = data.trial->config;
-    std::vector<Cell> row = {data.trial->id};
-    for (const auto& [key, value] : data.trial->swept) row.push_back(value_cell(value));
+    const auto& config = data.spec.config;
+    std::vector<Cell> row = {data.spec.id};
+    for (const auto& [key, value] : data.spec.swept) row.push_back(value_cell(value));
     const double lr = config.optimizer.lr, batch = double(config.training.batch_size);
     row.insert(row.end(), {data.status, config.training.batch_size, lr, lr / batch});
     const auto& summary = data.summary;

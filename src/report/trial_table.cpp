@@ -1,79 +1,88 @@
 #include "sweeplab/report/trial_table.hpp"
 
-#include <filesystem>
 #include <map>
 
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/table.hpp"
 #include "sweeplab/core/text.hpp"
-#include "sweeplab/store/layout.hpp"
-#include "sweeplab/store/lock.hpp"
 
 namespace sweeplab {
 namespace {
 
 std::string number(const std::optional<double>& value) { return value ? format_double_short(*value, 4) : "-"; }
 
-// "k of N" in the trial's budget unit.
-std::string progress(const Config& config, const std::optional<EvalRecord>& last) {
+std::string budget_text(const Config& config) {
+  return config.training.steps > 0 ? std::to_string(config.training.steps) + " steps"
+                                   : std::to_string(config.training.epochs) + " epochs";
+}
+
+// "k of N" in the budget unit of the config the trial was run with; a diverged trial says where it stopped.
+std::string progress(const TrialState& trial) {
+  const Config& config = trial.spec.config;
   const bool in_steps = config.training.steps > 0;
-  const std::int64_t done = !last ? 0 : in_steps ? last->step : last->epoch;
-  const std::int64_t budget = in_steps ? config.training.steps : config.training.epochs;
-  return std::to_string(done) + " of " + std::to_string(budget) + (in_steps ? " steps" : " epochs");
+  const auto last = trial.last();
+  std::int64_t done = !last ? 0 : in_steps ? last->step : last->epoch;
+  if (trial.summary && trial.summary->status != "unreadable") done = in_steps ? trial.summary->steps : trial.summary->epochs;
+  std::string text = std::to_string(done) + " of " + budget_text(config);
+  if (trial.summary && trial.summary->diverged_at_step) {
+    text = "step " + std::to_string(*trial.summary->diverged_at_step) + (in_steps ? " of " + budget_text(config) : "");
+  }
+  return text;
+}
+
+std::string note(const TrialState& trial) {
+  std::vector<std::string> parts;
+  if (!trial.in_current) parts.push_back("not in the current config");
+  if (trial.running_pid) parts.push_back("pid " + std::to_string(*trial.running_pid));
+  if (!trial.problem.empty()) parts.push_back(trial.problem);
+  if (trial.summary) {
+    if (trial.summary->diverged_at_step) parts.push_back("diverged at step " + std::to_string(*trial.summary->diverged_at_step));
+    if (!trial.summary->error.empty()) parts.push_back(trial.summary->error);
+    for (const auto& warning : trial.summary->warnings) parts.push_back(warning);
+  }
+  if (trial.unreadable_lines > 0) {
+    parts.push_back(std::to_string(trial.unreadable_lines) + " unreadable line" + (trial.unreadable_lines == 1 ? "" : "s") +
+                    " in metrics.jsonl");
+  }
+  if (trial.planned) {
+    const Config& planned = *trial.planned;
+    const Config& run = trial.spec.config;
+    if (planned.training.steps != run.training.steps || planned.training.epochs != run.training.epochs) {
+      parts.push_back("the config now asks for " + budget_text(planned));
+    }
+  }
+  return join(parts, "; ");
 }
 
 }  // namespace
 
-std::vector<TrialRow> trial_rows_from_disk(const ResolvedSweep& sweep, const std::string& experiments_dir) {
-  std::vector<TrialRow> rows;
-  for (const auto& trial : sweep.trials) {
-    const std::string dir = trial_dir(experiments_dir, sweep.spec.name, trial.id);
-    const auto summary = read_summary(dir);
-    const auto metrics = read_metrics(dir + "/metrics.jsonl");
-    TrialRow row;
-    row.state = "pending";
-    if (!metrics.empty()) row.last = metrics.back();
-    if (const auto holder = lock_holder(dir)) {
-      row.state = "running";
-      row.note = "pid " + std::to_string(*holder);
-    } else if (summary) {
-      row.state = summary->status;
-      if (summary->final) row.last = summary->final;
-      if (summary->diverged_at_step) row.note = "diverged at step " + std::to_string(*summary->diverged_at_step);
-      if (!summary->error.empty()) row.note = summary->error;
-    } else if (!metrics.empty() || std::filesystem::exists(dir + "/checkpoint.pt")) {
-      row.state = "partial";
-    }
-    if (summary) {
-      for (const auto& warning : summary->warnings) row.note += (row.note.empty() ? "" : "; ") + warning;
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-std::string trial_table(const ResolvedSweep& sweep, const std::vector<TrialRow>& rows) {
-  std::vector<std::string> header = {"#"};
-  for (const auto& key : swept_keys(sweep.spec)) header.push_back(find_field(key)->leaf());
+std::string trial_table(const SweepState& state) {
+  const auto keys = swept_keys(state.sweep.spec);
+  std::vector<std::string> header = {"#", "trial"};
+  for (const auto& key : keys) header.push_back(find_field(key)->leaf());
   header.insert(header.end(), {"state", "progress", "train_loss", "test_loss", "test_acc", "note"});
   Table table(header);
   std::map<std::string, int> totals;
-  for (std::size_t i = 0; i < sweep.trials.size() && i < rows.size(); ++i) {
-    const auto& trial = sweep.trials[i];
-    const auto& row = rows[i];
-    ++totals[row.state];
-    std::vector<std::string> cells = {std::to_string(i + 1)};
-    for (const auto& swept : trial.swept) cells.push_back(to_short_text(swept.second));
-    cells.insert(cells.end(), {row.state, progress(trial.config, row.last), row.last ? number(row.last->train_loss) : "-",
-                               row.last ? number(row.last->test_loss) : "-", row.last ? number(row.last->test_acc) : "-",
-                               row.note});
+  int others = 0;
+  for (std::size_t i = 0; i < state.trials.size(); ++i) {
+    const auto& trial = state.trials[i];
+    ++totals[trial.status];
+    others += trial.in_current ? 0 : 1;
+    std::vector<std::string> cells = {std::to_string(i + 1), trial.spec.id};
+    for (const auto& swept : trial.spec.swept) cells.push_back(to_short_text(swept.second));
+    const auto last = trial.last();
+    cells.insert(cells.end(), {trial.status, progress(trial), last ? number(last->train_loss) : "-",
+                               last ? number(last->test_loss) : "-", last ? number(last->test_acc) : "-", note(trial)});
     table.add_row(std::move(cells));
   }
   std::vector<std::string> parts;
-  for (const char* state : {"completed", "diverged", "running", "partial", "interrupted", "failed", "pending", "unreadable"}) {
-    if (totals.count(state)) parts.push_back(std::to_string(totals[state]) + " " + state);
+  for (const char* status : {"completed", "diverged", "running", "partial", "interrupted", "failed", "skipped", "pending",
+                             "unreadable"}) {
+    if (totals.count(status)) parts.push_back(std::to_string(totals[status]) + " " + status);
   }
-  return table.str() + std::to_string(sweep.trials.size()) + " trials: " + join(parts, ", ") + "\n";
+  std::string text = table.str() + std::to_string(state.trials.size()) + " trials: " + join(parts, ", ");
+  if (others > 0) text += " (" + std::to_string(others) + " of them not in the current config)";
+  return text + "\n";
 }
 
 }  // namespace sweeplab

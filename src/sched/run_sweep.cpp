@@ -312,8 +312,12 @@ class Scheduler {
     worker.current.insert(group.begin(), group.end());
   }
 
-  void forward_interrupt() {
+  void forward_interrupt() { stop_all(); }
+
+  void stop_all() {
+    if (forwarded_) return;
     forwarded_ = true;
+    queue_.clear();
     for (auto& worker : workers_) {
       ::kill(worker.pid, SIGTERM);
       if (worker.tasks >= 0 && worker.current.empty()) {
@@ -377,6 +381,12 @@ class Scheduler {
       display_->progressed(index, event["epoch"], event["step"], event["train_loss"]);
     } else if (type == "done") {
       worker.current.erase(index);
+      const std::string storage_error = event.value("storage_error", std::string());
+      if (!storage_error.empty() && totals_.storage_error.empty()) {
+        // The disk is full or failing: the other trials checkpoint (if they can) and stop; no new group starts.
+        totals_.storage_error = storage_error;
+        stop_all();
+      }
       const std::string kind = event["kind"];
       if (kind == "busy") {
         ++totals_.busy;
@@ -438,7 +448,7 @@ class Scheduler {
         }
       }
       it = workers_.erase(it);
-      if ((crashed_mid_group || left_cleanly) && !queue_.empty() && !interrupt_requested()) {
+      if ((crashed_mid_group || left_cleanly) && !queue_.empty() && !forwarded_ && !interrupt_requested()) {
         spawn();  // a replacement takes the rest
         dispatch(workers_.back());
       }

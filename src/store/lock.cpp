@@ -1,6 +1,7 @@
 #include "sweeplab/store/lock.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,34 +28,50 @@ struct flock whole_file(short type) {
 std::optional<TrialLock> TrialLock::try_acquire(const std::string& trial_dir) {
   create_folders(trial_dir);
   const std::string path = trial_dir + "/lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw StorageError("cannot open " + path + ": " + std::strerror(errno));
-  struct flock lock = whole_file(F_WRLCK);
-  if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
-    ::close(fd);
-    return std::nullopt;
+  while (true) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw StorageError("cannot open " + path + ": " + std::strerror(errno));
+    struct flock lock = whole_file(F_WRLCK);
+    if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    // The holder before us removes the file as it lets go: a lock on a file no longer at `path` guards
+    // nothing, so take the one that is there now.
+    struct stat held = {}, named = {};
+    if (::fstat(fd, &held) != 0 || ::stat(path.c_str(), &named) != 0 || held.st_ino != named.st_ino ||
+        held.st_dev != named.st_dev) {
+      ::close(fd);
+      continue;
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+      ::close(fd);
+      throw StorageError("cannot write " + path + ": " + std::strerror(errno));
+    }
+    return TrialLock(fd, path);
   }
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-    ::close(fd);
-    throw StorageError("cannot write " + path + ": " + std::strerror(errno));
-  }
-  return TrialLock(fd);
 }
 
-TrialLock::TrialLock(TrialLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+TrialLock::TrialLock(TrialLock&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) { other.fd_ = -1; }
 
 TrialLock& TrialLock::operator=(TrialLock&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
+    release();
     fd_ = other.fd_;
+    path_ = std::move(other.path_);
     other.fd_ = -1;
   }
   return *this;
 }
 
-TrialLock::~TrialLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+TrialLock::~TrialLock() { release(); }
+
+void TrialLock::release() {
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());  // while still held: nobody can take a lock on it in between (see try_acquire)
+  ::close(fd_);             // closing releases the lock
+  fd_ = -1;
 }
 
 std::optional<long> lock_holder(const std::string& trial_dir) {

@@ -12,8 +12,9 @@ class StorageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Writes `content` to `path` + ".tmp" in the same folder, fsyncs it, renames it over `path`, fsyncs the folder.
-// A crash at any point leaves either the old file or the new one. Throws StorageError.
+// Writes `content` to a temporary file of its own in the same folder (.NAME.tmp-XXXXXX), fsyncs it, renames
+// it over `path`, fsyncs the folder. A crash at any point leaves either the old file or the new one (and
+// perhaps a hidden temporary); concurrent writers never share a temporary. Throws StorageError.
 void write_file_atomic(const std::string& path, const std::string& content);
 
 // Creates a folder and its parents. Throws StorageError.

@@ -7,18 +7,10 @@
 #include <vector>
 
 #include "sweeplab/config/loader.hpp"
-#include "sweeplab/store/layout.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 
 namespace sweeplab {
 
-struct TrialData {
-  const TrialSpec* trial = nullptr;
-  std::string status;                    // "pending" when the trial has no summary.json yet
-  std::optional<StoredSummary> summary;
-  std::vector<EvalRecord> metrics;       // metrics.jsonl
-};
-
-std::vector<TrialData> load_results(const ResolvedSweep& sweep, const std::string& experiments_dir);
 
 // A table of named columns; an empty cell is std::monostate (CSV: empty, JSON: null).
 using Cell = std::variant<std::monostate, double, std::int64_t, std::string>;
@@ -34,7 +26,7 @@ std::string target_column(const std::string& target);
 // One row per trial: trial_id, the swept keys (dotted names), status, batch_size, lr, temperature
 // (lr / batch_size), steps, samples, epochs, steps_x_lr, wall_time_s, final_* and best_* metrics,
 // steps_to_T / samples_to_T per target T, diverged_at_step.
-ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialData>& results);
+ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialState>& results);
 
 struct MeanStderr {
   double mean = 0.0;

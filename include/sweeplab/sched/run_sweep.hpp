@@ -37,6 +37,7 @@ struct RunTotals {
   int completed = 0, diverged = 0, failed = 0, interrupted = 0, skipped = 0, busy = 0;
   std::map<std::size_t, std::string> states;  // trial index -> status, for trials trained now
   std::map<std::size_t, EvalRecord> finals;   // trial index -> last evaluation, for trials trained now
+  std::string storage_error;                  // the first write that failed (path: system error); the run stopped
 };
 
 // Trials in worker processes (SPEC section 6). Trials that share the shape of their computation are cut

@@ -1,8 +1,10 @@
 #pragma once
-// One trainer per trial: an flock(2) on TRIAL_DIR/lock. The kernel drops the lock when its owner dies,
-// however it dies, so a lock left by a dead process is free again without guessing from its age.
+// One trainer per trial: an open-file-description lock on TRIAL_DIR/lock. The kernel drops the lock when
+// its owner dies, however it dies, so a lock left by a dead process is free again without guessing from
+// its age. A clean release removes the file; one left by a process that died is harmless (it is free).
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace sweeplab {
 
@@ -15,8 +17,10 @@ class TrialLock {
   ~TrialLock();
 
  private:
-  explicit TrialLock(int fd) : fd_(fd) {}
+  TrialLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  void release();
   int fd_ = -1;
+  std::string path_;
 };
 
 // The pid written by the process that holds the trial's lock; nullopt when nobody holds it.
