@@ -1,2 +1,226 @@
-// Filled in by the issue-10 work.
+// The experiment directory is the source of truth for what was run: overrides remembered by every
+// reading command, edited YAML that hides nothing, run history, concurrent runs, lock files, the
+// experiments path, exit codes.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "sweeplab/config/loader.hpp"
+#include "test_util.hpp"
+
+namespace sweeplab {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::TempDir;
+
+// Two batch sizes, 5 epochs of 320 doughnut points.
+const std::string kSweep =
+    "task: {name: doughnuts, samples: 400}\n"
+    "optimizer: {name: sgd, lr: 0.05}\n"
+    "training: {epochs: 5}\n"
+    "checkpoint: {every: 1, min_interval_s: 0}\n"
+    "sweep: {grid: {training.batch_size: [16, 32]}}\n";
+
+std::vector<std::string> trial_ids(const TempDir& dir, const std::vector<std::string>& overrides = {}) {
+  std::vector<std::string> ids;
+  for (const auto& trial : load_sweep(dir.str("configs"), "t", overrides).trials) ids.push_back(trial.id);
+  return ids;
+}
+
+std::vector<json> lines_of(const fs::path& path) {
+  std::vector<json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  return lines;
+}
+
+// Every file under `root` whose name matches.
+std::vector<std::string> files_named(const fs::path& root, const std::regex& name) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (std::regex_search(entry.path().filename().string(), name)) found.push_back(entry.path().string());
+  }
+  return found;
+}
+
+TEST(History, OverridesAreRememberedByStatusExportDryRunAndTheNextRun) {
+  TempDir dir;
+  dir.write("configs/t.yaml", kSweep);
+  const auto first = testing::run_sweeplab(dir, "run t -o epochs=2");
+  ASSERT_EQ(first.code, 0) << first.out << first.err;
+  const auto runs = lines_of(dir.path() / "experiments/t/runs.jsonl");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["overrides"], json::array({"epochs=2"}));
+  EXPECT_EQ(runs[0]["command"], "run");
+  EXPECT_FALSE(runs[0]["started_at"].get<std::string>().empty());
+  EXPECT_FALSE(runs[0]["host"].get<std::string>().empty());
+
+  // status without -o: the trials as they were run (2 epochs, completed), each with its id.
+  const auto status = testing::run_sweeplab(dir, "status t");
+  ASSERT_EQ(status.code, 0) << status.err;
+  for (const auto& id : trial_ids(dir)) {
+    EXPECT_TRUE(fs::is_directory(dir.path() / "experiments/t/trials" / id));
+    EXPECT_TRUE(std::regex_search(status.out, std::regex(id + " +[0-9]+ +completed +2 of 2 epochs"))) << status.out;
+  }
+  EXPECT_NE(status.out.find("the config now asks for 5 epochs"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("with -o epochs=2"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("pending"), std::string::npos) << status.out;
+
+  const auto exported = testing::run_sweeplab(dir, "export t --format jsonl");
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  std::istringstream rows(exported.out);
+  int count = 0;
+  for (std::string line; std::getline(rows, line); ++count) {
+    const auto row = json::parse(line);
+    EXPECT_EQ(row["status"], "completed") << line;
+    EXPECT_EQ(row["epochs"], 2) << line;
+  }
+  EXPECT_EQ(count, 2);
+
+  const auto dry = testing::run_sweeplab(dir, "run t --dry-run");
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("extend from 2 epochs to 5 epochs"), std::string::npos) << dry.out;
+  EXPECT_EQ(lines_of(dir.path() / "experiments/t/runs.jsonl").size(), 1u) << "a dry run records nothing";
+
+  // The run without -o says in its first line that it extends what was run with -o epochs=2.
+  const auto second = testing::run_sweeplab(dir, "run t");
+  ASSERT_EQ(second.code, 0) << second.out << second.err;
+  const std::string first_line = second.out.substr(0, second.out.find('\n'));
+  EXPECT_NE(first_line.find("extends 2 completed trials from 2 epochs to 5 epochs (the last run had -o epochs=2)"),
+            std::string::npos)
+      << first_line;
+  EXPECT_EQ(lines_of(dir.path() / "experiments/t/runs.jsonl").size(), 2u);
+  const auto after = testing::run_sweeplab(dir, "status t");
+  EXPECT_TRUE(std::regex_search(after.out, std::regex("completed +5 of 5 epochs"))) << after.out;
+}
+
+TEST(History, AnEditedConfigHidesNoEarlierTrial) {
+  TempDir dir;
+  dir.write("configs/t.yaml", kSweep);
+  ASSERT_EQ(testing::run_sweeplab(dir, "run t -o epochs=1").code, 0);
+  const auto old_ids = trial_ids(dir);
+  dir.write("configs/t.yaml", std::regex_replace(kSweep, std::regex("lr: 0.05"), "lr: 0.2"));
+  const auto status = testing::run_sweeplab(dir, "status t");
+  ASSERT_EQ(status.code, 0) << status.err;
+  for (const auto& id : old_ids) {
+    EXPECT_TRUE(std::regex_search(status.out, std::regex(id + " .*completed .*not in the current config"))) << status.out;
+  }
+  for (const auto& id : trial_ids(dir)) {
+    EXPECT_TRUE(std::regex_search(status.out, std::regex(id + " .*pending"))) << status.out;
+  }
+  // The key that tells them apart becomes a column.
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("#  trial +batch_size +lr +state"))) << status.out;
+  EXPECT_NE(status.out.find("4 trials: 2 completed, 2 pending (2 of them not in the current config)"), std::string::npos)
+      << status.out;
+
+  const auto exported = testing::run_sweeplab(dir, "export t");
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  for (const auto& id : old_ids) EXPECT_NE(exported.out.find(id + ","), std::string::npos) << exported.out;
+}
+
+TEST(Concurrency, FourRunsOfOneSweepAllSucceedAndTrainEveryTrialOnce) {
+  TempDir dir;
+  dir.write("configs/t.yaml",
+            "task: {name: doughnuts, samples: 200}\n"
+            "training: {epochs: 3}\n"
+            "checkpoint: {every: 1, min_interval_s: 0}\n"
+            "sweep: {grid: {training.batch_size: [8, 16, 32, 64], optimizer.lr: [0.01, 0.1]}}\n");
+  std::string command = "cd " + dir.str() + " && for i in 1 2 3 4; do (setsid -w " + SWEEPLAB_BINARY +
+                        " run t -j 1 --group-size 1 > out$i.txt 2> err$i.txt; echo $? > code$i.txt) & done; wait";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  for (int i = 1; i <= 4; ++i) {
+    const std::string n = std::to_string(i);
+    EXPECT_EQ(testing::read_file(dir.path() / ("code" + n + ".txt")), "0\n")
+        << testing::read_file(dir.path() / ("out" + n + ".txt")) << testing::read_file(dir.path() / ("err" + n + ".txt"));
+  }
+  for (const auto& id : trial_ids(dir)) {
+    const auto trial = dir.path() / "experiments/t/trials" / id;
+    EXPECT_EQ(testing::read_json(trial / "summary.json")["status"], "completed") << id;
+    EXPECT_EQ(testing::metric_values(trial).size(), 3u) << id;
+    const auto log = testing::read_file(trial / "trial.log");
+    std::size_t starts = 0;
+    for (auto at = log.find(" starts (pid "); at != std::string::npos; at = log.find(" starts (pid ", at + 1)) ++starts;
+    EXPECT_EQ(starts, 1u) << "trained exactly once: " << log;
+  }
+  EXPECT_EQ(lines_of(dir.path() / "experiments/t/runs.jsonl").size(), 4u);
+  // Nothing left behind: no lock files, no temporaries.
+  EXPECT_EQ(files_named(dir.path() / "experiments", std::regex("^lock$|\\.tmp")), std::vector<std::string>{});
+}
+
+TEST(Concurrency, ACleanRunLeavesNoLockFiles) {
+  TempDir dir;
+  dir.write("configs/t.yaml", kSweep);
+  ASSERT_EQ(testing::run_sweeplab(dir, "run t -o epochs=1").code, 0);
+  EXPECT_EQ(files_named(dir.path() / "experiments", std::regex("^lock$")), std::vector<std::string>{});
+  ASSERT_EQ(testing::run_sweeplab(dir, "status t").code, 0);
+  EXPECT_EQ(files_named(dir.path() / "experiments", std::regex("^lock$")), std::vector<std::string>{});
+}
+
+TEST(Storage, ARunWithNothingLeftToTrainWritesNothing) {
+  TempDir dir;
+  dir.write("configs/t.yaml", kSweep);
+  ASSERT_EQ(testing::run_sweeplab(dir, "run t -o epochs=1").code, 0);
+  const auto before = dir.snapshot();
+  const auto again = testing::run_sweeplab(dir, "run t -o epochs=1");
+  EXPECT_EQ(again.code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("nothing to train"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("completed already, skipped"), std::string::npos) << again.out;
+  auto after = dir.snapshot();
+  after.erase("out.txt " + std::to_string(again.out.size()));
+  after.erase("err.txt " + std::to_string(again.err.size()));
+  std::set<std::string> expected = before;
+  for (const auto& entry : before) {
+    if (entry.rfind("out.txt", 0) == 0 || entry.rfind("err.txt", 0) == 0) expected.erase(entry);
+  }
+  EXPECT_EQ(after, expected) << "nothing is written, so a read-only disk would do";
+}
+
+// Runs the binary as an unprivileged user (as root, permissions do not stop writes), or says why it cannot.
+std::string as_unprivileged(const TempDir& dir, std::string& why_not) {
+  if (::geteuid() != 0) return "";
+  const std::string prefix = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  if (std::system((prefix + "test -x " + std::string(SWEEPLAB_BINARY) + " 2> /dev/null").c_str()) != 0) {
+    why_not = "running as root, and the build is not reachable by an unprivileged user (or setpriv is missing)";
+    return "";
+  }
+  fs::permissions(dir.path(), fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+  return prefix;
+}
+
+TEST(Storage, AReadOnlyExperimentsFolderTrainsNothingNewAndSkipsWhatIsDone) {
+  TempDir dir;
+  dir.write("configs/t.yaml", kSweep);
+  ASSERT_EQ(testing::run_sweeplab(dir, "run t -o epochs=1").code, 0);
+  std::string why_not;
+  const std::string prefix = as_unprivileged(dir, why_not);
+  if (!why_not.empty()) GTEST_SKIP() << why_not;
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path() / "experiments")) {
+    if (entry.is_directory()) fs::permissions(entry.path(), fs::perms(0555));
+  }
+  fs::permissions(dir.path() / "experiments", fs::perms(0555));
+  fs::permissions(dir.path(), fs::perms::others_write, fs::perm_options::add);  // for out.txt and err.txt
+  const auto run = [&](const std::string& arguments) {
+    const std::string command = "cd " + dir.str() + " && " + prefix + SWEEPLAB_BINARY + " " + arguments +
+                                " > out.txt 2> err.txt";
+    const int status = std::system(command.c_str());
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, testing::read_file(dir.path() / "err.txt"));
+  };
+  const auto done = run("run t -o epochs=1");
+  EXPECT_EQ(done.first, 0) << done.second;
+  const auto more = run("run t -o epochs=2");
+  EXPECT_EQ(more.first, 2) << more.second;
+  EXPECT_NE(more.second.find("--experiments experiments: cannot write there"), std::string::npos) << more.second;
+  EXPECT_EQ(std::count(more.second.begin(), more.second.end(), '\n'), 1) << more.second;
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path() / "experiments")) {
+    if (entry.is_directory()) fs::permissions(entry.path(), fs::perms(0755));
+  }
+}
+
+}  // namespace
+}  // namespace sweeplab
