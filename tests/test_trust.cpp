@@ -222,5 +222,53 @@ TEST(Storage, AReadOnlyExperimentsFolderTrainsNothingNewAndSkipsWhatIsDone) {
   }
 }
 
+// A file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored) makes writes past it fail with EFBIG: a real
+// storage error from the kernel, with no hook in sweeplab. The metrics file outgrows it mid-run.
+TEST(Storage, ADiskErrorMidRunStopsWithExit3AndTheRerunEndsAsIfNothingHappened) {
+  TempDir dir;
+  dir.write("configs/t.yaml",
+            "task: {name: doughnuts, samples: 400}\n"
+            "model: {hidden: [8]}\n"
+            "optimizer: {name: sgd, lr: 0.05, momentum: 0.9}\n"
+            "training: {steps: 2000, eval_every: 5, batch_size: 16}\n"
+            "checkpoint: {every: 100, min_interval_s: 0}\n");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run t --experiments clean").code, 0);
+  const std::string command = "cd " + dir.str() + " && bash -c 'ulimit -f 48; trap \"\" XFSZ; exec setsid -w " +
+                              SWEEPLAB_BINARY + " run t' > out.txt 2> err.txt";
+  const int status = std::system(command.c_str());
+  const std::string out = testing::read_file(dir.path() / "out.txt"), err = testing::read_file(dir.path() / "err.txt");
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3) << out << err;
+  EXPECT_NE(err.find("sweeplab: storage error: "), std::string::npos) << err;
+  EXPECT_NE(err.find("metrics.jsonl"), std::string::npos) << err;
+  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+  EXPECT_NE(err.find("; state is safe; rerun to resume"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  const auto trial = dir.path() / "experiments/t/trials" / trial_ids(dir).front();
+  EXPECT_FALSE(fs::exists(trial / "summary.json")) << "not failed, not finished: partial, to resume";
+  EXPECT_TRUE(fs::exists(trial / "checkpoint.pt"));
+  EXPECT_GT(testing::metric_values(trial).size(), 10u);
+  EXPECT_LT(testing::metric_values(trial).size(), 400u);
+
+  const auto rerun = testing::run_sweeplab(dir, "run t");
+  ASSERT_EQ(rerun.code, 0) << rerun.out << rerun.err;
+  const auto clean = dir.path() / "clean/t/trials" / trial_ids(dir).front();
+  EXPECT_EQ(testing::metric_values(trial), testing::metric_values(clean));
+  EXPECT_EQ(testing::read_json(trial / "summary.json")["weights_digest"],
+            testing::read_json(clean / "summary.json")["weights_digest"]);
+}
+
+TEST(ExitCodes, HelpDocumentsEveryExitCode) {
+  TempDir dir;
+  const auto help = testing::run_in(dir, {"--help"});
+  ASSERT_EQ(help.code, 0);
+  for (const char* code : {"\n  0 ", "\n  1 ", "\n  2 ", "\n  3 ", "\n  130 "}) {
+    EXPECT_NE(help.out.find(code), std::string::npos) << code << " in\n" << help.out;
+  }
+  EXPECT_NE(help.out.find("storage error"), std::string::npos);
+  const auto readme = testing::read_file(fs::path(SWEEPLAB_SOURCE_DIR) / "README.md");
+  for (const char* row : {"| 0 ", "| 1 ", "| 2 ", "| 3 ", "| 130 "}) EXPECT_NE(readme.find(row), std::string::npos) << row;
+}
+
 }  // namespace
 }  // namespace sweeplab

@@ -25,7 +25,14 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   app.set_version_flag("--version", SWEEPLAB_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand: sweeplab run quickstart -q
-  app.footer("Example:\n  sweeplab list\n  sweeplab show doughnut-batch -o epochs=5 --trials\n  sweeplab run quickstart");
+  app.footer(
+      "Example:\n  sweeplab list\n  sweeplab show doughnut-batch -o epochs=5 --trials\n  sweeplab run quickstart\n\n"
+      "Exit codes:\n  0    success (a diverged trial is a result, not a failure)\n"
+      "  1    a selected trial is failed at the end (also one that failed earlier; run --retry-failed)\n"
+      "  2    bad usage, config, override or experiments path; nothing was run or written\n"
+      "  3    storage error during a run (disk full, I/O error); state is safe; rerun to resume\n"
+      "  4    internal error (a bug: please report it)\n"
+      "  130  interrupted; running trials saved a checkpoint; rerun to resume");
   GlobalOptions global;
   app.add_option("--configs", global.configs_dir, "Folder of named sweeps (NAME.yaml)")->capture_default_str();
   app.add_option("--experiments", global.experiments_dir, "Folder results are written to")->capture_default_str();
