@@ -3,6 +3,8 @@
 // numeric key.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
@@ -15,7 +17,18 @@ using testing::TempDir;
 
 const std::string kGood = "training: {epochs: 2, batch_size: 4}\ntask: {samples: 100}\n";
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 std::size_t count_lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+// "8,16,...": n distinct values, start, start + step, ...
+std::string values(std::size_t n, std::int64_t start, std::int64_t step = 1) {
+  std::string text;
+  for (std::size_t i = 0; i < n; ++i) text += (i ? "," : "") + std::to_string(start + std::int64_t(i) * step);
+  return text;
+}
 
 // Bad input must end as a usage error: exit 2, one line naming where, nothing written.
 void expect_rejected(const TempDir& dir, const std::vector<std::string>& args,
@@ -69,6 +82,108 @@ TEST(InvalidUtf8, InAnOverrideValueOrKeyNamesTheOverride) {
                   {"-o 'description=caf\\xe9': not valid UTF-8", "0xe9"});
   expect_rejected(dir, {"run", "c", "-o", "task.pa\xffth=x.csv"}, {"-o 'task.pa\\xffth=x.csv': not valid UTF-8"});
   expect_rejected(dir, {"show", "c", "-o", "targets=['test_acc >= 0.9', '\xc3']"}, {"not valid UTF-8"});
+}
+
+// ---- 2. counting trials before expanding --------------------------------------------------------
+
+TEST(TrialCount, HundredMillionTrialsFromOverridesIsRejectedQuickly) {
+  TempDir dir;
+  dir.write("configs/c.yaml", "training: {epochs: 2}\ntask: {samples: 100000}\n");
+  const auto start = std::chrono::steady_clock::now();
+  expect_rejected(dir, {"run", "c", "-o", "lr=" + values(10000, 1), "-o", "batch_size=" + values(10000, 1)},
+                  {"100000000 trials", "optimizer.lr", "training.batch_size", "10000", "--max-trials"});
+  EXPECT_LT(seconds_since(start), 1.0);
+}
+
+TEST(TrialCount, HundredMillionTrialsFromGeneratorsIsRejectedQuickly) {
+  TempDir dir;
+  dir.write("configs/c.yaml", kGood +
+                                  "sweep:\n  grid:\n    optimizer.lr: {linspace: [0.001, 1, 10000]}\n"
+                                  "    optimizer.momentum: {linspace: [0, 0.9, 10000]}\n");
+  const auto start = std::chrono::steady_clock::now();
+  expect_rejected(dir, {"show", "c"}, {"c.yaml: 100000000 trials", "optimizer.lr", "optimizer.momentum", "c.yaml:5",
+                                       "c.yaml:6", "100000", "--max-trials"});
+  EXPECT_LT(seconds_since(start), 1.0);
+}
+
+TEST(TrialCount, TheLimitIsAnOptionOfLoadSweep) {
+  TempDir dir;
+  dir.write("configs/c.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: [0.1, 0.01, 0.001]\n  seeds: 4\n");
+  LoadOptions options;
+  EXPECT_EQ(options.max_trials, kDefaultMaxTrials);
+  EXPECT_EQ(kDefaultMaxTrials, 100000u);
+  options.max_trials = 12;
+  EXPECT_EQ(load_sweep(dir.str("configs"), "c", {}, options).trials.size(), 12u);
+  EXPECT_EQ(count_trials(check_sweep(dir.str("configs"), "c", {}, options)), 12u);
+  options.max_trials = 11;
+  try {
+    load_sweep(dir.str("configs"), "c", {}, options);
+    FAIL() << "12 trials passed a limit of 11";
+  } catch (const UserError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("12 trials = optimizer.lr (3 values, "), std::string::npos) << message;
+    EXPECT_NE(message.find("x sweep.seeds (4), more than the limit of 11"), std::string::npos) << message;
+    EXPECT_NE(message.find("--max-trials 12"), std::string::npos) << message;
+  }
+  EXPECT_THROW(check_sweep(dir.str("configs"), "c", {}, options), UserError);
+  EXPECT_THROW(load_sweep(dir.str("configs"), "c", {"seeds=5"}, LoadOptions{14}), UserError);
+
+  // Exactly at the default limit is fine.
+  dir.write("configs/d.yaml",
+            kGood + "sweep:\n  grid:\n    optimizer.lr: {linspace: [0.001, 1, 1000]}\n  seeds: 100\n");
+  EXPECT_EQ(count_trials(check_sweep(dir.str("configs"), "d")), 100000u);
+  EXPECT_THROW(check_sweep(dir.str("configs"), "d", {"seeds=101"}), UserError);
+}
+
+TEST(TrialCount, AProductThatOverflowsIsStillCountedAsTooMany) {
+  TempDir dir;
+  std::string grid = "sweep:\n  grid:\n";
+  for (const std::string key : {"optimizer.lr", "optimizer.momentum", "optimizer.weight_decay", "optimizer.eps",
+                                "lr_schedule.gamma", "task.noise"}) {
+    grid += "    " + key + ": {linspace: [0.1, 0.5, 10000]}\n";
+  }
+  dir.write("configs/c.yaml", kGood + grid + "  seeds: 100000\n");  // 10^29 trials
+  const auto start = std::chrono::steady_clock::now();
+  expect_rejected(dir, {"show", "c"}, {"trials", "sweep.seeds", "--max-trials"});
+  EXPECT_LT(seconds_since(start), 1.0);
+}
+
+// ---- 3. list ------------------------------------------------------------------------------------
+
+TEST(List, EachBrokenSweepIsOneRowAndTheOthersAreListed) {
+  TempDir dir;
+  dir.write("configs/a-good.yaml", kGood + "description: fine\nsweep: {grid: {optimizer.lr: [0.1, 0.01]}}\n");
+  dir.write("configs/b-yaml.yaml", "training:\n  batch_size: [1, 2\n");
+  dir.write("configs/c-key.yaml", "optimizer:\n  lrr: 0.1\n");
+  dir.write("configs/d-utf8.yaml", kGood + "description: \"caf\xe9\"\n");
+  dir.write("configs/e-huge.yaml", kGood +
+                                       "sweep:\n  grid:\n    optimizer.lr: {linspace: [0.001, 1, 10000]}\n"
+                                       "    optimizer.momentum: {linspace: [0, 0.9, 10000]}\n");
+  dir.write("configs/f-good.yaml", kGood + "description: also fine\n");
+  dir.write("configs/g-limit.yaml", kGood +  // 100 000 trials: allowed, and counted without building them
+                                        "sweep:\n  grid:\n    optimizer.lr: {linspace: [0.001, 1, 1000]}\n"
+                                        "    optimizer.momentum: {linspace: [0, 0.9, 100]}\n");
+  const auto before = dir.snapshot();
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = testing::run_in(dir, {"list"});
+  EXPECT_LT(seconds_since(start), 1.0);
+  EXPECT_EQ(result.code, 2) << result.err;  // a broken config is exit 2 (SPEC 2)
+  EXPECT_EQ(count_lines(result.out), 8u) << result.out;  // header + one row per sweep
+  const auto row = [&](const std::string& name) {
+    const auto at = result.out.find("\n" + name + " ");
+    return at == std::string::npos ? std::string() : result.out.substr(at + 1, result.out.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(row("a-good").find(" 2 "), std::string::npos) << result.out;
+  EXPECT_NE(row("a-good").find("fine"), std::string::npos) << result.out;
+  EXPECT_NE(row("f-good").find("also fine"), std::string::npos) << result.out;
+  EXPECT_NE(row("b-yaml").find("INVALID: "), std::string::npos) << result.out;
+  EXPECT_NE(row("b-yaml").find("YAML syntax error"), std::string::npos) << result.out;
+  EXPECT_NE(row("c-key").find("unknown key 'optimizer.lrr'"), std::string::npos) << result.out;
+  EXPECT_NE(row("d-utf8").find("not valid UTF-8"), std::string::npos) << result.out;
+  EXPECT_NE(row("e-huge").find("100000000 trials"), std::string::npos) << result.out;
+  EXPECT_NE(row("g-limit").find(" 100000 "), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("4 sweeps are invalid"), std::string::npos) << result.err;
+  EXPECT_EQ(dir.snapshot(), before);
 }
 
 }  // namespace

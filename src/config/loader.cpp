@@ -6,6 +6,7 @@
 #include <cmath>
 #include <charconv>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -569,10 +570,20 @@ SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::stri
   return spec;
 }
 
-}  // namespace
+// "optimizer.lr (10000 values, configs/x.yaml:5) x sweep.seeds (3)": what makes the trial count.
+std::string count_factors(const SweepSpec& spec) {
+  std::vector<std::string> factors;
+  for (const auto& axis : spec.axes) {
+    factors.push_back(axis.key + " (" + std::to_string(axis.values.size()) + " values, " + axis.source + ")");
+  }
+  if (!spec.seeds.empty()) factors.push_back("sweep.seeds (" + std::to_string(spec.seeds.size()) + ")");
+  return join(factors, " x ");
+}
 
-ResolvedSweep load_sweep(const std::string& configs_dir, const std::string& name,
-                         const std::vector<std::string>& overrides) {
+// Everything but the trials: the files and overrides read and typed, and the trials counted (not yet
+// validated).
+SweepSpec resolve(const std::string& configs_dir, const std::string& name,
+                  const std::vector<std::string>& overrides, const LoadOptions& options) {
   if (invalid_utf8_at(name) != std::string::npos) {
     throw UserError("sweep name '" + printable(name) + "' is not valid UTF-8");
   }
@@ -580,8 +591,32 @@ ResolvedSweep load_sweep(const std::string& configs_dir, const std::string& name
   std::string file;
   RawConfig raw = parse_chain(configs_dir, name, chain, file);
   for (const auto& text : overrides) apply_override(raw, text);
+  SweepSpec spec = to_spec(raw, name, file, std::move(chain));
+  // Counted before any trial is built: 10^8 trials would take minutes and all the memory to list.
+  const std::size_t count = count_trials(spec);
+  if (count > options.max_trials) {
+    const bool overflow = count == std::numeric_limits<std::size_t>::max();
+    throw UserError(spec.file + ": " + (overflow ? "more than " : "") + std::to_string(count) + " trials = " +
+                    count_factors(spec) + ", more than the limit of " + std::to_string(options.max_trials) +
+                    "; use fewer values or seeds, or raise the limit with --max-trials " +
+                    (overflow ? "N" : std::to_string(count)));
+  }
+  return spec;
+}
+
+}  // namespace
+
+SweepSpec check_sweep(const std::string& configs_dir, const std::string& name,
+                      const std::vector<std::string>& overrides, const LoadOptions& options) {
+  SweepSpec spec = resolve(configs_dir, name, overrides, options);
+  validate_trials(spec);
+  return spec;
+}
+
+ResolvedSweep load_sweep(const std::string& configs_dir, const std::string& name,
+                         const std::vector<std::string>& overrides, const LoadOptions& options) {
   ResolvedSweep resolved;
-  resolved.spec = to_spec(raw, name, file, std::move(chain));
+  resolved.spec = resolve(configs_dir, name, overrides, options);
   resolved.trials = expand(resolved.spec);
   return resolved;
 }
