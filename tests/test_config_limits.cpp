@@ -186,5 +186,41 @@ TEST(List, EachBrokenSweepIsOneRowAndTheOthersAreListed) {
   EXPECT_EQ(dir.snapshot(), before);
 }
 
+// ---- 4. validation time is linear in the size of the config -------------------------------------
+
+TEST(Linear, AVeryLongHiddenListLoadsQuickly) {
+  TempDir dir;
+  dir.write("configs/c.yaml", kGood + "model:\n  hidden: [" + values(200000, 1) + "]\n");
+  const auto start = std::chrono::steady_clock::now();
+  const auto sweep = load_sweep(dir.str("configs"), "c");
+  EXPECT_LT(seconds_since(start), 2.0);  // 200 000 widths: quadratic took ~15 s
+  EXPECT_EQ(sweep.trials.at(0).config.model.hidden.size(), 200000u);
+}
+
+TEST(Linear, AVeryLongHiddenListIsStillCheckedItemByItemInAShortMessage) {
+  TempDir dir;
+  dir.write("configs/c.yaml", kGood + "model:\n  hidden: [" + values(1000, 1) + ",0]\n");
+  expect_rejected(dir, {"show", "c"}, {"c.yaml:4: model.hidden: [1, 2, 3,", "...", "must list layer widths >= 1"});
+  const auto result = testing::run_in(dir, {"show", "c"});
+  EXPECT_LT(result.err.size(), 300u) << result.err;
+}
+
+TEST(Linear, VeryLongAxisAndSeedListsAreCheckedQuickly) {
+  TempDir dir;
+  // 100 000 values (the trial limit) on one axis, and as many seeds: duplicates were found pairwise.
+  std::string lr;
+  for (int i = 1; i <= 100000; ++i) lr += (i > 1 ? "," : "") + std::to_string(i) + "e-6";
+  dir.write("configs/axis.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: [" + lr + "]\n");
+  dir.write("configs/seeds.yaml", kGood + "sweep:\n  seeds: [" + values(100000, 0) + "]\n");
+  for (const std::string name : {"axis", "seeds"}) {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(count_trials(check_sweep(dir.str("configs"), name)), 100000u);
+    EXPECT_LT(seconds_since(start), 2.0) << name;  // pairwise took ~20 s
+  }
+  // Still an error when a value does repeat, naming it.
+  dir.write("configs/dup.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: [" + lr + ",5e-6]\n");
+  expect_rejected(dir, {"show", "dup"}, {"dup.yaml:5: sweep.grid.optimizer.lr: 5e-6 appears twice"});
+}
+
 }  // namespace
 }  // namespace sweeplab

@@ -1,5 +1,6 @@
 #include "sweeplab/config/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -83,9 +84,9 @@ void TaskConfig::validate() const {
 }
 
 void ModelConfig::validate() const {
-  for (auto width : hidden) {
-    require(width >= 1, "model.hidden", hidden, "must list layer widths >= 1, e.g. [64, 64] ([] for no hidden layer)");
-  }
+  // One require for the whole list: each call copies the list into a Value, so one per width was quadratic.
+  const bool widths_ok = std::all_of(hidden.begin(), hidden.end(), [](std::int64_t width) { return width >= 1; });
+  require(widths_ok, "model.hidden", hidden, "must list layer widths >= 1, e.g. [64, 64] ([] for no hidden layer)");
   require_choice("model.activation", activation, activation_names());
   require_choice("model.output_activation", output_activation, output_activation_names());
 }

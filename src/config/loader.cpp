@@ -127,20 +127,20 @@ struct RawLeaf {
 struct RawConfig {
   std::map<std::string, RawLeaf> leaves;
   std::vector<std::pair<std::string, RawLeaf>> axes;  // sweep.grid, in written order
+  std::map<std::string, std::size_t> axis_at;         // key -> index in axes, so a long grid stays linear
   std::optional<RawLeaf> extends;
 
   void set_axis(const std::string& key, RawLeaf leaf) {
-    for (auto& axis : axes) {
-      if (axis.first == key) {
-        axis.second = std::move(leaf);
-        return;
-      }
-    }
-    axes.emplace_back(key, std::move(leaf));
+    const auto [it, added] = axis_at.try_emplace(key, axes.size());
+    if (added) axes.emplace_back(key, std::move(leaf));
+    else axes[it->second].second = std::move(leaf);
   }
   void remove_axis(const std::string& key) {
+    if (!axis_at.count(key)) return;
     axes.erase(std::remove_if(axes.begin(), axes.end(), [&](const auto& axis) { return axis.first == key; }),
                axes.end());
+    axis_at.clear();
+    for (std::size_t i = 0; i < axes.size(); ++i) axis_at[axes[i].first] = i;
   }
   void merge_from(const RawConfig& later) {
     for (const auto& [key, leaf] : later.leaves) leaves[key] = leaf;
@@ -420,10 +420,9 @@ std::vector<Value> axis_values(const FieldSpec& spec, const YAML::Node& node, co
     fail(where, name + ": '" + flow_text(node) + "' is not a list of values or a generator; write e.g. [8, 16, 32] or {pow2: [1, 6]}");
   }
   if (values.empty()) fail(where, name + ": the axis has no values; give at least one");
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    for (std::size_t j = 0; j < i; ++j) {
-      if (values[i] == values[j]) fail(where, name + ": " + to_text(values[i]) + " appears twice");
-    }
+  std::set<Value> seen;  // not a pairwise check: an axis may have 10 000 values
+  for (const auto& value : values) {
+    if (!seen.insert(value).second) fail(where, name + ": " + to_text(value) + " appears twice");
   }
   return values;
 }
@@ -527,11 +526,10 @@ std::vector<std::int64_t> seed_list(const RawLeaf& leaf, std::int64_t base_seed)
     fail(leaf.where, "sweep.seeds: '" + flow_text(leaf.node) + "' is not a seed count or a list of seeds; write e.g. 3 or [0, 1, 2]");
   }
   auto seeds = std::get<std::vector<std::int64_t>>(*list);
-  for (std::size_t i = 0; i < seeds.size(); ++i) {
-    if (seeds[i] < 0) fail(leaf.where, "sweep.seeds: " + std::to_string(seeds[i]) + " is out of range: seeds must be >= 0");
-    for (std::size_t j = 0; j < i; ++j) {
-      if (seeds[i] == seeds[j]) fail(leaf.where, "sweep.seeds: " + std::to_string(seeds[i]) + " appears twice");
-    }
+  std::set<std::int64_t> seen;
+  for (auto seed : seeds) {
+    if (seed < 0) fail(leaf.where, "sweep.seeds: " + std::to_string(seed) + " is out of range: seeds must be >= 0");
+    if (!seen.insert(seed).second) fail(leaf.where, "sweep.seeds: " + std::to_string(seed) + " appears twice");
   }
   return seeds;
 }

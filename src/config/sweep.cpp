@@ -20,13 +20,19 @@ std::string id_safe(const std::string& text) {
   return out;
 }
 
+// A value as shown in a message: a 20 000-entry list is cut, so the message stays one readable line.
+std::string shortened(const std::string& text) {
+  constexpr std::size_t kMax = 80;
+  return text.size() <= kMax ? text : text.substr(0, kMax - 3) + "...";
+}
+
 [[noreturn]] void rethrow_with_source(const SweepSpec& sweep, const ValueError& error, const std::string& axis_source) {
   std::string where = axis_source;
   if (where.empty()) {
     const auto it = sweep.sources.find(error.key());
     where = it != sweep.sources.end() ? it->second : sweep.file;
   }
-  throw UserError(where + ": " + error.key() + ": " + error.value() + " " + error.requirement());
+  throw UserError(where + ": " + error.key() + ": " + shortened(error.value()) + " " + error.requirement());
 }
 
 // The axes of the product: the grid's, then the seeds as training.seed (innermost).
