@@ -93,6 +93,8 @@ std::vector<BadInput> bad_inputs() {
        {"c.yaml:3: not valid UTF-8: byte 0xe9 at column 18 in 'description: \"caf\\xe9\"'; save the file as UTF-8"}},
       {"override_invalid_utf8", {{"c.yaml", kGood}}, {"show", "c", "-o", "description=caf\xe9"},
        {"-o 'description=caf\\xe9': not valid UTF-8: byte 0xe9 at position 16"}},
+      {"x_range_infinite", {{"c.yaml", "task:\n  name: sine2\n  x_range: [0, .inf]\n"}}, {"show", "c"},
+       {"c.yaml:3: task.x_range: [0.0, .inf] must be [lo, hi]: two finite numbers with lo < hi"}},
       {"too_many_trials", {{"c.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: {logspace: [-5, 0, 1000]}\n  seeds: 101\n"}},
        {"show", "c"},
        {"c.yaml: 101000 trials = optimizer.lr (1000 values, ", "x sweep.seeds (101), more than the limit of 100000",

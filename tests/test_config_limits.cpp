@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
+#include <map>
 
+#include "sweeplab/config/emit.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
@@ -220,6 +223,114 @@ TEST(Linear, VeryLongAxisAndSeedListsAreCheckedQuickly) {
   // Still an error when a value does repeat, naming it.
   dir.write("configs/dup.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: [" + lr + ",5e-6]\n");
   expect_rejected(dir, {"show", "dup"}, {"dup.yaml:5: sweep.grid.optimizer.lr: 5e-6 appears twice"});
+}
+
+// ---- 5. every numeric key has a documented, enforced range --------------------------------------
+
+bool is_numeric(ValueType type) {
+  return type == ValueType::Int || type == ValueType::Double || type == ValueType::IntList ||
+         type == ValueType::DoubleList;
+}
+
+// Values of a numeric key just outside its range, each as the key's type: below the minimum, above the
+// maximum, and infinities; for a list, its default with one item (the first, then the last) replaced.
+std::vector<Value> outside_values(const FieldSpec& field) {
+  const Range& range = *field.range;
+  std::vector<double> numbers;
+  if (range.min) numbers.push_back(range.min_open ? *range.min : *range.min - 1);
+  if (range.max) numbers.push_back(range.max_open ? *range.max : *range.max + 1);
+  if (field.type == ValueType::Double || field.type == ValueType::DoubleList) {
+    if (!range.infinity_ok) numbers.push_back(INFINITY);
+    numbers.push_back(-INFINITY);
+  }
+  const Value defaults = field.get(Config{});
+  std::vector<Value> out;
+  for (double x : numbers) {
+    EXPECT_FALSE(range.contains(x)) << field.key << " " << x;
+    if (field.type == ValueType::Int) out.emplace_back(static_cast<std::int64_t>(x));
+    if (field.type == ValueType::Double) out.emplace_back(x);
+    for (bool last : {false, true}) {
+      if (field.type == ValueType::IntList) {
+        auto list = std::get<std::vector<std::int64_t>>(defaults);
+        (last ? list.back() : list.front()) = static_cast<std::int64_t>(x);
+        out.emplace_back(list);
+      }
+      if (field.type == ValueType::DoubleList) {
+        auto list = std::get<std::vector<double>>(defaults);
+        (last ? list.back() : list.front()) = x;
+        out.emplace_back(list);
+      }
+    }
+  }
+  return out;
+}
+
+// Items of a numeric value, as doubles.
+std::vector<double> numbers_of(const Value& value) {
+  if (const auto* i = std::get_if<std::int64_t>(&value)) return {double(*i)};
+  if (const auto* d = std::get_if<double>(&value)) return {*d};
+  if (const auto* list = std::get_if<std::vector<std::int64_t>>(&value)) return {list->begin(), list->end()};
+  return std::get<std::vector<double>>(value);
+}
+
+TEST(Ranges, EveryNumericKeyDocumentsItsRangeAndItsDefaultIsInIt) {
+  const std::string keys = keys_reference();
+  std::size_t numeric = 0;
+  for (const auto& field : schema()) {
+    if (!is_numeric(field.type)) {
+      EXPECT_FALSE(field.range) << field.key << " is not numeric";
+      continue;
+    }
+    ++numeric;
+    ASSERT_TRUE(field.range) << field.key << " has no range";
+    const auto at = keys.find(field.key + "  (");
+    ASSERT_NE(at, std::string::npos) << field.key;
+    const std::string line = keys.substr(at, keys.find('\n', at) - at);
+    EXPECT_NE(line.find(" " + field.range->text() + (field.range->infinity_ok ? " or .inf" : "") + ", default "),
+              std::string::npos)
+        << line;
+    for (double x : numbers_of(field.get(Config{}))) EXPECT_TRUE(field.range->contains(x)) << field.key << " " << x;
+  }
+  EXPECT_GE(numeric, 25u);
+}
+
+TEST(Ranges, AValueOutsideTheRangeIsRejectedNamingFileLineKeyValueAndTheRange) {
+  std::size_t checked = 0;
+  for (const auto& field : schema()) {
+    if (!field.range) continue;
+    for (const Value& value : outside_values(field)) {
+      // A valid config with the one bad value, one key per line.
+      std::map<std::string, std::map<std::string, std::string>> sections = {
+          {"training", {{"epochs", "2"}, {"batch_size", "4"}}}, {"task", {{"samples", "100"}}}};
+      const auto dot = field.key.find('.');
+      sections[field.key.substr(0, dot)][field.leaf()] = to_text(value);
+      std::string text;
+      int line = 0, key_line = 0;
+      for (const auto& [section, entries] : sections) {
+        text += section + ":\n";
+        ++line;
+        for (const auto& [leaf, entry] : entries) {
+          text += "  " + leaf + ": " + entry + "\n";
+          if (section + "." + leaf == field.key) key_line = line + 1;
+          ++line;
+        }
+      }
+      TempDir dir;
+      dir.write("configs/c.yaml", text);
+      SCOPED_TRACE(field.key + " = " + to_text(value));
+      const std::string where = "c.yaml:" + std::to_string(key_line) + ": ";
+      expect_rejected(dir, {"show", "c"}, {where + field.key + ": " + to_text(value)});
+      // The suggestion is the documented range (or, for an infinity, that the key wants a finite number).
+      const std::string error = testing::run_in(dir, {"show", "c"}).err;
+      const auto items = numbers_of(value);
+      const bool finite = std::all_of(items.begin(), items.end(), [](double x) { return std::isfinite(x); });
+      EXPECT_TRUE(error.find(field.range->text()) != std::string::npos ||
+                  (!finite && error.find("finite") != std::string::npos))
+          << error;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 60u);
 }
 
 }  // namespace

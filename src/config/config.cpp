@@ -73,9 +73,11 @@ void TaskConfig::validate() const {
   require_finite("task.noise", noise);
   require(noise >= 0.0, "task.noise", noise, "is out of range: must be >= 0");
   require(radii.size() == 2, "task.radii", radii, "must list exactly two radii, e.g. [10, 15]");
-  for (double r : radii) require(std::isfinite(r) && r > 0.0, "task.radii", radii, "must be positive radii");
-  require(x_range.size() == 2 && x_range[0] < x_range[1], "task.x_range", x_range,
-          "must be [lo, hi] with lo < hi, e.g. [0, 2]");
+  for (double r : radii) {
+    require(std::isfinite(r) && r > 0.0, "task.radii", radii, "must be two radii > 0, e.g. [10, 15]");
+  }
+  require(x_range.size() == 2 && std::isfinite(x_range[0]) && std::isfinite(x_range[1]) && x_range[0] < x_range[1],
+          "task.x_range", x_range, "must be [lo, hi]: two finite numbers with lo < hi, e.g. [0, 2]");
   require(train_samples() >= 1, "task.test_fraction", test_fraction, "leaves no training samples");
   require(features >= 1, "task.features", features, "is out of range: must be >= 1");
   require(classes >= 2, "task.classes", classes, "is out of range: must be >= 2");

@@ -516,7 +516,14 @@ void apply_override(RawConfig& raw, const std::string& text) {
 
 std::vector<std::int64_t> seed_list(const RawLeaf& leaf, std::int64_t base_seed) {
   if (auto count = parse_int(leaf.node)) {
-    if (*count < 1 || *count > 100000) fail(leaf.where, "sweep.seeds: " + std::to_string(*count) + " is out of range: give a count >= 1 (e.g. 3: seeds training.seed .. +2) or a list like [0, 1, 2]");
+    if (*count < 1 || *count > 100000) {
+      fail(leaf.where, "sweep.seeds: " + std::to_string(*count) + " is out of range: give a count >= 1 and <= 100000 "
+                       "(e.g. 3: seeds training.seed .. +2) or a list like [0, 1, 2]");
+    }
+    if (base_seed > std::numeric_limits<std::int64_t>::max() - *count) {
+      fail(leaf.where, "sweep.seeds: " + std::to_string(*count) + " seeds from training.seed " +
+                           std::to_string(base_seed) + " go past the largest seed; give a list like [0, 1, 2]");
+    }
     std::vector<std::int64_t> seeds;
     for (std::int64_t i = 0; i < *count; ++i) seeds.push_back(base_seed + i);
     return seeds;
