@@ -21,8 +21,9 @@ int run_list(const GlobalOptions& global, const ListOptions&, std::ostream& out,
   int broken = 0;
   for (const auto& name : sweep_names(global.configs_dir)) {
     try {
-      const auto sweep = load_sweep(global.configs_dir, name);
-      table.add_row({name, std::to_string(sweep.trials.size()), sweep.spec.base.description});
+      // Checked and counted, not expanded: listing needs no trial ids.
+      const SweepSpec spec = check_sweep(global.configs_dir, name);
+      table.add_row({name, std::to_string(count_trials(spec)), spec.base.description});
     } catch (const UserError& e) {
       // One broken file is its own row; the others are still listed.
       table.add_row({name, "-", std::string("INVALID: ") + e.what()});

@@ -1,5 +1,6 @@
 #include "sweeplab/config/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -72,9 +73,11 @@ void TaskConfig::validate() const {
   require_finite("task.noise", noise);
   require(noise >= 0.0, "task.noise", noise, "is out of range: must be >= 0");
   require(radii.size() == 2, "task.radii", radii, "must list exactly two radii, e.g. [10, 15]");
-  for (double r : radii) require(std::isfinite(r) && r > 0.0, "task.radii", radii, "must be positive radii");
-  require(x_range.size() == 2 && x_range[0] < x_range[1], "task.x_range", x_range,
-          "must be [lo, hi] with lo < hi, e.g. [0, 2]");
+  for (double r : radii) {
+    require(std::isfinite(r) && r > 0.0, "task.radii", radii, "must be two radii > 0, e.g. [10, 15]");
+  }
+  require(x_range.size() == 2 && std::isfinite(x_range[0]) && std::isfinite(x_range[1]) && x_range[0] < x_range[1],
+          "task.x_range", x_range, "must be [lo, hi]: two finite numbers with lo < hi, e.g. [0, 2]");
   require(train_samples() >= 1, "task.test_fraction", test_fraction, "leaves no training samples");
   require(features >= 1, "task.features", features, "is out of range: must be >= 1");
   require(classes >= 2, "task.classes", classes, "is out of range: must be >= 2");
@@ -83,9 +86,9 @@ void TaskConfig::validate() const {
 }
 
 void ModelConfig::validate() const {
-  for (auto width : hidden) {
-    require(width >= 1, "model.hidden", hidden, "must list layer widths >= 1, e.g. [64, 64] ([] for no hidden layer)");
-  }
+  // One require for the whole list: each call copies the list into a Value, so one per width was quadratic.
+  const bool widths_ok = std::all_of(hidden.begin(), hidden.end(), [](std::int64_t width) { return width >= 1; });
+  require(widths_ok, "model.hidden", hidden, "must list layer widths >= 1, e.g. [64, 64] ([] for no hidden layer)");
   require_choice("model.activation", activation, activation_names());
   require_choice("model.output_activation", output_activation, output_activation_names());
 }

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/text.hpp"
 
@@ -80,13 +81,21 @@ std::string to_yaml(const Config& config) {
 std::string keys_reference() {
   std::ostringstream out;
   for (const auto& field : schema()) {
-    out << field.key << "  (" << type_name(field.type) << ", default " << to_text(field.get(Config{})) << ")\n"
+    // "an integer >= 1", "a list of numbers, each in [0, 1)", "a number > 0 or .inf"
+    std::string type = type_name(field.type);
+    if (field.range) {
+      const bool list = field.type == ValueType::IntList || field.type == ValueType::DoubleList;
+      type += (list ? ", each " : " ") + field.range->text() + (field.range->infinity_ok ? " or .inf" : "");
+    }
+    out << field.key << "  (" << type << ", default " << to_text(field.get(Config{})) << ")\n"
         << "    " << field.doc << "\n";
   }
   out << "sweep.grid  (mapping of key -> list or generator)\n"
-      << "    The swept axes; trials are their Cartesian product. Values: a list [8, 16, 32] or a generator\n"
-      << "    {pow2: [1, 6]} (2..64), {logspace: [-4, -1, 7]}, {linspace: [0, 1, 5]}, {range: [8, 64, 8]} (stop excluded).\n"
-      << "sweep.seeds  (a count or a list of integers)\n"
+      << "    The swept axes; trials are their Cartesian product (at most " << kDefaultMaxTrials
+      << " trials, with the seeds, unless raised). Values: a list\n"
+      << "    [8, 16, 32] or a generator {pow2: [1, 6]} (2..64, exponents in [0, 62]), {logspace: [-4, -1, 7]},\n"
+      << "    {linspace: [0, 1, 5]} (n in [1, 10000]), {range: [8, 64, 8]} (stop excluded, at most 10000 values).\n"
+      << "sweep.seeds  (a count in [1, 100000], or a list of distinct integers >= 0)\n"
       << "    Repeat every grid point with these training seeds; 3 means training.seed, +1, +2.\n"
       << "extends  (name of another sweep)\n"
       << "    Start from that sweep and override it (deep merge; lists replace).\n";

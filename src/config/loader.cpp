@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <charconv>
+#include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "sweeplab/config/registry.hpp"
 #include "sweeplab/config/schema.hpp"
@@ -29,6 +32,91 @@ Location at(const std::string& file, const YAML::Node& node) { return {file, nod
   throw UserError(where.str() + ": " + message);
 }
 
+// ---- text checks ----------------------------------------------------------------------------
+// Every string of a config ends up in JSON files (sweep.json, summary.json), which hold only valid
+// UTF-8; so the text is checked once, where it comes in, and an error can still say where it is.
+
+// The length of the UTF-8 sequence at text[at], or 0 when none starts there: a stray continuation byte, a
+// truncated or overlong sequence, a UTF-16 surrogate, a code point above U+10FFFF, or a NUL byte (no text
+// file has one; a UTF-16 file is full of them).
+std::size_t utf8_length(std::string_view text, std::size_t at) {
+  const auto byte = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0u; };
+  const auto continuation = [&](std::size_t i, unsigned lo = 0x80, unsigned hi = 0xbf) {
+    return byte(i) >= lo && byte(i) <= hi;
+  };
+  const unsigned lead = byte(at);
+  if (lead >= 0x01 && lead <= 0x7f) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return continuation(at + 1) ? 2 : 0;
+  if (lead >= 0xe0 && lead <= 0xef) {
+    const unsigned lo = lead == 0xe0 ? 0xa0 : 0x80, hi = lead == 0xed ? 0x9f : 0xbf;
+    return continuation(at + 1, lo, hi) && continuation(at + 2) ? 3 : 0;
+  }
+  if (lead >= 0xf0 && lead <= 0xf4) {
+    const unsigned lo = lead == 0xf0 ? 0x90 : 0x80, hi = lead == 0xf4 ? 0x8f : 0xbf;
+    return continuation(at + 1, lo, hi) && continuation(at + 2) && continuation(at + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// The offset of the first byte that is not valid UTF-8, or npos.
+std::size_t invalid_utf8_at(std::string_view text) {
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t length = utf8_length(text, at);
+    if (length == 0) return at;
+    at += length;
+  }
+  return std::string_view::npos;
+}
+
+// Text fit for a one-line message: bytes that are not UTF-8 (and control characters) as \xNN, and at most
+// about 60 characters, so a 10 000-value override does not make a 10 000-value error line.
+std::string printable(std::string_view text) {
+  constexpr std::size_t kMax = 60;
+  std::string out;
+  for (std::size_t at = 0; at < text.size() && out.size() < kMax;) {
+    const std::size_t length = utf8_length(text, at);
+    if (length == 0 || static_cast<unsigned char>(text[at]) < 0x20) {
+      static const char* const hex = "0123456789abcdef";
+      const auto byte = static_cast<unsigned char>(text[at]);
+      out += std::string("\\x") + hex[byte >> 4] + hex[byte & 15];
+      ++at;
+    } else {
+      out.append(text, at, length);
+      at += length;
+    }
+    if (at < text.size() && out.size() >= kMax) out += "...";
+  }
+  return out;
+}
+
+std::string byte_text(std::string_view text, std::size_t at) {
+  static const char* const hex = "0123456789abcdef";
+  const auto byte = static_cast<unsigned char>(text[at]);
+  if (byte == 0) return "a NUL byte (is it UTF-16?)";
+  return std::string("byte 0x") + hex[byte >> 4] + hex[byte & 15];
+}
+
+// A config file's text: valid UTF-8, or a UserError naming the line and column of the first bad byte.
+std::string read_config_text(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  if (!in.is_open() || in.bad()) throw UserError(file + ": cannot read the file");
+  const std::size_t bad = invalid_utf8_at(text);
+  if (bad == std::string::npos) return text;
+  const std::size_t newline = text.rfind('\n', bad);
+  const std::size_t line_start = newline == std::string::npos ? 0 : newline + 1;
+  // Show the line from a little before the bad byte (the text before it is valid, so step back to the
+  // start of a character).
+  std::size_t shown = bad > line_start + 30 ? bad - 30 : line_start;
+  while (shown > line_start && (static_cast<unsigned char>(text[shown]) & 0xc0) == 0x80) --shown;
+  const std::size_t line_end = std::min(text.find('\n', bad), text.size());
+  const int line = 1 + int(std::count(text.begin(), text.begin() + std::ptrdiff_t(bad), '\n'));
+  fail({file, line}, "not valid UTF-8: " + byte_text(text, bad) + " at column " +
+                         std::to_string(bad - line_start + 1) + " in '" + (shown > line_start ? "..." : "") +
+                         printable(std::string_view(text).substr(shown, line_end - shown)) +
+                         "'; save the file as UTF-8");
+}
+
 struct RawLeaf {
   YAML::Node node;
   Location where;
@@ -39,20 +127,20 @@ struct RawLeaf {
 struct RawConfig {
   std::map<std::string, RawLeaf> leaves;
   std::vector<std::pair<std::string, RawLeaf>> axes;  // sweep.grid, in written order
+  std::map<std::string, std::size_t> axis_at;         // key -> index in axes, so a long grid stays linear
   std::optional<RawLeaf> extends;
 
   void set_axis(const std::string& key, RawLeaf leaf) {
-    for (auto& axis : axes) {
-      if (axis.first == key) {
-        axis.second = std::move(leaf);
-        return;
-      }
-    }
-    axes.emplace_back(key, std::move(leaf));
+    const auto [it, added] = axis_at.try_emplace(key, axes.size());
+    if (added) axes.emplace_back(key, std::move(leaf));
+    else axes[it->second].second = std::move(leaf);
   }
   void remove_axis(const std::string& key) {
+    if (!axis_at.count(key)) return;
     axes.erase(std::remove_if(axes.begin(), axes.end(), [&](const auto& axis) { return axis.first == key; }),
                axes.end());
+    axis_at.clear();
+    for (std::size_t i = 0; i < axes.size(); ++i) axis_at[axes[i].first] = i;
   }
   void merge_from(const RawConfig& later) {
     for (const auto& [key, leaf] : later.leaves) leaves[key] = leaf;
@@ -94,11 +182,10 @@ void require_mapping(const std::string& file, const YAML::Node& key_node, const 
 }
 
 RawConfig parse_file(const std::string& file) {
+  const std::string text = read_config_text(file);  // checked before YAML reads it
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::BadFile&) {
-    throw UserError(file + ": cannot read the file");
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw UserError(file + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
   }
@@ -333,10 +420,9 @@ std::vector<Value> axis_values(const FieldSpec& spec, const YAML::Node& node, co
     fail(where, name + ": '" + flow_text(node) + "' is not a list of values or a generator; write e.g. [8, 16, 32] or {pow2: [1, 6]}");
   }
   if (values.empty()) fail(where, name + ": the axis has no values; give at least one");
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    for (std::size_t j = 0; j < i; ++j) {
-      if (values[i] == values[j]) fail(where, name + ": " + to_text(values[i]) + " appears twice");
-    }
+  std::set<Value> seen;  // not a pairwise check: an axis may have 10 000 values
+  for (const auto& value : values) {
+    if (!seen.insert(value).second) fail(where, name + ": " + to_text(value) + " appears twice");
   }
   return values;
 }
@@ -383,12 +469,16 @@ YAML::Node load_override_value(const std::string& text, const Location& where) {
   try {
     return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    fail(where, "cannot read '" + text + "' as a YAML value: " + e.msg);
+    fail(where, "cannot read '" + printable(text) + "' as a YAML value: " + e.msg);
   }
 }
 
 void apply_override(RawConfig& raw, const std::string& text) {
-  const Location where{"-o '" + text + "'", 0};
+  const Location where{"-o '" + printable(text) + "'", 0};
+  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string::npos) {
+    fail(where, "not valid UTF-8: " + byte_text(text, bad) + " at position " + std::to_string(bad + 1) +
+                    "; check the shell's locale, or write the value in a config file saved as UTF-8");
+  }
   const auto equals = text.find('=');
   if (equals == std::string::npos || equals == 0) {
     fail(where, "expected KEY=VALUE, e.g. -o training.epochs=5 or -o epochs=5");
@@ -426,7 +516,14 @@ void apply_override(RawConfig& raw, const std::string& text) {
 
 std::vector<std::int64_t> seed_list(const RawLeaf& leaf, std::int64_t base_seed) {
   if (auto count = parse_int(leaf.node)) {
-    if (*count < 1 || *count > 100000) fail(leaf.where, "sweep.seeds: " + std::to_string(*count) + " is out of range: give a count >= 1 (e.g. 3: seeds training.seed .. +2) or a list like [0, 1, 2]");
+    if (*count < 1 || *count > 100000) {
+      fail(leaf.where, "sweep.seeds: " + std::to_string(*count) + " is out of range: give a count >= 1 and <= 100000 "
+                       "(e.g. 3: seeds training.seed .. +2) or a list like [0, 1, 2]");
+    }
+    if (base_seed > std::numeric_limits<std::int64_t>::max() - *count) {
+      fail(leaf.where, "sweep.seeds: " + std::to_string(*count) + " seeds from training.seed " +
+                           std::to_string(base_seed) + " go past the largest seed; give a list like [0, 1, 2]");
+    }
     std::vector<std::int64_t> seeds;
     for (std::int64_t i = 0; i < *count; ++i) seeds.push_back(base_seed + i);
     return seeds;
@@ -436,11 +533,10 @@ std::vector<std::int64_t> seed_list(const RawLeaf& leaf, std::int64_t base_seed)
     fail(leaf.where, "sweep.seeds: '" + flow_text(leaf.node) + "' is not a seed count or a list of seeds; write e.g. 3 or [0, 1, 2]");
   }
   auto seeds = std::get<std::vector<std::int64_t>>(*list);
-  for (std::size_t i = 0; i < seeds.size(); ++i) {
-    if (seeds[i] < 0) fail(leaf.where, "sweep.seeds: " + std::to_string(seeds[i]) + " is out of range: seeds must be >= 0");
-    for (std::size_t j = 0; j < i; ++j) {
-      if (seeds[i] == seeds[j]) fail(leaf.where, "sweep.seeds: " + std::to_string(seeds[i]) + " appears twice");
-    }
+  std::set<std::int64_t> seen;
+  for (auto seed : seeds) {
+    if (seed < 0) fail(leaf.where, "sweep.seeds: " + std::to_string(seed) + " is out of range: seeds must be >= 0");
+    if (!seen.insert(seed).second) fail(leaf.where, "sweep.seeds: " + std::to_string(seed) + " appears twice");
   }
   return seeds;
 }
@@ -479,16 +575,53 @@ SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::stri
   return spec;
 }
 
-}  // namespace
+// "optimizer.lr (10000 values, configs/x.yaml:5) x sweep.seeds (3)": what makes the trial count.
+std::string count_factors(const SweepSpec& spec) {
+  std::vector<std::string> factors;
+  for (const auto& axis : spec.axes) {
+    factors.push_back(axis.key + " (" + std::to_string(axis.values.size()) + " values, " + axis.source + ")");
+  }
+  if (!spec.seeds.empty()) factors.push_back("sweep.seeds (" + std::to_string(spec.seeds.size()) + ")");
+  return join(factors, " x ");
+}
 
-ResolvedSweep load_sweep(const std::string& configs_dir, const std::string& name,
-                         const std::vector<std::string>& overrides) {
+// Everything but the trials: the files and overrides read and typed, and the trials counted (not yet
+// validated).
+SweepSpec resolve(const std::string& configs_dir, const std::string& name,
+                  const std::vector<std::string>& overrides, const LoadOptions& options) {
+  if (invalid_utf8_at(name) != std::string::npos) {
+    throw UserError("sweep name '" + printable(name) + "' is not valid UTF-8");
+  }
   std::vector<std::string> chain;
   std::string file;
   RawConfig raw = parse_chain(configs_dir, name, chain, file);
   for (const auto& text : overrides) apply_override(raw, text);
+  SweepSpec spec = to_spec(raw, name, file, std::move(chain));
+  // Counted before any trial is built: 10^8 trials would take minutes and all the memory to list.
+  const std::size_t count = count_trials(spec);
+  if (count > options.max_trials) {
+    const bool overflow = count == std::numeric_limits<std::size_t>::max();
+    throw UserError(spec.file + ": " + (overflow ? "more than " : "") + std::to_string(count) + " trials = " +
+                    count_factors(spec) + ", more than the limit of " + std::to_string(options.max_trials) +
+                    "; use fewer values or seeds, or raise the limit with --max-trials " +
+                    (overflow ? "N" : std::to_string(count)));
+  }
+  return spec;
+}
+
+}  // namespace
+
+SweepSpec check_sweep(const std::string& configs_dir, const std::string& name,
+                      const std::vector<std::string>& overrides, const LoadOptions& options) {
+  SweepSpec spec = resolve(configs_dir, name, overrides, options);
+  validate_trials(spec);
+  return spec;
+}
+
+ResolvedSweep load_sweep(const std::string& configs_dir, const std::string& name,
+                         const std::vector<std::string>& overrides, const LoadOptions& options) {
   ResolvedSweep resolved;
-  resolved.spec = to_spec(raw, name, file, std::move(chain));
+  resolved.spec = resolve(configs_dir, name, overrides, options);
   resolved.trials = expand(resolved.spec);
   return resolved;
 }

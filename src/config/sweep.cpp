@@ -1,5 +1,7 @@
 #include "sweeplab/config/sweep.hpp"
 
+#include <limits>
+
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/hash.hpp"
@@ -18,13 +20,59 @@ std::string id_safe(const std::string& text) {
   return out;
 }
 
+// A value as shown in a message: a 20 000-entry list is cut, so the message stays one readable line.
+std::string shortened(const std::string& text) {
+  constexpr std::size_t kMax = 80;
+  return text.size() <= kMax ? text : text.substr(0, kMax - 3) + "...";
+}
+
 [[noreturn]] void rethrow_with_source(const SweepSpec& sweep, const ValueError& error, const std::string& axis_source) {
   std::string where = axis_source;
   if (where.empty()) {
     const auto it = sweep.sources.find(error.key());
     where = it != sweep.sources.end() ? it->second : sweep.file;
   }
-  throw UserError(where + ": " + error.key() + ": " + error.value() + " " + error.requirement());
+  throw UserError(where + ": " + error.key() + ": " + shortened(error.value()) + " " + error.requirement());
+}
+
+// The axes of the product: the grid's, then the seeds as training.seed (innermost).
+std::vector<Axis> product_axes(const SweepSpec& sweep) {
+  std::vector<Axis> axes = sweep.axes;
+  if (!sweep.seeds.empty()) {
+    const auto source = sweep.sources.find("sweep.seeds");
+    Axis seeds{"training.seed", {}, source != sweep.sources.end() ? source->second : sweep.file};
+    for (auto seed : sweep.seeds) seeds.values.emplace_back(seed);
+    axes.push_back(std::move(seeds));
+  }
+  return axes;
+}
+
+// Calls visit(config, index) for every trial in expansion order, after validating its config; index[a]
+// is the position in axes[a] of the trial's value.
+template <class Visit>
+void for_each_trial(const SweepSpec& sweep, const std::vector<Axis>& axes, Visit visit) {
+  std::vector<const FieldSpec*> fields;
+  for (const auto& axis : axes) fields.push_back(find_field(axis.key));
+  const std::size_t total = count_trials(sweep);
+  Config config = sweep.base;  // every axis is set for every trial, so one config serves them all
+  std::vector<std::size_t> index(axes.size(), 0);  // an odometer: the last axis turns fastest
+  for (std::size_t n = 0; n < total; ++n) {
+    for (std::size_t a = 0; a < axes.size(); ++a) fields[a]->set(config, axes[a].values[index[a]]);
+    try {
+      config.validate();
+    } catch (const ValueError& error) {
+      std::string axis_source;
+      for (const auto& axis : axes) {
+        if (axis.key == error.key()) axis_source = axis.source;
+      }
+      rethrow_with_source(sweep, error, axis_source);
+    }
+    visit(config, index);
+    for (std::size_t a = axes.size(); a-- > 0;) {
+      if (++index[a] < axes[a].values.size()) break;
+      index[a] = 0;
+    }
+  }
 }
 
 }  // namespace
@@ -47,44 +95,31 @@ std::vector<std::string> swept_keys(const SweepSpec& sweep) {
   return keys;
 }
 
-std::vector<TrialSpec> expand(const SweepSpec& sweep) {
-  std::vector<Axis> axes = sweep.axes;
-  if (!sweep.seeds.empty()) {
-    Axis seeds{"training.seed", {}, sweep.sources.count("sweep.seeds") ? sweep.sources.at("sweep.seeds") : sweep.file};
-    for (auto seed : sweep.seeds) seeds.values.emplace_back(seed);
-    axes.push_back(std::move(seeds));
-  }
+std::size_t count_trials(const SweepSpec& sweep) {
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
   std::size_t total = 1;
-  for (const auto& axis : axes) total *= axis.values.size();
+  auto times = [&](std::size_t n) { total = n != 0 && total > kMax / n ? kMax : total * n; };
+  for (const auto& axis : sweep.axes) times(axis.values.size());
+  if (!sweep.seeds.empty()) times(sweep.seeds.size());
+  return total;
+}
 
+std::vector<TrialSpec> expand(const SweepSpec& sweep) {
+  const std::vector<Axis> axes = product_axes(sweep);
   std::vector<TrialSpec> trials;
-  trials.reserve(total);
-  std::vector<std::size_t> index(axes.size(), 0);  // an odometer: the last axis turns fastest
-  for (std::size_t n = 0; n < total; ++n) {
+  trials.reserve(count_trials(sweep));
+  for_each_trial(sweep, axes, [&](const Config& config, const std::vector<std::size_t>& index) {
     TrialSpec trial;
-    trial.config = sweep.base;
-    for (std::size_t a = 0; a < axes.size(); ++a) {
-      const Value& value = axes[a].values[index[a]];
-      find_field(axes[a].key)->set(trial.config, value);
-      trial.swept.emplace_back(axes[a].key, value);
-    }
-    try {
-      trial.config.validate();
-    } catch (const ValueError& error) {
-      std::string axis_source;
-      for (const auto& axis : axes) {
-        if (axis.key == error.key()) axis_source = axis.source;
-      }
-      rethrow_with_source(sweep, error, axis_source);
-    }
+    trial.config = config;
+    for (std::size_t a = 0; a < axes.size(); ++a) trial.swept.emplace_back(axes[a].key, axes[a].values[index[a]]);
     trial.id = make_trial_id(trial.config, trial.swept);
     trials.push_back(std::move(trial));
-    for (std::size_t a = axes.size(); a-- > 0;) {
-      if (++index[a] < axes[a].values.size()) break;
-      index[a] = 0;
-    }
-  }
+  });
   return trials;
+}
+
+void validate_trials(const SweepSpec& sweep) {
+  for_each_trial(sweep, product_axes(sweep), [](const Config&, const std::vector<std::size_t>&) {});
 }
 
 }  // namespace sweeplab

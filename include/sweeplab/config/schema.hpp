@@ -2,6 +2,7 @@
 // One entry per config key: its dotted name, type, documentation, and how to read/write it in a Config.
 // This table is the single place where keys are documented (`sweeplab show --keys` prints it).
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,12 +11,25 @@
 
 namespace sweeplab {
 
+// The values a numeric key accepts (for a list of numbers: each item). validate() enforces it and
+// `sweeplab show --keys` prints it; a test walks the schema to keep the two in step.
+struct Range {
+  std::optional<double> min, max;  // no bound when empty
+  bool min_open = false;           // > min rather than >= min
+  bool max_open = false;           // < max rather than <= max
+  bool infinity_ok = false;        // .inf is allowed too (and means "never"); otherwise values are finite
+
+  bool contains(double value) const;
+  std::string text() const;  // ">= 1", "> 0", "in [0, 1)", "finite"
+};
+
 struct FieldSpec {
   std::string key;                  // "training.batch_size"
   ValueType type;
   std::string doc;
   std::string label;                // short name in trial ids ("bs"); the leaf name when empty
   bool affects_training = true;     // false: budget and bookkeeping keys, left out of the trial hash
+  std::optional<Range> range;       // every numeric key has one
   std::function<Value(const Config&)> get;
   std::function<void(Config&, const Value&)> set;
 

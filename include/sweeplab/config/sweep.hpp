@@ -4,6 +4,7 @@
 //   - axes in schema order (the order of `sweeplab show --keys`), not the order they were written in;
 //   - the Cartesian product with the last axis varying fastest;
 //   - seeds innermost, in the order sweep.seeds lists them.
+#include <cstddef>
 #include <map>
 #include <string>
 #include <utility>
@@ -36,8 +37,15 @@ struct TrialSpec {
   Config config;
 };
 
+// How many trials expand() makes: the product of the axis lengths times the seeds, computed without
+// building any. Saturates at SIZE_MAX instead of overflowing.
+std::size_t count_trials(const SweepSpec& sweep);
+
 // All trials, each validated; a ValueError becomes a UserError naming where the bad value was set.
 std::vector<TrialSpec> expand(const SweepSpec& sweep);
+
+// Validates every trial as expand() does (the same errors), keeping none and computing no ids.
+void validate_trials(const SweepSpec& sweep);
 
 // The readable part (swept values) plus a short hash of the config without its budget.
 std::string make_trial_id(const Config& config, const std::vector<std::pair<std::string, Value>>& swept);
