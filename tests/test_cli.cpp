@@ -31,7 +31,7 @@ TEST(Show, DoughnutBatchWithFiveEpochsListsSixTrials) {
   for (const std::string bs : {"2", "4", "8", "16", "32", "64"}) {
     EXPECT_EQ(count_lines_with(text, "bs=" + bs + "-"), 1) << bs;
   }
-  EXPECT_EQ(count_lines_with(text, "pending"), 6);
+  EXPECT_NE(text.find("6 trials: 6 pending"), std::string::npos) << text;
   EXPECT_FALSE(std::filesystem::exists(dir.str("experiments")));
 }
 
@@ -48,10 +48,10 @@ TEST(Show, TrialStatesComeFromTheExperimentsFolder) {
   auto result = testing::run_in(dir, {"show", "s", "--trials"});
   ASSERT_EQ(result.code, 0) << result.err;
   std::vector<std::string> ids;
-  std::istringstream lines(result.out.substr(result.out.find("trial_id")));
+  std::istringstream lines(result.out.substr(result.out.find("#  trial")));
   std::string line;
   std::getline(lines, line);
-  while (std::getline(lines, line)) {
+  while (std::getline(lines, line) && line.find(" trials: ") == std::string::npos) {
     std::istringstream fields(line);
     std::string number, id;
     fields >> number >> id;
@@ -61,9 +61,7 @@ TEST(Show, TrialStatesComeFromTheExperimentsFolder) {
   dir.write("experiments/s/trials/" + ids[0] + "/summary.json", R"({"status": "completed"})");
   dir.write("experiments/s/trials/" + ids[1] + "/metrics.jsonl", "");
   result = testing::run_in(dir, {"show", "s", "--trials"});
-  EXPECT_EQ(count_lines_with(result.out, "completed"), 1) << result.out;
-  EXPECT_EQ(count_lines_with(result.out, "partial"), 1) << result.out;
-  EXPECT_EQ(count_lines_with(result.out, "pending"), 1) << result.out;
+  EXPECT_NE(result.out.find("3 trials: 1 completed, 1 partial, 1 pending"), std::string::npos) << result.out;
 }
 
 TEST(Show, KeysDocumentsEveryKeyIncludingTheFixedNames) {

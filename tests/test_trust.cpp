@@ -83,6 +83,10 @@ TEST(History, OverridesAreRememberedByStatusExportDryRunAndTheNextRun) {
   }
   EXPECT_EQ(count, 2);
 
+  const auto show = testing::run_sweeplab(dir, "show t --trials");
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_TRUE(std::regex_search(show.out, std::regex("completed +2 of 2 epochs"))) << show.out;
+
   const auto dry = testing::run_sweeplab(dir, "run t --dry-run");
   ASSERT_EQ(dry.code, 0) << dry.err;
   EXPECT_NE(dry.out.find("extend from 2 epochs to 5 epochs"), std::string::npos) << dry.out;
@@ -256,6 +260,19 @@ TEST(Storage, ADiskErrorMidRunStopsWithExit3AndTheRerunEndsAsIfNothingHappened) 
   EXPECT_EQ(testing::metric_values(trial), testing::metric_values(clean));
   EXPECT_EQ(testing::read_json(trial / "summary.json")["weights_digest"],
             testing::read_json(clean / "summary.json")["weights_digest"]);
+}
+
+TEST(Limits, MaxTrialsIsAnOptionThatReachesTheWorkers) {
+  TempDir dir;
+  dir.write("configs/t.yaml", kSweep);
+  const auto refused = testing::run_in(dir, {"--max-trials", "3", "run", "t", "-o", "seeds=2"});
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("4 trials"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--max-trials"), std::string::npos) << refused.err;
+  // A limit below the default (100000) raised past the default is the same path: here a limit of 4 is enough.
+  const auto ran = testing::run_sweeplab(dir, "--max-trials 4 run t -o seeds=2 -o epochs=1");
+  EXPECT_EQ(ran.code, 0) << ran.out << ran.err;
+  EXPECT_NE(ran.out.find("4 completed"), std::string::npos) << ran.out;
 }
 
 TEST(ExitCodes, HelpDocumentsEveryExitCode) {

@@ -38,6 +38,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   app.add_option("--experiments", global.experiments_dir, "Folder results are written to")->capture_default_str();
   app.add_flag("-v,--verbose", global.verbose, "Say more");
   app.add_flag("-q,--quiet", global.quiet, "Say less");
+  app.add_option("--max-trials", global.max_trials,
+                 "Refuse a sweep of more trials than this (counted before the trials are made)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000000}))
+      ->capture_default_str();
 
   ListOptions list_options;
   ShowOptions show_options;
@@ -54,7 +58,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 
   // CLI11 would only say "a subcommand is required" for a mistyped one.
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--configs" || args[i] == "--experiments") {
+    if (args[i] == "--configs" || args[i] == "--experiments" || args[i] == "--max-trials") {
       ++i;
     } else if (args[i].empty() || args[i][0] != '-') {
       std::vector<std::string> names;

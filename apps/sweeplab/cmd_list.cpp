@@ -22,7 +22,7 @@ int run_list(const GlobalOptions& global, const ListOptions&, std::ostream& out,
   for (const auto& name : sweep_names(global.configs_dir)) {
     try {
       // Checked and counted, not expanded: listing needs no trial ids.
-      const SweepSpec spec = check_sweep(global.configs_dir, name);
+      const SweepSpec spec = check_sweep(global.configs_dir, name, {}, load_options(global));
       table.add_row({name, std::to_string(count_trials(spec)), spec.base.description});
     } catch (const UserError& e) {
       // One broken file is its own row; the others are still listed.

@@ -193,7 +193,7 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   std::set<std::string> checked;
   bool cuda = false;
   for (const auto& name : options.names) {
-    sweeps.push_back(load_sweep(global.configs_dir, name, options.overrides));
+    sweeps.push_back(load_sweep(global.configs_dir, name, options.overrides, load_options(global)));
     for (const auto& trial : sweeps.back().trials) {
       const std::string inputs = trial.config.task.name + "|" + trial.config.task.path + "|" + trial.config.task.label_column;
       if (checked.insert(inputs).second) check_task_inputs(trial.config);
@@ -279,7 +279,7 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
         create_folders(root);
         append_run_record(root, run_record(options, run_options.context, sweep.trials.size()));
       }
-      totals = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides}, run_options, trainer, out);
+      totals = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials}, run_options, trainer, out);
     }
     SweepState after = states[s];
     if (run_options.save) {

@@ -9,7 +9,8 @@
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/table.hpp"
 #include "sweeplab/core/text.hpp"
-#include "sweeplab/store/layout.hpp"
+#include "sweeplab/report/trial_table.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 
 namespace sweeplab {
 
@@ -31,7 +32,7 @@ int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostre
     return 0;
   }
   if (options.name.empty()) throw UserError("show: name a sweep (sweeplab list shows them), or pass --keys");
-  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides);
+  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides, load_options(global));
   const auto& spec = sweep.spec;
   out << "# sweep " << spec.name << ": " << sweep.trials.size() << " trial" << (sweep.trials.size() == 1 ? "" : "s")
       << " (" << spec.file;
@@ -39,19 +40,12 @@ int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostre
   out << ")\n" << to_yaml(spec);
   if (!options.trials) return 0;
 
-  const auto keys = swept_keys(spec);
-  std::vector<std::string> header = {"#", "trial_id"};
-  for (const auto& key : keys) header.push_back(find_field(key)->leaf());
-  header.push_back("state");
-  Table table(header);
-  for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
-    const auto& trial = sweep.trials[i];
-    std::vector<std::string> row = {std::to_string(i + 1), trial.id};
-    for (const auto& swept : trial.swept) row.push_back(to_short_text(swept.second));
-    row.push_back(trial_state(global.experiments_dir, spec.name, trial.id));
-    table.add_row(std::move(row));
-  }
-  out << "\n" << table.str();
+  // Each trial this config makes, as its files say (the budget it was run with, if it was).
+  ReadOptions read;
+  read.metrics = false;
+  SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
+  state.trials.resize(sweep.trials.size());
+  out << "\n" << trial_table(state);
   return 0;
 }
 

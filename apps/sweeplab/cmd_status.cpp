@@ -19,7 +19,7 @@ CLI::App* setup_status(CLI::App& app, StatusOptions& options) {
 }
 
 int run_status(const GlobalOptions& global, const StatusOptions& options, std::ostream& out, std::ostream&) {
-  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides);
+  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides, load_options(global));
   ReadOptions read;
   read.metrics = false;  // the last line of each metrics.jsonl is enough here
   const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "sweeplab/config/loader.hpp"
+
 namespace CLI {
 class App;
 }
@@ -16,7 +18,15 @@ struct GlobalOptions {
   std::string experiments_dir = "experiments";
   bool verbose = false;
   bool quiet = false;
+  std::size_t max_trials = kDefaultMaxTrials;  // --max-trials
 };
+
+// How every command loads a sweep (the --max-trials limit).
+inline LoadOptions load_options(const GlobalOptions& global) {
+  LoadOptions options;
+  options.max_trials = global.max_trials;
+  return options;
+}
 
 struct ListOptions {};
 CLI::App* setup_list(CLI::App& app, ListOptions& options);

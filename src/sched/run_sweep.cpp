@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -14,6 +15,7 @@
 #include <deque>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <ostream>
@@ -161,6 +163,7 @@ std::vector<std::string> worker_arguments(const ResolvedSweep& sweep, const Swee
                                    "fresh=" + std::to_string(options.fresh),
                                    "retry_failed=" + std::to_string(options.retry_failed),
                                    "digest=" + sweep_digest(sweep)};
+  args.push_back("max_trials=" + std::to_string(source.max_trials));
   for (const auto& override_text : source.overrides) args.push_back("override=" + override_text);
   return args;
 }
@@ -377,6 +380,7 @@ class Scheduler {
     const std::string type = event["e"];
     if (type == "start") {
       display_->started(index, trial.id, event["resumed"], expected_steps(trial.config));
+      sessions_[index] = {std::chrono::steady_clock::now(), event.value("resumed", std::int64_t{0})};
     } else if (type == "eval") {
       display_->progressed(index, event["epoch"], event["step"], event["train_loss"]);
     } else if (type == "done") {
@@ -465,6 +469,11 @@ class Scheduler {
   std::unique_ptr<ProgressDisplay> display_;
   RunTotals totals_;
   bool forwarded_ = false;
+  struct Session {
+    std::chrono::steady_clock::time_point started;
+    std::int64_t resumed_from_step = 0;
+  };
+  std::map<std::size_t, Session> sessions_;  // trials started in this run: when, and from which step
 };
 
 }  // namespace
@@ -514,13 +523,14 @@ int worker_main(const std::vector<std::string>& args, const GroupTrainer& train)
     else if (key == "fresh") options.fresh = value == "1";
     else if (key == "retry_failed") options.retry_failed = value == "1";
     else if (key == "digest") digest = value;
+    else if (key == "max_trials") source.max_trials = std::stoull(value);
     else {
       std::cerr << "sweeplab-trainer: unknown argument '" << word << "' (it is started by sweeplab run)\n";
       return 2;
     }
   }
   try {
-    const ResolvedSweep sweep = load_sweep(source.configs_dir, source.name, source.overrides);
+    const ResolvedSweep sweep = load_sweep(source.configs_dir, source.name, source.overrides, LoadOptions{source.max_trials});
     if (sweep_digest(sweep) != digest) {
       std::cerr << "sweeplab: the configs of sweep " << source.name << " changed while it ran; run it again\n";
       return 2;

@@ -135,6 +135,8 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
       if (auto config = config_on_disk(dir, problem)) {
         if (in_current) trial.planned = spec.config;
         trial.spec.config = std::move(*config);
+      } else if (in_current) {  // its files still say what happened; the current config stands in
+        trial.problem = problem + "; shown with the current config";
       } else {
         trial.status = "unreadable";
         trial.problem = problem;

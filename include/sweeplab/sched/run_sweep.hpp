@@ -31,6 +31,7 @@ struct SweepSource {
   std::string configs_dir;
   std::string name;
   std::vector<std::string> overrides;
+  std::size_t max_trials = kDefaultMaxTrials;
 };
 
 struct RunTotals {
