@@ -212,11 +212,17 @@ void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>&
 }
 
 TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
-                          const std::string& error, const std::string& stderr_tail) {
+                          const CrashReport& crash) {
   const auto& trial = sweep.trials.at(index);
   TrialOutcome outcome;
   outcome.status = TrialStatus::Failed;
-  outcome.error = error;
+  outcome.error = crash.error;
+  outcome.worker_died = true;
+  outcome.signal = crash.signal;
+  outcome.exit_code = crash.exit_code;
+  outcome.stderr_tail = crash.stderr_tail;
+  outcome.resumed_from_step = crash.resumed_from_step;
+  outcome.wall_time_s = crash.session_s;
   if (!options.save) return outcome;
   const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
   const auto lock = TrialLock::try_acquire(dir.string());
@@ -228,9 +234,15 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
     outcome.epochs = metrics.back().epoch;
     outcome.samples = metrics.back().samples;
   }
+  // The wall time of earlier sessions: as of the last record at or before the step this session resumed from.
+  if (crash.resumed_from_step > 0) {
+    for (const auto& record : metrics) {
+      if (record.step <= crash.resumed_from_step && !record.diverged) outcome.wall_time_s = record.elapsed_s + crash.session_s;
+    }
+  }
   auto log = trial_log(trial.id, dir);
-  log->error("the worker training this trial died: {}", error);
-  if (!stderr_tail.empty()) log->error("its last output:\n{}", stderr_tail);
+  log->error("the worker training this trial died: {}", crash.error);
+  if (!crash.stderr_tail.empty()) log->error("its last output:\n{}", crash.stderr_tail);
   write_file_atomic((dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
   return outcome;
 }
