@@ -3,6 +3,7 @@
 namespace sweeplab {
 
 std::optional<double> metric_value(const EvalRecord& record, const std::string& metric) {
+  if (record.diverged) return std::nullopt;
   if (metric == "train_loss") return record.train_loss;
   if (metric == "test_loss") return record.test_loss;
   if (metric == "train_acc") return record.train_acc;

@@ -142,6 +142,7 @@ struct Trial {
   std::unique_ptr<BatchOrder> order;
   std::unique_ptr<MetricsTracker> tracker;
   std::int64_t step = 0, samples = 0, epoch = 0, batch_in_epoch = 0;
+  std::int64_t evaluations = 0;  // -1: unknown (resumed from a checkpoint that did not count them)
   double lr = 0.0, elapsed_before = 0.0;
   std::optional<EvalRecord> last;
   TrialOutcome outcome;
@@ -207,8 +208,7 @@ class GroupRun {
           finish(trial);
           continue;
         }
-        trial.sink->on_start(trial.step);
-        trial.outcome.resumed_from_step = trial.step;
+        start_sink(trial);
       }
       while (true) {
         std::vector<Trial*> running;
@@ -236,6 +236,31 @@ class GroupRun {
     return trial.elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - trial.started).count();
   }
 
+  // A file of the trial could not be written: it stops here, as interrupted, and writes no checkpoint after
+  // this (one would claim records that are not on disk); its last good checkpoint stays for the next run.
+  void stop_for_storage(Trial& trial, const StorageError& e) {
+    trial.outcome.status = TrialStatus::Interrupted;
+    trial.outcome.storage_error = first_line(e.what());
+    trial.active = false;
+  }
+
+  // Tells the sink where the trial continues from; when its records up to there cannot be made whole, the
+  // trial starts over (which writes them again).
+  void start_sink(Trial& trial) {
+    try {
+      ResumePoint from{trial.step, trial.evaluations, trial.last};
+      if (!trial.sink->on_start(from)) {
+        start_fresh(trial);
+        trial.outcome.stopped_at_target = false;
+        trial.active = true;
+        trial.sink->on_start(ResumePoint{});
+      }
+    } catch (const StorageError& e) {
+      stop_for_storage(trial, e);
+    }
+    trial.outcome.resumed_from_step = trial.step;
+  }
+
   void start_fresh(Trial& trial) {
     const Config& config = *trial.config;
     math_->load(trial.slot, initial_parameters(config.model, shape_, config.training.seed),
@@ -244,15 +269,45 @@ class GroupRun {
     trial.order = std::make_unique<BatchOrder>(group_data_.n_train, static_cast<std::uint64_t>(config.training.seed));
     trial.tracker = std::make_unique<MetricsTracker>(config.targets, classification_);
     trial.step = trial.samples = trial.epoch = trial.batch_in_epoch = 0;
+    trial.evaluations = 0;
     trial.elapsed_before = 0.0;
     trial.lr = config.optimizer.lr;
     trial.last.reset();
   }
 
+  // Continues the trial from checkpoint.pt, else from checkpoint.prev.pt (checkpoint.pt damaged, or a crash
+  // between the two renames of write_checkpoint), else it starts from scratch. A damaged or foreign
+  // checkpoint is renamed aside with one warning line.
   void resume_if_possible(Trial& trial) {
     namespace fs = std::filesystem;
     const std::string& path = trial.checkpoints.path;
-    if (path.empty() || !fs::exists(path)) return;
+    if (path.empty()) return;
+    std::vector<std::string> set_aside;
+    bool resumed = false;
+    for (const std::string& candidate : {path, previous_checkpoint_path(path)}) {
+      if (!fs::exists(candidate)) continue;
+      const std::string problem = resume_from(trial, candidate);
+      if (problem.empty()) {
+        resumed = true;
+        if (!set_aside.empty()) {
+          set_aside.back() += "; continued from " + fs::path(candidate).filename().string() + " at step " +
+                              std::to_string(trial.step);
+        }
+        break;
+      }
+      const std::string aside = candidate + ".corrupt-" + utc_stamp();
+      std::error_code ec;
+      fs::rename(candidate, aside, ec);
+      set_aside.push_back("checkpoint unreadable (" + problem + "); kept as " + fs::path(aside).filename().string());
+      start_fresh(trial);
+    }
+    if (!set_aside.empty() && !resumed) set_aside.back() += "; started over";
+    for (auto& warning : set_aside) trial.outcome.warnings.push_back(std::move(warning));
+  }
+
+  // "" when the trial continues from the checkpoint at `path` (or is not to be trained: outcome.not_trained),
+  // else why the checkpoint cannot be used (one line).
+  std::string resume_from(Trial& trial, const std::string& path) {
     try {
       const CheckpointData checkpoint = read_checkpoint(path);
       const StateText& state = checkpoint.state;
@@ -262,7 +317,7 @@ class GroupRun {
         trial.outcome.not_trained = "not continued: it was started by training engine " + std::to_string(engine) +
                                     " and this sweeplab has engine " + std::to_string(kEngineVersion) +
                                     ", whose numbers differ (rerun with --fresh to train it again from the start)";
-        return;
+        return "";
       }
       if (version != kCheckpointFormatVersion || engine != kEngineVersion) {
         throw std::runtime_error("format version " + std::to_string(version) + ", engine " + std::to_string(engine) +
@@ -279,19 +334,21 @@ class GroupRun {
       trial.samples = state.get_int("samples");
       trial.epoch = state.get_int("epoch");
       trial.batch_in_epoch = state.get_int("batch_in_epoch");
+      trial.evaluations = state.has("evaluations") ? state.get_int("evaluations") : -1;
       trial.lr = state.get_double("lr");
       trial.elapsed_before = state.get_double("elapsed_s");
       trial.tracker->restore(state.get("tracker"));
       if (state.has("last.step")) trial.last = get_record(state);
       trial.order->set_state(state.get("data_order"));
       if (trial.batch_in_epoch > 0) trial.order->next_epoch();  // the same order as before the stop
+      // A trial that stopped at its targets stays stopped (its summary.json is being rebuilt).
+      if (trial.config->stop.on_target && trial.tracker->all_targets_reached()) {
+        trial.outcome.stopped_at_target = true;
+        trial.active = false;
+      }
+      return "";
     } catch (const std::exception& e) {
-      const std::string aside = path + ".corrupt-" + utc_stamp();
-      std::error_code ec;
-      fs::rename(path, aside, ec);
-      trial.outcome.warnings.push_back("checkpoint unreadable (" + first_line(e.what()) + "); kept as " +
-                                       fs::path(aside).filename().string() + "; started over");
-      start_fresh(trial);
+      return first_line(e.what());
     }
   }
 
@@ -356,6 +413,7 @@ class GroupRun {
         trial.outcome.diverged_at_step = sums.diverged_at_step;
         if (std::isfinite(sums.diverged_loss)) trial.outcome.diverged_loss = sums.diverged_loss;
         trial.active = false;
+        report_divergence(trial, sums.diverged_loss);
         continue;
       }
       trial.batch_in_epoch += steps;
@@ -377,6 +435,24 @@ class GroupRun {
       const bool due = interval > 0 && (trial->budget_in_steps ? trial->step % interval == 0 : epoch_done && trial->epoch % interval == 0);
       const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - trial->last_checkpoint).count();
       if (due && since >= trial->checkpoints.min_interval_s) save_checkpoint(*trial);
+    }
+  }
+
+  // The line after the last evaluation of a diverged trial: the step and the loss that stopped it.
+  void report_divergence(Trial& trial, double loss) {
+    EvalRecord record;
+    record.epoch = trial.epoch;
+    record.step = trial.step;
+    record.samples = trial.samples;
+    record.lr = trial.lr;
+    record.batch_size = trial.batch_size;
+    record.train_loss = loss;
+    record.elapsed_s = elapsed(trial);
+    record.diverged = true;
+    try {
+      trial.sink->on_diverged(record);
+    } catch (const StorageError& e) {
+      stop_for_storage(trial, e);
     }
   }
 
@@ -408,7 +484,13 @@ class GroupRun {
       math_->set_accumulators(trial.slot, sums);
       trial.tracker->observe(record);
       trial.last = record;
-      trial.sink->on_eval(record);
+      if (trial.evaluations >= 0) ++trial.evaluations;
+      try {
+        trial.sink->on_eval(record);
+      } catch (const StorageError& e) {
+        stop_for_storage(trial, e);
+        continue;
+      }
       if (trial.config->stop.on_target && trial.tracker->all_targets_reached()) {
         trial.outcome.stopped_at_target = true;
         trial.active = false;
@@ -418,7 +500,7 @@ class GroupRun {
   }
 
   void save_checkpoint(Trial& trial) {
-    if (trial.checkpoints.path.empty()) return;
+    if (trial.checkpoints.path.empty() || !trial.outcome.storage_error.empty()) return;
     const auto started = std::chrono::steady_clock::now();
     const Accumulators sums = math_->accumulators(trial.slot);
     CheckpointData checkpoint;
@@ -430,6 +512,7 @@ class GroupRun {
     state.put_int("samples", trial.samples);
     state.put_int("epoch", trial.epoch);
     state.put_int("batch_in_epoch", trial.batch_in_epoch);
+    if (trial.evaluations >= 0) state.put_int("evaluations", trial.evaluations);
     state.put_int("batches_since_eval", sums.batches);
     state.put_double("loss_sum", sums.loss_sum);
     state.put_double("accuracy_sum", sums.accuracy_sum);
@@ -445,13 +528,11 @@ class GroupRun {
     ++trial.outcome.checkpoints_written;
     faults::before_checkpoint_write(trial.outcome.checkpoints_written, trial.batch_size, trial.checkpoints.path, bytes);
     try {
-      write_file_atomic(trial.checkpoints.path, bytes);
+      write_checkpoint(trial.checkpoints.path, bytes);
       trial.checkpointed_here = true;
       trial.last_checkpoint = std::chrono::steady_clock::now();
-    } catch (const StorageError& e) {  // this trial fails; the others of the group go on
-      trial.outcome.status = TrialStatus::Failed;
-      trial.outcome.error = e.what();
-      trial.active = false;
+    } catch (const StorageError& e) {  // this trial stops; the others of the group go on
+      stop_for_storage(trial, e);
     }
     trial.outcome.checkpoint_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }

@@ -445,7 +445,7 @@ class Scheduler {
         const std::string error = "the worker process died: " + signal_text(status) +
                                   (tail.empty() ? "" : "; its last output: " + tail.substr(tail.rfind('\n') + 1));
         for (const std::size_t index : it->current) {
-          const TrialOutcome outcome = record_crash(sweep_, index, options_, error, tail);
+          const TrialOutcome outcome = record_crash(sweep_, index, options_, CrashReport{error, "", -1, tail});
           ++totals_.failed;
           totals_.states[index] = "failed";
           display_->finished(index, trial_line(sweep_.trials[index].id, outcome), true, 0);

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -21,8 +22,9 @@ namespace fs = std::filesystem;
 namespace sweeplab {
 namespace {
 
-// Streams evaluations into metrics.jsonl (cut back to the resumed step first), trial.log and the scheduler.
-// When training starts, the trial's old summary.json goes: until the new one is written, the trial is partial.
+// Streams evaluations into metrics.jsonl (cut back to the resumed step first, and checked against the
+// checkpoint), trial.log and the scheduler. When training starts, the trial's old summary.json goes: until
+// the new one is written, the trial is partial. What it found damaged and repaired goes into `warnings`.
 class FileSink : public TrialSink {
  public:
   using Finish = std::function<void(const TrialOutcome&)>;
@@ -32,15 +34,29 @@ class FileSink : public TrialSink {
   void on_finish(const TrialOutcome& outcome) override {
     if (finish_) finish_(outcome);
   }
-  void on_start(std::int64_t resumed_from_step) override {
-    if (resumed_from_step > 0) log_->info("continuing from the checkpoint at step {}", resumed_from_step);
+  bool on_start(const ResumePoint& from) override {
+    if (from.step > 0) log_->info("continuing from the checkpoint at step {}", from.step);
     if (!dir_.empty()) {
-      fs::remove(dir_ / "summary.json");
+      std::error_code ec;
+      if (!fs::remove(dir_ / "summary.json", ec) && ec) {
+        throw StorageError("cannot remove " + (dir_ / "summary.json").string() + ": " + ec.message());
+      }
       const std::string metrics_path = (dir_ / "metrics.jsonl").string();
-      cut_metrics(metrics_path, resumed_from_step);
+      const auto continuation = continue_metrics(metrics_path, from.step, from.evaluations, from.last);
+      if (!continuation.warning.empty()) warnings.push_back(continuation.warning);
+      if (!continuation.usable) return false;
+      if (continuation.dropped > 0) {
+        log_->info("dropped {} unreadable line(s) of metrics.jsonl after step {} (torn by the stop; trained again)",
+                   continuation.dropped, from.step);
+      }
       metrics_ = std::make_unique<MetricsFile>(metrics_path);
     }
-    events_.started(index_, resumed_from_step);
+    events_.started(index_, from.step);
+    return true;
+  }
+  void on_diverged(const EvalRecord& record) override {
+    if (metrics_) metrics_->append(record);
+    log_->warn("diverged at step {}: loss {}", record.step, record.train_loss);
   }
   void on_eval(const EvalRecord& record) override {
     if (metrics_) metrics_->append(record);
@@ -50,6 +66,8 @@ class FileSink : public TrialSink {
     events_.evaluated(index_, record);
   }
   bool stop_requested() override { return interrupt_requested(); }
+
+  std::vector<std::string> warnings;
 
  private:
   Finish finish_;
@@ -106,7 +124,19 @@ struct Prepared {
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<FileSink> sink;
   CheckpointOptions checkpoints;
+  std::vector<std::string> warnings;  // about its files, found before training
 };
+
+// A trial left as it is because it is settled still gets trained when its metrics.jsonl has a line that
+// does not parse: continuing from its final checkpoint checks and repairs the records.
+bool metrics_damaged(const fs::path& dir) { return !scan_metrics((dir / "metrics.jsonl").string()).damaged_lines.empty(); }
+
+std::string utc_stamp() {
+  const std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
+  return buffer;
+}
 
 // Locks the trial and decides; nullopt (with `result` filled) when it is not to be trained now.
 std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
@@ -125,16 +155,35 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
     }
     if (options.fresh) remove_results(prepared.dir);
     if (const auto summary = read_summary(prepared.dir.string())) {  // read under the lock: the state is settled
+      if (summary->status == "unreadable") {
+        // Damaged on disk: continuing from the checkpoint rebuilds it (a settled trial's final checkpoint
+        // gives the same outcome). The damaged file is kept aside.
+        const fs::path path = prepared.dir / "summary.json", aside = path.string() + ".corrupt-" + utc_stamp();
+        std::error_code ec;
+        fs::rename(path, aside, ec);
+        prepared.warnings.push_back("summary.json unreadable; kept as " + aside.filename().string() +
+                                    "; rebuilt from the checkpoint");
+      }
       result.message = reason_to_skip(*summary, trial.config, options.retry_failed);
+      const bool settled = summary->status == "completed" || summary->status == "diverged";
+      if (!result.message.empty() && settled && metrics_damaged(prepared.dir)) result.message.clear();
       if (!result.message.empty()) {
         result.kind = TrialResult::Kind::Skipped;
         return std::nullopt;
       }
     }
-    write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(trial.config));
     prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), trial.config.checkpoint.every,
                             trial.config.checkpoint.min_interval_s};
-    prepared.log = trial_log(trial.id, prepared.dir);
+    try {
+      write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(trial.config));
+      prepared.log = trial_log(trial.id, prepared.dir);
+    } catch (const std::exception& e) {  // StorageError, or spdlog's for trial.log: the trial is not started
+      result.kind = TrialResult::Kind::Trained;
+      result.outcome.status = TrialStatus::Interrupted;
+      result.outcome.storage_error = e.what();
+      result.outcome.warnings = prepared.warnings;
+      return std::nullopt;
+    }
   } else {
     prepared.log = std::make_shared<spdlog::logger>(trial.id, std::make_shared<spdlog::sinks::null_sink_st>());
   }
@@ -147,20 +196,31 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
 void conclude(const ResolvedSweep& sweep, const Prepared& prepared, const RunOptions& options, TrialResult& result) {
   const auto& trial = sweep.trials.at(prepared.index);
   TrialOutcome& outcome = result.outcome;
+  // What was found damaged before and while starting, then what training found.
+  std::vector<std::string> warnings = prepared.warnings;
+  warnings.insert(warnings.end(), prepared.sink->warnings.begin(), prepared.sink->warnings.end());
+  warnings.insert(warnings.end(), outcome.warnings.begin(), outcome.warnings.end());
+  outcome.warnings = std::move(warnings);
   if (!outcome.not_trained.empty()) {
     prepared.log->warn("not trained: {}", outcome.not_trained);
     result.kind = TrialResult::Kind::Skipped;
     result.message = outcome.not_trained;
     return;
   }
-  prepared.log->info("trial ends: {}", trial_line(trial.id, outcome));
-  if (!options.save) return;
-  try {
-    write_file_atomic((prepared.dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
-  } catch (const StorageError& e) {
-    outcome.status = TrialStatus::Failed;
-    outcome.error += (outcome.error.empty() ? "" : "; ") + std::string(e.what());
+  if (!options.save) {
+    prepared.log->info("trial ends: {}", trial_line(trial.id, outcome));
+    return;
   }
+  if (outcome.storage_error.empty()) {
+    try {
+      write_file_atomic((prepared.dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
+    } catch (const StorageError& e) {  // as any storage error: the trial stays partial and resumes next time
+      outcome.status = TrialStatus::Interrupted;
+      outcome.storage_error = e.what();
+    }
+  }
+  prepared.log->info("trial ends: {}", trial_line(trial.id, outcome));
+  if (!outcome.storage_error.empty()) prepared.log->error("stopped: {}", outcome.storage_error);
 }
 
 }  // namespace
@@ -212,11 +272,17 @@ void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>&
 }
 
 TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
-                          const std::string& error, const std::string& stderr_tail) {
+                          const CrashReport& crash) {
   const auto& trial = sweep.trials.at(index);
   TrialOutcome outcome;
   outcome.status = TrialStatus::Failed;
-  outcome.error = error;
+  outcome.error = crash.error;
+  outcome.worker_died = true;
+  outcome.signal = crash.signal;
+  outcome.exit_code = crash.exit_code;
+  outcome.stderr_tail = crash.stderr_tail;
+  outcome.resumed_from_step = crash.resumed_from_step;
+  outcome.wall_time_s = crash.session_s;
   if (!options.save) return outcome;
   const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
   const auto lock = TrialLock::try_acquire(dir.string());
@@ -228,9 +294,15 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
     outcome.epochs = metrics.back().epoch;
     outcome.samples = metrics.back().samples;
   }
+  // The wall time of earlier sessions: as of the last record at or before the step this session resumed from.
+  if (crash.resumed_from_step > 0) {
+    for (const auto& record : metrics) {
+      if (record.step <= crash.resumed_from_step && !record.diverged) outcome.wall_time_s = record.elapsed_s + crash.session_s;
+    }
+  }
   auto log = trial_log(trial.id, dir);
-  log->error("the worker training this trial died: {}", error);
-  if (!stderr_tail.empty()) log->error("its last output:\n{}", stderr_tail);
+  log->error("the worker training this trial died: {}", crash.error);
+  if (!crash.stderr_tail.empty()) log->error("its last output:\n{}", crash.stderr_tail);
   write_file_atomic((dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
   return outcome;
 }

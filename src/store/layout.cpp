@@ -1,11 +1,14 @@
 #include "sweeplab/store/layout.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "sweeplab/core/fs.hpp"
+#include "sweeplab/store/trial_files.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -31,7 +34,55 @@ std::optional<EvalRecord> record_from(const json& line) {
   record.train_acc = optional_number(line, "train_acc");
   record.test_acc = optional_number(line, "test_acc");
   record.elapsed_s = optional_number(line, "elapsed_s").value_or(0.0);
+  if (line.contains("diverged") && line["diverged"].is_boolean() && line["diverged"].get<bool>()) {
+    // The loss that stopped the trial: a number, or "nan", "inf", "-inf" (not JSON numbers).
+    record.diverged = true;
+    const auto& loss = line.contains("loss") ? line["loss"] : json();
+    const double infinity = std::numeric_limits<double>::infinity();
+    record.train_loss = loss.is_number() ? loss.get<double>()
+                        : loss == "inf"  ? infinity
+                        : loss == "-inf" ? -infinity
+                                         : std::nan("");
+  }
   return record;
+}
+
+bool same_number(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+bool same_number(const std::optional<double>& a, const std::optional<double>& b) {
+  return a.has_value() == b.has_value() && (!a || same_number(*a, *b));
+}
+
+// Every field, the wall clock included: a record read back from its line is the one that was written.
+bool same_record(const EvalRecord& a, const EvalRecord& b) {
+  return a.epoch == b.epoch && a.step == b.step && a.samples == b.samples && same_number(a.lr, b.lr) &&
+         a.batch_size == b.batch_size && same_number(a.train_loss, b.train_loss) && same_number(a.test_loss, b.test_loss) &&
+         same_number(a.train_acc, b.train_acc) && same_number(a.test_acc, b.test_acc) &&
+         same_number(a.elapsed_s, b.elapsed_s) && a.diverged == b.diverged;
+}
+
+// metrics.jsonl line by line; with `texts`, the text of each record's line too.
+MetricsScan scan_metrics_lines(const std::string& path, std::vector<std::string>* texts) {
+  MetricsScan scan;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    ++scan.lines;
+    if (auto record = record_from(json::parse(line, nullptr, /*allow_exceptions=*/false))) {
+      scan.records.push_back(*record);
+      scan.record_lines.push_back(scan.lines);
+      if (texts) texts->push_back(line);
+    } else {
+      scan.damaged_lines.push_back(scan.lines);
+    }
+  }
+  return scan;
+}
+
+std::string line_list(const std::vector<std::size_t>& lines) {
+  std::string out = lines.size() == 1 ? "line " : "lines ";
+  for (std::size_t i = 0; i < lines.size() && i < 5; ++i) out += (i ? ", " : "") + std::to_string(lines[i]);
+  if (lines.size() > 5) out += ", ...";
+  return out;
 }
 
 }  // namespace
@@ -92,6 +143,8 @@ std::optional<StoredSummary> read_summary(const std::string& trial_dir) {
     }
   }
   stored.error = summary.value("error", std::string());
+  if (summary.contains("signal") && summary["signal"].is_string()) stored.signal = summary["signal"].get<std::string>();
+  if (summary.contains("exit_code") && summary["exit_code"].is_number_integer()) stored.exit_code = summary["exit_code"].get<int>();
   return stored;
 }
 
@@ -114,6 +167,71 @@ void cut_metrics(const std::string& path, std::int64_t max_step) {
   }
   in.close();
   write_file_atomic(path, kept);
+}
+
+MetricsScan scan_metrics(const std::string& path) { return scan_metrics_lines(path, nullptr); }
+
+MetricsContinuation continue_metrics(const std::string& path, std::int64_t step, std::int64_t evaluations,
+                                     const std::optional<EvalRecord>& last) {
+  std::vector<std::string> texts;
+  const MetricsScan scan = scan_metrics_lines(path, &texts);
+  std::vector<EvalRecord> kept;
+  std::vector<std::string> kept_texts;  // as they were written
+  std::size_t last_kept_line = 0;
+  bool in_order = true;
+  for (std::size_t i = 0; i < scan.records.size(); ++i) {
+    const auto& record = scan.records[i];
+    if (record.step > step || record.diverged) continue;
+    in_order = in_order && (kept.empty() || kept.back().step < record.step);
+    kept.push_back(record);
+    kept_texts.push_back(texts[i]);
+    last_kept_line = scan.record_lines[i];
+  }
+  std::vector<std::size_t> damaged_before, damaged_after;  // the last kept record
+  for (const auto line : scan.damaged_lines) (line < last_kept_line ? damaged_before : damaged_after).push_back(line);
+
+  MetricsContinuation result;
+  const std::string at_step = "metrics.jsonl, up to step " + std::to_string(step) + ": ";
+  const auto start_over = [&](const std::string& why) {
+    result.usable = false;
+    result.warning = at_step + why + "; the trial starts over to write them again";
+    return result;
+  };
+  if (!in_order) return start_over("records out of order");
+  const std::size_t expected = evaluations < 0 ? 0 : std::size_t(evaluations);
+  // Lines among the records that are no records: harmless only when no record is missing (the count says so).
+  if (!damaged_before.empty() && (evaluations < 0 || kept.size() != expected || !last || !same_record(kept.back(), *last))) {
+    return start_over(line_list(damaged_before) + " unreadable");
+  }
+  std::string repaired;
+  if (!last) {
+    if (!kept.empty()) return start_over("records the checkpoint does not have");
+  } else if (!kept.empty() && kept.back().step == last->step) {
+    if (evaluations >= 0 && kept.size() != expected) return start_over("records missing");
+    if (!same_record(kept.back(), *last)) {
+      kept_texts.back() = record_json(*last);
+      repaired = "the record of step " + std::to_string(last->step) + " differed from the checkpoint's; rewritten from it";
+    }
+  } else {
+    // The last record is missing (torn by a crash after summary.json, damaged): the checkpoint has it, unless
+    // more than that one is missing.
+    if (evaluations < 0 || kept.size() + 1 != expected || (!kept.empty() && kept.back().step > last->step)) {
+      return start_over(damaged_after.empty() ? "records missing" : line_list(damaged_after) + " unreadable");
+    }
+    kept_texts.push_back(record_json(*last));
+    repaired = "the record of step " + std::to_string(last->step) + (damaged_after.empty() ? " was missing" : " was unreadable") +
+               "; rewritten from the checkpoint";
+    if (!damaged_after.empty()) damaged_after.erase(damaged_after.begin());  // that was it
+  }
+  std::string text;
+  for (const auto& line : kept_texts) text += line + "\n";
+  write_file_atomic(path, text);
+  if (!damaged_before.empty()) {
+    repaired += std::string(repaired.empty() ? "" : "; ") + line_list(damaged_before) + " unreadable and no record (dropped)";
+  }
+  if (!repaired.empty()) result.warning = "metrics.jsonl: " + repaired;
+  result.dropped = damaged_after.size();
+  return result;
 }
 
 std::string trial_state(const std::string& experiments_dir, const std::string& sweep_name, const std::string& trial_id) {

@@ -46,6 +46,17 @@ json record_object(const EvalRecord& record) {
   line["samples"] = record.samples;
   line["lr"] = number(record.lr);
   line["batch_size"] = record.batch_size;
+  if (record.diverged) {
+    // No evaluation: null losses, so nothing that averages them takes it for one; the loss that stopped the
+    // trial in "loss", as text when it is not a number JSON can hold.
+    line["train_loss"] = nullptr;
+    line["test_loss"] = nullptr;
+    line["diverged"] = true;
+    const double loss = record.train_loss;
+    line["loss"] = std::isfinite(loss) ? json(loss) : std::isnan(loss) ? json("nan") : json(loss > 0 ? "inf" : "-inf");
+    line["elapsed_s"] = record.elapsed_s;
+    return line;
+  }
   line["train_loss"] = number(record.train_loss);
   line["test_loss"] = optional_number(record.test_loss);
   if (record.train_acc) line["train_acc"] = number(*record.train_acc);
@@ -117,6 +128,11 @@ std::string summary_json(const std::string& trial_id, const std::vector<std::pai
   summary["checkpoint_s"] = outcome.checkpoint_s;
   if (!outcome.warnings.empty()) summary["warnings"] = outcome.warnings;
   if (!outcome.error.empty()) summary["error"] = outcome.error;
+  if (outcome.worker_died) {
+    summary["signal"] = outcome.signal.empty() ? json(nullptr) : json(outcome.signal);
+    summary["exit_code"] = outcome.exit_code >= 0 ? json(outcome.exit_code) : json(nullptr);
+    summary["stderr_tail"] = outcome.stderr_tail;
+  }
   return summary.dump(2) + "\n";
 }
 

@@ -1,11 +1,18 @@
 #include "checkpoint.hpp"
 
-#include "sweeplab/core/hash.hpp"
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <sstream>
 #include <stdexcept>
+
+#include "sweeplab/core/fs.hpp"
+#include "sweeplab/core/hash.hpp"
 
 namespace sweeplab {
 
@@ -54,21 +61,54 @@ std::vector<float> floats_of(const torch::Tensor& tensor) {
   return std::vector<float>(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
 }
 
-std::string digest_of(const std::vector<float>& parameters, const std::vector<float>& optimizer_state) {
-  std::string bytes(reinterpret_cast<const char*>(parameters.data()), parameters.size() * sizeof(float));
+// Of the text (if any) followed by the bytes of both tensors.
+std::string digest_of(const std::string& text, const std::vector<float>& parameters,
+                      const std::vector<float>& optimizer_state) {
+  std::string bytes = text;
+  bytes.append(reinterpret_cast<const char*>(parameters.data()), parameters.size() * sizeof(float));
   bytes.append(reinterpret_cast<const char*>(optimizer_state.data()), optimizer_state.size() * sizeof(float));
   return full_hash(bytes);
+}
+
+[[noreturn]] void storage_error(const std::string& what, const std::string& path) {
+  throw StorageError("cannot " + what + " " + path + ": " + std::strerror(errno));
+}
+
+void write_and_flush(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) storage_error("write", path);
+  for (std::size_t written = 0; written < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int saved = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      errno = saved;
+      storage_error("write", path);
+    }
+    written += std::size_t(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int saved = errno;
+    ::unlink(path.c_str());
+    errno = saved;
+    storage_error("flush", path);
+  }
 }
 
 }  // namespace
 
 std::string checkpoint_bytes(const CheckpointData& data) {
   StateText state = data.state;
-  state.put("tensors_digest", digest_of(data.parameters, data.optimizer_state));
+  state.erase("digest");
+  state.put("tensors_digest", digest_of("", data.parameters, data.optimizer_state));  // for readers before "digest"
+  const std::string text = state.str();
   torch::serialize::OutputArchive archive;
-  archive.write("state", c10::IValue(state.str()));
+  archive.write("state", c10::IValue(text));
   archive.write("parameters", tensor_of(data.parameters));
   archive.write("optimizer_state", tensor_of(data.optimizer_state));
+  archive.write("digest", c10::IValue(digest_of(text, data.parameters, data.optimizer_state)));
   std::ostringstream bytes;
   archive.save_to(bytes);
   return bytes.str();
@@ -87,10 +127,47 @@ CheckpointData read_checkpoint(const std::string& path) {
   archive.read("optimizer_state", optimizer_state);
   data.parameters = floats_of(parameters);
   data.optimizer_state = floats_of(optimizer_state);
-  if (digest_of(data.parameters, data.optimizer_state) != data.state.get("tensors_digest")) {
+  c10::IValue digest;
+  if (archive.try_read("digest", digest)) {
+    if (!digest.isString() || digest.toStringRef() != digest_of(text.toStringRef(), data.parameters, data.optimizer_state)) {
+      throw std::runtime_error("its state or tensors do not match their digest (damaged)");
+    }
+  } else if (digest_of("", data.parameters, data.optimizer_state) != data.state.get("tensors_digest")) {
     throw std::runtime_error("its tensors do not match their digest (damaged)");
   }
   return data;
+}
+
+std::string previous_checkpoint_path(const std::string& path) {
+  const std::string suffix = ".pt";
+  if (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return path.substr(0, path.size() - suffix.size()) + ".prev.pt";
+  }
+  return path + ".prev";
+}
+
+void write_checkpoint(const std::string& path, const std::string& bytes) {
+  namespace fs = std::filesystem;
+  // The new one is complete on disk before the current one moves: a crash or a full disk up to here
+  // leaves the checkpoints as they were.
+  const std::string temporary = path + ".tmp";
+  write_and_flush(temporary, bytes);
+  // Then the current one (complete: it got there the same way) becomes the previous one. Between the two
+  // renames only the previous one is there; resuming looks at both.
+  std::error_code ec;
+  if (fs::exists(path, ec) && ::rename(path.c_str(), previous_checkpoint_path(path).c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(temporary.c_str());
+    errno = saved;
+    storage_error("rename aside", path);
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) storage_error("rename onto", path);
+  const fs::path folder = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
 }
 
 }  // namespace sweeplab

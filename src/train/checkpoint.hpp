@@ -1,9 +1,12 @@
 #pragma once
 // checkpoint.pt: a LibTorch archive with "parameters" and "optimizer_state" (flat float tensors in the
-// engine's layout, src/engine/group_math.hpp) and "state", a text of key=value lines holding everything
+// engine's layout, src/engine/group_math.hpp), "state", a text of key=value lines holding everything
 // else exactly (doubles as hex floats): versions, counters, accumulators, the tracker, the last
-// evaluation, the data-order generator as of the epoch's start, and a digest of the two tensors that is
-// checked on load. Versioned; never mutates. Format 1 (engine 1) held LibTorch nn/optim archives.
+// evaluation, the data-order generator as of the epoch's start; and "digest", over the state text and
+// both tensors, checked on load (a flipped bit anywhere in them is found). Checkpoints of format 2 written
+// before the digest covered the state have only "tensors_digest" in the state (still written, for them),
+// and are read with that check alone. Versioned; never mutates. Format 1 (engine 1) held LibTorch nn/optim
+// archives.
 #include <torch/torch.h>
 
 #include <map>
@@ -20,6 +23,7 @@ class StateText {
   void put(const std::string& key, const std::string& value) { values_[key] = value; }
   void put_int(const std::string& key, std::int64_t value) { put(key, std::to_string(value)); }
   void put_double(const std::string& key, double value);
+  void erase(const std::string& key) { values_.erase(key); }
   std::string str() const;
 
   static StateText parse(const std::string& text);
@@ -39,8 +43,17 @@ struct CheckpointData {
 
 std::string checkpoint_bytes(const CheckpointData& data);
 
-// Reads a checkpoint. Format 2: all of it, the digest checked; older formats: the state only (its
+// Reads a checkpoint. Format 2: all of it, the digests checked; older formats: the state only (its
 // format_version says which). Throws std::runtime_error for anything unreadable or inconsistent.
 CheckpointData read_checkpoint(const std::string& path);
+
+// checkpoint.prev.pt beside checkpoint.pt: the previous good checkpoint, kept while the latest replaces it.
+std::string previous_checkpoint_path(const std::string& path);
+
+// Replaces the checkpoint at `path` by `bytes`, the one there becoming the previous one: `bytes` goes to
+// path.tmp (flushed to disk) first, then path is renamed to the previous path and path.tmp to path. At every
+// instant path or the previous path holds a complete checkpoint; a failed write (disk full) leaves both as
+// they were. Throws StorageError (sweeplab/core/fs.hpp).
+void write_checkpoint(const std::string& path, const std::string& bytes);
 
 }  // namespace sweeplab

@@ -19,9 +19,13 @@ struct EvalRecord {
   std::optional<double> train_acc;   // classification only
   std::optional<double> test_acc;
   double elapsed_s = 0.0;       // wall time of the trial so far
+  // Not an evaluation: the step that diverged, whose batch loss (train_loss here; inf, nan or above
+  // stop.divergence_loss) ended the trial. The last line of a diverged trial's metrics.jsonl; no test metrics.
+  bool diverged = false;
 };
 
-// A metric of a record by name (train_loss, test_loss, train_acc, test_acc); nullopt when absent.
+// A metric of a record by name (train_loss, test_loss, train_acc, test_acc); nullopt when absent, and for
+// every metric of a diverged record (it is no evaluation to average or compare).
 std::optional<double> metric_value(const EvalRecord& record, const std::string& metric);
 
 enum class TrialStatus { Completed, Diverged, Failed, Interrupted };
@@ -53,6 +57,15 @@ struct TrialOutcome {
   bool stopped_at_target = false;
   double wall_time_s = 0.0;          // over every session of the trial
   std::string error;                 // for failed trials
+  // A file of the trial could not be written (disk full, I/O error): "cannot write PATH: REASON". The trial
+  // stopped as interrupted, without summary.json, its last good checkpoint kept; the next run resumes it.
+  std::string storage_error;
+  // A worker that died while training the trial (status failed): the signal that ended it ("SIGKILL"; empty
+  // when it exited), its exit code (-1: none) and the end of its stderr.
+  bool worker_died = false;
+  std::string signal;
+  int exit_code = -1;
+  std::string stderr_tail;
   std::int64_t resumed_from_step = 0;  // this session continued a checkpoint at this step (0: fresh)
   std::vector<std::string> warnings;   // e.g. an unreadable checkpoint that was set aside
   std::string weights_digest;        // XXH64 of the final parameters' bytes: equal digests, equal weights

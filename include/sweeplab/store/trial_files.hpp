@@ -26,9 +26,14 @@ struct RunContext {
 RunContext make_run_context(const std::string& torch_version, std::int64_t threads_per_trial);
 
 // One metrics.jsonl line (no newline): epoch, step, samples, lr, batch_size, train_loss, test_loss,
-// train_acc, test_acc (classification), elapsed_s.
+// train_acc, test_acc (classification), elapsed_s. A diverged record (the step that diverged):
+// {"epoch":..,"step":..,"samples":..,"lr":..,"batch_size":..,"train_loss":null,"test_loss":null,
+//  "diverged":true,"loss":LOSS,"elapsed_s":..} with LOSS the loss that stopped the trial: a number, or
+// "nan", "inf", "-inf".
 std::string record_json(const EvalRecord& record);
 
+// summary.json. A trial whose worker died also gets "signal" (e.g. "SIGKILL"; null when it exited),
+// "exit_code" (null when signalled) and "stderr_tail".
 std::string summary_json(const std::string& trial_id, const std::vector<std::pair<std::string, Value>>& swept,
                          const TrialOutcome& outcome);
 
