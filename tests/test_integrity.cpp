@@ -19,6 +19,7 @@
 #include "sweeplab/core/hash.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/lock.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 #include "sweeplab/store/trial_files.hpp"
 #include "sweeplab/train/trainer.hpp"
 #include "test_util.hpp"
@@ -551,7 +552,7 @@ TEST_P(StorageErrorTest, InterruptsTheTrialWithoutSummaryAndTheNextRunCompletesI
   EXPECT_EQ(failed.storage_error.find('\n'), std::string::npos);
   EXPECT_TRUE(failed.error.empty());
   EXPECT_FALSE(fs::exists(trial / "summary.json"));
-  EXPECT_EQ(trial_state(options.experiments_dir, "r", sweep.trials[0].id),
+  EXPECT_EQ(trial_status(trial.string()),
             GetParam() == "config.yaml" ? "pending" : "partial");
   if (GetParam() == "metrics.jsonl") {
     EXPECT_EQ(checkpoint_step(trial / "checkpoint.pt"), 20);

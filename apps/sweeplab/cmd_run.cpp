@@ -107,6 +107,10 @@ Plan plan_for(const TrialState& trial, const RunCommandOptions& options) {
   if (status == "failed") {
     return options.retry_failed ? Plan{"train again"} : Plan{"skip: failed earlier (--retry-failed runs it again)", false};
   }
+  if ((status == "completed" || status == "diverged") && trial.unreadable_lines > 0) {
+    return {"repair metrics.jsonl (" + std::to_string(trial.unreadable_lines) + " unreadable line" +
+            (trial.unreadable_lines == 1 ? "" : "s") + ")"};
+  }
   if (status == "diverged") return {"skip: diverged already", false};
   if (status == "completed") {
     const auto& summary = *trial.summary;

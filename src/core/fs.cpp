@@ -26,7 +26,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   // that write the same file at once each rename a whole file of their own, and the last one wins.
   std::string temporary = folder + "/." + target.filename().string() + ".tmp-XXXXXX";
   const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
-  if (fd < 0) storage_error("write", temporary);
+  if (fd < 0) storage_error("write", path);
   ::fchmod(fd, 0644);
   std::size_t written = 0;
   while (written < content.size()) {
@@ -37,13 +37,15 @@ void write_file_atomic(const std::string& path, const std::string& content) {
       ::close(fd);
       ::unlink(temporary.c_str());
       errno = saved;
-      storage_error("write", temporary);
+      storage_error("write", path);
     }
     written += std::size_t(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int saved = errno;
     ::unlink(temporary.c_str());
-    storage_error("flush", temporary);
+    errno = saved;
+    storage_error("write", path);
   }
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     const int saved = errno;

@@ -103,6 +103,7 @@ json done_event(std::size_t index, const std::string& trial_id, const TrialResul
   done["status"] = to_string(result.outcome.status);
   done["line"] = trial_line(trial_id, result.outcome);
   done["steps"] = result.outcome.steps - result.outcome.resumed_from_step;
+  if (!result.outcome.storage_error.empty()) done["storage_error"] = result.outcome.storage_error;
   if (result.outcome.final) done["final"] = json::parse(record_json(*result.outcome.final));
   return done;
 }
@@ -139,7 +140,15 @@ int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const Gro
     reporter.reported.clear();
     try {
       run_trial_group(sweep, group, options, train, reporter);  // reports each trial as it is settled
-    } catch (const std::exception& e) {  // storage trouble before training: the unsettled trials fail, the worker goes on
+    } catch (const StorageError& e) {  // e.g. a lock file that cannot be made: the run stops (exit 3)
+      for (const std::size_t index : group) {
+        if (reporter.reported.count(index)) continue;
+        TrialResult stopped;
+        stopped.outcome.status = TrialStatus::Interrupted;
+        stopped.outcome.storage_error = e.what();
+        reporter.finished(index, stopped);
+      }
+    } catch (const std::exception& e) {  // anything else before training: the unsettled trials fail, the worker goes on
       for (const std::size_t index : group) {
         if (reporter.reported.count(index)) continue;
         TrialResult failed;
@@ -177,6 +186,13 @@ struct Worker {
   std::set<std::size_t> current;             // the trials of its group not yet done
   bool events_open = true, errors_open = true;
 };
+
+// "SIGKILL" for a worker killed by a signal; "" when it exited.
+std::string signal_name(int status) {
+  if (!WIFSIGNALED(status)) return "";
+  const char* abbreviation = sigabbrev_np(WTERMSIG(status));
+  return abbreviation ? std::string("SIG") + abbreviation : "signal " + std::to_string(WTERMSIG(status));
+}
 
 std::string signal_text(int status) {
   if (WIFSIGNALED(status)) {
@@ -445,7 +461,12 @@ class Scheduler {
         const std::string error = "the worker process died: " + signal_text(status) +
                                   (tail.empty() ? "" : "; its last output: " + tail.substr(tail.rfind('\n') + 1));
         for (const std::size_t index : it->current) {
-          const TrialOutcome outcome = record_crash(sweep_, index, options_, CrashReport{error, "", -1, tail});
+          CrashReport crash{error, signal_name(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1, tail};
+          if (const auto session = sessions_.find(index); session != sessions_.end()) {
+            crash.session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - session->second.started).count();
+            crash.resumed_from_step = session->second.resumed_from_step;
+          }
+          const TrialOutcome outcome = record_crash(sweep_, index, options_, crash);
           ++totals_.failed;
           totals_.states[index] = "failed";
           display_->finished(index, trial_line(sweep_.trials[index].id, outcome), true, 0);
@@ -490,6 +511,7 @@ std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome)
   }
   if (outcome.diverged_at_step) line += " at step " + std::to_string(*outcome.diverged_at_step);
   if (!outcome.error.empty()) line += ": " + outcome.error;
+  if (!outcome.storage_error.empty()) line += " (storage error: " + outcome.storage_error + ")";
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "  %.1fs", outcome.wall_time_s);
   line += seconds;

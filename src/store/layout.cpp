@@ -234,12 +234,5 @@ MetricsContinuation continue_metrics(const std::string& path, std::int64_t step,
   return result;
 }
 
-std::string trial_state(const std::string& experiments_dir, const std::string& sweep_name, const std::string& trial_id) {
-  const std::string dir = trial_dir(experiments_dir, sweep_name, trial_id);
-  if (auto summary = read_summary(dir)) return summary->status;
-  std::error_code ec;
-  return fs::exists(fs::path(dir) / "metrics.jsonl", ec) || fs::exists(fs::path(dir) / "checkpoint.pt", ec) ? "partial"
-                                                                                                             : "pending";
-}
 
 }  // namespace sweeplab

@@ -1,5 +1,6 @@
 #include "sweeplab/store/trial_files.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -170,14 +171,29 @@ std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context) {
   return out.dump(2) + "\n";
 }
 
-MetricsFile::MetricsFile(const std::string& path) : path_(path), out_(path, std::ios::app) {
-  if (!out_) throw StorageError("cannot write " + path + ": " + std::strerror(errno));
+MetricsFile::MetricsFile(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw StorageError("cannot write " + path + ": " + std::strerror(errno));
+}
+
+MetricsFile::~MetricsFile() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void MetricsFile::append(const EvalRecord& record) {
-  out_ << record_json(record) << '\n';
-  out_.flush();
-  if (!out_) throw StorageError("cannot append to " + path_ + ": " + std::strerror(errno));
+  const std::string line = record_json(record) + "\n";
+  const off_t before = ::lseek(fd_, 0, SEEK_END);
+  std::size_t written = 0;
+  while (written < line.size()) {
+    const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int saved = n < 0 ? errno : ENOSPC;
+      if (before >= 0) (void)!::ftruncate(fd_, before);  // no torn line stays behind
+      throw StorageError("cannot append to " + path_ + ": " + std::strerror(saved));
+    }
+    written += std::size_t(n);
+  }
 }
 
 }  // namespace sweeplab

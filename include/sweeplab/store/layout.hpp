@@ -65,7 +65,5 @@ struct MetricsContinuation {
 MetricsContinuation continue_metrics(const std::string& path, std::int64_t step, std::int64_t evaluations,
                                      const std::optional<EvalRecord>& last);
 
-// "pending" (nothing on disk), "partial" (started, no summary yet), or summary.json's status.
-std::string trial_state(const std::string& experiments_dir, const std::string& sweep_name, const std::string& trial_id);
 
 }  // namespace sweeplab

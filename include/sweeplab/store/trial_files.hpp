@@ -1,7 +1,6 @@
 #pragma once
 // The files of a sweep and its trials (SPEC section 5): sweep.json, config.yaml, metrics.jsonl,
 // summary.json. Whole files are replaced atomically; metrics.jsonl is appended and flushed per line.
-#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,15 +38,19 @@ std::string summary_json(const std::string& trial_id, const std::vector<std::pai
 
 std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context);
 
-// A trial's metrics.jsonl, open for appending; every line is flushed as it is written.
+// A trial's metrics.jsonl, open for appending; every line goes out whole in one write. A write that
+// fails (disk full, I/O error) is cut back off, so the file never ends in a torn line of ours.
 class MetricsFile {
  public:
   explicit MetricsFile(const std::string& path);  // appends to what is there
-  void append(const EvalRecord& record);
+  MetricsFile(const MetricsFile&) = delete;
+  MetricsFile& operator=(const MetricsFile&) = delete;
+  ~MetricsFile();
+  void append(const EvalRecord& record);  // throws StorageError
 
  private:
   std::string path_;
-  std::ofstream out_;
+  int fd_ = -1;
 };
 
 }  // namespace sweeplab
