@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sweeplab/config/loader.hpp"
+#include "sweeplab/core/text.hpp"
 #include "sweeplab/report/results.hpp"
 #include "test_util.hpp"
 
@@ -104,6 +105,43 @@ TEST(Export, AggregatesSeedsIntoMeanAndStandardError) {
     EXPECT_NEAR(row["final_train_loss_stderr"].get<double>(), std::sqrt(squares / 2) / std::sqrt(3.0), 1e-12);
   }
   EXPECT_EQ(groups, 2);
+}
+
+TEST(Statistics, MeansAreCorrectlyRoundedAndWrittenInShortestForm) {
+  // The mean of the numbers as written: 0.9623, not 0.9622999999999999 or 0.9623000000000001.
+  EXPECT_EQ(format_double(mean_stderr({0.96, 0.9646}).mean), "0.9623");
+  EXPECT_EQ(format_double(mean_stderr({0.1, 0.2}).mean), "0.15");
+  EXPECT_EQ(mean_stderr({0.1, 0.2, 0.4}).mean, 7.0 / 30.0);  // 0.7 / 3, rounded once
+  EXPECT_EQ(mean_stderr({3, 4}).mean, 3.5);
+  EXPECT_EQ(mean_stderr({-1e-8, 3e-8}).mean, 1e-8);
+  EXPECT_EQ(mean_stderr({1e308, 1e308}).mean, 1e308);  // no overflow
+  // The standard error too: 0.6 and 0.625 are 0.0125 either side of their mean.
+  const auto spread = mean_stderr({0.6, 0.625});
+  ASSERT_TRUE(spread.stderr_);
+  EXPECT_EQ(format_double(*spread.stderr_), "0.0125");
+  EXPECT_DOUBLE_EQ(*mean_stderr({0.1, 0.2, 0.4}).stderr_, std::sqrt(7.0) / 30);  // var 21/900, over 3
+  // Through export --aggregate: CSV and JSONL.
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\nsweep: {seeds: 2}\n");
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  std::vector<TrialState> trials(2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    trials[i].spec = sweep.trials[i];
+    trials[i].status = "completed";
+    trials[i].summary = StoredSummary{};
+    trials[i].summary->status = "completed";
+    trials[i].summary->final = EvalRecord{};
+    trials[i].summary->final->test_acc = i == 0 ? 0.96 : 0.9646;
+    trials[i].summary->final->train_loss = i == 0 ? 0.1 : 0.2;
+  }
+  const auto table = aggregate_seeds(sweep, export_trials(sweep, trials));
+  const auto csv = parse_csv(to_csv(table));
+  ASSERT_EQ(csv.size(), 1u);
+  EXPECT_EQ(csv[0].at("final_test_acc_mean"), "0.9623");
+  EXPECT_EQ(csv[0].at("final_train_loss_mean"), "0.15");
+  const auto line = to_jsonl(table);
+  EXPECT_NE(line.find("\"final_test_acc_mean\":0.9623,"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"final_train_loss_mean\":0.15,"), std::string::npos) << line;
 }
 
 TEST(Statistics, MeanAndStandardErrorUseTheSampleStd) {

@@ -1,7 +1,11 @@
 #include "sweeplab/report/results.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -42,6 +46,107 @@ std::string cell_text(const Cell& cell) {
 const std::vector<std::string>& metric_names_for_columns() {
   static const std::vector<std::string> names = {"train_loss", "test_loss", "train_acc", "test_acc"};
   return names;
+}
+
+__extension__ using Int128 = __int128;
+
+// A finite double as the decimal that is written for it (format_double: the shortest that reads back):
+// mantissa * 10^exponent. nullopt when the mantissa would not fit.
+struct Decimal {
+  Int128 mantissa = 0;
+  int exponent = 0;
+};
+std::optional<Decimal> decimal_of(double value) {
+  if (!std::isfinite(value)) return std::nullopt;
+  // The digits format_double writes (the shortest that read back), found faster: "9.623e-01".
+  char buffer[40];
+  const auto written = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+  if (written.ec != std::errc()) return std::nullopt;
+  const std::string text(buffer, written.ptr);
+  Decimal decimal;
+  bool negative = false, fraction = false;
+  int digits = 0;
+  std::size_t i = 0;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  for (; i < text.size() && text[i] != 'e'; ++i) {
+    if (text[i] == '.') {
+      fraction = true;
+      continue;
+    }
+    if (!std::isdigit(static_cast<unsigned char>(text[i])) || ++digits > 30) return std::nullopt;
+    decimal.mantissa = decimal.mantissa * 10 + (text[i] - '0');
+    if (fraction) --decimal.exponent;
+  }
+  if (i < text.size()) decimal.exponent += std::stoi(text.substr(i + 1));
+  if (negative) decimal.mantissa = -decimal.mantissa;
+  return decimal;
+}
+
+std::string int128_text(Int128 value) {  // value >= 0
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), char('0' + int(value % 10)));
+    value /= 10;
+  } while (value > 0);
+  return digits;
+}
+
+// Values as decimals over one exponent: value i = mantissas[i] 10^exponent, exactly as written.
+struct Decimals {
+  std::vector<Int128> mantissas;
+  Int128 sum = 0;
+  int exponent = 0;
+};
+std::optional<Decimals> as_decimals(const std::vector<double>& values) {
+  std::vector<Decimal> decimals;
+  Decimals out;
+  out.exponent = INT_MAX;
+  for (double v : values) {
+    const auto decimal = decimal_of(v);
+    if (!decimal) return std::nullopt;
+    decimals.push_back(*decimal);
+    out.exponent = std::min(out.exponent, decimal->exponent);
+  }
+  if (decimals.empty()) return std::nullopt;
+  for (const auto& decimal : decimals) {
+    Int128 shifted = decimal.mantissa;
+    for (int e = out.exponent; e < decimal.exponent; ++e) {
+      if (__builtin_mul_overflow(shifted, 10, &shifted)) return std::nullopt;
+    }
+    if (__builtin_add_overflow(out.sum, shifted, &out.sum)) return std::nullopt;
+    out.mantissas.push_back(shifted);
+  }
+  return out;
+}
+
+// numerator / n 10^exponent, rounded once to the nearest double: long division to 60 significant digits,
+// then one more nonzero digit where a remainder is left, so that strtod (which rounds correctly) rounds
+// the exact quotient.
+double decimal_quotient(Int128 numerator, Int128 n, int exponent) {
+  const bool negative = numerator < 0;
+  Int128 remainder = negative ? -numerator : numerator;
+  const std::string whole = int128_text(remainder / n);
+  remainder %= n;
+  std::string text = (negative ? "-" : "") + whole + ".";
+  std::size_t significant = whole == "0" ? 0 : whole.size();
+  while (remainder != 0 && significant < 60) {
+    remainder *= 10;
+    const int digit = int(remainder / n);
+    remainder %= n;
+    text += char('0' + digit);
+    if (significant > 0 || digit != 0) ++significant;
+  }
+  if (remainder != 0) text += '1';
+  return std::strtod((text + "e" + std::to_string(exponent)).c_str(), nullptr);
+}
+
+// value 10^exponent, rounded once to a double from the long double.
+double scaled(long double value, int exponent) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.21Le", value);
+  std::string text = buffer;
+  const auto e = text.find('e');
+  return std::strtod((text.substr(0, e) + "e" + std::to_string(std::stoi(text.substr(e + 1)) + exponent)).c_str(), nullptr);
 }
 
 }  // namespace
@@ -132,18 +237,45 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialSta
   return table;
 }
 
+// The mean and the standard error of the values as they are written (their shortest decimals). The mean
+// is their exact sum over n, rounded once: the mean of 0.96 and 0.9646 is 0.9623, where summing the
+// doubles (in any precision) gives 0.9622999999999999. The standard error comes from the exact deviations
+// from that mean, squared and summed in long double: that of 0.6 and 0.625 is 0.0125, not
+// 0.012500000000000011. Values whose decimals span too many digits to add exactly are summed as long
+// doubles instead.
 MeanStderr mean_stderr(const std::vector<double>& values) {
   MeanStderr result;
   result.n = values.size();
   if (values.empty()) return result;
-  double sum = 0.0;
-  for (double v : values) sum += v;
-  result.mean = sum / double(values.size());
-  if (values.size() >= 2) {
-    double squares = 0.0;
-    for (double v : values) squares += (v - result.mean) * (v - result.mean);
-    result.stderr_ = std::sqrt(squares / double(values.size() - 1)) / std::sqrt(double(values.size()));
+  if (values.size() == 1) {  // itself, and no spread
+    result.mean = values.front();
+    return result;
   }
+  const long double n = static_cast<long double>(values.size());
+  const auto decimals = as_decimals(values);
+  if (decimals) {
+    result.mean = decimal_quotient(decimals->sum, Int128(values.size()), decimals->exponent);
+    // n (x_i - mean) in units of 10^exponent, exactly.
+    long double squares = 0.0L;
+    bool exact = true;
+    for (const auto mantissa : decimals->mantissas) {
+      Int128 deviation = 0;
+      exact = exact && !__builtin_mul_overflow(mantissa, Int128(values.size()), &deviation) &&
+              !__builtin_sub_overflow(deviation, decimals->sum, &deviation);
+      squares += static_cast<long double>(deviation) * static_cast<long double>(deviation);
+    }
+    if (exact) {
+      result.stderr_ = scaled(std::sqrt(squares / (n - 1)) / (n * std::sqrt(n)), decimals->exponent);
+      return result;
+    }
+  } else {
+    long double sum = 0.0L;
+    for (double v : values) sum += v;
+    result.mean = double(sum / n);
+  }
+  long double squares = 0.0L;
+  for (double v : values) squares += (static_cast<long double>(v) - result.mean) * (static_cast<long double>(v) - result.mean);
+  result.stderr_ = double(std::sqrt(squares / (n - 1)) / std::sqrt(n));
   return result;
 }
 

@@ -33,6 +33,8 @@ struct MeanStderr {
   std::optional<double> stderr_;  // sample std (n - 1) / sqrt(n); absent for n < 2
   std::size_t n = 0;
 };
+// The mean is that of the values as they are written (shortest decimals), rounded once: the mean of 0.96
+// and 0.9646 is 0.9623.
 MeanStderr mean_stderr(const std::vector<double>& values);
 
 // Trials that differ only in training.seed, grouped (in sweep order): the swept keys but the seed,
