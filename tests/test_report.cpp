@@ -9,6 +9,7 @@
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/core/text.hpp"
 #include "sweeplab/report/results.hpp"
+#include "sweeplab/store/lock.hpp"
 #include "test_util.hpp"
 
 namespace sweeplab {
@@ -48,6 +49,17 @@ std::vector<std::map<std::string, std::string>> parse_csv(const std::string& tex
 
 json summary(const TempDir& dir, const std::string& id) {
   return testing::read_json(dir.path() / "experiments/s/trials" / id / "summary.json");
+}
+
+void write_summary(const TempDir& dir, const std::string& id, const json& content) {
+  dir.write("experiments/s/trials/" + id + "/summary.json", content.dump(2));
+}
+
+std::vector<json> parse_jsonl(const std::string& text) {
+  std::vector<json> rows;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) rows.push_back(json::parse(line));
+  return rows;
 }
 
 TEST(Export, ColumnsAndValuesMatchTheSummaries) {
@@ -105,6 +117,90 @@ TEST(Export, AggregatesSeedsIntoMeanAndStandardError) {
     EXPECT_NEAR(row["final_train_loss_stderr"].get<double>(), std::sqrt(squares / 2) / std::sqrt(3.0), 1e-12);
   }
   EXPECT_EQ(groups, 2);
+}
+
+TEST(Export, AggregateCountsSeedsThatReachedTheTargetAndDiverged) {
+  TempDir dir;
+  dir.write("configs/s.yaml", kSeeds);
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-j", "2", "-q"}).code, 0);
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  // Of batch size 8's three seeds: seed 1 did not reach the target, seed 2 diverged (having reached it).
+  std::vector<std::string> bs8;
+  for (const auto& trial : sweep.trials) {
+    if (trial.config.training.batch_size == 8) bs8.push_back(trial.id);
+  }
+  ASSERT_EQ(bs8.size(), 3u);
+  for (const auto& id : bs8) {  // every seed reaches it, so that the test knows the counts
+    auto content = summary(dir, id);
+    content["targets"][0]["reached"] = true;
+    content["targets"][0]["step"] = 40 + 10 * std::int64_t(&id - bs8.data());
+    content["targets"][0]["samples"] = 8 * content["targets"][0]["step"].get<std::int64_t>();
+    if (id == bs8[1]) content["targets"][0] = {{"target", "test_acc >= 0.6"}, {"reached", false}};
+    if (id == bs8[2]) {
+      content["status"] = "diverged";
+      content["diverged_at_step"] = 77;
+    }
+    write_summary(dir, id, content);
+  }
+  const auto result = testing::run_in(dir, {"export", "s", "--aggregate", "--format", "jsonl"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const auto rows = parse_jsonl(result.out);
+  ASSERT_EQ(rows.size(), 2u);
+  const json& row = rows[0]["training.batch_size"] == 8 ? rows[0] : rows[1];
+  EXPECT_EQ(row["n_seeds"], 3);
+  EXPECT_EQ(row["n_diverged"], 1);
+  EXPECT_EQ(row["n_completed"], 2);
+  EXPECT_EQ(row["n_reached_test_acc_ge_0.6"], 2);
+  // Seeds 0 and 2 reached it at steps 40 and 60: the mean is over those two, and its name says so.
+  EXPECT_EQ(row["steps_to_test_acc_ge_0.6_mean_over_reached"], 50.0);
+  EXPECT_EQ(row["samples_to_test_acc_ge_0.6_mean_over_reached"], 400.0);
+  EXPECT_FALSE(row.contains("steps_to_test_acc_ge_0.6_mean"));
+  EXPECT_FALSE(row.contains("samples_to_test_acc_ge_0.6_mean"));
+  EXPECT_EQ(row["diverged_at_step_mean_over_diverged"], 77.0);
+  const auto csv = parse_csv(testing::run_in(dir, {"export", "s", "--aggregate"}).out);
+  ASSERT_EQ(csv.size(), 2u);
+  EXPECT_TRUE(csv[0].count("n_reached_test_acc_ge_0.6"));
+  EXPECT_TRUE(csv[0].count("steps_to_test_acc_ge_0.6_mean_over_reached"));
+  // --help says what the counts and the means are over.
+  const auto help = testing::run_in(dir, {"export", "--help"});
+  EXPECT_NE((help.out + help.err).find("mean_over_reached"), std::string::npos) << help.out;
+  EXPECT_NE((help.out + help.err).find("n_reached_"), std::string::npos) << help.out;
+}
+
+TEST(Export, SaysRunningForATrialAnotherProcessIsTraining) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.01, 0.1]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  const std::string busy = sweep.trials[1].id;
+  const auto lock = TrialLock::try_acquire(dir.str("experiments/s/trials/" + busy));
+  ASSERT_TRUE(lock);
+  const auto csv = parse_csv(testing::run_in(dir, {"export", "s"}).out);
+  ASSERT_EQ(csv.size(), 4u);
+  for (const auto& row : csv) EXPECT_EQ(row.at("status"), row.at("trial_id") == busy ? "running" : "completed");
+  for (const auto& row : parse_jsonl(testing::run_in(dir, {"export", "s", "--format", "jsonl"}).out)) {
+    EXPECT_EQ(row["status"], row["trial_id"] == busy ? "running" : "completed");
+  }
+}
+
+TEST(Export, MarksTrialsThatAreNotInTheCurrentConfig) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\nsweep: {grid: {training.batch_size: [8, 16]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  // Now the config asks for batch sizes 8 and 32: 16 is on disk but no longer asked for, 32 is pending.
+  const auto csv = parse_csv(testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32"}).out);
+  ASSERT_EQ(csv.size(), 3u);
+  for (const auto& row : csv) {
+    EXPECT_EQ(row.at("in_current_config"), row.at("batch_size") == "16" ? "false" : "true") << row.at("trial_id");
+  }
+  for (const auto& row : parse_jsonl(testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32", "--format", "jsonl"}).out)) {
+    EXPECT_EQ(row["in_current_config"], row["batch_size"] != 16);
+  }
+  const auto aggregated = parse_jsonl(
+      testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32", "--format", "jsonl", "--aggregate"}).out);
+  ASSERT_EQ(aggregated.size(), 3u);
+  for (const auto& row : aggregated) EXPECT_EQ(row["in_current_config"], row["batch_size"] != 16);
 }
 
 TEST(Statistics, MeansAreCorrectlyRoundedAndWrittenInShortestForm) {

@@ -401,6 +401,7 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
           [](const auto& v) -> std::string {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, std::monostate>) return "";
+            else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
             else if constexpr (std::is_same_v<T, double>) return format_double_short(v, 4);
             else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
             else return v;
