@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "sweeplab/config/loader.hpp"
+#include "sweeplab/core/text.hpp"
 #include "sweeplab/report/results.hpp"
+#include "sweeplab/store/lock.hpp"
 #include "test_util.hpp"
 
 namespace sweeplab {
@@ -47,6 +49,57 @@ std::vector<std::map<std::string, std::string>> parse_csv(const std::string& tex
 
 json summary(const TempDir& dir, const std::string& id) {
   return testing::read_json(dir.path() / "experiments/s/trials" / id / "summary.json");
+}
+
+void write_summary(const TempDir& dir, const std::string& id, const json& content) {
+  dir.write("experiments/s/trials/" + id + "/summary.json", content.dump(2));
+}
+
+std::vector<json> parse_jsonl(const std::string& text) {
+  std::vector<json> rows;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) rows.push_back(json::parse(line));
+  return rows;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// The text between `from` and the next `to` (empty when `from` is missing).
+std::string between(const std::string& text, const std::string& from, const std::string& to) {
+  const auto start = text.find(from);
+  if (start == std::string::npos) return "";
+  const auto end = text.find(to, start + from.size());
+  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+// The rows of a gnuplot datablock "$NAME << EOD ... EOD" in a figure's script, as numbers.
+std::vector<std::vector<double>> datablock(const std::string& script, const std::string& name) {
+  std::vector<std::vector<double>> rows;
+  std::istringstream in(between(script, "$" + name + " << EOD\n", "EOD\n"));
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<double> row;
+    for (std::string field; fields >> field;) row.push_back(std::stod(field));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// Every figure file is a whole SVG: no empty or cut-off one is ever left behind.
+void expect_whole_svgs(const fs::path& figures) {
+  if (!fs::exists(figures)) return;
+  for (const auto& entry : fs::directory_iterator(figures)) {
+    if (entry.path().extension() != ".svg") continue;
+    const std::string svg = testing::read_file(entry.path());
+    EXPECT_NE(svg.find("<svg"), std::string::npos) << entry.path();
+    EXPECT_NE(svg.find("</svg>"), std::string::npos) << entry.path();
+  }
 }
 
 TEST(Export, ColumnsAndValuesMatchTheSummaries) {
@@ -104,6 +157,136 @@ TEST(Export, AggregatesSeedsIntoMeanAndStandardError) {
     EXPECT_NEAR(row["final_train_loss_stderr"].get<double>(), std::sqrt(squares / 2) / std::sqrt(3.0), 1e-12);
   }
   EXPECT_EQ(groups, 2);
+}
+
+TEST(Export, AggregateCountsSeedsThatReachedTheTargetAndDiverged) {
+  TempDir dir;
+  dir.write("configs/s.yaml", kSeeds);
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-j", "2", "-q"}).code, 0);
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  // Of batch size 8's three seeds: seed 1 did not reach the target, seed 2 diverged (having reached it).
+  std::vector<std::string> bs8;
+  for (const auto& trial : sweep.trials) {
+    if (trial.config.training.batch_size == 8) bs8.push_back(trial.id);
+  }
+  ASSERT_EQ(bs8.size(), 3u);
+  for (const auto& id : bs8) {  // every seed reaches it, so that the test knows the counts
+    auto content = summary(dir, id);
+    content["targets"][0]["reached"] = true;
+    content["targets"][0]["step"] = 40 + 10 * std::int64_t(&id - bs8.data());
+    content["targets"][0]["samples"] = 8 * content["targets"][0]["step"].get<std::int64_t>();
+    if (id == bs8[1]) content["targets"][0] = {{"target", "test_acc >= 0.6"}, {"reached", false}};
+    if (id == bs8[2]) {
+      content["status"] = "diverged";
+      content["diverged_at_step"] = 77;
+    }
+    write_summary(dir, id, content);
+  }
+  const auto result = testing::run_in(dir, {"export", "s", "--aggregate", "--format", "jsonl"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const auto rows = parse_jsonl(result.out);
+  ASSERT_EQ(rows.size(), 2u);
+  const json& row = rows[0]["training.batch_size"] == 8 ? rows[0] : rows[1];
+  EXPECT_EQ(row["n_seeds"], 3);
+  EXPECT_EQ(row["n_diverged"], 1);
+  EXPECT_EQ(row["n_completed"], 2);
+  EXPECT_EQ(row["n_reached_test_acc_ge_0.6"], 2);
+  // Seeds 0 and 2 reached it at steps 40 and 60: the mean is over those two, and its name says so.
+  EXPECT_EQ(row["steps_to_test_acc_ge_0.6_mean_over_reached"], 50.0);
+  EXPECT_EQ(row["samples_to_test_acc_ge_0.6_mean_over_reached"], 400.0);
+  EXPECT_FALSE(row.contains("steps_to_test_acc_ge_0.6_mean"));
+  EXPECT_FALSE(row.contains("samples_to_test_acc_ge_0.6_mean"));
+  EXPECT_EQ(row["diverged_at_step_mean_over_diverged"], 77.0);
+  const auto csv = parse_csv(testing::run_in(dir, {"export", "s", "--aggregate"}).out);
+  ASSERT_EQ(csv.size(), 2u);
+  EXPECT_TRUE(csv[0].count("n_reached_test_acc_ge_0.6"));
+  EXPECT_TRUE(csv[0].count("steps_to_test_acc_ge_0.6_mean_over_reached"));
+  // --help says what the counts and the means are over.
+  const auto help = testing::run_in(dir, {"export", "--help"});
+  EXPECT_NE((help.out + help.err).find("mean_over_reached"), std::string::npos) << help.out;
+  EXPECT_NE((help.out + help.err).find("n_reached_"), std::string::npos) << help.out;
+}
+
+TEST(Export, SaysRunningForATrialAnotherProcessIsTraining) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.01, 0.1]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  const std::string busy = sweep.trials[1].id;
+  const auto lock = TrialLock::try_acquire(dir.str("experiments/s/trials/" + busy));
+  ASSERT_TRUE(lock);
+  const auto csv = parse_csv(testing::run_in(dir, {"export", "s"}).out);
+  ASSERT_EQ(csv.size(), 4u);
+  for (const auto& row : csv) EXPECT_EQ(row.at("status"), row.at("trial_id") == busy ? "running" : "completed");
+  for (const auto& row : parse_jsonl(testing::run_in(dir, {"export", "s", "--format", "jsonl"}).out)) {
+    EXPECT_EQ(row["status"], row["trial_id"] == busy ? "running" : "completed");
+  }
+  // The report's grid and trial table say so too.
+  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_EQ(count(between(html, "id=\"grid\"", "</table>"), ">running<"), 1u);
+  EXPECT_NE(html.find("<td class=\"running\">running</td>"), std::string::npos);
+}
+
+TEST(Export, MarksTrialsThatAreNotInTheCurrentConfig) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\nsweep: {grid: {training.batch_size: [8, 16]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  // Now the config asks for batch sizes 8 and 32: 16 is on disk but no longer asked for, 32 is pending.
+  const auto csv = parse_csv(testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32"}).out);
+  ASSERT_EQ(csv.size(), 3u);
+  for (const auto& row : csv) {
+    EXPECT_EQ(row.at("in_current_config"), row.at("batch_size") == "16" ? "false" : "true") << row.at("trial_id");
+  }
+  for (const auto& row : parse_jsonl(testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32", "--format", "jsonl"}).out)) {
+    EXPECT_EQ(row["in_current_config"], row["batch_size"] != 16);
+  }
+  const auto aggregated = parse_jsonl(
+      testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32", "--format", "jsonl", "--aggregate"}).out);
+  ASSERT_EQ(aggregated.size(), 3u);
+  for (const auto& row : aggregated) EXPECT_EQ(row["in_current_config"], row["batch_size"] != 16);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s", "-o", "training.batch_size=8,32"}).code, 0);
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_NE(html.find("1 trial is not in the current config"), std::string::npos);
+  EXPECT_EQ(count(between(html, "<h2>Trials</h2>", "</table>"), "<td class=\"not-current\">"), 1u);
+}
+
+TEST(Statistics, MeansAreCorrectlyRoundedAndWrittenInShortestForm) {
+  // The mean of the numbers as written: 0.9623, not 0.9622999999999999 or 0.9623000000000001.
+  EXPECT_EQ(format_double(mean_stderr({0.96, 0.9646}).mean), "0.9623");
+  EXPECT_EQ(format_double(mean_stderr({0.1, 0.2}).mean), "0.15");
+  EXPECT_EQ(mean_stderr({0.1, 0.2, 0.4}).mean, 7.0 / 30.0);  // 0.7 / 3, rounded once
+  EXPECT_EQ(mean_stderr({3, 4}).mean, 3.5);
+  EXPECT_EQ(mean_stderr({-1e-8, 3e-8}).mean, 1e-8);
+  EXPECT_EQ(mean_stderr({1e308, 1e308}).mean, 1e308);  // no overflow
+  // The standard error too: 0.6 and 0.625 are 0.0125 either side of their mean.
+  const auto spread = mean_stderr({0.6, 0.625});
+  ASSERT_TRUE(spread.stderr_);
+  EXPECT_EQ(format_double(*spread.stderr_), "0.0125");
+  EXPECT_DOUBLE_EQ(*mean_stderr({0.1, 0.2, 0.4}).stderr_, std::sqrt(7.0) / 30);  // var 21/900, over 3
+  // Through export --aggregate: CSV and JSONL.
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\nsweep: {seeds: 2}\n");
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  std::vector<TrialState> trials(2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    trials[i].spec = sweep.trials[i];
+    trials[i].status = "completed";
+    trials[i].summary = StoredSummary{};
+    trials[i].summary->status = "completed";
+    trials[i].summary->final = EvalRecord{};
+    trials[i].summary->final->test_acc = i == 0 ? 0.96 : 0.9646;
+    trials[i].summary->final->train_loss = i == 0 ? 0.1 : 0.2;
+  }
+  const auto table = aggregate_seeds(sweep, export_trials(sweep, trials));
+  const auto csv = parse_csv(to_csv(table));
+  ASSERT_EQ(csv.size(), 1u);
+  EXPECT_EQ(csv[0].at("final_test_acc_mean"), "0.9623");
+  EXPECT_EQ(csv[0].at("final_train_loss_mean"), "0.15");
+  const auto line = to_jsonl(table);
+  EXPECT_NE(line.find("\"final_test_acc_mean\":0.9623,"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"final_train_loss_mean\":0.15,"), std::string::npos) << line;
 }
 
 TEST(Statistics, MeanAndStandardErrorUseTheSampleStd) {
@@ -173,6 +356,142 @@ TEST(Report, SaysWhyAFigureIsMissing) {
   EXPECT_NE(html.find("the sweep does not vary both training.batch_size and optimizer.lr"), std::string::npos);
   EXPECT_NE(html.find("the sweep has no targets"), std::string::npos);
   EXPECT_NE(html.find("every trial has the same temperature"), std::string::npos);
+}
+
+TEST(Report, WithNoTrialFinishedSaysSoAndDrawsNoEmptyFigure) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\ntargets: ['test_acc >= 0.9']\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.01, 0.1]}}\n");
+  // Killed at step 3, before any evaluation: every trial is partial or pending.
+  EXPECT_EQ(testing::run_sweeplab(dir, "run s -j 1 -q", "kill_at_step=3").code, 137);
+  const auto result = testing::run_in(dir, {"report", "s"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_NE(result.out.find("no trial has finished yet"), std::string::npos) << result.out;
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_NE(html.find("No trial has finished yet"), std::string::npos);
+  EXPECT_EQ(html.find("<figure"), std::string::npos);  // nothing to draw
+  const std::string missing = between(html, "<h2>Figures not drawn</h2>", "</ul>");
+  EXPECT_EQ(count(missing, "<li>"), 5u) << missing;
+  // Every cell of the grid is there, saying what its trial is (a killed worker may not be gone yet: running).
+  const std::string grid = between(html, "id=\"grid\"", "</table>");
+  EXPECT_EQ(count(grid, ">pending<") + count(grid, ">partial<") + count(grid, ">running<"), 4u) << grid;
+  expect_whole_svgs(dir.path() / "experiments/s/figures");
+  EXPECT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);  // and again, over the first report
+}
+
+TEST(Report, PartialSweepKeepsThePlannedAxes) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.003, 0.01, 0.03]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q", "-o", "optimizer.lr=0.003,0.01"}).code, 0);
+  const auto result = testing::run_in(dir, {"report", "s"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_NE(html.find("<figure id=\"heatmap_lr\">"), std::string::npos);
+  // The grid: 3 learning rates x 2 batch sizes, lr 0.03 not run yet.
+  const std::string grid = between(html, "id=\"grid\"", "</table>");
+  EXPECT_EQ(count(grid, "<tr>"), 4u) << grid;  // the header and one row per learning rate
+  EXPECT_EQ(count(grid, "<td class=\"pending\">pending</td>"), 2u) << grid;
+  EXPECT_EQ(count(grid, "<td class=\"completed\">"), 4u) << grid;
+  // The heatmap's script has every cell: 4 coloured, 2 marked pending.
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/heatmap_lr.gp");
+  EXPECT_EQ(datablock(script, "cells").size(), 4u);
+  const auto unfinished = datablock(script, "noresult");
+  ASSERT_EQ(unfinished.size(), 2u);
+  for (const auto& cell : unfinished) EXPECT_DOUBLE_EQ(cell[1], std::log2(0.03));
+  expect_whole_svgs(dir.path() / "experiments/s/figures");
+}
+
+TEST(Report, DrawsADivergedTrialUpToItsLastFiniteRecord) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 4}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16]}, seeds: 2}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  // Batch size 8, seed 1 diverges after its second evaluation: two finite records, then the diverged step's
+  // record with a null loss (whatever else it holds must not be drawn).
+  std::string diverged, other;
+  for (const auto& trial : sweep.trials) {
+    if (trial.config.training.batch_size != 8) continue;
+    (trial.config.training.seed == 1 ? diverged : other) = trial.id;
+  }
+  const fs::path trials = dir.path() / "experiments/s/trials";
+  std::vector<json> records, kept;
+  for (const auto& line : testing::metric_values(trials / other)) records.push_back(json::parse(line));
+  for (const auto& line : testing::metric_values(trials / diverged)) kept.push_back(json::parse(line));
+  ASSERT_EQ(records.size(), 4u);
+  ASSERT_EQ(kept.size(), 4u);
+  kept.resize(2);
+  json marker = kept.back();
+  marker["step"] = marker["step"].get<std::int64_t>() + 3;
+  marker["train_loss"] = nullptr;
+  marker["train_acc"] = 0.0123;
+  marker["test_acc"] = 0.0123;
+  marker["diverged"] = true;
+  std::string lines;
+  for (const auto& record : kept) lines += record.dump() + "\n";
+  dir.write("experiments/s/trials/" + diverged + "/metrics.jsonl", lines + marker.dump() + "\n");
+  auto content = summary(dir, diverged);
+  content["status"] = "diverged";
+  content["final"] = nullptr;
+  content["diverged_at_step"] = marker["step"];
+  write_summary(dir, diverged, content);
+
+  const auto result = testing::run_in(dir, {"report", "s"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/curves.gp");
+  EXPECT_EQ(script.find("NaN"), std::string::npos);
+  // Group 0 (batch size 8): the mean of both seeds while both have records, then the seed that went on.
+  for (const std::string metric : {"train_acc", "test_acc"}) {
+    const auto points = datablock(script, metric == "train_acc" ? "train0" : "test0");
+    ASSERT_EQ(points.size(), 4u) << metric;
+    for (std::size_t i = 0; i < 4; ++i) {
+      EXPECT_EQ(points[i][0], records[i]["epoch"].get<double>());
+      const double expected = i < 2 ? (records[i][metric].get<double>() + kept[i][metric].get<double>()) / 2
+                                    : records[i][metric].get<double>();
+      EXPECT_NEAR(points[i][1], expected, 1e-12) << metric << " " << i;
+    }
+  }
+  expect_whole_svgs(dir.path() / "experiments/s/figures");
+}
+
+TEST(Report, TablesShowTheNumbersAsExportWritesThem) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\nsweep: {grid: {training.batch_size: [8, 16]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  const std::string table = between(html, "<h2>Trials</h2>", "</table>");
+  const auto rows = parse_csv(testing::run_in(dir, {"export", "s"}).out);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    for (const std::string column : {"final_train_loss", "final_test_loss", "final_test_acc", "temperature"}) {
+      ASSERT_FALSE(row.at(column).empty()) << column;
+      EXPECT_NE(table.find("<td>" + row.at(column) + "</td>"), std::string::npos) << column << " " << row.at(column);
+    }
+  }
+  // No figure's data is written with more digits than it needs (no %.17g, no 0.30000000000000004).
+  for (const std::string figure : {"curves", "loss_vs_samples"}) {
+    const std::string script = testing::read_file(dir.path() / "experiments/s/figures" / (figure + ".gp"));
+    ASSERT_FALSE(script.empty()) << figure;
+    std::istringstream words(script);
+    for (std::string word; words >> word;) {
+      if (word.find_first_not_of("0123456789.-+e") != std::string::npos || word.find_first_of("0123456789") == std::string::npos) continue;
+      EXPECT_LE(word.size(), format_double(std::stod(word)).size()) << word;  // format_double: 1 -> 1.0
+    }
+  }
+}
+
+TEST(Report, CaptionsClaimNothingTheSweepDoesNotShow) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.01, 0.1]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  for (const std::string claim : {"seed 00", "Seed 00", "losscurve_temp_samples", "with several seeds", "Mean over seeds"}) {
+    EXPECT_EQ(html.find(claim), std::string::npos) << claim;  // one seed, and no reference to other projects
+  }
 }
 
 TEST(Report, WithoutResultsIsAClearError) {

@@ -45,31 +45,21 @@ std::string gp_quote(const std::string& text) {  // a gnuplot string in double q
 
 std::string num(double value) { return std::isfinite(value) ? format_double(value) : "NaN"; }
 
-// Runs a gnuplot script that draws into `svg_path`; returns the SVG text.
-std::string run_gnuplot(const std::string& script, const fs::path& svg_path) {
-  const fs::path script_path = svg_path.string() + ".gp";
-  const fs::path log_path = svg_path.string() + ".log";
-  {
-    std::ofstream out(script_path);
-    out << "set terminal svg size 960,420 dynamic noenhanced font 'sans,11' background rgb 'white'\n"
-        << "set output " << gp_quote(svg_path.string()) << "\n"
-        << "set grid lc rgb '#dddddd'\n"
-        << script;
-  }
-  const std::string command = "gnuplot " + script_path.string() + " > " + log_path.string() + " 2>&1";
-  const int status = std::system(command.c_str());
-  std::ifstream log_file(log_path);
-  std::stringstream log;
-  log << log_file.rdbuf();
-  fs::remove(script_path);
-  fs::remove(log_path);
-  std::ifstream svg_file(svg_path);
-  std::stringstream svg;
-  svg << svg_file.rdbuf();
-  if (status != 0 || svg.str().find("<svg") == std::string::npos) {
-    throw InternalError("gnuplot failed on " + svg_path.filename().string() + ": " + log.str().substr(0, 400));
-  }
-  return svg.str();
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+bool settled(const TrialState& trial) {  // the trainer is done with it: its result is on disk
+  return trial.status == "completed" || trial.status == "diverged" || trial.status == "failed" || trial.status == "skipped";
+}
+
+// "2 completed, 1 pending" for a set of statuses (alphabetical).
+std::string status_counts(const std::map<std::string, int>& statuses) {
+  std::string text;
+  for (const auto& [status, n] : statuses) text += (text.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+  return text;
 }
 
 // ---- the data behind the figures --------------------------------------------------------------
@@ -103,27 +93,27 @@ std::vector<Group> seed_groups(const ResolvedSweep& sweep, const std::vector<Tri
 struct CurvePoint {
   double x = 0, mean = 0, stderr_ = 0;
 };
-std::vector<CurvePoint> mean_curve(const Group& group, const std::string& metric, bool x_is_samples, bool in_steps) {
-  std::size_t length = SIZE_MAX;
-  std::vector<const std::vector<EvalRecord>*> curves;
+enum class XAxis { Epoch, Step, Samples };
+// Mean and standard error of a metric over a group's seeds, at each x where one of them has a record:
+// a seed that diverged or is still running counts up to its last record. Records whose loss is not
+// finite (a diverged trial's record at the step it diverged) are not drawn.
+std::vector<CurvePoint> mean_curve(const Group& group, const std::string& metric, XAxis x_axis) {
+  std::map<double, std::vector<double>> at;
   for (const auto* data : group.trials) {
-    if (data->metrics.empty()) continue;
-    curves.push_back(&data->metrics);
-    length = std::min(length, data->metrics.size());
+    for (const auto& record : data->metrics) {
+      if (!std::isfinite(record.train_loss)) continue;
+      const auto value = metric_value(record, metric);
+      if (!value || !std::isfinite(*value)) continue;
+      const double x = x_axis == XAxis::Samples ? double(record.samples)
+                       : x_axis == XAxis::Step  ? double(record.step)
+                                                : double(record.epoch);
+      at[x].push_back(*value);
+    }
   }
   std::vector<CurvePoint> points;
-  if (curves.empty()) return points;
-  for (std::size_t i = 0; i < length; ++i) {
-    std::vector<double> values;
-    for (const auto* curve : curves) {
-      const auto value = metric_value((*curve)[i], metric);
-      if (value && std::isfinite(*value)) values.push_back(*value);
-    }
-    if (values.empty()) continue;
-    const auto& record = (*curves.front())[i];
+  for (const auto& [x, values] : at) {
     const auto stats = mean_stderr(values);
-    points.push_back({x_is_samples ? double(record.samples) : in_steps ? double(record.step) : double(record.epoch),
-                      stats.mean, stats.stderr_.value_or(0.0)});
+    points.push_back({x, stats.mean, stats.stderr_.value_or(0.0)});
   }
   return points;
 }
@@ -142,31 +132,94 @@ bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least =
 }
 
 struct Figure {
-  std::string file;   // figures/NAME.svg
+  std::string file;    // figures/NAME.svg
   std::string title;
-  std::string svg;    // empty: not drawn
+  std::string script;  // what gnuplot draws it from (data inline)
+  std::string svg;     // empty: not drawn
   std::string why_not;
   std::string caption;
 };
 
-// 1. Seed 000: train and test accuracy (loss for regression) against epoch, one line per group.
-Figure curves_figure(const ResolvedSweep& sweep, const std::vector<Group>& groups, const fs::path& dir) {
+// Draws a figure from its script into dir/NAME.svg, and keeps the script as dir/NAME.gp (`gnuplot NAME.gp
+// > NAME.svg` draws it again). gnuplot writes to a temporary that is renamed only once the SVG is whole;
+// a figure that is not drawn (no data, or gnuplot failed) has neither file, and says why.
+void draw(Figure& figure, const fs::path& dir) {
+  const std::string stem = fs::path(figure.file).stem().string();
+  const fs::path svg_path = dir / figure.file, script_path = dir / (stem + ".gp");
+  const fs::path temporary = dir / ("." + figure.file + ".tmp"), log_path = dir / ("." + stem + ".log");
+  std::error_code ec;
+  if (figure.why_not.empty()) {
+    write_file_atomic(script_path.string(),
+                      "# Draws " + figure.file + ": gnuplot " + stem + ".gp > " + figure.file + "\n"
+                      "set terminal svg size 960,420 dynamic noenhanced font 'sans,11' background rgb 'white'\n"
+                      "set grid lc rgb '#dddddd'\n" + figure.script);
+    const std::string command = "cd " + shell_quote(dir.string()) + " && gnuplot " + shell_quote(stem + ".gp") + " > " +
+                                shell_quote(temporary.filename().string()) + " 2> " + shell_quote(log_path.filename().string());
+    const int status = std::system(command.c_str());
+    std::ifstream svg_file(temporary);
+    std::stringstream svg;
+    svg << svg_file.rdbuf();
+    std::ifstream log_file(log_path);
+    std::string log;  // gnuplot's error is its last line
+    for (std::string line; std::getline(log_file, line);) {
+      if (line.find_first_not_of(" \t") != std::string::npos) log = line;
+    }
+    fs::remove(log_path, ec);
+    if (status == 0 && svg.str().find("<svg") != std::string::npos && svg.str().find("</svg>") != std::string::npos) {
+      fs::rename(temporary, svg_path);
+      figure.svg = svg.str();
+      return;
+    }
+    figure.why_not = "gnuplot failed" + (log.empty() ? std::string() : ": " + log);
+  }
+  // Not drawn: no file from this or an earlier report may stand for it.
+  for (const auto& path : {temporary, svg_path, script_path}) fs::remove(path, ec);
+}
+
+// Notes for a caption on the trials drawn that are not completed.
+std::string drawn_notes(const std::vector<Group>& groups) {
+  bool diverged = false, unfinished = false;
+  for (const auto& group : groups) {
+    for (const auto* data : group.trials) {
+      if (data->metrics.empty()) continue;
+      diverged = diverged || data->status == "diverged";
+      unfinished = unfinished || !settled(*data);
+    }
+  }
+  std::string notes;
+  if (diverged) notes += " A diverged trial is drawn up to its last evaluation with a finite loss.";
+  if (unfinished) notes += " Trials not finished yet are drawn up to their last evaluation.";
+  return notes;
+}
+
+bool several_seeds(const std::vector<Group>& groups) {
+  for (const auto& group : groups) {
+    if (group.trials.size() > 1) return true;
+  }
+  return false;
+}
+
+// 1. Train and test accuracy (loss for regression) against epoch or step, one line per setting.
+Figure curves_figure(const ResolvedSweep& sweep, const std::vector<Group>& groups) {
   const auto& base = sweep.spec.base;
   const bool classification = is_classification_task(base.task.name);
   const bool in_steps = base.training.steps > 0;
+  const XAxis x_axis = in_steps ? XAxis::Step : XAxis::Epoch;
   const std::string what = classification ? "accuracy" : "loss";
-  Figure figure{"curves.svg", "Train and test " + what + " vs " + (in_steps ? "step" : "epoch"), "", "", ""};
+  Figure figure{"curves.svg", "Train and test " + what + " vs " + (in_steps ? "step" : "epoch"), "", "", "", ""};
   std::string data, train_plot, test_plot;
   int drawn = 0;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    const auto train = mean_curve(groups[g], classification ? "train_acc" : "train_loss", false, in_steps);
-    const auto test = mean_curve(groups[g], classification ? "test_acc" : "test_loss", false, in_steps);
+    const auto train = mean_curve(groups[g], classification ? "train_acc" : "train_loss", x_axis);
+    const auto test = mean_curve(groups[g], classification ? "test_acc" : "test_loss", x_axis);
     if (train.empty()) continue;
     ++drawn;
     const std::string color = "lc " + std::to_string(g % 8 + 1);
     const bool band = groups[g].trials.size() > 1;
-    data += datablock("train" + std::to_string(g), train) + datablock("test" + std::to_string(g), test);
+    data += datablock("train" + std::to_string(g), train);
+    if (!test.empty()) data += datablock("test" + std::to_string(g), test);
     for (const auto& [prefix, plot] : {std::pair<std::string, std::string*>{"train", &train_plot}, {"test", &test_plot}}) {
+      if (prefix == "test" && test.empty()) continue;
       const std::string block = "$" + prefix + std::to_string(g);
       if (!plot->empty()) *plot += ", ";
       if (band) *plot += block + " using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder " + color + " notitle, ";
@@ -174,107 +227,174 @@ Figure curves_figure(const ResolvedSweep& sweep, const std::vector<Group>& group
     }
   }
   if (drawn == 0) {
-    figure.why_not = "no trial has metrics yet";
+    figure.why_not = "no trial has an evaluation yet";
     return figure;
   }
   const std::string axis = classification ? "set yrange [*:1.0]\n" : "set logscale y\n";
   // A few settings: the key inside the train panel; many: one key to the right of the test panel.
   const bool many = drawn > 8;
   const std::string inside = classification ? "set key top left font ',9'\n" : "set key top right font ',9'\n";
-  const std::string script = data + "set multiplot layout 1,2\n" + axis + (many ? "unset key\n" : inside) +
-                             "set xlabel '" + (in_steps ? "step" : "epoch") + "'\nset ylabel '" + what +
-                             "'\nset title 'train " + what + " (mean over the batches since the last evaluation)'\n"
-                             "plot " + train_plot + "\nset title 'test " + what + "'\n" +
-                             (many ? "set key outside right font ',8'\n" : "unset key\n") + "plot " + test_plot +
-                             "\nunset multiplot\n";
-  figure.svg = run_gnuplot(script, dir / figure.file);
-  figure.caption = std::string("One line per ") + (groups.size() > 1 ? "setting" : "trial") +
-                   "; with several seeds, the mean and a band of one standard error.";
+  const std::string x_label = std::string("set xlabel '") + (in_steps ? "step" : "epoch") + "'\nset ylabel '" + what + "'\n";
+  figure.script = data + (test_plot.empty() ? "" : "set multiplot layout 1,2\n") + axis + (many ? "unset key\n" : inside) +
+                  x_label + "set title 'train " + what + " (mean over the batches since the last evaluation)'\nplot " +
+                  train_plot + "\n";
+  if (!test_plot.empty()) {
+    figure.script += "set title 'test " + what + "'\n" + (many ? "set key outside right font ',8'\n" : "unset key\n") +
+                     "plot " + test_plot + "\nunset multiplot\n";
+  }
+  figure.caption = several_seeds(groups) ? "One line per setting: the mean over its seeds that have an evaluation at that "
+                                           "point, with a band of one standard error."
+                   : drawn > 1           ? "One line per trial."
+                                         : "One trial.";
+  figure.caption += drawn_notes(groups);
   return figure;
 }
 
-double final_train_loss(const TrialState& data) {
-  if (data.summary && data.summary->final) return data.summary->final->train_loss;
-  return data.metrics.empty() ? NAN : data.metrics.back().train_loss;
+// The trials of one (batch size, learning rate) cell of the grid.
+struct GridCell {
+  std::vector<double> losses;            // final train losses of the completed trials
+  int diverged = 0, trials = 0;
+  std::map<std::string, int> others;     // trials without a result, by status
+};
+
+struct Grid {
+  std::vector<std::int64_t> batch_sizes;  // ascending
+  std::vector<double> lrs;                // ascending
+  std::map<std::pair<std::int64_t, double>, GridCell> cells;
+};
+
+double as_number(const Value& value) {
+  return std::holds_alternative<double>(value) ? std::get<double>(value) : double(std::get<std::int64_t>(value));
+}
+
+// Every batch size x learning rate of the axes (the current config's and those of the trials on disk),
+// whether or not a trial there has finished.
+Grid make_grid(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
+  Grid grid;
+  std::set<std::int64_t> batch_sizes;
+  std::set<double> lrs;
+  for (const auto& axis : sweep.spec.axes) {
+    for (const auto& v : axis.values) {
+      if (axis.key == "training.batch_size") batch_sizes.insert(std::int64_t(as_number(v)));
+      if (axis.key == "optimizer.lr") lrs.insert(as_number(v));
+    }
+  }
+  for (const auto& data : results) {
+    const auto& config = data.spec.config;
+    batch_sizes.insert(config.training.batch_size);
+    lrs.insert(config.optimizer.lr);
+    auto& cell = grid.cells[{config.training.batch_size, config.optimizer.lr}];
+    ++cell.trials;
+    const auto last = data.status == "completed" ? last_finite_record(data) : std::nullopt;
+    if (last && last->train_loss > 0) cell.losses.push_back(last->train_loss);
+    else if (data.status == "diverged") ++cell.diverged;
+    else ++cell.others[data.status];
+  }
+  grid.batch_sizes.assign(batch_sizes.begin(), batch_sizes.end());
+  grid.lrs.assign(lrs.begin(), lrs.end());
+  return grid;
+}
+
+// What a cell holds besides its completed trials' losses: "1 diverged, 2 pending".
+std::string cell_notes(const GridCell& cell) {
+  std::map<std::string, int> statuses = cell.others;
+  if (cell.diverged > 0) statuses["diverged"] = cell.diverged;
+  return status_counts(statuses);
 }
 
 // 2. Final train loss (log10) over log2 batch size x log2 learning rate, and over log2 B x log2(eta/B).
-std::vector<Figure> heatmap_figures(const ResolvedSweep& sweep, const std::vector<TrialState>& results, const fs::path& dir) {
-  Figure grid{"heatmap_lr.svg", "Final train loss over batch size and learning rate", "", "", ""};
-  Figure temperature{"heatmap_temperature.svg", "Final train loss over batch size and temperature eta/B", "", "", ""};
+std::vector<Figure> heatmap_figures(const ResolvedSweep& sweep, const Grid& grid) {
+  Figure by_lr{"heatmap_lr.svg", "Final train loss over batch size and learning rate", "", "", "", ""};
+  Figure by_temperature{"heatmap_temperature.svg", "Final train loss over batch size and temperature eta/B", "", "", "", ""};
   if (!swept(sweep.spec, "training.batch_size") || !swept(sweep.spec, "optimizer.lr")) {
-    grid.why_not = temperature.why_not =
+    by_lr.why_not = by_temperature.why_not =
         "the sweep does not vary both training.batch_size and optimizer.lr (each needs 2 or more values)";
-    return {grid, temperature};
+    return {by_lr, by_temperature};
   }
-  struct CellStats {
-    std::vector<double> log_losses;
-    int diverged = 0, trials = 0;
-  };
-  std::map<std::pair<std::int64_t, double>, CellStats> cells;
-  for (const auto& data : results) {
-    if (data.status == "pending" || data.status == "failed") continue;
-    auto& cell = cells[{data.spec.config.training.batch_size, data.spec.config.optimizer.lr}];
-    ++cell.trials;
-    if (data.status == "diverged") {
-      ++cell.diverged;
-      continue;
+  // One block per kind of cell, for each y: log2 lr, log2 (lr / batch size).
+  std::string values[2], diverged[2], no_result[2], labels[2];
+  bool any_values = false, any_result = false;
+  for (const auto& [key, cell] : grid.cells) {
+    const double x = std::log2(double(key.first));
+    const double ys[2] = {std::log2(key.second), std::log2(key.second / double(key.first))};
+    std::string label;
+    if (cell.losses.empty() && cell.diverged == 0) {
+      label = cell.others.size() == 1 ? cell.others.begin()->first : "no result";
+    } else if (!cell.others.empty()) {
+      int without = 0;
+      for (const auto& [status, n] : cell.others) without += n;
+      label = std::to_string(cell.trials - without) + " of " + std::to_string(cell.trials) + " done";
     }
-    const double loss = final_train_loss(data);
-    if (std::isfinite(loss) && loss > 0) cell.log_losses.push_back(std::log10(loss));
+    for (int i = 0; i < 2; ++i) {
+      const std::string point = num(x) + " " + num(ys[i]);
+      if (!cell.losses.empty()) values[i] += point + " " + num(std::log10(mean_stderr(cell.losses).mean)) + "\n";
+      if (cell.diverged > 0) diverged[i] += point + "\n";
+      if (cell.losses.empty() && cell.diverged == 0) no_result[i] += point + "\n";
+      if (!label.empty()) labels[i] += point + " " + gp_quote(label) + "\n";
+    }
+    any_values = any_values || !cell.losses.empty();
+    any_result = any_result || !cell.losses.empty() || cell.diverged > 0;
   }
-  std::string values = "$cells << EOD\n", diverged = "$diverged << EOD\n";
-  std::string t_values = "$tcells << EOD\n", t_diverged = "$tdiverged << EOD\n";
-  for (const auto& [key, cell] : cells) {
-    const double x = std::log2(double(key.first)), y = std::log2(key.second), t = std::log2(key.second / double(key.first));
-    if (!cell.log_losses.empty()) {
-      const double mean = mean_stderr(cell.log_losses).mean;
-      values += num(x) + " " + num(y) + " " + num(mean) + "\n";
-      t_values += num(x) + " " + num(t) + " " + num(mean) + "\n";
+  if (!any_result) {
+    std::map<std::string, int> statuses;
+    for (const auto& [key, cell] : grid.cells) {
+      for (const auto& [status, n] : cell.others) statuses[status] += n;
     }
-    if (cell.diverged > 0) {
-      diverged += num(x) + " " + num(y) + "\n";
-      t_diverged += num(x) + " " + num(t) + "\n";
-    }
+    by_lr.why_not = by_temperature.why_not = "no trial has completed or diverged yet (" + status_counts(statuses) + ")";
+    return {by_lr, by_temperature};
   }
-  values += "EOD\n";
-  diverged += "EOD\n";
-  t_values += "EOD\n";
-  t_diverged += "EOD\n";
-  // Cell half-widths: half the spacing of the axes' log2 values.
-  const auto half_step = [&](const std::string& key) {
-    std::set<double> logs;
-    for (const auto& axis : sweep.spec.axes) {
-      if (axis.key != key) continue;
-      for (const auto& v : axis.values) {
-        logs.insert(std::log2(std::holds_alternative<double>(v) ? std::get<double>(v) : double(std::get<std::int64_t>(v))));
-      }
-    }
+  const auto half_step = [](const auto& sorted) {
     double smallest = INFINITY;
-    for (auto it = std::next(logs.begin()); it != logs.end(); ++it) smallest = std::min(smallest, *it - *std::prev(it));
-    return std::isfinite(smallest) ? smallest / 2 : 0.5;
+    for (std::size_t i = 1; i < sorted.size(); ++i) {
+      smallest = std::min(smallest, std::log2(double(sorted[i])) - std::log2(double(sorted[i - 1])));
+    }
+    return std::isfinite(smallest) && smallest > 0 ? smallest / 2 : 0.5;
   };
-  const std::string dx = num(half_step("training.batch_size")), dy = num(half_step("optimizer.lr"));
+  const double dx = half_step(grid.batch_sizes), dy = half_step(grid.lrs);
+  // The full planned axes, whatever has finished.
+  const std::string x_range = "set xrange [" + num(std::log2(double(grid.batch_sizes.front())) - dx) + ":" +
+                              num(std::log2(double(grid.batch_sizes.back())) + dx) + "]\n";
+  const std::string y_range = "set yrange [" + num(std::log2(grid.lrs.front()) - dy) + ":" + num(std::log2(grid.lrs.back()) + dy) + "]\n";
   const std::string palette = "set palette defined (0 '#2166ac', 1 '#f7f7f7', 2 '#b2182b')\nset cblabel 'log10 final train loss'\n"
-                              "set xlabel 'log2 batch size'\n";
-  grid.svg = run_gnuplot(values + diverged + palette + "set ylabel 'log2 learning rate'\nset title 'final train loss (log10), X: diverged'\n"
-                         "plot $cells using 1:2:(" + dx + "):(" + dy + "):3 with boxxyerror fs solid 1.0 noborder lc palette notitle, "
-                         "$diverged using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' notitle\n",
-                         dir / grid.file);
-  grid.caption = "Mean over seeds (and any other swept key) of log10 of the last evaluation's train loss; X marks a cell "
-                 "where a trial diverged.";
-  temperature.svg = run_gnuplot(t_values + t_diverged + palette +
-                                "set ylabel 'log2 temperature (lr / batch size)'\nset title 'final train loss (log10) over eta/B, X: diverged'\n"
-                                "plot $tcells using 1:2:3 with points pt 5 ps 3 lc palette notitle, "
-                                "$tdiverged using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' notitle\n",
-                                dir / temperature.file);
-  temperature.caption = "The same cells placed by the temperature eta/B (seed 001): equal temperatures lie on a row.";
-  return {grid, temperature};
+                              "set xlabel 'log2 batch size'\n" + std::string(any_values ? "" : "unset colorbox\n");
+  const std::string names[2] = {"", "t"};
+  const auto blocks = [&](int i) {
+    return "$" + names[i] + "cells << EOD\n" + values[i] + "EOD\n$" + names[i] + "diverged << EOD\n" + diverged[i] + "EOD\n$" +
+           names[i] + "noresult << EOD\n" + no_result[i] + "EOD\n$" + names[i] + "labels << EOD\n" + labels[i] + "EOD\n";
+  };
+  // Plots of the non-empty blocks only (gnuplot fails on an empty one).
+  const auto plots = [&](int i, const std::string& cell_style, const std::string& empty_style) {
+    std::vector<std::string> parts;
+    const std::string n = names[i];
+    if (!values[i].empty()) parts.push_back("$" + n + "cells " + cell_style + " lc palette notitle");
+    if (!no_result[i].empty()) parts.push_back("$" + n + "noresult " + empty_style + " lc rgb '#d9d9d9' notitle");
+    if (!diverged[i].empty()) parts.push_back("$" + n + "diverged using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' notitle");
+    if (!labels[i].empty()) parts.push_back("$" + n + "labels using 1:2:3 with labels font ',8' tc rgb '#333333' notitle");
+    return "plot " + join(parts, ", ") + "\n";
+  };
+  const std::string box = "using 1:2:(" + num(dx) + "):(" + num(dy) + ")";
+  by_lr.script = blocks(0) + palette + x_range + y_range +
+                 "set ylabel 'log2 learning rate'\nset title 'final train loss (log10), X: diverged, grey: no result'\n" +
+                 plots(0, box + ":3 with boxxyerror fs solid 1.0 noborder", box + " with boxxyerror fs solid 1.0 noborder");
+  by_temperature.script = blocks(1) + palette + x_range +
+                          "set ylabel 'log2 temperature (lr / batch size)'\n"
+                          "set title 'final train loss (log10) over eta/B, X: diverged, grey: no result'\n" +
+                          plots(1, "using 1:2:3 with points pt 5 ps 3", "using 1:2 with points pt 5 ps 3");
+  bool several = false;
+  for (const auto& [key, cell] : grid.cells) several = several || cell.trials > 1;
+  const std::string over = several ? "the mean final train loss of each cell's completed trials"
+                                   : "the final train loss of each cell's trial";
+  by_lr.caption = "Colour: log10 of " + over + " (the last evaluation's, averaged over the batches since the one "
+                  "before). X marks a cell where a trial diverged; a grey cell has no completed or diverged trial "
+                  "and is labelled with its trials' status; \"k of n done\": only k of the cell's n trials have "
+                  "completed or diverged.";
+  by_temperature.caption = "The same cells placed by the temperature eta/B: cells of equal temperature lie on a row.";
+  return {by_lr, by_temperature};
 }
 
 // 3. Train loss against samples seen, one line per setting, coloured by the temperature eta/B.
-Figure temperature_curves_figure(const std::vector<Group>& groups, const fs::path& dir) {
-  Figure figure{"loss_vs_samples.svg", "Train loss vs samples seen, by temperature eta/B", "", "", ""};
+Figure temperature_curves_figure(const std::vector<Group>& groups) {
+  Figure figure{"loss_vs_samples.svg", "Train loss vs samples seen, by temperature eta/B", "", "", "", ""};
   std::set<double> temperatures;
   for (const auto& group : groups) {
     const auto& config = group.trials.front()->spec.config;
@@ -288,7 +408,7 @@ Figure temperature_curves_figure(const std::vector<Group>& groups, const fs::pat
   const std::string cbrange = "set cbrange [" + num(std::log2(*temperatures.begin())) + ":" +
                               num(std::log2(*temperatures.rbegin())) + "]\n";
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    const auto points = mean_curve(groups[g], "train_loss", true, false);
+    const auto points = mean_curve(groups[g], "train_loss", XAxis::Samples);
     if (points.empty()) continue;
     const auto& config = groups[g].trials.front()->spec.config;
     const double t = std::log2(config.optimizer.lr / double(config.training.batch_size));
@@ -297,59 +417,78 @@ Figure temperature_curves_figure(const std::vector<Group>& groups, const fs::pat
             num(t) + " title " + gp_quote(groups[g].label);
   }
   if (plot.empty()) {
-    figure.why_not = "no trial has metrics yet";
+    figure.why_not = "no trial has an evaluation yet";
     return figure;
   }
-  figure.svg = run_gnuplot(data + cbrange + "set logscale xy\nset xlabel 'samples seen'\nset ylabel 'train loss'\n"
-                                  "set cblabel 'log2 temperature (lr / batch size)'\nset palette rgb 33,13,10\n"
-                                  "set key outside right font ',8'\nset title 'train loss vs samples seen'\nplot " + plot + "\n",
-                           dir / figure.file);
-  figure.caption = "Seed 001's losscurve_temp_samples: lines of equal colour share eta/B.";
+  figure.script = data + cbrange + "set logscale xy\nset xlabel 'samples seen'\nset ylabel 'train loss'\n"
+                                   "set cblabel 'log2 temperature (lr / batch size)'\nset palette rgb 33,13,10\n"
+                                   "set key outside right font ',8'\nset title 'train loss vs samples seen'\nplot " + plot + "\n";
+  figure.caption = std::string(several_seeds(groups) ? "One line per setting (the mean over its seeds)" : "One line per trial") +
+                   "; lines of equal colour share the temperature eta/B." + drawn_notes(groups);
   return figure;
 }
 
 // 4. Steps and samples to the first target against batch size, with McCandlish et al.'s fit.
-Figure target_figure(const ResolvedSweep& sweep, const std::vector<TrialState>& results, const fs::path& dir,
-                     std::string& fit_text) {
-  Figure figure{"steps_to_target.svg", "Steps and samples to target vs batch size", "", "", ""};
+Figure target_figure(const ResolvedSweep& sweep, const std::vector<TrialState>& results, std::string& fit_text) {
   const auto& targets = sweep.spec.base.targets;
+  Figure figure{"steps_to_target.svg", "Steps and samples to target vs batch size", "", "", "", ""};
   if (targets.empty()) {
     figure.why_not = "the sweep has no targets (add e.g. targets: ['test_acc >= 0.99'])";
     return figure;
   }
+  const std::string& target = targets.front();
+  figure.title = "Steps and samples to '" + target + "' vs batch size";
   if (!swept(sweep.spec, "training.batch_size")) {
     figure.why_not = "the sweep does not vary training.batch_size";
     return figure;
   }
-  const std::string& target = targets.front();
-  // Per batch size: mean steps over seeds for each other setting, then the fewest (the best learning rate).
-  std::map<std::int64_t, std::map<std::string, std::vector<double>>> steps;
+  // Per batch size and other setting: the steps and samples of the seeds that reached the target, and how
+  // many seeds there are.
+  struct Setting {
+    std::vector<double> steps, samples;
+    int seeds = 0;
+  };
+  std::map<std::int64_t, std::map<std::string, Setting>> settings;
+  bool other_settings = false, several = false;
   for (const auto& data : results) {
+    std::string name;
+    for (const auto& [key, value] : data.spec.swept) {
+      if (key != "training.seed" && key != "training.batch_size") name += key + "=" + to_text(value) + ";";
+    }
+    other_settings = other_settings || !name.empty();
+    auto& setting = settings[data.spec.config.training.batch_size][name];
+    several = several || ++setting.seeds > 1;
     if (!data.summary) continue;
     for (const auto& result : data.summary->targets) {
       if (result.target != target || !result.reached) continue;
-      std::string setting;
-      for (const auto& [key, value] : data.spec.swept) {
-        if (key != "training.seed" && key != "training.batch_size") setting += key + "=" + to_text(value) + ";";
-      }
-      steps[data.spec.config.training.batch_size][setting].push_back(double(result.step));
+      setting.steps.push_back(double(result.step));
+      setting.samples.push_back(double(result.samples));
     }
   }
+  // The fewest mean steps over the other settings (the best learning rate).
   std::vector<double> batch_sizes, best_steps;
+  std::vector<std::string> not_reached;
   std::string points = "$points << EOD\n";
-  for (const auto& [batch, settings] : steps) {
-    double best = INFINITY, best_se = 0;
-    for (const auto& [setting, values] : settings) {
-      const auto stats = mean_stderr(values);
-      if (stats.mean < best) {
-        best = stats.mean;
-        best_se = stats.stderr_.value_or(0.0);
+  for (const auto& [batch, by_setting] : settings) {
+    const Setting* best = nullptr;
+    double best_mean = INFINITY;
+    for (const auto& [name, setting] : by_setting) {
+      if (setting.steps.empty()) continue;
+      const double mean = mean_stderr(setting.steps).mean;
+      if (mean < best_mean) {
+        best_mean = mean;
+        best = &setting;
       }
     }
+    if (!best) {
+      not_reached.push_back(std::to_string(batch));
+      continue;
+    }
+    const auto steps = mean_stderr(best->steps), samples = mean_stderr(best->samples);
     batch_sizes.push_back(double(batch));
-    best_steps.push_back(best);
-    points += num(double(batch)) + " " + num(best) + " " + num(best_se) + " " + num(best * double(batch)) + " " +
-              num(best_se * double(batch)) + "\n";
+    best_steps.push_back(steps.mean);
+    points += num(double(batch)) + " " + num(steps.mean) + " " + num(steps.stderr_.value_or(0.0)) + " " + num(samples.mean) +
+              " " + num(samples.stderr_.value_or(0.0)) + "\n";
   }
   points += "EOD\n";
   if (batch_sizes.size() < 2) {
@@ -359,8 +498,9 @@ Figure target_figure(const ResolvedSweep& sweep, const std::vector<TrialState>& 
   const auto fit = fit_noise_scale(batch_sizes, best_steps);
   std::string fit_plot, fit_plot_samples;
   if (fit) {
-    fit_text = "Fit for '" + target + "': S_min = " + format_double_short(fit->s_min, 4) + " steps, E_min = " +
-               format_double_short(fit->e_min, 4) + " samples, B_noise = " + format_double_short(fit->b_noise, 4) + ".";
+    // A fitted estimate, not data: rounded for reading.
+    fit_text = "Fit for '" + target + "': S_min \u2248 " + format_double_short(fit->s_min, 4) + " steps, E_min \u2248 " +
+               format_double_short(fit->e_min, 4) + " samples, B_noise \u2248 " + format_double_short(fit->b_noise, 4) + ".";
     fit_plot = ", " + num(fit->s_min) + "*(1+" + num(fit->b_noise) + "/x) with lines dt 2 lw 2 lc rgb '#b2182b' title " +
                gp_quote("S_min (1 + B_noise / B)");
     fit_plot_samples = ", " + num(fit->e_min) + "*(1+x/" + num(fit->b_noise) + ") with lines dt 2 lw 2 lc rgb '#b2182b' title " +
@@ -368,20 +508,36 @@ Figure target_figure(const ResolvedSweep& sweep, const std::vector<TrialState>& 
   } else {
     fit_text = "No fit for '" + target + "': the steps do not fall with batch size as S_min (1 + B_noise/B) needs.";
   }
-  figure.svg = run_gnuplot(points + "set multiplot layout 1,2\nset logscale xy\nset xlabel 'batch size'\nset key top center font ',9'\n"
-                                    "set ylabel 'steps to target'\nset title " + gp_quote("steps to " + target) + "\n"
-                                    "plot $points using 1:2:3 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' title 'measured'" + fit_plot + "\n"
-                                    "set ylabel 'samples to target'\nset title " + gp_quote("samples to " + target) + "\n"
-                                    "plot $points using 1:4:5 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' title 'measured'" +
-                                    fit_plot_samples + "\nunset multiplot\n",
-                           dir / figure.file);
-  figure.caption = "Mean over seeds; where the learning rate is swept too, the fewest steps over learning rates. " + fit_text;
+  figure.script = points + "set multiplot layout 1,2\nset logscale xy\nset xlabel 'batch size'\nset key top center font ',9'\n"
+                           "set ylabel 'steps to target'\nset title " + gp_quote("steps to " + target) + "\n"
+                           "plot $points using 1:2:3 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' title 'measured'" + fit_plot + "\n"
+                           "set ylabel 'samples to target'\nset title " + gp_quote("samples to " + target) + "\n"
+                           "plot $points using 1:4:5 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' title 'measured'" +
+                           fit_plot_samples + "\nunset multiplot\n";
+  figure.caption = std::string(several ? "The mean over the seeds that reached the target (not over all seeds), with one "
+                                         "standard error. "
+                                       : "") +
+                   (other_settings ? "Per batch size, the setting (e.g. learning rate) that reached it in the fewest steps. " : "") +
+                   (not_reached.empty() ? "" : "No trial of batch size " + join(not_reached, ", ") + " reached it. ") + fit_text;
   return figure;
 }
 
 std::string svg_body(const std::string& svg) {
   const auto start = svg.find("<svg");
   return start == std::string::npos ? svg : svg.substr(start);
+}
+
+std::string cell_html(const Cell& cell) {
+  return html_escape(std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::monostate>) return "";
+        else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, double>) return format_double(v);  // as export writes it
+        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
+        else return v;
+      },
+      cell));
 }
 
 std::string table_html(const ExportTable& table, const std::vector<std::string>& columns) {
@@ -397,21 +553,53 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
   for (const auto& row : table.rows) {
     html += "<tr>";
     for (auto c : shown) {
-      std::string text = std::visit(
-          [](const auto& v) -> std::string {
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::monostate>) return "";
-            else if constexpr (std::is_same_v<T, double>) return format_double_short(v, 4);
-            else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
-            else return v;
-          },
-          row[c]);
-      const bool status = table.columns[c] == "status";
-      html += status ? "<td class=\"" + html_escape(text) + "\">" + html_escape(text) + "</td>" : "<td>" + html_escape(text) + "</td>";
+      const std::string text = cell_html(row[c]);
+      if (table.columns[c] == "status") html += "<td class=\"" + text + "\">" + text + "</td>";
+      else if (table.columns[c] == "in_current_config" && text == "false") html += "<td class=\"not-current\">" + text + "</td>";
+      else html += "<td>" + text + "</td>";
     }
     html += "</tr>\n";
   }
   return html + "</tbody></table>\n";
+}
+
+// The grid of batch size x learning rate as a table: every cell of the axes, with its (mean) final train
+// loss or why it has none.
+std::string grid_html(const Grid& grid) {
+  std::string html = "<h2>Final train loss by batch size and learning rate</h2>\n<table class=\"grid\" id=\"grid\"><thead>"
+                     "<tr><th>lr \\ batch size</th>";
+  for (auto batch : grid.batch_sizes) html += "<th>" + std::to_string(batch) + "</th>";
+  html += "</tr></thead><tbody>\n";
+  bool several = false;
+  for (auto lr = grid.lrs.rbegin(); lr != grid.lrs.rend(); ++lr) {  // the largest on top, as in the heatmap
+    html += "<tr><th>" + format_double(*lr) + "</th>";
+    for (auto batch : grid.batch_sizes) {
+      const auto found = grid.cells.find({batch, *lr});
+      if (found == grid.cells.end()) {
+        html += "<td class=\"none\">no trial</td>";
+        continue;
+      }
+      const GridCell& cell = found->second;
+      several = several || cell.trials > 1;
+      const std::string notes = cell_notes(cell);
+      if (!cell.losses.empty()) {
+        html += "<td class=\"completed\">" + format_double(mean_stderr(cell.losses).mean) +
+                (notes.empty() ? "" : " (" + html_escape(notes) + ")") + "</td>";
+      } else {
+        // One status: its name; several: how many of each.
+        std::map<std::string, int> statuses = cell.others;
+        if (cell.diverged > 0) statuses["diverged"] = cell.diverged;
+        const std::string status = statuses.size() == 1 ? statuses.begin()->first : "mixed";
+        html += "<td class=\"" + html_escape(status) + "\">" + html_escape(statuses.size() == 1 ? status : notes) + "</td>";
+      }
+    }
+    html += "</tr>\n";
+  }
+  html += "</tbody></table>\n<p class=\"note\">" +
+          std::string(several ? "The mean final train loss of each cell's completed trials (its other trials in brackets)"
+                              : "The final train loss of each cell's trial") +
+          "; a cell without a completed trial says what its trials are.</p>\n";
+  return html;
 }
 
 }  // namespace
@@ -431,31 +619,51 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
   const ResolvedSweep& sweep = state.sweep;  // the trials on disk, as run, and the current config's others
   const auto& results = state.trials;
   const auto groups = seed_groups(sweep, results);
+  const Grid grid = make_grid(sweep, results);
+  const bool has_grid = swept(sweep.spec, "training.batch_size") && swept(sweep.spec, "optimizer.lr");
 
   std::vector<Figure> figures;
-  figures.push_back(curves_figure(sweep, groups, figures_dir));
-  for (auto& figure : heatmap_figures(sweep, results, figures_dir)) figures.push_back(std::move(figure));
-  figures.push_back(temperature_curves_figure(groups, figures_dir));
+  figures.push_back(curves_figure(sweep, groups));
+  for (auto& figure : heatmap_figures(sweep, grid)) figures.push_back(std::move(figure));
+  figures.push_back(temperature_curves_figure(groups));
   std::string fit_text;
-  figures.push_back(target_figure(sweep, results, figures_dir, fit_text));
+  figures.push_back(target_figure(sweep, results, fit_text));
+  for (auto& figure : figures) draw(figure, figures_dir);
 
   const auto trials = export_trials(sweep, results);
   std::map<std::string, int> states;
-  for (const auto& data : results) ++states[data.status];
-  std::string counts;
-  for (const auto& [state, n] : states) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + state;
+  int done = 0, not_current = 0;
+  for (const auto& data : results) {
+    ++states[data.status];
+    done += settled(data);
+    not_current += !data.in_current;
+  }
+  const std::string counts = status_counts(states);
 
+  ReportFiles files;
   std::string html =
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>sweeplab report: " +
       html_escape(sweep.spec.name) + "</title>\n<style>\n"
       "body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}\n"
       "figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}\n"
       "table{border-collapse:collapse;font-size:.8em}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}\n"
-      "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending{color:#999}\n"
-      ".missing{color:#555}code{background:#f4f4f4;padding:0 3px}\n</style></head><body>\n<h1>" +
+      "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending,td.partial,td.running,td.interrupted,"
+      "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
+      ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
+      "</style></head><body>\n<h1>" +
       html_escape(sweep.spec.name) + "</h1>\n<p>" + html_escape(sweep.spec.base.description) + "</p>\n<p>" +
       std::to_string(results.size()) + " trials: " + html_escape(counts) + ". Results in <code>" + html_escape(root.string()) +
-      "</code>; figures also in <code>figures/</code>.</p>\n";
+      "</code>; figures also in <code>figures/</code>, each with the gnuplot script that draws it (data inline).</p>\n";
+  if (done == 0) {
+    files.note = "no trial has finished yet (" + counts + ")";
+    html += "<p class=\"warning\">No trial has finished yet (" + html_escape(counts) +
+            "): there are no results to show, only what the trials have written so far.</p>\n";
+  }
+  if (not_current > 0) {
+    html += "<p class=\"note\">" + std::to_string(not_current) + (not_current == 1 ? " trial is" : " trials are") +
+            " not in the current config: on disk from an earlier version of it, marked <code>false</code> under "
+            "in_current_config in the table of trials.</p>\n";
+  }
   int number = 0;
   std::vector<const Figure*> missing;
   for (const auto& figure : figures) {
@@ -472,14 +680,16 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
     for (const auto* figure : missing) html += "<li>" + html_escape(figure->title) + ": " + html_escape(figure->why_not) + "</li>\n";
     html += "</ul>\n";
   }
+  if (has_grid) html += grid_html(grid);
   std::vector<std::string> columns = {"trial_id"};
   for (const auto& key : swept_keys(sweep.spec)) columns.push_back(key);
-  columns.insert(columns.end(), {"status", "temperature", "steps", "final_train_loss", "final_test_loss", "final_test_acc",
+  columns.push_back("status");
+  if (not_current > 0) columns.push_back("in_current_config");
+  columns.insert(columns.end(), {"temperature", "steps", "final_train_loss", "final_test_loss", "final_test_acc",
                                  "best_test_acc", "diverged_at_step"});
   for (const auto& target : sweep.spec.base.targets) columns.push_back("steps_to_" + target_column(target));
   html += "<h2>Trials</h2>\n" + table_html(trials, columns) + "</body></html>\n";
 
-  ReportFiles files;
   files.html = (root / "report.html").string();
   write_file_atomic(files.html, html);
   for (const auto& figure : figures) {

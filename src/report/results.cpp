@@ -1,10 +1,15 @@
 #include "sweeplab/report/results.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "sweeplab/core/error.hpp"
 #include "sweeplab/core/text.hpp"
 
 namespace sweeplab {
@@ -16,7 +21,7 @@ Cell value_cell(const Value& value) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::int64_t>) return v;
         else if constexpr (std::is_same_v<T, double>) return v;
-        else if constexpr (std::is_same_v<T, bool>) return std::string(v ? "true" : "false");
+        else if constexpr (std::is_same_v<T, bool>) return Cell(v);
         else if constexpr (std::is_same_v<T, std::string>) return v;
         else return to_text(Value(v));
       },
@@ -32,6 +37,7 @@ std::string cell_text(const Cell& cell) {
       [](const auto& v) -> std::string {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::monostate>) return "";
+        else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
         else if constexpr (std::is_same_v<T, double>) return format_double(v);
         else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
         else return v;
@@ -42,6 +48,113 @@ std::string cell_text(const Cell& cell) {
 const std::vector<std::string>& metric_names_for_columns() {
   static const std::vector<std::string> names = {"train_loss", "test_loss", "train_acc", "test_acc"};
   return names;
+}
+
+std::size_t column_index(const ExportTable& table, const std::string& name) {
+  const auto at = std::find(table.columns.begin(), table.columns.end(), name);
+  if (at == table.columns.end()) throw InternalError("export: no column " + name);
+  return std::size_t(at - table.columns.begin());
+}
+
+__extension__ using Int128 = __int128;
+
+// A finite double as the decimal that is written for it (format_double: the shortest that reads back):
+// mantissa * 10^exponent. nullopt when the mantissa would not fit.
+struct Decimal {
+  Int128 mantissa = 0;
+  int exponent = 0;
+};
+std::optional<Decimal> decimal_of(double value) {
+  if (!std::isfinite(value)) return std::nullopt;
+  // The digits format_double writes (the shortest that read back), found faster: "9.623e-01".
+  char buffer[40];
+  const auto written = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+  if (written.ec != std::errc()) return std::nullopt;
+  const std::string text(buffer, written.ptr);
+  Decimal decimal;
+  bool negative = false, fraction = false;
+  int digits = 0;
+  std::size_t i = 0;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  for (; i < text.size() && text[i] != 'e'; ++i) {
+    if (text[i] == '.') {
+      fraction = true;
+      continue;
+    }
+    if (!std::isdigit(static_cast<unsigned char>(text[i])) || ++digits > 30) return std::nullopt;
+    decimal.mantissa = decimal.mantissa * 10 + (text[i] - '0');
+    if (fraction) --decimal.exponent;
+  }
+  if (i < text.size()) decimal.exponent += std::stoi(text.substr(i + 1));
+  if (negative) decimal.mantissa = -decimal.mantissa;
+  return decimal;
+}
+
+std::string int128_text(Int128 value) {  // value >= 0
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), char('0' + int(value % 10)));
+    value /= 10;
+  } while (value > 0);
+  return digits;
+}
+
+// Values as decimals over one exponent: value i = mantissas[i] 10^exponent, exactly as written.
+struct Decimals {
+  std::vector<Int128> mantissas;
+  Int128 sum = 0;
+  int exponent = 0;
+};
+std::optional<Decimals> as_decimals(const std::vector<double>& values) {
+  std::vector<Decimal> decimals;
+  Decimals out;
+  out.exponent = INT_MAX;
+  for (double v : values) {
+    const auto decimal = decimal_of(v);
+    if (!decimal) return std::nullopt;
+    decimals.push_back(*decimal);
+    out.exponent = std::min(out.exponent, decimal->exponent);
+  }
+  if (decimals.empty()) return std::nullopt;
+  for (const auto& decimal : decimals) {
+    Int128 shifted = decimal.mantissa;
+    for (int e = out.exponent; e < decimal.exponent; ++e) {
+      if (__builtin_mul_overflow(shifted, 10, &shifted)) return std::nullopt;
+    }
+    if (__builtin_add_overflow(out.sum, shifted, &out.sum)) return std::nullopt;
+    out.mantissas.push_back(shifted);
+  }
+  return out;
+}
+
+// numerator / n 10^exponent, rounded once to the nearest double: long division to 60 significant digits,
+// then one more nonzero digit where a remainder is left, so that strtod (which rounds correctly) rounds
+// the exact quotient.
+double decimal_quotient(Int128 numerator, Int128 n, int exponent) {
+  const bool negative = numerator < 0;
+  Int128 remainder = negative ? -numerator : numerator;
+  const std::string whole = int128_text(remainder / n);
+  remainder %= n;
+  std::string text = (negative ? "-" : "") + whole + ".";
+  std::size_t significant = whole == "0" ? 0 : whole.size();
+  while (remainder != 0 && significant < 60) {
+    remainder *= 10;
+    const int digit = int(remainder / n);
+    remainder %= n;
+    text += char('0' + digit);
+    if (significant > 0 || digit != 0) ++significant;
+  }
+  if (remainder != 0) text += '1';
+  return std::strtod((text + "e" + std::to_string(exponent)).c_str(), nullptr);
+}
+
+// value 10^exponent, rounded once to a double from the long double.
+double scaled(long double value, int exponent) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.21Le", value);
+  std::string text = buffer;
+  const auto e = text.find('e');
+  return std::strtod((text.substr(0, e) + "e" + std::to_string(std::stoi(text.substr(e + 1)) + exponent)).c_str(), nullptr);
 }
 
 }  // namespace
@@ -69,18 +182,27 @@ std::string target_column(const std::string& target) {
   return out;
 }
 
+std::optional<EvalRecord> last_finite_record(const TrialState& trial) {
+  if (trial.summary && trial.summary->final && std::isfinite(trial.summary->final->train_loss)) return trial.summary->final;
+  for (auto record = trial.metrics.rbegin(); record != trial.metrics.rend(); ++record) {
+    if (std::isfinite(record->train_loss)) return *record;
+  }
+  return std::nullopt;
+}
+
 ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
   ExportTable table;
   const auto keys = swept_keys(sweep.spec);
   table.columns = {"trial_id"};
   table.columns.insert(table.columns.end(), keys.begin(), keys.end());
-  for (const char* column : {"status", "batch_size", "lr", "temperature", "steps", "samples", "epochs", "steps_x_lr",
-                             "wall_time_s"}) {
+  for (const char* column : {"status", "in_current_config", "batch_size", "lr", "temperature", "steps", "samples", "epochs",
+                             "steps_x_lr", "wall_time_s"}) {
     table.columns.push_back(column);
   }
   for (const auto& metric : metric_names_for_columns()) table.columns.push_back("final_" + metric);
   for (const auto& metric : metric_names_for_columns()) table.columns.push_back("best_" + metric);
-  for (const auto& target : sweep.spec.base.targets) {
+  const auto& targets = sweep.spec.base.targets;
+  for (const auto& target : targets) {
     table.columns.push_back("steps_to_" + target_column(target));
     table.columns.push_back("samples_to_" + target_column(target));
   }
@@ -91,7 +213,7 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialSta
     std::vector<Cell> row = {data.spec.id};
     for (const auto& [key, value] : data.spec.swept) row.push_back(value_cell(value));
     const double lr = config.optimizer.lr, batch = double(config.training.batch_size);
-    row.insert(row.end(), {data.status, config.training.batch_size, lr, lr / batch});
+    row.insert(row.end(), {data.status, Cell(data.in_current), config.training.batch_size, lr, lr / batch});
     const auto& summary = data.summary;
     if (summary && summary->status != "unreadable") {
       row.insert(row.end(), {summary->steps, summary->samples, summary->epochs, double(summary->steps) * lr,
@@ -99,9 +221,7 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialSta
     } else {
       row.insert(row.end(), {Cell(), Cell(), Cell(), Cell(), Cell()});
     }
-    const std::optional<EvalRecord> final = summary && summary->final ? summary->final
-                                            : data.metrics.empty()     ? std::nullopt
-                                                                       : std::optional<EvalRecord>(data.metrics.back());
+    const auto final = last_finite_record(data);
     for (const auto& metric : metric_names_for_columns()) {
       row.push_back(final ? optional_cell(metric_value(*final, metric)) : Cell());
     }
@@ -114,7 +234,8 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialSta
       }
       row.push_back(cell);
     }
-    for (const auto& target : config.targets) {
+    // The sweep's targets (the columns), whatever targets this trial was run with.
+    for (const auto& target : targets) {
       Cell steps, samples;
       if (summary) {
         for (const auto& result : summary->targets) {
@@ -132,65 +253,124 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialSta
   return table;
 }
 
+// The mean and the standard error of the values as they are written (their shortest decimals). The mean
+// is their exact sum over n, rounded once: the mean of 0.96 and 0.9646 is 0.9623, where summing the
+// doubles (in any precision) gives 0.9622999999999999. The standard error comes from the exact deviations
+// from that mean, squared and summed in long double: that of 0.6 and 0.625 is 0.0125, not
+// 0.012500000000000011. Values whose decimals span too many digits to add exactly are summed as long
+// doubles instead.
 MeanStderr mean_stderr(const std::vector<double>& values) {
   MeanStderr result;
   result.n = values.size();
   if (values.empty()) return result;
-  double sum = 0.0;
-  for (double v : values) sum += v;
-  result.mean = sum / double(values.size());
-  if (values.size() >= 2) {
-    double squares = 0.0;
-    for (double v : values) squares += (v - result.mean) * (v - result.mean);
-    result.stderr_ = std::sqrt(squares / double(values.size() - 1)) / std::sqrt(double(values.size()));
+  if (values.size() == 1) {  // itself, and no spread
+    result.mean = values.front();
+    return result;
   }
+  const long double n = static_cast<long double>(values.size());
+  const auto decimals = as_decimals(values);
+  if (decimals) {
+    result.mean = decimal_quotient(decimals->sum, Int128(values.size()), decimals->exponent);
+    // n (x_i - mean) in units of 10^exponent, exactly.
+    long double squares = 0.0L;
+    bool exact = true;
+    for (const auto mantissa : decimals->mantissas) {
+      Int128 deviation = 0;
+      exact = exact && !__builtin_mul_overflow(mantissa, Int128(values.size()), &deviation) &&
+              !__builtin_sub_overflow(deviation, decimals->sum, &deviation);
+      squares += static_cast<long double>(deviation) * static_cast<long double>(deviation);
+    }
+    if (exact) {
+      result.stderr_ = scaled(std::sqrt(squares / (n - 1)) / (n * std::sqrt(n)), decimals->exponent);
+      return result;
+    }
+  } else {
+    long double sum = 0.0L;
+    for (double v : values) sum += v;
+    result.mean = double(sum / n);
+  }
+  long double squares = 0.0L;
+  for (double v : values) squares += (static_cast<long double>(v) - result.mean) * (static_cast<long double>(v) - result.mean);
+  result.stderr_ = double(std::sqrt(squares / (n - 1)) / std::sqrt(n));
   return result;
 }
 
 ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trials) {
   const auto keys = swept_keys(sweep.spec);
-  std::vector<std::string> group_keys;
+  std::vector<std::size_t> group_columns;  // the swept keys but the seed
   for (const auto& key : keys) {
-    if (key != "training.seed") group_keys.push_back(key);
+    if (key != "training.seed") group_columns.push_back(column_index(trials, key));
   }
-  const std::size_t first_result = 1 + keys.size() + 4;  // trial_id, swept keys, status, batch_size, lr, temperature
+  const std::size_t status = column_index(trials, "status"), in_current = column_index(trials, "in_current_config");
   ExportTable out;
-  out.columns = group_keys;
-  out.columns.insert(out.columns.end(), {"n_seeds", "batch_size", "lr", "temperature"});
-  std::vector<std::string> result_columns(trials.columns.begin() + long(first_result), trials.columns.end());
-  for (const auto& column : result_columns) {
+  for (auto c : group_columns) out.columns.push_back(trials.columns[c]);
+  out.columns.insert(out.columns.end(), {"in_current_config", "n_seeds", "n_completed", "n_diverged"});
+  // Copied from the group's first trial (the same for all of them).
+  const std::vector<std::size_t> shared = {column_index(trials, "batch_size"), column_index(trials, "lr"),
+                                           column_index(trials, "temperature")};
+  for (auto c : shared) out.columns.push_back(trials.columns[c]);
+  // Averaged over the seeds that have a value.
+  std::vector<std::string> averaged = {"steps", "samples", "epochs", "steps_x_lr", "wall_time_s"};
+  for (const char* kind : {"final_", "best_"}) {
+    for (const auto& metric : metric_names_for_columns()) averaged.push_back(kind + metric);
+  }
+  for (const auto& column : averaged) {
     out.columns.push_back(column + "_mean");
     out.columns.push_back(column + "_stderr");
   }
-  // Groups in order of first appearance.
+  // Per target: how many seeds reached it, and the steps and samples averaged over those seeds only.
+  const auto& targets = sweep.spec.base.targets;
+  for (const auto& target : targets) {
+    const std::string name = target_column(target);
+    out.columns.push_back("n_reached_" + name);
+    for (const char* kind : {"steps_to_", "samples_to_"}) {
+      out.columns.push_back(kind + name + "_mean_over_reached");
+      out.columns.push_back(kind + name + "_stderr_over_reached");
+    }
+  }
+  out.columns.insert(out.columns.end(), {"diverged_at_step_mean_over_diverged", "diverged_at_step_stderr_over_diverged"});
+
+  // Groups in order of first appearance; trials the current config does not have are kept apart.
   std::vector<std::vector<std::size_t>> groups;
   std::map<std::string, std::size_t> group_of;
   for (std::size_t r = 0; r < trials.rows.size(); ++r) {
-    std::string key;
-    for (std::size_t k = 0; k < keys.size(); ++k) {
-      if (keys[k] != "training.seed") key += cell_text(trials.rows[r][1 + k]) + "\x1f";
-    }
+    std::string key = cell_text(trials.rows[r][in_current]) + "\x1f";
+    for (auto c : group_columns) key += cell_text(trials.rows[r][c]) + "\x1f";
     auto [it, inserted] = group_of.emplace(key, groups.size());
     if (inserted) groups.emplace_back();
     groups[it->second].push_back(r);
   }
+  const auto add_mean = [&](std::vector<Cell>& row, const std::vector<std::size_t>& members, const std::string& column) {
+    std::vector<double> values;
+    for (auto r : members) {
+      if (auto v = trials.number(r, column)) values.push_back(*v);
+    }
+    const auto stats = mean_stderr(values);
+    row.push_back(values.empty() ? Cell() : Cell(stats.mean));
+    row.push_back(stats.stderr_ ? Cell(*stats.stderr_) : Cell());
+  };
   for (const auto& members : groups) {
     const auto& first = trials.rows[members.front()];
     std::vector<Cell> row;
-    for (std::size_t k = 0; k < keys.size(); ++k) {
-      if (keys[k] != "training.seed") row.push_back(first[1 + k]);
+    for (auto c : group_columns) row.push_back(first[c]);
+    std::int64_t completed = 0, diverged = 0;
+    for (auto r : members) {
+      const auto* text = std::get_if<std::string>(&trials.rows[r][status]);
+      completed += text && *text == "completed";
+      diverged += text && *text == "diverged";
     }
-    row.push_back(std::int64_t(members.size()));
-    for (std::size_t c = 1 + keys.size() + 1; c < first_result; ++c) row.push_back(first[c]);
-    for (const auto& column : result_columns) {
-      std::vector<double> values;
-      for (auto r : members) {
-        if (auto v = trials.number(r, column)) values.push_back(*v);
-      }
-      const auto stats = mean_stderr(values);
-      row.push_back(values.empty() ? Cell() : Cell(stats.mean));
-      row.push_back(stats.stderr_ ? Cell(*stats.stderr_) : Cell());
+    row.insert(row.end(), {first[in_current], std::int64_t(members.size()), completed, diverged});
+    for (auto c : shared) row.push_back(first[c]);
+    for (const auto& column : averaged) add_mean(row, members, column);
+    for (const auto& target : targets) {
+      const std::string name = target_column(target);
+      std::int64_t reached = 0;
+      for (auto r : members) reached += trials.number(r, "steps_to_" + name).has_value();
+      row.emplace_back(reached);
+      add_mean(row, members, "steps_to_" + name);
+      add_mean(row, members, "samples_to_" + name);
     }
+    add_mean(row, members, "diverged_at_step");
     out.rows.push_back(std::move(row));
   }
   return out;

@@ -12,8 +12,9 @@
 namespace sweeplab {
 
 
-// A table of named columns; an empty cell is std::monostate (CSV: empty, JSON: null).
-using Cell = std::variant<std::monostate, double, std::int64_t, std::string>;
+// A table of named columns; an empty cell is std::monostate (CSV: empty, JSON: null). Numbers are written
+// in the shortest form that reads back as the same double (0.9623, not 0.9623000000000001).
+using Cell = std::variant<std::monostate, bool, double, std::int64_t, std::string>;
 struct ExportTable {
   std::vector<std::string> columns;
   std::vector<std::vector<Cell>> rows;
@@ -23,9 +24,15 @@ struct ExportTable {
 // "test_acc >= 0.99" -> "test_acc_ge_0.99": a column-name-safe form of a target.
 std::string target_column(const std::string& target);
 
-// One row per trial: trial_id, the swept keys (dotted names), status, batch_size, lr, temperature
-// (lr / batch_size), steps, samples, epochs, steps_x_lr, wall_time_s, final_* and best_* metrics,
-// steps_to_T / samples_to_T per target T, diverged_at_step.
+// A trial's last evaluation with a finite loss: summary.json's final record, else the last such line of
+// metrics.jsonl (a diverged trial's last line, at the step it diverged, has a null loss).
+std::optional<EvalRecord> last_finite_record(const TrialState& trial);
+
+// One row per trial: trial_id, the swept keys (dotted names), status (as the sweep-state reader says:
+// pending, partial, running, completed, ...), in_current_config (false for a trial on disk that the
+// current config no longer has), batch_size, lr, temperature (lr / batch_size), steps, samples, epochs,
+// steps_x_lr, wall_time_s, final_* (of the last finite evaluation) and best_* metrics, steps_to_T /
+// samples_to_T per target T of the sweep, diverged_at_step.
 ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialState>& results);
 
 struct MeanStderr {
@@ -33,11 +40,16 @@ struct MeanStderr {
   std::optional<double> stderr_;  // sample std (n - 1) / sqrt(n); absent for n < 2
   std::size_t n = 0;
 };
+// The mean is that of the values as they are written (shortest decimals), rounded once: the mean of 0.96
+// and 0.9646 is 0.9623.
 MeanStderr mean_stderr(const std::vector<double>& values);
 
-// Trials that differ only in training.seed, grouped (in sweep order): the swept keys but the seed,
-// n_seeds, batch_size, lr, temperature, then M_mean and M_stderr for every result column M, each over
-// the seeds that have a value.
+// Trials that differ only in training.seed, grouped (in sweep order; trials not in the current config
+// apart): the swept keys but the seed, in_current_config, n_seeds, n_completed, n_diverged, batch_size,
+// lr, temperature; M_mean and M_stderr of steps, samples, epochs, steps_x_lr, wall_time_s, final_* and
+// best_*, each over the seeds that have a value; per target T: n_reached_T and
+// steps_to_T_{mean,stderr}_over_reached, samples_to_T_{mean,stderr}_over_reached (over the seeds that
+// reached T only); diverged_at_step_{mean,stderr}_over_diverged.
 ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trials);
 
 std::string to_csv(const ExportTable& table);
