@@ -29,7 +29,7 @@ CLI::App* setup_export(CLI::App& app, ExportOptions& options) {
 }
 
 int run_export(const GlobalOptions& global, const ExportOptions& options, std::ostream& out, std::ostream&) {
-  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides);
+  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides, load_options(global));
   const SweepState state = read_sweep_state(sweep, global.experiments_dir);
   const auto trials = export_trials(state.sweep, state.trials);
   const auto table = options.aggregate ? aggregate_seeds(state.sweep, trials) : trials;

@@ -18,7 +18,7 @@ CLI::App* setup_report(CLI::App& app, ReportOptions& options) {
 }
 
 int run_report(const GlobalOptions& global, const ReportOptions& options, std::ostream& out, std::ostream&) {
-  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides);
+  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides, load_options(global));
   const auto files = write_report(sweep, global.experiments_dir);
   out << "wrote " << files.html << " (" << files.figures.size() << " figures)\n";
   if (!files.note.empty()) out << "  " << files.note << "\n";
