@@ -93,6 +93,13 @@ TEST_P(CrashTest, FailsOnlyThatTrialKeepsItsCheckpointAndRetryFailedFinishesIt) 
   EXPECT_NE(summary_of(failed)["error"].get<std::string>().find(signal_name), std::string::npos)
       << summary_of(failed).dump();
   EXPECT_TRUE(fs::exists(failed / "checkpoint.pt"));
+  // The whole story: which signal, how far it got, for how long, and what it said last.
+  const auto summary = summary_of(failed);
+  const std::string expected_signal = signal_name == "signal 6" ? "SIGABRT" : "SIGSEGV";
+  EXPECT_EQ(summary["signal"], expected_signal) << summary.dump();
+  EXPECT_EQ(summary["steps"], 80) << "the last evaluation before the crash (epoch 2)";
+  EXPECT_GT(summary["wall_time_s"].get<double>(), 0.0) << summary.dump();
+  EXPECT_TRUE(summary.contains("stderr_tail")) << summary.dump();
   for (std::size_t i : {0u, 2u, 3u}) {
     EXPECT_EQ(summary_of(dir.path() / "experiments/p/trials" / ids[i])["status"], "completed") << ids[i];
   }

@@ -47,7 +47,7 @@ std::string note(const TrialState& trial) {
   if (trial.planned) {
     const Config& planned = *trial.planned;
     const Config& run = trial.spec.config;
-    if (planned.training.steps != run.training.steps || planned.training.epochs != run.training.epochs) {
+    if (budget_text(planned) != budget_text(run)) {
       parts.push_back("the config now asks for " + budget_text(planned));
     }
   }
