@@ -275,6 +275,30 @@ TEST(Limits, MaxTrialsIsAnOptionThatReachesTheWorkers) {
   EXPECT_NE(ran.out.find("4 completed"), std::string::npos) << ran.out;
 }
 
+TEST(Diverged, StatusShowsTheStepItDivergedAtAndMetricsKeepItsLastRecords) {
+  TempDir dir;
+  dir.write("configs/t.yaml",
+            "task: {name: synthetic, samples: 100, test_fraction: 0.2, features: 100, classes: 2}\n"
+            "model: {hidden: [500]}\n"
+            "optimizer: {name: sgd, lr: 10}\n"
+            "training: {batch_size: 80, steps: 200, eval_every: 5}\n");
+  const auto run = testing::run_sweeplab(dir, "run t");
+  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  const auto trial = dir.path() / "experiments/t/trials" / trial_ids(dir).front();
+  const auto summary = testing::read_json(trial / "summary.json");
+  ASSERT_EQ(summary["status"], "diverged");
+  const auto step = summary["diverged_at_step"].get<std::int64_t>();
+  ASSERT_GT(step, 5) << "diverges after the first evaluation, so there is a finite record before it";
+  const auto status = testing::run_sweeplab(dir, "status t");
+  EXPECT_TRUE(std::regex_search(status.out, std::regex("diverged +step " + std::to_string(step) + " of 200 steps")))
+      << status.out;
+  const auto records = lines_of(trial / "metrics.jsonl");
+  ASSERT_GE(records.size(), 2u);
+  EXPECT_EQ(records.back()["step"], step);
+  EXPECT_EQ(records.back()["diverged"], true);
+  EXPECT_TRUE(records[records.size() - 2]["train_loss"].is_number()) << "the last finite record stays";
+}
+
 TEST(ExitCodes, HelpDocumentsEveryExitCode) {
   TempDir dir;
   const auto help = testing::run_in(dir, {"--help"});
