@@ -438,16 +438,22 @@ class GroupRun {
     }
   }
 
-  // The line after the last evaluation of a diverged trial: the step and the loss that stopped it.
-  void report_divergence(Trial& trial, double loss) {
+  // A record of where the trial is now (counters, lr, wall time), its metrics to be filled in.
+  EvalRecord record_now(const Trial& trial) const {
     EvalRecord record;
     record.epoch = trial.epoch;
     record.step = trial.step;
     record.samples = trial.samples;
     record.lr = trial.lr;
     record.batch_size = trial.batch_size;
-    record.train_loss = loss;
     record.elapsed_s = elapsed(trial);
+    return record;
+  }
+
+  // The line after the last evaluation of a diverged trial: the step and the loss that stopped it.
+  void report_divergence(Trial& trial, double loss) {
+    EvalRecord record = record_now(trial);
+    record.train_loss = loss;
     record.diverged = true;
     try {
       trial.sink->on_diverged(record);
@@ -465,12 +471,7 @@ class GroupRun {
     for (std::size_t i = 0; i < trials.size(); ++i) {
       Trial& trial = *trials[i];
       Accumulators sums = math_->accumulators(trial.slot);
-      EvalRecord record;
-      record.epoch = trial.epoch;
-      record.step = trial.step;
-      record.samples = trial.samples;
-      record.lr = trial.lr;
-      record.batch_size = trial.batch_size;
+      EvalRecord record = record_now(trial);
       const double batches = double(std::max<std::int64_t>(1, sums.batches));
       record.train_loss = sums.loss_sum / batches;
       if (classification_) record.train_acc = sums.accuracy_sum / batches;

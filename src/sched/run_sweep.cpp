@@ -140,21 +140,16 @@ int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const Gro
     reporter.reported.clear();
     try {
       run_trial_group(sweep, group, options, train, reporter);  // reports each trial as it is settled
-    } catch (const StorageError& e) {  // e.g. a lock file that cannot be made: the run stops (exit 3)
+    } catch (const std::exception& e) {
+      // Before training: a storage error (e.g. a lock file that cannot be made) stops the run (exit 3) and
+      // leaves the trials to resume; anything else fails the unsettled trials, and the worker goes on.
+      const bool storage = dynamic_cast<const StorageError*>(&e) != nullptr;
       for (const std::size_t index : group) {
         if (reporter.reported.count(index)) continue;
-        TrialResult stopped;
-        stopped.outcome.status = TrialStatus::Interrupted;
-        stopped.outcome.storage_error = e.what();
-        reporter.finished(index, stopped);
-      }
-    } catch (const std::exception& e) {  // anything else before training: the unsettled trials fail, the worker goes on
-      for (const std::size_t index : group) {
-        if (reporter.reported.count(index)) continue;
-        TrialResult failed;
-        failed.outcome.status = TrialStatus::Failed;
-        failed.outcome.error = e.what();
-        reporter.finished(index, failed);
+        TrialResult result;
+        result.outcome.status = storage ? TrialStatus::Interrupted : TrialStatus::Failed;
+        (storage ? result.outcome.storage_error : result.outcome.error) = e.what();
+        reporter.finished(index, result);
       }
     }
     if (interrupt_requested()) break;
