@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -297,6 +298,29 @@ TEST(Diverged, StatusShowsTheStepItDivergedAtAndMetricsKeepItsLastRecords) {
   EXPECT_EQ(records.back()["step"], step);
   EXPECT_EQ(records.back()["diverged"], true);
   EXPECT_TRUE(records[records.size() - 2]["train_loss"].is_number()) << "the last finite record stays";
+}
+
+// Full-batch training (80 rows), an evaluation every 500 steps: each train_acc is a count of correct rows over
+// 40000, which has a short decimal; summed batch fractions used to leave 0.9623000000000027.
+TEST(Numbers, TrainAccuracyIsWrittenInItsShortestExactForm) {
+  TempDir dir;
+  dir.write("configs/t.yaml",
+            "task: {name: synthetic, samples: 100, test_fraction: 0.2, features: 100, classes: 2}\n"
+            "model: {hidden: [500]}\n"
+            "optimizer: {name: sgd, lr: 0.01}\n"
+            "training: {batch_size: 80, steps: 2000, eval_every: 500}\n");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run t").code, 0);
+  const auto trial = dir.path() / "experiments/t/trials" / trial_ids(dir).front();
+  const std::string text = testing::read_file(trial / "metrics.jsonl");
+  const std::regex accuracy("\"train_acc\":([0-9.e-]+)");
+  int seen = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), accuracy); it != std::sregex_iterator(); ++it, ++seen) {
+    const std::string value = (*it)[1];
+    const double correct = std::stod(value) * 40000.0;
+    EXPECT_NEAR(correct, std::round(correct), 1e-9) << value;
+    EXPECT_LE(value.size(), 8u) << value << ": k/40000 needs at most 6 decimals";
+  }
+  EXPECT_EQ(seen, 4);
 }
 
 TEST(ExitCodes, HelpDocumentsEveryExitCode) {

@@ -438,6 +438,23 @@ class GroupRun {
     }
   }
 
+  // The mean of the batch accuracies since the previous evaluation. When all those batches were whole (no
+  // short last batch of an epoch among them), their sum is k/B summed, so the count k of correct rows comes
+  // back exactly and the mean is k / (B x batches) rounded once: 0.9995, not the 0.9995000000000004 that
+  // summing the fractions leaves. Depends only on counters a checkpoint holds, so resuming changes nothing.
+  double train_accuracy(const Trial& trial, const Accumulators& sums) const {
+    const double batches = double(std::max<std::int64_t>(1, sums.batches));
+    const double mean = sums.accuracy_sum / batches;
+    const std::int64_t n = group_data_.n_train, b = trial.batch_size, per_epoch = trial.steps_per_epoch;
+    const std::int64_t previous = trial.last ? trial.last->step : 0;
+    const bool whole_batches_only = n % b == 0 || n / b == per_epoch;  // no short batch, or it is dropped
+    const bool short_batch_since = !whole_batches_only && trial.step / per_epoch > previous / per_epoch;
+    if (short_batch_since || sums.batches <= 0) return mean;
+    const double correct = std::round(sums.accuracy_sum * double(b));
+    if (std::fabs(correct - sums.accuracy_sum * double(b)) > 1e-6) return mean;  // not k/B sums after all
+    return correct / (double(b) * batches);
+  }
+
   // A record of where the trial is now (counters, lr, wall time), its metrics to be filled in.
   EvalRecord record_now(const Trial& trial) const {
     EvalRecord record;
@@ -474,7 +491,7 @@ class GroupRun {
       EvalRecord record = record_now(trial);
       const double batches = double(std::max<std::int64_t>(1, sums.batches));
       record.train_loss = sums.loss_sum / batches;
-      if (classification_) record.train_acc = sums.accuracy_sum / batches;
+      if (classification_) record.train_acc = train_accuracy(trial, sums);
       if (has_test) {
         record.test_loss = evaluations[i].loss;
         record.test_acc = evaluations[i].accuracy;
