@@ -469,7 +469,7 @@ TEST(Storage, AFailedCheckpointWriteKeepsTheLastGoodOneAndInterruptsTheTrial) {
   const auto outcome = train_trial(configs[0], sink, {path, 10, 0.0});
   sink.limit.reset();
   EXPECT_EQ(outcome.status, TrialStatus::Interrupted);
-  EXPECT_NE(outcome.storage_error.find("cannot write " + path + ".tmp: "), std::string::npos) << outcome.storage_error;
+  EXPECT_NE(outcome.storage_error.find("cannot write " + path + ": "), std::string::npos) << outcome.storage_error;
   EXPECT_NE(outcome.storage_error.find(std::strerror(EFBIG)), std::string::npos) << outcome.storage_error;
   EXPECT_TRUE(outcome.error.empty());
   EXPECT_EQ(checkpoint_step(path), 20);

@@ -97,6 +97,11 @@ std::string budget_text(const Config& config) {
                                    : std::to_string(config.training.epochs) + " epochs";
 }
 
+// What a finished trial did, in the budget unit of `config`: "50 epochs", "2000 steps".
+std::string done_text(const StoredSummary& summary, const Config& config) {
+  return config.training.steps > 0 ? std::to_string(summary.steps) + " steps" : std::to_string(summary.epochs) + " epochs";
+}
+
 Plan plan_for(const TrialState& trial, const RunCommandOptions& options) {
   const std::string& status = trial.status;
   if (options.fresh) return {"train from scratch (--fresh)"};
@@ -118,13 +123,13 @@ Plan plan_for(const TrialState& trial, const RunCommandOptions& options) {
     const bool raised = planned.training.steps > 0 ? planned.training.steps > summary.steps
                                                    : planned.training.epochs > summary.epochs;
     if (!raised || summary.stopped_at_target) return {"skip: completed already", false};
-    return {"extend from " + budget_text(trial.spec.config) + " to " + budget_text(planned), true, true};
+    return {"extend from " + done_text(summary, planned) + " to " + budget_text(planned), true, true};
   }
   return {"resume"};  // partial, interrupted
 }
 
 // The experiments path must be a folder that is (or can be) written to, before anything is trained.
-void check_experiments_path(const std::string& path) {
+void check_experiments_path(const std::string& path, const std::string& sweep_name) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path target(path.empty() ? "." : path);
@@ -132,9 +137,11 @@ void check_experiments_path(const std::string& path) {
     if (!fs::is_directory(target, ec)) {
       throw UserError("--experiments " + path + ": is a file, not a folder (give a folder, e.g. --experiments experiments)");
     }
-    if (::access(target.c_str(), W_OK) != 0) {
-      throw UserError("--experiments " + path + ": cannot write there (" + std::strerror(errno) +
-                      "); give a writable folder with --experiments");
+    for (const fs::path& folder : {target, target / sweep_name, target / sweep_name / "trials"}) {
+      if (fs::exists(folder, ec) && ::access(folder.c_str(), W_OK) != 0) {
+        throw UserError("--experiments " + path + ": cannot write " + (folder == target ? "there" : "in " + folder.string()) +
+                        " (" + std::strerror(errno) + "); give a writable folder with --experiments");
+      }
     }
     return;
   }
@@ -179,8 +186,10 @@ std::string extension_note(const SweepState& state, const std::vector<Plan>& pla
   for (std::size_t i = 0; i < plans.size(); ++i) {
     if (!plans[i].extends) continue;
     ++extended;
-    from = budget_text(state.trials[i].spec.config);
-    to = budget_text(*state.trials[i].planned);
+    const auto& trial = state.trials[i];
+    const Config& planned = trial.planned ? *trial.planned : trial.spec.config;
+    from = done_text(*trial.summary, planned);
+    to = budget_text(planned);
   }
   if (extended == 0) return "";
   std::string note = "; extends " + std::to_string(extended) + " completed trial" + (extended == 1 ? "" : "s") + " from " +
@@ -245,7 +254,9 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
     }
     return 0;
   }
-  if (!options.no_save && anything_to_train) check_experiments_path(global.experiments_dir);
+  if (!options.no_save && anything_to_train) {
+    for (const auto& sweep : sweeps) check_experiments_path(global.experiments_dir, sweep.spec.name);
+  }
 
   RunOptions run_options;
   run_options.experiments_dir = global.experiments_dir;

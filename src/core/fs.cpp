@@ -41,10 +41,11 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     }
     written += std::size_t(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int saved = errno;
+  const int flushed = ::fsync(fd) == 0 ? 0 : errno;
+  const int closed = ::close(fd) == 0 ? 0 : errno;  // closed whatever fsync said: no descriptor leaks
+  if (flushed != 0 || closed != 0) {
     ::unlink(temporary.c_str());
-    errno = saved;
+    errno = flushed != 0 ? flushed : closed;
     storage_error("write", path);
   }
   if (::rename(temporary.c_str(), path.c_str()) != 0) {

@@ -449,6 +449,14 @@ class Scheduler {
         queue_.push_front(std::vector<std::size_t>(it->current.begin(), it->current.end()));
         it->current.clear();
       }
+      // Trials of the group it never started (a GPU group trains in consecutive parts) go back to the queue,
+      // once: a trial that a worker dies on before it even starts fails like the others.
+      std::vector<std::size_t> not_started;
+      for (const std::size_t index : it->current) {
+        if (!sessions_.count(index) && requeued_.insert(index).second) not_started.push_back(index);
+      }
+      for (const std::size_t index : not_started) it->current.erase(index);
+      if (!not_started.empty()) queue_.push_front(not_started);
       const bool crashed_mid_group = !it->current.empty();
       if (crashed_mid_group) {
         std::string tail = it->stderr_tail;
@@ -461,14 +469,24 @@ class Scheduler {
             crash.session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - session->second.started).count();
             crash.resumed_from_step = session->second.resumed_from_step;
           }
-          const TrialOutcome outcome = record_crash(sweep_, index, options_, crash);
-          ++totals_.failed;
-          totals_.states[index] = "failed";
-          display_->finished(index, trial_line(sweep_.trials[index].id, outcome), true, 0);
+          TrialOutcome outcome;
+          try {
+            outcome = record_crash(sweep_, index, options_, crash);
+          } catch (const std::exception& e) {  // its summary cannot be written: the disk is in trouble
+            if (totals_.storage_error.empty()) totals_.storage_error = e.what();
+            stop_all();
+            outcome.status = TrialStatus::Failed;
+            outcome.error = crash.error;
+          }
+          const std::string status = to_string(outcome.status);
+          count(status);
+          totals_.states[index] = status;
+          display_->finished(index, trial_line(sweep_.trials[index].id, outcome), status == "failed", 0);
         }
       }
       it = workers_.erase(it);
-      if ((crashed_mid_group || left_cleanly) && !queue_.empty() && !forwarded_ && !interrupt_requested()) {
+      if ((crashed_mid_group || left_cleanly || !not_started.empty()) && !queue_.empty() && !forwarded_ &&
+          !interrupt_requested()) {
         spawn();  // a replacement takes the rest
         dispatch(workers_.back());
       }
@@ -490,6 +508,7 @@ class Scheduler {
     std::int64_t resumed_from_step = 0;
   };
   std::map<std::size_t, Session> sessions_;  // trials started in this run: when, and from which step
+  std::set<std::size_t> requeued_;           // trials given back once after their worker died
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/lock.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 
 namespace fs = std::filesystem;
 
@@ -125,7 +126,21 @@ struct Prepared {
   std::unique_ptr<FileSink> sink;
   CheckpointOptions checkpoints;
   std::vector<std::string> warnings;  // about its files, found before training
+  // The config it trains with: the sweep's, or for a repair the one it was run with (its config.yaml).
+  std::unique_ptr<Config> config;
 };
+
+std::string budget_text(const Config& config) {
+  return config.training.steps > 0 ? std::to_string(config.training.steps) + " steps"
+                                   : std::to_string(config.training.epochs) + " epochs";
+}
+
+// How far a trial's files say it got, in optimizer steps (summary.json, else metrics.jsonl's last record).
+std::int64_t steps_done(const fs::path& dir, const std::optional<StoredSummary>& summary) {
+  if (summary && summary->status != "unreadable") return summary->steps;
+  const auto metrics = read_metrics((dir / "metrics.jsonl").string());
+  return metrics.empty() ? 0 : metrics.back().step;
+}
 
 // A trial left as it is because it is settled still gets trained when its metrics.jsonl has a line that
 // does not parse: continuing from its final checkpoint checks and repairs the records.
@@ -166,16 +181,39 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
       }
       result.message = reason_to_skip(*summary, trial.config, options.retry_failed);
       const bool settled = summary->status == "completed" || summary->status == "diverged";
-      if (!result.message.empty() && settled && metrics_damaged(prepared.dir)) result.message.clear();
+      bool repair = summary->status == "unreadable";
+      if (!result.message.empty() && settled && metrics_damaged(prepared.dir)) {
+        result.message.clear();
+        repair = true;
+      }
       if (!result.message.empty()) {
         result.kind = TrialResult::Kind::Skipped;
         return std::nullopt;
       }
+      // A repair rebuilds what the trial was run with: its own config and budget, not the sweep's now.
+      if (repair) {
+        if (auto own = read_trial_config(prepared.dir.string())) prepared.config = std::make_unique<Config>(std::move(*own));
+      }
     }
-    prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), trial.config.checkpoint.every,
-                            trial.config.checkpoint.min_interval_s};
+    if (!prepared.config && !options.fresh) {
+      // A trial already past the budget asked for now (run with a larger one) is left as it is: it cannot
+      // be trained back, and calling it complete at the smaller budget would be wrong.
+      const auto summary = read_summary(prepared.dir.string());
+      const std::int64_t done = steps_done(prepared.dir, summary), budget = expected_steps(trial.config);
+      if (budget > 0 && done > budget && (!summary || summary->status != "completed")) {
+        const auto own = read_trial_config(prepared.dir.string());
+        result.kind = TrialResult::Kind::Skipped;
+        result.message = "already at step " + std::to_string(done) + ", past the budget asked for now (" +
+                         budget_text(trial.config) + ")" + (own ? "; it was run with " + budget_text(*own) : "") +
+                         ": rerun with that budget to finish it, or --fresh";
+        return std::nullopt;
+      }
+    }
+    if (!prepared.config) prepared.config = std::make_unique<Config>(trial.config);
+    prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), prepared.config->checkpoint.every,
+                            prepared.config->checkpoint.min_interval_s};
     try {
-      write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(trial.config));
+      write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(*prepared.config));
       prepared.log = trial_log(trial.id, prepared.dir);
     } catch (const std::exception& e) {  // StorageError, or spdlog's for trial.log: the trial is not started
       result.kind = TrialResult::Kind::Trained;
@@ -185,6 +223,7 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
       return std::nullopt;
     }
   } else {
+    prepared.config = std::make_unique<Config>(trial.config);
     prepared.log = std::make_shared<spdlog::logger>(trial.id, std::make_shared<spdlog::sinks::null_sink_st>());
   }
   prepared.log->info("trial {} of sweep {} starts (pid {})", trial.id, sweep.spec.name, ::getpid());
@@ -252,7 +291,7 @@ void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>&
       conclude(sweep, prepared[p], options, result);
       settle(positions[p]);
     });
-    members.push_back({&sweep.trials.at(prepared[p].index).config, prepared[p].sink.get(), prepared[p].checkpoints});
+    members.push_back({prepared[p].config.get(), prepared[p].sink.get(), prepared[p].checkpoints});
   }
   std::string error;
   try {
@@ -287,12 +326,21 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
   const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
   const auto lock = TrialLock::try_acquire(dir.string());
   if (!lock) return outcome;  // someone else took it over already
+  if (const auto settled = read_summary(dir.string()); settled && (settled->status == "completed" || settled->status == "diverged")) {
+    // The worker wrote its summary before it died (its last message did not reach us): that result stands.
+    outcome = TrialOutcome{};
+    outcome.status = settled->status == "completed" ? TrialStatus::Completed : TrialStatus::Diverged;
+    outcome.steps = settled->steps;
+    outcome.final = settled->final;
+    return outcome;
+  }
   const auto metrics = read_metrics((dir / "metrics.jsonl").string());
-  if (!metrics.empty()) {
-    outcome.final = metrics.back();
-    outcome.steps = metrics.back().step;
-    outcome.epochs = metrics.back().epoch;
-    outcome.samples = metrics.back().samples;
+  for (const auto& record : metrics) {
+    if (record.diverged) continue;  // the line of a divergence holds no evaluation
+    outcome.final = record;
+    outcome.steps = record.step;
+    outcome.epochs = record.epoch;
+    outcome.samples = record.samples;
   }
   // The wall time of earlier sessions: as of the last record at or before the step this session resumed from.
   if (crash.resumed_from_step > 0) {

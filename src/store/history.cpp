@@ -15,11 +15,10 @@ using json = nlohmann::ordered_json;
 namespace sweeplab {
 
 void append_run_record(const std::string& sweep_dir, const RunRecord& record) {
-  const json line = {{"started_at", record.started_at}, {"command", record.command},
-                     {"overrides", record.overrides},   {"flags", record.flags},
-                     {"trials", record.trials},         {"sweeplab_version", record.sweeplab_version},
-                     {"git_commit", record.git_commit}, {"host", record.host},
-                     {"user", record.user}};
+  const json line = {
+      {"started_at", record.started_at}, {"command", record.command}, {"overrides", record.overrides},
+      {"flags", record.flags},           {"trials", record.trials},   {"sweeplab_version", record.sweeplab_version},
+      {"git_commit", record.git_commit}, {"host", record.host},       {"user", record.user}};
   const std::string text = line.dump() + "\n";
   const std::string path = sweep_dir + "/runs.jsonl";
   // One write with O_APPEND: lines of concurrent runs never interleave.
@@ -49,15 +48,19 @@ std::vector<RunRecord> read_run_records(const std::string& sweep_dir) {
     const auto line = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!line.is_object()) continue;  // a line torn by a crash: the history is a record, not state
     RunRecord record;
-    record.started_at = line.value("started_at", std::string());
-    record.command = line.value("command", std::string());
-    record.overrides = strings(line, "overrides");
-    record.flags = strings(line, "flags");
-    record.trials = line.value("trials", std::size_t{0});
-    record.sweeplab_version = line.value("sweeplab_version", std::string());
-    record.git_commit = line.value("git_commit", std::string());
-    record.host = line.value("host", std::string());
-    record.user = line.value("user", std::string());
+    try {
+      record.started_at = line.value("started_at", std::string());
+      record.command = line.value("command", std::string());
+      record.overrides = strings(line, "overrides");
+      record.flags = strings(line, "flags");
+      record.trials = line.value("trials", std::size_t{0});
+      record.sweeplab_version = line.value("sweeplab_version", std::string());
+      record.git_commit = line.value("git_commit", std::string());
+      record.host = line.value("host", std::string());
+      record.user = line.value("user", std::string());
+    } catch (const json::exception&) {  // a field of the wrong type: skipped like a torn line
+      continue;
+    }
     records.push_back(std::move(record));
   }
   return records;

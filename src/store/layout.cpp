@@ -21,7 +21,7 @@ std::optional<double> optional_number(const json& object, const char* key) {
   return object[key].get<double>();
 }
 
-std::optional<EvalRecord> record_from(const json& line) {
+std::optional<EvalRecord> record_fields(const json& line) {
   if (!line.is_object() || !line.contains("step") || !line["step"].is_number_integer()) return std::nullopt;
   EvalRecord record;
   record.epoch = line.value("epoch", std::int64_t{0});
@@ -45,6 +45,15 @@ std::optional<EvalRecord> record_from(const json& line) {
                                          : std::nan("");
   }
   return record;
+}
+
+// A line of the right shape with a field of the wrong type (hand-edited, damaged) does not parse either.
+std::optional<EvalRecord> record_from(const json& line) {
+  try {
+    return record_fields(line);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
 }
 
 bool same_number(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
@@ -99,6 +108,10 @@ std::string trial_dir(const std::string& experiments_dir, const std::string& swe
   return (fs::path(sweep_dir(experiments_dir, sweep_name)) / "trials" / trial_id).string();
 }
 
+namespace {
+void read_summary_fields(const json& summary, StoredSummary& stored);
+}  // namespace
+
 std::optional<StoredSummary> read_summary(const std::string& trial_dir) {
   std::ifstream in(fs::path(trial_dir) / "summary.json");
   if (!in) return std::nullopt;
@@ -108,6 +121,18 @@ std::optional<StoredSummary> read_summary(const std::string& trial_dir) {
     stored.status = "unreadable";
     return stored;
   }
+  try {
+    read_summary_fields(summary, stored);
+  } catch (const json::exception&) {  // a field of the wrong type: as damaged as a torn file
+    stored = StoredSummary{};
+    stored.status = "unreadable";
+  }
+  return stored;
+}
+
+namespace {
+
+void read_summary_fields(const json& summary, StoredSummary& stored) {
   stored.status = summary["status"].get<std::string>();
   stored.steps = summary.value("steps", std::int64_t{0});
   stored.epochs = summary.value("epochs", std::int64_t{0});
@@ -145,8 +170,9 @@ std::optional<StoredSummary> read_summary(const std::string& trial_dir) {
   stored.error = summary.value("error", std::string());
   if (summary.contains("signal") && summary["signal"].is_string()) stored.signal = summary["signal"].get<std::string>();
   if (summary.contains("exit_code") && summary["exit_code"].is_number_integer()) stored.exit_code = summary["exit_code"].get<int>();
-  return stored;
 }
+
+}  // namespace
 
 std::vector<EvalRecord> read_metrics(const std::string& path) {
   std::vector<EvalRecord> records;

@@ -46,7 +46,10 @@ std::optional<TrialLock> TrialLock::try_acquire(const std::string& trial_dir) {
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+      const int saved = errno;
+      ::unlink(path.c_str());
       ::close(fd);
+      errno = saved;
       throw StorageError("cannot write " + path + ": " + std::strerror(errno));
     }
     return TrialLock(fd, path);

@@ -30,21 +30,28 @@ bool has_results(const fs::path& dir) {
   return false;
 }
 
-// The config a trial was last run with: its config.yaml, read back as a sweep of one trial.
-std::optional<Config> config_on_disk(const fs::path& dir, std::string& problem) {
-  if (!path_exists(dir / "config.yaml")) {
-    problem = "config.yaml is missing";
-    return std::nullopt;
+}  // namespace
+
+// The config.yaml read back as a sweep of one trial.
+std::optional<Config> read_trial_config(const std::string& trial_dir, std::string* problem) {
+  const fs::path path = fs::path(trial_dir) / "config.yaml";
+  std::string why;
+  if (!path_exists(path)) {
+    why = "config.yaml is missing";
+  } else {
+    try {
+      auto sweep = load_sweep(trial_dir, "config");
+      if (sweep.trials.size() == 1) return std::move(sweep.trials.front().config);
+      why = "config.yaml holds a sweep, not one trial";
+    } catch (const std::exception& e) {
+      why = std::string("config.yaml is unreadable: ") + e.what();
+    }
   }
-  try {
-    auto sweep = load_sweep(dir.string(), "config");
-    if (sweep.trials.size() == 1) return std::move(sweep.trials.front().config);
-    problem = "config.yaml holds a sweep, not one trial";
-  } catch (const std::exception& e) {
-    problem = std::string("config.yaml is unreadable: ") + e.what();
-  }
+  if (problem) *problem = why;
   return std::nullopt;
 }
+
+namespace {
 
 void read_files(TrialState& state, const fs::path& dir, const ReadOptions& options) {
   state.summary = read_summary(dir.string());
@@ -81,9 +88,10 @@ void widen_axes(SweepState& state) {
     const bool seed_axis = field.key == "training.seed" && !spec.seeds.empty();
     if (current == spec.axes.end() && (!field.affects_training || seed_axis)) continue;
     Axis axis = current != spec.axes.end() ? *current : Axis{field.key, {}, "the trials on disk"};
+    std::set<Value> seen(axis.values.begin(), axis.values.end());
     for (const auto& trial : state.trials) {
-      const Value value = field.get(trial.spec.config);
-      if (std::find(axis.values.begin(), axis.values.end(), value) == axis.values.end()) axis.values.push_back(value);
+      Value value = field.get(trial.spec.config);
+      if (seen.insert(value).second) axis.values.push_back(std::move(value));
     }
     if (current != spec.axes.end() || axis.values.size() > 1) axes.push_back(std::move(axis));
   }
@@ -132,7 +140,7 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
       const fs::path dir = root / "trials" / spec.id;
       read_files(trial, dir, options);
       std::string problem;
-      if (auto config = config_on_disk(dir, problem)) {
+      if (auto config = read_trial_config(dir.string(), &problem)) {
         if (in_current) trial.planned = spec.config;
         trial.spec.config = std::move(*config);
       } else if (in_current) {  // its files still say what happened; the current config stands in

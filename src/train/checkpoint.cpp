@@ -74,9 +74,10 @@ std::string digest_of(const std::string& text, const std::vector<float>& paramet
   throw StorageError("cannot " + what + " " + path + ": " + std::strerror(errno));
 }
 
-void write_and_flush(const std::string& path, const std::string& bytes) {
+// Writes `path` and flushes it to disk; errors name `target`, the file it is written for.
+void write_and_flush(const std::string& path, const std::string& bytes, const std::string& target) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) storage_error("write", path);
+  if (fd < 0) storage_error("write", target);
   for (std::size_t written = 0; written < bytes.size();) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
     if (n < 0 && errno == EINTR) continue;
@@ -85,15 +86,16 @@ void write_and_flush(const std::string& path, const std::string& bytes) {
       ::close(fd);
       ::unlink(path.c_str());
       errno = saved;
-      storage_error("write", path);
+      storage_error("write", target);
     }
     written += std::size_t(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int saved = errno;
+  const int flushed = ::fsync(fd) == 0 ? 0 : errno;
+  const int closed = ::close(fd) == 0 ? 0 : errno;  // closed whatever fsync said: no descriptor leaks
+  if (flushed != 0 || closed != 0) {
     ::unlink(path.c_str());
-    errno = saved;
-    storage_error("flush", path);
+    errno = flushed != 0 ? flushed : closed;
+    storage_error("write", target);
   }
 }
 
@@ -151,7 +153,7 @@ void write_checkpoint(const std::string& path, const std::string& bytes) {
   // The new one is complete on disk before the current one moves: a crash or a full disk up to here
   // leaves the checkpoints as they were.
   const std::string temporary = path + ".tmp";
-  write_and_flush(temporary, bytes);
+  write_and_flush(temporary, bytes, path);
   // Then the current one (complete: it got there the same way) becomes the previous one. Between the two
   // renames only the previous one is there; resuming looks at both.
   std::error_code ec;

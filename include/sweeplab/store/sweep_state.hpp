@@ -52,6 +52,10 @@ struct ReadOptions {
 SweepState read_sweep_state(const ResolvedSweep& current, const std::string& experiments_dir,
                             const ReadOptions& options = {});
 
+// The config a trial was last run with (its config.yaml); nullopt, with `problem` saying why, when there is
+// none or it does not read.
+std::optional<Config> read_trial_config(const std::string& trial_dir, std::string* problem = nullptr);
+
 // "pending", "partial", "running" or summary.json's status, for one trial directory.
 std::string trial_status(const std::string& trial_dir);
 
