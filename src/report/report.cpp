@@ -1,5 +1,7 @@
 #include "sweeplab/report/report.hpp"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -146,7 +148,9 @@ struct Figure {
 void draw(Figure& figure, const fs::path& dir) {
   const std::string stem = fs::path(figure.file).stem().string();
   const fs::path svg_path = dir / figure.file, script_path = dir / (stem + ".gp");
-  const fs::path temporary = dir / ("." + figure.file + ".tmp"), log_path = dir / ("." + stem + ".log");
+  // Names of this process's own: two reports of one sweep at once never read each other's half-drawn file.
+  const std::string own = "." + std::to_string(::getpid());
+  const fs::path temporary = dir / ("." + figure.file + own + ".tmp"), log_path = dir / ("." + stem + own + ".log");
   std::error_code ec;
   if (figure.why_not.empty()) {
     write_file_atomic(script_path.string(),
@@ -166,9 +170,12 @@ void draw(Figure& figure, const fs::path& dir) {
     }
     fs::remove(log_path, ec);
     if (status == 0 && svg.str().find("<svg") != std::string::npos && svg.str().find("</svg>") != std::string::npos) {
-      fs::rename(temporary, svg_path);
-      figure.svg = svg.str();
-      return;
+      fs::rename(temporary, svg_path, ec);
+      if (!ec) {
+        figure.svg = svg.str();
+        return;
+      }
+      throw StorageError("cannot write " + svg_path.string() + ": " + ec.message());
     }
     figure.why_not = "gnuplot failed" + (log.empty() ? std::string() : ": " + log);
   }
