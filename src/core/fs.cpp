@@ -19,6 +19,28 @@ namespace {
 
 }  // namespace
 
+void write_synced_and_close(int fd, const std::string& path, const std::string& content, const std::string& named) {
+  for (std::size_t written = 0; written < content.size();) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int saved = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      errno = saved;
+      storage_error("write", named);
+    }
+    written += std::size_t(n);
+  }
+  const int flushed = ::fsync(fd) == 0 ? 0 : errno;
+  const int closed = ::close(fd) == 0 ? 0 : errno;  // closed whatever fsync said: no descriptor leaks
+  if (flushed != 0 || closed != 0) {
+    ::unlink(path.c_str());
+    errno = flushed != 0 ? flushed : closed;
+    storage_error("write", named);
+  }
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   const fs::path target(path);
   const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
@@ -28,26 +50,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
   if (fd < 0) storage_error("write", path);
   ::fchmod(fd, 0644);
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int saved = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      errno = saved;
-      storage_error("write", path);
-    }
-    written += std::size_t(n);
-  }
-  const int flushed = ::fsync(fd) == 0 ? 0 : errno;
-  const int closed = ::close(fd) == 0 ? 0 : errno;  // closed whatever fsync said: no descriptor leaks
-  if (flushed != 0 || closed != 0) {
-    ::unlink(temporary.c_str());
-    errno = flushed != 0 ? flushed : closed;
-    storage_error("write", path);
-  }
+  write_synced_and_close(fd, temporary, content, path);
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     const int saved = errno;
     ::unlink(temporary.c_str());

@@ -78,25 +78,7 @@ std::string digest_of(const std::string& text, const std::vector<float>& paramet
 void write_and_flush(const std::string& path, const std::string& bytes, const std::string& target) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) storage_error("write", target);
-  for (std::size_t written = 0; written < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int saved = errno;
-      ::close(fd);
-      ::unlink(path.c_str());
-      errno = saved;
-      storage_error("write", target);
-    }
-    written += std::size_t(n);
-  }
-  const int flushed = ::fsync(fd) == 0 ? 0 : errno;
-  const int closed = ::close(fd) == 0 ? 0 : errno;  // closed whatever fsync said: no descriptor leaks
-  if (flushed != 0 || closed != 0) {
-    ::unlink(path.c_str());
-    errno = flushed != 0 ? flushed : closed;
-    storage_error("write", target);
-  }
+  write_synced_and_close(fd, path, bytes, target);
 }
 
 }  // namespace

@@ -17,6 +17,11 @@ class StorageError : public std::runtime_error {
 // perhaps a hidden temporary); concurrent writers never share a temporary. Throws StorageError.
 void write_file_atomic(const std::string& path, const std::string& content);
 
+// Writes `content` to the open descriptor `fd` of the file at `path`, flushes it to disk and closes it,
+// whatever happens. On a failure removes `path` and throws StorageError naming `named`, the file it was
+// written for (a temporary's name means nothing to a user).
+void write_synced_and_close(int fd, const std::string& path, const std::string& content, const std::string& named);
+
 // Creates a folder and its parents. Throws StorageError.
 void create_folders(const std::string& path);
 
