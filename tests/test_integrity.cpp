@@ -552,7 +552,7 @@ TEST_P(StorageErrorTest, InterruptsTheTrialWithoutSummaryAndTheNextRunCompletesI
   EXPECT_EQ(failed.storage_error.find('\n'), std::string::npos);
   EXPECT_TRUE(failed.error.empty());
   EXPECT_FALSE(fs::exists(trial / "summary.json"));
-  EXPECT_EQ(trial_status(trial.string()),
+  EXPECT_EQ(read_sweep_state(sweep, options.experiments_dir).trials[0].status,
             GetParam() == "config.yaml" ? "pending" : "partial");
   if (GetParam() == "metrics.jsonl") {
     EXPECT_EQ(checkpoint_step(trial / "checkpoint.pt"), 20);

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 
 #include <ostream>
@@ -85,47 +84,51 @@ void check_cuda(const std::string& trainer) {
 namespace {
 
 // What `run` would do with a trial, as the front end can tell from its files (a worker decides again
-// under the trial's lock). Empty `skip` means it would train.
+// under the trial's lock).
 struct Plan {
   std::string action;  // for --dry-run: train, resume, extend, skip, repair, ...
   bool trains = true;
   bool extends = false;  // a completed trial whose budget the current config raises
+  std::string skipped_because;  // when it does not train
 };
 
-std::string budget_text(const Config& config) {
-  return config.training.steps > 0 ? std::to_string(config.training.steps) + " steps"
-                                   : std::to_string(config.training.epochs) + " epochs";
+Plan train(const std::string& action, bool extends = false) {
+  Plan plan;
+  plan.action = action;
+  plan.extends = extends;
+  return plan;
 }
 
-// What a finished trial did, in the budget unit of `config`: "50 epochs", "2000 steps".
-std::string done_text(const StoredSummary& summary, const Config& config) {
-  return config.training.steps > 0 ? std::to_string(summary.steps) + " steps" : std::to_string(summary.epochs) + " epochs";
+Plan skip(const std::string& reason) {
+  Plan plan;
+  plan.action = "skip: " + reason;
+  plan.trains = false;
+  plan.skipped_because = reason;
+  return plan;
 }
 
 Plan plan_for(const TrialState& trial, const RunCommandOptions& options) {
   const std::string& status = trial.status;
-  if (options.fresh) return {"train from scratch (--fresh)"};
-  if (status == "pending") return {"train"};
+  if (options.fresh) return train("train from scratch (--fresh)");
+  if (status == "pending") return train("train");
   // A worker looks again under the trial's lock: the holder may be gone by then (a run just killed).
-  if (status == "running") return {"leave to pid " + std::to_string(trial.running_pid.value_or(0)) + " while it runs"};
-  if (status == "unreadable") return {"repair (" + trial.problem + ")"};
+  if (status == "running") return train("leave to pid " + std::to_string(trial.running_pid.value_or(0)) + " while it runs");
+  if (status == "unreadable") return train("repair (" + trial.problem + ")");
   if (status == "failed") {
-    return options.retry_failed ? Plan{"train again"} : Plan{"skip: failed earlier (--retry-failed runs it again)", false};
+    return options.retry_failed ? train("train again") : skip("failed earlier (--retry-failed runs it again)");
   }
   if ((status == "completed" || status == "diverged") && trial.unreadable_lines > 0) {
-    return {"repair metrics.jsonl (" + std::to_string(trial.unreadable_lines) + " unreadable line" +
-            (trial.unreadable_lines == 1 ? "" : "s") + ")"};
+    return train("repair metrics.jsonl (" + std::to_string(trial.unreadable_lines) + " unreadable line" +
+                 (trial.unreadable_lines == 1 ? "" : "s") + ")");
   }
-  if (status == "diverged") return {"skip: diverged already", false};
+  if (status == "diverged") return skip("diverged already");
   if (status == "completed") {
     const auto& summary = *trial.summary;
     const Config& planned = trial.planned ? *trial.planned : trial.spec.config;
-    const bool raised = planned.training.steps > 0 ? planned.training.steps > summary.steps
-                                                   : planned.training.epochs > summary.epochs;
-    if (!raised || summary.stopped_at_target) return {"skip: completed already", false};
-    return {"extend from " + done_text(summary, planned) + " to " + budget_text(planned), true, true};
+    if (!budget_raised(summary, planned)) return skip("completed already");
+    return train("extend from " + done_text(summary, planned) + " to " + budget_text(planned), /*extends=*/true);
   }
-  return {"resume"};  // partial, interrupted
+  return train("resume");  // partial, interrupted
 }
 
 // The experiments path must be a folder that is (or can be) written to, before anything is trained.
@@ -156,16 +159,9 @@ void check_experiments_path(const std::string& path, const std::string& sweep_na
   }
 }
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buffer;
-}
-
 RunRecord run_record(const RunCommandOptions& options, const RunContext& context, std::size_t trials) {
   RunRecord record;
-  record.started_at = utc_now();
+  record.started_at = context.started_at;
   record.command = "run";
   record.overrides = options.overrides;
   if (options.fresh) record.flags.push_back("--fresh");
@@ -286,7 +282,7 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
     RunTotals totals;
     if (!trains) {  // said here: no worker is started (nothing is written, so a read-only disk is fine)
       for (std::size_t i = 0; i < plans[s].size(); ++i) {
-        if (!global.quiet) out << sweep.trials[i].id << "  " << plans[s][i].action.substr(6) << ", skipped\n";
+        if (!global.quiet) out << sweep.trials[i].id << "  " << plans[s][i].skipped_because << ", skipped\n";
         ++totals.skipped;
       }
     } else {

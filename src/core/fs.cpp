@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -62,6 +63,16 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     ::fsync(dir);
     ::close(dir);
   }
+}
+
+std::string set_aside(const std::string& path) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
+  const std::string aside = path + ".corrupt-" + stamp;
+  std::error_code ec;
+  fs::rename(path, aside, ec);
+  return fs::path(aside).filename().string();
 }
 
 void create_folders(const std::string& path) {

@@ -123,12 +123,6 @@ EvalRecord get_record(const StateText& state) {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-std::string utc_stamp() {
-  const std::time_t now = std::time(nullptr);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
-  return buffer;
-}
 
 // Everything one trial of the group carries besides its parameters (which live in the backend).
 struct Trial {
@@ -295,10 +289,7 @@ class GroupRun {
         }
         break;
       }
-      const std::string aside = candidate + ".corrupt-" + utc_stamp();
-      std::error_code ec;
-      fs::rename(candidate, aside, ec);
-      set_aside.push_back("checkpoint unreadable (" + problem + "); kept as " + fs::path(aside).filename().string());
+      set_aside.push_back("checkpoint unreadable (" + problem + "); kept as " + sweeplab::set_aside(candidate));
       start_fresh(trial);
     }
     if (!set_aside.empty() && !resumed) set_aside.back() += "; started over";

@@ -11,11 +11,6 @@ namespace {
 
 std::string number(const std::optional<double>& value) { return value ? format_double_short(*value, 4) : "-"; }
 
-std::string budget_text(const Config& config) {
-  return config.training.steps > 0 ? std::to_string(config.training.steps) + " steps"
-                                   : std::to_string(config.training.epochs) + " epochs";
-}
-
 // "k of N" in the budget unit of the config the trial was run with; a diverged trial says where it stopped.
 std::string progress(const TrialState& trial) {
   const Config& config = trial.spec.config;

@@ -83,11 +83,7 @@ class FileSink : public TrialSink {
 std::string reason_to_skip(const StoredSummary& summary, const Config& config, bool retry_failed) {
   if (summary.status == "diverged") return "diverged already";
   if (summary.status == "failed" && !retry_failed) return "failed earlier (--retry-failed runs it again)";
-  if (summary.status == "completed") {
-    const bool raised = config.training.steps > 0 ? config.training.steps > summary.steps
-                                                  : config.training.epochs > summary.epochs;
-    if (!raised || summary.stopped_at_target) return "completed already";
-  }
+  if (summary.status == "completed" && !budget_raised(summary, config)) return "completed already";
   return "";
 }
 
@@ -130,11 +126,6 @@ struct Prepared {
   std::unique_ptr<Config> config;
 };
 
-std::string budget_text(const Config& config) {
-  return config.training.steps > 0 ? std::to_string(config.training.steps) + " steps"
-                                   : std::to_string(config.training.epochs) + " epochs";
-}
-
 // How far a trial's files say it got, in optimizer steps (summary.json, else metrics.jsonl's last record).
 std::int64_t steps_done(const fs::path& dir, const std::optional<StoredSummary>& summary) {
   if (summary && summary->status != "unreadable") return summary->steps;
@@ -146,12 +137,6 @@ std::int64_t steps_done(const fs::path& dir, const std::optional<StoredSummary>&
 // does not parse: continuing from its final checkpoint checks and repairs the records.
 bool metrics_damaged(const fs::path& dir) { return !scan_metrics((dir / "metrics.jsonl").string()).damaged_lines.empty(); }
 
-std::string utc_stamp() {
-  const std::time_t now = std::time(nullptr);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
-  return buffer;
-}
 
 // Locks the trial and decides; nullopt (with `result` filled) when it is not to be trained now.
 std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
@@ -173,11 +158,8 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
       if (summary->status == "unreadable") {
         // Damaged on disk: continuing from the checkpoint rebuilds it (a settled trial's final checkpoint
         // gives the same outcome). The damaged file is kept aside.
-        const fs::path path = prepared.dir / "summary.json", aside = path.string() + ".corrupt-" + utc_stamp();
-        std::error_code ec;
-        fs::rename(path, aside, ec);
-        prepared.warnings.push_back("summary.json unreadable; kept as " + aside.filename().string() +
-                                    "; rebuilt from the checkpoint");
+        const std::string aside = set_aside((prepared.dir / "summary.json").string());
+        prepared.warnings.push_back("summary.json unreadable; kept as " + aside + "; rebuilt from the checkpoint");
       }
       result.message = reason_to_skip(*summary, trial.config, options.retry_failed);
       const bool settled = summary->status == "completed" || summary->status == "diverged";

@@ -94,44 +94,7 @@ std::string line_list(const std::vector<std::size_t>& lines) {
   return out;
 }
 
-}  // namespace
-
-std::optional<EvalRecord> parse_record_json(const std::string& line) {
-  return record_from(json::parse(line, nullptr, /*allow_exceptions=*/false));
-}
-
-std::string sweep_dir(const std::string& experiments_dir, const std::string& sweep_name) {
-  return (fs::path(experiments_dir) / sweep_name).string();
-}
-
-std::string trial_dir(const std::string& experiments_dir, const std::string& sweep_name, const std::string& trial_id) {
-  return (fs::path(sweep_dir(experiments_dir, sweep_name)) / "trials" / trial_id).string();
-}
-
-namespace {
-void read_summary_fields(const json& summary, StoredSummary& stored);
-}  // namespace
-
-std::optional<StoredSummary> read_summary(const std::string& trial_dir) {
-  std::ifstream in(fs::path(trial_dir) / "summary.json");
-  if (!in) return std::nullopt;
-  const auto summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  StoredSummary stored;
-  if (summary.is_discarded() || !summary.is_object() || !summary.contains("status") || !summary["status"].is_string()) {
-    stored.status = "unreadable";
-    return stored;
-  }
-  try {
-    read_summary_fields(summary, stored);
-  } catch (const json::exception&) {  // a field of the wrong type: as damaged as a torn file
-    stored = StoredSummary{};
-    stored.status = "unreadable";
-  }
-  return stored;
-}
-
-namespace {
-
+// summary.json's fields; throws json::exception for one of the wrong type.
 void read_summary_fields(const json& summary, StoredSummary& stored) {
   stored.status = summary["status"].get<std::string>();
   stored.steps = summary.value("steps", std::int64_t{0});
@@ -174,6 +137,37 @@ void read_summary_fields(const json& summary, StoredSummary& stored) {
 
 }  // namespace
 
+std::optional<EvalRecord> parse_record_json(const std::string& line) {
+  return record_from(json::parse(line, nullptr, /*allow_exceptions=*/false));
+}
+
+std::string sweep_dir(const std::string& experiments_dir, const std::string& sweep_name) {
+  return (fs::path(experiments_dir) / sweep_name).string();
+}
+
+std::string trial_dir(const std::string& experiments_dir, const std::string& sweep_name, const std::string& trial_id) {
+  return (fs::path(sweep_dir(experiments_dir, sweep_name)) / "trials" / trial_id).string();
+}
+
+std::optional<StoredSummary> read_summary(const std::string& trial_dir) {
+  std::ifstream in(fs::path(trial_dir) / "summary.json");
+  if (!in) return std::nullopt;
+  const auto summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  StoredSummary stored;
+  if (summary.is_discarded() || !summary.is_object() || !summary.contains("status") || !summary["status"].is_string()) {
+    stored.status = "unreadable";
+    return stored;
+  }
+  try {
+    read_summary_fields(summary, stored);
+  } catch (const json::exception&) {  // a field of the wrong type: as damaged as a torn file
+    stored = StoredSummary{};
+    stored.status = "unreadable";
+  }
+  return stored;
+}
+
+
 std::vector<EvalRecord> read_metrics(const std::string& path) {
   std::vector<EvalRecord> records;
   std::ifstream in(path);
@@ -181,18 +175,6 @@ std::vector<EvalRecord> read_metrics(const std::string& path) {
     if (auto record = record_from(json::parse(line, nullptr, /*allow_exceptions=*/false))) records.push_back(*record);
   }
   return records;
-}
-
-void cut_metrics(const std::string& path, std::int64_t max_step) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string kept;
-  for (std::string line; std::getline(in, line);) {
-    const auto record = record_from(json::parse(line, nullptr, /*allow_exceptions=*/false));
-    if (record && record->step <= max_step) kept += line + "\n";
-  }
-  in.close();
-  write_file_atomic(path, kept);
 }
 
 MetricsScan scan_metrics(const std::string& path) { return scan_metrics_lines(path, nullptr); }
@@ -259,6 +241,5 @@ MetricsContinuation continue_metrics(const std::string& path, std::int64_t step,
   result.dropped = damaged_after.size();
   return result;
 }
-
 
 }  // namespace sweeplab

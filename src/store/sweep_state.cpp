@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -55,18 +54,13 @@ namespace {
 
 void read_files(TrialState& state, const fs::path& dir, const ReadOptions& options) {
   state.summary = read_summary(dir.string());
-  std::ifstream in(dir / "metrics.jsonl");
-  std::optional<EvalRecord> last;
-  for (std::string line; std::getline(in, line);) {
-    auto record = parse_record_json(line);
-    if (!record) {
-      ++state.unreadable_lines;
-      continue;
-    }
-    if (options.metrics) state.metrics.push_back(*record);
-    last = std::move(record);
+  MetricsScan scan = scan_metrics((dir / "metrics.jsonl").string());
+  state.unreadable_lines = scan.damaged_lines.size();
+  if (options.metrics) {
+    state.metrics = std::move(scan.records);
+  } else if (!scan.records.empty()) {
+    state.metrics.push_back(scan.records.back());
   }
-  if (!options.metrics && last) state.metrics.push_back(*last);
   if (const auto holder = lock_holder(dir.string())) {
     state.status = "running";
     state.running_pid = *holder;
@@ -111,11 +105,19 @@ std::optional<EvalRecord> TrialState::last() const {
   return std::nullopt;
 }
 
-std::string trial_status(const std::string& dir) {
-  if (!path_exists(dir) || !has_results(dir)) return "pending";
-  if (lock_holder(dir)) return "running";
-  if (const auto summary = read_summary(dir)) return summary->status;
-  return "partial";
+std::string budget_text(const Config& config) {
+  return config.training.steps > 0 ? std::to_string(config.training.steps) + " steps"
+                                   : std::to_string(config.training.epochs) + " epochs";
+}
+
+std::string done_text(const StoredSummary& summary, const Config& config) {
+  return config.training.steps > 0 ? std::to_string(summary.steps) + " steps" : std::to_string(summary.epochs) + " epochs";
+}
+
+bool budget_raised(const StoredSummary& summary, const Config& planned) {
+  const bool larger = planned.training.steps > 0 ? planned.training.steps > summary.steps
+                                                 : planned.training.epochs > summary.epochs;
+  return larger && !summary.stopped_at_target;
 }
 
 SweepState read_sweep_state(const ResolvedSweep& current, const std::string& experiments_dir,

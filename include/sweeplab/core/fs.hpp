@@ -22,6 +22,10 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // written for (a temporary's name means nothing to a user).
 void write_synced_and_close(int fd, const std::string& path, const std::string& content, const std::string& named);
 
+// Renames a damaged file to PATH.corrupt-YYYYMMDDTHHMMSSZ, kept for a look and never read again; returns
+// that file's name (without its folder). Best effort: a file that cannot be renamed stays where it is.
+std::string set_aside(const std::string& path);
+
 // Creates a folder and its parents. Throws StorageError.
 void create_folders(const std::string& path);
 

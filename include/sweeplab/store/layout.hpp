@@ -35,10 +35,6 @@ std::optional<EvalRecord> parse_record_json(const std::string& line);
 // (EvalRecord::diverged) included.
 std::vector<EvalRecord> read_metrics(const std::string& path);
 
-// Keeps the lines of metrics.jsonl up to and including `max_step` and drops the rest (and any torn
-// line), atomically: a resumed trial then appends exactly what an uninterrupted one would have.
-void cut_metrics(const std::string& path, std::int64_t max_step);
-
 // metrics.jsonl line by line.
 struct MetricsScan {
   std::vector<EvalRecord> records;          // of the lines that parse, in order

@@ -56,7 +56,14 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
 // none or it does not read.
 std::optional<Config> read_trial_config(const std::string& trial_dir, std::string* problem = nullptr);
 
-// "pending", "partial", "running" or summary.json's status, for one trial directory.
-std::string trial_status(const std::string& trial_dir);
+// "50 epochs" or "2000 steps": a config's budget in its own unit.
+std::string budget_text(const Config& config);
+
+// How far a trial with this summary got, in the unit of `config`'s budget: "50 epochs", "2000 steps".
+std::string done_text(const StoredSummary& summary, const Config& config);
+
+// A completed trial that `planned` asks to train further: its budget is larger than what the trial did,
+// and the trial did not stop at its targets.
+bool budget_raised(const StoredSummary& summary, const Config& planned);
 
 }  // namespace sweeplab
