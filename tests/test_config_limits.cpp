@@ -252,11 +252,13 @@ std::vector<Value> outside_values(const FieldSpec& field) {
     for (bool last : {false, true}) {
       if (field.type == ValueType::IntList) {
         auto list = std::get<std::vector<std::int64_t>>(defaults);
+        if (list.empty()) list.push_back(0);  // a list empty by default (batch_schedule.at_steps): one bad item
         (last ? list.back() : list.front()) = static_cast<std::int64_t>(x);
         out.emplace_back(list);
       }
       if (field.type == ValueType::DoubleList) {
         auto list = std::get<std::vector<double>>(defaults);
+        if (list.empty()) list.push_back(0.0);
         (last ? list.back() : list.front()) = x;
         out.emplace_back(list);
       }

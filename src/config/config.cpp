@@ -11,7 +11,8 @@
 namespace sweeplab {
 
 const std::vector<std::string>& task_names() {
-  static const std::vector<std::string> names = {"doughnuts", "sine2", "synthetic", "csv"};
+  static const std::vector<std::string> names = {"doughnuts", "sine2",     "synthetic", "csv",     "npz",
+                                                 "x_plus_y",  "x_minus_y", "x_div_y",   "permutation", "teacher"};
   return names;
 }
 const std::vector<std::string>& activation_names() {
@@ -35,11 +36,31 @@ const std::vector<std::string>& device_names() {
   return names;
 }
 const std::vector<std::string>& metric_names() {
-  static const std::vector<std::string> names = {"train_loss", "test_loss", "train_acc", "test_acc"};
+  static const std::vector<std::string> names = {"train_loss", "test_loss", "train_acc", "test_acc", "val_loss", "val_acc"};
+  return names;
+}
+const std::vector<std::string>& teacher_names() {
+  static const std::vector<std::string> names = {"poly", "mlp", "linear"};
+  return names;
+}
+const std::vector<std::string>& parameterization_names() {
+  static const std::vector<std::string> names = {"standard", "sp", "mup"};
+  return names;
+}
+const std::vector<std::string>& batch_schedule_names() {
+  static const std::vector<std::string> names = {"constant", "linear", "geometric", "steps"};
+  return names;
+}
+const std::vector<std::string>& binary_loss_names() {
+  static const std::vector<std::string> names = {"bce", "cross_entropy"};
   return names;
 }
 
-bool is_classification_task(const std::string& task_name) { return task_name != "sine2"; }
+bool is_classification_task(const std::string& task_name) { return task_name != "sine2" && task_name != "teacher"; }
+
+bool is_algorithmic_task(const std::string& task_name) {
+  return task_name == "x_plus_y" || task_name == "x_minus_y" || task_name == "x_div_y" || task_name == "permutation";
+}
 
 namespace {
 
@@ -59,9 +80,33 @@ void require_choice(const char* key, const std::string& value, const std::vector
                    "is not one of " + join(choices, ", ") + did_you_mean(value, choices));
 }
 
+bool is_prime(std::int64_t n) {
+  if (n < 2) return false;
+  for (std::int64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
-std::int64_t TaskConfig::test_samples() const { return std::llround(double(samples) * test_fraction); }
+
+std::int64_t TaskConfig::pair_count() const {
+  if (name == "permutation") return 120 * 120;
+  if (name == "x_div_y") return modulus * (modulus - 1);
+  return modulus * modulus;
+}
+
+std::int64_t TaskConfig::train_samples() const {
+  if (is_algorithmic_task(name)) return std::llround(double(pair_count()) * train_fraction);
+  if (name == "csv" || name == "npz" || (name == "teacher" && online)) return 0;
+  return samples - test_samples();
+}
+
+std::int64_t TaskConfig::test_samples() const {
+  if (is_algorithmic_task(name)) return pair_count() - train_samples();
+  return std::llround(double(samples) * test_fraction);
+}
 
 void TaskConfig::validate() const {
   require_choice("task.name", name, task_names());
@@ -78,11 +123,45 @@ void TaskConfig::validate() const {
   }
   require(x_range.size() == 2 && std::isfinite(x_range[0]) && std::isfinite(x_range[1]) && x_range[0] < x_range[1],
           "task.x_range", x_range, "must be [lo, hi]: two finite numbers with lo < hi, e.g. [0, 2]");
-  require(train_samples() >= 1, "task.test_fraction", test_fraction, "leaves no training samples");
   require(features >= 1, "task.features", features, "is out of range: must be >= 1");
   require(classes >= 2, "task.classes", classes, "is out of range: must be >= 2");
   require(name != "csv" || !path.empty(), "task.path", path, "must name a CSV file when task.name is csv");
+  require(name != "npz" || !path.empty(), "task.path", path, "must name an .npz file when task.name is npz");
   require(!label_column.empty(), "task.label_column", label_column, "must not be empty");
+  require(!inputs_key.empty(), "task.inputs_key", inputs_key, "must not be empty");
+  require(!labels_key.empty(), "task.labels_key", labels_key, "must not be empty");
+  require_choice("task.binary_loss", binary_loss, binary_loss_names());
+  require(binary_loss == "bce" || is_classification_task(name), "task.binary_loss", binary_loss,
+          "needs a classification task (task " + name + " is a regression)");
+  require(modulus >= 2 && modulus <= 2000, "task.modulus", modulus, "is out of range: must be in [2, 2000]");
+  require(!is_algorithmic_task(name) || name == "permutation" || is_prime(modulus), "task.modulus", modulus,
+          "is not a prime: x_div_y needs one, and the modular tasks use a prime p, e.g. 97");
+  require_finite("task.train_fraction", train_fraction);
+  require(train_fraction > 0.0 && train_fraction < 1.0, "task.train_fraction", train_fraction,
+          "is out of range: must be in (0, 1), e.g. 0.5");
+  if (is_algorithmic_task(name)) {
+    require(train_samples() >= 1 && test_samples() >= 1, "task.train_fraction", train_fraction,
+            "leaves no training or no validation pairs");
+  } else if (name != "csv" && name != "npz") {
+    require(train_samples() >= 1 || (name == "teacher" && online), "task.test_fraction", test_fraction,
+            "leaves no training samples");
+  }
+  require_choice("task.teacher", teacher, teacher_names());
+  require(teacher_seed >= 0, "task.teacher_seed", teacher_seed, "is out of range: must be >= 0");
+  require(degree >= 1 && degree <= 8, "task.degree", degree, "is out of range: must be in [1, 8]");
+  const bool teacher_widths_ok =
+      !teacher_hidden.empty() && std::all_of(teacher_hidden.begin(), teacher_hidden.end(), [](std::int64_t w) { return w >= 1; });
+  require(teacher_widths_ok, "task.teacher_hidden", teacher_hidden, "must list one or more widths >= 1, e.g. [64]");
+  require_choice("task.teacher_activation", teacher_activation, activation_names());
+  require(teacher_parameterization == "sp" || teacher_parameterization == "mup", "task.teacher_parameterization",
+          "'" + teacher_parameterization + "'", "is not one of sp, mup");
+  require(std::isfinite(teacher_gamma) && teacher_gamma > 0.0, "task.teacher_gamma", teacher_gamma,
+          "is out of range: must be > 0");
+  require(std::isfinite(alpha) && alpha > 0.0, "task.alpha", alpha, "is out of range: must be > 0, e.g. 1.5");
+  require(std::isfinite(beta) && beta > 0.0, "task.beta", beta, "is out of range: must be > 0, e.g. 1.5");
+  require(std::isfinite(label_noise) && label_noise >= 0.0 && label_noise <= 1.0, "task.label_noise", label_noise,
+          "is out of range: must be in [0, 1]");
+  require(!online || name == "teacher", "task.online", online, "needs task.name: teacher (a generated stream)");
 }
 
 void ModelConfig::validate() const {
@@ -91,6 +170,14 @@ void ModelConfig::validate() const {
   require(widths_ok, "model.hidden", hidden, "must list layer widths >= 1, e.g. [64, 64] ([] for no hidden layer)");
   require_choice("model.activation", activation, activation_names());
   require_choice("model.output_activation", output_activation, output_activation_names());
+  require_choice("model.parameterization", parameterization, parameterization_names());
+  require(std::isfinite(gamma) && gamma > 0.0, "model.gamma", gamma, "is out of range: must be > 0, e.g. 1");
+  require(std::isfinite(init_std) && init_std > 0.0, "model.init_std", init_std, "is out of range: must be > 0, e.g. 1");
+  require(parameterization != "standard" || (gamma == 1.0 && init_std == 1.0 && !centered), "model.parameterization",
+          "'" + parameterization + "'",
+          "has no gamma, init_std or centered output: set model.parameterization: sp or mup to use them");
+  require(parameterization == "standard" || !hidden.empty(), "model.hidden", hidden,
+          "must have a hidden layer for sp and mup (N, the width the output layer divides by)");
 }
 
 void OptimizerConfig::validate() const {
@@ -109,6 +196,8 @@ void OptimizerConfig::validate() const {
     require(beta >= 0.0 && beta < 1.0, "optimizer.betas", betas, "must each be in [0, 1), e.g. [0.9, 0.999]");
   }
   require(std::isfinite(eps) && eps > 0.0, "optimizer.eps", eps, "is out of range: must be > 0, e.g. 1e-8");
+  require(std::isfinite(temperature) && temperature >= 0.0, "optimizer.temperature", temperature,
+          "is out of range: must be >= 0 (0: the lr is optimizer.lr)");
 }
 
 void ScheduleConfig::validate() const {
@@ -125,12 +214,33 @@ void TrainingConfig::validate() const {
   require(batch_size >= 1, "training.batch_size", batch_size, "is out of range: must be >= 1");
   require(epochs >= 0, "training.epochs", epochs, "is out of range: must be >= 0");
   require(steps >= 0, "training.steps", steps, "is out of range: must be >= 0 (0: use training.epochs)");
-  require(epochs > 0 || steps > 0, "training.epochs", epochs,
-          "leaves no budget: set training.epochs >= 1 or training.steps >= 1");
+  require(samples >= 0, "training.samples", samples, "is out of range: must be >= 0 (0: use steps or epochs)");
+  require(epochs > 0 || steps > 0 || samples > 0, "training.epochs", epochs,
+          "leaves no budget: set training.epochs, training.steps or training.samples >= 1");
   require(seed >= 0, "training.seed", seed, "is out of range: must be >= 0");
   require(eval_every >= 1, "training.eval_every", eval_every, "is out of range: must be >= 1");
   require_choice("training.device", device, device_names());
   require(threads >= 1, "training.threads", threads, "is out of range: must be >= 1");
+}
+
+void BatchScheduleConfig::validate() const {
+  require_choice("batch_schedule.name", name, batch_schedule_names());
+  const bool ramp = name == "linear" || name == "geometric";
+  require(!ramp || final_batch_size >= 1, "batch_schedule.final_batch_size", final_batch_size,
+          "must be >= 1 for a " + name + " ramp (the batch size it ends at)");
+  require(final_batch_size >= 0, "batch_schedule.final_batch_size", final_batch_size, "is out of range: must be >= 0");
+  require(!ramp || ramp_steps >= 1, "batch_schedule.ramp_steps", ramp_steps,
+          "must be >= 1 for a " + name + " ramp (the step at which it reaches final_batch_size)");
+  require(ramp_steps >= 0, "batch_schedule.ramp_steps", ramp_steps, "is out of range: must be >= 0");
+  bool increasing = true;
+  for (std::size_t i = 0; i < at_steps.size(); ++i) increasing = increasing && at_steps[i] >= 1 && (i == 0 || at_steps[i] > at_steps[i - 1]);
+  require(increasing, "batch_schedule.at_steps", at_steps, "must be increasing step numbers >= 1");
+  const bool sizes_ok = std::all_of(sizes.begin(), sizes.end(), [](std::int64_t b) { return b >= 1; });
+  require(sizes_ok, "batch_schedule.sizes", sizes, "must be batch sizes >= 1");
+  require(at_steps.size() == sizes.size(), "batch_schedule.sizes", sizes,
+          "must have one batch size per entry of batch_schedule.at_steps");
+  require(name != "steps" || !at_steps.empty(), "batch_schedule.at_steps", at_steps,
+          "must list the steps where the batch size changes, e.g. [1000, 2000] with sizes [64, 256]");
 }
 
 void CheckpointConfig::validate() const {
@@ -171,8 +281,17 @@ void Config::validate() const {
   optimizer.validate();
   lr_schedule.validate();
   training.validate();
+  batch_schedule.validate();
   checkpoint.validate();
   stop.validate();
+  if (batch_schedule.name != "constant" && training.steps == 0 && training.samples == 0) {
+    throw ValueError("batch_schedule.name", batch_schedule.name,
+                     "needs a budget in steps or samples (training.steps or training.samples), not epochs");
+  }
+  if (task.online && training.steps == 0 && training.samples == 0) {
+    throw ValueError("task.online", "true", "needs a budget in steps or samples (training.steps or training.samples): "
+                                            "a stream has no epochs");
+  }
   for (const auto& text : targets) {
     const Target target = parse_target(text);
     if (target.metric.size() > 4 && target.metric.compare(target.metric.size() - 4, 4, "_acc") == 0 &&
@@ -181,11 +300,22 @@ void Config::validate() const {
                        "uses an accuracy, but task " + task.name + " is a regression: use train_loss or test_loss");
     }
   }
-  if (task.name != "csv") {
-    if (training.batch_size > task.train_samples()) {
+  if (const std::int64_t n = task.train_samples(); n > 0) {
+    const std::string what = is_algorithmic_task(task.name) ? " pairs = task.train_fraction of every pair"
+                                                            : " samples = task.samples minus the test split";
+    if (training.batch_size > n) {
       throw ValueError("training.batch_size", std::to_string(training.batch_size),
-                       "is larger than the training set (" + std::to_string(task.train_samples()) +
-                           " samples = task.samples minus the test split)");
+                       "is larger than the training set (" + std::to_string(n) + what + ")");
+    }
+    for (const std::int64_t b : {batch_schedule.final_batch_size}) {
+      if (b > n) {
+        throw ValueError("batch_schedule.final_batch_size", std::to_string(b),
+                         "is larger than the training set (" + std::to_string(n) + what + ")");
+      }
+    }
+    for (const std::int64_t b : batch_schedule.sizes) {
+      if (b > n) throw ValueError("batch_schedule.sizes", to_text(Value(batch_schedule.sizes)),
+                                  "has a batch size larger than the training set (" + std::to_string(n) + what + ")");
     }
   }
 }

@@ -29,12 +29,14 @@ struct TypeOf<std::vector<std::string>> { static constexpr ValueType value = Val
 struct Options {
   std::string label;
   bool affects_training = true;
+  bool since_v2 = false;  // added after trial ids were first made: in the id's hash only when not at its default
 };
 
 // A key inside a section: `key` is "section.leaf".
 template <class Section, class T>
 FieldSpec field(std::string key, Section Config::*section, T Section::*member, std::string doc, Options options = {}) {
   FieldSpec spec{std::move(key), TypeOf<T>::value, std::move(doc), options.label, options.affects_training, {}, {}, {}};
+  spec.hashed_at_default = !options.since_v2;
   spec.get = [section, member](const Config& config) -> Value { return (config.*section).*member; };
   spec.set = [section, member](Config& config, const Value& value) { (config.*section).*member = std::get<T>(value); };
   return spec;
@@ -53,6 +55,7 @@ FieldSpec field(std::string key, Section Config::*section, T Section::*member, R
 template <class T>
 FieldSpec field(std::string key, T Config::*member, std::string doc, Options options = {}) {
   FieldSpec spec{std::move(key), TypeOf<T>::value, std::move(doc), options.label, options.affects_training, {}, {}, {}};
+  spec.hashed_at_default = !options.since_v2;
   spec.get = [member](const Config& config) -> Value { return config.*member; };
   spec.set = [member](Config& config, const Value& value) { config.*member = std::get<T>(value); };
   return spec;
@@ -87,6 +90,8 @@ const Range kFinite{};
 
 std::vector<FieldSpec> make_schema() {
   const Options bookkeeping{"", false};
+  const Options added{"", true, true};
+  const auto added_as = [](std::string label) { return Options{std::move(label), true, true}; };
   using C = Config;
   return {
       field("description", &C::description, "One line saying what the sweep is for (shown by `sweeplab list`).",
@@ -99,6 +104,11 @@ std::vector<FieldSpec> make_schema() {
             {"epochs", false}),
       field("training.steps", &C::training, &TrainingConfig::steps, at_least(0),
             "Budget in optimizer steps; when > 0 it replaces training.epochs (0: use epochs).", {"steps", false}),
+      field("training.samples", &C::training, &TrainingConfig::samples, at_least(0),
+            "Budget in training samples, the same for every batch size (fixed samples: steps = samples / B, rounded "
+            "up); when > 0 it replaces training.steps and training.epochs. training.eval_every and checkpoint.every "
+            "then count samples too.",
+            {"samples", false, true}),
       field("training.seed", &C::training, &TrainingConfig::seed, at_least(0),
             "Seed of the model initialisation and the batch order; sweep.seeds sweeps it.", {"seed"}),
       field("training.drop_last", &C::training, &TrainingConfig::drop_last,
@@ -121,6 +131,10 @@ std::vector<FieldSpec> make_schema() {
       field("optimizer.betas", &C::optimizer, &OptimizerConfig::betas, between(0, 1, false, true),
             "adam, adamw: [beta1, beta2]."),
       field("optimizer.eps", &C::optimizer, &OptimizerConfig::eps, above(0), "adam, adamw: epsilon."),
+      field("optimizer.temperature", &C::optimizer, &OptimizerConfig::temperature, at_least(0),
+            "The 'temperature' eta/B: when > 0 the learning rate is temperature x training.batch_size, so a grid can "
+            "sweep eta/B directly (B x temperature heatmaps); leave optimizer.lr unset then. 0: use optimizer.lr.",
+            added_as("T")),
       field("lr_schedule.name", &C::lr_schedule, &ScheduleConfig::name,
             "Learning-rate schedule after warmup: constant, cosine (to lr x final_lr_factor at the end of the "
             "budget) or step (x gamma every step_size steps).",
@@ -134,6 +148,21 @@ std::vector<FieldSpec> make_schema() {
       field("lr_schedule.final_lr_factor", &C::lr_schedule, &ScheduleConfig::final_lr_factor,
             between(0, 1, false, false),
             "cosine: the lr at the end of the budget, as a fraction of lr."),
+      field("batch_schedule.name", &C::batch_schedule, &BatchScheduleConfig::name,
+            "How the batch size changes while training (seed 003), starting from training.batch_size (B0): constant; "
+            "linear or geometric ramp to final_batch_size (B1) over ramp_steps steps, then B1; steps: the sizes given "
+            "from the steps given on. Needs a budget in training.steps or training.samples.",
+            added_as("bsched")),
+      field("batch_schedule.final_batch_size", &C::batch_schedule, &BatchScheduleConfig::final_batch_size, at_least(0),
+            "linear, geometric: the batch size B1 the ramp ends at.", added_as("bs1")),
+      field("batch_schedule.ramp_steps", &C::batch_schedule, &BatchScheduleConfig::ramp_steps, at_least(0),
+            "linear, geometric: the step at which the batch size reaches B1 (B rounds B0 + (B1 - B0) t / ramp_steps, "
+            "or B0 (B1 / B0)^(t / ramp_steps), at step t).",
+            added_as("ramp")),
+      field("batch_schedule.at_steps", &C::batch_schedule, &BatchScheduleConfig::at_steps, at_least(1),
+            "steps: increasing step numbers at which the batch size changes, e.g. [1000, 2000].", added),
+      field("batch_schedule.sizes", &C::batch_schedule, &BatchScheduleConfig::sizes, at_least(1),
+            "steps: the batch size from each of at_steps on, e.g. [64, 256].", added),
       field("model.hidden", &C::model, &ModelConfig::hidden, at_least(1),
             "Widths of the hidden layers of the MLP, e.g. [64, 64]; [] is a linear model.", {"hidden"}),
       field("model.activation", &C::model, &ModelConfig::activation,
@@ -142,12 +171,30 @@ std::vector<FieldSpec> make_schema() {
             "Activation after the last layer: none (logits, the usual) or one of the activations "
             "(seed 002 breaks a model on purpose with relu here).",
             {"out_act"}),
+      field("model.parameterization", &C::model, &ModelConfig::parameterization,
+            "standard: PyTorch's nn.Linear (uniform init, biases). sp or mup (seed 001): a bias-free MLP with weights "
+            "N(0, init_std^2); each hidden layer computes h W / sqrt(fan_in) and the output layer divides by "
+            "gamma sqrt(N) (sp) or gamma N (mup), N the last hidden width. The optimizer then uses the effective "
+            "learning rate eta g(gamma) m(N): sgd g = gamma^2 (gamma <= 1) or gamma^(2/L), adam g = gamma or "
+            "gamma^(1/L), L the number of layers; m = N (sgd) or sqrt(N) (adam) under mup, 1 under sp. metrics.jsonl "
+            "records both lr (eta) and effective_lr.",
+            added_as("param")),
+      field("model.gamma", &C::model, &ModelConfig::gamma, above(0),
+            "sp, mup: the richness gamma (the output layer divides by it; larger is richer, 'feature learning').",
+            added_as("gamma")),
+      field("model.init_std", &C::model, &ModelConfig::init_std, above(0), "sp, mup: sigma_w, the weights' initial sd.",
+            added_as("init_std")),
+      field("model.centered", &C::model, &ModelConfig::centered,
+            "sp, mup: train the centred output f(theta) - f(theta_0), which is 0 at initialisation.", added_as("centered")),
       field("task.name", &C::task, &TaskConfig::name,
             "Dataset: doughnuts (two noisy rings, binary), sine2 (y = sin(x)^2 regression), synthetic "
-            "(random-teacher classification), csv (your own file).",
+            "(random-teacher classification), csv or npz (your own file); seed 003's algorithmic tasks x_plus_y, "
+            "x_minus_y, x_div_y (mod task.modulus) and permutation (composition in S5), two operand tokens in, "
+            "one class per result out; teacher (seed 001: regression on a poly, mlp or linear teacher).",
             {"task"}),
       field("task.samples", &C::task, &TaskConfig::samples, at_least(2),
-            "Points generated, train + test (not used by csv).",
+            "Points generated, train + test (not used by csv, npz and the algorithmic tasks; task.online: the test set "
+            "is its test_fraction share).",
             {"n"}),
       field("task.test_fraction", &C::task, &TaskConfig::test_fraction, between(0, 1, false, true),
             "Share of the points held out as the test set.", {"test"}),
@@ -160,12 +207,58 @@ std::vector<FieldSpec> make_schema() {
             "doughnuts: radius of the inner and outer ring, two numbers."),
       field("task.x_range", &C::task, &TaskConfig::x_range, kFinite,
             "sine2: inputs are uniform in [lo, hi], lo < hi."),
-      field("task.features", &C::task, &TaskConfig::features, at_least(1), "synthetic: input dimension.",
+      field("task.features", &C::task, &TaskConfig::features, at_least(1), "synthetic, teacher: input dimension D.",
             {"d"}),
       field("task.classes", &C::task, &TaskConfig::classes, at_least(2), "synthetic: number of classes."),
       field("task.path", &C::task, &TaskConfig::path,
             "csv: path of a CSV file with a header row, numeric feature columns and a label column."),
       field("task.label_column", &C::task, &TaskConfig::label_column, "csv: name of the label column."),
+      field("task.inputs_key", &C::task, &TaskConfig::inputs_key,
+            "npz: the array of inputs, N rows of features (float or integer; more dimensions are flattened).", added),
+      field("task.labels_key", &C::task, &TaskConfig::labels_key,
+            "npz: the array of labels, N entries: integers are classes, floats a regression ([N, k]: k outputs).",
+            added),
+      field("task.binary_loss", &C::task, &TaskConfig::binary_loss,
+            "Two classes: bce (one logit, binary cross-entropy) or cross_entropy (two logits and multi-class "
+            "cross-entropy, like seed 002's Linear(500, 2) + CrossEntropyLoss).",
+            added_as("loss")),
+      field("task.modulus", &C::task, &TaskConfig::modulus, between(2, 2000, false, false),
+            "x_plus_y, x_minus_y, x_div_y: the prime p; inputs and results are 0..p-1 (x_div_y: y != 0, division is "
+            "multiplication by y's inverse mod p).",
+            added_as("p")),
+      field("task.train_fraction", &C::task, &TaskConfig::train_fraction, between(0, 1, true, true),
+            "Algorithmic tasks: the share of all pairs trained on (split with task.data_seed); the rest is the "
+            "validation set (test_* metrics; targets may call them val_*).",
+            added_as("frac")),
+      field("task.teacher", &C::task, &TaskConfig::teacher,
+            "teacher: poly (y = (x.w)^degree, w ~ N(0, I/D)), mlp (a random MLP: teacher_hidden, teacher_activation, "
+            "teacher_parameterization, teacher_gamma) or linear (power-law spectrum: x_i scaled by i^(-alpha/2), "
+            "weights ~ i^(-theta), theta = 1/2 + alpha (beta - 1) / 2, y of unit variance, label_noise rho). "
+            "Inputs x ~ N(0, I_D).",
+            added_as("teacher")),
+      field("task.teacher_seed", &C::task, &TaskConfig::teacher_seed, at_least(0),
+            "teacher: seed of the teacher's weights (task.data_seed draws the inputs).", added),
+      field("task.degree", &C::task, &TaskConfig::degree, between(1, 8, false, false), "teacher poly: the power k.",
+            added_as("k")),
+      field("task.teacher_hidden", &C::task, &TaskConfig::teacher_hidden, at_least(1),
+            "teacher mlp: hidden widths, e.g. [64].", added),
+      field("task.teacher_activation", &C::task, &TaskConfig::teacher_activation,
+            "teacher mlp: relu, tanh, gelu or sigmoid.", added),
+      field("task.teacher_parameterization", &C::task, &TaskConfig::teacher_parameterization,
+            "teacher mlp: sp or mup (weights N(0, 1), layers scaled as model.parameterization says).", added),
+      field("task.teacher_gamma", &C::task, &TaskConfig::teacher_gamma, above(0), "teacher mlp: its richness gamma.",
+            added),
+      field("task.alpha", &C::task, &TaskConfig::alpha, above(0), "teacher linear: input spectrum exponent alpha.",
+            added_as("alpha")),
+      field("task.beta", &C::task, &TaskConfig::beta, above(0), "teacher linear: target exponent beta.",
+            added_as("beta")),
+      field("task.label_noise", &C::task, &TaskConfig::label_noise, between(0, 1, false, false),
+            "teacher linear: rho, y = sqrt(1 - rho) clean + sqrt(rho) N(0, 1).", added_as("rho")),
+      field("task.online", &C::task, &TaskConfig::online,
+            "teacher: online (fixed time) training: a fresh batch every step, never a sample twice (budget "
+            "training.steps or training.samples; the same samples in the same order for every batch size). false: "
+            "a fixed training set of task.samples minus the test split, trained for epochs.",
+            added_as("online")),
       field("checkpoint.every", &C::checkpoint, &CheckpointConfig::every, at_least(0),
             "Checkpoint every this many epochs (or steps when training.steps > 0); 0: only at the end and on "
             "interrupt.",
@@ -182,7 +275,8 @@ std::vector<FieldSpec> make_schema() {
             "End the trial as soon as every target is reached.", bookkeeping),
       field("targets", &C::targets,
             "Goals whose first step and sample count are recorded, e.g. ['test_acc >= 0.99']; metrics: "
-            "train_loss, test_loss, train_acc, test_acc.",
+            "train_loss, test_loss, train_acc, test_acc (val_loss and val_acc name the test metrics too, as seed 003 "
+            "calls its held-out set).",
             bookkeeping),
   };
 }
@@ -255,16 +349,21 @@ const std::vector<std::string>& all_key_names() {
     std::vector<std::string> out;
     for (const auto& spec : schema()) out.push_back(spec.key);
     for (const auto& section : section_names()) out.push_back(section);
-    out.insert(out.end(), {"sweep", "sweep.grid", "sweep.seeds", "extends"});
+    out.insert(out.end(), {"sweep", "sweep.grid", "sweep.seeds", "sweep.prune", "extends"});
     return out;
   }();
   return names;
 }
 
 std::string canonical_text(const Config& config) {
+  static const Config defaults;
   std::string text = "sweeplab-trial-v1\n";
   for (const auto& spec : schema()) {
-    if (spec.affects_training) text += spec.key + "=" + to_text(spec.get(config)) + "\n";
+    if (!spec.affects_training) continue;
+    const std::string value = to_text(spec.get(config));
+    // Keys added later leave the ids of trials that do not use them as they were.
+    if (!spec.hashed_at_default && value == to_text(spec.get(defaults))) continue;
+    text += spec.key + "=" + value + "\n";
   }
   return text;
 }

@@ -215,6 +215,11 @@ class BatchedMath : public GroupMath {
     set_accumulators(slot, {});  // a fresh or resumed trial: no sums, not diverged
   }
 
+  void set_initial(int slot, const std::vector<float>& parameters) override {
+    (void)slot, (void)parameters;
+    if (shape_.centered) throw InternalError("centred output: not built yet");
+  }
+
   void set_hyper(int slot, const TrialHyper& hyper) override {
     check(slot);
     hyper_values_[std::size_t(slot)] = hyper;

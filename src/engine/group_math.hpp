@@ -32,6 +32,16 @@ struct MlpShape {
   LossKind loss = LossKind::Binary;
   OptimizerKind optimizer = OptimizerKind::Sgd;
   bool momentum_buffer = false;  // sgd: keeps a momentum buffer (any trial of the group has momentum > 0)
+  // Parameterizations (seed 001). Layer l computes z = scales[l] * (h W_l) + b_l; empty scales: all 1. Without
+  // bias the biases stay in the layout but are zero and never move (their gradient is dropped).
+  std::vector<float> scales;
+  bool bias = true;
+  // centered: the output is f(theta) - f(theta_0), theta_0 the trial's initial parameters (GroupMath::set_initial).
+  bool centered = false;
+  // tokens > 0 (algorithmic tasks): each row is `tokens` token indices (GroupData::inputs == tokens), already
+  // offset into one vocabulary of widths[0] entries; the first layer is the same as a one-hot input (a learned
+  // embedding per token, summed), computed by gathering rows of W_0 instead of multiplying by one-hot vectors.
+  std::int64_t tokens = 0;
 
   std::int64_t layers() const { return std::int64_t(widths.size()) - 1; }
   std::int64_t parameter_count() const;       // P
@@ -47,8 +57,9 @@ struct TrialHyper {
   double divergence_loss = 1e6;  // a batch loss above this, or not finite, ends the trial
 };
 
-// The data every trial of a group trains on, as plain arrays (row-major float features; targets as
-// float: {0,1} for binary, the class index for multiclass, `outputs` values per row for regression).
+// The data every trial of a group trains on, as plain arrays (row-major float features, or token indices as
+// floats when MlpShape::tokens > 0; targets as float: {0,1} for binary, the class index for multiclass,
+// `outputs` values per row for regression). `inputs` is the number of values stored per row.
 struct GroupData {
   std::int64_t inputs = 0, outputs = 0, n_train = 0, n_test = 0;
   std::vector<float> x_train, y_train, x_test, y_test;
@@ -56,14 +67,20 @@ struct GroupData {
 
 // Steps [step0, step0 + steps) of one trial, all inside one epoch: step j trains on the rows
 // order[first + j*batch_size, min(first + (j+1)*batch_size, n_train)) with learning rate lrs[j].
+//
+// Online (stream) data: with `x` set, the rows are not taken from GroupData's training set but from x and y,
+// steps * batch_size fresh samples in GroupData's layout: step j trains on rows j*batch_size .. (j+1)*batch_size - 1
+// (order and first are not used).
 struct Segment {
   int slot = 0;
   const std::int64_t* order = nullptr;  // the epoch's row order, n_train entries
   std::int64_t first = 0;
   std::int64_t steps = 0;
   std::int64_t batch_size = 0;
-  const double* lrs = nullptr;
+  const double* lrs = nullptr;  // the learning rate the optimizer uses (the effective one, see effective_lr_factor)
   std::int64_t step0 = 0;  // optimizer steps the trial has taken before (adam's bias correction uses it)
+  const float* x = nullptr;  // online: the segment's own rows
+  const float* y = nullptr;
 };
 
 // Sums since the trial's last evaluation, over the steps in order (so a trial's numbers do not depend on
@@ -99,6 +116,8 @@ class GroupMath {
   virtual std::vector<float> optimizer_state(int slot) = 0;   // MlpShape::optimizer_state_count() floats
   virtual void load(int slot, const std::vector<float>& parameters, const std::vector<float>& optimizer_state) = 0;
   virtual void set_hyper(int slot, const TrialHyper& hyper) = 0;
+  // MlpShape::centered: the trial's initial parameters theta_0, whose output is subtracted from its output.
+  virtual void set_initial(int slot, const std::vector<float>& parameters) = 0;
 };
 
 // Backends keep a reference to `data`, which must outlive them.

@@ -83,6 +83,11 @@ class LeanCpuMath : public GroupMath {
     trial.state = optimizer_state;
     trial.sums = {};
   }
+  void set_initial(int slot, const std::vector<float>& parameters) override {
+    (void)slot, (void)parameters;
+    if (shape_.centered) throw InternalError("centred output: not built yet");
+  }
+
   void set_hyper(int slot, const TrialHyper& hyper) override { at(slot).hyper = hyper; }
 
  private:

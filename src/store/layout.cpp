@@ -28,6 +28,7 @@ std::optional<EvalRecord> record_fields(const json& line) {
   record.step = line["step"].get<std::int64_t>();
   record.samples = line.value("samples", std::int64_t{0});
   record.lr = optional_number(line, "lr").value_or(0.0);
+  record.effective_lr = optional_number(line, "effective_lr");
   record.batch_size = line.value("batch_size", std::int64_t{0});
   record.train_loss = optional_number(line, "train_loss").value_or(NAN);
   record.test_loss = optional_number(line, "test_loss");
@@ -65,6 +66,7 @@ bool same_number(const std::optional<double>& a, const std::optional<double>& b)
 // Every field, the wall clock included: a record read back from its line is the one that was written.
 bool same_record(const EvalRecord& a, const EvalRecord& b) {
   return a.epoch == b.epoch && a.step == b.step && a.samples == b.samples && same_number(a.lr, b.lr) &&
+         same_number(a.effective_lr, b.effective_lr) &&
          a.batch_size == b.batch_size && same_number(a.train_loss, b.train_loss) && same_number(a.test_loss, b.test_loss) &&
          same_number(a.train_acc, b.train_acc) && same_number(a.test_acc, b.test_acc) &&
          same_number(a.elapsed_s, b.elapsed_s) && a.diverged == b.diverged;

@@ -46,6 +46,7 @@ json record_object(const EvalRecord& record) {
   line["step"] = record.step;
   line["samples"] = record.samples;
   line["lr"] = number(record.lr);
+  if (record.effective_lr) line["effective_lr"] = number(*record.effective_lr);
   line["batch_size"] = record.batch_size;
   if (record.diverged) {
     // No evaluation: null losses, so nothing that averages them takes it for one; the loss that stopped the
@@ -129,6 +130,7 @@ std::string summary_json(const std::string& trial_id, const std::vector<std::pai
   summary["checkpoint_s"] = outcome.checkpoint_s;
   if (!outcome.warnings.empty()) summary["warnings"] = outcome.warnings;
   if (!outcome.error.empty()) summary["error"] = outcome.error;
+  if (!outcome.skip_reason.empty()) summary["skip_reason"] = outcome.skip_reason;
   if (outcome.worker_died) {
     summary["signal"] = outcome.signal.empty() ? json(nullptr) : json(outcome.signal);
     summary["exit_code"] = outcome.exit_code >= 0 ? json(outcome.exit_code) : json(nullptr);

@@ -10,7 +10,8 @@ namespace sweeplab {
 struct Dataset {
   torch::Tensor x_train, y_train, x_test, y_test;
   LossKind loss = LossKind::Binary;
-  std::int64_t inputs = 0, outputs = 0;
+  std::int64_t inputs = 0, outputs = 0;  // inputs: values per row (token indices when vocabulary > 0)
+  std::int64_t vocabulary = 0;  // > 0 (algorithmic tasks): x holds token indices, the model's input is their one-hot
 };
 
 // Generated tasks are a function of task.data_seed alone; csv reads task.path.

@@ -20,4 +20,44 @@ double learning_rate(const OptimizerConfig& optimizer, const ScheduleConfig& sch
   return peak;
 }
 
+std::int64_t batch_size_at(const Config& config, std::int64_t step) {
+  const BatchScheduleConfig& schedule = config.batch_schedule;
+  const std::int64_t b0 = config.training.batch_size;
+  if (schedule.name == "steps") {
+    std::int64_t size = b0;
+    for (std::size_t i = 0; i < schedule.at_steps.size() && schedule.at_steps[i] <= step; ++i) size = schedule.sizes[i];
+    return size;
+  }
+  if (schedule.name != "linear" && schedule.name != "geometric") return b0;
+  const std::int64_t b1 = schedule.final_batch_size;
+  if (step >= schedule.ramp_steps) return b1;
+  const double progress = double(step) / double(schedule.ramp_steps);
+  const double size = schedule.name == "linear" ? double(b0) + double(b1 - b0) * progress
+                                                : double(b0) * std::pow(double(b1) / double(b0), progress);
+  return std::max<std::int64_t>(1, std::llround(size));
+}
+
+std::int64_t steps_for_samples(const Config& config, std::int64_t samples) {
+  if (config.batch_schedule.name == "constant") {
+    const std::int64_t b = config.training.batch_size;
+    return (samples + b - 1) / b;
+  }
+  std::int64_t steps = 0, seen = 0;
+  while (seen < samples) seen += batch_size_at(config, steps++);
+  return steps;
+}
+
+double effective_lr_factor(const Config& config) {
+  const ModelConfig& model = config.model;
+  if (model.parameterization == "standard" || model.hidden.empty()) return 1.0;
+  const double gamma = model.gamma, layers = double(model.hidden.size() + 1), width = double(model.hidden.back());
+  const bool mup = model.parameterization == "mup";
+  if (config.optimizer.name == "sgd") {
+    const double g = gamma <= 1.0 ? gamma * gamma : std::pow(gamma, 2.0 / layers);
+    return g * (mup ? width : 1.0);
+  }
+  const double g = gamma <= 1.0 ? gamma : std::pow(gamma, 1.0 / layers);
+  return g * (mup ? std::sqrt(width) : 1.0);
+}
+
 }  // namespace sweeplab

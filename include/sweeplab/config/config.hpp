@@ -9,30 +9,56 @@
 namespace sweeplab {
 
 // Allowed names, shared by validation, the key documentation and the factories that build them.
-const std::vector<std::string>& task_names();           // doughnuts, sine2, synthetic, csv
+const std::vector<std::string>& task_names();           // doughnuts, sine2, synthetic, csv, x_plus_y, ...
 const std::vector<std::string>& activation_names();     // relu, tanh, gelu, sigmoid
 const std::vector<std::string>& output_activation_names();  // none + activation_names()
 const std::vector<std::string>& optimizer_names();      // sgd, adam, adamw
 const std::vector<std::string>& schedule_names();       // constant, cosine, step
 const std::vector<std::string>& device_names();         // cpu, cuda
-const std::vector<std::string>& metric_names();         // train_loss, test_loss, train_acc, test_acc
+const std::vector<std::string>& metric_names();         // train_loss, test_loss, train_acc, test_acc, val_loss, val_acc
+const std::vector<std::string>& teacher_names();        // poly, mlp, linear
+const std::vector<std::string>& parameterization_names();  // standard, sp, mup
+const std::vector<std::string>& batch_schedule_names();    // constant, linear, geometric, steps
+const std::vector<std::string>& binary_loss_names();       // bce, cross_entropy
 
+// False for the regression tasks (sine2, teacher); csv and npz may be either (their labels decide).
 bool is_classification_task(const std::string& task_name);
+// Seed 003's algorithmic tasks: x_plus_y, x_minus_y, x_div_y (mod task.modulus) and permutation (S5).
+bool is_algorithmic_task(const std::string& task_name);
 
 struct TaskConfig {
   std::string name = "doughnuts";
-  std::int64_t samples = 2000;          // points generated (train + test); csv: ignored
+  std::int64_t samples = 2000;          // points generated (train + test); csv, npz, algorithmic: ignored
   double test_fraction = 0.2;
   std::int64_t data_seed = 0;           // the data is the same for every trial with the same data_seed
   double noise = 0.5;                   // doughnuts: radial noise sd; sine2: label noise sd
   std::vector<double> radii = {10.0, 15.0};  // doughnuts: ring radii, one class each
   std::vector<double> x_range = {0.0, 2.0};  // sine2: inputs uniform in [lo, hi]
-  std::int64_t features = 10;           // synthetic: input dimension
+  std::int64_t features = 10;           // synthetic, teacher: input dimension (D)
   std::int64_t classes = 2;             // synthetic: number of classes
-  std::string path;                     // csv: file of features + a label column
+  std::string path;                     // csv, npz: the user's file
   std::string label_column = "label";   // csv
-  std::int64_t test_samples() const;    // round(samples x test_fraction): the split every generated task uses
-  std::int64_t train_samples() const { return samples - test_samples(); }
+  std::string inputs_key = "x";         // npz: the array of inputs, [N, features...]
+  std::string labels_key = "y";         // npz: the array of labels, [N] or [N, outputs]
+  std::string binary_loss = "bce";      // two classes: one logit + BCE, or cross_entropy over two logits (seed 002)
+  // algorithmic tasks (seed 003): every pair (x, y) is one example
+  std::int64_t modulus = 97;            // p, a prime
+  double train_fraction = 0.5;          // share of the pairs trained on; the rest is the validation (test) set
+  // teacher-student regression (seed 001)
+  std::string teacher = "poly";         // poly: (x.w)^degree; mlp; linear: power-law spectrum
+  std::int64_t teacher_seed = 0;        // the teacher's weights
+  std::int64_t degree = 3;              // poly: k
+  std::vector<std::int64_t> teacher_hidden = {64};  // mlp: hidden widths
+  std::string teacher_activation = "relu";          // mlp
+  std::string teacher_parameterization = "sp";      // mlp: sp or mup
+  double teacher_gamma = 1.0;           // mlp: richness
+  double alpha = 1.5;                   // linear: input spectrum x_i ~ i^(-alpha/2)
+  double beta = 1.5;                    // linear: target exponent, weights ~ i^(-theta), theta = 1/2 + alpha (beta - 1) / 2
+  double label_noise = 0.0;             // linear: rho, y = sqrt(1 - rho) clean + sqrt(rho) noise
+  bool online = false;                  // teacher: a fresh batch every step (the training set is a stream)
+  std::int64_t test_samples() const;    // the held-out set: round(samples x test_fraction); algorithmic: the pairs not trained on
+  std::int64_t train_samples() const;   // generated tasks; 0 when only the file or the stream knows (csv, npz, online)
+  std::int64_t pair_count() const;      // algorithmic: every (x, y); x_div_y leaves out y = 0
   void validate() const;
 };
 
@@ -40,6 +66,12 @@ struct ModelConfig {
   std::vector<std::int64_t> hidden = {64, 64};
   std::string activation = "relu";
   std::string output_activation = "none";
+  // standard: PyTorch's nn.Linear (uniform init, biases). sp, mup (seed 001): bias-free, weights N(0, init_std^2),
+  // each hidden layer computes h W / sqrt(fan_in), the output layer divides by gamma sqrt(N) (sp) or gamma N (mup).
+  std::string parameterization = "standard";
+  double gamma = 1.0;                   // richness
+  double init_std = 1.0;                // sigma_w
+  bool centered = false;                // output f(theta) - f(theta_0)
   void validate() const;
 };
 
@@ -51,6 +83,7 @@ struct OptimizerConfig {
   double weight_decay = 0.0;
   std::vector<double> betas = {0.9, 0.999};
   double eps = 1e-8;
+  double temperature = 0.0;             // > 0: lr = temperature x training.batch_size (the grid sweeps eta/B)
   void validate() const;
 };
 
@@ -64,14 +97,25 @@ struct ScheduleConfig {
 };
 
 struct TrainingConfig {
-  std::int64_t batch_size = 32;
+  std::int64_t batch_size = 32;         // with a batch-size schedule: B at step 0
   std::int64_t epochs = 10;
   std::int64_t steps = 0;               // > 0: step budget, replaces epochs
+  std::int64_t samples = 0;             // > 0: budget in training samples (the same for every batch size), replaces both
   std::int64_t seed = 0;
   bool drop_last = false;
   std::int64_t eval_every = 1;          // in budget units (epochs, or steps when training.steps > 0)
   std::string device = "cpu";
   std::int64_t threads = 1;
+  void validate() const;
+};
+
+// How the batch size changes during training (seed 003); B0 is training.batch_size.
+struct BatchScheduleConfig {
+  std::string name = "constant";        // constant, linear, geometric (B0 -> final_batch_size over ramp_steps), steps
+  std::int64_t final_batch_size = 0;    // linear, geometric: B1
+  std::int64_t ramp_steps = 0;          // linear, geometric: B reaches B1 at this step and stays
+  std::vector<std::int64_t> at_steps;   // steps: the step numbers where the batch size changes, increasing
+  std::vector<std::int64_t> sizes;      // steps: the batch size from each of them on
   void validate() const;
 };
 
@@ -102,6 +146,7 @@ struct Config {
   OptimizerConfig optimizer;
   ScheduleConfig lr_schedule;
   TrainingConfig training;
+  BatchScheduleConfig batch_schedule;
   CheckpointConfig checkpoint;
   StopConfig stop;
   std::vector<std::string> targets;

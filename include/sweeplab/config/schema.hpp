@@ -29,6 +29,7 @@ struct FieldSpec {
   std::string doc;
   std::string label;                // short name in trial ids ("bs"); the leaf name when empty
   bool affects_training = true;     // false: budget and bookkeeping keys, left out of the trial hash
+  bool hashed_at_default = true;    // false (keys added later): in the hash only when not at the default
   std::optional<Range> range;       // every numeric key has one
   std::function<Value(const Config&)> get;
   std::function<void(Config&, const Value&)> set;

@@ -12,7 +12,8 @@ struct EvalRecord {
   std::int64_t epoch = 0;       // completed epochs
   std::int64_t step = 0;        // optimizer steps so far
   std::int64_t samples = 0;     // training samples seen so far
-  double lr = 0.0;              // learning rate of the last step
+  double lr = 0.0;              // learning rate of the last step (eta, after the lr schedule)
+  std::optional<double> effective_lr;  // sp, mup: the rate the optimizer used, eta g(gamma) m(N)
   std::int64_t batch_size = 0;
   double train_loss = 0.0;      // mean over the batches since the previous evaluation
   std::optional<double> test_loss;   // absent without a test set
@@ -28,7 +29,8 @@ struct EvalRecord {
 // every metric of a diverged record (it is no evaluation to average or compare).
 std::optional<double> metric_value(const EvalRecord& record, const std::string& metric);
 
-enum class TrialStatus { Completed, Diverged, Failed, Interrupted };
+// Skipped: not run, or stopped, because sweep.prune ruled it out (TrialOutcome::skip_reason says why).
+enum class TrialStatus { Completed, Diverged, Failed, Interrupted, Skipped };
 std::string to_string(TrialStatus status);
 
 struct TargetResult {
@@ -57,6 +59,7 @@ struct TrialOutcome {
   bool stopped_at_target = false;
   double wall_time_s = 0.0;          // over every session of the trial
   std::string error;                 // for failed trials
+  std::string skip_reason;           // for skipped ones: "optimizer.lr=0.5 diverged at step 12 (sweep.prune: above_divergence)"
   // A file of the trial could not be written (disk full, I/O error): "cannot write PATH: REASON". The trial
   // stopped as interrupted, without summary.json, its last good checkpoint kept; the next run resumes it.
   std::string storage_error;

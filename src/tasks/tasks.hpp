@@ -1,0 +1,54 @@
+#pragma once
+// The generated and file-backed tasks of seeds 001 and 003 (and .npz files) as plain arrays: no LibTorch, so the
+// front end can check a file and the engine can draw an online stream without it. src/train/dataset.cpp wraps
+// these into the tensors of the autograd reference.
+#include <cstdint>
+#include <vector>
+
+#include "sweeplab/config/config.hpp"
+#include "sweeplab/train/loss_kind.hpp"
+
+namespace sweeplab {
+
+struct TaskData {
+  LossKind loss = LossKind::Regression;
+  std::int64_t inputs = 0;      // values stored per row
+  std::int64_t vocabulary = 0;  // > 0: each row is `inputs` token indices, already offset into [0, vocabulary)
+  std::int64_t outputs = 0;     // classes (multiclass), 1 (binary), or regression outputs
+  std::int64_t n_train = 0, n_test = 0;
+  std::vector<float> x_train, y_train, x_test, y_test;  // row-major; targets: class index, {0, 1}, or values
+};
+
+// x_plus_y, x_minus_y, x_div_y (mod task.modulus) and permutation (S5 composition): every pair is one example,
+// split by task.train_fraction with task.data_seed. Row (a, b): tokens a and vocabulary/2 + b.
+TaskData make_algorithmic_task(const TaskConfig& task);
+
+// teacher: a fixed training set (task.samples minus the test split), or with task.online only the test set
+// (the training rows come from TeacherStream).
+TaskData make_teacher_task(const TaskConfig& task);
+
+// npz: task.inputs_key and task.labels_key of task.path. UserError (one line naming the file and the array) for
+// a missing, truncated or unreadable file, a missing array, an unsupported dtype, or arrays that do not match.
+TaskData read_npz_task(const TaskConfig& task);
+
+// The online training stream of a teacher task: sample i (inputs and label) is a function of task.data_seed, the
+// teacher and i alone, so every batch size sees the same samples in the same order, and a resumed trial draws
+// exactly what it would have drawn. Never overlaps the test set.
+class TeacherStream {
+ public:
+  explicit TeacherStream(const TaskConfig& task);
+  ~TeacherStream();
+  TeacherStream(const TeacherStream&) = delete;
+  TeacherStream& operator=(const TeacherStream&) = delete;
+  std::int64_t inputs() const;
+  // Samples first .. first + count - 1 into x (count x inputs) and y (count x 1).
+  void rows(std::int64_t first, std::int64_t count, float* x, float* y) const;
+
+ private:
+  struct Teacher;
+  Teacher* teacher_;
+  std::int64_t inputs_ = 0;
+  std::uint64_t seed_ = 0;
+};
+
+}  // namespace sweeplab

@@ -1,0 +1,1 @@
+// Tests for issue 11: filled in on its branch.
