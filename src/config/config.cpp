@@ -226,6 +226,8 @@ void TrainingConfig::validate() const {
 void BatchScheduleConfig::validate() const {
   require_choice("batch_schedule.name", name, batch_schedule_names());
   const bool ramp = name == "linear" || name == "geometric";
+  require(initial_batch_size >= 0, "batch_schedule.initial_batch_size", initial_batch_size,
+          "is out of range: must be >= 0 (0: training.batch_size)");
   require(!ramp || final_batch_size >= 1, "batch_schedule.final_batch_size", final_batch_size,
           "must be >= 1 for a " + name + " ramp (the batch size it ends at)");
   require(final_batch_size >= 0, "batch_schedule.final_batch_size", final_batch_size, "is out of range: must be >= 0");
@@ -307,9 +309,11 @@ void Config::validate() const {
       throw ValueError("training.batch_size", std::to_string(training.batch_size),
                        "is larger than the training set (" + std::to_string(n) + what + ")");
     }
-    for (const std::int64_t b : {batch_schedule.final_batch_size}) {
+    for (const std::int64_t b : {batch_schedule.final_batch_size, batch_schedule.initial_batch_size}) {
       if (b > n) {
-        throw ValueError("batch_schedule.final_batch_size", std::to_string(b),
+        throw ValueError(b == batch_schedule.final_batch_size ? "batch_schedule.final_batch_size"
+                                                              : "batch_schedule.initial_batch_size",
+                         std::to_string(b),
                          "is larger than the training set (" + std::to_string(n) + what + ")");
       }
     }

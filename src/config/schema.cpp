@@ -149,10 +149,16 @@ std::vector<FieldSpec> make_schema() {
             between(0, 1, false, false),
             "cosine: the lr at the end of the budget, as a fraction of lr."),
       field("batch_schedule.name", &C::batch_schedule, &BatchScheduleConfig::name,
-            "How the batch size changes while training (seed 003), starting from training.batch_size (B0): constant; "
+            "How the batch size changes while training (seed 003), from B0 (initial_batch_size, else "
+            "training.batch_size): constant (training.batch_size throughout); "
             "linear or geometric ramp to final_batch_size (B1) over ramp_steps steps, then B1; steps: the sizes given "
             "from the steps given on. Needs a budget in training.steps or training.samples.",
             added_as("bsched")),
+      field("batch_schedule.initial_batch_size", &C::batch_schedule, &BatchScheduleConfig::initial_batch_size,
+            at_least(0),
+            "linear, geometric, steps: B0, the batch size at step 0; 0: training.batch_size. (So one sweep can compare "
+            "a constant batch size, training.batch_size, with a ramp from a smaller B0: batch_schedule.name as an axis.)",
+            added_as("bs0")),
       field("batch_schedule.final_batch_size", &C::batch_schedule, &BatchScheduleConfig::final_batch_size, at_least(0),
             "linear, geometric: the batch size B1 the ramp ends at.", added_as("bs1")),
       field("batch_schedule.ramp_steps", &C::batch_schedule, &BatchScheduleConfig::ramp_steps, at_least(0),

@@ -109,9 +109,10 @@ struct TrainingConfig {
   void validate() const;
 };
 
-// How the batch size changes during training (seed 003); B0 is training.batch_size.
+// How the batch size changes during training (seed 003).
 struct BatchScheduleConfig {
   std::string name = "constant";        // constant, linear, geometric (B0 -> final_batch_size over ramp_steps), steps
+  std::int64_t initial_batch_size = 0;  // linear, geometric, steps: B0, the batch size at step 0; 0: training.batch_size
   std::int64_t final_batch_size = 0;    // linear, geometric: B1
   std::int64_t ramp_steps = 0;          // linear, geometric: B reaches B1 at this step and stays
   std::vector<std::int64_t> at_steps;   // steps: the step numbers where the batch size changes, increasing
