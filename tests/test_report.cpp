@@ -402,6 +402,48 @@ TEST(Report, PartialSweepKeepsThePlannedAxes) {
   expect_whole_svgs(dir.path() / "experiments/s/figures");
 }
 
+// Seed 001's gamma x eta at a fixed batch size: the heatmap's x axis is gamma, and a learning rate that
+// diverges is marked in its cells.
+TEST(Report, AGammaByLearningRateSweepDrawsAGammaHeatmapWithItsDivergedCells) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: sine2, samples: 200}\ntraining: {epochs: 2, batch_size: 8}\n"
+                              "model: {hidden: [16], parameterization: mup}\nstop: {divergence_loss: 1.0e+3}\n"
+                              "sweep: {grid: {model.gamma: [0.5, 2.0], optimizer.lr: [0.001, 1.0e+6]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto result = testing::run_in(dir, {"report", "s"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_NE(html.find("<figure id=\"heatmap_lr\"><h2>2. Final train loss over model.gamma and learning rate"),
+            std::string::npos);
+  EXPECT_EQ(html.find("<figure id=\"heatmap_temperature\">"), std::string::npos);  // eta/B needs B on the x axis
+  const std::string grid = between(html, "id=\"grid\"", "</table>");
+  EXPECT_NE(grid.find("lr \\ model.gamma"), std::string::npos) << grid;
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/heatmap_lr.gp");
+  const auto diverged = datablock(script, "diverged");
+  ASSERT_EQ(diverged.size(), 2u) << script;  // lr 1e6 diverges at both gammas
+  for (const auto& cell : diverged) EXPECT_DOUBLE_EQ(cell[1], std::log2(1.0e6));
+  EXPECT_EQ(datablock(script, "cells").size(), 2u);
+  expect_whole_svgs(dir.path() / "experiments/s/figures");
+}
+
+// A third swept key (sp vs mup) gets heatmaps of its own rather than averaging unlike trials in one cell.
+TEST(Report, AThirdSweptKeyGetsAHeatmapPerValue) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: sine2, samples: 200}\ntraining: {epochs: 1}\nmodel: {hidden: [16]}\n"
+                              "sweep: {grid: {model.parameterization: [sp, mup], training.batch_size: [8, 16], "
+                              "optimizer.lr: [0.001, 0.01]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_NE(html.find("learning rate (param=sp)</h2>"), std::string::npos);
+  EXPECT_NE(html.find("learning rate (param=mup)</h2>"), std::string::npos);
+  for (const std::string name : {"heatmap_lr", "heatmap_lr_2", "heatmap_temperature", "heatmap_temperature_2"}) {
+    const std::string script = testing::read_file(dir.path() / "experiments/s/figures" / (name + ".gp"));
+    EXPECT_EQ(datablock(script, "cells").size(), 4u) << name;  // 2 x 2 cells, one trial each
+  }
+  EXPECT_NE(html.find("id=\"grid_2\""), std::string::npos);
+}
+
 TEST(Report, DrawsADivergedTrialUpToItsLastFiniteRecord) {
   TempDir dir;
   dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 4}\n"

@@ -257,49 +257,91 @@ Figure curves_figure(const ResolvedSweep& sweep, const std::vector<Group>& group
   return figure;
 }
 
-// The trials of one (batch size, learning rate) cell of the grid.
+// The trials of one (x, learning rate) cell of the grid.
 struct GridCell {
   std::vector<double> losses;            // final train losses of the completed trials
   int diverged = 0, trials = 0;
   std::map<std::string, int> others;     // trials without a result, by status
 };
 
+// One heatmap's cells: x (the batch size, or another swept number such as model.gamma) by learning rate, for the
+// trials of one facet (one value of each other swept key, e.g. model.parameterization=sp).
 struct Grid {
-  std::vector<std::int64_t> batch_sizes;  // ascending
-  std::vector<double> lrs;                // ascending
-  std::map<std::pair<std::int64_t, double>, GridCell> cells;
+  std::string facet;      // "" when no other key is swept, else "parameterization=sp"
+  std::string x_key;      // training.batch_size, or the swept key on the x axis
+  std::vector<double> xs;   // ascending
+  std::vector<double> lrs;  // ascending
+  std::map<std::pair<double, double>, GridCell> cells;
+
+  std::string x_name() const { return x_key == "training.batch_size" ? "batch size" : x_key; }
+  bool by_batch_size() const { return x_key == "training.batch_size"; }
 };
 
 double as_number(const Value& value) {
   return std::holds_alternative<double>(value) ? std::get<double>(value) : double(std::get<std::int64_t>(value));
 }
 
-// Every batch size x learning rate of the axes (the current config's and those of the trials on disk),
-// whether or not a trial there has finished.
-Grid make_grid(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
-  Grid grid;
-  std::set<std::int64_t> batch_sizes;
-  std::set<double> lrs;
+bool is_number(const Value& value) {
+  return std::holds_alternative<double>(value) || std::holds_alternative<std::int64_t>(value);
+}
+
+// The learning rate is on the y axis when it is swept, directly or through the temperature eta/B.
+bool lr_swept(const SweepSpec& spec) { return swept(spec, "optimizer.lr") || swept(spec, "optimizer.temperature"); }
+
+// The key on the heatmaps' x axis: the batch size when it is swept, else the first other swept numeric key
+// (seed 001's gamma x eta); "" when there is none.
+std::string grid_x_key(const SweepSpec& spec) {
+  if (swept(spec, "training.batch_size")) return "training.batch_size";
+  for (const auto& axis : spec.axes) {
+    if (axis.key == "optimizer.lr" || axis.key == "optimizer.temperature" || axis.values.size() < 2) continue;
+    if (is_number(axis.values.front())) return axis.key;
+  }
+  return "";
+}
+
+// The grids of a sweep, one per facet (the values of the swept keys that are on neither axis), each with every x
+// and learning rate of the axes (the current config's and those of the trials on disk), finished or not.
+std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
+  const std::string x_key = grid_x_key(sweep.spec);
+  if (x_key.empty() || !lr_swept(sweep.spec)) return {};
+  const FieldSpec& x_field = *find_field(x_key);
+  std::vector<const FieldSpec*> facet_fields;
+  for (const auto& axis : sweep.spec.axes) {
+    if (axis.key != x_key && axis.key != "optimizer.lr" && axis.key != "optimizer.temperature" && axis.values.size() > 1) {
+      facet_fields.push_back(find_field(axis.key));
+    }
+  }
+  std::set<double> xs, lrs;
   for (const auto& axis : sweep.spec.axes) {
     for (const auto& v : axis.values) {
-      if (axis.key == "training.batch_size") batch_sizes.insert(std::int64_t(as_number(v)));
+      if (axis.key == x_key) xs.insert(as_number(v));
       if (axis.key == "optimizer.lr") lrs.insert(as_number(v));
     }
   }
+  std::vector<Grid> grids;
+  std::map<std::string, std::size_t> by_facet;
   for (const auto& data : results) {
     const auto& config = data.spec.config;
-    batch_sizes.insert(config.training.batch_size);
+    std::string facet;
+    for (const auto* field : facet_fields) facet += (facet.empty() ? "" : ", ") + field->id_label() + "=" + to_short_text(field->get(config));
+    const auto [at, added] = by_facet.emplace(facet, grids.size());
+    if (added) grids.push_back(Grid{facet, x_key, {}, {}, {}});
+    Grid& grid = grids[at->second];
+    const double x = as_number(x_field.get(config));
+    xs.insert(x);
     lrs.insert(config.optimizer.lr);
-    auto& cell = grid.cells[{config.training.batch_size, config.optimizer.lr}];
+    auto& cell = grid.cells[{x, config.optimizer.lr}];
     ++cell.trials;
     const auto last = data.status == "completed" ? last_finite_record(data) : std::nullopt;
     if (last && last->train_loss > 0) cell.losses.push_back(last->train_loss);
     else if (data.status == "diverged") ++cell.diverged;
     else ++cell.others[data.status];
   }
-  grid.batch_sizes.assign(batch_sizes.begin(), batch_sizes.end());
-  grid.lrs.assign(lrs.begin(), lrs.end());
-  return grid;
+  for (auto& grid : grids) {
+    grid.xs.assign(xs.begin(), xs.end());
+    grid.lrs.assign(lrs.begin(), lrs.end());
+  }
+  return grids;
 }
 
 // What a cell holds besides its completed trials' losses: "1 diverged, 2 pending".
@@ -309,21 +351,21 @@ std::string cell_notes(const GridCell& cell) {
   return status_counts(statuses);
 }
 
-// 2. Final train loss (log10) over log2 batch size x log2 learning rate, and over log2 B x log2(eta/B).
-std::vector<Figure> heatmap_figures(const ResolvedSweep& sweep, const Grid& grid) {
-  Figure by_lr{"heatmap_lr.svg", "Final train loss over batch size and learning rate", "", "", "", ""};
-  Figure by_temperature{"heatmap_temperature.svg", "Final train loss over batch size and temperature eta/B", "", "", "", ""};
-  if (!swept(sweep.spec, "training.batch_size") || !swept(sweep.spec, "optimizer.lr")) {
-    by_lr.why_not = by_temperature.why_not =
-        "the sweep does not vary both training.batch_size and optimizer.lr (each needs 2 or more values)";
-    return {by_lr, by_temperature};
-  }
+// 2. Final train loss (log10) over log2 x (the batch size, or another swept number such as gamma) by log2
+// learning rate, and, with the batch size on x, over log2 B x log2(eta/B); one pair per facet of the grid.
+std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number) {
+  const std::string suffix = number == 0 ? "" : "_" + std::to_string(number + 1);
+  const std::string facet = grid.facet.empty() ? "" : " (" + grid.facet + ")";
+  Figure by_lr{"heatmap_lr" + suffix + ".svg", "Final train loss over " + grid.x_name() + " and learning rate" + facet,
+               "", "", "", ""};
+  Figure by_temperature{"heatmap_temperature" + suffix + ".svg",
+                        "Final train loss over batch size and temperature eta/B" + facet, "", "", "", ""};
   // One block per kind of cell, for each y: log2 lr, log2 (lr / batch size).
   std::string values[2], diverged[2], no_result[2], labels[2];
   bool any_values = false, any_result = false;
   for (const auto& [key, cell] : grid.cells) {
-    const double x = std::log2(double(key.first));
-    const double ys[2] = {std::log2(key.second), std::log2(key.second / double(key.first))};
+    const double x = std::log2(key.first);
+    const double ys[2] = {std::log2(key.second), std::log2(key.second / key.first)};
     std::string label;
     if (cell.losses.empty() && cell.diverged == 0) {
       label = cell.others.size() == 1 ? cell.others.begin()->first : "no result";
@@ -357,13 +399,12 @@ std::vector<Figure> heatmap_figures(const ResolvedSweep& sweep, const Grid& grid
     }
     return std::isfinite(smallest) && smallest > 0 ? smallest / 2 : 0.5;
   };
-  const double dx = half_step(grid.batch_sizes), dy = half_step(grid.lrs);
+  const double dx = half_step(grid.xs), dy = half_step(grid.lrs);
   // The full planned axes, whatever has finished.
-  const std::string x_range = "set xrange [" + num(std::log2(double(grid.batch_sizes.front())) - dx) + ":" +
-                              num(std::log2(double(grid.batch_sizes.back())) + dx) + "]\n";
+  const std::string x_range = "set xrange [" + num(std::log2(grid.xs.front()) - dx) + ":" + num(std::log2(grid.xs.back()) + dx) + "]\n";
   const std::string y_range = "set yrange [" + num(std::log2(grid.lrs.front()) - dy) + ":" + num(std::log2(grid.lrs.back()) + dy) + "]\n";
   const std::string palette = "set palette defined (0 '#2166ac', 1 '#f7f7f7', 2 '#b2182b')\nset cblabel 'log10 final train loss'\n"
-                              "set xlabel 'log2 batch size'\n" + std::string(any_values ? "" : "unset colorbox\n");
+                              "set xlabel 'log2 " + grid.x_name() + "'\n" + std::string(any_values ? "" : "unset colorbox\n");
   const std::string names[2] = {"", "t"};
   const auto blocks = [&](int i) {
     return "$" + names[i] + "cells << EOD\n" + values[i] + "EOD\n$" + names[i] + "diverged << EOD\n" + diverged[i] + "EOD\n$" +
@@ -396,7 +437,25 @@ std::vector<Figure> heatmap_figures(const ResolvedSweep& sweep, const Grid& grid
                   "and is labelled with its trials' status; \"k of n done\": only k of the cell's n trials have "
                   "completed or diverged.";
   by_temperature.caption = "The same cells placed by the temperature eta/B: cells of equal temperature lie on a row.";
+  if (!grid.by_batch_size()) return {by_lr};
   return {by_lr, by_temperature};
+}
+
+// Every grid's heatmaps, or why there are none.
+std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids) {
+  if (grids.empty()) {
+    Figure by_lr{"heatmap_lr.svg", "Final train loss over batch size and learning rate", "", "", "", ""};
+    by_lr.why_not = "the sweep does not vary optimizer.lr (or optimizer.temperature) and a second number such as "
+                    "training.batch_size (each needs 2 or more values)";
+    Figure by_temperature{"heatmap_temperature.svg", "Final train loss over batch size and temperature eta/B", "", "", "", ""};
+    by_temperature.why_not = by_lr.why_not;
+    return {by_lr, by_temperature};
+  }
+  std::vector<Figure> figures;
+  for (std::size_t i = 0; i < grids.size(); ++i) {
+    for (auto& figure : heatmap_figures(grids[i], i)) figures.push_back(std::move(figure));
+  }
+  return figures;
 }
 
 // 3. Train loss against samples seen, one line per setting, coloured by the temperature eta/B.
@@ -570,18 +629,20 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
   return html + "</tbody></table>\n";
 }
 
-// The grid of batch size x learning rate as a table: every cell of the axes, with its (mean) final train
+// A grid of x (batch size, ...) x learning rate as a table: every cell of the axes, with its (mean) final train
 // loss or why it has none.
-std::string grid_html(const Grid& grid) {
-  std::string html = "<h2>Final train loss by batch size and learning rate</h2>\n<table class=\"grid\" id=\"grid\"><thead>"
-                     "<tr><th>lr \\ batch size</th>";
-  for (auto batch : grid.batch_sizes) html += "<th>" + std::to_string(batch) + "</th>";
+std::string grid_html(const Grid& grid, std::size_t number) {
+  const std::string id = number == 0 ? "grid" : "grid_" + std::to_string(number + 1);
+  std::string html = "<h2>Final train loss by " + html_escape(grid.x_name()) + " and learning rate" +
+                     (grid.facet.empty() ? "" : " (" + html_escape(grid.facet) + ")") +
+                     "</h2>\n<table class=\"grid\" id=\"" + id + "\"><thead><tr><th>lr \\ " + html_escape(grid.x_name()) + "</th>";
+  for (auto x : grid.xs) html += "<th>" + format_double(x) + "</th>";
   html += "</tr></thead><tbody>\n";
   bool several = false;
   for (auto lr = grid.lrs.rbegin(); lr != grid.lrs.rend(); ++lr) {  // the largest on top, as in the heatmap
     html += "<tr><th>" + format_double(*lr) + "</th>";
-    for (auto batch : grid.batch_sizes) {
-      const auto found = grid.cells.find({batch, *lr});
+    for (auto x : grid.xs) {
+      const auto found = grid.cells.find({x, *lr});
       if (found == grid.cells.end()) {
         html += "<td class=\"none\">no trial</td>";
         continue;
@@ -626,12 +687,11 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
   const ResolvedSweep& sweep = state.sweep;  // the trials on disk, as run, and the current config's others
   const auto& results = state.trials;
   const auto groups = seed_groups(sweep, results);
-  const Grid grid = make_grid(sweep, results);
-  const bool has_grid = swept(sweep.spec, "training.batch_size") && swept(sweep.spec, "optimizer.lr");
+  const std::vector<Grid> grids = make_grids(sweep, results);
 
   std::vector<Figure> figures;
   figures.push_back(curves_figure(sweep, groups));
-  for (auto& figure : heatmap_figures(sweep, grid)) figures.push_back(std::move(figure));
+  for (auto& figure : heatmap_figures(grids)) figures.push_back(std::move(figure));
   figures.push_back(temperature_curves_figure(groups));
   std::string fit_text;
   figures.push_back(target_figure(sweep, results, fit_text));
@@ -687,7 +747,7 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
     for (const auto* figure : missing) html += "<li>" + html_escape(figure->title) + ": " + html_escape(figure->why_not) + "</li>\n";
     html += "</ul>\n";
   }
-  if (has_grid) html += grid_html(grid);
+  for (std::size_t i = 0; i < grids.size(); ++i) html += grid_html(grids[i], i);
   std::vector<std::string> columns = {"trial_id"};
   for (const auto& key : swept_keys(sweep.spec)) columns.push_back(key);
   columns.push_back("status");
