@@ -431,7 +431,7 @@ TEST(Report, AThirdSweptKeyGetsAHeatmapPerValue) {
   TempDir dir;
   dir.write("configs/s.yaml", "task: {name: sine2, samples: 200}\ntraining: {epochs: 1}\nmodel: {hidden: [16]}\n"
                               "sweep: {grid: {model.parameterization: [sp, mup], training.batch_size: [8, 16], "
-                              "optimizer.lr: [0.001, 0.01]}}\n");
+                              "optimizer.lr: [0.0001, 0.001]}}\n");
   ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
   ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
   const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
