@@ -691,6 +691,19 @@ TEST(Npz, RunTrainsOnAnNpzFile) {
   }
 }
 
+TEST(Npz, EveryArrayASweepNamesIsChecked) {
+  TempDir dir;
+  write_npz(dir.str("data.npz"), six_rows({0, 1, 0, 1, 0, 1}));
+  dir.write("configs/mine.yaml", "task: {name: npz, path: " + dir.str("data.npz") +
+                                     "}\ntraining: {batch_size: 2, epochs: 1}\n"
+                                     "sweep: {grid: {task.labels_key: [y, labels]}}\n");
+  const auto before = dir.snapshot();
+  const auto result = testing::run_in(dir, {"run", "mine"});
+  EXPECT_EQ(result.code, 2) << result.err;
+  EXPECT_NE(result.err.find("no array 'labels' (task.labels_key)"), std::string::npos) << result.err;
+  EXPECT_EQ(dir.snapshot(), before);
+}
+
 // ---- seed 002's two logits ----------------------------------------------------------------------------
 
 TEST(TwoLogits, CrossEntropyMakesATwoClassTaskMulticlassWithTheSameNumbers) {
