@@ -204,7 +204,9 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   for (const auto& name : options.names) {
     sweeps.push_back(load_sweep(global.configs_dir, name, options.overrides, load_options(global)));
     for (const auto& trial : sweeps.back().trials) {
-      const std::string inputs = trial.config.task.name + "|" + trial.config.task.path + "|" + trial.config.task.label_column;
+      const auto& task = trial.config.task;  // every key check_task_inputs reads
+      const std::string inputs = task.name + "|" + task.path + "|" + task.label_column + "|" + task.inputs_key + "|" +
+                                 task.labels_key + "|" + task.binary_loss + "|" + std::to_string(task.test_fraction);
       if (checked.insert(inputs).second) check_task_inputs(trial.config);
       cuda = cuda || trial.config.training.device == "cuda";
     }

@@ -29,7 +29,12 @@ TaskData make_teacher_task(const TaskConfig& task);
 
 // npz: task.inputs_key and task.labels_key of task.path. UserError (one line naming the file and the array) for
 // a missing, truncated or unreadable file, a missing array, an unsupported dtype, or arrays that do not match.
+// Split like csv: rows shuffled by task.data_seed, the first round(rows x task.test_fraction) are the test set.
 TaskData read_npz_task(const TaskConfig& task);
+
+// The front end's check of an npz task before anything is written: the same errors as read_npz_task, from the
+// arrays' headers and the labels (the inputs' data is not read).
+void check_npz_task(const TaskConfig& task);
 
 // The online training stream of a teacher task: sample i (inputs and label) is a function of task.data_seed, the
 // teacher and i alone, so every batch size sees the same samples in the same order, and a resumed trial draws

@@ -7,6 +7,7 @@
 
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/train/csv.hpp"
+#include "../tasks/tasks.hpp"
 
 namespace sweeplab {
 namespace {
@@ -66,9 +67,59 @@ Points csv(const TaskConfig& task, LossKind& loss, std::int64_t& classes) {
   return {x, loss == LossKind::Binary ? labels.to(torch::kFloat32) : labels.to(torch::kLong)};
 }
 
+// [rows, width] float tensor of row-major values (a copy).
+torch::Tensor float_rows(const std::vector<float>& values, std::int64_t rows, std::int64_t width) {
+  if (rows == 0) return torch::empty({0, width}, torch::kFloat32);
+  return torch::from_blob(const_cast<float*>(values.data()), {rows, width}, torch::kFloat32).clone();
+}
+
+// The targets as the loss wants them: class indexes (long [N]), {0, 1} (float [N]) or values (float [N, outputs]).
+torch::Tensor targets(const std::vector<float>& values, std::int64_t rows, const TaskData& data) {
+  if (data.loss == LossKind::Regression) return float_rows(values, rows, data.outputs);
+  auto y = float_rows(values, rows, 1).reshape({rows});
+  return data.loss == LossKind::Multiclass ? y.to(torch::kLong) : y;
+}
+
+// The plain-array tasks (src/tasks): already split.
+Dataset from_task_data(const TaskData& task_data) {
+  Dataset data;
+  data.loss = task_data.loss;
+  data.inputs = task_data.inputs;
+  data.outputs = task_data.outputs;
+  data.vocabulary = task_data.vocabulary;
+  data.x_train = float_rows(task_data.x_train, task_data.n_train, task_data.inputs);
+  data.y_train = targets(task_data.y_train, task_data.n_train, task_data);
+  data.x_test = float_rows(task_data.x_test, task_data.n_test, task_data.inputs);
+  data.y_test = targets(task_data.y_test, task_data.n_test, task_data);
+  return data;
+}
+
+// task.binary_loss cross_entropy (seed 002): a two-class task trains two logits with cross-entropy, like
+// PyTorch's Linear(..., 2) + CrossEntropyLoss: Multiclass, outputs 2, long labels.
+Dataset two_logits(const TaskConfig& task, Dataset data) {
+  if (task.binary_loss != "cross_entropy" || data.loss != LossKind::Binary) return data;
+  data.loss = LossKind::Multiclass;
+  data.outputs = 2;
+  data.y_train = data.y_train.to(torch::kLong);
+  data.y_test = data.y_test.to(torch::kLong);
+  return data;
+}
+
+Dataset make_generated_dataset(const TaskConfig& task);
+
 }  // namespace
 
 Dataset make_dataset(const TaskConfig& task) {
+  if (is_algorithmic_task(task.name)) return from_task_data(make_algorithmic_task(task));
+  if (task.name == "teacher") return from_task_data(make_teacher_task(task));
+  if (task.name == "npz") return two_logits(task, from_task_data(read_npz_task(task)));
+  return two_logits(task, make_generated_dataset(task));
+}
+
+namespace {
+
+// doughnuts, sine2, synthetic, csv: LibTorch's generator (the numbers of the earlier issues).
+Dataset make_generated_dataset(const TaskConfig& task) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(task.data_seed));
   Dataset data;
   Points points;
@@ -104,4 +155,5 @@ Dataset make_dataset(const TaskConfig& task) {
   return data;
 }
 
+}  // namespace
 }  // namespace sweeplab

@@ -14,7 +14,8 @@ struct Dataset {
   std::int64_t vocabulary = 0;  // > 0 (algorithmic tasks): x holds token indices, the model's input is their one-hot
 };
 
-// Generated tasks are a function of task.data_seed alone; csv reads task.path.
+// Generated tasks are a function of task.data_seed alone (teacher: and task.teacher_seed); csv and npz read
+// task.path. task.binary_loss cross_entropy turns a two-class task into Multiclass with outputs 2.
 Dataset make_dataset(const TaskConfig& task);
 
 }  // namespace sweeplab

@@ -3,10 +3,12 @@
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/train/csv.hpp"
 #include "sweeplab/train/trainer.hpp"
+#include "../tasks/tasks.hpp"
 
 namespace sweeplab {
 
 void check_task_inputs(const Config& config) {
+  if (config.task.name == "npz") return check_npz_task(config.task);  // headers and labels, not the inputs
   if (config.task.name != "csv") return;  // generated tasks cannot fail once the config is valid
   const auto rows = std::int64_t(read_csv(config.task.path, config.task.label_column).rows());
   if (rows - std::llround(double(rows) * config.task.test_fraction) < 1) {
