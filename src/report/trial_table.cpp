@@ -33,6 +33,7 @@ std::string note(const TrialState& trial) {
   if (trial.summary) {
     if (trial.summary->diverged_at_step) parts.push_back("diverged at step " + std::to_string(*trial.summary->diverged_at_step));
     if (!trial.summary->error.empty()) parts.push_back(trial.summary->error);
+    if (!trial.summary->skip_reason.empty()) parts.push_back(trial.summary->skip_reason);
     for (const auto& warning : trial.summary->warnings) parts.push_back(warning);
   }
   if (trial.unreadable_lines > 0) {
