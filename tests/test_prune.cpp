@@ -134,6 +134,7 @@ TEST(Prune, StatusAndExportListTheSkippedTrials) {
       if (line.find(id) == std::string::npos) continue;
       listed = true;
       EXPECT_NE(line.find(" skipped "), std::string::npos) << line;
+      EXPECT_EQ(line.find(" of 2 epochs"), std::string::npos) << line;  // never trained: no progress shown
       EXPECT_NE(line.find("(sweep.prune: above_divergence)"), std::string::npos) << line;  // the reason, in the note
     }
     EXPECT_TRUE(listed) << status.out;
