@@ -9,6 +9,7 @@
 
 #include <ostream>
 #include <algorithm>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -107,10 +108,31 @@ Plan skip(const std::string& reason) {
   return plan;
 }
 
-Plan plan_for(const TrialState& trial, const RunCommandOptions& options) {
+// A trial that sweep.prune rules out by the files already (`pruned`: why): it is recorded skipped by the run
+// (trains stays true: the scheduler writes its summary.json), unless its files say so already or hold a
+// result that stays (completed, diverged, failed without --retry-failed).
+Plan pruned_plan(const TrialState& trial, const RunCommandOptions& options, const std::string& pruned) {
+  const std::string& status = trial.status;
+  if (status == "skipped" && trial.summary && trial.summary->skip_reason == pruned) return skip(pruned);
+  if (status == "diverged") return skip("diverged already");
+  if (status == "completed") return skip("completed already");
+  if (status == "failed" && !options.retry_failed) return skip("failed earlier (--retry-failed records it as skipped)");
+  if (status == "running") return train("leave to pid " + std::to_string(trial.running_pid.value_or(0)) + " while it runs");
+  Plan plan = skip(pruned);
+  plan.trains = true;
+  return plan;
+}
+
+Plan plan_for(const TrialState& trial, const RunCommandOptions& options, const std::string& pruned = "") {
   const std::string& status = trial.status;
   if (options.fresh) return train("train from scratch (--fresh)");
+  if (!pruned.empty()) return pruned_plan(trial, options, pruned);
   if (status == "pending") return train("train");
+  if (status == "skipped") {
+    return train("train (skipped before" + (trial.summary && !trial.summary->skip_reason.empty()
+                                                ? ": " + trial.summary->skip_reason : std::string()) +
+                 "; nothing rules it out now)");
+  }
   // A worker looks again under the trial's lock: the holder may be gone by then (a run just killed).
   if (status == "running") return train("leave to pid " + std::to_string(trial.running_pid.value_or(0)) + " while it runs");
   if (status == "unreadable") return train("repair (" + trial.problem + ")");
@@ -157,6 +179,32 @@ void check_experiments_path(const std::string& path, const std::string& sweep_na
     throw UserError("--experiments " + path + ": cannot be created in " + parent.string() + " (" + std::strerror(errno) +
                     "); give a writable folder with --experiments");
   }
+}
+
+// sweep.prune: above_divergence, as the files tell before the run: for each trial, why it is skipped (a trial
+// of its line with a smaller learning rate diverged), or "". The run decides again as its waves finish.
+std::vector<std::string> pruned_by_files(const ResolvedSweep& sweep, const SweepState& state, bool fresh) {
+  std::vector<std::string> reasons(sweep.trials.size());
+  if (sweep.spec.prune != Prune::AboveDivergence || fresh) return reasons;
+  std::vector<std::string> lines;
+  std::map<std::string, std::size_t> lowest;  // line -> its diverged trial with the smallest learning rate
+  for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
+    lines.push_back(prune_line(sweep.trials[i].config));
+    if (state.trials[i].status != "diverged" || !state.trials[i].summary) continue;
+    const auto it = lowest.find(lines[i]);
+    if (it == lowest.end() || sweep.trials[i].config.optimizer.lr < sweep.trials[it->second].config.optimizer.lr) {
+      lowest[lines[i]] = i;
+    }
+  }
+  for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
+    const auto it = lowest.find(lines[i]);
+    if (it == lowest.end()) continue;
+    const Config& cause = sweep.trials[it->second].config;
+    if (!(cause.optimizer.lr < sweep.trials[i].config.optimizer.lr)) continue;
+    const auto& summary = *state.trials[it->second].summary;
+    reasons[i] = pruned_because(cause, summary.diverged_at_step.value_or(summary.steps));
+  }
+  return reasons;
 }
 
 RunRecord run_record(const RunCommandOptions& options, const RunContext& context, std::size_t trials) {
@@ -224,8 +272,10 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
     SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
     state.trials.resize(sweep.trials.size());  // only the trials this run selects
     std::vector<Plan> plan;
-    for (const auto& trial : state.trials) {
-      plan.push_back(plan_for(trial, options));
+    const auto pruned = pruned_by_files(sweep, state, options.fresh);
+    for (std::size_t i = 0; i < state.trials.size(); ++i) {
+      const auto& trial = state.trials[i];
+      plan.push_back(plan_for(trial, options, pruned[i]));
       anything_to_train = anything_to_train || plan.back().trains;
     }
     states.push_back(std::move(state));

@@ -28,7 +28,17 @@ CLI::App* setup_show(CLI::App& app, ShowOptions& options) {
 
 int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostream& out, std::ostream&) {
   if (options.keys) {
-    out << keys_reference();
+    // sweep.prune is documented with the other sweep.* keys, before extends.
+    std::string reference = keys_reference();
+    const std::string prune =
+        "sweep.prune  (none or above_divergence, default none)\n"
+        "    above_divergence: once a trial diverges, the trials with the same config but a larger learning rate\n"
+        "    (optimizer.lr, or optimizer.temperature) are not run: summary.json says skipped and why. The trials\n"
+        "    run in waves by learning rate (smallest first); a later run keeps them skipped while that trial\n"
+        "    stays diverged, and trains them when it is not (or with sweep.prune: none).\n";
+    const auto extends = reference.find("\nextends  (");
+    reference.insert(extends == std::string::npos ? reference.size() : extends + 1, prune);
+    out << reference;
     return 0;
   }
   if (options.name.empty()) throw UserError("show: name a sweep (sweeplab list shows them), or pass --keys");

@@ -51,7 +51,7 @@ std::string to_yaml(const SweepSpec& sweep) {
     emit_value(out, field.get(sweep.base));
   }
   if (!open_section.empty()) out << YAML::EndMap;
-  if (!sweep.axes.empty() || !sweep.seeds.empty()) {
+  if (!sweep.axes.empty() || !sweep.seeds.empty() || sweep.prune != Prune::None) {
     out << YAML::Key << "sweep" << YAML::Value << YAML::BeginMap;
     if (!sweep.axes.empty()) {
       out << YAML::Key << "grid" << YAML::Value << YAML::BeginMap;
@@ -66,6 +66,7 @@ std::string to_yaml(const SweepSpec& sweep) {
       out << YAML::Key << "seeds" << YAML::Value;
       emit_value(out, sweep.seeds);
     }
+    if (sweep.prune != Prune::None) out << YAML::Key << "prune" << YAML::Value << to_string(sweep.prune);
     out << YAML::EndMap;
   }
   out << YAML::EndMap;

@@ -204,7 +204,7 @@ RawConfig parse_file(const std::string& file) {
       require_mapping(file, key_node, value, "sweep", "{grid: {training.batch_size: [8, 16]}, seeds: 3}");
       for_each_entry(file, value, "sweep", [&](const std::string& sub, const std::string& dotted,
                                                const YAML::Node& sub_key, const YAML::Node& sub_value) {
-        if (sub == "seeds") {
+        if (sub == "seeds" || sub == "prune") {
           raw.leaves[dotted] = RawLeaf{sub_value, at(file, sub_key)};
         } else if (sub == "grid") {
           require_mapping(file, sub_key, sub_value, dotted, "{training.batch_size: [8, 16]}");
@@ -453,10 +453,11 @@ std::vector<std::string> split_top_level(const std::string& text) {
 }
 
 std::string resolve_override_key(const std::string& key, const Location& where) {
-  if (find_field(key) || key == "sweep.seeds") return key;
+  if (find_field(key) || key == "sweep.seeds" || key == "sweep.prune") return key;
   if (key.find('.') == std::string::npos) {
     std::vector<std::string> matches = keys_with_leaf(key);
     if (key == "seeds") matches.push_back("sweep.seeds");
+    if (key == "prune") matches.push_back("sweep.prune");
     if (matches.size() == 1) return matches.front();
     if (matches.size() > 1) {
       fail(where, "'" + key + "' is ambiguous: it could be " + join(matches, ", ") + "; write the full key");
@@ -486,7 +487,7 @@ void apply_override(RawConfig& raw, const std::string& text) {
   const std::string key = resolve_override_key(text.substr(0, equals), where);
   const std::string value_text = text.substr(equals + 1);
   if (value_text.empty()) fail(where, key + ": no value given after '='");
-  if (key == "sweep.seeds") {
+  if (key == "sweep.seeds" || key == "sweep.prune") {
     raw.leaves[key] = RawLeaf{load_override_value(value_text, where), where};
     return;
   }
@@ -541,6 +542,14 @@ std::vector<std::int64_t> seed_list(const RawLeaf& leaf, std::int64_t base_seed)
   return seeds;
 }
 
+Prune prune_mode(const RawLeaf& leaf) {
+  const std::string text = leaf.node.IsScalar() ? leaf.node.Scalar() : flow_text(leaf.node);
+  if (leaf.node.IsScalar() && text == "none") return Prune::None;
+  if (leaf.node.IsScalar() && text == "above_divergence") return Prune::AboveDivergence;
+  fail(leaf.where, "sweep.prune: '" + printable(text) + "' is not one of " + kPruneValues +
+                       did_you_mean(text, {"none", "above_divergence"}));
+}
+
 SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::string& file,
                   std::vector<std::string> chain) {
   SweepSpec spec;
@@ -549,13 +558,14 @@ SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::stri
   spec.extends_chain = std::move(chain);
   for (const auto& [key, leaf] : raw.leaves) {
     spec.sources[key] = leaf.where.str();
-    if (key == "sweep.seeds") continue;
+    if (key == "sweep.seeds" || key == "sweep.prune") continue;
     const FieldSpec& field = *find_field(key);
     field.set(spec.base, typed_value(field, leaf.node, leaf.where));
   }
   if (auto it = raw.leaves.find("sweep.seeds"); it != raw.leaves.end()) {
     spec.seeds = seed_list(it->second, spec.base.training.seed);
   }
+  if (auto it = raw.leaves.find("sweep.prune"); it != raw.leaves.end()) spec.prune = prune_mode(it->second);
   for (const auto& [key, leaf] : raw.axes) {
     const FieldSpec* field = find_field(key);
     if (!field) fail(leaf.where, "sweep.grid: unknown key '" + key + "'" + did_you_mean(key, all_key_names()));

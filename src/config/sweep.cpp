@@ -47,6 +47,47 @@ std::vector<Axis> product_axes(const SweepSpec& sweep) {
   return axes;
 }
 
+// Where the learning rate of the trials comes from: optimizer.lr (set explicitly, in a file or by -o, or
+// swept) and optimizer.temperature.
+struct LearningRateSources {
+  bool lr_swept = false;
+  std::string lr_set_at;           // where optimizer.lr was set explicitly ("" when it was not)
+  std::string temperature_set_at;  // where optimizer.temperature was set or swept
+};
+
+LearningRateSources learning_rate_sources(const SweepSpec& sweep, const std::vector<Axis>& axes) {
+  LearningRateSources sources;
+  const auto source_of = [&](const std::string& key) {
+    for (const auto& axis : axes) {
+      if (axis.key == key) return axis.source;
+    }
+    const auto it = sweep.sources.find(key);
+    return it != sweep.sources.end() ? it->second : std::string();
+  };
+  for (const auto& axis : axes) sources.lr_swept = sources.lr_swept || axis.key == "optimizer.lr";
+  sources.lr_set_at = source_of("optimizer.lr");
+  sources.temperature_set_at = source_of("optimizer.temperature");
+  return sources;
+}
+
+// optimizer.temperature > 0: the learning rate is temperature x training.batch_size. An explicit
+// optimizer.lr beside it is an error, unless it is that very value (a trial's own config.yaml, read back,
+// holds both). A trial with temperature 0 keeps optimizer.lr as set (the base's, or its axis value).
+void derive_learning_rate(const SweepSpec& sweep, const LearningRateSources& sources, Config& config) {
+  const double temperature = config.optimizer.temperature;
+  if (temperature > 0.0) {
+    const double lr = temperature * double(config.training.batch_size);
+    if (!sources.lr_set_at.empty() && config.optimizer.lr != lr) {
+      throw UserError(sources.lr_set_at + ": optimizer.lr and optimizer.temperature are both set; sweep one of them "
+                      "(optimizer.temperature: " + (sources.temperature_set_at.empty() ? sweep.file : sources.temperature_set_at) +
+                      "; with a temperature the learning rate is temperature x training.batch_size)");
+    }
+    config.optimizer.lr = lr;
+  } else if (!sources.lr_swept) {
+    config.optimizer.lr = sweep.base.optimizer.lr;  // a trial before may have derived it
+  }
+}
+
 // Calls visit(config, index) for every trial in expansion order, after validating its config; index[a]
 // is the position in axes[a] of the trial's value.
 template <class Visit>
@@ -56,8 +97,10 @@ void for_each_trial(const SweepSpec& sweep, const std::vector<Axis>& axes, Visit
   const std::size_t total = count_trials(sweep);
   Config config = sweep.base;  // every axis is set for every trial, so one config serves them all
   std::vector<std::size_t> index(axes.size(), 0);  // an odometer: the last axis turns fastest
+  const LearningRateSources lr_sources = learning_rate_sources(sweep, axes);
   for (std::size_t n = 0; n < total; ++n) {
     for (std::size_t a = 0; a < axes.size(); ++a) fields[a]->set(config, axes[a].values[index[a]]);
+    derive_learning_rate(sweep, lr_sources, config);
     try {
       config.validate();
     } catch (const ValueError& error) {
@@ -86,6 +129,15 @@ std::string make_trial_id(const Config& config, const std::vector<std::pair<std:
     readable += field->id_label() + "=" + id_safe(to_short_text(value));
   }
   return (readable.empty() ? std::string("trial") : readable) + "-" + short_hash(canonical_text(config));
+}
+
+std::string to_string(Prune prune) { return prune == Prune::AboveDivergence ? "above_divergence" : "none"; }
+
+std::string prune_line(const Config& config) {
+  Config line = config;
+  line.optimizer.lr = 0.0;
+  line.optimizer.temperature = 0.0;
+  return canonical_text(line);
 }
 
 std::vector<std::string> swept_keys(const SweepSpec& sweep) {

@@ -18,6 +18,7 @@ std::string progress(const TrialState& trial) {
   const auto last = trial.last();
   std::int64_t done = !last ? 0 : in_steps ? last->step : last->epoch;
   if (trial.summary && trial.summary->status != "unreadable") done = in_steps ? trial.summary->steps : trial.summary->epochs;
+  if (trial.status == "skipped") return "-";  // never trained (sweep.prune)
   std::string text = std::to_string(done) + " of " + budget_text(config);
   if (trial.summary && trial.summary->diverged_at_step) {
     text = "step " + std::to_string(*trial.summary->diverged_at_step) + (in_steps ? " of " + budget_text(config) : "");
@@ -33,6 +34,7 @@ std::string note(const TrialState& trial) {
   if (trial.summary) {
     if (trial.summary->diverged_at_step) parts.push_back("diverged at step " + std::to_string(*trial.summary->diverged_at_step));
     if (!trial.summary->error.empty()) parts.push_back(trial.summary->error);
+    if (!trial.summary->skip_reason.empty()) parts.push_back(trial.summary->skip_reason);
     for (const auto& warning : trial.summary->warnings) parts.push_back(warning);
   }
   if (trial.unreadable_lines > 0) {

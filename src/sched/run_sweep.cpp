@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -103,6 +105,7 @@ json done_event(std::size_t index, const std::string& trial_id, const TrialResul
   done["status"] = to_string(result.outcome.status);
   done["line"] = trial_line(trial_id, result.outcome);
   done["steps"] = result.outcome.steps - result.outcome.resumed_from_step;
+  if (result.outcome.diverged_at_step) done["diverged_at"] = *result.outcome.diverged_at_step;
   if (!result.outcome.storage_error.empty()) done["storage_error"] = result.outcome.storage_error;
   if (result.outcome.final) done["final"] = json::parse(record_json(*result.outcome.final));
   return done;
@@ -224,10 +227,13 @@ class Scheduler {
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
       return expected_steps(trials[a].config) > expected_steps(trials[b].config);
     });
-    std::vector<const Config*> configs;
-    for (const auto& trial : trials) configs.push_back(&trial.config);
+    for (const auto& trial : trials) configs_.push_back(&trial.config);
     const std::size_t jobs = std::max<std::size_t>(1, options_.jobs);
-    for (auto& group : form_groups(configs, order, largest_group(), jobs)) queue_.push_back(std::move(group));
+    if (sweep_.spec.prune == Prune::AboveDivergence) {
+      cut_waves(order);
+    } else {
+      for (auto& group : form_groups(configs_, order, largest_group(), jobs)) queue_.push_back(std::move(group));
+    }
     std::int64_t expected = 0;
     for (const auto& trial : trials) expected += expected_steps(trial.config);
 
@@ -237,10 +243,13 @@ class Scheduler {
                           : ProgressDisplay::Mode::Plain;
     display_ = std::make_unique<ProgressDisplay>(mode, out_, trials.size(), expected);
 
+    if (prune_) next_wave();
     for (std::size_t i = 0; i < std::min(jobs, queue_.size()); ++i) spawn();
     for (auto& worker : workers_) dispatch(worker);
-    while (!workers_.empty()) {
+    while (!workers_.empty() || waves_pending()) {
       if (interrupt_requested() && !forwarded_) forward_interrupt();
+      if (prune_) keep_going();
+      if (workers_.empty()) continue;
       poll_once();
       display_->tick();
     }
@@ -306,9 +315,126 @@ class Scheduler {
     workers_.push_back(std::move(worker));
   }
 
+  // ---- sweep.prune: above_divergence ----
+  // The trials run in waves by learning rate within their line (prune_line: the same config but for the
+  // learning rate): wave k holds the k-th smallest learning rate of every line, and starts when wave k-1
+  // has finished. Before a wave is queued, each of its trials whose line has a diverged trial with a smaller
+  // learning rate (in this run, or on disk from an earlier one unless --fresh) is recorded skipped instead.
+  // Whatever -j, the same trials run and the same are skipped.
+
+  void cut_waves(const std::vector<std::size_t>& order) {
+    prune_ = true;
+    const auto& trials = sweep_.trials;
+    std::map<std::string, std::vector<std::size_t>> members;
+    for (const auto& trial : trials) lines_.push_back(prune_line(trial.config));
+    for (std::size_t i = 0; i < trials.size(); ++i) members[lines_[i]].push_back(i);
+    std::vector<std::size_t> rank(trials.size(), 0);
+    for (auto& [line, indexes] : members) {
+      std::stable_sort(indexes.begin(), indexes.end(), [&](std::size_t a, std::size_t b) {
+        return trials[a].config.optimizer.lr < trials[b].config.optimizer.lr;
+      });
+      for (std::size_t r = 0; r < indexes.size(); ++r) rank[indexes[r]] = r;
+    }
+    for (const std::size_t i : order) {  // each wave in dispatch order (longest first)
+      if (rank[i] >= waves_.size()) waves_.resize(rank[i] + 1);
+      waves_[rank[i]].push_back(i);
+    }
+    if (!options_.save || options_.fresh) return;  // --fresh: earlier divergences are discarded with the rest
+    for (std::size_t i = 0; i < trials.size(); ++i) {
+      const auto summary = read_summary(trial_dir(options_.experiments_dir, sweep_.spec.name, trials[i].id));
+      if (summary && summary->status == "diverged") note_divergence(i, summary->diverged_at_step.value_or(summary->steps));
+    }
+  }
+
+  void note_divergence(std::size_t index, std::int64_t step) {
+    const double lr = sweep_.trials[index].config.optimizer.lr;
+    const auto it = diverged_.find(lines_[index]);
+    if (it == diverged_.end() || lr < sweep_.trials[it->second.first].config.optimizer.lr) {
+      diverged_[lines_[index]] = {index, step};
+    }
+  }
+
+  // Why sweep.prune rules the trial out, or "" when it does not.
+  std::string prune_reason(std::size_t index) const {
+    const auto it = diverged_.find(lines_[index]);
+    if (it == diverged_.end()) return "";
+    const Config& cause = sweep_.trials[it->second.first].config;
+    if (!(cause.optimizer.lr < sweep_.trials[index].config.optimizer.lr)) return "";
+    return pruned_because(cause, it->second.second);
+  }
+
+  bool waves_pending() const {
+    return prune_ && next_wave_ < waves_.size() && !forwarded_ && !interrupt_requested();
+  }
+
+  // Queues the next wave that has a trial to train, recording the pruned trials of the waves on the way.
+  void next_wave() {
+    while (queue_.empty() && waves_pending()) {
+      std::vector<std::size_t> to_train;
+      for (const std::size_t index : waves_[next_wave_]) {
+        const std::string reason = prune_reason(index);
+        if (reason.empty()) {
+          to_train.push_back(index);
+        } else {
+          record_prune(index, reason);
+        }
+      }
+      ++next_wave_;
+      if (forwarded_) return;  // a storage error
+      const std::size_t jobs = std::max<std::size_t>(1, options_.jobs);
+      for (auto& group : form_groups(configs_, to_train, largest_group(), jobs)) queue_.push_back(std::move(group));
+    }
+  }
+
+  void record_prune(std::size_t index, const std::string& reason) {
+    const auto& trial = sweep_.trials[index];
+    TrialResult result;
+    try {
+      result = record_pruned(sweep_, index, options_, reason);
+    } catch (const std::exception& e) {  // its files cannot be written: the disk is in trouble
+      if (totals_.storage_error.empty()) totals_.storage_error = e.what();
+      stop_all();
+      display_->finished(index, trial.id + "  not recorded as skipped: " + e.what(), true, 0);
+      return;
+    }
+    if (result.kind == TrialResult::Kind::Busy) {
+      ++totals_.busy;
+      display_->finished(index, trial.id + "  " + result.message, false, 0);
+      return;
+    }
+    ++totals_.skipped;
+    if (result.message == reason) {
+      totals_.states[index] = "skipped";
+      display_->finished(index, trial.id + "  skipped: " + reason, false, 0);
+    } else {
+      display_->finished(index, trial.id + "  " + result.message + ", skipped", false, 0);
+    }
+  }
+
+  // Between waves: when every worker is idle, the next wave goes out (more workers if it has more groups).
+  void keep_going() {
+    if (forwarded_ || interrupt_requested()) return;
+    if (queue_.empty()) {
+      if (!waves_pending()) return;
+      for (const auto& worker : workers_) {
+        if (!worker.current.empty()) return;
+      }
+      next_wave();
+    }
+    const std::size_t jobs = std::max<std::size_t>(1, options_.jobs);
+    std::size_t idle = 0;
+    for (const auto& worker : workers_) idle += worker.current.empty() && worker.tasks >= 0 ? 1 : 0;
+    while (workers_.size() < jobs && idle < queue_.size()) {
+      spawn();
+      ++idle;
+    }
+    for (auto& worker : workers_) dispatch(worker);
+  }
+
   // Gives an idle worker the next group, or tells it there are none.
   void dispatch(Worker& worker) {
     if (!worker.current.empty() || worker.tasks < 0) return;
+    if (queue_.empty() && waves_pending()) return;  // idle until the wave has finished
     if (queue_.empty() || interrupt_requested()) {
       ::close(worker.tasks);
       worker.tasks = -1;
@@ -401,6 +527,9 @@ class Scheduler {
         // The disk is full or failing: the other trials checkpoint (if they can) and stop; no new group starts.
         totals_.storage_error = storage_error;
         stop_all();
+      }
+      if (prune_ && event["status"] == "diverged" && event.contains("diverged_at")) {
+        note_divergence(index, event["diverged_at"].get<std::int64_t>());
       }
       const std::string kind = event["kind"];
       if (kind == "busy") {
@@ -499,6 +628,13 @@ class Scheduler {
   std::vector<std::string> worker_args_;
   std::ostream& out_;
   std::deque<std::vector<std::size_t>> queue_;
+  std::vector<const Config*> configs_;  // the trials' configs, for form_groups
+  // sweep.prune: above_divergence
+  bool prune_ = false;
+  std::vector<std::string> lines_;                   // trial index -> its line (prune_line)
+  std::vector<std::vector<std::size_t>> waves_;      // trial indexes by learning-rate rank in their line
+  std::size_t next_wave_ = 0;
+  std::map<std::string, std::pair<std::size_t, std::int64_t>> diverged_;  // line -> (smallest diverged trial, its step)
   std::vector<Worker> workers_;
   std::unique_ptr<ProgressDisplay> display_;
   RunTotals totals_;
@@ -531,6 +667,19 @@ std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome)
   line += seconds;
   for (const auto& warning : outcome.warnings) line += "\n    warning: " + warning;
   return line;
+}
+
+std::string pruned_because(const Config& diverged, std::int64_t step) {
+  const auto shortest = [](double value) {  // as in YAML, without a trailing ".0": 1000, 0.5, 1e-5
+    std::string text = format_double(value);
+    if (text.size() > 2 && text.compare(text.size() - 2, 2, ".0") == 0) text.resize(text.size() - 2);
+    return text;
+  };
+  const std::string lr = "optimizer.lr=" + shortest(diverged.optimizer.lr);
+  const std::string what = diverged.optimizer.temperature > 0.0
+                               ? "optimizer.temperature=" + shortest(diverged.optimizer.temperature) + " (" + lr + ")"
+                               : lr;
+  return what + " diverged at step " + std::to_string(step) + " (sweep.prune: above_divergence)";
 }
 
 RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const RunOptions& options,

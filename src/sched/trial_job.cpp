@@ -292,6 +292,40 @@ void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>&
   }
 }
 
+TrialResult record_pruned(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
+                          const std::string& reason) {
+  const auto& trial = sweep.trials.at(index);
+  TrialResult result;
+  result.kind = TrialResult::Kind::Skipped;
+  result.message = reason;
+  result.outcome.status = TrialStatus::Skipped;
+  result.outcome.skip_reason = reason;
+  if (!options.save) return result;
+  const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
+  const auto lock = TrialLock::try_acquire(dir.string());
+  if (!lock) {
+    result.kind = TrialResult::Kind::Busy;
+    result.message = "being trained by another process (pid " + std::to_string(lock_holder(dir.string()).value_or(0)) +
+                     "), left to it";
+    return result;
+  }
+  if (options.fresh) remove_results(dir);
+  const auto summary = read_summary(dir.string());
+  if (summary && (summary->status == "completed" || summary->status == "diverged")) {
+    result.message = summary->status + " already";  // a result stays as it is
+    return result;
+  }
+  if (summary && summary->status == "failed" && !options.retry_failed) {
+    result.message = "failed earlier (--retry-failed records it as skipped)";
+    return result;
+  }
+  if (summary && summary->status == "skipped" && summary->skip_reason == reason) return result;  // as it was
+  write_file_atomic((dir / "config.yaml").string(), to_yaml(trial.config));
+  write_file_atomic((dir / "summary.json").string(), summary_json(trial.id, trial.swept, result.outcome));
+  trial_log(trial.id, dir)->info("not run: {}", reason);
+  return result;
+}
+
 TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
                           const CrashReport& crash) {
   const auto& trial = sweep.trials.at(index);

@@ -49,6 +49,15 @@ struct CrashReport {
 TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
                           const CrashReport& crash);
 
+// sweep.prune ruled the trial out (`reason`: which trial of its line diverged). A trial that completed or
+// diverged already keeps its result (message "completed already" / "diverged already"), as does a failed one
+// unless retry_failed; any other gets
+// summary.json with status skipped and the reason, and config.yaml (partial files, if any, are kept: a run
+// without the pruning continues them). Taken under the trial's lock (Busy when another process holds it);
+// --fresh removes earlier results first; --no-save writes nothing. Kind Skipped, message as shown.
+TrialResult record_pruned(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
+                          const std::string& reason);
+
 // Optimizer steps the trial's budget asks for (0 when unknown, e.g. a CSV file not read yet).
 std::int64_t expected_steps(const Config& config);
 

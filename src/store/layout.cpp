@@ -133,6 +133,7 @@ void read_summary_fields(const json& summary, StoredSummary& stored) {
     }
   }
   stored.error = summary.value("error", std::string());
+  stored.skip_reason = summary.value("skip_reason", std::string());
   if (summary.contains("signal") && summary["signal"].is_string()) stored.signal = summary["signal"].get<std::string>();
   if (summary.contains("exit_code") && summary["exit_code"].is_number_integer()) stored.exit_code = summary["exit_code"].get<int>();
 }

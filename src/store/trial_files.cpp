@@ -170,6 +170,7 @@ std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context) {
                 {"engine_version", context.engine_version},
                 {"engine", context.engine},
                 {"threads_per_trial", context.threads_per_trial}}}};
+  if (spec.prune != Prune::None) out["prune"] = to_string(spec.prune);
   return out.dump(2) + "\n";
 }
 

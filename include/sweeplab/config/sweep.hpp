@@ -21,6 +21,12 @@ struct Axis {
   std::string source;         // where it was defined: "configs/x.yaml:12" or "-o 'bs=8,16'"
 };
 
+// sweep.prune: what a run leaves out. AboveDivergence: once a trial diverges, the trials of its line (the same
+// config but for the learning rate, see prune_line) with a larger learning rate are recorded skipped, not run.
+enum class Prune { None, AboveDivergence };
+std::string to_string(Prune prune);                       // "none", "above_divergence"
+constexpr const char* kPruneValues = "none, above_divergence";
+
 struct SweepSpec {
   std::string name;
   std::string file;                          // the sweep's own YAML file
@@ -29,6 +35,7 @@ struct SweepSpec {
   std::vector<Axis> axes;                    // schema order
   std::vector<std::int64_t> seeds;           // empty: no seed axis (training.seed as set)
   std::map<std::string, std::string> sources;  // key -> where its value was set, for error messages
+  Prune prune = Prune::None;                 // sweep.prune
 };
 
 struct TrialSpec {
@@ -49,6 +56,10 @@ void validate_trials(const SweepSpec& sweep);
 
 // The readable part (swept values) plus a short hash of the config without its budget.
 std::string make_trial_id(const Config& config, const std::vector<std::pair<std::string, Value>>& swept);
+
+// A trial's "line" for sweep.prune: its config with the learning rate (optimizer.lr, optimizer.temperature)
+// taken out, as text. Trials of one line differ only in the learning rate.
+std::string prune_line(const Config& config);
 
 // The swept keys, seed last ("training.seed" when seeds are swept): the columns worth showing.
 std::vector<std::string> swept_keys(const SweepSpec& sweep);

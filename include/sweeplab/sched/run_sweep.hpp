@@ -53,7 +53,10 @@ struct RunTotals {
 //  - partial and interrupted trials continue from their checkpoint, metrics.jsonl cut back to it;
 //  - a trial locked by another live process is left to it (counted busy);
 //  - a group that throws has its trials recorded as failed (summary.json with the error);
-//  - after an interrupt, the running trials checkpoint and no further group starts.
+//  - after an interrupt, the running trials checkpoint and no further group starts;
+//  - sweep.prune: above_divergence: the trials run in waves by learning rate within their line (the same
+//    config but for the learning rate), smallest first; a trial above a diverged one of its line (in this run,
+//    or on disk unless fresh) is not run but recorded skipped (trial_job.hpp record_pruned).
 RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const RunOptions& options,
                     const std::string& trainer, std::ostream& out);
 
@@ -61,6 +64,10 @@ RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const
 // the scheduler did, then trains the groups that arrive on its task pipe with `train`. Returns the
 // process's exit code.
 int worker_main(const std::vector<std::string>& args, const GroupTrainer& train);
+
+// sweep.prune: above_divergence: why a trial above `diverged` (a trial of its line, with a smaller learning
+// rate, that diverged at `step`) is skipped: "optimizer.lr=0.5 diverged at step 12 (sweep.prune: above_divergence)".
+std::string pruned_because(const Config& diverged, std::int64_t step);
 
 // "bs=8-1a2b3c4d  completed  train_loss=0.01 test_loss=0.02 test_acc=0.99  1.2s"
 std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome);

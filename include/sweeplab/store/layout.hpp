@@ -13,7 +13,7 @@ std::string trial_dir(const std::string& experiments_dir, const std::string& swe
 
 // What summary.json says, in the parts the scheduler and `status` need.
 struct StoredSummary {
-  std::string status;  // completed, diverged, failed, interrupted; "unreadable" for a damaged file
+  std::string status;  // completed, diverged, failed, interrupted, skipped; "unreadable" for a damaged file
   std::int64_t steps = 0, epochs = 0, samples = 0;
   double wall_time_s = 0.0;
   std::vector<BestMetric> best;
@@ -23,6 +23,7 @@ struct StoredSummary {
   std::optional<std::int64_t> diverged_at_step;
   std::vector<std::string> warnings;
   std::string error;
+  std::string skip_reason;          // a skipped trial: why (sweep.prune)
   std::string signal;               // a trial whose worker died: the signal ("SIGKILL"), "" when it exited
   std::optional<int> exit_code;     // ... and its exit code, when it exited
 };
