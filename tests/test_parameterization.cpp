@@ -448,7 +448,9 @@ void expect_matches_reference(const Backend& backend, const Case& c) {
   EXPECT_EQ(got.sums.diverged_at_step, 0);
   EXPECT_NEAR(got.test.loss, want.test.loss, 1e-5 * want.test.loss + 1e-6) << "test loss";
   ASSERT_EQ(got.test.accuracy.has_value(), want.test.accuracy.has_value());
-  if (want.test.accuracy) EXPECT_NEAR(*got.test.accuracy, *want.test.accuracy, 1e-9) << "test accuracy";
+  if (want.test.accuracy) {
+    EXPECT_NEAR(*got.test.accuracy, *want.test.accuracy, 1e-9) << "test accuracy";
+  }
 
   const auto shape = shape_for(c);
   if (!shape.bias) {  // sp, mup: the biases, and their optimizer state, exactly 0 after training
