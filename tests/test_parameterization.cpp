@@ -1,1 +1,733 @@
-// Tests for issue 11: filled in on its branch.
+// Issue 11, the engine's arithmetic for seed 001's parameterizations (sp, mup with richness gamma; Atanasov et al.
+// 2025), the centred output f(theta) - f(theta_0), and token inputs (a gathered first layer instead of one-hot
+// products):
+//  - shape_of and layer_scales against the formulas; a forward with known weights against hand-computed outputs;
+//    the 1/sqrt(fan_in) scaling keeping preactivation variances at init_std^2 times the input's; initial_parameters;
+//  - every backend (lean, lean portable, batched on the CPU) against autograd + torch::optim (make_model with the
+//    parameterization, the centred output as model(x) - model_0(x), token inputs as one-hot rows), as
+//    test_engine_math does for the standard models;
+//  - the token kernels' speed against a dense one-hot first layer (printed).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/group_math.hpp"
+#include "engine/setup.hpp"
+#include "train/dataset.hpp"
+#include "train/model.hpp"
+
+namespace sweeplab {
+namespace {
+
+constexpr std::int64_t kTrain = 11, kTest = 7, kBatch = 4, kSteps = 3;
+const std::vector<std::int64_t> kOrder = {7, 2, 10, 0, 4, 1, 8, 3, 6, 9, 5};
+const std::vector<double> kLrs = {0.2, 0.1, 0.15};
+
+class Lcg {
+ public:
+  explicit Lcg(std::uint64_t seed) : state_(seed * 6364136223846793005ULL + 1442695040888963407ULL) {}
+  double uniform() {
+    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return double(state_ >> 11) / double(1ULL << 53);
+  }
+  float symmetric(double scale) { return float((2.0 * uniform() - 1.0) * scale); }
+  std::int64_t below(std::int64_t n) { return std::min<std::int64_t>(n - 1, std::int64_t(uniform() * double(n))); }
+
+ private:
+  std::uint64_t state_;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Data: features (3 inputs) for each loss, multiclass with two logits; and token rows (2 tokens, offset into a
+// vocabulary of 10, 5 classes: (a + b) mod 5).
+
+constexpr std::int64_t kInputs = 3, kTokens = 2, kPerToken = 5, kVocabulary = kTokens * kPerToken;
+
+std::int64_t outputs_of(LossKind loss) { return loss == LossKind::Binary ? 1 : 2; }
+
+GroupData make_feature_data(LossKind loss) {
+  Lcg rng(29 + std::uint64_t(loss));
+  GroupData data;
+  data.inputs = kInputs;
+  data.outputs = outputs_of(loss);
+  data.n_train = kTrain;
+  data.n_test = kTest;
+  const auto fill = [&](std::int64_t rows, std::vector<float>& x, std::vector<float>& y) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      for (std::int64_t i = 0; i < kInputs; ++i) x.push_back(rng.symmetric(2.0));
+      const float* row = &x[std::size_t(r * kInputs)];
+      if (loss == LossKind::Binary) y.push_back(row[0] - 0.5f * row[1] + rng.symmetric(0.7) > 0.0f ? 1.0f : 0.0f);
+      else if (loss == LossKind::Multiclass) y.push_back(row[0] + row[2] > 0.0f ? 1.0f : 0.0f);
+      else y.push_back(row[0] * row[2] + rng.symmetric(0.3)), y.push_back(rng.symmetric(1.0));
+    }
+  };
+  fill(kTrain, data.x_train, data.y_train);
+  fill(kTest, data.x_test, data.y_test);
+  return data;
+}
+
+GroupData make_token_data() {
+  Lcg rng(41);
+  GroupData data;
+  data.inputs = kTokens;
+  data.outputs = kPerToken;
+  data.n_train = kTrain;
+  data.n_test = kTest;
+  const auto fill = [&](std::int64_t rows, std::vector<float>& x, std::vector<float>& y) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int64_t a = rng.below(kPerToken), b = rng.below(kPerToken);
+      x.push_back(float(a));
+      x.push_back(float(kPerToken + b));
+      y.push_back(float((a + b) % kPerToken));
+    }
+  };
+  fill(kTrain, data.x_train, data.y_train);
+  fill(kTest, data.x_test, data.y_test);
+  return data;
+}
+
+const GroupData& feature_data(LossKind loss) {
+  static const GroupData data[] = {make_feature_data(LossKind::Binary), make_feature_data(LossKind::Multiclass),
+                                   make_feature_data(LossKind::Regression)};
+  return data[int(loss)];
+}
+const GroupData& token_data() {
+  static const GroupData data = make_token_data();
+  return data;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Cases.
+
+struct OptimizerSpec {
+  const char* label;
+  const char* name;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+};
+
+struct Case {
+  std::string label;
+  const char* parameterization;  // standard, sp, mup
+  double gamma;
+  bool centered;
+  bool tokens;
+  std::vector<std::int64_t> hidden;
+  const char* activation;
+  LossKind loss;
+  OptimizerSpec optimizer;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.label; }
+
+const char* loss_label(LossKind loss) {
+  return loss == LossKind::Binary ? "Binary" : loss == LossKind::Multiclass ? "TwoLogitCe" : "Regression";
+}
+
+Config config_for(const Case& c) {
+  Config config;
+  config.model.hidden = c.hidden;
+  config.model.activation = c.activation;
+  config.model.output_activation = "none";
+  config.model.parameterization = c.parameterization;
+  config.model.gamma = c.gamma;
+  config.model.init_std = 1.0;
+  config.model.centered = c.centered;
+  config.optimizer.name = c.optimizer.name;
+  config.optimizer.lr = kLrs[0];
+  config.optimizer.momentum = c.optimizer.momentum;
+  config.optimizer.nesterov = c.optimizer.nesterov;
+  config.optimizer.weight_decay = c.optimizer.weight_decay;
+  return config;
+}
+
+const GroupData& data_for(const Case& c) { return c.tokens ? token_data() : feature_data(c.loss); }
+
+Dataset dataset_for(const Case& c) {
+  Dataset dataset;
+  const GroupData& data = data_for(c);
+  dataset.loss = c.tokens ? LossKind::Multiclass : c.loss;
+  dataset.inputs = data.inputs;
+  dataset.outputs = data.outputs;
+  dataset.vocabulary = c.tokens ? kVocabulary : 0;
+  return dataset;
+}
+
+MlpShape shape_for(const Case& c) { return shape_of(config_for(c), dataset_for(c)); }
+
+std::vector<float> initial_for(const Case& c) { return initial_parameters(config_for(c).model, shape_for(c), 7); }
+
+const std::vector<OptimizerSpec>& optimizers() {
+  static const std::vector<OptimizerSpec> all = {
+      {"Sgd", "sgd"},
+      {"SgdNesterovWd", "sgd", 0.9, true, 0.01},
+      {"AdamWd", "adam", 0.0, false, 0.01},
+      {"AdamW", "adamw", 0.0, false, 0.1},
+  };
+  return all;
+}
+
+// sp and mup with gamma != 1, plain and centred, every optimizer and loss (multiclass: two logits).
+std::vector<Case> parameterization_cases() {
+  std::vector<Case> cases;
+  for (const char* p : {"sp", "mup"}) {
+    for (const bool centered : {false, true}) {
+      for (const LossKind loss : {LossKind::Binary, LossKind::Multiclass, LossKind::Regression}) {
+        for (const auto& optimizer : optimizers()) {
+          const bool deep = loss != LossKind::Binary;
+          Case c{"", p, std::string(p) == "sp" ? 0.5 : 2.0, centered, false, deep ? std::vector<std::int64_t>{17, 9}
+                                                                                   : std::vector<std::int64_t>{17},
+                 deep ? "relu" : "tanh", loss, optimizer};
+          c.label = std::string(p == std::string("sp") ? "Sp" : "Mup") + (centered ? "Centred" : "") + "_" +
+                    (deep ? "Relu17x9" : "Tanh17") + "_" + loss_label(loss) + "_" + optimizer.label;
+          cases.push_back(c);
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+// Token inputs against one-hot rows: standard (with biases), sp, mup (plain and centred).
+std::vector<Case> token_cases() {
+  std::vector<Case> cases;
+  struct Variant { const char* label; const char* p; double gamma; bool centered; };
+  for (const Variant v : {Variant{"Standard", "standard", 1.0, false}, Variant{"Sp", "sp", 0.5, false},
+                          Variant{"MupCentred", "mup", 2.0, true}}) {
+    for (const auto& optimizer : optimizers()) {
+      for (const auto& hidden : {std::vector<std::int64_t>{16}, std::vector<std::int64_t>{17, 9}}) {
+        Case c{"", v.p, v.gamma, v.centered, true, hidden, "relu", LossKind::Multiclass, optimizer};
+        c.label = std::string("Tokens") + v.label + (hidden.size() == 1 ? "_Relu16_" : "_Relu17x9_") + optimizer.label;
+        cases.push_back(c);
+      }
+    }
+  }
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------------
+// The reference: autograd and torch::optim on make_model's model (token rows as one-hot rows), the centred
+// output as model(x) - model_0(x).
+
+struct Run {
+  std::vector<float> parameters, state;
+  double loss_sum = 0.0, accuracy_sum = 0.0;
+  std::int64_t batches = 0;
+  Evaluation test;
+};
+
+torch::Tensor inputs_of(const Case& c, const std::vector<float>& x, std::int64_t rows) {
+  if (!c.tokens) return torch::from_blob(const_cast<float*>(x.data()), {rows, kInputs}, torch::kFloat32).clone();
+  auto one_hot = torch::zeros({rows, kVocabulary});
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t t = 0; t < kTokens; ++t) one_hot[r][std::int64_t(x[std::size_t(r * kTokens + t)])] += 1.0f;
+  }
+  return one_hot;
+}
+
+torch::Tensor targets_of(const Case& c, const std::vector<float>& y, std::int64_t rows) {
+  const auto values = torch::from_blob(const_cast<float*>(y.data()), {std::int64_t(y.size())}, torch::kFloat32).clone();
+  const LossKind loss = c.tokens ? LossKind::Multiclass : c.loss;
+  if (loss == LossKind::Multiclass) return values.to(torch::kLong);
+  if (loss == LossKind::Regression) return values.view({rows, 2});
+  return values;
+}
+
+torch::Tensor reference_loss(const Case& c, const torch::Tensor& output, const torch::Tensor& target) {
+  switch (c.tokens ? LossKind::Multiclass : c.loss) {
+    case LossKind::Binary: return torch::binary_cross_entropy_with_logits(output.squeeze(1), target);
+    case LossKind::Multiclass: return torch::cross_entropy_loss(output, target);
+    case LossKind::Regression: return torch::mse_loss(output, target);
+  }
+  return {};
+}
+
+double reference_accuracy(const Case& c, const torch::Tensor& output, const torch::Tensor& target) {
+  const LossKind loss = c.tokens ? LossKind::Multiclass : c.loss;
+  if (loss == LossKind::Regression) return 0.0;
+  const auto predicted = loss == LossKind::Binary ? output.squeeze(1).gt(0) : output.argmax(1);
+  const auto truth = loss == LossKind::Binary ? target.gt(0.5) : target;
+  return predicted.eq(truth).to(torch::kFloat64).mean().item<double>();
+}
+
+// `of` of every parameter tensor, in the engine's layout; a bias-free layer's bias as zeros.
+template <typename Of>
+std::vector<float> in_engine_layout(torch::nn::Sequential& model, Of of) {
+  std::vector<float> flat;
+  const auto append = [&](const torch::Tensor& tensor) {
+    const auto values = tensor.detach().to(torch::kFloat32).contiguous();
+    flat.insert(flat.end(), values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+  };
+  for (const auto& module : model->children()) {
+    if (const auto* linear = module->as<torch::nn::Linear>()) {
+      append(of(linear->weight).t());
+      if (linear->bias.defined()) append(of(linear->bias));
+      else flat.insert(flat.end(), std::size_t(linear->weight.size(0)), 0.0f);
+    }
+  }
+  return flat;
+}
+
+std::vector<float> reference_state(torch::optim::Optimizer& optimizer, torch::nn::Sequential& model, const Case& c) {
+  auto& states = optimizer.state();
+  const auto state_of = [&](const torch::Tensor& p) -> torch::optim::OptimizerParamState& {
+    const auto found = states.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    if (found == states.end()) throw std::runtime_error("reference: a parameter without optimizer state");
+    return *found->second;
+  };
+  const std::string name = c.optimizer.name;
+  if (name == "sgd") {
+    if (c.optimizer.momentum == 0.0) return {};
+    return in_engine_layout(model, [&](const torch::Tensor& p) {
+      return static_cast<torch::optim::SGDParamState&>(state_of(p)).momentum_buffer();
+    });
+  }
+  std::vector<float> avg, avg_sq;
+  if (name == "adam") {
+    avg = in_engine_layout(model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamParamState&>(state_of(p)).exp_avg(); });
+    avg_sq = in_engine_layout(model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamParamState&>(state_of(p)).exp_avg_sq(); });
+  } else {
+    avg = in_engine_layout(model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamWParamState&>(state_of(p)).exp_avg(); });
+    avg_sq = in_engine_layout(model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamWParamState&>(state_of(p)).exp_avg_sq(); });
+  }
+  avg.insert(avg.end(), avg_sq.begin(), avg_sq.end());
+  return avg;
+}
+
+torch::nn::Sequential model_with(const Case& c, const std::vector<float>& parameters) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  const auto shape = shape_for(c);
+  auto model = make_model(config_for(c).model, shape.widths.front(), shape.widths.back(), gen);
+  unflatten_parameters(parameters, model);
+  return model;
+}
+
+Run run_reference(const Case& c, const std::vector<float>& initial) {
+  const GroupData& data = data_for(c);
+  auto model = model_with(c, initial), model0 = model_with(c, initial);
+  const auto output_of = [&](const torch::Tensor& x) {
+    if (!c.centered) return model->forward(x);
+    torch::Tensor out0;
+    {
+      torch::NoGradGuard no_grad;
+      out0 = model0->forward(x);
+    }
+    return model->forward(x) - out0;
+  };
+  auto optimizer = make_optimizer(config_for(c).optimizer, model->parameters());
+  const auto x_train = inputs_of(c, data.x_train, data.n_train), y_train = targets_of(c, data.y_train, data.n_train);
+  Run run;
+  for (std::int64_t step = 0; step < kSteps; ++step) {
+    const std::int64_t first = step * kBatch, rows = std::min(kBatch, data.n_train - first);
+    const auto index = torch::tensor(std::vector<std::int64_t>(kOrder.begin() + first, kOrder.begin() + first + rows));
+    const auto x = x_train.index_select(0, index), y = y_train.index_select(0, index);
+    set_learning_rate(*optimizer, kLrs[std::size_t(step)]);
+    optimizer->zero_grad();
+    const auto output = output_of(x);
+    const auto loss = reference_loss(c, output, y);
+    loss.backward();
+    optimizer->step();
+    run.loss_sum += loss.item<double>();
+    run.accuracy_sum += reference_accuracy(c, output.detach(), y);
+    ++run.batches;
+  }
+  run.parameters = flatten_parameters(model);
+  run.state = reference_state(*optimizer, model, c);
+  torch::NoGradGuard no_grad;
+  const auto y_test = targets_of(c, data.y_test, data.n_test);
+  const auto output = output_of(inputs_of(c, data.x_test, data.n_test));
+  run.test.loss = reference_loss(c, output, y_test).item<double>();
+  if ((c.tokens ? LossKind::Multiclass : c.loss) != LossKind::Regression) run.test.accuracy = reference_accuracy(c, output, y_test);
+  return run;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Backends.
+
+using Factory = std::unique_ptr<GroupMath> (*)(const MlpShape&, const GroupData&, int);
+struct Backend {
+  const char* label;
+  Factory make;
+};
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.label; }
+const Backend kLean = {"Lean", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k); }};
+const Backend kLeanPortable = {"LeanPortable",
+                               [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, true); }};
+const Backend kBatched = {"Batched", [](const MlpShape& s, const GroupData& d, int k) { return make_batched_math(s, d, k, "cpu"); }};
+
+struct BackendRun {
+  std::vector<float> parameters, state;
+  Accumulators sums;
+  Evaluation test;
+};
+
+Segment segment_of(int slot, std::int64_t steps, std::int64_t batch, const double* lrs) {
+  Segment segment;
+  segment.slot = slot;
+  segment.order = kOrder.data();
+  segment.steps = steps;
+  segment.batch_size = batch;
+  segment.lrs = lrs;
+  return segment;
+}
+
+BackendRun run_backend(const Backend& backend, const Case& c, const std::vector<float>& initial) {
+  const auto shape = shape_for(c);
+  auto math = backend.make(shape, data_for(c), 1);
+  math->set_hyper(0, hyper_of(config_for(c)));
+  math->set_initial(0, initial);
+  math->load(0, initial, std::vector<float>(std::size_t(shape.optimizer_state_count()), 0.0f));
+  math->advance({segment_of(0, kSteps, kBatch, kLrs.data())});
+  BackendRun run;
+  run.parameters = math->parameters(0);
+  run.state = math->optimizer_state(0);
+  run.sums = math->accumulators(0);
+  run.test = math->evaluate({0}).at(0);
+  return run;
+}
+
+::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& want, double floor = 1e-6,
+                                     double rel = 1e-4) {
+  if (got.size() != want.size()) return ::testing::AssertionFailure() << got.size() << " values, expected " << want.size();
+  std::ostringstream bad;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double g = got[i], w = want[i];
+    if (std::fabs(g - w) <= rel * std::fabs(w) + floor) continue;
+    if (++count <= 5) bad << std::setprecision(9) << "\n  [" << i << "] " << g << " expected " << w;
+  }
+  if (count == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << count << " of " << got.size() << " values differ:" << bad.str();
+}
+
+// The positions of the biases in the layout (and in each optimizer-state copy).
+std::vector<std::size_t> bias_positions(const MlpShape& shape) {
+  std::vector<std::size_t> positions;
+  std::size_t at = 0;
+  for (std::int64_t l = 0; l < shape.layers(); ++l) {
+    at += std::size_t(shape.widths[l] * shape.widths[l + 1]);
+    for (std::int64_t n = 0; n < shape.widths[l + 1]; ++n) positions.push_back(at++);
+  }
+  return positions;
+}
+
+void expect_matches_reference(const Backend& backend, const Case& c) {
+  const auto initial = initial_for(c);
+  const auto want = run_reference(c, initial);
+  ASSERT_FALSE(all_close(want.parameters, initial)) << "the reference did not train: the case tests nothing";
+  const auto got = run_backend(backend, c, initial);
+  EXPECT_TRUE(all_close(got.parameters, want.parameters)) << "parameters";
+  ASSERT_EQ(got.state.size(), want.state.size());
+  if (std::string(c.optimizer.name) == "sgd") {
+    EXPECT_TRUE(all_close(got.state, want.state)) << "momentum buffer";
+  } else {
+    const auto half = std::ptrdiff_t(got.state.size() / 2);
+    EXPECT_TRUE(all_close({got.state.begin(), got.state.begin() + half}, {want.state.begin(), want.state.begin() + half}))
+        << "exp_avg";
+    EXPECT_TRUE(all_close({got.state.begin() + half, got.state.end()}, {want.state.begin() + half, want.state.end()}, 1e-9))
+        << "exp_avg_sq";
+  }
+  EXPECT_NEAR(got.sums.loss_sum, want.loss_sum, 1e-5 * want.loss_sum + 1e-6) << "loss_sum";
+  EXPECT_NEAR(got.sums.accuracy_sum, want.accuracy_sum, 1e-9) << "accuracy_sum";
+  EXPECT_EQ(got.sums.batches, kSteps);
+  EXPECT_EQ(got.sums.diverged_at_step, 0);
+  EXPECT_NEAR(got.test.loss, want.test.loss, 1e-5 * want.test.loss + 1e-6) << "test loss";
+  ASSERT_EQ(got.test.accuracy.has_value(), want.test.accuracy.has_value());
+  if (want.test.accuracy) {
+    EXPECT_NEAR(*got.test.accuracy, *want.test.accuracy, 1e-9) << "test accuracy";
+  }
+
+  const auto shape = shape_for(c);
+  if (!shape.bias) {  // sp, mup: the biases, and their optimizer state, exactly 0 after training
+    const std::size_t p = std::size_t(shape.parameter_count());
+    for (const std::size_t i : bias_positions(shape)) {
+      ASSERT_EQ(got.parameters[i], 0.0f) << "bias at " << i;
+      for (std::size_t copy = 0; copy * p < got.state.size(); ++copy) ASSERT_EQ(got.state[copy * p + i], 0.0f) << "state at " << i;
+    }
+  }
+}
+
+class ParameterizationVsReference : public ::testing::TestWithParam<std::tuple<Backend, Case>> {};
+TEST_P(ParameterizationVsReference, OneEpochMatchesAutograd) {
+  expect_matches_reference(std::get<0>(GetParam()), std::get<1>(GetParam()));
+}
+INSTANTIATE_TEST_SUITE_P(SpMup, ParameterizationVsReference,
+                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kBatched),
+                                            ::testing::ValuesIn(parameterization_cases())),
+                         [](const ::testing::TestParamInfo<std::tuple<Backend, Case>>& info) {
+                           return std::string(std::get<0>(info.param).label) + "_" + std::get<1>(info.param).label;
+                         });
+
+class TokensVsOneHot : public ::testing::TestWithParam<std::tuple<Backend, Case>> {};
+TEST_P(TokensVsOneHot, OneEpochMatchesAutogradOnOneHotRows) {
+  expect_matches_reference(std::get<0>(GetParam()), std::get<1>(GetParam()));
+}
+INSTANTIATE_TEST_SUITE_P(Tokens, TokensVsOneHot,
+                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kBatched), ::testing::ValuesIn(token_cases())),
+                         [](const ::testing::TestParamInfo<std::tuple<Backend, Case>>& info) {
+                           return std::string(std::get<0>(info.param).label) + "_" + std::get<1>(info.param).label;
+                         });
+
+// ------------------------------------------------------------------------------------------------
+// The formulas.
+
+Config sp_mup_config(const char* parameterization, std::vector<std::int64_t> hidden, double gamma, double init_std) {
+  Config config;
+  config.model.parameterization = parameterization;
+  config.model.hidden = std::move(hidden);
+  config.model.gamma = gamma;
+  config.model.init_std = init_std;
+  return config;
+}
+
+Dataset dataset_shape(std::int64_t inputs, std::int64_t outputs, LossKind loss, std::int64_t vocabulary = 0) {
+  Dataset data;
+  data.inputs = inputs;
+  data.outputs = outputs;
+  data.loss = loss;
+  data.vocabulary = vocabulary;
+  return data;
+}
+
+TEST(ShapeOf, SpAndMupScaleEveryLayerAsTheFormulasSay) {
+  const auto data = dataset_shape(3, 2, LossKind::Multiclass);
+  for (const char* p : {"sp", "mup"}) {
+    SCOPED_TRACE(p);
+    auto config = sp_mup_config(p, {16, 8}, 0.5, 1.0);
+    config.model.centered = true;
+    const auto shape = shape_of(config, data);
+    EXPECT_EQ(shape.widths, (std::vector<std::int64_t>{3, 16, 8, 2}));
+    EXPECT_FALSE(shape.bias);
+    EXPECT_TRUE(shape.centered);
+    EXPECT_EQ(shape.tokens, 0);
+    ASSERT_EQ(shape.scales.size(), 3u);
+    EXPECT_FLOAT_EQ(shape.scales[0], float(1.0 / std::sqrt(3.0)));
+    EXPECT_FLOAT_EQ(shape.scales[1], 0.25f);
+    EXPECT_FLOAT_EQ(shape.scales[2], std::string(p) == "sp" ? float(1.0 / (0.5 * std::sqrt(8.0))) : float(1.0 / (0.5 * 8.0)));
+  }
+}
+
+TEST(ShapeOf, StandardKeepsBiasesAndNoScales) {
+  Config config;
+  config.model.hidden = {16};
+  const auto shape = shape_of(config, dataset_shape(3, 1, LossKind::Binary));
+  EXPECT_TRUE(shape.scales.empty());
+  EXPECT_TRUE(shape.bias);
+  EXPECT_FALSE(shape.centered);
+  EXPECT_EQ(shape.tokens, 0);
+}
+
+TEST(ShapeOf, TokenInputsTakeTheVocabularyAsFirstWidth) {
+  Config config;
+  config.model.hidden = {256};
+  const auto shape = shape_of(config, dataset_shape(2, 97, LossKind::Multiclass, 194));
+  EXPECT_EQ(shape.widths, (std::vector<std::int64_t>{194, 256, 97}));
+  EXPECT_EQ(shape.tokens, 2);
+  const auto sp = shape_of(sp_mup_config("sp", {256}, 1.0, 1.0), dataset_shape(2, 97, LossKind::Multiclass, 194));
+  EXPECT_FLOAT_EQ(sp.scales.at(0), float(1.0 / std::sqrt(194.0)));  // fan_in: the vocabulary (one-hot rows)
+}
+
+// Known weights (all 1, one test row x = (1, 2), target 0, a regression loss: the loss is the output squared):
+// hidden z = (1 + 2)/sqrt(2) for each of N units (relu keeps it), output N z / (gamma sqrt(N)) (sp) or
+// N z / (gamma N) (mup); their ratio is sqrt(N). Each backend, and make_model's model, give those.
+TEST(Formulas, KnownWeightsGiveTheHandComputedOutputs) {
+  constexpr std::int64_t kN = 64;
+  constexpr double kGamma = 0.5;
+  GroupData data;
+  data.inputs = 2;
+  data.outputs = 1;
+  data.n_train = 1;
+  data.n_test = 1;
+  data.x_train = data.x_test = {1.0f, 2.0f};
+  data.y_train = data.y_test = {0.0f};
+  const double hidden = 3.0 / std::sqrt(2.0);
+  const double want_sp = kN * hidden / (kGamma * std::sqrt(double(kN))), want_mup = kN * hidden / (kGamma * kN);
+  ASSERT_NEAR(want_sp / want_mup, std::sqrt(double(kN)), 1e-9);
+  for (const Backend& backend : {kLean, kLeanPortable, kBatched}) {
+    double outputs[2];
+    for (int which = 0; which < 2; ++which) {
+      SCOPED_TRACE(std::string(backend.label) + (which == 0 ? " sp" : " mup"));
+      const auto config = sp_mup_config(which == 0 ? "sp" : "mup", {kN}, kGamma, 1.0);
+      const auto shape = shape_of(config, dataset_shape(2, 1, LossKind::Regression));
+      std::vector<float> parameters(std::size_t(shape.parameter_count()), 0.0f);
+      for (std::int64_t i = 0; i < 2 * kN; ++i) parameters[std::size_t(i)] = 1.0f;                     // W_0
+      for (std::int64_t i = 0; i < kN; ++i) parameters[std::size_t(2 * kN + kN + i)] = 1.0f;           // W_1
+      auto math = backend.make(shape, data, 1);
+      math->load(0, parameters, std::vector<float>(std::size_t(shape.optimizer_state_count()), 0.0f));
+      outputs[which] = std::sqrt(math->evaluate({0}).at(0).loss);
+      EXPECT_NEAR(outputs[which], which == 0 ? want_sp : want_mup, 1e-5 * want_sp);
+
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+      auto reference = make_model(config.model, 2, 1, gen);
+      unflatten_parameters(parameters, reference);
+      torch::NoGradGuard no_grad;
+      const double autograd = reference->forward(torch::tensor({{1.0f, 2.0f}})).item<double>();
+      EXPECT_NEAR(autograd, which == 0 ? want_sp : want_mup, 1e-5 * want_sp) << "make_model";
+    }
+    EXPECT_NEAR(outputs[0] / outputs[1], std::sqrt(double(kN)), 1e-5) << backend.label;
+  }
+}
+
+// With 1/sqrt(fan_in), a hidden layer's preactivations at initialisation have variance init_std^2 times the mean
+// square of its input, whatever the width (statistical: over 1000 and 500 units; without the scale it would be
+// fan_in times larger). The numbers are deterministic (seeded), the tolerance a few standard errors.
+TEST(Formulas, PreactivationVarianceIsInitStdSquaredTimesInputMeanSquare) {
+  constexpr double kStd = 0.7;
+  for (const char* p : {"sp", "mup"}) {
+    SCOPED_TRACE(p);
+    const auto config = sp_mup_config(p, {1000, 500}, 2.0, kStd);
+    const auto shape = shape_of(config, dataset_shape(400, 1, LossKind::Binary));
+    const auto parameters = initial_parameters(config.model, shape, 5);
+    Lcg rng(3);
+    std::vector<double> h(400);
+    for (auto& v : h) v = rng.symmetric(std::sqrt(3.0));  // mean square about 1
+    std::size_t offset = 0;
+    for (std::int64_t l = 0; l < 2; ++l) {
+      const std::int64_t fan_in = shape.widths[l], fan_out = shape.widths[l + 1];
+      double input_ms = 0.0;
+      for (double v : h) input_ms += v * v / double(fan_in);
+      std::vector<double> z(std::size_t(fan_out), 0.0);
+      for (std::int64_t i = 0; i < fan_in; ++i) {
+        for (std::int64_t j = 0; j < fan_out; ++j) z[std::size_t(j)] += h[std::size_t(i)] * parameters[offset + std::size_t(i * fan_out + j)];
+      }
+      double mean = 0.0, var = 0.0;
+      for (auto& v : z) v *= shape.scales[std::size_t(l)], mean += v / double(fan_out);
+      for (double v : z) var += (v - mean) * (v - mean) / double(fan_out - 1);
+      EXPECT_NEAR(var / (kStd * kStd * input_ms), 1.0, 0.15) << "layer " << l;
+      offset += std::size_t(fan_in * fan_out + fan_out);
+      h.assign(z.size(), 0.0);
+      for (std::size_t j = 0; j < z.size(); ++j) h[j] = std::max(z[j], 0.0);  // relu
+    }
+  }
+}
+
+TEST(InitialParameters, SpMupAreSeededNormalWeightsAndZeroBiases) {
+  constexpr double kStd = 0.5;
+  for (const char* p : {"sp", "mup"}) {
+    SCOPED_TRACE(p);
+    const auto config = sp_mup_config(p, {64, 32}, 1.0, kStd);
+    const auto shape = shape_of(config, dataset_shape(3, 2, LossKind::Multiclass));
+    const auto a = initial_parameters(config.model, shape, 11), again = initial_parameters(config.model, shape, 11);
+    const auto other = initial_parameters(config.model, shape, 12);
+    ASSERT_EQ(std::int64_t(a.size()), shape.parameter_count());
+    EXPECT_EQ(std::memcmp(a.data(), again.data(), a.size() * sizeof(float)), 0) << "not deterministic";
+    EXPECT_NE(std::memcmp(a.data(), other.data(), a.size() * sizeof(float)), 0) << "the seed changes nothing";
+    const auto biases = bias_positions(shape);
+    for (const std::size_t i : biases) EXPECT_EQ(a[i], 0.0f) << i;
+    double sum = 0.0, squares = 0.0, count = 0.0;
+    for (std::size_t i = 0, b = 0; i < a.size(); ++i) {
+      if (b < biases.size() && biases[b] == i) {
+        ++b;
+        continue;
+      }
+      sum += a[i], squares += double(a[i]) * a[i], ++count;
+    }
+    const double mean = sum / count, sd = std::sqrt(squares / count - mean * mean);
+    EXPECT_NEAR(sd, kStd, 0.05 * kStd);
+    EXPECT_LT(std::fabs(mean), 4.0 * kStd / std::sqrt(count));
+  }
+  // Standard stays PyTorch's nn.Linear initialisation: uniform within 1/sqrt(fan_in), biases not all 0.
+  Config standard;
+  standard.model.hidden = {64};
+  const auto shape = shape_of(standard, dataset_shape(3, 2, LossKind::Multiclass));
+  const auto values = initial_parameters(standard.model, shape, 11);
+  for (std::size_t i = 0; i < std::size_t(3 * 64); ++i) EXPECT_LE(std::fabs(values[i]), 1.0 / std::sqrt(3.0));
+  EXPECT_NE(values[std::size_t(3 * 64)], 0.0f);
+}
+
+// A centred output is 0 at initialisation: the first batch's loss is that of a zero output (log 2 for binary).
+TEST(Centred, OutputIsZeroAtInitialisationAndSetInitialIsRequired) {
+  Case c = parameterization_cases()[0];
+  c.centered = true;
+  c.loss = LossKind::Binary;
+  const auto initial = initial_for(c);
+  for (const Backend& backend : {kLean, kLeanPortable, kBatched}) {
+    SCOPED_TRACE(backend.label);
+    const auto shape = shape_for(c);
+    auto math = backend.make(shape, data_for(c), 2);
+    math->set_initial(0, initial);
+    math->load(0, initial, std::vector<float>(std::size_t(shape.optimizer_state_count()), 0.0f));
+    EXPECT_NEAR(math->evaluate({0}).at(0).loss, std::log(2.0), 1e-7);
+    math->load(1, initial, std::vector<float>(std::size_t(shape.optimizer_state_count()), 0.0f));
+    EXPECT_ANY_THROW(math->evaluate({1})) << "slot 1 has no theta_0";
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Speed: the lean backend, one step at B = 512 of a 194-token vocabulary (p = 97, two tokens), hidden [256], 97
+// classes: token inputs (gather/scatter) against the same model on dense one-hot rows.
+
+double seconds_per_step(const MlpShape& shape, const GroupData& data, const std::vector<float>& initial,
+                        const std::vector<std::int64_t>& order, std::int64_t batch, int epochs) {
+  auto math = make_lean_cpu_math(shape, data, 1);
+  math->set_hyper(0, TrialHyper{});
+  math->load(0, initial, std::vector<float>(std::size_t(shape.optimizer_state_count()), 0.0f));
+  const std::int64_t steps = data.n_train / batch;
+  std::vector<double> lrs(std::size_t(steps), 1e-3);
+  Segment segment;
+  segment.order = order.data();
+  segment.steps = steps;
+  segment.batch_size = batch;
+  segment.lrs = lrs.data();
+  math->advance({segment});  // warm-up
+  const auto start = std::chrono::steady_clock::now();
+  for (int e = 0; e < epochs; ++e) math->advance({segment});
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / double(epochs * steps);
+}
+
+// Also with two classes (194 -> 256 -> 2), where the first layer is nearly the whole step.
+TEST(TokenSpeed, GatherIsFasterThanDenseOneHotAtB512) {
+  constexpr std::int64_t kP = 97, kRows = 2048, kBatchRows = 512;
+  std::vector<std::int64_t> order(kRows);
+  for (std::int64_t i = 0; i < kRows; ++i) order[std::size_t(i)] = i;
+  for (const std::int64_t classes : {kP, std::int64_t(2)}) {
+    GroupData tokens, dense;
+    tokens.inputs = 2, dense.inputs = 2 * kP;
+    tokens.outputs = dense.outputs = classes;
+    tokens.n_train = dense.n_train = kRows;
+    tokens.n_test = dense.n_test = 1;
+    Lcg rng(5);
+    for (std::int64_t r = 0; r < kRows + 1; ++r) {
+      const std::int64_t a = rng.below(kP), b = rng.below(kP);
+      auto& xt = r < kRows ? tokens.x_train : tokens.x_test;
+      auto& xd = r < kRows ? dense.x_train : dense.x_test;
+      xt.push_back(float(a)), xt.push_back(float(kP + b));
+      for (std::int64_t v = 0; v < 2 * kP; ++v) xd.push_back(v == a || v == kP + b ? 1.0f : 0.0f);
+      auto& yt = r < kRows ? tokens.y_train : tokens.y_test;
+      auto& yd = r < kRows ? dense.y_train : dense.y_test;
+      yt.push_back(float((a + b) % classes)), yd.push_back(float((a + b) % classes));
+    }
+    for (const char* optimizer : {"sgd", "adam"}) {
+      Config config;
+      config.model.hidden = {256};
+      config.optimizer.name = optimizer;
+      auto dense_shape = shape_of(config, dataset_shape(2 * kP, classes, LossKind::Multiclass));
+      auto token_shape = shape_of(config, dataset_shape(2, classes, LossKind::Multiclass, 2 * kP));
+      const auto initial = initial_parameters(config.model, dense_shape, 1);
+      const double t_dense = seconds_per_step(dense_shape, dense, initial, order, kBatchRows, 10);
+      const double t_tokens = seconds_per_step(token_shape, tokens, initial, order, kBatchRows, 10);
+      std::cout << "[ speed    ] lean, " << optimizer << ", B=512, 194 -> 256 -> " << classes << ": dense one-hot "
+                << std::setprecision(3) << t_dense * 1e3 << " ms/step, tokens " << t_tokens * 1e3 << " ms/step, "
+                << t_dense / t_tokens << "x\n";
+      EXPECT_LT(t_tokens, t_dense) << optimizer;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sweeplab

@@ -66,17 +66,31 @@ Tensor upload(const std::vector<T>& values, std::vector<std::int64_t> shape, tor
 class BatchedMath : public GroupMath {
  public:
   BatchedMath(const MlpShape& shape, const GroupData& data, int slots, const std::string& device)
-      : shape_(shape), device_(device), slots_(slots), n_train_(data.n_train), n_test_(data.n_test),
+      : shape_(shape), device_(device), slots_(slots), inputs_(data.inputs), n_train_(data.n_train), n_test_(data.n_test),
         target_width_(shape.loss == LossKind::Regression ? data.outputs : 1),
         mean_over_(shape.loss == LossKind::Regression ? data.outputs : 1), hyper_values_(std::size_t(slots)) {
-    if (shape.widths.size() < 2 || shape.widths.front() != data.inputs || shape.widths.back() != data.outputs) {
+    if (shape.widths.size() < 2 || shape.widths.back() != data.outputs ||
+        (shape.tokens > 0 ? data.inputs != shape.tokens : shape.widths.front() != data.inputs)) {
       throw InternalError("batched backend: the shape does not fit the data");
+    }
+    if (!shape.scales.empty() && std::int64_t(shape.scales.size()) != shape.layers()) {
+      throw InternalError("batched backend: one scale per layer expected");
+    }
+    if (shape.tokens > 0) {  // every index a whole number inside the vocabulary
+      for (const auto* x : {&data.x_train, &data.x_test}) {
+        for (const float value : *x) {
+          if (!(value >= 0.0f && value < float(shape.widths.front()) && value == float(std::int64_t(value)))) {
+            throw InternalError("batched backend: a token index outside the vocabulary: " + std::to_string(value));
+          }
+        }
+      }
     }
     torch::NoGradGuard no_grad;
     x_train_ = upload(data.x_train, {n_train_, data.inputs}, torch::kFloat32, device_);
     y_train_ = upload(data.y_train, {n_train_, target_width_}, torch::kFloat32, device_);
     x_test_ = upload(data.x_test, {n_test_, data.inputs}, torch::kFloat32, device_);
     y_test_ = upload(data.y_test, {n_test_, target_width_}, torch::kFloat32, device_);
+    if (shape.tokens > 0) x_train_ = x_train_.to(torch::kInt64), x_test_ = x_test_.to(torch::kInt64);  // indices
     const auto floats = torch::TensorOptions(device_).dtype(torch::kFloat32);
     for (int copy = 0; copy < 1 + state_copies(); ++copy) {  // the parameters, then each optimizer state
       for (std::int64_t l = 0; l < shape.layers(); ++l) {
@@ -149,17 +163,23 @@ class BatchedMath : public GroupMath {
     for (int slot : slots) check(slot);
     const std::int64_t n = std::int64_t(slots.size());
     const Tensor chosen = upload(std::vector<std::int64_t>(slots.begin(), slots.end()), {n}, torch::kInt64, device_);
-    std::vector<Tensor> weights;
+    std::vector<Tensor> weights, initial;
     for (std::size_t i = 0; i < per_copy(); ++i) weights.push_back(trial_[i].index_select(0, chosen));
+    if (shape_.centered) {
+      for (int slot : slots) check_initial(slot);
+      for (const auto& t : initial_) initial.push_back(t.index_select(0, chosen));
+    }
     const std::int64_t widest = *std::max_element(shape_.widths.begin(), shape_.widths.end());
     const std::int64_t chunk = std::max<std::int64_t>(1, kEvaluationValues / (n * widest));
     const auto doubles = torch::TensorOptions(device_).dtype(torch::kFloat64);
     Tensor loss_sum = torch::zeros({n}, doubles), correct = torch::zeros({n}, doubles);
     for (std::int64_t first = 0; first < n_test_; first += chunk) {
       const std::int64_t rows = std::min(chunk, n_test_ - first);
-      const Tensor x = x_test_.narrow(0, first, rows).unsqueeze(0).expand({n, rows, shape_.widths.front()});
+      const Tensor x = x_test_.narrow(0, first, rows).unsqueeze(0).expand({n, rows, inputs_});
       const Tensor y = y_test_.narrow(0, first, rows).unsqueeze(0).expand({n, rows, target_width_});
-      const Outcome out = outcome(forward(weights, x, nullptr, nullptr), y, false);
+      Tensor o = forward(weights, x, nullptr, nullptr);
+      if (shape_.centered) o = o - forward(initial, x, nullptr, nullptr);
+      const Outcome out = outcome(o, y, false);
       loss_sum += out.loss.to(torch::kFloat64).sum(1);
       if (out.correct.defined()) correct += out.correct.sum(1).to(torch::kFloat64);
     }
@@ -216,8 +236,22 @@ class BatchedMath : public GroupMath {
   }
 
   void set_initial(int slot, const std::vector<float>& parameters) override {
-    (void)slot, (void)parameters;
-    if (shape_.centered) throw InternalError("centred output: not built yet");
+    check(slot);
+    if (!shape_.centered) return;  // nothing to subtract
+    if (std::int64_t(parameters.size()) != shape_.parameter_count()) {
+      throw InternalError("batched backend: initial parameters of the wrong size");
+    }
+    torch::NoGradGuard no_grad;
+    if (initial_.empty()) {
+      const auto floats = torch::TensorOptions(device_).dtype(torch::kFloat32);
+      for (std::int64_t l = 0; l < shape_.layers(); ++l) {
+        initial_.push_back(torch::zeros({slots_, shape_.widths[l], shape_.widths[l + 1]}, floats));
+        initial_.push_back(torch::zeros({slots_, shape_.widths[l + 1]}, floats));
+      }
+      initial_set_.assign(std::size_t(slots_), false);
+    }
+    write_into(initial_, 0, slot, parameters);
+    initial_set_[std::size_t(slot)] = true;
   }
 
   void set_hyper(int slot, const TrialHyper& hyper) override {
@@ -232,7 +266,7 @@ class BatchedMath : public GroupMath {
   struct Phase {
     std::int64_t n = 0;
     Tensor chosen;
-    std::vector<Tensor> trial, hyper;
+    std::vector<Tensor> trial, hyper, initial;  // initial: theta_0 (centred output)
   };
   struct StepScalars { Tensor rate, correction2, shrink, number; };  // [n] each, see advance()
   struct Outcome { Tensor loss, correct, grad; };  // per row: loss, right (classification), d(row loss)/d(output)
@@ -247,6 +281,11 @@ class BatchedMath : public GroupMath {
   Activation activation(std::int64_t l) const { return l + 1 == shape_.layers() ? shape_.output : shape_.hidden; }
   void check(int slot) const {
     if (slot < 0 || slot >= slots_) throw InternalError("batched backend: no slot " + std::to_string(slot));
+  }
+  void check_initial(int slot) const {
+    if (initial_set_.empty() || !initial_set_[std::size_t(slot)]) {
+      throw InternalError("batched backend: centred output without initial parameters (set_initial)");
+    }
   }
 
   void upload_hyper() {
@@ -294,6 +333,10 @@ class BatchedMath : public GroupMath {
     phase.chosen = upload(slots, {n}, torch::kInt64, device_);
     for (const auto& t : trial_) phase.trial.push_back(t.index_select(0, phase.chosen));
     for (const auto& t : hyper_) phase.hyper.push_back(t.index_select(0, phase.chosen));
+    if (shape_.centered) {
+      for (std::int64_t i = 0; i < n; ++i) check_initial(order[std::size_t(i)]->slot);
+      for (const auto& t : initial_) phase.initial.push_back(t.index_select(0, phase.chosen));
+    }
   }
 
   void finish(Phase& phase) {
@@ -301,12 +344,34 @@ class BatchedMath : public GroupMath {
     phase = Phase();
   }
 
-  // The network on h [n, rows, inputs]; keeps z and act(z) of every layer when asked (for backward).
+  // Token inputs: the flat row of W_0 [n * vocabulary, width] that each token of tokens [n, rows, T] picks.
+  Tensor token_rows(const Tensor& tokens) const {
+    const std::int64_t n = tokens.size(0);
+    const Tensor base = torch::arange(n, tokens.options()).mul_(shape_.widths.front()).view({n, 1, 1});
+    return (tokens + base).reshape({-1});
+  }
+
+  // The network on h [n, rows, inputs] (token inputs: indices [n, rows, T], int64); keeps z and act(z) of every
+  // layer when asked (for backward; token inputs: the indices stand for the input).
   Tensor forward(const std::vector<Tensor>& weights, Tensor h, std::vector<Tensor>* pre,
                  std::vector<Tensor>* post) const {
     if (post) post->push_back(h);
     for (std::int64_t l = 0; l < shape_.layers(); ++l) {
-      const Tensor z = torch::baddbmm(weights[std::size_t(2 * l + 1)].unsqueeze(1), h, weights[std::size_t(2 * l)]);
+      const Tensor& w = weights[std::size_t(2 * l)];
+      const Tensor& b = weights[std::size_t(2 * l + 1)];
+      Tensor z;
+      const bool scaled = !shape_.scales.empty();
+      if (l == 0 && shape_.tokens > 0) {  // gather the rows of W_0 and sum them: a one-hot input, without the product
+        const std::int64_t n = h.size(0), rows = h.size(1), width = w.size(2);
+        z = w.reshape({-1, width}).index_select(0, token_rows(h)).view({n, rows, shape_.tokens, width}).sum(2);
+        if (scaled) z = z * double(shape_.scales[0]);
+        if (shape_.bias) z = z + b.unsqueeze(1);
+      } else if (!scaled) {  // standard: as it always was
+        z = torch::baddbmm(b.unsqueeze(1), h, w);
+      } else {  // z = scale (h W) + b
+        z = torch::bmm(h, w) * double(shape_.scales[std::size_t(l)]);
+        if (shape_.bias) z = z + b.unsqueeze(1);
+      }
       h = activate(activation(l), z);
       if (pre) pre->push_back(z);
       if (post) post->push_back(h);
@@ -344,8 +409,9 @@ class BatchedMath : public GroupMath {
     const Tensor flat = rows.reshape({-1});
     const Tensor is_real = torch::arange(batch, real.options()).unsqueeze(0) < real.unsqueeze(1);  // [n, batch]
     std::vector<Tensor> pre, post;
-    const Tensor x = x_train_.index_select(0, flat).view({n, batch, shape_.widths.front()});
-    const Tensor o = forward(t, x, &pre, &post);
+    const Tensor x = x_train_.index_select(0, flat).view({n, batch, inputs_});
+    Tensor o = forward(t, x, &pre, &post);
+    if (shape_.centered) o = o - forward(phase.initial, x, nullptr, nullptr);
     const Outcome out = outcome(o, y_train_.index_select(0, flat).view({n, batch, target_width_}), true);
     const Tensor real_d = real.to(torch::kFloat64);
     const Tensor loss = out.loss.to(torch::kFloat64).masked_fill(~is_real, 0).sum(1) / (real_d * double(mean_over_));
@@ -372,7 +438,20 @@ class BatchedMath : public GroupMath {
     Tensor delta = (out.grad / divisor).masked_fill(~is_real.unsqueeze(2), 0);
     for (std::int64_t l = layers - 1; l >= 0; --l) {
       delta = activation_backward(activation(l), pre[std::size_t(l)], post[std::size_t(l + 1)], delta);
-      const Tensor grad_w = torch::bmm(post[std::size_t(l)].transpose(1, 2), delta), grad_b = delta.sum(1);
+      // Bias-free: the bias's gradient dropped (zeros, so it and its optimizer state stay 0). Scaled layers:
+      // dL/d(h W) = scale dL/dz, for the weights and the layer below.
+      const Tensor grad_b = shape_.bias ? delta.sum(1) : torch::zeros_like(t[std::size_t(2 * l + 1)]);
+      if (!shape_.scales.empty()) delta = delta * double(shape_.scales[std::size_t(l)]);
+      Tensor grad_w;
+      if (l == 0 && shape_.tokens > 0) {  // scatter-add dL/dz into the rows of W_0 the tokens picked
+        const Tensor& w = t[0];
+        const std::int64_t width = w.size(2);
+        grad_w = torch::zeros_like(w);
+        grad_w.view({-1, width}).index_add_(
+            0, token_rows(post[0]), delta.unsqueeze(2).expand({n, batch, shape_.tokens, width}).reshape({-1, width}));
+      } else {
+        grad_w = torch::bmm(post[std::size_t(l)].transpose(1, 2), delta);
+      }
       if (l > 0) delta = torch::bmm(delta, t[std::size_t(2 * l)].transpose(1, 2));
       update(phase, std::size_t(2 * l), grad_w, scalars, ok);
       update(phase, std::size_t(2 * l + 1), grad_b, scalars, ok);
@@ -423,12 +502,14 @@ class BatchedMath : public GroupMath {
     return std::vector<float>(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
   }
 
-  void write(int slot, int first, const std::vector<float>& values) {
+  void write(int slot, int first, const std::vector<float>& values) { write_into(trial_, first, slot, values); }
+
+  void write_into(std::vector<Tensor>& tensors, int first, int slot, const std::vector<float>& values) {
     if (values.empty()) return;
     const Tensor flat = upload(values, {std::int64_t(values.size())}, torch::kFloat32, device_);
     std::int64_t at = 0;
     for (std::size_t i = per_copy() * std::size_t(first); at < flat.numel(); ++i) {
-      Tensor target = trial_[i][slot];
+      Tensor target = tensors[i][slot];
       target.copy_(flat.narrow(0, at, target.numel()).view(target.sizes()));
       at += target.numel();
     }
@@ -437,11 +518,14 @@ class BatchedMath : public GroupMath {
   MlpShape shape_;
   torch::Device device_;
   int slots_;
+  std::int64_t inputs_;  // values per row (token inputs: tokens)
   std::int64_t n_train_, n_test_, target_width_, mean_over_;
   Tensor x_train_, y_train_, x_test_, y_test_;
   // Per trial, [K, ...]: W and b of each layer; the optimizer state in the same order (momentum buffer, or
   // exp_avg then exp_avg_sq); then the sums (enum Sum).
   std::vector<Tensor> trial_;
+  std::vector<Tensor> initial_;     // centred output: theta_0 per trial, the parameters' layout (set_initial)
+  std::vector<bool> initial_set_;
   std::vector<TrialHyper> hyper_values_;
   std::vector<Tensor> hyper_;  // [K] each (enum Hyper)
   bool hyper_dirty_ = true;

@@ -117,6 +117,8 @@ class GroupMath {
   virtual void load(int slot, const std::vector<float>& parameters, const std::vector<float>& optimizer_state) = 0;
   virtual void set_hyper(int slot, const TrialHyper& hyper) = 0;
   // MlpShape::centered: the trial's initial parameters theta_0, whose output is subtracted from its output.
+  // Ignored when the output is not centred; a centred slot without it makes advance and evaluate throw. The
+  // backends run theta_0's forward on each batch (no backward) and subtract it before the loss, in evaluation too.
   virtual void set_initial(int slot, const std::vector<float>& parameters) = 0;
 };
 

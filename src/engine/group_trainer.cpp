@@ -257,8 +257,9 @@ class GroupRun {
 
   void start_fresh(Trial& trial) {
     const Config& config = *trial.config;
-    math_->load(trial.slot, initial_parameters(config.model, shape_, config.training.seed),
-                std::vector<float>(std::size_t(shape_.optimizer_state_count()), 0.0f));
+    const std::vector<float> initial = initial_parameters(config.model, shape_, config.training.seed);
+    math_->set_initial(trial.slot, initial);  // theta_0 of a centred output (resume too: start_fresh runs first)
+    math_->load(trial.slot, initial, std::vector<float>(std::size_t(shape_.optimizer_state_count()), 0.0f));
     math_->set_hyper(trial.slot, hyper_of(config));
     trial.order = std::make_unique<BatchOrder>(group_data_.n_train, static_cast<std::uint64_t>(config.training.seed));
     trial.tracker = std::make_unique<MetricsTracker>(config.targets, classification_);

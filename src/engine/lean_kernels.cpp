@@ -105,6 +105,9 @@ class Update {
     if (kind_ == OptimizerKind::AdamW) decay_ = 0.0f;  // decoupled: applied as the shrink instead
   }
 
+  // sgd without momentum or weight decay: a zero gradient leaves a parameter as it is, bit for bit.
+  bool plain() const { return plain_; }
+
   template <class T>  // T: Vec or float
   inline void apply(std::int64_t i, T g) {
     T w;
@@ -164,9 +167,10 @@ class Update {
 
 // A narrow layer's gradients dB[k][n] = sum_m A[m][k] dC[m][n] and dbias[n] = sum_m dC[m][n] (m in order),
 // each handed to the optimizer as it is formed. `offset` is where B starts among the parameters; the bias
-// follows B. Rows outermost, so the loop over k vectorizes.
+// follows B. Rows outermost, so the loop over k vectorizes. `bias_grad` (width floats), when given, is the
+// bias gradient instead of the sums of dC (here and in the other backward kernels).
 void narrow_backward_weights(const float* a, const float* dc, Update& update, std::int64_t offset, std::int64_t rows,
-                             std::int64_t depth, std::int64_t width, float* scratch) {
+                             std::int64_t depth, std::int64_t width, float* scratch, const float* bias_grad) {
   const std::int64_t bias = offset + depth * width;
   for (std::int64_t n = 0; n < width; ++n) {
     for (std::int64_t k = 0; k < depth; ++k) scratch[k] = 0.0f;
@@ -175,6 +179,10 @@ void narrow_backward_weights(const float* a, const float* dc, Update& update, st
       for (std::int64_t k = 0; k < depth; ++k) scratch[k] += a[m * depth + k] * g;
     }
     for (std::int64_t k = 0; k < depth; ++k) update.apply(offset + k * width + n, scratch[k]);
+    if (bias_grad) {
+      update.apply(bias + n, bias_grad[n]);
+      continue;
+    }
     float sum = 0;
     for (std::int64_t m = 0; m < rows; ++m) sum += dc[m * width + n];
     update.apply(bias + n, sum);
@@ -186,7 +194,7 @@ void narrow_backward_weights(const float* a, const float* dc, Update& update, st
 // update. Which kernel runs depends only on the batch's row count, so a trial's numbers stay reproducible.
 template <int ROWS>
 void backward_small(const float* a, const float* dc, const float* b, float* da, Update& update, std::int64_t offset,
-                    std::int64_t depth, std::int64_t width) {
+                    std::int64_t depth, std::int64_t width, const float* bias_grad) {
   const std::int64_t bias = offset + depth * width;
   for (std::int64_t k = 0; k < depth; ++k) {
     Vec acc[ROWS];
@@ -208,6 +216,10 @@ void backward_small(const float* a, const float* dc, const float* b, float* da, 
     }
   }
   for (std::int64_t n = 0; n < width; n += kLanes) {
+    if (bias_grad) {
+      update.apply(bias + n, load(bias_grad + n));
+      continue;
+    }
     Vec sum = splat(0);
     for (int r = 0; r < ROWS; ++r) sum += load(dc + r * width + n);
     update.apply(bias + n, sum);
@@ -224,7 +236,7 @@ void transpose(const float* in, float* out, std::int64_t rows, std::int64_t colu
 // Larger batches: all three products of the backward pass as forward_layer's well-blocked kernel, through
 // two transposes: dA = dC W (W = B transposed) and dB = A^T dC; then the update, eight parameters at a time.
 void backward_large(const float* a, const float* dc, const float* b, float* da, Update& update, std::int64_t offset,
-                    std::int64_t rows, std::int64_t depth, std::int64_t width, Workspace& work) {
+                    std::int64_t rows, std::int64_t depth, std::int64_t width, Workspace& work, const float* bias_grad) {
   float* scratch = work.transposed.data();
   const float* zeros = work.zeros.data();
   if (da) {  // needs the weights before their update
@@ -235,13 +247,95 @@ void backward_large(const float* a, const float* dc, const float* b, float* da, 
   float* grad = work.grad.data();
   forward_layer(scratch, dc, zeros, grad, depth, rows, width);
   float* bias = grad + depth * width;
-  for (std::int64_t n = 0; n < width; ++n) bias[n] = 0.0f;
-  for (std::int64_t m = 0; m < rows; ++m) {
-    for (std::int64_t n = 0; n < width; ++n) bias[n] += dc[m * width + n];
+  if (bias_grad) {
+    std::memcpy(bias, bias_grad, sizeof(float) * std::size_t(width));
+  } else {
+    for (std::int64_t n = 0; n < width; ++n) bias[n] = 0.0f;
+    for (std::int64_t m = 0; m < rows; ++m) {
+      for (std::int64_t n = 0; n < width; ++n) bias[n] += dc[m * width + n];
+    }
   }
   const std::int64_t count = depth * width + width, vector_count = count - count % kLanes;
   for (std::int64_t i = 0; i < vector_count; i += kLanes) update.apply(offset + i, load(grad + i));
   for (std::int64_t i = vector_count; i < count; ++i) update.apply(offset + i, grad[i]);
+}
+
+// The token index stored as a float in an input row.
+inline std::int64_t token(float value) { return std::int64_t(value); }
+
+// Token inputs, the first layer (the same as a one-hot input row times B): C[m][n] = bias[n] + sum_t B[token_t][n],
+// or, scaled, scale * (sum_t B[token_t][n]) + bias[n] (without `bias`: no bias added); t in order.
+void gather_layer(const float* tokens, const float* b, const float* bias, float* c, std::int64_t rows,
+                  std::int64_t count, std::int64_t width, bool scaled, float scale, bool with_bias) {
+  for (std::int64_t m = 0; m < rows; ++m) {
+    float* out = c + m * width;
+    const float* row = tokens + m * count;
+    const float* first = b + token(row[0]) * width;
+    if (!scaled) {
+      for (std::int64_t n = 0; n < width; ++n) out[n] = bias[n] + first[n];
+    } else {
+      std::memcpy(out, first, sizeof(float) * std::size_t(width));
+    }
+    for (std::int64_t t = 1; t < count; ++t) {
+      const float* w = b + token(row[t]) * width;
+      for (std::int64_t n = 0; n < width; ++n) out[n] += w[n];
+    }
+    if (scaled && with_bias) {
+      for (std::int64_t n = 0; n < width; ++n) out[n] = scale * out[n] + bias[n];
+    } else if (scaled) {
+      for (std::int64_t n = 0; n < width; ++n) out[n] *= scale;
+    }
+  }
+}
+
+// Token inputs, the first layer's gradient and update: dB[v][n] = sum over the rows m and tokens t with
+// token_t(m) = v of dC[m][n] (scattered in row order, then token order), the bias's as in the other kernels;
+// then every parameter of the layer updated (adam's moments decay where the gradient is zero), or, for plain
+// sgd, only the rows the batch used (a zero gradient changes nothing there).
+void token_backward(const float* tokens, const float* dc, Update& update, std::int64_t offset, std::int64_t rows,
+                    std::int64_t count, std::int64_t vocabulary, std::int64_t width, Workspace& work,
+                    const float* bias_grad) {
+  float* grad = work.grad.data();
+  unsigned char* touched = work.touched.data();
+  const bool sparse = update.plain();
+  if (sparse) {
+    for (std::int64_t i = 0; i < rows * count; ++i) {
+      const std::int64_t v = token(tokens[i]);
+      if (!touched[v]) touched[v] = 1, std::memset(grad + v * width, 0, sizeof(float) * std::size_t(width));
+    }
+  } else {
+    std::memset(grad, 0, sizeof(float) * std::size_t(vocabulary * width));
+  }
+  for (std::int64_t m = 0; m < rows; ++m) {
+    const float* d = dc + m * width;
+    for (std::int64_t t = 0; t < count; ++t) {
+      float* g = grad + token(tokens[m * count + t]) * width;
+      for (std::int64_t n = 0; n < width; ++n) g[n] += d[n];
+    }
+  }
+  float* bias = grad + vocabulary * width;
+  if (bias_grad) {
+    std::memcpy(bias, bias_grad, sizeof(float) * std::size_t(width));
+  } else {
+    for (std::int64_t n = 0; n < width; ++n) bias[n] = 0.0f;
+    for (std::int64_t m = 0; m < rows; ++m) {
+      for (std::int64_t n = 0; n < width; ++n) bias[n] += dc[m * width + n];
+    }
+  }
+  const auto update_range = [&](std::int64_t first, std::int64_t length) {
+    const std::int64_t vector_end = first + length - length % kLanes;
+    for (std::int64_t i = first; i < vector_end; i += kLanes) update.apply(offset + i, load(grad + i));
+    for (std::int64_t i = vector_end; i < first + length; ++i) update.apply(offset + i, grad[i]);
+  };
+  if (sparse) {
+    for (std::int64_t i = 0; i < rows * count; ++i) {
+      const std::int64_t v = token(tokens[i]);
+      if (touched[v]) touched[v] = 0, update_range(v * width, width);
+    }
+    update_range(vocabulary * width, width);
+  } else {
+    update_range(0, vocabulary * width + width);
+  }
 }
 
 constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
@@ -334,9 +428,25 @@ const float* forward(const MlpShape& shape, const float* parameters, std::int64_
   const float* input = work.input.data();
   float* pre = work.pre.data();
   float* post = work.post.data();
+  const bool scaled = !shape.scales.empty();
   for (std::int64_t l = 0; l < shape.layers(); ++l) {
     const std::int64_t fan_in = shape.widths[l], fan_out = shape.widths[l + 1];
-    forward_layer(input, parameters, parameters + fan_in * fan_out, pre, rows, fan_in, fan_out);
+    const float* bias = parameters + fan_in * fan_out;
+    const float scale = scaled ? shape.scales[std::size_t(l)] : 1.0f;
+    if (l == 0 && shape.tokens > 0) {
+      gather_layer(input, parameters, bias, pre, rows, shape.tokens, fan_out, scaled, scale, shape.bias);
+    } else if (!scaled) {  // standard: as it always was
+      forward_layer(input, parameters, bias, pre, rows, fan_in, fan_out);
+    } else {  // z = scale * (h W) + b (bias-free: no b)
+      forward_layer(input, parameters, work.zeros.data(), pre, rows, fan_in, fan_out);
+      if (shape.bias) {
+        for (std::int64_t m = 0; m < rows; ++m) {
+          for (std::int64_t n = 0; n < fan_out; ++n) pre[m * fan_out + n] = scale * pre[m * fan_out + n] + bias[n];
+        }
+      } else {
+        for (std::int64_t i = 0; i < rows * fan_out; ++i) pre[i] *= scale;
+      }
+    }
     activate(l + 1 == shape.layers() ? shape.output : shape.hidden, pre, post, rows * fan_out);
     parameters += fan_in * fan_out + fan_out;
     input = post;
@@ -346,10 +456,22 @@ const float* forward(const MlpShape& shape, const float* parameters, std::int64_
   return input;
 }
 
+// The network's output on `rows` rows of work.input; centred (shape.centered): f(theta) - f(theta_0), in
+// work.centred (theta_0's forward runs first, so work's activations are theta's, for backward).
+const float* output_of(const MlpShape& shape, const float* parameters, const float* initial, std::int64_t rows,
+                       std::int64_t outputs, Workspace& work) {
+  if (!shape.centered) return forward(shape, parameters, rows, work);
+  float* centred = work.centred.data();
+  std::memcpy(centred, forward(shape, initial, rows, work), sizeof(float) * std::size_t(rows * outputs));
+  const float* out = forward(shape, parameters, rows, work);
+  for (std::int64_t i = 0; i < rows * outputs; ++i) centred[i] = out[i] - centred[i];
+  return centred;
+}
+
 }  // namespace
 
 void train_segment(const MlpShape& shape, const GroupData& data, const TrialHyper& hyper, const Segment& segment,
-                   float* parameters, float* optimizer_state, Accumulators& sums, Workspace& work) {
+                   float* parameters, float* optimizer_state, const float* initial, Accumulators& sums, Workspace& work) {
   if (sums.diverged_at_step != 0) return;
   const std::int64_t inputs = data.inputs, outputs = data.outputs, layers = shape.layers();
   const bool classification = shape.loss != LossKind::Regression;
@@ -363,7 +485,7 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
       std::memcpy(&work.target[std::size_t(r * target_width)], &data.y_train[std::size_t(row * target_width)],
                   sizeof(float) * std::size_t(target_width));
     }
-    const float* out = forward(shape, parameters, rows, work);
+    const float* out = output_of(shape, parameters, initial, rows, outputs, work);
     float* delta = work.delta.data();
     const BatchLoss batch = loss_of(shape.loss, out, work.target.data(), rows, outputs, delta);
     if (!std::isfinite(batch.loss) || batch.loss > hyper.divergence_loss) {
@@ -386,20 +508,38 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
       const float* pre = work.pre.data() + offset_act;
       const float* post = work.post.data() + offset_act;
       activation_backward(l + 1 == layers ? shape.output : shape.hidden, pre, post, delta, rows * fan_out);
+      // Bias-free: the bias's gradient is dropped (zeros). Scaled (z = s (h W) + b): dL/dz times s for the weights
+      // and the layer below, the bias's from dL/dz itself. Standard: neither, the kernels as they always were.
+      const float* bias_grad = shape.bias ? nullptr : work.zeros.data();
+      if (!shape.scales.empty()) {
+        const float scale = shape.scales[std::size_t(l)];
+        if (shape.bias) {
+          float* sums_of_delta = work.bias_grad.data();
+          for (std::int64_t n = 0; n < fan_out; ++n) sums_of_delta[n] = 0.0f;
+          for (std::int64_t m = 0; m < rows; ++m) {
+            for (std::int64_t n = 0; n < fan_out; ++n) sums_of_delta[n] += delta[m * fan_out + n];
+          }
+          bias_grad = sums_of_delta;
+        }
+        for (std::int64_t i = 0; i < rows * fan_out; ++i) delta[i] *= scale;
+      }
       const float* below = l == 0 ? work.input.data() : work.post.data() + offset_act - rows * fan_in;
       float* gradient_below = l > 0 ? work.back.data() : nullptr;
-      if (rows <= 4 && fan_out % kLanes == 0) {
+      if (l == 0 && shape.tokens > 0) {
+        token_backward(below, delta, update, offset_params, rows, shape.tokens, fan_in, fan_out, work, bias_grad);
+      } else if (rows <= 4 && fan_out % kLanes == 0) {
         static constexpr void (*kSmall[])(const float*, const float*, const float*, float*, Update&, std::int64_t,
-                                          std::int64_t, std::int64_t) = {backward_small<1>, backward_small<2>,
+                                          std::int64_t, std::int64_t, const float*) = {backward_small<1>, backward_small<2>,
                                                                           backward_small<3>, backward_small<4>};
-        kSmall[rows - 1](below, delta, parameters + offset_params, gradient_below, update, offset_params, fan_in, fan_out);
+        kSmall[rows - 1](below, delta, parameters + offset_params, gradient_below, update, offset_params, fan_in, fan_out,
+                         bias_grad);
       } else if (fan_out >= kLanes) {
         backward_large(below, delta, parameters + offset_params, gradient_below, update, offset_params, rows, fan_in,
-                       fan_out, work);
+                       fan_out, work, bias_grad);
       } else {  // a narrow layer (the output)
         // The gradient for the layer below first: it needs this layer's weights before their update.
         if (gradient_below) narrow_backward_input(delta, parameters + offset_params, gradient_below, rows, fan_in, fan_out);
-        narrow_backward_weights(below, delta, update, offset_params, rows, fan_in, fan_out, work.grad.data());
+        narrow_backward_weights(below, delta, update, offset_params, rows, fan_in, fan_out, work.grad.data(), bias_grad);
       }
       if (l > 0) {
         std::swap(work.delta, work.back);
@@ -409,7 +549,8 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
   }
 }
 
-Evaluation evaluate(const MlpShape& shape, const GroupData& data, const float* parameters, Workspace& work) {
+Evaluation evaluate(const MlpShape& shape, const GroupData& data, const float* parameters, const float* initial,
+                    Workspace& work) {
   Evaluation result;
   const std::int64_t inputs = data.inputs, outputs = data.outputs;
   const std::int64_t target_width = shape.loss == LossKind::Regression ? outputs : 1;
@@ -419,7 +560,8 @@ Evaluation evaluate(const MlpShape& shape, const GroupData& data, const float* p
     std::memcpy(work.input.data(), &data.x_test[std::size_t(first * inputs)], sizeof(float) * std::size_t(rows * inputs));
     std::memcpy(work.target.data(), &data.y_test[std::size_t(first * target_width)],
                 sizeof(float) * std::size_t(rows * target_width));
-    const BatchLoss chunk = loss_of(shape.loss, forward(shape, parameters, rows, work), work.target.data(), rows, outputs, nullptr);
+    const BatchLoss chunk = loss_of(shape.loss, output_of(shape, parameters, initial, rows, outputs, work),
+                                    work.target.data(), rows, outputs, nullptr);
     loss_sum += chunk.loss * double(rows);
     correct += chunk.correct;
   }

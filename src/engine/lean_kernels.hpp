@@ -3,6 +3,8 @@
 // arrays. No LibTorch and no allocation per step. lean_kernels.cpp is compiled twice, for any x86-64
 // (namespace base) and for AVX+FMA (namespace fma); lean_math.cpp picks one at run time.
 //
+// `initial`: theta_0 when shape.centered (its output is subtracted from the output), else unused.
+//
 // Every sum runs in a fixed order that depends only on the layer sizes, never on the batch's position,
 // on the trial's group or on the segment boundaries: a trial's numbers are the same however it is run.
 #include <cstdint>
@@ -22,14 +24,19 @@ struct Workspace {
   std::vector<float> zeros;        // a zero bias, [widest]
   std::vector<float> input;        // the batch's rows, [rows x inputs]
   std::vector<float> target;       // [rows x outputs]
+  std::vector<float> bias_grad;    // a layer's bias gradient when it is formed apart (scaled layers with bias), [widest]
+  std::vector<float> centred;      // centred output: f(theta_0), then f(theta) - f(theta_0), [rows x outputs]
+  std::vector<unsigned char> touched;  // token inputs: the vocabulary rows a batch uses, [widths[0]]
   Workspace(const MlpShape& shape, std::int64_t rows);
 };
 
 #define SWEEPLAB_DECLARE_KERNELS(ns)                                                                          \
   namespace ns {                                                                                              \
   void train_segment(const MlpShape& shape, const GroupData& data, const TrialHyper& hyper, const Segment& segment, \
-                     float* parameters, float* optimizer_state, Accumulators& sums, Workspace& work);          \
-  Evaluation evaluate(const MlpShape& shape, const GroupData& data, const float* parameters, Workspace& work);  \
+                     float* parameters, float* optimizer_state, const float* initial, Accumulators& sums,      \
+                     Workspace& work);                                                                        \
+  Evaluation evaluate(const MlpShape& shape, const GroupData& data, const float* parameters, const float* initial, \
+                      Workspace& work);                                                                       \
   }
 SWEEPLAB_DECLARE_KERNELS(base)
 SWEEPLAB_DECLARE_KERNELS(fma)

@@ -24,8 +24,11 @@ Workspace::Workspace(const MlpShape& shape, std::int64_t rows_) : rows(rows_) {
   for (std::size_t l = 0; l + 1 < shape.widths.size(); ++l) largest_layer = std::max(largest_layer, shape.widths[l] * shape.widths[l + 1]);
   transposed.assign(std::size_t(std::max(largest_layer, rows * widest)), 0.0f);
   zeros.assign(std::size_t(std::max(widest, rows)), 0.0f);
-  input.assign(std::size_t(rows * shape.widths.front()), 0.0f);
+  input.assign(std::size_t(rows * std::max(shape.widths.front(), shape.tokens)), 0.0f);
   target.assign(std::size_t(rows * shape.widths.back()), 0.0f);
+  bias_grad.assign(std::size_t(widest), 0.0f);
+  if (shape.centered) centred.assign(std::size_t(rows * shape.widths.back()), 0.0f);
+  if (shape.tokens > 0) touched.assign(std::size_t(shape.widths.front()), 0);
 }
 
 }  // namespace lean
@@ -38,10 +41,31 @@ bool cpu_has_fma() {
   return __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
 }
 
+// The shape against the data; token inputs: every stored index a whole number inside the vocabulary (the
+// kernels index W_0's rows with them unchecked).
+void check_shape(const MlpShape& shape, const GroupData& data) {
+  if (shape.widths.size() < 2 || shape.widths.back() != data.outputs ||
+      (shape.tokens > 0 ? data.inputs != shape.tokens : shape.widths.front() != data.inputs)) {
+    throw InternalError("lean backend: the shape does not fit the data");
+  }
+  if (!shape.scales.empty() && std::int64_t(shape.scales.size()) != shape.layers()) {
+    throw InternalError("lean backend: one scale per layer expected");
+  }
+  if (shape.tokens == 0) return;
+  for (const auto* x : {&data.x_train, &data.x_test}) {
+    for (const float value : *x) {
+      if (!(value >= 0.0f && value < float(shape.widths.front()) && value == float(std::int64_t(value)))) {
+        throw InternalError("lean backend: a token index outside the vocabulary: " + std::to_string(value));
+      }
+    }
+  }
+}
+
 class LeanCpuMath : public GroupMath {
  public:
   LeanCpuMath(const MlpShape& shape, const GroupData& data, int slots, bool portable)
       : shape_(shape), data_(data), trials_(std::size_t(slots)), fma_(!portable && cpu_has_fma()) {
+    check_shape(shape, data);
     for (auto& trial : trials_) {
       trial.parameters.assign(std::size_t(shape.parameter_count()), 0.0f);
       trial.state.assign(std::size_t(shape.optimizer_state_count()), 0.0f);
@@ -54,8 +78,9 @@ class LeanCpuMath : public GroupMath {
     for (const auto& segment : segments) {
       auto& trial = at(segment.slot);
       auto& work = workspace(segment.batch_size);
-      if (fma_) lean::fma::train_segment(shape_, data_, trial.hyper, segment, trial.parameters.data(), trial.state.data(), trial.sums, work);
-      else lean::base::train_segment(shape_, data_, trial.hyper, segment, trial.parameters.data(), trial.state.data(), trial.sums, work);
+      const float* initial = initial_of(segment.slot);
+      if (fma_) lean::fma::train_segment(shape_, data_, trial.hyper, segment, trial.parameters.data(), trial.state.data(), initial, trial.sums, work);
+      else lean::base::train_segment(shape_, data_, trial.hyper, segment, trial.parameters.data(), trial.state.data(), initial, trial.sums, work);
     }
   }
 
@@ -64,8 +89,9 @@ class LeanCpuMath : public GroupMath {
     auto& work = workspace(kEvaluationRows);
     for (int slot : slots) {
       const float* parameters = at(slot).parameters.data();
-      results.push_back(fma_ ? lean::fma::evaluate(shape_, data_, parameters, work)
-                             : lean::base::evaluate(shape_, data_, parameters, work));
+      const float* initial = initial_of(slot);
+      results.push_back(fma_ ? lean::fma::evaluate(shape_, data_, parameters, initial, work)
+                             : lean::base::evaluate(shape_, data_, parameters, initial, work));
     }
     return results;
   }
@@ -84,8 +110,10 @@ class LeanCpuMath : public GroupMath {
     trial.sums = {};
   }
   void set_initial(int slot, const std::vector<float>& parameters) override {
-    (void)slot, (void)parameters;
-    if (shape_.centered) throw InternalError("centred output: not built yet");
+    auto& trial = at(slot);
+    if (!shape_.centered) return;  // nothing to subtract
+    if (parameters.size() != trial.parameters.size()) throw InternalError("lean backend: initial parameters of the wrong size");
+    trial.initial = parameters;
   }
 
   void set_hyper(int slot, const TrialHyper& hyper) override { at(slot).hyper = hyper; }
@@ -95,6 +123,7 @@ class LeanCpuMath : public GroupMath {
 
   struct Trial {
     std::vector<float> parameters, state;
+    std::vector<float> initial;  // centred output: theta_0
     TrialHyper hyper;
     Accumulators sums;
   };
@@ -102,6 +131,14 @@ class LeanCpuMath : public GroupMath {
   Trial& at(int slot) {
     if (slot < 0 || slot >= slots()) throw InternalError("lean backend: no slot " + std::to_string(slot));
     return trials_[std::size_t(slot)];
+  }
+
+  // theta_0 of a slot when the output is centred (set_initial must have been called), else nullptr.
+  const float* initial_of(int slot) {
+    if (!shape_.centered) return nullptr;
+    const auto& initial = at(slot).initial;
+    if (initial.empty()) throw InternalError("lean backend: centred output without initial parameters (set_initial)");
+    return initial.data();
   }
 
   lean::Workspace& workspace(std::int64_t rows) {

@@ -44,13 +44,17 @@ std::int64_t trials_that_fit(const MlpShape& shape, std::int64_t batch_size, std
   const std::int64_t parameters = shape.parameter_count();
   // parameters + optimizer state + gradient + four temporaries of the update; per row: z, act(z), dL/dz, the
   // gradient below, the gathered input and a margin
-  const std::int64_t floats = parameters * 6 + shape.optimizer_state_count() + batch_size * activations * 6;
+  // (centred output: theta_0 and the activations of its forward)
+  const std::int64_t floats = parameters * (shape.centered ? 7 : 6) + shape.optimizer_state_count() +
+                              batch_size * activations * (shape.centered ? 8 : 6);
   return std::max<std::int64_t>(1, bytes / (floats * std::int64_t(sizeof(float))));
 }
 
 MlpShape shape_of(const Config& config, const Dataset& data) {
   MlpShape shape;
-  shape.widths.push_back(data.inputs);
+  // Token inputs (algorithmic tasks): the first layer's fan_in is the vocabulary (a one-hot input).
+  shape.tokens = data.vocabulary > 0 ? data.inputs : 0;
+  shape.widths.push_back(data.vocabulary > 0 ? data.vocabulary : data.inputs);
   shape.widths.insert(shape.widths.end(), config.model.hidden.begin(), config.model.hidden.end());
   shape.widths.push_back(data.outputs);
   shape.hidden = activation_from_name(config.model.activation);
@@ -58,6 +62,9 @@ MlpShape shape_of(const Config& config, const Dataset& data) {
   shape.loss = data.loss;
   shape.optimizer = optimizer_kind_from_name(config.optimizer.name);
   shape.momentum_buffer = shape.optimizer == OptimizerKind::Sgd && config.optimizer.momentum > 0.0;
+  shape.scales = layer_scales(config.model, shape.widths);  // empty for standard
+  shape.bias = shape.scales.empty();                        // sp, mup: bias-free
+  shape.centered = config.model.centered;
   return shape;
 }
 
@@ -99,7 +106,9 @@ std::vector<float> flatten_parameters(torch::nn::Sequential& model) {
     const auto* linear = module->as<torch::nn::Linear>();
     if (!linear) continue;
     const auto weight_t = floats_of(linear->weight.detach().t());
-    const auto bias = floats_of(linear->bias.detach());
+    // A bias-free layer (sp, mup) keeps its place in the layout, as zeros.
+    const auto bias = linear->bias.defined() ? floats_of(linear->bias.detach())
+                                             : std::vector<float>(std::size_t(linear->weight.size(0)), 0.0f);
     flat.insert(flat.end(), weight_t.begin(), weight_t.end());
     flat.insert(flat.end(), bias.begin(), bias.end());
   }
@@ -120,7 +129,8 @@ void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential&
       return tensor;
     };
     linear->weight.copy_(take(in * out).view({in, out}).t());
-    linear->bias.copy_(take(out));
+    const auto bias = take(out);
+    if (linear->bias.defined()) linear->bias.copy_(bias);  // bias-free: its (zero) place in the layout is skipped
   }
   if (at != flat.size()) throw InternalError("unflatten_parameters: too many values");
 }

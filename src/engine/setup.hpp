@@ -9,6 +9,8 @@
 
 namespace sweeplab {
 
+// Also fills the parameterization (scales, bias; see layer_scales in src/train/model.hpp), the centred output and,
+// when data.vocabulary > 0, token inputs (widths[0] = vocabulary, tokens = data.inputs).
 MlpShape shape_of(const Config& config, const Dataset& data);
 GroupData group_data(const Dataset& data);
 TrialHyper hyper_of(const Config& config);
@@ -19,8 +21,10 @@ TrialHyper hyper_of(const Config& config);
 // bounded size, whatever the group).
 std::int64_t trials_that_fit(const MlpShape& shape, std::int64_t batch_size, std::int64_t bytes);
 
-// The initial parameters of a trial in the engine's layout: PyTorch's nn.Linear initialisation drawn
-// from a generator seeded with `seed` (make_model), each weight stored transposed.
+// The initial parameters of a trial in the engine's layout, from make_model with an at::CPUGeneratorImpl seeded
+// with `seed` (training.seed), each weight stored transposed. standard: PyTorch's nn.Linear initialisation
+// (uniform weights and biases). sp, mup: per layer in order, normal_(0, init_std) into the nn.Linear weight
+// [fan_out, fan_in] (then transposed into the layout); biases 0. Deterministic per seed.
 std::vector<float> initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed);
 
 // Between the engine's flat layout and an nn.Sequential of Linear layers (the autograd reference).

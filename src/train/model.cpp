@@ -17,6 +17,19 @@ void add_activation(torch::nn::Sequential& model, const std::string& name) {
 
 }  // namespace
 
+std::vector<float> layer_scales(const ModelConfig& config, const std::vector<std::int64_t>& widths) {
+  if (config.parameterization == "standard") return {};
+  if (config.parameterization != "sp" && config.parameterization != "mup") {
+    throw InternalError("unknown parameterization " + config.parameterization);
+  }
+  std::vector<float> scales;
+  const std::size_t layers = widths.size() - 1;
+  for (std::size_t l = 0; l + 1 < layers; ++l) scales.push_back(float(1.0 / std::sqrt(double(widths[l]))));
+  const double n = double(widths[layers - 1]);  // the last hidden width (the input width without a hidden layer)
+  scales.push_back(float(1.0 / (config.gamma * (config.parameterization == "sp" ? std::sqrt(n) : n))));
+  return scales;
+}
+
 torch::nn::Sequential make_model(const ModelConfig& config, std::int64_t inputs, std::int64_t outputs,
                                  torch::Generator& gen) {
   torch::nn::Sequential model;
@@ -24,6 +37,18 @@ torch::nn::Sequential make_model(const ModelConfig& config, std::int64_t inputs,
   widths.insert(widths.end(), config.hidden.begin(), config.hidden.end());
   widths.push_back(outputs);
   torch::NoGradGuard no_grad;
+  const std::vector<float> scales = layer_scales(config, widths);
+  if (!scales.empty()) {  // sp, mup: bias-free, N(0, init_std^2) weights, each layer's output scaled
+    for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
+      torch::nn::Linear layer(torch::nn::LinearOptions(widths[i], widths[i + 1]).bias(false));
+      layer->weight.normal_(0.0, config.init_std, gen);
+      model->push_back(layer);
+      const double scale = double(scales[i]);  // the float the engine multiplies by, exactly
+      model->push_back(torch::nn::Functional([scale](const torch::Tensor& z) { return z * scale; }));
+      add_activation(model, i + 2 < widths.size() ? config.activation : config.output_activation);
+    }
+    return model;
+  }
   for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
     torch::nn::Linear layer(widths[i], widths[i + 1]);
     // As torch.nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)), then the bias; the same arithmetic.
