@@ -16,6 +16,7 @@
 #include "sweeplab/train/schedule.hpp"
 #include "sweeplab/train/trainer.hpp"
 #include "test_util.hpp"
+#include "train/checkpoint.hpp"
 #include "train/dataset.hpp"
 
 namespace sweeplab {
@@ -350,6 +351,36 @@ TEST_F(OnlineTest, ResumedMidStreamEqualsAnUninterruptedRunBitForBit) {
     EXPECT_EQ(records[i].train_acc, whole.records[i].train_acc) << i;
   }
   EXPECT_EQ(whole.records.back().samples, 12 * 8 + 18 * 16);
+  EXPECT_EQ(resumed.weights_digest, reference.weights_digest);
+}
+
+// Checkpoints written before batch-size schedules have batch_in_epoch and no epoch_row: a constant-batch trial
+// continues from one mid-epoch exactly as it would have.
+TEST(Schedule, ACheckpointWithoutEpochRowContinuesMidEpochAsBefore) {
+  TempDir dir;
+  const Config config = load_one(dir, std::string(kDoughnuts) + "training: {steps: 50, batch_size: 16, eval_every: 5}\n");
+  RecordingSink whole;
+  const TrialOutcome reference = train_trial(config, whole);
+  const CheckpointOptions checkpoints{dir.str("ck/checkpoint.pt"), 0, 0.0};
+  fs::create_directories(dir.path() / "ck");
+  RecordingSink first;
+  first.stop_after = 5;  // step 25: 5 batches (80 rows) into the second epoch of 20 batches
+  ASSERT_EQ(train_trial(config, first, checkpoints).steps, 25);
+  CheckpointData old = read_checkpoint(checkpoints.path);
+  ASSERT_EQ(old.state.get_int("epoch_row"), 80);
+  ASSERT_EQ(old.state.get_int("batch_in_epoch"), 5);
+  old.state.erase("epoch_row");
+  write_checkpoint(checkpoints.path, checkpoint_bytes(old));
+  RecordingSink second;
+  const TrialOutcome resumed = train_trial(config, second, checkpoints);
+  EXPECT_EQ(resumed.resumed_from_step, 25);
+  ASSERT_EQ(first.records.size() + second.records.size(), whole.records.size());
+  for (std::size_t i = 0; i < second.records.size(); ++i) {
+    const EvalRecord& expected = whole.records[first.records.size() + i];
+    EXPECT_EQ(second.records[i].train_loss, expected.train_loss) << i;
+    EXPECT_EQ(second.records[i].test_loss, expected.test_loss) << i;
+    EXPECT_EQ(second.records[i].epoch, expected.epoch) << i;
+  }
   EXPECT_EQ(resumed.weights_digest, reference.weights_digest);
 }
 
