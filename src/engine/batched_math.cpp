@@ -109,6 +109,7 @@ class BatchedMath : public GroupMath {
     torch::NoGradGuard no_grad;
     const std::vector<const Segment*> order = longest_first(segments);
     if (order.empty()) return;
+    const std::vector<std::int64_t> online_at = gather_online(order);  // online: where each segment's rows start
     if (hyper_dirty_) upload_hyper();
     sums_cache_.reset();
     std::int64_t batch = 1;
@@ -129,9 +130,10 @@ class BatchedMath : public GroupMath {
           const TrialHyper& hyper = hyper_values_[std::size_t(segment.slot)];
           std::int64_t* row = &longs[std::size_t(((j - j0) * total + i) * width)];
           float* scalars = &floats[std::size_t(((j - j0) * total + i) * 3)];
-          const std::int64_t first = segment.first + j * segment.batch_size;
-          const std::int64_t real = std::min(segment.batch_size, n_train_ - first), t = segment.step0 + j + 1;
-          for (std::int64_t r = 0; r < batch; ++r) row[r] = segment.order[first + (r < real ? r : 0)];
+          const std::int64_t first = (segment.x ? online_at[std::size_t(i)] : segment.first) + j * segment.batch_size;
+          const std::int64_t real = segment.x ? segment.batch_size : std::min(segment.batch_size, n_train_ - first);
+          const std::int64_t t = segment.step0 + j + 1;
+          for (std::int64_t r = 0; r < batch; ++r) row[r] = segment.x ? first + (r < real ? r : 0) : segment.order[first + (r < real ? r : 0)];
           row[batch] = real;
           row[batch + 1] = t;
           const double lr = segment.lrs[j];
@@ -304,6 +306,27 @@ class BatchedMath : public GroupMath {
     hyper_dirty_ = false;
   }
 
+  // Online segments (Segment::x, group_trainer): their rows, one segment's after another, become the rows that
+  // step() reads in place of the training set; returns where each of `order`'s segments starts in them.
+  std::vector<std::int64_t> gather_online(const std::vector<const Segment*>& order) {
+    std::vector<std::int64_t> at(order.size(), 0);
+    online_ = order.front()->x != nullptr;
+    if (!online_) return at;
+    std::vector<float> xs, ys;
+    const std::int64_t inputs = shape_.widths.front();
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const Segment& segment = *order[i];
+      const std::int64_t count = segment.steps * segment.batch_size;
+      at[i] = std::int64_t(xs.size()) / inputs;
+      xs.insert(xs.end(), segment.x, segment.x + count * inputs);
+      ys.insert(ys.end(), segment.y, segment.y + count * target_width_);
+    }
+    const std::int64_t rows = std::int64_t(xs.size()) / inputs;
+    x_online_ = upload(xs, {rows, inputs}, torch::kFloat32, device_);
+    y_online_ = upload(ys, {rows, target_width_}, torch::kFloat32, device_);
+    return at;
+  }
+
   // The segments that take steps, longest first: the trials still training at step j are the first ones.
   std::vector<const Segment*> longest_first(const std::vector<Segment>& segments) const {
     std::vector<const Segment*> order;
@@ -313,8 +336,8 @@ class BatchedMath : public GroupMath {
       if (seen[std::size_t(segment.slot)]) throw InternalError("batched backend: two segments for one slot");
       seen[std::size_t(segment.slot)] = true;
       if (segment.steps <= 0) continue;
-      if (segment.batch_size <= 0 || segment.first < 0 ||
-          segment.first + (segment.steps - 1) * segment.batch_size >= n_train_) {
+      if (segment.batch_size <= 0 || (!segment.x && (segment.first < 0 ||
+          segment.first + (segment.steps - 1) * segment.batch_size >= n_train_))) {
         throw InternalError("batched backend: a segment outside the epoch");
       }
       order.push_back(&segment);
@@ -409,10 +432,10 @@ class BatchedMath : public GroupMath {
     const Tensor flat = rows.reshape({-1});
     const Tensor is_real = torch::arange(batch, real.options()).unsqueeze(0) < real.unsqueeze(1);  // [n, batch]
     std::vector<Tensor> pre, post;
-    const Tensor x = x_train_.index_select(0, flat).view({n, batch, inputs_});
+    const Tensor x = (online_ ? x_online_ : x_train_).index_select(0, flat).view({n, batch, inputs_});
     Tensor o = forward(t, x, &pre, &post);
     if (shape_.centered) o = o - forward(phase.initial, x, nullptr, nullptr);
-    const Outcome out = outcome(o, y_train_.index_select(0, flat).view({n, batch, target_width_}), true);
+    const Outcome out = outcome(o, (online_ ? y_online_ : y_train_).index_select(0, flat).view({n, batch, target_width_}), true);
     const Tensor real_d = real.to(torch::kFloat64);
     const Tensor loss = out.loss.to(torch::kFloat64).masked_fill(~is_real, 0).sum(1) / (real_d * double(mean_over_));
 
@@ -521,6 +544,8 @@ class BatchedMath : public GroupMath {
   std::int64_t inputs_;  // values per row (token inputs: tokens)
   std::int64_t n_train_, n_test_, target_width_, mean_over_;
   Tensor x_train_, y_train_, x_test_, y_test_;
+  bool online_ = false;         // this advance() trains on x_online_, y_online_ (gather_online)
+  Tensor x_online_, y_online_;
   // Per trial, [K, ...]: W and b of each layer; the optimizer state in the same order (momentum buffer, or
   // exp_avg then exp_avg_sq); then the sums (enum Sum).
   std::vector<Tensor> trial_;

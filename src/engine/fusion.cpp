@@ -9,7 +9,8 @@
 namespace sweeplab {
 
 std::string fusion_key(const Config& config) {
-  static const std::vector<std::string> shared_prefixes = {"task.", "model."};
+  // batch_schedule.*: the trials of a group take steps of one batch size at a time.
+  static const std::vector<std::string> shared_prefixes = {"task.", "model.", "batch_schedule."};
   static const std::vector<std::string> shared_keys = {"training.batch_size", "training.drop_last", "training.device",
                                                        "training.threads", "optimizer.name"};
   std::string key;

@@ -12,8 +12,10 @@
 #include <random>
 #include <sstream>
 
+#include "../tasks/tasks.hpp"
 #include "../train/checkpoint.hpp"
 #include "faults.hpp"
+#include "online_rows.hpp"
 #include "setup.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
@@ -93,11 +95,43 @@ class BatchOrder {
   std::string epoch_start_;
 };
 
+// The default online stream: the task's teacher (src/tasks); tests may replace it (online_rows.hpp).
+class TeacherRows : public OnlineRows {
+ public:
+  explicit TeacherRows(const TaskConfig& task) : stream_(task) {}
+  void rows(std::int64_t first, std::int64_t count, float* x, float* y) const override { stream_.rows(first, count, x, y); }
+
+ private:
+  TeacherStream stream_;
+};
+
+OnlineRowsFactory& online_rows_factory() {
+  static OnlineRowsFactory factory;
+  return factory;
+}
+
+std::unique_ptr<OnlineRows> make_online_rows(const TaskConfig& task) {
+  if (const auto& factory = online_rows_factory()) return factory(task);
+  return std::make_unique<TeacherRows>(task);
+}
+
+// The largest batch size a trial's schedule reaches (the GPU's memory is shared out for it).
+std::int64_t largest_batch_size(const Config& config) {
+  const BatchScheduleConfig& schedule = config.batch_schedule;
+  std::int64_t largest = config.training.batch_size;
+  if (schedule.name == "linear" || schedule.name == "geometric") largest = std::max(largest, schedule.final_batch_size);
+  if (schedule.name == "steps") {
+    for (const std::int64_t b : schedule.sizes) largest = std::max(largest, b);
+  }
+  return largest;
+}
+
 void put_record(StateText& state, const EvalRecord& r) {
   state.put_int("last.epoch", r.epoch);
   state.put_int("last.step", r.step);
   state.put_int("last.samples", r.samples);
   state.put_double("last.lr", r.lr);
+  if (r.effective_lr) state.put_double("last.effective_lr", *r.effective_lr);
   state.put_int("last.batch_size", r.batch_size);
   state.put_double("last.train_loss", r.train_loss);
   if (r.test_loss) state.put_double("last.test_loss", *r.test_loss);
@@ -112,6 +146,7 @@ EvalRecord get_record(const StateText& state) {
   r.step = state.get_int("last.step");
   r.samples = state.get_int("last.samples");
   r.lr = state.get_double("last.lr");
+  if (state.has("last.effective_lr")) r.effective_lr = state.get_double("last.effective_lr");
   r.batch_size = state.get_int("last.batch_size");
   r.train_loss = state.get_double("last.train_loss");
   if (state.has("last.test_loss")) r.test_loss = state.get_double("last.test_loss");
@@ -131,11 +166,20 @@ struct Trial {
   CheckpointOptions checkpoints;
   int slot = 0;
   std::string config_hash;
-  std::int64_t batch_size = 0, steps_per_epoch = 0, total_steps = 0;
-  bool budget_in_steps = false;
+  // batch_size: of the next step (batch_size_at(step)); b0: training.batch_size, the schedule's start and
+  // the size of every step when the schedule is constant. steps_per_epoch: at b0 (constant schedules).
+  std::int64_t batch_size = 0, b0 = 0, steps_per_epoch = 0, total_steps = 0;
+  bool budget_in_steps = false, budget_in_samples = false;
+  bool constant_batch = true;  // batch_schedule.name == constant
+  bool online = false;         // task.online: rows from the stream, no epochs
+  bool scaled_lr = false;      // sp, mup: the optimizer uses learning_rate(...) x lr_factor
+  double lr_factor = 1.0;      // effective_lr_factor
   std::unique_ptr<BatchOrder> order;
   std::unique_ptr<MetricsTracker> tracker;
-  std::int64_t step = 0, samples = 0, epoch = 0, batch_in_epoch = 0;
+  // epoch_row: rows of the epoch's order trained on so far (batch_in_epoch x b0 for a constant batch size);
+  // batch_in_epoch: steps taken in this epoch. Online trials stay at epoch 0, row 0.
+  std::int64_t step = 0, samples = 0, epoch = 0, batch_in_epoch = 0, epoch_row = 0;
+  std::int64_t samples_before = 0;  // at the start of the current segment (samples budgets: what it crossed)
   std::int64_t evaluations = 0;  // -1: unknown (resumed from a checkpoint that did not count them)
   double lr = 0.0, elapsed_before = 0.0;
   std::optional<EvalRecord> last;
@@ -144,7 +188,8 @@ struct Trial {
   bool finished = false;  // its outcome is final and reported
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // this session, or its part
   std::chrono::steady_clock::time_point last_checkpoint = std::chrono::steady_clock::now();
-  std::vector<double> lrs;  // of the current segment
+  std::vector<double> lrs;  // of the current segment, as the optimizer uses them (effective)
+  std::vector<float> online_x, online_y;  // online: the current segment's rows
 };
 
 class GroupRun {
@@ -164,12 +209,14 @@ class GroupRun {
     const bool cuda = first.training.device == "cuda";
     // On a GPU, memory decides how many trials train at once; a larger group trains in consecutive parts.
     std::int64_t largest_batch = 0;
-    for (const auto& member : members) largest_batch = std::max(largest_batch, member.config->training.batch_size);
+    for (const auto& member : members) largest_batch = std::max(largest_batch, largest_batch_size(*member.config));
     std::int64_t fit = cuda ? trials_that_fit(shape_, largest_batch, gpu_memory_for_groups()) : std::int64_t(members.size());
     if (max_at_once > 0) fit = std::min(fit, std::int64_t(max_at_once));
     slots_ = int(std::min<std::int64_t>(fit, std::int64_t(members.size())));
     math_ = cuda ? make_batched_math(shape_, group_data_, slots_, "cuda") : make_lean_cpu_math(shape_, group_data_, slots_);
     classification_ = data_.loss != LossKind::Regression;
+    target_width_ = data_.loss == LossKind::Regression ? group_data_.outputs : 1;
+    if (first.task.online) online_rows_ = make_online_rows(first.task);
     for (int k = 0; k < int(members.size()); ++k) {
       auto trial = std::make_unique<Trial>();
       trial->config = members[std::size_t(k)].config;
@@ -179,11 +226,19 @@ class GroupRun {
       trial->config_hash = short_hash(canonical_text(*trial->config));
       const auto& training = trial->config->training;
       const std::int64_t n = group_data_.n_train;
-      trial->batch_size = training.batch_size;
-      const bool drop_last = training.drop_last && n >= trial->batch_size;
-      trial->steps_per_epoch = drop_last ? n / trial->batch_size : (n + trial->batch_size - 1) / trial->batch_size;
-      trial->budget_in_steps = training.steps > 0;
-      trial->total_steps = trial->budget_in_steps ? training.steps : training.epochs * trial->steps_per_epoch;
+      trial->batch_size = trial->b0 = training.batch_size;
+      const bool drop_last = training.drop_last && n >= trial->b0;
+      trial->steps_per_epoch = drop_last ? n / trial->b0 : (n + trial->b0 - 1) / trial->b0;
+      trial->constant_batch = trial->config->batch_schedule.name == "constant";
+      trial->online = trial->config->task.online;
+      trial->lr_factor = effective_lr_factor(*trial->config);
+      trial->scaled_lr = trial->config->model.parameterization != "standard";
+      // Budgets: training.samples (as steps: steps_for_samples), else training.steps, else epochs.
+      trial->budget_in_samples = training.samples > 0;
+      trial->budget_in_steps = !trial->budget_in_samples && training.steps > 0;
+      trial->total_steps = trial->budget_in_samples ? steps_for_samples(*trial->config, training.samples)
+                           : trial->budget_in_steps ? training.steps
+                                                    : training.epochs * trial->steps_per_epoch;
       trials_.push_back(std::move(trial));
     }
   }
@@ -263,7 +318,8 @@ class GroupRun {
     math_->set_hyper(trial.slot, hyper_of(config));
     trial.order = std::make_unique<BatchOrder>(group_data_.n_train, static_cast<std::uint64_t>(config.training.seed));
     trial.tracker = std::make_unique<MetricsTracker>(config.targets, classification_);
-    trial.step = trial.samples = trial.epoch = trial.batch_in_epoch = 0;
+    trial.step = trial.samples = trial.epoch = trial.batch_in_epoch = trial.epoch_row = 0;
+    trial.batch_size = trial.b0;
     trial.evaluations = 0;
     trial.elapsed_before = 0.0;
     trial.lr = config.optimizer.lr;
@@ -326,13 +382,16 @@ class GroupRun {
       trial.samples = state.get_int("samples");
       trial.epoch = state.get_int("epoch");
       trial.batch_in_epoch = state.get_int("batch_in_epoch");
+      // Checkpoints before batch-size schedules count batches of training.batch_size only.
+      trial.epoch_row = state.has("epoch_row") ? state.get_int("epoch_row") : trial.batch_in_epoch * trial.b0;
+      trial.batch_size = batch_size_at(*trial.config, trial.step);
       trial.evaluations = state.has("evaluations") ? state.get_int("evaluations") : -1;
       trial.lr = state.get_double("lr");
       trial.elapsed_before = state.get_double("elapsed_s");
       trial.tracker->restore(state.get("tracker"));
       if (state.has("last.step")) trial.last = get_record(state);
       trial.order->set_state(state.get("data_order"));
-      if (trial.batch_in_epoch > 0) trial.order->next_epoch();  // the same order as before the stop
+      if (trial.epoch_row > 0) trial.order->next_epoch();  // the same order as before the stop
       // A trial that stopped at its targets stays stopped (its summary.json is being rebuilt).
       if (trial.config->stop.on_target && trial.tracker->all_targets_reached()) {
         trial.outcome.stopped_at_target = true;
@@ -357,36 +416,85 @@ class GroupRun {
     return std::vector<float>(std::size_t(shape_.optimizer_state_count()), 0.0f);
   }
 
-  std::int64_t rows_of_batch(const Trial& trial, std::int64_t batch) const {
-    return std::min(trial.batch_size, group_data_.n_train - batch * trial.batch_size);
+  // Rows of step j of a segment that starts at the trial's current place: a whole batch, or online always; the
+  // rest of the epoch when fewer rows are left.
+  std::int64_t rows_of_step(const Trial& trial, std::int64_t j) const {
+    if (trial.online) return trial.batch_size;
+    return std::min(trial.batch_size, group_data_.n_train - (trial.epoch_row + j * trial.batch_size));
   }
 
-  // Steps until the trial's next evaluation, checkpoint, epoch end, end of budget or injected fault.
+  // Steps of a segment (at most `steps`) until the samples seen cross the next multiple of `every`.
+  std::int64_t steps_until_samples_cross(const Trial& trial, std::int64_t every, std::int64_t steps) const {
+    const std::int64_t next = (trial.samples / every + 1) * every;
+    std::int64_t seen = trial.samples;
+    for (std::int64_t j = 0; j < steps; ++j) {
+      seen += rows_of_step(trial, j);
+      if (seen >= next) return j + 1;
+    }
+    return steps;
+  }
+
+  // Steps until the trial's next evaluation, checkpoint, epoch end, change of batch size, end of budget or
+  // injected fault. A segment has one batch size.
   std::int64_t segment_length(const Trial& trial) const {
-    const std::int64_t cap = std::max<std::int64_t>(1, kMaxSegmentSamples / trial.batch_size);
-    std::int64_t steps = std::min({cap, trial.steps_per_epoch - trial.batch_in_epoch,
-                                   trial.total_steps - trial.step});
+    const std::int64_t b = trial.batch_size;
+    const std::int64_t cap = std::max<std::int64_t>(1, kMaxSegmentSamples / b);
+    std::int64_t steps = std::min(cap, trial.total_steps - trial.step);
+    if (!trial.online) {
+      // Never 0: advance() ends the epoch when fewer rows than the next step's batch are left under drop_last.
+      const std::int64_t n = group_data_.n_train, left = n - trial.epoch_row;
+      const bool drop_last = trial.config->training.drop_last && n >= b;
+      steps = std::min(steps, drop_last ? left / b : (left + b - 1) / b);
+    }
+    if (!trial.constant_batch) {
+      std::int64_t same = 1;
+      while (same < steps && batch_size_at(*trial.config, trial.step + same) == b) ++same;
+      steps = same;
+    }
     const auto until_multiple = [&](std::int64_t every) { return every - trial.step % every; };
     if (trial.budget_in_steps) {
       steps = std::min(steps, until_multiple(trial.config->training.eval_every));
       if (trial.checkpoints.every > 0) steps = std::min(steps, until_multiple(trial.checkpoints.every));
+    } else if (trial.budget_in_samples) {
+      steps = steps_until_samples_cross(trial, trial.config->training.eval_every, steps);
+      if (trial.checkpoints.every > 0) steps = steps_until_samples_cross(trial, trial.checkpoints.every, steps);
     }
-    if (const auto fault = faults::fault_step(trial.batch_size); fault > trial.step) steps = std::min(steps, fault - trial.step);
+    if (const auto fault = faults::fault_step(trial.b0); fault > trial.step) steps = std::min(steps, fault - trial.step);
     return steps;
   }
 
+  // The scheduled learning rate (eta, what metrics record as lr) of the trial's step `step`.
+  double scheduled_lr(const Trial& trial, std::int64_t step) const {
+    return learning_rate(trial.config->optimizer, trial.config->lr_schedule, step, trial.total_steps);
+  }
+
+  // Budgets and intervals: with training.epochs, evaluations and checkpoints come at epoch ends (every
+  // eval_every / checkpoint.every epochs); with training.steps, after steps that are multiples of them; with
+  // training.samples they count samples: an evaluation (checkpoint) comes after the step at which the samples
+  // seen reach or pass a multiple of eval_every (checkpoint.every), and the last step evaluates too.
   void advance(const std::vector<Trial*>& running) {
     std::vector<Segment> segments;
     for (auto* trial : running) {
-      if (trial->batch_in_epoch == 0) trial->order->next_epoch();
+      if (!trial->online && trial->epoch_row == 0) trial->order->next_epoch();
       const std::int64_t steps = segment_length(*trial);
       trial->lrs.resize(std::size_t(steps));
       for (std::int64_t j = 0; j < steps; ++j) {
-        trial->lrs[std::size_t(j)] =
-            learning_rate(trial->config->optimizer, trial->config->lr_schedule, trial->step + j, trial->total_steps);
+        const double lr = scheduled_lr(*trial, trial->step + j);
+        trial->lrs[std::size_t(j)] = trial->scaled_lr ? lr * trial->lr_factor : lr;
       }
-      segments.push_back({trial->slot, trial->order->current().data(), trial->batch_in_epoch * trial->batch_size, steps,
-                          trial->batch_size, trial->lrs.data(), trial->step});
+      trial->samples_before = trial->samples;
+      segments.push_back({trial->slot, trial->order->current().data(), trial->epoch_row, steps, trial->batch_size,
+                          trial->lrs.data(), trial->step});
+      if (trial->online) {
+        // Samples samples .. samples + steps x B - 1 of the stream: sample i lands at the same place in every
+        // batch size's sequence.
+        const std::int64_t count = steps * trial->batch_size;
+        trial->online_x.resize(std::size_t(count * group_data_.inputs));
+        trial->online_y.resize(std::size_t(count * target_width_));
+        online_rows_->rows(trial->samples, count, trial->online_x.data(), trial->online_y.data());
+        segments.back().x = trial->online_x.data();
+        segments.back().y = trial->online_y.data();
+      }
     }
     math_->advance(segments);
 
@@ -397,9 +505,11 @@ class GroupRun {
       const std::int64_t steps = segments[i].steps;
       const Accumulators sums = math_->accumulators(trial.slot);
       const std::int64_t done = sums.diverged_at_step > 0 ? sums.diverged_at_step - trial.step : steps;
-      for (std::int64_t j = 0; j < done; ++j) trial.samples += rows_of_batch(trial, trial.batch_in_epoch + j);
+      std::int64_t rows = 0;
+      for (std::int64_t j = 0; j < done; ++j) rows += rows_of_step(trial, j);
+      trial.samples += rows;
       trial.step += done;
-      trial.lr = trial.lrs[std::size_t(done - 1)];
+      trial.lr = trial.scaled_lr ? scheduled_lr(trial, trial.step - 1) : trial.lrs[std::size_t(done - 1)];
       if (sums.diverged_at_step > 0) {
         trial.outcome.status = TrialStatus::Diverged;
         trial.outcome.diverged_at_step = sums.diverged_at_step;
@@ -408,26 +518,42 @@ class GroupRun {
         report_divergence(trial, sums.diverged_loss);
         continue;
       }
-      trial.batch_in_epoch += steps;
-      if (trial.batch_in_epoch == trial.steps_per_epoch) {
-        ++trial.epoch;
-        trial.batch_in_epoch = 0;
+      const std::int64_t next_b = trial.constant_batch ? trial.b0 : batch_size_at(*trial.config, trial.step);
+      if (!trial.online) {
+        // The epoch ends with its last row, or under drop_last when fewer rows are left than the next batch needs.
+        trial.batch_in_epoch += steps;
+        trial.epoch_row += rows;
+        const std::int64_t n = group_data_.n_train, left = n - trial.epoch_row;
+        if (left == 0 || (trial.config->training.drop_last && n >= next_b && left < next_b)) {
+          ++trial.epoch;
+          trial.batch_in_epoch = trial.epoch_row = 0;
+        }
       }
-      faults::after_step(trial.step, trial.batch_size);
+      trial.batch_size = next_b;
+      faults::after_step(trial.step, trial.b0);
       const auto every = trial.config->training.eval_every;
-      const bool end = trial.step == trial.total_steps, epoch_done = trial.batch_in_epoch == 0;
-      const bool eval_due = trial.budget_in_steps ? trial.step % every == 0 || end : epoch_done && (trial.epoch % every == 0 || end);
+      const bool end = trial.step == trial.total_steps, epoch_done = trial.epoch_row == 0;
+      const bool eval_due = trial.budget_in_samples ? crossed(trial, every) || end
+                            : trial.budget_in_steps ? trial.step % every == 0 || end
+                                                    : epoch_done && (trial.epoch % every == 0 || end);
       if (eval_due) evaluate_now.push_back(&trial);
     }
     evaluate(evaluate_now);
     for (auto* trial : running) {
       if (!trial->active) continue;
       const auto interval = trial->checkpoints.every;
-      const bool epoch_done = trial->batch_in_epoch == 0;
-      const bool due = interval > 0 && (trial->budget_in_steps ? trial->step % interval == 0 : epoch_done && trial->epoch % interval == 0);
+      const bool epoch_done = trial->epoch_row == 0;
+      const bool due = interval > 0 && (trial->budget_in_samples ? crossed(*trial, interval)
+                                        : trial->budget_in_steps ? trial->step % interval == 0
+                                                                 : epoch_done && trial->epoch % interval == 0);
       const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - trial->last_checkpoint).count();
       if (due && since >= trial->checkpoints.min_interval_s) save_checkpoint(*trial);
     }
+  }
+
+  // Samples budgets: whether the last segment's samples reached or passed a multiple of `every`.
+  static bool crossed(const Trial& trial, std::int64_t every) {
+    return trial.samples / every > trial.samples_before / every;
   }
 
   // The mean of the batch accuracies since the previous evaluation. When all those batches were whole (no
@@ -437,9 +563,12 @@ class GroupRun {
   double train_accuracy(const Trial& trial, const Accumulators& sums) const {
     const double batches = double(std::max<std::int64_t>(1, sums.batches));
     const double mean = sums.accuracy_sum / batches;
-    const std::int64_t n = group_data_.n_train, b = trial.batch_size, per_epoch = trial.steps_per_epoch;
+    // Batches of different sizes (a batch-size schedule): the sum of k_i/B_i gives no count back.
+    if (!trial.constant_batch) return mean;
+    const std::int64_t n = group_data_.n_train, b = trial.b0, per_epoch = trial.steps_per_epoch;
     const std::int64_t previous = trial.last ? trial.last->step : 0;
-    const bool whole_batches_only = n % b == 0 || n / b == per_epoch;  // no short batch, or it is dropped
+    // Online batches are always whole.
+    const bool whole_batches_only = trial.online || n % b == 0 || n / b == per_epoch;  // no short batch, or dropped
     const bool short_batch_since = !whole_batches_only && trial.step / per_epoch > previous / per_epoch;
     if (short_batch_since || sums.batches <= 0) return mean;
     const double correct = std::round(sums.accuracy_sum * double(b));
@@ -454,7 +583,9 @@ class GroupRun {
     record.step = trial.step;
     record.samples = trial.samples;
     record.lr = trial.lr;
-    record.batch_size = trial.batch_size;
+    if (trial.scaled_lr) record.effective_lr = trial.lr * trial.lr_factor;
+    // The batch size of the step just taken (of step 0 before any).
+    record.batch_size = trial.constant_batch ? trial.b0 : batch_size_at(*trial.config, std::max<std::int64_t>(0, trial.step - 1));
     record.elapsed_s = elapsed(trial);
     return record;
   }
@@ -522,6 +653,7 @@ class GroupRun {
     state.put_int("samples", trial.samples);
     state.put_int("epoch", trial.epoch);
     state.put_int("batch_in_epoch", trial.batch_in_epoch);
+    state.put_int("epoch_row", trial.epoch_row);
     if (trial.evaluations >= 0) state.put_int("evaluations", trial.evaluations);
     state.put_int("batches_since_eval", sums.batches);
     state.put_double("loss_sum", sums.loss_sum);
@@ -531,12 +663,12 @@ class GroupRun {
     state.put("tracker", trial.tracker->save());
     if (trial.last) put_record(state, *trial.last);
     // Mid-epoch the order must be re-drawn from the epoch's start; at a boundary the next draw is due.
-    state.put("data_order", trial.batch_in_epoch > 0 ? trial.order->epoch_start_state() : trial.order->state());
+    state.put("data_order", trial.epoch_row > 0 ? trial.order->epoch_start_state() : trial.order->state());
     checkpoint.parameters = math_->parameters(trial.slot);
     checkpoint.optimizer_state = own_state(trial);
     const std::string bytes = checkpoint_bytes(checkpoint);
     ++trial.outcome.checkpoints_written;
-    faults::before_checkpoint_write(trial.outcome.checkpoints_written, trial.batch_size, trial.checkpoints.path, bytes);
+    faults::before_checkpoint_write(trial.outcome.checkpoints_written, trial.b0, trial.checkpoints.path, bytes);
     try {
       write_checkpoint(trial.checkpoints.path, bytes);
       trial.checkpointed_here = true;
@@ -579,10 +711,14 @@ class GroupRun {
   std::unique_ptr<GroupMath> math_;
   int slots_ = 1;  // trials the backend holds at once
   bool classification_ = true;
+  std::int64_t target_width_ = 1;            // values per row of y: outputs (regression) or one label
+  std::unique_ptr<OnlineRows> online_rows_;  // task.online: the group's stream (one task per group)
   std::vector<std::unique_ptr<Trial>> trials_;
 };
 
 }  // namespace
+
+void set_online_rows_for_tests(OnlineRowsFactory factory) { online_rows_factory() = std::move(factory); }
 
 std::string cuda_problem() {
   if (!torch::cuda::is_available()) {

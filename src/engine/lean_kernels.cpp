@@ -477,8 +477,13 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
   const bool classification = shape.loss != LossKind::Regression;
   for (std::int64_t j = 0; j < segment.steps; ++j) {
     const std::int64_t first = segment.first + j * segment.batch_size;
-    const std::int64_t rows = std::min(segment.batch_size, data.n_train - first);
-    for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t rows = segment.x ? segment.batch_size : std::min(segment.batch_size, data.n_train - first);
+    if (segment.x) {  // online (group_trainer): the segment's own rows, batch_size per step, in order
+      const std::int64_t width = shape.loss == LossKind::Regression ? outputs : 1;
+      std::memcpy(work.input.data(), segment.x + j * rows * inputs, sizeof(float) * std::size_t(rows * inputs));
+      std::memcpy(work.target.data(), segment.y + j * rows * width, sizeof(float) * std::size_t(rows * width));
+    }
+    for (std::int64_t r = 0; r < rows && !segment.x; ++r) {
       const std::int64_t row = segment.order[first + r];
       std::memcpy(&work.input[std::size_t(r * inputs)], &data.x_train[std::size_t(row * inputs)], sizeof(float) * std::size_t(inputs));
       const std::int64_t target_width = shape.loss == LossKind::Regression ? outputs : 1;

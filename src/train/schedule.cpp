@@ -38,13 +38,18 @@ std::int64_t batch_size_at(const Config& config, std::int64_t step) {
 }
 
 std::int64_t steps_for_samples(const Config& config, std::int64_t samples) {
-  if (config.batch_schedule.name == "constant") {
-    const std::int64_t b = config.training.batch_size;
-    return (samples + b - 1) / b;
-  }
+  if (samples <= 0) return 0;
+  const BatchScheduleConfig& schedule = config.batch_schedule;
+  // The step from which the batch size no longer changes: steps up to it are summed one by one, the rest in
+  // closed form (a budget of 10^9 samples at batch size 1 must not take 10^9 calls).
+  std::int64_t settled = 0;
+  if (schedule.name == "linear" || schedule.name == "geometric") settled = schedule.ramp_steps;
+  if (schedule.name == "steps" && !schedule.at_steps.empty()) settled = schedule.at_steps.back();
   std::int64_t steps = 0, seen = 0;
-  while (seen < samples) seen += batch_size_at(config, steps++);
-  return steps;
+  while (seen < samples && steps < settled) seen += batch_size_at(config, steps++);
+  if (seen >= samples) return steps;
+  const std::int64_t b = batch_size_at(config, steps);
+  return steps + (samples - seen + b - 1) / b;
 }
 
 double effective_lr_factor(const Config& config) {
