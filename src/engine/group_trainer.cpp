@@ -118,7 +118,7 @@ std::unique_ptr<OnlineRows> make_online_rows(const TaskConfig& task) {
 // The largest batch size a trial's schedule reaches (the GPU's memory is shared out for it).
 std::int64_t largest_batch_size(const Config& config) {
   const BatchScheduleConfig& schedule = config.batch_schedule;
-  std::int64_t largest = config.training.batch_size;
+  std::int64_t largest = std::max(config.training.batch_size, schedule.initial_batch_size);
   if (schedule.name == "linear" || schedule.name == "geometric") largest = std::max(largest, schedule.final_batch_size);
   if (schedule.name == "steps") {
     for (const std::int64_t b : schedule.sizes) largest = std::max(largest, b);
@@ -319,7 +319,7 @@ class GroupRun {
     trial.order = std::make_unique<BatchOrder>(group_data_.n_train, static_cast<std::uint64_t>(config.training.seed));
     trial.tracker = std::make_unique<MetricsTracker>(config.targets, classification_);
     trial.step = trial.samples = trial.epoch = trial.batch_in_epoch = trial.epoch_row = 0;
-    trial.batch_size = trial.b0;
+    trial.batch_size = trial.constant_batch ? trial.b0 : batch_size_at(config, 0);  // a ramp may start elsewhere
     trial.evaluations = 0;
     trial.elapsed_before = 0.0;
     trial.lr = config.optimizer.lr;

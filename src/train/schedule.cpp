@@ -22,13 +22,13 @@ double learning_rate(const OptimizerConfig& optimizer, const ScheduleConfig& sch
 
 std::int64_t batch_size_at(const Config& config, std::int64_t step) {
   const BatchScheduleConfig& schedule = config.batch_schedule;
-  const std::int64_t b0 = config.training.batch_size;
+  if (schedule.name == "constant") return config.training.batch_size;
+  const std::int64_t b0 = schedule.initial_batch_size > 0 ? schedule.initial_batch_size : config.training.batch_size;
   if (schedule.name == "steps") {
     std::int64_t size = b0;
     for (std::size_t i = 0; i < schedule.at_steps.size() && schedule.at_steps[i] <= step; ++i) size = schedule.sizes[i];
     return size;
   }
-  if (schedule.name != "linear" && schedule.name != "geometric") return b0;
   const std::int64_t b1 = schedule.final_batch_size;
   if (step >= schedule.ramp_steps) return b1;
   const double progress = double(step) / double(schedule.ramp_steps);

@@ -10,7 +10,8 @@ namespace sweeplab {
 double learning_rate(const OptimizerConfig& optimizer, const ScheduleConfig& schedule, std::int64_t step,
                      std::int64_t total_steps);
 
-// The batch size of optimizer step `step` (0-based): training.batch_size under batch_schedule (seed 003).
+// The batch size of optimizer step `step` (0-based) under batch_schedule (seed 003): training.batch_size when
+// constant, else from B0 = batch_schedule.initial_batch_size (0: training.batch_size).
 std::int64_t batch_size_at(const Config& config, std::int64_t step);
 
 // training.samples as steps: the fewest steps whose batch sizes (batch_size_at) add up to at least `samples`.
