@@ -174,6 +174,30 @@ TEST(Schedule, ALinearRampTrainsAtTheScheduledBatchSizesAcrossEpochs) {
   EXPECT_GE(epoch, 2);  // the ramp crossed epoch ends (and a short batch at one of them)
 }
 
+// batch_schedule.initial_batch_size: a ramp of its own beside a constant training.batch_size, so that
+// batch_schedule.name can be an axis (grokking-batch: constant 512 vs 32 -> 512).
+TEST(Schedule, ARampStartsAtItsInitialBatchSizeAndConstantIgnoresIt) {
+  TempDir dir;
+  const std::string base = std::string(kDoughnuts) + "training: {steps: 12, batch_size: 64, eval_every: 1}\n";
+  const std::string ramp = "batch_schedule: {name: geometric, initial_batch_size: 4, final_batch_size: 64, ramp_steps: 8}\n";
+  const Config ramped = load_one(dir, base + ramp);
+  EXPECT_EQ(batch_size_at(ramped, 0), 4);
+  EXPECT_EQ(batch_size_at(ramped, 4), 16);  // 4 x 16^(4/8)
+  EXPECT_EQ(batch_size_at(ramped, 8), 64);
+  RecordingSink sink;
+  ASSERT_EQ(train_trial(ramped, sink).status, TrialStatus::Completed);
+  ASSERT_EQ(sink.records.size(), 12u);
+  EXPECT_EQ(sink.records[0].batch_size, 4);
+  EXPECT_EQ(sink.records[0].samples, 4);
+  EXPECT_EQ(sink.records[11].batch_size, 64);
+  TempDir other;
+  const Config constant = load_one(other, base + "batch_schedule: {name: constant, initial_batch_size: 4}\n");
+  RecordingSink constant_sink;
+  ASSERT_EQ(train_trial(constant, constant_sink).status, TrialStatus::Completed);
+  EXPECT_EQ(constant_sink.records[0].batch_size, 64);
+  EXPECT_EQ(constant_sink.records[0].samples, 64);
+}
+
 TEST(Schedule, ResumedMidRampEqualsAnUninterruptedRunBitForBit) {
   TempDir dir;
   dir.write("configs/r.yaml", std::string(kDoughnuts) +

@@ -113,6 +113,26 @@ TEST(Expansion, PrecedenceIsDefaultsThenExtendsThenFileThenOverrides) {
   EXPECT_EQ(config.optimizer.momentum, 0.75);
 }
 
+// A single value on a swept key removes its axis; the axes after it keep their own values (yaml-cpp's node
+// assignment once wrote each moved axis's values into the one before it).
+TEST(Expansion, CollapsingAnAxisLeavesTheOthersTheirValues) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 100}\nsweep: {grid: {training.batch_size: [4, 8]}}\n");
+  const auto spec = load_sweep(dir.str("configs"), "s",
+                               {"model.parameterization=sp,mup", "model.centered=true,false", "training.batch_size=8"})
+                        .spec;
+  ASSERT_EQ(spec.axes.size(), 2u);
+  EXPECT_EQ(spec.axes[0].key, "model.parameterization");
+  ASSERT_EQ(spec.axes[0].values.size(), 2u);
+  EXPECT_EQ(std::get<std::string>(spec.axes[0].values[0]), "sp");
+  EXPECT_EQ(std::get<std::string>(spec.axes[0].values[1]), "mup");
+  EXPECT_EQ(spec.axes[1].key, "model.centered");
+  ASSERT_EQ(spec.axes[1].values.size(), 2u);
+  EXPECT_TRUE(std::get<bool>(spec.axes[1].values[0]));
+  EXPECT_FALSE(std::get<bool>(spec.axes[1].values[1]));
+  EXPECT_EQ(spec.base.training.batch_size, 8);
+}
+
 // ---- trial ids ----
 
 std::vector<std::string> ids_of(const TempDir& dir, const std::string& name, const std::vector<std::string>& overrides = {}) {

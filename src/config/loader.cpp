@@ -120,6 +120,17 @@ std::string read_config_text(const std::string& file) {
 struct RawLeaf {
   YAML::Node node;
   Location where;
+
+  RawLeaf(YAML::Node node_ = {}, Location where_ = {}) : node(std::move(node_)), where(std::move(where_)) {}
+  RawLeaf(const RawLeaf&) = default;
+  // yaml-cpp's Node assignment writes the right side's value into the node the left side refers to, which
+  // other leaves may share: a leaf replaced (an override, a later file, an axis moved up by remove_axis) must
+  // be rebound instead, or the leaf it was moved over takes its values.
+  RawLeaf& operator=(const RawLeaf& other) {
+    node.reset(other.node);
+    where = other.where;
+    return *this;
+  }
 };
 
 // A config file before typing: dotted key -> YAML value. Merging two of these is the deep merge of

@@ -1,5 +1,6 @@
 #include "sweeplab/config/sweep.hpp"
 
+#include <cmath>
 #include <limits>
 
 #include "sweeplab/config/schema.hpp"
@@ -75,7 +76,7 @@ LearningRateSources learning_rate_sources(const SweepSpec& sweep, const std::vec
 // holds both). A trial with temperature 0 keeps optimizer.lr as set (the base's, or its axis value).
 void derive_learning_rate(const SweepSpec& sweep, const LearningRateSources& sources, Config& config) {
   const double temperature = config.optimizer.temperature;
-  if (temperature > 0.0) {
+  if (temperature > 0.0 && std::isfinite(temperature)) {  // not finite: validation says so
     const double lr = temperature * double(config.training.batch_size);
     if (!sources.lr_set_at.empty() && config.optimizer.lr != lr) {
       throw UserError(sources.lr_set_at + ": optimizer.lr and optimizer.temperature are both set; sweep one of them "
