@@ -1,5 +1,6 @@
 #include "sweeplab/report/trial_table.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "sweeplab/config/schema.hpp"
@@ -56,7 +57,13 @@ std::string note(const TrialState& trial) {
 std::string trial_table(const SweepState& state) {
   const auto keys = swept_keys(state.sweep.spec);
   std::vector<std::string> header = {"#", "trial"};
-  for (const auto& key : keys) header.push_back(find_field(key)->leaf());
+  // The leaf names a column ("batch_size"), unless two swept keys share it (task.name, batch_schedule.name): then
+  // the full key.
+  for (const auto& key : keys) {
+    const std::string leaf = find_field(key)->leaf();
+    const auto same_leaf = std::count_if(keys.begin(), keys.end(), [&](const std::string& other) { return find_field(other)->leaf() == leaf; });
+    header.push_back(same_leaf > 1 ? key : leaf);
+  }
   header.insert(header.end(), {"state", "progress", "train_loss", "test_loss", "test_acc", "note"});
   Table table(header);
   std::map<std::string, int> totals;
