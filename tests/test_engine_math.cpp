@@ -26,8 +26,15 @@
 #include "train/dataset.hpp"
 #include "train/model.hpp"
 
+#include "engine_reference.hpp"
+
 namespace sweeplab {
 namespace {
+
+using testing::all_close;
+using testing::ReferenceRun;
+using testing::ReferenceTensors;
+using testing::run_reference_epoch;
 
 // ------------------------------------------------------------------------------------------------
 // The data: 3 inputs, 11 training rows (one epoch of batch size 4 is batches of 4, 4 and 3 rows: the
@@ -207,13 +214,6 @@ std::vector<float> initial_for(const Case& c) {
 // ------------------------------------------------------------------------------------------------
 // The reference: the same steps through autograd and torch::optim.
 
-struct ReferenceRun {
-  std::vector<float> parameters, state;  // the engine's layout
-  double loss_sum = 0.0, accuracy_sum = 0.0;
-  std::int64_t batches = 0;
-  Evaluation test;
-};
-
 torch::Tensor features(const std::vector<float>& x, std::int64_t rows) {
   return torch::from_blob(const_cast<float*>(x.data()), {rows, kInputs}, torch::kFloat32).clone();
 }
@@ -225,106 +225,17 @@ torch::Tensor targets(const std::vector<float>& y, std::int64_t rows, LossKind l
   return values;
 }
 
-torch::Tensor reference_loss(const torch::Tensor& output, const torch::Tensor& target, LossKind loss) {
-  switch (loss) {
-    case LossKind::Binary: return torch::binary_cross_entropy_with_logits(output.squeeze(1), target);
-    case LossKind::Multiclass: return torch::cross_entropy_loss(output, target);
-    case LossKind::Regression: return torch::mse_loss(output, target);
-  }
-  return {};
-}
-
-// Fraction right, on the output after the output activation; 0 for regression.
-double reference_accuracy(const torch::Tensor& output, const torch::Tensor& target, LossKind loss) {
-  if (loss == LossKind::Regression) return 0.0;
-  const auto predicted = loss == LossKind::Binary ? output.squeeze(1).gt(0) : output.argmax(1);
-  const auto truth = loss == LossKind::Binary ? target.gt(0.5) : target;
-  return predicted.eq(truth).to(torch::kFloat64).mean().item<double>();
-}
-
-// Applies `of` to every parameter tensor of the model and lays the results out as the engine does:
-// per linear layer, the weight's tensor transposed, then the bias's.
-template <typename Of>
-std::vector<float> in_engine_layout(torch::nn::Sequential& model, Of of) {
-  std::vector<float> flat;
-  const auto append = [&](const torch::Tensor& tensor) {
-    const auto values = tensor.detach().to(torch::kFloat32).contiguous();
-    flat.insert(flat.end(), values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
-  };
-  for (const auto& module : model->children()) {
-    if (const auto* linear = module->as<torch::nn::Linear>()) {
-      append(of(linear->weight).t());
-      append(of(linear->bias));
-    }
-  }
-  return flat;
-}
-
-// torch::optim's state, in the engine's layout: sgd's momentum buffer, or adam's exp_avg then exp_avg_sq.
-std::vector<float> reference_state(torch::optim::Optimizer& optimizer, torch::nn::Sequential& model, const Case& c) {
-  auto& states = optimizer.state();
-  const auto state_of = [&](const torch::Tensor& parameter) -> torch::optim::OptimizerParamState& {
-    const auto found = states.find(c10::guts::to_string(parameter.unsafeGetTensorImpl()));
-    if (found == states.end()) throw std::runtime_error("reference: a parameter without optimizer state");
-    return *found->second;
-  };
-  const std::string name = c.optimizer.name;
-  if (name == "sgd") {
-    if (c.optimizer.momentum == 0.0) return {};
-    return in_engine_layout(model, [&](const torch::Tensor& p) {
-      return static_cast<torch::optim::SGDParamState&>(state_of(p)).momentum_buffer();
-    });
-  }
-  std::vector<float> exp_avg, exp_avg_sq;
-  if (name == "adam") {
-    exp_avg = in_engine_layout(
-        model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamParamState&>(state_of(p)).exp_avg(); });
-    exp_avg_sq = in_engine_layout(model, [&](const torch::Tensor& p) {
-      return static_cast<torch::optim::AdamParamState&>(state_of(p)).exp_avg_sq();
-    });
-  } else {
-    exp_avg = in_engine_layout(
-        model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamWParamState&>(state_of(p)).exp_avg(); });
-    exp_avg_sq = in_engine_layout(model, [&](const torch::Tensor& p) {
-      return static_cast<torch::optim::AdamWParamState&>(state_of(p)).exp_avg_sq();
-    });
-  }
-  exp_avg.insert(exp_avg.end(), exp_avg_sq.begin(), exp_avg_sq.end());
-  return exp_avg;
-}
-
 // One epoch (kSteps steps of kBatch rows in kOrder, learning rates kLrs) from `initial`, then the test set.
 ReferenceRun run_reference(const Case& c, const GroupData& data, const std::vector<float>& initial) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
   auto model = make_model(model_config(c), data.inputs, data.outputs, gen);
   unflatten_parameters(initial, model);
   auto optimizer = make_optimizer(optimizer_config(c), model->parameters());
-  const auto x_train = features(data.x_train, data.n_train), y_train = targets(data.y_train, data.n_train, c.loss);
-
-  ReferenceRun run;
-  for (std::int64_t step = 0; step < kSteps; ++step) {
-    const std::int64_t first = step * kBatch, rows = std::min(kBatch, data.n_train - first);
-    const auto index = torch::tensor(std::vector<std::int64_t>(kOrder.begin() + first, kOrder.begin() + first + rows));
-    const auto x = x_train.index_select(0, index), y = y_train.index_select(0, index);
-    set_learning_rate(*optimizer, kLrs[std::size_t(step)]);
-    optimizer->zero_grad();
-    const auto output = model->forward(x);
-    const auto loss = reference_loss(output, y, c.loss);
-    loss.backward();
-    optimizer->step();
-    run.loss_sum += loss.item<double>();
-    run.accuracy_sum += reference_accuracy(output.detach(), y, c.loss);
-    ++run.batches;
-  }
-  run.parameters = flatten_parameters(model);
-  run.state = reference_state(*optimizer, model, c);
-
-  torch::NoGradGuard no_grad;
-  const auto y_test = targets(data.y_test, data.n_test, c.loss);
-  const auto output = model->forward(features(data.x_test, data.n_test));
-  run.test.loss = reference_loss(output, y_test, c.loss).item<double>();
-  if (c.loss != LossKind::Regression) run.test.accuracy = reference_accuracy(output, y_test, c.loss);
-  return run;
+  const ReferenceTensors tensors = {features(data.x_train, data.n_train), targets(data.y_train, data.n_train, c.loss),
+                                    features(data.x_test, data.n_test), targets(data.y_test, data.n_test, c.loss)};
+  return run_reference_epoch(
+      model, *optimizer, c.optimizer.name, c.optimizer.momentum, [&](const torch::Tensor& x) { return model->forward(x); },
+      c.loss, tensors, {kOrder, kLrs, kBatch, kSteps});
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -387,23 +298,6 @@ BackendRun run_backend(const Backend& backend, const Case& c, const GroupData& d
 
 // ------------------------------------------------------------------------------------------------
 // Comparisons.
-
-// |got - want| <= rel * |want| + floor, element by element; lists the first few that are not.
-::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& want,
-                                     double floor = 1e-6, double rel = 1e-4) {
-  if (got.size() != want.size()) {
-    return ::testing::AssertionFailure() << got.size() << " values, expected " << want.size();
-  }
-  std::ostringstream bad;
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double g = got[i], w = want[i];
-    if (std::fabs(g - w) <= rel * std::fabs(w) + floor) continue;  // false for nan
-    if (++count <= 5) bad << std::setprecision(9) << "\n  [" << i << "] " << g << " expected " << w << " (diff " << g - w << ")";
-  }
-  if (count == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << count << " of " << got.size() << " values differ:" << bad.str();
-}
 
 ::testing::AssertionResult same_bytes(const std::vector<float>& got, const std::vector<float>& want) {
   if (got.size() != want.size()) {

@@ -29,8 +29,15 @@
 #include "train/dataset.hpp"
 #include "train/model.hpp"
 
+#include "engine_reference.hpp"
+
 namespace sweeplab {
 namespace {
+
+using testing::all_close;
+using testing::ReferenceRun;
+using testing::ReferenceTensors;
+using testing::run_reference_epoch;
 
 constexpr std::int64_t kTrain = 11, kTest = 7, kBatch = 4, kSteps = 3;
 const std::vector<std::int64_t> kOrder = {7, 2, 10, 0, 4, 1, 8, 3, 6, 9, 5};
@@ -223,12 +230,8 @@ std::vector<Case> token_cases() {
 // The reference: autograd and torch::optim on make_model's model (token rows as one-hot rows), the centred
 // output as model(x) - model_0(x).
 
-struct Run {
-  std::vector<float> parameters, state;
-  double loss_sum = 0.0, accuracy_sum = 0.0;
-  std::int64_t batches = 0;
-  Evaluation test;
-};
+// The loss the reference trains with: token rows are classes.
+LossKind loss_of(const Case& c) { return c.tokens ? LossKind::Multiclass : c.loss; }
 
 torch::Tensor inputs_of(const Case& c, const std::vector<float>& x, std::int64_t rows) {
   if (!c.tokens) return torch::from_blob(const_cast<float*>(x.data()), {rows, kInputs}, torch::kFloat32).clone();
@@ -241,71 +244,10 @@ torch::Tensor inputs_of(const Case& c, const std::vector<float>& x, std::int64_t
 
 torch::Tensor targets_of(const Case& c, const std::vector<float>& y, std::int64_t rows) {
   const auto values = torch::from_blob(const_cast<float*>(y.data()), {std::int64_t(y.size())}, torch::kFloat32).clone();
-  const LossKind loss = c.tokens ? LossKind::Multiclass : c.loss;
+  const LossKind loss = loss_of(c);
   if (loss == LossKind::Multiclass) return values.to(torch::kLong);
   if (loss == LossKind::Regression) return values.view({rows, 2});
   return values;
-}
-
-torch::Tensor reference_loss(const Case& c, const torch::Tensor& output, const torch::Tensor& target) {
-  switch (c.tokens ? LossKind::Multiclass : c.loss) {
-    case LossKind::Binary: return torch::binary_cross_entropy_with_logits(output.squeeze(1), target);
-    case LossKind::Multiclass: return torch::cross_entropy_loss(output, target);
-    case LossKind::Regression: return torch::mse_loss(output, target);
-  }
-  return {};
-}
-
-double reference_accuracy(const Case& c, const torch::Tensor& output, const torch::Tensor& target) {
-  const LossKind loss = c.tokens ? LossKind::Multiclass : c.loss;
-  if (loss == LossKind::Regression) return 0.0;
-  const auto predicted = loss == LossKind::Binary ? output.squeeze(1).gt(0) : output.argmax(1);
-  const auto truth = loss == LossKind::Binary ? target.gt(0.5) : target;
-  return predicted.eq(truth).to(torch::kFloat64).mean().item<double>();
-}
-
-// `of` of every parameter tensor, in the engine's layout; a bias-free layer's bias as zeros.
-template <typename Of>
-std::vector<float> in_engine_layout(torch::nn::Sequential& model, Of of) {
-  std::vector<float> flat;
-  const auto append = [&](const torch::Tensor& tensor) {
-    const auto values = tensor.detach().to(torch::kFloat32).contiguous();
-    flat.insert(flat.end(), values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
-  };
-  for (const auto& module : model->children()) {
-    if (const auto* linear = module->as<torch::nn::Linear>()) {
-      append(of(linear->weight).t());
-      if (linear->bias.defined()) append(of(linear->bias));
-      else flat.insert(flat.end(), std::size_t(linear->weight.size(0)), 0.0f);
-    }
-  }
-  return flat;
-}
-
-std::vector<float> reference_state(torch::optim::Optimizer& optimizer, torch::nn::Sequential& model, const Case& c) {
-  auto& states = optimizer.state();
-  const auto state_of = [&](const torch::Tensor& p) -> torch::optim::OptimizerParamState& {
-    const auto found = states.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-    if (found == states.end()) throw std::runtime_error("reference: a parameter without optimizer state");
-    return *found->second;
-  };
-  const std::string name = c.optimizer.name;
-  if (name == "sgd") {
-    if (c.optimizer.momentum == 0.0) return {};
-    return in_engine_layout(model, [&](const torch::Tensor& p) {
-      return static_cast<torch::optim::SGDParamState&>(state_of(p)).momentum_buffer();
-    });
-  }
-  std::vector<float> avg, avg_sq;
-  if (name == "adam") {
-    avg = in_engine_layout(model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamParamState&>(state_of(p)).exp_avg(); });
-    avg_sq = in_engine_layout(model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamParamState&>(state_of(p)).exp_avg_sq(); });
-  } else {
-    avg = in_engine_layout(model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamWParamState&>(state_of(p)).exp_avg(); });
-    avg_sq = in_engine_layout(model, [&](const torch::Tensor& p) { return static_cast<torch::optim::AdamWParamState&>(state_of(p)).exp_avg_sq(); });
-  }
-  avg.insert(avg.end(), avg_sq.begin(), avg_sq.end());
-  return avg;
 }
 
 torch::nn::Sequential model_with(const Case& c, const std::vector<float>& parameters) {
@@ -316,7 +258,7 @@ torch::nn::Sequential model_with(const Case& c, const std::vector<float>& parame
   return model;
 }
 
-Run run_reference(const Case& c, const std::vector<float>& initial) {
+ReferenceRun run_reference(const Case& c, const std::vector<float>& initial) {
   const GroupData& data = data_for(c);
   auto model = model_with(c, initial), model0 = model_with(c, initial);
   const auto output_of = [&](const torch::Tensor& x) {
@@ -329,30 +271,10 @@ Run run_reference(const Case& c, const std::vector<float>& initial) {
     return model->forward(x) - out0;
   };
   auto optimizer = make_optimizer(config_for(c).optimizer, model->parameters());
-  const auto x_train = inputs_of(c, data.x_train, data.n_train), y_train = targets_of(c, data.y_train, data.n_train);
-  Run run;
-  for (std::int64_t step = 0; step < kSteps; ++step) {
-    const std::int64_t first = step * kBatch, rows = std::min(kBatch, data.n_train - first);
-    const auto index = torch::tensor(std::vector<std::int64_t>(kOrder.begin() + first, kOrder.begin() + first + rows));
-    const auto x = x_train.index_select(0, index), y = y_train.index_select(0, index);
-    set_learning_rate(*optimizer, kLrs[std::size_t(step)]);
-    optimizer->zero_grad();
-    const auto output = output_of(x);
-    const auto loss = reference_loss(c, output, y);
-    loss.backward();
-    optimizer->step();
-    run.loss_sum += loss.item<double>();
-    run.accuracy_sum += reference_accuracy(c, output.detach(), y);
-    ++run.batches;
-  }
-  run.parameters = flatten_parameters(model);
-  run.state = reference_state(*optimizer, model, c);
-  torch::NoGradGuard no_grad;
-  const auto y_test = targets_of(c, data.y_test, data.n_test);
-  const auto output = output_of(inputs_of(c, data.x_test, data.n_test));
-  run.test.loss = reference_loss(c, output, y_test).item<double>();
-  if ((c.tokens ? LossKind::Multiclass : c.loss) != LossKind::Regression) run.test.accuracy = reference_accuracy(c, output, y_test);
-  return run;
+  const ReferenceTensors tensors = {inputs_of(c, data.x_train, data.n_train), targets_of(c, data.y_train, data.n_train),
+                                    inputs_of(c, data.x_test, data.n_test), targets_of(c, data.y_test, data.n_test)};
+  return run_reference_epoch(model, *optimizer, c.optimizer.name, c.optimizer.momentum, output_of, loss_of(c), tensors,
+                             {kOrder, kLrs, kBatch, kSteps});
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -398,20 +320,6 @@ BackendRun run_backend(const Backend& backend, const Case& c, const std::vector<
   run.sums = math->accumulators(0);
   run.test = math->evaluate({0}).at(0);
   return run;
-}
-
-::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& want, double floor = 1e-6,
-                                     double rel = 1e-4) {
-  if (got.size() != want.size()) return ::testing::AssertionFailure() << got.size() << " values, expected " << want.size();
-  std::ostringstream bad;
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double g = got[i], w = want[i];
-    if (std::fabs(g - w) <= rel * std::fabs(w) + floor) continue;
-    if (++count <= 5) bad << std::setprecision(9) << "\n  [" << i << "] " << g << " expected " << w;
-  }
-  if (count == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << count << " of " << got.size() << " values differ:" << bad.str();
 }
 
 // The positions of the biases in the layout (and in each optimizer-state copy).
