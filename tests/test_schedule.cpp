@@ -497,3 +497,22 @@ TEST(Schedule, TrialsWithDifferentBatchSchedulesDoNotFuse) {
 
 }  // namespace
 }  // namespace sweeplab
+
+namespace sweeplab {
+namespace {
+
+// A samples budget is shown in samples: `status` and `run --dry-run` say "1008 of 1000 samples" (63 steps of 16),
+// not "0 of 10 epochs".
+TEST(Schedule, ASamplesBudgetIsReportedInSamples) {
+  testing::TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: doughnuts, samples: 400}\ntraining: {batch_size: 16, samples: 1000}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto status = testing::run_in(dir, {"status", "s"});
+  ASSERT_EQ(status.code, 0) << status.err;
+  EXPECT_NE(status.out.find("1008 of 1000 samples"), std::string::npos) << status.out;
+  const auto dry = testing::run_in(dir, {"run", "s", "--dry-run"});
+  EXPECT_NE(dry.out.find("1008 samples of 1000 samples"), std::string::npos) << dry.out;
+}
+
+}  // namespace
+}  // namespace sweeplab

@@ -293,8 +293,7 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
         std::string progress = "-";
         if (trial.summary && trial.summary->status != "unreadable") {
           const Config& run = trial.spec.config;
-          progress = std::to_string(run.training.steps > 0 ? trial.summary->steps : trial.summary->epochs) + " of " +
-                     budget_text(run);
+          progress = done_text(*trial.summary, run) + " of " + budget_text(run);
         }
         table.add_row({std::to_string(i + 1), trial.spec.id, trial.status, progress, plans[s][i].action});
       }

@@ -15,10 +15,12 @@ std::string number(const std::optional<double>& value) { return value ? format_d
 // "k of N" in the budget unit of the config the trial was run with; a diverged trial says where it stopped.
 std::string progress(const TrialState& trial) {
   const Config& config = trial.spec.config;
-  const bool in_steps = config.training.steps > 0;
+  const bool in_samples = config.training.samples > 0, in_steps = !in_samples && config.training.steps > 0;
   const auto last = trial.last();
-  std::int64_t done = !last ? 0 : in_steps ? last->step : last->epoch;
-  if (trial.summary && trial.summary->status != "unreadable") done = in_steps ? trial.summary->steps : trial.summary->epochs;
+  std::int64_t done = !last ? 0 : in_samples ? last->samples : in_steps ? last->step : last->epoch;
+  if (trial.summary && trial.summary->status != "unreadable") {
+    done = in_samples ? trial.summary->samples : in_steps ? trial.summary->steps : trial.summary->epochs;
+  }
   if (trial.status == "skipped") return "-";  // never trained (sweep.prune)
   std::string text = std::to_string(done) + " of " + budget_text(config);
   if (trial.summary && trial.summary->diverged_at_step) {

@@ -17,6 +17,7 @@
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/lock.hpp"
 #include "sweeplab/store/sweep_state.hpp"
+#include "sweeplab/train/schedule.hpp"
 
 namespace fs = std::filesystem;
 
@@ -104,8 +105,9 @@ std::shared_ptr<spdlog::logger> trial_log(const std::string& id, const fs::path&
 }  // namespace
 
 std::int64_t expected_steps(const Config& config) {
+  if (config.training.samples > 0) return steps_for_samples(config, config.training.samples);
   if (config.training.steps > 0) return config.training.steps;
-  if (config.task.name == "csv") return 0;
+  if (config.task.name == "csv" || config.task.name == "npz") return 0;
   const std::int64_t n = config.task.train_samples(), batch = config.training.batch_size;
   const std::int64_t per_epoch = config.training.drop_last && n >= batch ? n / batch : (n + batch - 1) / batch;
   return per_epoch * config.training.epochs;

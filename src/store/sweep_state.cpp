@@ -105,18 +105,22 @@ std::optional<EvalRecord> TrialState::last() const {
   return std::nullopt;
 }
 
+// The budget in the unit that decides it: training.samples, else training.steps, else training.epochs.
 std::string budget_text(const Config& config) {
+  if (config.training.samples > 0) return std::to_string(config.training.samples) + " samples";
   return config.training.steps > 0 ? std::to_string(config.training.steps) + " steps"
                                    : std::to_string(config.training.epochs) + " epochs";
 }
 
 std::string done_text(const StoredSummary& summary, const Config& config) {
+  if (config.training.samples > 0) return std::to_string(summary.samples) + " samples";
   return config.training.steps > 0 ? std::to_string(summary.steps) + " steps" : std::to_string(summary.epochs) + " epochs";
 }
 
 bool budget_raised(const StoredSummary& summary, const Config& planned) {
-  const bool larger = planned.training.steps > 0 ? planned.training.steps > summary.steps
-                                                 : planned.training.epochs > summary.epochs;
+  const bool larger = planned.training.samples > 0 ? planned.training.samples > summary.samples
+                      : planned.training.steps > 0 ? planned.training.steps > summary.steps
+                                                   : planned.training.epochs > summary.epochs;
   return larger && !summary.stopped_at_target;
 }
 
