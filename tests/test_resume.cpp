@@ -108,8 +108,9 @@ TEST(Resume, InterruptedTrialsSaySoAndStatusShowsThem) {
   EXPECT_EQ(summary_of(trial)["status"], "interrupted");
   EXPECT_TRUE(fs::exists(trial / "checkpoint.pt"));
   const auto status = testing::run_sweeplab(dir, "status r");
-  // The scheduler's SIGTERM reaches the worker some steps after the Ctrl-C (step 50 of 120): epoch 2 or 3.
-  const std::regex row("1  \\S+  interrupted  [23] of 6 epochs");
+  // The scheduler's SIGTERM reaches the worker some steps after the Ctrl-C (step 50 of 120): epoch 2 or 3 on a
+  // quiet machine, later on a loaded one (CI saw 4), never the whole budget.
+  const std::regex row("1  \\S+  interrupted  [2-5] of 6 epochs");
   EXPECT_TRUE(std::regex_search(status.out, row)) << status.out;
   EXPECT_NE(status.out.find("1 trials: 1 interrupted"), std::string::npos) << status.out;
 }
