@@ -233,6 +233,27 @@ void transpose(const float* in, float* out, std::int64_t rows, std::int64_t colu
   }
 }
 
+// A layer's bias gradient: `bias_grad` when the caller formed it (a scaled layer's, from the unscaled delta; a
+// bias-free layer's zeros), else sum_m dC[m][n], m in order.
+void bias_gradient(const float* dc, const float* bias_grad, float* bias, std::int64_t rows, std::int64_t width) {
+  if (bias_grad) {
+    std::memcpy(bias, bias_grad, sizeof(float) * std::size_t(width));
+    return;
+  }
+  for (std::int64_t n = 0; n < width; ++n) bias[n] = 0.0f;
+  for (std::int64_t m = 0; m < rows; ++m) {
+    for (std::int64_t n = 0; n < width; ++n) bias[n] += dc[m * width + n];
+  }
+}
+
+// Hands the gradients grad[first, first + length) of the parameters at offset + first ... to the optimizer,
+// eight at a time, then one by one.
+void apply_range(Update& update, const float* grad, std::int64_t offset, std::int64_t first, std::int64_t length) {
+  const std::int64_t vector_end = first + length - length % kLanes;
+  for (std::int64_t i = first; i < vector_end; i += kLanes) update.apply(offset + i, load(grad + i));
+  for (std::int64_t i = vector_end; i < first + length; ++i) update.apply(offset + i, grad[i]);
+}
+
 // Larger batches: all three products of the backward pass as forward_layer's well-blocked kernel, through
 // two transposes: dA = dC W (W = B transposed) and dB = A^T dC; then the update, eight parameters at a time.
 void backward_large(const float* a, const float* dc, const float* b, float* da, Update& update, std::int64_t offset,
@@ -247,17 +268,8 @@ void backward_large(const float* a, const float* dc, const float* b, float* da, 
   float* grad = work.grad.data();
   forward_layer(scratch, dc, zeros, grad, depth, rows, width);
   float* bias = grad + depth * width;
-  if (bias_grad) {
-    std::memcpy(bias, bias_grad, sizeof(float) * std::size_t(width));
-  } else {
-    for (std::int64_t n = 0; n < width; ++n) bias[n] = 0.0f;
-    for (std::int64_t m = 0; m < rows; ++m) {
-      for (std::int64_t n = 0; n < width; ++n) bias[n] += dc[m * width + n];
-    }
-  }
-  const std::int64_t count = depth * width + width, vector_count = count - count % kLanes;
-  for (std::int64_t i = 0; i < vector_count; i += kLanes) update.apply(offset + i, load(grad + i));
-  for (std::int64_t i = vector_count; i < count; ++i) update.apply(offset + i, grad[i]);
+  bias_gradient(dc, bias_grad, bias, rows, width);
+  apply_range(update, grad, offset, 0, depth * width + width);
 }
 
 // The token index stored as a float in an input row.
@@ -314,19 +326,8 @@ void token_backward(const float* tokens, const float* dc, Update& update, std::i
     }
   }
   float* bias = grad + vocabulary * width;
-  if (bias_grad) {
-    std::memcpy(bias, bias_grad, sizeof(float) * std::size_t(width));
-  } else {
-    for (std::int64_t n = 0; n < width; ++n) bias[n] = 0.0f;
-    for (std::int64_t m = 0; m < rows; ++m) {
-      for (std::int64_t n = 0; n < width; ++n) bias[n] += dc[m * width + n];
-    }
-  }
-  const auto update_range = [&](std::int64_t first, std::int64_t length) {
-    const std::int64_t vector_end = first + length - length % kLanes;
-    for (std::int64_t i = first; i < vector_end; i += kLanes) update.apply(offset + i, load(grad + i));
-    for (std::int64_t i = vector_end; i < first + length; ++i) update.apply(offset + i, grad[i]);
-  };
+  bias_gradient(dc, bias_grad, bias, rows, width);
+  const auto update_range = [&](std::int64_t first, std::int64_t length) { apply_range(update, grad, offset, first, length); };
   if (sparse) {
     for (std::int64_t i = 0; i < rows * count; ++i) {
       const std::int64_t v = token(tokens[i]);
