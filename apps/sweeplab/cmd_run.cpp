@@ -9,7 +9,6 @@
 
 #include <ostream>
 #include <algorithm>
-#include <map>
 #include <set>
 #include <thread>
 
@@ -186,24 +185,12 @@ void check_experiments_path(const std::string& path, const std::string& sweep_na
 std::vector<std::string> pruned_by_files(const ResolvedSweep& sweep, const SweepState& state, bool fresh) {
   std::vector<std::string> reasons(sweep.trials.size());
   if (sweep.spec.prune != Prune::AboveDivergence || fresh) return reasons;
-  std::vector<std::string> lines;
-  std::map<std::string, std::size_t> lowest;  // line -> its diverged trial with the smallest learning rate
+  DivergenceBoundary boundary(sweep);
   for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
-    lines.push_back(prune_line(sweep.trials[i].config));
-    if (state.trials[i].status != "diverged" || !state.trials[i].summary) continue;
-    const auto it = lowest.find(lines[i]);
-    if (it == lowest.end() || sweep.trials[i].config.optimizer.lr < sweep.trials[it->second].config.optimizer.lr) {
-      lowest[lines[i]] = i;
-    }
+    const auto& summary = state.trials[i].summary;
+    if (state.trials[i].status == "diverged" && summary) boundary.diverged(i, summary->diverged_at_step.value_or(summary->steps));
   }
-  for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
-    const auto it = lowest.find(lines[i]);
-    if (it == lowest.end()) continue;
-    const Config& cause = sweep.trials[it->second].config;
-    if (!(cause.optimizer.lr < sweep.trials[i].config.optimizer.lr)) continue;
-    const auto& summary = *state.trials[it->second].summary;
-    reasons[i] = pruned_because(cause, summary.diverged_at_step.value_or(summary.steps));
-  }
+  for (std::size_t i = 0; i < sweep.trials.size(); ++i) reasons[i] = boundary.reason(i);
   return reasons;
 }
 

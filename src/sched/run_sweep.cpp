@@ -326,8 +326,7 @@ class Scheduler {
     prune_ = true;
     const auto& trials = sweep_.trials;
     std::map<std::string, std::vector<std::size_t>> members;
-    for (const auto& trial : trials) lines_.push_back(prune_line(trial.config));
-    for (std::size_t i = 0; i < trials.size(); ++i) members[lines_[i]].push_back(i);
+    for (std::size_t i = 0; i < trials.size(); ++i) members[boundary_.line(i)].push_back(i);
     std::vector<std::size_t> rank(trials.size(), 0);
     for (auto& [line, indexes] : members) {
       std::stable_sort(indexes.begin(), indexes.end(), [&](std::size_t a, std::size_t b) {
@@ -342,25 +341,8 @@ class Scheduler {
     if (!options_.save || options_.fresh) return;  // --fresh: earlier divergences are discarded with the rest
     for (std::size_t i = 0; i < trials.size(); ++i) {
       const auto summary = read_summary(trial_dir(options_.experiments_dir, sweep_.spec.name, trials[i].id));
-      if (summary && summary->status == "diverged") note_divergence(i, summary->diverged_at_step.value_or(summary->steps));
+      if (summary && summary->status == "diverged") boundary_.diverged(i, summary->diverged_at_step.value_or(summary->steps));
     }
-  }
-
-  void note_divergence(std::size_t index, std::int64_t step) {
-    const double lr = sweep_.trials[index].config.optimizer.lr;
-    const auto it = diverged_.find(lines_[index]);
-    if (it == diverged_.end() || lr < sweep_.trials[it->second.first].config.optimizer.lr) {
-      diverged_[lines_[index]] = {index, step};
-    }
-  }
-
-  // Why sweep.prune rules the trial out, or "" when it does not.
-  std::string prune_reason(std::size_t index) const {
-    const auto it = diverged_.find(lines_[index]);
-    if (it == diverged_.end()) return "";
-    const Config& cause = sweep_.trials[it->second.first].config;
-    if (!(cause.optimizer.lr < sweep_.trials[index].config.optimizer.lr)) return "";
-    return pruned_because(cause, it->second.second);
   }
 
   bool waves_pending() const {
@@ -372,7 +354,7 @@ class Scheduler {
     while (queue_.empty() && waves_pending()) {
       std::vector<std::size_t> to_train;
       for (const std::size_t index : waves_[next_wave_]) {
-        const std::string reason = prune_reason(index);
+        const std::string reason = boundary_.reason(index);
         if (reason.empty()) {
           to_train.push_back(index);
         } else {
@@ -529,7 +511,7 @@ class Scheduler {
         stop_all();
       }
       if (prune_ && event["status"] == "diverged" && event.contains("diverged_at")) {
-        note_divergence(index, event["diverged_at"].get<std::int64_t>());
+        boundary_.diverged(index, event["diverged_at"].get<std::int64_t>());
       }
       const std::string kind = event["kind"];
       if (kind == "busy") {
@@ -631,10 +613,9 @@ class Scheduler {
   std::vector<const Config*> configs_;  // the trials' configs, for form_groups
   // sweep.prune: above_divergence
   bool prune_ = false;
-  std::vector<std::string> lines_;                   // trial index -> its line (prune_line)
   std::vector<std::vector<std::size_t>> waves_;      // trial indexes by learning-rate rank in their line
   std::size_t next_wave_ = 0;
-  std::map<std::string, std::pair<std::size_t, std::int64_t>> diverged_;  // line -> (smallest diverged trial, its step)
+  DivergenceBoundary boundary_{sweep_};
   std::vector<Worker> workers_;
   std::unique_ptr<ProgressDisplay> display_;
   RunTotals totals_;
@@ -680,6 +661,25 @@ std::string pruned_because(const Config& diverged, std::int64_t step) {
                                ? "optimizer.temperature=" + shortest(diverged.optimizer.temperature) + " (" + lr + ")"
                                : lr;
   return what + " diverged at step " + std::to_string(step) + " (sweep.prune: above_divergence)";
+}
+
+DivergenceBoundary::DivergenceBoundary(const ResolvedSweep& sweep) : sweep_(sweep) {
+  for (const auto& trial : sweep.trials) lines_.push_back(prune_line(trial.config));
+}
+
+void DivergenceBoundary::diverged(std::size_t index, std::int64_t step) {
+  const auto it = lowest_.find(lines_.at(index));
+  if (it == lowest_.end() || sweep_.trials[index].config.optimizer.lr < sweep_.trials[it->second.first].config.optimizer.lr) {
+    lowest_[lines_[index]] = {index, step};
+  }
+}
+
+std::string DivergenceBoundary::reason(std::size_t index) const {
+  const auto it = lowest_.find(lines_.at(index));
+  if (it == lowest_.end()) return "";
+  const Config& cause = sweep_.trials[it->second.first].config;
+  if (!(cause.optimizer.lr < sweep_.trials[index].config.optimizer.lr)) return "";
+  return pruned_because(cause, it->second.second);
 }
 
 RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const RunOptions& options,

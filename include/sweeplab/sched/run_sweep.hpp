@@ -69,6 +69,24 @@ int worker_main(const std::vector<std::string>& args, const GroupTrainer& train)
 // rate, that diverged at `step`) is skipped: "optimizer.lr=0.5 diverged at step 12 (sweep.prune: above_divergence)".
 std::string pruned_because(const Config& diverged, std::int64_t step);
 
+// sweep.prune: above_divergence: for each line of trials (prune_line: the same config but for the learning
+// rate), the diverged trial with the smallest learning rate seen so far, and which trials it rules out. The
+// scheduler fills it as trials diverge; `run`'s plan from the summaries on disk.
+class DivergenceBoundary {
+ public:
+  explicit DivergenceBoundary(const ResolvedSweep& sweep);
+  // Trial `index` of the sweep diverged at `step`.
+  void diverged(std::size_t index, std::int64_t step);
+  // Why the trial is skipped (pruned_because), or "" when no trial of its line with a smaller lr diverged.
+  std::string reason(std::size_t index) const;
+  const std::string& line(std::size_t index) const { return lines_.at(index); }
+
+ private:
+  const ResolvedSweep& sweep_;
+  std::vector<std::string> lines_;                                        // trial index -> prune_line
+  std::map<std::string, std::pair<std::size_t, std::int64_t>> lowest_;  // line -> (diverged trial, its step)
+};
+
 // "bs=8-1a2b3c4d  completed  train_loss=0.01 test_loss=0.02 test_acc=0.99  1.2s"
 std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome);
 
