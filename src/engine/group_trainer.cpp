@@ -319,7 +319,7 @@ class GroupRun {
     trial.order = std::make_unique<BatchOrder>(group_data_.n_train, static_cast<std::uint64_t>(config.training.seed));
     trial.tracker = std::make_unique<MetricsTracker>(config.targets, classification_);
     trial.step = trial.samples = trial.epoch = trial.batch_in_epoch = trial.epoch_row = 0;
-    trial.batch_size = trial.constant_batch ? trial.b0 : batch_size_at(config, 0);  // a ramp may start elsewhere
+    trial.batch_size = batch_size_at(config, 0);  // a ramp may start from its own initial_batch_size
     trial.evaluations = 0;
     trial.elapsed_before = 0.0;
     trial.lr = config.optimizer.lr;
@@ -518,7 +518,7 @@ class GroupRun {
         report_divergence(trial, sums.diverged_loss);
         continue;
       }
-      const std::int64_t next_b = trial.constant_batch ? trial.b0 : batch_size_at(*trial.config, trial.step);
+      const std::int64_t next_b = batch_size_at(*trial.config, trial.step);
       if (!trial.online) {
         // The epoch ends with its last row, or under drop_last when fewer rows are left than the next batch needs.
         trial.batch_in_epoch += steps;
@@ -585,7 +585,7 @@ class GroupRun {
     record.lr = trial.lr;
     if (trial.scaled_lr) record.effective_lr = trial.lr * trial.lr_factor;
     // The batch size of the step just taken (of step 0 before any).
-    record.batch_size = trial.constant_batch ? trial.b0 : batch_size_at(*trial.config, std::max<std::int64_t>(0, trial.step - 1));
+    record.batch_size = batch_size_at(*trial.config, std::max<std::int64_t>(0, trial.step - 1));
     record.elapsed_s = elapsed(trial);
     return record;
   }
