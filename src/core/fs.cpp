@@ -75,6 +75,19 @@ std::string set_aside(const std::string& path) {
   return fs::path(aside).filename().string();
 }
 
+void append_line(const std::string& path, const std::string& line) {
+  const std::string text = line + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) storage_error("write", path);
+  const ssize_t n = ::write(fd, text.data(), text.size());
+  const int saved = errno;
+  ::close(fd);
+  if (n != ssize_t(text.size())) {
+    errno = n < 0 ? saved : ENOSPC;
+    storage_error("append to", path);
+  }
+}
+
 void create_folders(const std::string& path) {
   std::error_code ec;
   fs::create_directories(path, ec);

@@ -1,10 +1,5 @@
 #include "sweeplab/store/history.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -19,17 +14,7 @@ void append_run_record(const std::string& sweep_dir, const RunRecord& record) {
       {"started_at", record.started_at}, {"command", record.command}, {"overrides", record.overrides},
       {"flags", record.flags},           {"trials", record.trials},   {"sweeplab_version", record.sweeplab_version},
       {"git_commit", record.git_commit}, {"host", record.host},       {"user", record.user}};
-  const std::string text = line.dump() + "\n";
-  const std::string path = sweep_dir + "/runs.jsonl";
-  // One write with O_APPEND: lines of concurrent runs never interleave.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw StorageError("cannot write " + path + ": " + std::strerror(errno));
-  const ssize_t n = ::write(fd, text.data(), text.size());
-  const int saved = errno;
-  ::close(fd);
-  if (n != ssize_t(text.size())) {
-    throw StorageError("cannot append to " + path + ": " + std::strerror(n < 0 ? saved : ENOSPC));
-  }
+  append_line(sweep_dir + "/runs.jsonl", line.dump());
 }
 
 std::vector<RunRecord> read_run_records(const std::string& sweep_dir) {

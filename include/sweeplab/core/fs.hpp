@@ -26,6 +26,10 @@ void write_synced_and_close(int fd, const std::string& path, const std::string& 
 // that file's name (without its folder). Best effort: a file that cannot be renamed stays where it is.
 std::string set_aside(const std::string& path);
 
+// Appends `line` (and a newline) to the file in one O_APPEND write, creating it: lines of concurrent
+// writers never interleave. Throws StorageError.
+void append_line(const std::string& path, const std::string& line);
+
 // Creates a folder and its parents. Throws StorageError.
 void create_folders(const std::string& path);
 
