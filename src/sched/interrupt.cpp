@@ -25,7 +25,27 @@ extern "C" void on_signal(int) {
   (void)ignored;
 }
 
+std::atomic<bool> requeue{false};
+
+extern "C" void on_requeue_signal(int) {
+  requeue.store(true);
+  int none = 0;
+  if (!signals_seen.compare_exchange_strong(none, 1)) return;  // a stop is under way already
+  static const char message[] = "\nsweeplab: the time limit is near: the trials checkpoint, then the task is requeued\n";
+  const ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
+  (void)ignored;
+}
+
 }  // namespace
+
+void install_requeue_handler() {
+  struct sigaction action = {};
+  action.sa_handler = on_requeue_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGUSR1, &action, nullptr);
+}
+
+bool requeue_requested() { return requeue.load(); }
 
 void install_interrupt_handlers() {
   struct sigaction action = {};

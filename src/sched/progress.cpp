@@ -1,4 +1,4 @@
-#include "progress.hpp"
+#include "sweeplab/sched/progress.hpp"
 
 #include <unistd.h>
 

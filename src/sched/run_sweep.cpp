@@ -24,7 +24,7 @@
 #include <set>
 #include <sstream>
 
-#include "progress.hpp"
+#include "sweeplab/sched/progress.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/hash.hpp"
 #include "sweeplab/core/text.hpp"
@@ -92,10 +92,9 @@ class PipeEvents : public TrialEvents {
   const ResolvedSweep& sweep_;
 };
 
-extern "C" void on_worker_term(int) {
-  if (interrupt_requested()) ::_exit(130);
-  request_interrupt();
-}
+// Every SIGTERM asks the same: checkpoint and stop. One may come from the scheduler and one from Slurm (it
+// signals every process of a job it requeues or cancels); a hard stop is the scheduler's SIGKILL.
+extern "C" void on_worker_term(int) { request_interrupt(); }
 
 json done_event(std::size_t index, const std::string& trial_id, const TrialResult& result) {
   json done = {{"e", "done"}, {"i", index}};
@@ -224,6 +223,7 @@ class Scheduler {
     // Longest first (by the optimizer steps the budget asks for), so small-batch trials are not the tail.
     std::vector<std::size_t> order(trials.size());
     std::iota(order.begin(), order.end(), 0);
+    if (!options_.only.empty()) order = options_.only;
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
       return expected_steps(trials[a].config) > expected_steps(trials[b].config);
     });
@@ -235,13 +235,13 @@ class Scheduler {
       for (auto& group : form_groups(configs_, order, largest_group(), jobs)) queue_.push_back(std::move(group));
     }
     std::int64_t expected = 0;
-    for (const auto& trial : trials) expected += expected_steps(trial.config);
+    for (const std::size_t index : order) expected += expected_steps(trials[index].config);
 
     const auto mode = options_.quiet ? ProgressDisplay::Mode::Quiet
                       : (&out_ == &std::cout && ::isatty(STDOUT_FILENO) && ::isatty(STDERR_FILENO))
                           ? ProgressDisplay::Mode::Live
                           : ProgressDisplay::Mode::Plain;
-    display_ = std::make_unique<ProgressDisplay>(mode, out_, trials.size(), expected);
+    display_ = std::make_unique<ProgressDisplay>(mode, out_, order.size(), expected);
 
     if (prune_) next_wave();
     for (std::size_t i = 0; i < std::min(jobs, queue_.size()); ++i) spawn();
@@ -326,7 +326,7 @@ class Scheduler {
     prune_ = true;
     const auto& trials = sweep_.trials;
     std::map<std::string, std::vector<std::size_t>> members;
-    for (std::size_t i = 0; i < trials.size(); ++i) members[boundary_.line(i)].push_back(i);
+    for (const std::size_t i : order) members[boundary_.line(i)].push_back(i);
     std::vector<std::size_t> rank(trials.size(), 0);
     for (auto& [line, indexes] : members) {
       std::stable_sort(indexes.begin(), indexes.end(), [&](std::size_t a, std::size_t b) {
@@ -575,7 +575,7 @@ class Scheduler {
         const std::string error = "the worker process died: " + signal_text(status) +
                                   (tail.empty() ? "" : "; its last output: " + tail.substr(tail.rfind('\n') + 1));
         for (const std::size_t index : it->current) {
-          CrashReport crash{error, signal_name(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1, tail};
+          CrashReport crash{error, signal_name(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1, tail, 0.0, 0, ""};
           if (const auto session = sessions_.find(index); session != sessions_.end()) {
             crash.session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - session->second.started).count();
             crash.resumed_from_step = session->second.resumed_from_step;

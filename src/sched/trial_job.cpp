@@ -338,6 +338,7 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
   outcome.signal = crash.signal;
   outcome.exit_code = crash.exit_code;
   outcome.stderr_tail = crash.stderr_tail;
+  outcome.slurm_job = crash.slurm_job;
   outcome.resumed_from_step = crash.resumed_from_step;
   outcome.wall_time_s = crash.session_s;
   if (!options.save) return outcome;

@@ -32,23 +32,6 @@ class TrialEvents {
 void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
                      const RunOptions& options, const GroupTrainer& train, TrialEvents& events);
 
-// How a worker died, for the trials it was training.
-struct CrashReport {
-  std::string error;
-  std::string signal;  // e.g. "SIGKILL", empty when it exited
-  int exit_code = -1;
-  std::string stderr_tail;
-  double session_s = 0.0;  // seconds since the trial started in this session
-  std::int64_t resumed_from_step = 0;
-};
-
-// A worker died while training this trial: summary.json says failed with crash.error (taken under the
-// trial's lock, which the dead worker no longer holds), with the signal or exit code, the end of its stderr,
-// the last step in metrics.jsonl and the wall time (earlier sessions' as of the resumed step's record, plus
-// this session's); the checkpoint stays, trial.log gets the worker's last words.
-TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
-                          const CrashReport& crash);
-
 // sweep.prune ruled the trial out (`reason`: which trial of its line diverged). A trial that completed or
 // diverged already keeps its result (message "completed already" / "diverged already"), as does a failed one
 // unless retry_failed; any other gets
@@ -57,8 +40,5 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
 // --fresh removes earlier results first; --no-save writes nothing. Kind Skipped, message as shown.
 TrialResult record_pruned(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
                           const std::string& reason);
-
-// Optimizer steps the trial's budget asks for (0 when unknown, e.g. a CSV file not read yet).
-std::int64_t expected_steps(const Config& config);
 
 }  // namespace sweeplab

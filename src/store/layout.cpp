@@ -136,6 +136,7 @@ void read_summary_fields(const json& summary, StoredSummary& stored) {
   stored.skip_reason = summary.value("skip_reason", std::string());
   if (summary.contains("signal") && summary["signal"].is_string()) stored.signal = summary["signal"].get<std::string>();
   if (summary.contains("exit_code") && summary["exit_code"].is_number_integer()) stored.exit_code = summary["exit_code"].get<int>();
+  stored.slurm_job = summary.value("slurm_job", std::string());
 }
 
 }  // namespace

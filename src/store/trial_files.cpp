@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -88,6 +89,14 @@ RunContext make_run_context(const std::string& torch_version, std::int64_t threa
   return context;
 }
 
+std::string slurm_job_from_environment() {
+  const char* array = std::getenv("SLURM_ARRAY_JOB_ID");
+  const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
+  if (array && task && *array && *task) return std::string(array) + "_" + task;
+  const char* job = std::getenv("SLURM_JOB_ID");
+  return job ? job : "";
+}
+
 std::string record_json(const EvalRecord& record) { return record_object(record).dump(); }
 
 std::string summary_json(const std::string& trial_id, const std::vector<std::pair<std::string, Value>>& swept,
@@ -136,6 +145,8 @@ std::string summary_json(const std::string& trial_id, const std::vector<std::pai
     summary["exit_code"] = outcome.exit_code >= 0 ? json(outcome.exit_code) : json(nullptr);
     summary["stderr_tail"] = outcome.stderr_tail;
   }
+  const std::string slurm_job = outcome.slurm_job.empty() ? slurm_job_from_environment() : outcome.slurm_job;
+  if (!slurm_job.empty()) summary["slurm_job"] = slurm_job;
   return summary.dump(2) + "\n";
 }
 

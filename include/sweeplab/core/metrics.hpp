@@ -69,6 +69,8 @@ struct TrialOutcome {
   std::string signal;
   int exit_code = -1;
   std::string stderr_tail;
+  // The Slurm array task that settled the trial ("12_3"); "" for summary_json to take this process's own.
+  std::string slurm_job;
   std::int64_t resumed_from_step = 0;  // this session continued a checkpoint at this step (0: fresh)
   std::vector<std::string> warnings;   // e.g. an unreadable checkpoint that was set aside
   std::string weights_digest;        // XXH64 of the final parameters' bytes: equal digests, equal weights

@@ -7,6 +7,11 @@
 namespace sweeplab {
 
 void install_interrupt_handlers();
+
+// In a Slurm array task: SIGUSR1 (sent before the time limit, sbatch --signal=B:USR1@...) asks for what the
+// first Ctrl-C does, however often it comes, and marks the task for a requeue (requeue_requested()).
+void install_requeue_handler();
+bool requeue_requested();
 bool interrupt_requested();
 void request_interrupt();  // what the first signal does; also for tests
 void clear_interrupt();    // for tests

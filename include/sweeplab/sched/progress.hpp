@@ -1,5 +1,5 @@
 #pragma once
-// What the user sees while a sweep runs. Internal to sched/.
+// What the user sees while a sweep runs (run, and submit --wait).
 //  - Live (stderr is a terminal and output goes to the terminal): a block at the bottom, redrawn at
 //    most 4 times a second: done / running / failed / total, elapsed and ETA, one line per running
 //    trial. Finished-trial lines are printed above it (the block is cleared first, so nothing garbles

@@ -23,6 +23,7 @@ struct RunOptions {
   bool quiet = false;         // only the final totals
   std::size_t jobs = 1;       // worker processes (-j)
   std::size_t group_size = 0;  // most trials in one fused group (0: 64 on CPU, 4096 on CUDA)
+  std::vector<std::size_t> only;  // the trials (indexes) to run, e.g. a Slurm array task's; empty: all
   RunContext context;
 };
 
@@ -41,7 +42,7 @@ struct RunTotals {
   std::string storage_error;                  // the first write that failed (path: system error); the run stopped
 };
 
-// Trials in worker processes (SPEC section 6). Trials that share the shape of their computation are cut
+// Trials in worker processes (SPEC section 6): all of them, or options.only. Trials that share the shape of their computation are cut
 // into fused groups (sweeplab/engine/fusion.hpp), spread over options.jobs workers. A worker is a fresh
 // `trainer` process (fork + exec: a process that touched CUDA never forks a trainer, and only trainers
 // load LibTorch); it takes group after group, so start-up is paid per worker. A worker that aborts or
@@ -86,6 +87,28 @@ class DivergenceBoundary {
   std::vector<std::string> lines_;                                        // trial index -> prune_line
   std::map<std::string, std::pair<std::size_t, std::int64_t>> lowest_;  // line -> (diverged trial, its step)
 };
+
+// How the process that trained a trial died, for the trial.
+struct CrashReport {
+  std::string error;
+  std::string signal;  // e.g. "SIGKILL", empty when it exited
+  int exit_code = -1;
+  std::string stderr_tail;
+  double session_s = 0.0;  // seconds since the trial started in this session
+  std::int64_t resumed_from_step = 0;
+  std::string slurm_job;   // the Slurm array task it ran in ("12_3"); "" to take this process's own
+};
+
+// A worker (or a whole Slurm array task) died while training this trial: summary.json says failed with
+// crash.error (taken under the trial's lock, which the dead process no longer holds), with the signal or exit
+// code, the end of its output, the last step in metrics.jsonl and the wall time (earlier sessions' as of the
+// resumed step's record, plus this session's); the checkpoint stays, trial.log gets the last words. A trial
+// whose summary says completed or diverged keeps it; one another process holds is left to it.
+TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
+                          const CrashReport& crash);
+
+// Optimizer steps the trial's budget asks for (0 when unknown, e.g. a CSV file not read yet).
+std::int64_t expected_steps(const Config& config);
 
 // "bs=8-1a2b3c4d  completed  train_loss=0.01 test_loss=0.02 test_acc=0.99  1.2s"
 std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome);

@@ -26,6 +26,7 @@ struct StoredSummary {
   std::string skip_reason;          // a skipped trial: why (sweep.prune)
   std::string signal;               // a trial whose worker died: the signal ("SIGKILL"), "" when it exited
   std::optional<int> exit_code;     // ... and its exit code, when it exited
+  std::string slurm_job;            // the Slurm array task that settled it ("12_3"), if any
 };
 std::optional<StoredSummary> read_summary(const std::string& trial_dir);
 

@@ -31,8 +31,13 @@ RunContext make_run_context(const std::string& torch_version, std::int64_t threa
 // "nan", "inf", "-inf".
 std::string record_json(const EvalRecord& record);
 
+// The Slurm array task this process runs in ("12_3", from SLURM_ARRAY_JOB_ID and SLURM_ARRAY_TASK_ID; a job
+// that is no array: SLURM_JOB_ID); "" outside Slurm.
+std::string slurm_job_from_environment();
+
 // summary.json. A trial whose worker died also gets "signal" (e.g. "SIGKILL"; null when it exited),
-// "exit_code" (null when signalled) and "stderr_tail".
+// "exit_code" (null when signalled) and "stderr_tail". One settled inside a Slurm job gets "slurm_job"
+// (outcome.slurm_job, else slurm_job_from_environment()).
 std::string summary_json(const std::string& trial_id, const std::vector<std::pair<std::string, Value>>& swept,
                          const TrialOutcome& outcome);
 
