@@ -55,17 +55,26 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* export_command = setup_export(app, export_options);
   ReportOptions report_options;
   CLI::App* report = setup_report(app, report_options);
+  SubmitOptions submit_options;
+  CLI::App* submit = setup_submit(app, submit_options);
+  CancelOptions cancel_options;
+  CLI::App* cancel = setup_cancel(app, cancel_options);
+  SlurmTaskOptions slurm_task_options;
+  CLI::App* slurm_task = setup_slurm_task(app, slurm_task_options);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one.
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--configs" || args[i] == "--experiments" || args[i] == "--max-trials") {
       ++i;
     } else if (args[i].empty() || args[i][0] != '-') {
-      std::vector<std::string> names;
-      for (const auto* command : app.get_subcommands({})) names.push_back(command->get_name());
+      std::vector<std::string> names, shown;
+      for (const auto* command : app.get_subcommands({})) {
+        names.push_back(command->get_name());
+        if (!command->get_group().empty()) shown.push_back(command->get_name());  // not the hidden slurm-task
+      }
       if (std::find(names.begin(), names.end(), args[i]) == names.end()) {
-        err << "sweeplab: unknown command '" << args[i] << "'" << did_you_mean(args[i], names)
-            << "; commands: " << join(names, ", ") << "\n";
+        err << "sweeplab: unknown command '" << args[i] << "'" << did_you_mean(args[i], shown)
+            << "; commands: " << join(shown, ", ") << "\n";
         return 2;
       }
       break;
@@ -97,6 +106,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (status->parsed()) return run_status(global, status_options, out, err);
     if (export_command->parsed()) return run_export(global, export_options, out, err);
     if (report->parsed()) return run_report(global, report_options, out, err);
+    if (submit->parsed()) return run_submit(global, submit_options, out, err);
+    if (cancel->parsed()) return run_cancel(global, cancel_options, out, err);
+    if (slurm_task->parsed()) return run_slurm_task(global, slurm_task_options, out, err);
   } catch (const UserError& e) {
     err << "sweeplab: " << e.what() << "\n";
     return 2;

@@ -77,6 +77,40 @@ struct ReportOptions {
 CLI::App* setup_report(CLI::App& app, ReportOptions& options);
 int run_report(const GlobalOptions& global, const ReportOptions& options, std::ostream& out, std::ostream& err);
 
+struct SubmitOptions {
+  std::string name;
+  std::vector<std::string> overrides;
+  bool slurm = false;
+  std::string partition, time, mem, gres, account;
+  unsigned cpus_per_task = 1;
+  std::size_t max_running = 0;     // 0: no throttle
+  std::vector<std::string> sbatch_args;
+  std::size_t group_size = 0;      // 0: the engine's default
+  bool retry_failed = false;
+  bool dry_run = false;
+  bool wait = false;
+  int poll_s = 10;
+};
+CLI::App* setup_submit(CLI::App& app, SubmitOptions& options);
+int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::ostream& out, std::ostream& err);
+
+// What each Slurm array task of `submit` runs: the trials on its line of the task list.
+struct SlurmTaskOptions {
+  std::string name;
+  std::vector<std::string> overrides;
+  std::string tasks_file;
+  bool retry_failed = false;
+};
+CLI::App* setup_slurm_task(CLI::App& app, SlurmTaskOptions& options);
+int run_slurm_task(const GlobalOptions& global, const SlurmTaskOptions& options, std::ostream& out, std::ostream& err);
+
+struct CancelOptions {
+  std::string name;
+  int timeout_s = 120;
+};
+CLI::App* setup_cancel(CLI::App& app, CancelOptions& options);
+int run_cancel(const GlobalOptions& global, const CancelOptions& options, std::ostream& out, std::ostream& err);
+
 // The shared -o option of show, run, export, ...
 void add_override_option(CLI::App& command, std::vector<std::string>& overrides);
 

@@ -56,7 +56,7 @@ std::string note(const TrialState& trial) {
 
 }  // namespace
 
-std::string trial_table(const SweepState& state) {
+std::string trial_table(const SweepState& state, const std::map<std::string, std::string>& slurm) {
   const auto keys = swept_keys(state.sweep.spec);
   std::vector<std::string> header = {"#", "trial"};
   // The leaf names a column ("batch_size"), unless two swept keys share it (task.name, batch_schedule.name): then
@@ -66,7 +66,9 @@ std::string trial_table(const SweepState& state) {
     const auto same_leaf = std::count_if(keys.begin(), keys.end(), [&](const std::string& other) { return find_field(other)->leaf() == leaf; });
     header.push_back(same_leaf > 1 ? key : leaf);
   }
-  header.insert(header.end(), {"state", "progress", "train_loss", "test_loss", "test_acc", "note"});
+  header.insert(header.end(), {"state", "progress", "train_loss", "test_loss", "test_acc"});
+  if (!slurm.empty()) header.push_back("slurm");
+  header.push_back("note");
   Table table(header);
   std::map<std::string, int> totals;
   int others = 0;
@@ -78,7 +80,12 @@ std::string trial_table(const SweepState& state) {
     for (const auto& swept : trial.spec.swept) cells.push_back(to_short_text(swept.second));
     const auto last = trial.last();
     cells.insert(cells.end(), {trial.status, progress(trial), last ? number(last->train_loss) : "-",
-                               last ? number(last->test_loss) : "-", last ? number(last->test_acc) : "-", note(trial)});
+                               last ? number(last->test_loss) : "-", last ? number(last->test_acc) : "-"});
+    if (!slurm.empty()) {
+      const auto task = slurm.find(trial.spec.id);
+      cells.push_back(task == slurm.end() ? "-" : task->second);
+    }
+    cells.push_back(note(trial));
     table.add_row(std::move(cells));
   }
   std::vector<std::string> parts;

@@ -1,12 +1,14 @@
 #pragma once
 // The table of a sweep's trials: id, swept values, state, progress against the budget each was run with,
 // final metrics, a note; then totals. `status` prints it, and so does `run` when it ends.
+#include <map>
 #include <string>
 
 #include "sweeplab/store/sweep_state.hpp"
 
 namespace sweeplab {
 
-std::string trial_table(const SweepState& state);
+// `slurm` (trial id -> its Slurm array task and state, "12_3 RUNNING"): a "slurm" column when not empty.
+std::string trial_table(const SweepState& state, const std::map<std::string, std::string>& slurm = {});
 
 }  // namespace sweeplab
