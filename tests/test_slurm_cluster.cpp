@@ -162,6 +162,20 @@ TEST_F(SlurmCluster, SubmitWaitEndsAsALocalRunAndASecondSubmitSendsNothing) {
   EXPECT_EQ(jobs().size(), 1u);
 }
 
+TEST_F(SlurmCluster, WhatSbatchRefusesIsOneLineAndNothingIsWritten) {
+  dir.write("configs/t.yaml", kQuick);
+  const auto before = dir.snapshot();
+  const auto refused = sweeplab(dir, "submit t --slurm --partition no-such-partition");
+  EXPECT_EQ(refused.code, 2) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("sbatch refuses the job: sbatch: error: invalid partition specified: no-such-partition"),
+            std::string::npos) << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  auto after = dir.snapshot();
+  after.erase("out.txt " + std::to_string(refused.out.size()));
+  after.erase("err.txt " + std::to_string(refused.err.size()));
+  EXPECT_EQ(after, before);
+}
+
 TEST_F(SlurmCluster, AHalfDoneSweepSubmitsOnlyTheRest) {
   dir.write("configs/t.yaml", kQuick);
   const auto local = sweeplab(dir, "--experiments local run t -q");
@@ -280,6 +294,13 @@ TEST_F(SlurmCluster, CancelLeavesNoJobBehind) {
     }
     return false;
   }, 120));
+  // Ctrl-C stops the waiting, not the jobs.
+  const int waited = std::system(("cd " + dir.str() + " && timeout --preserve-status -s INT 3 " + SWEEPLAB_BINARY +
+                                  " submit t --slurm --wait --poll 1 > wait.txt 2> wait-err.txt").c_str());
+  EXPECT_TRUE(WIFEXITED(waited) && WEXITSTATUS(waited) == 130) << waited;
+  EXPECT_NE(testing::read_file(dir.path() / "wait-err.txt").find("stopped waiting; the jobs go on"), std::string::npos)
+      << testing::read_file(dir.path() / "wait-err.txt");
+  EXPECT_FALSE(slurm::live_tasks(ids).empty());
   const auto cancelled = sweeplab(dir, "cancel t");
   ASSERT_EQ(cancelled.code, 0) << cancelled.out << cancelled.err;
   EXPECT_NE(cancelled.out.find("cancelled job " + ids[0]), std::string::npos) << cancelled.out;

@@ -304,6 +304,18 @@ int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const
   std::set<std::size_t> started, finished;
   ReadOptions read;
   read.metrics = false;
+  // A summary that is there as the wait begins (a failed trial sent again, an interrupted one) is the old
+  // one: the trial is done when its summary changes, or when its task has left the queue.
+  const auto signature = [](const TrialState& trial) {
+    return trial.summary ? trial.summary->status + "|" + trial.summary->slurm_job + "|" +
+                               std::to_string(trial.summary->wall_time_s) + "|" + std::to_string(trial.summary->steps)
+                         : std::string();
+  };
+  std::map<std::size_t, std::string> before;
+  {
+    const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
+    for (const std::size_t i : watched) before[i] = signature(state.trials[i]);
+  }
   const auto look = [&](const std::map<std::string, slurm::TaskState>& states) {
     tasks = slurm::trial_tasks(root, records, states);
     const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
@@ -312,7 +324,8 @@ int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const
       const auto& trial = state.trials[i];
       const auto& task = tasks[trial.spec.id];
       const bool task_live = task.state && slurm::is_live(task.state->state);
-      if (settled(trial.status) && trial.summary && (trial.status != "interrupted" || !task_live)) {
+      const bool new_result = signature(trial) != before[i] && trial.status != "interrupted";
+      if (settled(trial.status) && trial.summary && (new_result || !task_live)) {
         finished.insert(i);
         started.erase(i);
         const auto outcome = outcome_of(*trial.summary);
@@ -389,7 +402,23 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
   }
   const bool have_slurm = !find_program("sbatch").empty() && !find_program("squeue").empty() &&
                           !find_program("scontrol").empty();
-  if (!options.dry_run) slurm::require_tools();
+  if (!options.dry_run) {
+    slurm::require_tools();
+    // sbatch checks the options (partition, account, gres, time, ...) before anything is written.
+    slurm::ScriptSpec probe;
+    probe.job_name = "sweeplab-" + sweep.spec.name;
+    probe.array = "0-0";
+    probe.log_pattern = "/dev/null";
+    probe.working_dir = "/";
+    probe.sbatch_options = sbatch_options(options);
+    probe.command = {"true"};
+    probe.comment = "sbatch --test-only";
+    const auto test = run_command({"sbatch", "--test-only"}, slurm::sbatch_script(probe));
+    if (!test.ok()) {
+      throw UserError("sbatch refuses the job: " + test.problem() +
+                      " (check --partition, --account, --gres, --time, --mem, --sbatch-arg)");
+    }
+  }
 
   // What Slurm has of the sweep already; tasks that died leave failed trials behind (not in a dry run).
   const auto records = slurm::read_array_records(root);
@@ -499,10 +528,6 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
     }
     return 0;
   }
-
-  // sbatch checks the first script (partition, account, gres, time) before anything is written.
-  const auto test = run_command({"sbatch", "--test-only"}, arrays.front().text);
-  if (!test.ok()) throw UserError("sbatch refuses the job: " + test.problem() + " (check --partition, --account, --gres, --time, --sbatch-arg)");
 
   check_experiments_path(global.experiments_dir, sweep.spec.name);
   create_folders(logs);
