@@ -9,7 +9,7 @@ bash scripts/setup.sh
 
 export SLURM_CONF=${SLURM_CONF:-/tmp/slurm-local/etc/slurm.conf}
 started=0
-if command -v scontrol >/dev/null 2>&1 && scontrol ping 2>/dev/null | grep -q UP; then
+if command -v scontrol >/dev/null 2>&1 && timeout 10 scontrol ping 2>/dev/null | grep -q UP; then
   echo "test: a Slurm controller answers already; the slurm tests use it"
 elif [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then
   if bash scripts/slurm/start-local-slurm.sh; then

@@ -43,7 +43,8 @@ std::string cluster_problem() {
   if (find_program("sbatch").empty()) {
     return "no Slurm here (sbatch is not on PATH): .ci/run starts a local cluster with scripts/slurm/start-local-slurm.sh";
   }
-  const auto ping = run_command({"scontrol", "ping"});
+  // scontrol retries for a minute when its config file is missing: ask with a limit.
+  const auto ping = run_command({"timeout", "10", "scontrol", "ping"});
   if (!ping.ok() || ping.out.find("UP") == std::string::npos) {
     return "sbatch is here but no Slurm controller answers (scontrol ping: " + ping.problem() + ")";
   }
