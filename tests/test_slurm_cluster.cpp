@@ -52,14 +52,7 @@ std::string cluster_problem() {
 }
 
 testing::Process sweeplab(const TempDir& dir, const std::string& arguments, const std::string& environment = "") {
-  const std::string command = "cd " + dir.str() + " && " + environment + " setsid -w " + SWEEPLAB_BINARY + " " +
-                              arguments + " > out.txt 2> err.txt";
-  const int status = std::system(command.c_str());
-  testing::Process process;
-  process.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  process.out = testing::read_file(dir.path() / "out.txt");
-  process.err = testing::read_file(dir.path() / "err.txt");
-  return process;
+  return testing::run_sweeplab_with(dir, arguments, environment);
 }
 
 bool wait_until(const std::function<bool()>& done, double seconds) {

@@ -81,17 +81,22 @@ struct Process {
   std::string out, err;
 };
 
-// Runs the real binary (SWEEPLAB_BINARY) in `dir`, with an optional SWEEPLAB_FAULT, in a process group of
-// its own (setsid): the kill and Ctrl-C faults signal sweeplab's group, not the test's.
-inline Process run_sweeplab(const TempDir& dir, const std::string& arguments, const std::string& fault = "") {
-  const std::string command = "cd " + dir.str() + " && " + (fault.empty() ? "" : "SWEEPLAB_FAULT=" + fault + " ") +
-                              "setsid -w " + SWEEPLAB_BINARY + " " + arguments + " > out.txt 2> err.txt";
+// Runs the real binary (SWEEPLAB_BINARY) in `dir` with `environment` ("NAME=value ..." before the command), in
+// a process group of its own (setsid): the kill and Ctrl-C faults signal sweeplab's group, not the test's.
+inline Process run_sweeplab_with(const TempDir& dir, const std::string& arguments, const std::string& environment) {
+  const std::string command = "cd " + dir.str() + " && " + environment + " setsid -w " + SWEEPLAB_BINARY + " " +
+                              arguments + " > out.txt 2> err.txt";
   const int status = std::system(command.c_str());
   Process process;
   process.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   process.out = read_file(dir.path() / "out.txt");
   process.err = read_file(dir.path() / "err.txt");
   return process;
+}
+
+// The same with an optional SWEEPLAB_FAULT.
+inline Process run_sweeplab(const TempDir& dir, const std::string& arguments, const std::string& fault = "") {
+  return run_sweeplab_with(dir, arguments, fault.empty() ? "" : "SWEEPLAB_FAULT=" + fault);
 }
 
 inline nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
