@@ -276,6 +276,20 @@ TEST_F(SlurmCluster, ACrashedTaskIsFailedWithItsJobId) {
   EXPECT_NE(status.out.find(jobs()[1] + "_0 FAILED"), std::string::npos) << status.out;
 }
 
+TEST_F(SlurmCluster, ATaskThatCannotStartFailsItsTrialsWithItsLog) {
+  dir.write("configs/t.yaml", kQuick);
+  const auto submitted = sweeplab(dir, "submit t --slurm --wait --poll 1 -o training.batch_size=16",
+                                  "SWEEPLAB_TRAINER=/no/such/trainer");
+  EXPECT_EQ(submitted.code, 1) << submitted.out << submitted.err;
+  const auto summary = testing::read_json(trial("") / "summary.json");
+  EXPECT_EQ(summary["status"], "failed");
+  EXPECT_EQ(summary["exit_code"], 2);
+  EXPECT_NE(summary["error"].get<std::string>().find("ended FAILED (exit code 2:0)"), std::string::npos) << summary.dump();
+  EXPECT_NE(summary["stderr_tail"].get<std::string>().find("SWEEPLAB_TRAINER=/no/such/trainer is not a program"),
+            std::string::npos) << summary.dump();
+  EXPECT_TRUE(fs::exists(trial("") / "config.yaml"));  // status shows it with the config it was sent with
+}
+
 TEST_F(SlurmCluster, CancelLeavesNoJobBehind) {
   dir.write("configs/t.yaml", kLong);
   const auto submitted = sweeplab(dir, "submit t --slurm --max-running 1 --group-size 1");

@@ -367,6 +367,8 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
       if (record.step <= crash.resumed_from_step && !record.diverged) outcome.wall_time_s = record.elapsed_s + crash.session_s;
     }
   }
+  // A task that died before the trial started (a Slurm task that could not even start sweeplab) left no config.
+  if (!fs::exists(dir / "config.yaml")) write_file_atomic((dir / "config.yaml").string(), to_yaml(trial.config));
   auto log = trial_log(trial.id, dir);
   log->error("the worker training this trial died: {}", crash.error);
   if (!crash.stderr_tail.empty()) log->error("its last output:\n{}", crash.stderr_tail);
