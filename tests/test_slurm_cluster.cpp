@@ -290,6 +290,22 @@ TEST_F(SlurmCluster, ATaskThatCannotStartFailsItsTrialsWithItsLog) {
   EXPECT_TRUE(fs::exists(trial("") / "config.yaml"));  // status shows it with the config it was sent with
 }
 
+TEST_F(SlurmCluster, WaitingOutlastsAQueueThatDoesNotAnswerForAWhile) {
+  dir.write("configs/t.yaml", kLong);
+  // squeue fails twice right after the job is queued, as with a busy controller; every other answer is the real one.
+  dir.write("bin/squeue", "#!/bin/sh\nn=$(cat " + dir.str("count") + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " +
+                              dir.str("count") + "\nif [ $n -eq 2 ] || [ $n -eq 3 ]; then\n  echo 'squeue: error: Socket "
+                              "timed out on send/recv operation' >&2\n  exit 1\nfi\nexec " + find_program("squeue") +
+                              " \"$@\"\n");
+  fs::permissions(dir.path() / "bin/squeue", fs::perms::owner_all);
+  const auto waited = sweeplab(dir, "submit t --slurm --wait --poll 1 -o training.batch_size=4", "PATH=" + dir.str("bin") + ":$PATH");
+  EXPECT_EQ(waited.code, 0) << waited.out << waited.err;
+  EXPECT_NE(waited.err.find("squeue failed: squeue: error: Socket timed out on send/recv operation; asking again every 1 s"),
+            std::string::npos) << waited.err;
+  EXPECT_EQ(std::count(waited.err.begin(), waited.err.end(), '\n'), 1) << waited.err;
+  EXPECT_NE(waited.out.find("1 trials: 1 completed"), std::string::npos) << waited.out;
+}
+
 TEST_F(SlurmCluster, CancelLeavesNoJobBehind) {
   dir.write("configs/t.yaml", kLong);
   const auto submitted = sweeplab(dir, "submit t --slurm --max-running 1 --group-size 1");

@@ -278,6 +278,23 @@ TrialOutcome outcome_of(const StoredSummary& summary) {
   return outcome;
 }
 
+// Slurm's tools may fail for a while (a busy or restarting controller): asks again every poll_s seconds, for
+// up to 10 minutes, saying so once.
+template <class Ask>
+auto patiently(const Ask& ask, int poll_s, std::ostream& err) -> decltype(ask()) {
+  for (int failures = 0;; ++failures) {
+    try {
+      return ask();
+    } catch (const UserError& e) {
+      if ((failures + 1) * poll_s > 600) throw;
+      if (failures == 0) err << "sweeplab: " << e.what() << "; asking again every " << poll_s << " s\n";
+      for (int tenth = 0; tenth < poll_s * 10 && !interrupt_requested(); ++tenth) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+}
+
 // submit --wait: the progress display of `run`, fed from the trials' files and squeue, until no task of the
 // sweep's jobs is in the queue. Then trials of tasks that died are recorded failed, and the table and totals
 // are printed. Exit codes as run's.
@@ -286,7 +303,7 @@ int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const
   const std::string root = sweep_dir(global.experiments_dir, sweep.spec.name);
   const auto records = slurm::read_array_records(root);
   const auto ids = slurm::job_ids(records);
-  auto tasks = slurm::trial_tasks(root, records, slurm::live_tasks(ids));
+  auto tasks = slurm::trial_tasks(root, records, patiently([&] { return slurm::live_tasks(ids); }, options.poll_s, err));
   std::map<std::string, std::size_t> index_of;
   for (std::size_t i = 0; i < sweep.trials.size(); ++i) index_of[sweep.trials[i].id] = i;
   std::set<std::size_t> watched;  // the trials of tasks still in the queue
@@ -341,7 +358,7 @@ int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const
     }
   };
   while (true) {
-    const auto states = slurm::live_tasks(ids);
+    const auto states = patiently([&] { return slurm::live_tasks(ids); }, options.poll_s, err);
     look(states);
     bool any = false;
     for (const std::size_t i : watched) {
@@ -361,7 +378,7 @@ int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const
     }
   }
   // Out of the queue: what became of the tasks, and the trials of those that died.
-  const auto ended = slurm::task_states(ids);
+  const auto ended = patiently([&] { return slurm::task_states(ids); }, options.poll_s, err);
   record_dead_tasks(sweep, global.experiments_dir, slurm::trial_tasks(root, records, ended));
   look(ended);
   display.close();
