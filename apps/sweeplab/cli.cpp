@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <iostream>
 #include <ostream>
 
 #include "commands.hpp"
@@ -59,6 +60,14 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* submit = setup_submit(app, submit_options);
   CancelOptions cancel_options;
   CLI::App* cancel = setup_cancel(app, cancel_options);
+  BestOptions best_options;
+  CLI::App* best = setup_best(app, best_options);
+  LogsOptions logs_options;
+  CLI::App* logs = setup_logs(app, logs_options);
+  CleanOptions clean_options;
+  CLI::App* clean = setup_clean(app, clean_options);
+  CompletionOptions completion_options;
+  CLI::App* completion = setup_completion(app, completion_options);
   SlurmTaskOptions slurm_task_options;
   CLI::App* slurm_task = setup_slurm_task(app, slurm_task_options);
 
@@ -108,6 +117,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (report->parsed()) return run_report(global, report_options, out, err);
     if (submit->parsed()) return run_submit(global, submit_options, out, err);
     if (cancel->parsed()) return run_cancel(global, cancel_options, out, err);
+    if (best->parsed()) return run_best(global, best_options, out, err);
+    if (logs->parsed()) return run_logs(global, logs_options, out, err);
+    if (clean->parsed()) return run_clean(global, clean_options, std::cin, out, err);
+    if (completion->parsed()) return run_completion(global, completion_options, out, err);
     if (slurm_task->parsed()) return run_slurm_task(global, slurm_task_options, out, err);
   } catch (const UserError& e) {
     err << "sweeplab: " << e.what() << "\n";

@@ -28,7 +28,7 @@ inline LoadOptions load_options(const GlobalOptions& global) {
   return options;
 }
 
-struct ListOptions {};
+struct ListOptions {};  // issue 13: also the experiments on disk
 CLI::App* setup_list(CLI::App& app, ListOptions& options);
 int run_list(const GlobalOptions& global, const ListOptions& options, std::ostream& out, std::ostream& err);
 
@@ -37,6 +37,7 @@ struct ShowOptions {
   std::vector<std::string> overrides;
   bool trials = false;
   bool keys = false;
+  bool all = false;  // every key, also those the task and optimizer do not use
 };
 CLI::App* setup_show(CLI::App& app, ShowOptions& options);
 int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostream& out, std::ostream& err);
@@ -57,6 +58,10 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
 struct StatusOptions {
   std::string name;
   std::vector<std::string> overrides;
+  std::vector<std::string> where;   // --where KEY=VALUE (where.hpp)
+  std::vector<std::string> states;  // --state failed|diverged|running|... (repeatable)
+  bool watch = false;               // --watch: redraw in place until the sweep ends (a terminal)
+  double interval_s = 2.0;          // --interval for --watch
 };
 CLI::App* setup_status(CLI::App& app, StatusOptions& options);
 int run_status(const GlobalOptions& global, const StatusOptions& options, std::ostream& out, std::ostream& err);
@@ -110,6 +115,44 @@ struct CancelOptions {
 };
 CLI::App* setup_cancel(CLI::App& app, CancelOptions& options);
 int run_cancel(const GlobalOptions& global, const CancelOptions& options, std::ostream& out, std::ostream& err);
+
+// issue 13: everyday questions.
+struct BestOptions {
+  std::string name;
+  std::vector<std::string> overrides;
+  std::string metric;                 // default: test_acc for classification, else test_loss
+  std::string per;                    // an axis: the best configuration per value of it
+  std::vector<std::string> where;
+};
+CLI::App* setup_best(CLI::App& app, BestOptions& options);
+int run_best(const GlobalOptions& global, const BestOptions& options, std::ostream& out, std::ostream& err);
+
+struct LogsOptions {
+  std::string name;
+  std::string trial;                  // a trial id or a unique prefix of one
+  std::vector<std::string> overrides;
+  std::vector<std::string> where;
+  bool follow = false;                // -f
+};
+CLI::App* setup_logs(CLI::App& app, LogsOptions& options);
+int run_logs(const GlobalOptions& global, const LogsOptions& options, std::ostream& out, std::ostream& err);
+
+struct CleanOptions {
+  std::string name;
+  std::vector<std::string> overrides;
+  bool failed = false, diverged = false, all = false;
+  bool yes = false;                   // no question
+};
+CLI::App* setup_clean(CLI::App& app, CleanOptions& options);
+// Asks on `in` (std::cin from main) unless options.yes.
+int run_clean(const GlobalOptions& global, const CleanOptions& options, std::istream& in, std::ostream& out,
+              std::ostream& err);
+
+struct CompletionOptions {
+  std::string shell;                  // bash or zsh
+};
+CLI::App* setup_completion(CLI::App& app, CompletionOptions& options);
+int run_completion(const GlobalOptions& global, const CompletionOptions& options, std::ostream& out, std::ostream& err);
 
 // The shared -o option of show, run, export, ...
 void add_override_option(CLI::App& command, std::vector<std::string>& overrides);

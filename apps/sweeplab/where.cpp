@@ -1,0 +1,88 @@
+#include "where.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "sweeplab/config/schema.hpp"
+#include "sweeplab/core/error.hpp"
+#include "sweeplab/core/text.hpp"
+
+namespace sweeplab {
+namespace {
+
+std::string without_spaces(std::string text) {
+  text.erase(std::remove(text.begin(), text.end(), ' '), text.end());
+  return text;
+}
+
+// VALUE read as a number, when all of it is one.
+bool number(const std::string& text, double& value) {
+  char* end = nullptr;
+  value = std::strtod(text.c_str(), &end);
+  return !text.empty() && end && *end == '\0';
+}
+
+bool is_number_type(ValueType type) { return type == ValueType::Int || type == ValueType::Double; }
+
+}  // namespace
+
+void add_where_option(CLI::App& command, std::vector<std::string>& items) {
+  command.add_option("--where", items, "KEY=VALUE: only trials with this value (e.g. --where lr=0.1 --where batch_size=64)")
+      ->expected(1)
+      ->take_all();
+}
+
+std::vector<WhereFilter> parse_where(const std::vector<std::string>& items) {
+  std::vector<WhereFilter> filters;
+  for (const auto& item : items) {
+    const auto equals = item.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == item.size()) {
+      throw UserError("--where " + item + ": expected KEY=VALUE (e.g. --where lr=0.1)");
+    }
+    std::string key = item.substr(0, equals);
+    const std::string text = item.substr(equals + 1);
+    if (!find_field(key)) {
+      const auto keys = keys_with_leaf(key);
+      if (keys.size() > 1) {
+        throw UserError("--where " + item + ": '" + key + "' is the name of several keys (" + join(keys, ", ") +
+                        "); give the full key");
+      }
+      if (keys.empty()) {
+        throw UserError("--where " + item + ": unknown key '" + key + "'" + did_you_mean(key, all_key_names()) +
+                        " (sweeplab show --keys lists them)");
+      }
+      key = keys.front();
+    }
+    const FieldSpec& field = *find_field(key);
+    double ignored = 0.0;
+    if (is_number_type(field.type) && !number(text, ignored)) {
+      throw UserError("--where " + item + ": " + key + " is " + type_name(field.type) + ", not '" + text + "'");
+    }
+    if (field.type == ValueType::Bool && text != "true" && text != "false") {
+      throw UserError("--where " + item + ": " + key + " is true or false, not '" + text + "'");
+    }
+    filters.push_back({key, text});
+  }
+  return filters;
+}
+
+bool matches(const Config& config, const std::vector<WhereFilter>& filters) {
+  for (const auto& filter : filters) {
+    const FieldSpec& field = *find_field(filter.key);
+    const Value value = field.get(config);
+    if (is_number_type(field.type)) {
+      double wanted = 0.0;
+      number(filter.text, wanted);
+      const double have = field.type == ValueType::Int ? double(std::get<std::int64_t>(value)) : std::get<double>(value);
+      if (!(std::fabs(have - wanted) <= 1e-12 * std::max(std::fabs(have), std::fabs(wanted)))) return false;
+    } else if (without_spaces(to_text(value)) != without_spaces(filter.text)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace sweeplab

@@ -1,0 +1,31 @@
+#pragma once
+// --where KEY=VALUE: the trials whose config has VALUE at KEY (status, logs, report, ...). KEY is a full key or a
+// leaf name that only one key has, as for -o ("lr", "batch_size"); VALUE is compared as the key's type (a number
+// numerically: 1e-3 matches 0.001). Several --where must all hold. Internal to apps/sweeplab.
+#include <string>
+#include <vector>
+
+#include "sweeplab/config/config.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace sweeplab {
+
+struct WhereFilter {
+  std::string key;   // the full key
+  std::string text;  // the value as given
+};
+
+// Adds --where (repeatable) to a command.
+void add_where_option(CLI::App& command, std::vector<std::string>& items);
+
+// Checks each KEY=VALUE: an unknown key, an ambiguous leaf, or a value the key cannot hold is a UserError (one
+// line, with a suggestion).
+std::vector<WhereFilter> parse_where(const std::vector<std::string>& items);
+
+// Every filter holds for the config.
+bool matches(const Config& config, const std::vector<WhereFilter>& filters);
+
+}  // namespace sweeplab
