@@ -92,6 +92,25 @@ TEST(SlurmParse, SacctStatesWithoutSteps) {
   EXPECT_EQ(states.at("12_6").state, "PENDING");
 }
 
+TEST(SlurmParse, HeldAndDeadTasks) {
+  EXPECT_TRUE(slurm::is_held({"PENDING", "JobHeldAdmin", "", 0}));
+  EXPECT_TRUE(slurm::is_held({"PENDING", "launch failed requeued held", "", 0}));
+  EXPECT_TRUE(slurm::is_held({"REQUEUE_HOLD", "", "", 0}));
+  EXPECT_FALSE(slurm::is_held({"PENDING", "Priority", "", 0}));
+  EXPECT_FALSE(slurm::is_held({"RUNNING", "", "", 0}));
+  // Died: the task's unsettled trials are failed. Not died: sweeplab stopped it (130) or hit a storage error (3),
+  // or Slurm cancelled it or it ran out of time, and the checkpoints resume.
+  for (const slurm::TaskState& state : std::vector<slurm::TaskState>{
+           {"FAILED", "", "0:9", 0}, {"FAILED", "", "2:0", 0}, {"OUT_OF_MEMORY", "", "0:125", 0}, {"NODE_FAIL", "", "", 0}}) {
+    EXPECT_TRUE(slurm::task_died(state)) << state.state << " " << state.exit_code;
+  }
+  for (const slurm::TaskState& state : std::vector<slurm::TaskState>{
+           {"FAILED", "", "130:0", 0}, {"FAILED", "", "3:0", 0}, {"CANCELLED", "", "0:15", 0}, {"TIMEOUT", "", "0:0", 0},
+           {"COMPLETED", "", "0:0", 0}, {"RUNNING", "", "", 0}}) {
+    EXPECT_FALSE(slurm::task_died(state)) << state.state << " " << state.exit_code;
+  }
+}
+
 TEST(SlurmParse, LiveStates) {
   for (const char* state : {"PENDING", "RUNNING", "REQUEUED", "SUSPENDED", "COMPLETING", "CONFIGURING"}) {
     EXPECT_TRUE(slurm::is_live(state)) << state;
@@ -186,6 +205,12 @@ TEST(Process, RunsAProgramAndQuotesWordsForAShell) {
     EXPECT_EQ(back.out, word) << shell_quote(word);
   }
   EXPECT_EQ(shell_quote("lr=0.1,0.2"), "lr=0.1,0.2");
+  // More input than a pipe holds, to a program that writes as it reads: no deadlock, nothing lost.
+  std::string big;
+  for (int i = 0; i < 40000; ++i) big += "line " + std::to_string(i) + "\n";
+  const auto copied = run_command({"cat"}, big);
+  ASSERT_TRUE(copied.ok()) << copied.problem();
+  EXPECT_EQ(copied.out, big);
 }
 
 // --- bad input: one line, exit 2, nothing written ----------------------------------------------------
@@ -266,6 +291,12 @@ TEST(SubmitDryRun, PrintsTheScriptAndTasksAndWritesNothing) {
                            "slurm-task t -o lr=0.1,0.2 --tasks ", "submit-001/array-1.tasks"}) {
     EXPECT_NE(result.out.find(text), std::string::npos) << text << "\n" << result.out;
   }
+  EXPECT_EQ(dir.snapshot(), before);
+  // The USR1 before the time limit: 120 s, or a quarter of a short limit.
+  const auto short_limit = testing::run_in(dir, {"submit", "t", "--slurm", "--dry-run", "--time", "4"});
+  EXPECT_NE(short_limit.out.find("#SBATCH --signal=B:USR1@60\n"), std::string::npos) << short_limit.out;
+  const auto long_limit = testing::run_in(dir, {"submit", "t", "--slurm", "--dry-run", "--time", "2-00:00:00"});
+  EXPECT_NE(long_limit.out.find("#SBATCH --signal=B:USR1@120\n"), std::string::npos) << long_limit.out;
   EXPECT_EQ(dir.snapshot(), before);
 }
 

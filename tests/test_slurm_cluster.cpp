@@ -4,6 +4,7 @@
 // where there is none the tests skip and say so. CTest label: slurm.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "sweeplab/core/process.hpp"
 #include "sweeplab/slurm/submissions.hpp"
+#include "sweeplab/store/lock.hpp"
 #include "test_util.hpp"
 
 namespace sweeplab {
@@ -170,6 +172,18 @@ TEST_F(SlurmCluster, WhatSbatchRefusesIsOneLineAndNothingIsWritten) {
   EXPECT_EQ(after, before);
 }
 
+TEST_F(SlurmCluster, OneSubmitOfASweepAtATime) {
+  dir.write("configs/t.yaml", kQuick);
+  fs::create_directories(dir.path() / "experiments/t/slurm");
+  const auto held = TrialLock::try_acquire(dir.str("experiments/t/slurm"));  // as a submit under way holds it
+  ASSERT_TRUE(held);
+  const auto second = sweeplab(dir, "submit t --slurm");
+  EXPECT_EQ(second.code, 2) << second.out << second.err;
+  EXPECT_NE(second.err.find("another sweeplab submit of t is under way (pid " + std::to_string(::getpid()) + ")"),
+            std::string::npos) << second.err;
+  EXPECT_TRUE(jobs().empty());
+}
+
 TEST_F(SlurmCluster, AHalfDoneSweepSubmitsOnlyTheRest) {
   dir.write("configs/t.yaml", kQuick);
   const auto local = sweeplab(dir, "--experiments local run t -q");
@@ -318,9 +332,11 @@ TEST_F(SlurmCluster, CancelLeavesNoJobBehind) {
     }
     return false;
   }, 120));
-  // Ctrl-C stops the waiting, not the jobs.
-  const int waited = std::system(("cd " + dir.str() + " && timeout --preserve-status -s INT 3 " + SWEEPLAB_BINARY +
-                                  " submit t --slurm --wait --poll 1 > wait.txt 2> wait-err.txt").c_str());
+  // Ctrl-C stops the waiting, not the jobs. (Sent once the wait has begun: its first line is out.)
+  const int waited = std::system(
+      ("cd " + dir.str() + " && { " + SWEEPLAB_BINARY + " submit t --slurm --wait --poll 1 > wait.txt 2> wait-err.txt & "
+       "pid=$!; for i in $(seq 300); do grep -q 'nothing to submit' wait.txt && break; sleep 0.1; done; sleep 1; "
+       "kill -INT $pid; wait $pid; }").c_str());
   EXPECT_TRUE(WIFEXITED(waited) && WEXITSTATUS(waited) == 130) << waited;
   EXPECT_NE(testing::read_file(dir.path() / "wait-err.txt").find("stopped waiting; the jobs go on"), std::string::npos)
       << testing::read_file(dir.path() / "wait-err.txt");

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <ostream>
 #include <regex>
 #include <set>
@@ -33,6 +34,7 @@
 #include "sweeplab/sched/run_sweep.hpp"
 #include "sweeplab/slurm/submissions.hpp"
 #include "sweeplab/store/history.hpp"
+#include "sweeplab/store/lock.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/sweep_state.hpp"
 #include "sweeplab/store/trial_files.hpp"
@@ -146,6 +148,33 @@ void check_submit_options(const SubmitOptions& options) {
   }
 }
 
+// --time in seconds (MINUTES, MINUTES:SECONDS, HOURS:MINUTES:SECONDS, DAYS-HOURS[:MINUTES[:SECONDS]]); 0 when
+// there is no limit.
+long time_limit_s(const std::string& text) {
+  if (text.empty() || text == "UNLIMITED" || text == "INFINITE") return 0;
+  long days = 0;
+  std::string rest = text;
+  if (const auto dash = text.find('-'); dash != std::string::npos) {
+    days = std::atol(text.substr(0, dash).c_str());
+    rest = text.substr(dash + 1);
+  }
+  std::vector<long> parts;
+  std::stringstream in(rest);
+  for (std::string part; std::getline(in, part, ':');) parts.push_back(std::atol(part.c_str()));
+  long seconds = 0;
+  if (days > 0) {  // D-HH, D-HH:MM, D-HH:MM:SS
+    const long units[] = {3600, 60, 1};
+    for (std::size_t i = 0; i < parts.size() && i < 3; ++i) seconds += parts[i] * units[i];
+  } else if (parts.size() == 1) {
+    seconds = parts[0] * 60;
+  } else if (parts.size() == 2) {
+    seconds = parts[0] * 60 + parts[1];
+  } else if (parts.size() >= 3) {
+    seconds = parts[0] * 3600 + parts[1] * 60 + parts[2];
+  }
+  return days * 86400 + seconds;
+}
+
 std::vector<std::string> sbatch_options(const SubmitOptions& options) {
   std::vector<std::string> words;
   if (!options.partition.empty()) words.push_back("--partition=" + options.partition);
@@ -156,13 +185,6 @@ std::vector<std::string> sbatch_options(const SubmitOptions& options) {
   if (!options.account.empty()) words.push_back("--account=" + options.account);
   for (const auto& arg : options.sbatch_args) words.push_back(arg);
   return words;
-}
-
-// A trial's Slurm task is over without having settled it, and the task died (not cancelled, not out of time,
-// which leave checkpoints to resume): its trials are failed with the job id and the log's tail.
-bool died(const slurm::TaskState& state) {
-  return state.state == "FAILED" || state.state == "OUT_OF_MEMORY" || state.state == "NODE_FAIL" ||
-         state.state == "BOOT_FAIL";
 }
 
 bool settled(const std::string& status) {
@@ -181,7 +203,7 @@ std::size_t record_dead_tasks(const ResolvedSweep& sweep, const std::string& exp
   std::size_t recorded = 0;
   for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
     const auto task = tasks.find(sweep.trials[i].id);
-    if (task == tasks.end() || !task->second.state || !died(*task->second.state)) continue;
+    if (task == tasks.end() || !task->second.state || !slurm::task_died(*task->second.state)) continue;
     const std::string& status = state.trials[i].status;
     if (settled(status) || status == "running") continue;
     const auto& dead = *task->second.state;
@@ -279,14 +301,14 @@ TrialOutcome outcome_of(const StoredSummary& summary) {
 }
 
 // Slurm's tools may fail for a while (a busy or restarting controller): asks again every poll_s seconds, for
-// up to 10 minutes, saying so once.
+// up to 10 minutes, saying so once. Ctrl-C ends the asking (the error is thrown).
 template <class Ask>
 auto patiently(const Ask& ask, int poll_s, std::ostream& err) -> decltype(ask()) {
   for (int failures = 0;; ++failures) {
     try {
       return ask();
     } catch (const UserError& e) {
-      if ((failures + 1) * poll_s > 600) throw;
+      if ((failures + 1) * poll_s > 600 || interrupt_requested()) throw;
       if (failures == 0) err << "sweeplab: " << e.what() << "; asking again every " << poll_s << " s\n";
       for (int tenth = 0; tenth < poll_s * 10 && !interrupt_requested(); ++tenth) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -295,24 +317,17 @@ auto patiently(const Ask& ask, int poll_s, std::ostream& err) -> decltype(ask())
   }
 }
 
-// submit --wait: the progress display of `run`, fed from the trials' files and squeue, until no task of the
-// sweep's jobs is in the queue. Then trials of tasks that died are recorded failed, and the table and totals
-// are printed. Exit codes as run's.
+// submit --wait: the progress display of `run` for the trials `watched` (those just submitted and those
+// queued already), fed from their files and squeue, until none of their tasks is in the queue but held ones.
+// As a task leaves the queue, what became of it is asked at once (the controller forgets ended jobs after
+// MinJobAge) and the trials of a task that died are recorded failed. Then the table; exit codes as run's.
 int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const SubmitOptions& options,
-                  std::ostream& out, std::ostream& err) {
+                  const std::vector<std::size_t>& watched, std::ostream& out, std::ostream& err) {
   const std::string root = sweep_dir(global.experiments_dir, sweep.spec.name);
   const auto records = slurm::read_array_records(root);
   const auto ids = slurm::job_ids(records);
-  auto tasks = slurm::trial_tasks(root, records, patiently([&] { return slurm::live_tasks(ids); }, options.poll_s, err));
-  std::map<std::string, std::size_t> index_of;
-  for (std::size_t i = 0; i < sweep.trials.size(); ++i) index_of[sweep.trials[i].id] = i;
-  std::set<std::size_t> watched;  // the trials of tasks still in the queue
   std::int64_t expected = 0;
-  for (const auto& [id, task] : tasks) {
-    if (!task.state || !index_of.count(id)) continue;
-    watched.insert(index_of[id]);
-    expected += expected_steps(sweep.trials[index_of[id]].config);
-  }
+  for (const std::size_t i : watched) expected += expected_steps(sweep.trials[i].config);
   install_interrupt_handlers();
   const bool live = &out == &std::cout && ::isatty(STDOUT_FILENO) && ::isatty(STDERR_FILENO);
   ProgressDisplay display(global.quiet ? ProgressDisplay::Mode::Quiet : live ? ProgressDisplay::Mode::Live
@@ -333,6 +348,8 @@ int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const
     const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
     for (const std::size_t i : watched) before[i] = signature(state.trials[i]);
   }
+  std::map<std::string, slurm::TrialTask> tasks;
+  std::map<std::string, slurm::TaskState> ended;  // tasks that left the queue, as they ended
   const auto look = [&](const std::map<std::string, slurm::TaskState>& states) {
     tasks = slurm::trial_tasks(root, records, states);
     const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
@@ -357,40 +374,65 @@ int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const
       }
     }
   };
-  while (true) {
-    const auto states = patiently([&] { return slurm::live_tasks(ids); }, options.poll_s, err);
-    look(states);
-    bool any = false;
-    for (const std::size_t i : watched) {
-      const auto& task = tasks[sweep.trials[i].id];
-      any = any || (task.state && slurm::is_live(task.state->state));
+  std::set<std::string> held;
+  try {
+    while (true) {
+      auto states = patiently([&] { return slurm::live_tasks(ids); }, options.poll_s, err);
+      // Tasks of watched trials that are not in the queue (any more): what became of them, now.
+      bool gone = false;
+      const auto now = slurm::trial_tasks(root, records, states);
+      for (const std::size_t i : watched) {
+        const auto task = now.find(sweep.trials[i].id);
+        gone = gone || (task != now.end() && !states.count(task->second.key) && !ended.count(task->second.key));
+      }
+      if (gone) {
+        for (auto& [key, state] : patiently([&] { return slurm::task_states(ids); }, options.poll_s, err)) {
+          if (!slurm::is_live(state.state)) ended[key] = state;
+        }
+        record_dead_tasks(sweep, global.experiments_dir, slurm::trial_tasks(root, records, ended));
+      }
+      for (const auto& [key, state] : ended) states.emplace(key, state);
+      look(states);
+      bool waiting = false;
+      held.clear();
+      for (const std::size_t i : watched) {
+        const auto& task = tasks[sweep.trials[i].id];
+        if (!task.state || !slurm::is_live(task.state->state)) continue;
+        if (slurm::is_held(*task.state)) held.insert(task.key + " (" + task.state->state +
+                                                     (task.state->reason.empty() ? "" : ", " + task.state->reason) + ")");
+        else waiting = true;
+      }
+      if (!waiting) break;
+      for (int tenth = 0; tenth < options.poll_s * 10 && !interrupt_requested(); ++tenth) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        display.tick();
+      }
+      if (interrupt_requested()) break;
     }
-    if (!any) break;
-    for (int tenth = 0; tenth < options.poll_s * 10 && !interrupt_requested(); ++tenth) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      display.tick();
-    }
-    if (interrupt_requested()) {
-      display.close();
-      err << "sweeplab: stopped waiting; the jobs go on (sweeplab status " << sweep.spec.name
-          << " shows them; sweeplab cancel " << sweep.spec.name << " stops them)\n";
-      return 130;
-    }
+  } catch (const UserError&) {
+    if (!interrupt_requested()) throw;
   }
-  // Out of the queue: what became of the tasks, and the trials of those that died.
-  const auto ended = patiently([&] { return slurm::task_states(ids); }, options.poll_s, err);
-  record_dead_tasks(sweep, global.experiments_dir, slurm::trial_tasks(root, records, ended));
-  look(ended);
+  if (interrupt_requested()) {
+    display.close();
+    err << "sweeplab: stopped waiting; the jobs go on (sweeplab status " << sweep.spec.name
+        << " shows them; sweeplab cancel " << sweep.spec.name << " stops them)\n";
+    return 130;
+  }
   display.close();
   SweepState after = read_sweep_state(sweep, global.experiments_dir, read);
   after.trials.resize(sweep.trials.size());
   std::map<std::string, std::string> slurm_column;
-  for (const auto& [id, task] : slurm::trial_tasks(root, records, ended)) slurm_column[id] = slurm::task_text(task);
+  for (const auto& [id, task] : tasks) slurm_column[id] = slurm::task_text(task);
   out << "\n" << trial_table(after, slurm_column);
   std::size_t failed = 0, unfinished = 0;
   for (const std::size_t i : watched) {
     failed += after.trials[i].status == "failed" ? 1 : 0;
     unfinished += settled(after.trials[i].status) && after.trials[i].status != "interrupted" ? 0 : 1;
+  }
+  if (!held.empty()) {
+    err << "sweeplab: " << count_text(held.size(), "task") << " held by Slurm, not waited for: "
+        << join(std::vector<std::string>(held.begin(), held.end()), ", ") << " (scontrol release JOB_TASK lets it run; "
+        << "sweeplab cancel " << sweep.spec.name << " stops it)\n";
   }
   if (failed) {
     err << "sweeplab: " << count_text(failed, "trial") << " failed (see their summary.json and the task logs in "
@@ -399,8 +441,8 @@ int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const
     return 1;
   }
   if (unfinished) {
-    err << "sweeplab: " << count_text(unfinished, "trial") << " did not finish (cancelled or out of time; their "
-        << "checkpoints are kept): sweeplab submit " << sweep.spec.name << " --slurm sends them again\n";
+    err << "sweeplab: " << count_text(unfinished, "trial") << " did not finish (held, cancelled or out of time; "
+        << "their checkpoints are kept): sweeplab submit " << sweep.spec.name << " --slurm sends them again\n";
     return 130;
   }
   return 0;
@@ -442,22 +484,37 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
   const auto ids = slurm::job_ids(records);
   const auto states = have_slurm ? slurm::task_states(ids) : std::map<std::string, slurm::TaskState>{};
   auto tasks = slurm::trial_tasks(root, records, states);
-  if (!options.dry_run) record_dead_tasks(sweep, global.experiments_dir, tasks);
+  // One submit of a sweep at a time: two would both send the trials neither sees queued yet.
+  std::optional<TrialLock> submitting;
+  if (!options.dry_run) {
+    check_experiments_path(global.experiments_dir, sweep.spec.name);
+    submitting = TrialLock::try_acquire(slurm::slurm_dir(root));
+    if (!submitting) {
+      throw UserError("another sweeplab submit of " + sweep.spec.name + " is under way (pid " +
+                      std::to_string(lock_holder(slurm::slurm_dir(root)).value_or(0)) + "); submit again when it is done");
+    }
+    record_dead_tasks(sweep, global.experiments_dir, tasks);
+  }
 
   ReadOptions read;
   read.metrics = false;
   SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
   state.trials.resize(sweep.trials.size());
   const auto pruned = pruned_by_files(sweep, state, false);
-  std::vector<std::size_t> to_submit;
+  std::vector<std::size_t> to_submit, queued;
   std::map<std::string, std::size_t> held;  // why not submitted -> how many
-  std::set<std::string> live_jobs;
   for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
     const auto& trial = state.trials[i];
     const auto task = tasks.find(trial.spec.id);
     if (task != tasks.end() && task->second.state && slurm::is_live(task->second.state->state)) {
       ++held["queued in Slurm job " + task->second.job_id];
-      live_jobs.insert(task->second.job_id);
+      queued.push_back(i);
+      continue;
+    }
+    // A dry run writes nothing, so a task that died still has its trials part-way: plan what submit records.
+    if (task != tasks.end() && task->second.state && slurm::task_died(*task->second.state) && !settled(trial.status) &&
+        trial.status != "running" && !options.retry_failed) {
+      ++held["failed in Slurm task " + task->second.key + " (recorded by submit)"];
       continue;
     }
     if (trial.status == "running") {
@@ -478,9 +535,10 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
   out << "sweep " << sweep.spec.name << ": " << count_text(sweep.trials.size(), "trial") << "; "
       << (to_submit.empty() ? "nothing to submit" : "submits " + std::to_string(to_submit.size()) + " in " +
                                                         count_text(groups.size(), "array task"))
-      << (held_text.empty() ? "" : " (not submitted: " + join(held_text, ", ") + ")") << "\n";
+      << (held_text.empty() ? "" : " (not submitted: " + join(held_text, ", ") + ")") << "\n" << std::flush;
   if (to_submit.empty()) {
-    if (options.wait && !live_jobs.empty() && !options.dry_run) return wait_for_jobs(global, sweep, options, out, err);
+    submitting.reset();
+    if (options.wait && !queued.empty() && !options.dry_run) return wait_for_jobs(global, sweep, options, queued, out, err);
     return 0;
   }
 
@@ -514,6 +572,8 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
     spec.log_pattern = logs + "/%A_%a.out";
     spec.working_dir = absolute(".");
     spec.sbatch_options = sbatch_options(options);
+    // 120 s before the limit, or a quarter of a short one: a task always gets most of its time to train.
+    if (const long limit = time_limit_s(options.time); limit > 0) spec.signal_lead_s = std::clamp(limit / 4, 10L, 120L);
     spec.command = command;
     spec.comment = "sweeplab submit " + sweep.spec.name + " (array " + std::to_string(k + 1) + " of " +
                    std::to_string(sizes.size()) + "): task i trains the trials on line i+1 of " + array.tasks_file;
@@ -546,7 +606,6 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
     return 0;
   }
 
-  check_experiments_path(global.experiments_dir, sweep.spec.name);
   create_folders(logs);
   const std::string submit_dir = submit_dir_name(slurm::slurm_dir(sweep_abs), true);
   snapshot_configs(global.configs_dir, slurm::slurm_dir(sweep_abs) + "/" + submit_dir + "/configs");
@@ -557,7 +616,13 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
   if (options.retry_failed) flags.push_back("--retry-failed");
   append_run_record(root, run_record("submit", options.overrides, flags, context, to_submit.size()));
   std::vector<std::string> submitted;
+  install_interrupt_handlers();  // Ctrl-C: no further array is sent, and every one sent is recorded
   for (std::size_t k = 0; k < arrays.size(); ++k) {
+    if (interrupt_requested()) {
+      err << "sweeplab: stopped after " << submitted.size() << " of " << arrays.size() << " arrays (job "
+          << join(submitted, ", ") << "); sweeplab submit " << sweep.spec.name << " --slurm sends the rest\n";
+      return 130;
+    }
     Array& array = arrays[k];
     script_for(submit_dir, array, k);
     write_file_atomic(sweep_abs + "/" + array.tasks_file, slurm::tasks_text(array.tasks));
@@ -576,25 +641,37 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
     record.script = array.script;
     record.tasks_file = array.tasks_file;
     record.tasks = array.tasks;
-    slurm::append_array_record(root, record);
+    try {
+      slurm::append_array_record(root, record);
+    } catch (const StorageError& e) {
+      err << "sweeplab: storage error: " << e.what() << "; Slurm has job " << job_id << ", which status and cancel "
+          << "will not know: scancel " << job_id << ", free some space, and submit again\n";
+      return 3;
+    }
     submitted.push_back(job_id);
     std::size_t trials = 0;
     for (const auto& task : array.tasks) trials += task.size();
     out << "submitted job " << job_id << ": array 0-" << (array.tasks.size() - 1)
         << (options.max_running > 0 ? "%" + std::to_string(options.max_running) : "") << ", "
-        << count_text(trials, "trial") << "; logs " << logs << "/" << job_id << "_*.out\n";
+        << count_text(trials, "trial") << "; logs " << logs << "/" << job_id << "_*.out\n" << std::flush;
   }
+  submitting.reset();  // what waits next holds nothing
   if (!options.wait) {
     out << "sweeplab status " << sweep.spec.name << " shows their progress; sweeplab cancel " << sweep.spec.name
         << " stops them\n";
     return 0;
   }
-  return wait_for_jobs(global, sweep, options, out, err);
+  std::vector<std::size_t> watched = queued;
+  watched.insert(watched.end(), to_submit.begin(), to_submit.end());
+  return wait_for_jobs(global, sweep, options, watched, out, err);
 }
 
 int run_slurm_task(const GlobalOptions& global, const SlurmTaskOptions& options, std::ostream& out, std::ostream& err) {
   const char* task_id = std::getenv("SLURM_ARRAY_TASK_ID");
   if (!task_id) throw UserError("slurm-task runs inside a Slurm array task (SLURM_ARRAY_TASK_ID is not set)");
+  // First: a USR1 or SIGTERM while the sweep loads must not kill the task (the default action) but stop it.
+  install_interrupt_handlers();
+  install_requeue_handler();
   const std::size_t task = std::strtoull(task_id, nullptr, 10);
   const ResolvedSweep sweep = load_sweep(global.configs_dir, options.name, options.overrides, load_options(global));
   std::ifstream in(options.tasks_file);
@@ -622,8 +699,6 @@ int run_slurm_task(const GlobalOptions& global, const SlurmTaskOptions& options,
   run_options.context = make_run_context(SWEEPLAB_TORCH_VERSION, sweep.spec.base.training.threads);
   run_options.context.engine_version = kEngineVersion;
   run_options.context.engine = cuda ? "batched-cuda" : "lean-cpu";
-  install_interrupt_handlers();
-  install_requeue_handler();
   const std::string job = slurm_job_from_environment();
   out << "sweeplab slurm-task " << job << ": " << count_text(run_options.only.size(), "trial") << " of sweep "
       << sweep.spec.name << " on " << run_options.context.host << "\n" << std::flush;
@@ -632,11 +707,12 @@ int run_slurm_task(const GlobalOptions& global, const SlurmTaskOptions& options,
   out << sweep.spec.name << " task " << job << ": " << totals.completed << " completed, " << totals.diverged
       << " diverged, " << totals.failed << " failed, " << totals.skipped << " skipped, " << totals.interrupted
       << " interrupted\n" << std::flush;
-  if (requeue_requested()) {
+  const int settled_here = totals.completed + totals.diverged + totals.failed + totals.skipped + totals.busy;
+  if (requeue_requested() && (totals.interrupted > 0 || std::size_t(settled_here) < run_options.only.size())) {
     // The trials have checkpointed; Slurm stops this task as it requeues it, and nothing is left to lose.
     std::signal(SIGTERM, SIG_IGN);
     const auto requeue = run_command({"scontrol", "requeue", job});
-    if (requeue.ok()) {
+    if (requeue.ok() || requeue.exit_code > 128) {  // > 128: Slurm's own SIGTERM, as the requeue went through
       out << "requeued " << job << ": it resumes from the checkpoints\n";
     } else {
       err << "sweeplab: scontrol requeue " << job << " failed: " << requeue.problem()
@@ -648,7 +724,7 @@ int run_slurm_task(const GlobalOptions& global, const SlurmTaskOptions& options,
     err << "sweeplab: storage error: " << totals.storage_error << "; state is safe; rerun to resume\n";
     return 3;
   }
-  if (totals.interrupted || interrupt_requested()) return 130;
+  if (totals.interrupted || (interrupt_requested() && !requeue_requested())) return 130;
   return totals.failed ? 1 : 0;
 }
 

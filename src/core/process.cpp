@@ -36,19 +36,33 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
     result.error = (argv.empty() ? std::string("(nothing)") : argv[0]) + " not found on PATH";
     return result;
   }
-  int in[2], out[2], err[2];
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  const auto close_all = [&] {
+    for (const int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+  };
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     result.error = std::string("cannot create pipes: ") + std::strerror(errno);
+    close_all();
     return result;
   }
+  // The input goes in as the program reads it, never blocking: a program that answers before it has read
+  // everything must not find us stuck writing while it is stuck writing.
+  ::fcntl(in[1], F_SETFL, ::fcntl(in[1], F_GETFL) | O_NONBLOCK);
   std::vector<std::string> words = argv;
   std::vector<char*> args;
   for (auto& word : words) args.push_back(word.data());
   args.push_back(nullptr);
+  // No handler of ours runs in the child between fork and exec: signals wait until it has the defaults.
+  sigset_t all, before;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &before);
   const pid_t pid = ::fork();
+  if (pid != 0) sigprocmask(SIG_SETMASK, &before, nullptr);
   if (pid < 0) {
     result.error = std::string("cannot start ") + argv[0] + ": " + std::strerror(errno);
-    for (const int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) ::close(fd);
+    close_all();
     return result;
   }
   if (pid == 0) {
@@ -56,9 +70,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(err[1], STDERR_FILENO);
     // A program we wait for gets the signals a terminal would give it, not what this process chose.
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    std::signal(SIGPIPE, SIG_DFL);
+    for (const int signal : {SIGINT, SIGTERM, SIGPIPE, SIGUSR1, SIGHUP}) std::signal(signal, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -92,7 +104,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
       if (entry.fd == in[1]) {
         const ssize_t n = ::write(in[1], input.data() + written, input.size() - written);
         if (n > 0) written += std::size_t(n);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0 || written == input.size()) {
           ::close(in[1]);
           in[1] = -1;
@@ -115,7 +127,12 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   ::close(out[0]);
   ::close(err[0]);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited = -1;
+  while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  if (waited < 0) {
+    result.error = std::string("cannot wait for ") + argv[0] + ": " + std::strerror(errno);
+    return result;  // exit_code stays -1
   }
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);

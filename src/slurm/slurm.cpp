@@ -1,5 +1,6 @@
 #include "sweeplab/slurm/slurm.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -51,6 +52,14 @@ bool is_live(const std::string& state) {
                                              "RESIZING",  "RESV_DEL_HOLD", "SIGNALING",     "STAGE_OUT",
                                              "STOPPED",   "SPECIAL_EXIT"};
   return live.count(state) > 0;
+}
+
+bool is_held(const TaskState& state) {
+  if (state.state == "REQUEUE_HOLD" || state.state == "SPECIAL_EXIT" || state.state == "STOPPED") return true;
+  if (state.state != "PENDING") return false;
+  std::string reason = state.reason;
+  for (auto& c : reason) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return reason.find("held") != std::string::npos;  // JobHeldUser, JobHeldAdmin, "launch failed requeued held"
 }
 
 std::optional<std::size_t> parse_max_array_size(const std::string& text) {
@@ -177,7 +186,10 @@ std::map<std::string, TaskState> task_states(const std::vector<std::string>& job
     const auto result =
         run_command({"sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", join(job_ids, ",")});
     if (result.ok()) {
-      for (auto& [key, state] : parse_sacct(result.out)) ended.emplace(key, state);
+      // Only the states of ended tasks: the queue says which are live (accounting may keep stale rows).
+      for (auto& [key, state] : parse_sacct(result.out)) {
+        if (!is_live(state.state)) ended.emplace(key, state);
+      }
     }
   }
   for (auto& [key, state] : ended) {

@@ -102,6 +102,11 @@ std::string task_text(const TrialTask& task) {
   return text;
 }
 
+bool task_died(const TaskState& state) {
+  if (state.state == "OUT_OF_MEMORY" || state.state == "NODE_FAIL" || state.state == "BOOT_FAIL") return true;
+  return state.state == "FAILED" && state.exit_code != "130:0" && state.exit_code != "3:0";
+}
+
 std::vector<std::size_t> split_arrays(std::size_t tasks, std::size_t max_array_size) {
   std::vector<std::size_t> sizes;
   const std::size_t largest = std::max<std::size_t>(1, max_array_size);
@@ -122,7 +127,7 @@ std::string sbatch_script(const ScriptSpec& spec) {
   option("--requeue");
   // Before the time limit: USR1 to the batch shell, which is sweeplab itself (exec below). It checkpoints the
   // trials and requeues the task, which then resumes them.
-  option("--signal=B:USR1@120");
+  option("--signal=B:USR1@" + std::to_string(spec.signal_lead_s));
   for (const auto& value : spec.sbatch_options) option(value);
   text += "# " + spec.comment + "\n";
   text += "cd " + shell_quote(spec.working_dir) + " || exit 1\n";

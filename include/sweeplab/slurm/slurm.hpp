@@ -23,6 +23,9 @@ struct TaskState {
 
 // A state in which the task may still run (pending, running, requeued, suspended, completing, ...).
 bool is_live(const std::string& state);
+// A live task that will not run until someone releases it (scontrol release): held by the user or an admin,
+// or after a failed launch.
+bool is_held(const TaskState& state);
 
 // --- what the tools print (tests feed these captured text) ---------------------------------------------
 

@@ -54,6 +54,11 @@ std::map<std::string, TrialTask> trial_tasks(const std::string& sweep_dir, const
 // "12_3 RUNNING", "12_4 PENDING (Priority)", "12_5 FAILED 0:9", "12_6 gone": for tables.
 std::string task_text(const TrialTask& task);
 
+// The task ended without settling its trials because it died (OUT_OF_MEMORY, NODE_FAIL, BOOT_FAIL, or FAILED
+// other than sweeplab's own 130, stopped with its trials checkpointed, or 3, a storage error they resume from):
+// its unsettled trials are failed. Cancelled and timed-out tasks leave checkpoints to resume.
+bool task_died(const TaskState& state);
+
 // How `tasks` array tasks are cut into arrays when index values must stay below max_array_size: the
 // number of tasks of each array, in order.
 std::vector<std::size_t> split_arrays(std::size_t tasks, std::size_t max_array_size);
@@ -66,10 +71,11 @@ struct ScriptSpec {
   std::vector<std::string> sbatch_options;  // "--partition=gpu", ... (each an #SBATCH line)
   std::vector<std::string> command;         // the task's command line, word by word
   std::string comment;                      // one line, says what wrote it
+  long signal_lead_s = 120;                 // USR1 this long before the time limit
 };
 // The batch script: #SBATCH lines (the array, its log, --requeue, --open-mode=append and a USR1 signal
-// 120 s before the time limit to the batch shell, then `sbatch_options`), cd, exec of the command (so the
-// signal reaches it).
+// signal_lead_s before the time limit to the batch shell, then `sbatch_options`), cd, exec of the command (so
+// the signal reaches it).
 std::string sbatch_script(const ScriptSpec& spec);
 
 // The last `lines` lines of a text file ("" when it cannot be read).
