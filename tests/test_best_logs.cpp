@@ -369,6 +369,7 @@ TEST(Logs, PrintsTheTrialLogByIdPrefixOrWhere) {
        {std::vector<std::string>{"logs", "t", trial.filename().string()},
         std::vector<std::string>{"logs", "t", "bs=4_lr=0.1_seed=1"},
         std::vector<std::string>{"logs", "t", "--where", "lr=0.1", "--where", "batch_size=4", "--where", "seed=1"},
+        std::vector<std::string>{"logs", "t", "--where", "lr=0.1", "--where", "bs=4", "--where", "seed=1"},
         std::vector<std::string>{"logs", "t", "bs=4_lr=0.1", "--where", "seed=1"}}) {
     const auto result = testing::run_in(dir, args);
     EXPECT_EQ(result.code, 0) << args.back() << result.err;

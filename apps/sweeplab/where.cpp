@@ -45,7 +45,12 @@ std::vector<WhereFilter> parse_where(const std::vector<std::string>& items) {
     std::string key = item.substr(0, equals);
     const std::string text = item.substr(equals + 1);
     if (!find_field(key)) {
-      const auto keys = keys_with_leaf(key);
+      auto keys = keys_with_leaf(key);
+      if (keys.empty()) {  // the short name in trial ids: bs for training.batch_size
+        for (const auto& field : schema()) {
+          if (!field.label.empty() && field.label == key) keys.push_back(field.key);
+        }
+      }
       if (keys.size() > 1) {
         throw UserError("--where " + item + ": '" + key + "' is the name of several keys (" + join(keys, ", ") +
                         "); give the full key");

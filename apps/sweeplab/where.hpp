@@ -1,6 +1,6 @@
 #pragma once
-// --where KEY=VALUE: the trials whose config has VALUE at KEY (status, logs, report, ...). KEY is a full key or a
-// leaf name that only one key has, as for -o ("lr", "batch_size"); VALUE is compared as the key's type (a number
+// --where KEY=VALUE: the trials whose config has VALUE at KEY (status, logs, best, ...). KEY is a full key, a
+// leaf name that only one key has, as for -o ("lr", "batch_size"), or the short name trial ids use ("bs"); VALUE is compared as the key's type (a number
 // numerically: 1e-3 matches 0.001). Several --where must all hold. Internal to apps/sweeplab.
 #include <string>
 #include <vector>
