@@ -1,18 +1,74 @@
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <ostream>
 
 #include "commands.hpp"
+#include "on_disk.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/registry.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/table.hpp"
+#include "sweeplab/core/text.hpp"
+#include "sweeplab/store/history.hpp"
+#include "sweeplab/store/layout.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 
 namespace sweeplab {
+namespace {
+
+// One row of the experiments on disk: trials done (completed, diverged or skipped: they have their result) of
+// all, the last run, and whether the YAML with the last run's -o still makes the trials on disk.
+std::vector<std::string> experiment_row(const GlobalOptions& global, const std::string& name) {
+  const auto runs = read_run_records(sweep_dir(global.experiments_dir, name));
+  const std::vector<std::string> overrides = runs.empty() ? std::vector<std::string>{} : runs.back().overrides;
+  ResolvedSweep sweep = sweep_without_config(name);
+  std::string config;
+  if (!has_config(global.configs_dir, name)) {
+    config = "no config";
+  } else {
+    try {
+      sweep = load_sweep(global.configs_dir, name, overrides, load_options(global));
+    } catch (const UserError& e) {
+      config = std::string("no: ") + (overrides.empty() ? "" : "with the last run's -o, ") + e.what();
+    }
+  }
+  ReadOptions read;
+  read.metrics = false;
+  const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
+  std::size_t done = 0, elsewhere = 0;
+  std::map<std::string, std::size_t> others;
+  for (const auto& trial : state.trials) {
+    if (trial.status == "completed" || trial.status == "diverged" || trial.status == "skipped") {
+      ++done;
+    } else if (trial.status == "failed" || trial.status == "running" || trial.status == "unreadable") {
+      ++others[trial.status];
+    }
+    if (!trial.in_current) ++elsewhere;
+  }
+  std::string trials = std::to_string(done) + "/" + std::to_string(state.trials.size());
+  std::vector<std::string> parts;
+  for (const auto& [status, n] : others) parts.push_back(std::to_string(n) + " " + status);
+  if (!parts.empty()) trials += " (" + join(parts, ", ") + ")";
+  if (config.empty()) {
+    config = elsewhere == 0 ? "yes" : "no: " + std::to_string(elsewhere) + " trial" + (elsewhere == 1 ? "" : "s") +
+                                          " on disk not in it";
+    if (!overrides.empty()) config += " (with " + overrides_text(runs.back()) + ")";
+  }
+  const std::string last = runs.empty() ? "-" : runs.back().started_at + " (" + (runs.back().command.empty() ? "run" : runs.back().command) + ")";
+  return {name, trials, last, config};
+}
+
+}  // namespace
 
 CLI::App* setup_list(CLI::App& app, ListOptions&) {
-  CLI::App* command = app.add_subcommand("list", "The named sweeps: name, trial count, description");
-  command->footer("Example:\n  sweeplab list\n  sweeplab --configs ~/my-sweeps list");
+  CLI::App* command = app.add_subcommand("list", "The named sweeps (name, trial count, description), then the experiments on disk");
+  command->footer(
+      "The second table lists each folder under --experiments that holds a sweep.json: trials done (completed,\n"
+      "diverged or skipped) of those on disk and planned, with failed / running ones counted apart; the last run\n"
+      "(runs.jsonl); and whether the config still matches: the YAML with the last run's -o makes every trial on\n"
+      "disk (\"no config\" when the YAML is gone).\n\n"
+      "Example:\n  sweeplab list\n  sweeplab --configs ~/my-sweeps list");
   return command;
 }
 
@@ -31,6 +87,12 @@ int run_list(const GlobalOptions& global, const ListOptions&, std::ostream& out,
     }
   }
   out << table.str();
+  const auto experiments = experiments_on_disk(global.experiments_dir);
+  if (!experiments.empty()) {
+    Table on_disk({"experiment", "trials done", "last run", "config matches"});
+    for (const auto& name : experiments) on_disk.add_row(experiment_row(global, name));
+    out << "\nexperiments on disk (" << global.experiments_dir << "):\n" << on_disk.str();
+  }
   if (broken) {
     err << "sweeplab: " << broken << " sweep" << (broken == 1 ? " is" : "s are")
         << " invalid (see the rows marked INVALID)\n";
