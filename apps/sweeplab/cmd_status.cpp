@@ -74,7 +74,12 @@ Frame draw(const GlobalOptions& global, const StatusOptions& options, const Reso
       out << "slurm: " << records.size() << " job array" << (records.size() == 1 ? "" : "s") << " submitted (job "
           << join(slurm::job_ids(records), ", ") << "); squeue is not on PATH here, so their states are unknown\n";
     } else {
-      const auto task_states = slurm::task_states(slurm::job_ids(records));
+      std::map<std::string, slurm::TaskState> task_states;
+      try {
+        task_states = slurm::task_states(slurm::job_ids(records));
+      } catch (const UserError& e) {  // the controller is down or busy: the trials' own files still tell a lot
+        out << "slurm: cannot ask the queue (" << e.what() << "); the tasks' states are unknown\n";
+      }
       for (const auto& record : records) {
         std::map<std::string, std::size_t> counts;
         for (std::size_t index = 0; index < record.tasks.size(); ++index) {

@@ -44,7 +44,7 @@ inline ResolvedSweep load_or_on_disk(const GlobalOptions& global, const std::str
   return load_sweep(global.configs_dir, name, overrides, load_options(global));
 }
 
-// The folders under experiments_dir that hold a sweep.json (written by every run and submit), sorted.
+// The folders under experiments_dir that hold a sweep.json (written by every run, and by every Slurm task), sorted.
 inline std::vector<std::string> experiments_on_disk(const std::string& experiments_dir) {
   std::vector<std::string> names;
   std::error_code ec;
