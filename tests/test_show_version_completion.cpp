@@ -200,5 +200,77 @@ TEST(Show, AllPrintsTheConfigAsTheTrialFilesDo) {
   EXPECT_LT(to_yaml(sweep.spec).size(), to_yaml(sweep.spec, Keys::All).size());
 }
 
+// ---- --version -------------------------------------------------------------------------------------
+
+// Sets an environment variable for one test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(Version, NamesVersionCommitLibTorchCudaAndBlas) {
+  TempDir dir;
+  const auto result = testing::run_in(dir, {"--version"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const auto lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 4u) << result.out;
+  EXPECT_EQ(lines[0].rfind("sweeplab " SWEEPLAB_VERSION_FOR_TESTS " (git ", 0), 0u) << result.out;
+  const std::string commit = lines[0].substr(lines[0].find("(git ") + 5, lines[0].size() - lines[0].find("(git ") - 6);
+  EXPECT_TRUE(commit == "unknown" || (commit.size() == 12 && commit.find_first_not_of("0123456789abcdef") ==
+                                                                 std::string::npos))
+      << commit;
+  EXPECT_EQ(lines[1], "LibTorch: " SWEEPLAB_TORCH_VERSION_FOR_TESTS " (in sweeplab-trainer)");
+  // The build's trainer answers for CUDA (available or not, it says which).
+  EXPECT_TRUE(lines[2].rfind("CUDA: available", 0) == 0 || lines[2].rfind("CUDA: not available (", 0) == 0)
+      << lines[2];
+  EXPECT_EQ(lines[3].rfind("BLAS: ", 0), 0u) << lines[3];
+  // The BLAS is what Debian's alternative points at, here.
+  const std::filesystem::path link = "/etc/alternatives/libblas.so.3-x86_64-linux-gnu";
+  if (std::filesystem::is_symlink(link)) {
+    const auto target = std::filesystem::read_symlink(link);
+    EXPECT_EQ(lines[3], "BLAS: " + target.parent_path().filename().string() + " (" + link.string() + " -> " +
+                            target.string() + ")");
+  }
+  EXPECT_TRUE(result.err.empty()) << result.err;
+}
+
+TEST(Version, CudaIsWhatTheTrainerSays) {
+  TempDir dir;
+  dir.write("yes.sh", "#!/bin/sh\n[ \"$1\" = --check-cuda ] || exit 9\nexit 0\n");
+  dir.write("no.sh", "#!/bin/sh\necho 'training.device: cuda, but the GPU fell off the bus; use cpu'\nexit 2\n");
+  std::filesystem::permissions(dir.path() / "yes.sh", std::filesystem::perms::owner_all);
+  std::filesystem::permissions(dir.path() / "no.sh", std::filesystem::perms::owner_all);
+  {
+    ScopedEnv trainer("SWEEPLAB_TRAINER", dir.str("yes.sh"));
+    const auto result = testing::run_in(dir, {"--version"});
+    EXPECT_TRUE(has_line(result.out, "CUDA: available (sweeplab-trainer can train with training.device: cuda)"))
+        << result.out;
+  }
+  {
+    ScopedEnv trainer("SWEEPLAB_TRAINER", dir.str("no.sh"));
+    const auto result = testing::run_in(dir, {"--version"});
+    EXPECT_TRUE(has_line(result.out, "CUDA: not available (the GPU fell off the bus)")) << result.out;
+  }
+}
+
+TEST(Version, TheBinaryPrintsItToo) {
+  TempDir dir;
+  const auto result = testing::run_sweeplab(dir, "--version");
+  EXPECT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(result.out.rfind("sweeplab ", 0), 0u) << result.out;
+  EXPECT_NE(result.out.find("\nBLAS: "), std::string::npos) << result.out;
+}
+
 }  // namespace
 }  // namespace sweeplab
