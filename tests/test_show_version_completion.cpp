@@ -272,5 +272,121 @@ TEST(Version, TheBinaryPrintsItToo) {
   EXPECT_NE(result.out.find("\nBLAS: "), std::string::npos) << result.out;
 }
 
+// ---- completion ------------------------------------------------------------------------------------
+
+// Runs `script` (bash) in `dir` after sourcing the completion script; returns its stdout.
+std::string in_bash(const TempDir& dir, const std::string& script) {
+  dir.write("completion.bash", testing::run_in(dir, {"completion", "bash"}).out);
+  dir.write("try.sh", "source ./completion.bash\n"
+                      "t() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=(); _sweeplab;"
+                      " echo \"${COMPREPLY[*]}\"; }\n"
+                      "P=" SWEEPLAB_BINARY "\n" +
+                          script);
+  const auto status = std::system(("cd " + dir.str() + " && bash --norc --noprofile try.sh > out.txt 2> err.txt").c_str());
+  EXPECT_EQ(status, 0) << testing::read_file(dir.path() / "err.txt");
+  return testing::read_file(dir.path() / "out.txt");
+}
+
+TEST(Completion, BashCompletesCommandsSweepsAndKeysAfterO) {
+  TempDir dir;
+  dir.write("configs/alpha.yaml", "task: {samples: 100}\n");
+  dir.write("configs/alps.yaml", "task: {samples: 100}\n");
+  dir.write("configs/beta.yaml", "task: {samples: 100}\n");
+  dir.write("elsewhere/gamma.yaml", "task: {samples: 100}\n");
+  const auto out = lines_of(in_bash(dir, "complete -p sweeplab\n"
+                                         "t $P s\n"
+                                         "t $P -q re\n"
+                                         "t $P run al\n"
+                                         "t $P run alpha b\n"
+                                         "t $P --configs elsewhere status g\n"
+                                         "t $P show alpha -o optimizer.be\n"
+                                         "t $P show alpha -o epochs = 3 -o task.mod\n"
+                                         "t $P show alpha b\n"
+                                         "t $P completion z\n"
+                                         "t $P run --dry\n"
+                                         "t $P run -j 2 al\n"));
+  ASSERT_EQ(out.size(), 12u);
+  EXPECT_EQ(out[0], "complete -F _sweeplab sweeplab");
+  EXPECT_EQ(out[1], "show status submit");
+  EXPECT_EQ(out[2], "report");
+  EXPECT_EQ(out[3], "alpha alps");
+  EXPECT_EQ(out[4], "beta");                       // run takes several sweeps
+  EXPECT_EQ(out[5], "gamma");                      // from --configs on the line
+  EXPECT_EQ(out[6], "optimizer.betas=");           // a key, ready for its value
+  EXPECT_EQ(out[7], "task.modulus=");              // after an earlier -o key=value
+  EXPECT_EQ(out[8], "");                           // show takes one sweep
+  EXPECT_EQ(out[9], "zsh");
+  EXPECT_EQ(out[10], "--dry-run");
+  EXPECT_EQ(out[11], "alpha alps");                // -j's value is not a positional
+}
+
+TEST(Completion, ZshScriptCompletesTheSameWords) {
+  TempDir dir;
+  dir.write("configs/alpha.yaml", "task: {samples: 100}\n");
+  const auto result = testing::run_in(dir, {"completion", "zsh"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string script = result.out;
+  EXPECT_EQ(script.rfind("#compdef sweeplab\n", 0), 0u);
+  EXPECT_NE(script.find("compdef _sweeplab sweeplab"), std::string::npos);
+  EXPECT_NE(script.find("completion --list keys"), std::string::npos);
+  EXPECT_NE(script.find("completion --list sweeps"), std::string::npos);
+  EXPECT_NE(script.find("compadd -- list show run status"), std::string::npos);
+  if (std::system("command -v zsh > /dev/null 2>&1") != 0) {
+    std::cout << "zsh is not installed: its script was checked as text only\n";
+    return;
+  }
+  // With zsh: compadd replaced by a function printing the matches, as the completion system would offer them.
+  dir.write("completion.zsh", script);
+  dir.write("try.zsh", "compdef() { echo \"compdef $*\"; }\nsource ./completion.zsh\n"
+                       "compadd() { while [[ $1 == -* && $1 != -- ]]; do [[ $1 == -S ]] && shift; shift; done;"
+                       " [[ $1 == -- ]] && shift; local -a w; local x;"
+                       " for x in \"$@\"; do [[ $x == ${cur}* ]] && w+=($x); done; echo \"$w\"; }\n"
+                       "t() { words=(\"$@\"); CURRENT=$#; _sweeplab; }\n"
+                       "P=" SWEEPLAB_BINARY "\n"
+                       "t $P s\nt $P run al\nt $P show alpha -o optimizer.be\nt $P completion b\n");
+  ASSERT_EQ(std::system(("cd " + dir.str() + " && zsh -f try.zsh > out.txt 2> err.txt").c_str()), 0)
+      << testing::read_file(dir.path() / "err.txt");
+  EXPECT_EQ(lines_of(testing::read_file(dir.path() / "out.txt")),
+            (std::vector<std::string>{"compdef _sweeplab sweeplab", "show status submit", "alpha", "optimizer.betas",
+                                      "bash"}));
+}
+
+TEST(Completion, ListsForTheScripts) {
+  TempDir dir;
+  dir.write("configs/alpha.yaml", "task: {samples: 100}\n");
+  auto result = testing::run_in(dir, {"completion", "--list", "sweeps"});
+  EXPECT_EQ(result.out, "alpha\n");
+  result = testing::run_in(dir, {"completion", "--list", "keys"});
+  const auto keys = lines_of(result.out);
+  EXPECT_EQ(keys.size(), schema().size() + 2);
+  EXPECT_TRUE(has_line(result.out, "optimizer.betas"));
+  EXPECT_TRUE(has_line(result.out, "sweep.seeds"));
+  result = testing::run_in(dir, {"completion", "--list", "commands"});
+  EXPECT_TRUE(has_line(result.out, "completion"));
+  EXPECT_FALSE(has_line(result.out, "slurm-task"));  // hidden
+}
+
+// ---- bad input: one line on stderr, exit 2 -----------------------------------------------------------
+
+TEST(BadInput, OneLineAndExitTwo) {
+  TempDir dir;
+  dir.write("configs/alpha.yaml", "task: {samples: 100}\n");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"completion", "fish"}, "unknown shell 'fish'; use bash or zsh"},
+      {{"completion"}, "name a shell: bash or zsh"},
+      {{"completion", "--list", "sweepz"}, "unknown list 'sweepz' (did you mean 'sweeps'?)"},
+      {{"show", "alpha", "--all", "-o", "optimizer.bettas=[0.9, 0.99]"}, "did you mean 'optimizer.betas'"},
+      {{"show", "alpah", "--all"}, "alpha"},
+      {{"--version", "extra"}, "extra"},
+  };
+  for (const auto& [args, message] : cases) {
+    const auto result = testing::run_in(dir, args);
+    EXPECT_EQ(result.code, 2) << args.front() << " " << result.out;
+    EXPECT_EQ(lines_of(result.err).size(), 1u) << result.err;
+    EXPECT_NE(result.err.find(message), std::string::npos) << result.err;
+    EXPECT_TRUE(result.out.empty()) << result.out;
+  }
+}
+
 }  // namespace
 }  // namespace sweeplab
