@@ -3,6 +3,7 @@
 // terminal.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -364,6 +365,90 @@ TEST(Completion, ListsForTheScripts) {
   result = testing::run_in(dir, {"completion", "--list", "commands"});
   EXPECT_TRUE(has_line(result.out, "completion"));
   EXPECT_FALSE(has_line(result.out, "slurm-task"));  // hidden
+}
+
+// ---- the live progress display fits the terminal --------------------------------------------------------
+
+TEST(FitToWidth, CutsLongLinesWithAnEllipsisAndLeavesShortOnes) {
+  EXPECT_EQ(fit_to_width("progress: 3 done", 20), "progress: 3 done");
+  EXPECT_EQ(fit_to_width("progress: 3 done", 16), "progress: 3 done");
+  EXPECT_EQ(fit_to_width("progress: 3 done", 15), "progress: 3 do\u2026");
+  EXPECT_EQ(display_width(fit_to_width("progress: 3 done", 15)), 15u);
+  EXPECT_EQ(fit_to_width("progress: 3 done", 10, false), "progres...");
+  EXPECT_EQ(fit_to_width("abc", 1), "\u2026");
+  EXPECT_EQ(fit_to_width("abc", 0), "");
+  // Multi-byte characters count one column and are never cut in half.
+  EXPECT_EQ(fit_to_width("caf\u00e9 \u00e9t\u00e9 ok", 7), "caf\u00e9 \u00e9\u2026");
+  EXPECT_EQ(display_width("\x1b[2Fcaf\u00e9"), 4u);
+}
+
+// The terminal stream's visible lines (escape sequences taken out) after `from`.
+std::vector<std::string> screen_lines(const std::string& terminal, std::size_t from = 0) {
+  std::vector<std::string> lines;
+  for (const auto& line : lines_of(terminal.substr(from))) {
+    std::string visible;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '\x1b') {
+        while (i < line.size() && !std::isalpha(static_cast<unsigned char>(line[i]))) ++i;
+        continue;
+      }
+      visible += line[i];
+    }
+    lines.push_back(visible);
+  }
+  return lines;
+}
+
+TEST(ProgressDisplay, LinesFitTheWidthAndAResizeClearsTheRewrappedBlock) {
+  std::ostringstream out, terminal;
+  ProgressDisplay display(ProgressDisplay::Mode::Live, out, 3, 300, &terminal);
+  display.set_terminal_size(40, 24);
+  display.started(0, "bs=8_lr=0.001_seed=0-1a2b3c4d5e6f7a8b", 0, 100);
+  display.started(1, "bs=16-0f0f0f0f", 0, 100);  // drawn at the next redraw (at most 4 a second)
+  display.set_terminal_size(40, 24);              // a redraw, now
+  const std::size_t first = terminal.str().rfind("\x1b[J") + 3;
+  EXPECT_EQ(terminal.str().substr(first - 7, 7), "\x1b[2F\x1b[J");  // the first block: one row a line
+  auto lines = screen_lines(terminal.str(), first);
+  ASSERT_EQ(lines.size(), 3u) << terminal.str();
+  for (const auto& line : lines) EXPECT_LE(display_width(line), 39u) << line;
+  EXPECT_EQ(display_width(lines[1]), 39u) << lines[1];  // cut, with an ellipsis
+  EXPECT_TRUE(lines[1].find("\u2026") != std::string::npos || lines[1].find("...") != std::string::npos) << lines[1];
+  EXPECT_EQ(lines[1].rfind("  bs=8_lr=0.001", 0), 0u) << lines[1];  // the id gives way, the step stays in sight
+  EXPECT_EQ(lines[1].substr(lines[1].size() - 21), "  epoch 0  step 0/100") << lines[1];
+  EXPECT_EQ(lines[2], "  bs=16-0f0f0f0f  epoch 0  step 0/100");  // fits: as it was
+
+  // Narrowed to 20 columns: the terminal rewrapped the 39-column lines onto two rows each, the short one too.
+  const std::size_t before = terminal.str().size();
+  const std::size_t summary_width = display_width(lines[0]);
+  const std::size_t rows = (summary_width + 19) / 20 + 2 + (display_width(lines[2]) + 19) / 20;
+  display.set_terminal_size(20, 24);
+  const std::string redraw = terminal.str().substr(before);
+  EXPECT_EQ(redraw.rfind("\x1b[" + std::to_string(rows) + "F\x1b[J", 0), 0u) << redraw;
+  lines = screen_lines(terminal.str(), before);
+  ASSERT_EQ(lines.size(), 3u) << redraw;
+  for (const auto& line : lines) EXPECT_LE(display_width(line), 19u) << line;
+
+  // Widened: every line was one row; the block is cleared by its own line count.
+  const std::size_t widened = terminal.str().size();
+  display.set_terminal_size(200, 24);
+  EXPECT_EQ(terminal.str().substr(widened).rfind("\x1b[3F\x1b[J", 0), 0u);
+  for (const auto& line : screen_lines(terminal.str(), widened)) EXPECT_EQ(line.find("..."), std::string::npos) << line;
+  display.close();
+  EXPECT_TRUE(out.str().empty());
+}
+
+TEST(ProgressDisplay, MoreRunningTrialsThanRowsAreCounted) {
+  std::ostringstream out, terminal;
+  ProgressDisplay display(ProgressDisplay::Mode::Live, out, 10, 1000, &terminal);
+  display.set_terminal_size(80, 5);
+  for (std::size_t i = 0; i < 8; ++i) display.started(i, "trial-" + std::to_string(i), 0, 100);
+  display.set_terminal_size(80, 5);  // a redraw, now
+  const std::size_t before = terminal.str().rfind("\x1b[J") + 3;
+  const auto lines = screen_lines(terminal.str(), before);
+  ASSERT_EQ(lines.size(), 4u) << terminal.str();  // fewer than the 5 rows
+  EXPECT_EQ(lines[1], "  trial-0  epoch 0  step 0/100");
+  EXPECT_EQ(lines[2], "  trial-1  epoch 0  step 0/100");
+  EXPECT_TRUE(lines[3] == "  \u2026 and 6 more running" || lines[3] == "  ... and 6 more running") << lines[3];
 }
 
 // ---- bad input: one line on stderr, exit 2 -----------------------------------------------------------
