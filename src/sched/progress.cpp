@@ -199,10 +199,10 @@ void ProgressDisplay::draw_block() {
     std::string numbers = "  epoch " + std::to_string(trial.epoch) + "  step " + std::to_string(trial.step);
     if (trial.budget > 0) numbers += "/" + std::to_string(trial.budget);
     if (trial.step > trial.start_step) numbers += "  train_loss " + format_double_short(trial.train_loss, 4);
-    // Too wide: the id gives way first (to 12 columns), so the step and the loss stay in sight.
+    // Too wide: the id gives way first (to 6 columns), so the step and the loss stay in sight.
     const std::size_t numbers_width = display_width(numbers) + 2;
     std::string id = trial.id;
-    if (numbers_width + display_width(id) > columns && columns >= numbers_width + 12) {
+    if (numbers_width + display_width(id) > columns && columns >= numbers_width + 6) {
       id = fit_to_width(id, columns - numbers_width, unicode_);
     }
     lines.push_back("  " + id + numbers);
