@@ -3,15 +3,76 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <ostream>
 
 #include "commands.hpp"
+#include "run_plan.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
+#include "sweeplab/core/process.hpp"
 #include "sweeplab/core/text.hpp"
+#include "sweeplab/store/trial_files.hpp"
 
 namespace sweeplab {
+namespace {
+
+// Whether sweeplab-trainer (the only program that loads LibTorch) can train on CUDA: it is asked, as `run` asks
+// it before a cuda sweep (this costs its start-up, about a second).
+std::string cuda_text() {
+  std::string trainer;
+  try {
+    trainer = locate_trainer();
+  } catch (const std::exception& e) {
+    return std::string("unknown (") + e.what() + ")";
+  }
+  const CommandResult answer = run_command({trainer, "--check-cuda"});
+  if (answer.ok()) return "available (sweeplab-trainer can train with training.device: cuda)";
+  if (answer.exit_code < 0) return "unknown (cannot start " + trainer + ": " + answer.problem() + ")";
+  std::string reason = answer.out.empty() ? answer.problem() : answer.out.substr(0, answer.out.find('\n'));
+  const std::string prefix = "training.device: cuda, but ";
+  if (reason.rfind(prefix, 0) == 0) reason = reason.substr(prefix.size());
+  if (const auto use = reason.rfind("; use cpu"); use != std::string::npos && use + 9 == reason.size()) reason.resize(use);
+  return "not available (" + reason + ")";
+}
+
+#if defined(__x86_64__)
+constexpr const char* kMultiarch = "x86_64-linux-gnu";
+#elif defined(__aarch64__)
+constexpr const char* kMultiarch = "aarch64-linux-gnu";
+#else
+constexpr const char* kMultiarch = "";
+#endif
+
+// The BLAS LibTorch's libblas.so.3 resolves to: on Debian, what the update-alternatives link points at.
+std::string blas_text() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path link = fs::path("/etc/alternatives") / (std::string("libblas.so.3-") + kMultiarch);
+  if (!fs::is_symlink(link, ec)) {
+    link.clear();
+    for (const auto& entry : fs::directory_iterator("/etc/alternatives", ec)) {
+      if (entry.path().filename().string().rfind("libblas.so.3", 0) == 0) link = entry.path();
+    }
+  }
+  if (link.empty()) return "unknown (no libblas.so.3 alternative in /etc/alternatives)";
+  const fs::path target = fs::read_symlink(link, ec);
+  if (ec) return "unknown (" + link.string() + ": " + ec.message() + ")";
+  // .../openblas-pthread/libblas.so.3 -> openblas-pthread; .../blas/libblas.so.3 -> netlib; .../libmkl_rt.so -> that
+  std::string name = target.parent_path().filename().string();
+  if (name == "blas") name = "netlib (reference BLAS)";
+  else if (name == kMultiarch || name == "lib" || name.empty()) name = target.filename().string();
+  return name + " (" + link.string() + " -> " + target.string() + ")";
+}
+
+std::string version_text() {
+  return std::string("sweeplab ") + SWEEPLAB_VERSION + " (git " + make_run_context("", 1).git_commit + ")\n" +
+         "LibTorch: " + SWEEPLAB_TORCH_VERSION + " (in sweeplab-trainer)\n" + "CUDA: " + cuda_text() + "\n" +
+         "BLAS: " + blas_text() + "\n";
+}
+
+}  // namespace
 
 void add_override_option(CLI::App& command, std::vector<std::string>& overrides) {
   command.add_option("-o,--override", overrides,
@@ -23,7 +84,8 @@ void add_override_option(CLI::App& command, std::vector<std::string>& overrides)
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   CLI::App app{"sweeplab: batch-size and learning-rate sweeps of small MLPs, with resumable trials", "sweeplab"};
-  app.set_version_flag("--version", SWEEPLAB_VERSION);
+  app.set_version_flag("--version", SWEEPLAB_VERSION,
+                       "Print sweeplab's version and git commit, the LibTorch version, CUDA and the BLAS, and exit");
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand: sweeplab run quickstart -q
   app.footer(
@@ -99,7 +161,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     out << app.help("", CLI::AppFormatMode::All);
     return 0;
   } catch (const CLI::CallForVersion&) {
-    out << SWEEPLAB_VERSION << "\n";
+    out << version_text();
     return 0;
   } catch (const CLI::ParseError& e) {
     const auto used = app.get_subcommands();

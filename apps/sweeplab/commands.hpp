@@ -150,6 +150,8 @@ int run_clean(const GlobalOptions& global, const CleanOptions& options, std::ist
 
 struct CompletionOptions {
   std::string shell;                  // bash or zsh
+  std::string list;                   // --list commands|sweeps|keys (hidden): what the scripts complete from
+  const CLI::App* app = nullptr;      // the whole command line, whose commands and options the scripts complete
 };
 CLI::App* setup_completion(CLI::App& app, CompletionOptions& options);
 int run_completion(const GlobalOptions& global, const CompletionOptions& options, std::ostream& out, std::ostream& err);

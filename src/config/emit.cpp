@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "sweeplab/config/applies.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/text.hpp"
@@ -35,11 +36,17 @@ void emit_value(YAML::Emitter& out, const Value& value) {
 
 }  // namespace
 
-std::string to_yaml(const SweepSpec& sweep) {
+std::string to_yaml(const SweepSpec& sweep, Keys keys) {
+  static const Config defaults;
   YAML::Emitter out;
   out << YAML::BeginMap;
   std::string open_section;
   for (const auto& field : schema()) {
+    // A key no trial reads is left out when it is at its default (it loads back as the default: the same trials);
+    // set to something else, it stays, marked, as it is part of the trial ids.
+    const bool applies = keys == Keys::All || key_applies(field.key, sweep);
+    const Value value = field.get(sweep.base);
+    if (!applies && to_text(value) == to_text(field.get(defaults))) continue;
     const auto dot = field.key.find('.');
     const std::string section = dot == std::string::npos ? "" : field.key.substr(0, dot);
     if (section != open_section) {
@@ -48,7 +55,8 @@ std::string to_yaml(const SweepSpec& sweep) {
       open_section = section;
     }
     out << YAML::Key << (section.empty() ? field.key : field.leaf()) << YAML::Value;
-    emit_value(out, field.get(sweep.base));
+    emit_value(out, value);
+    if (!applies) out << YAML::Comment("not used by these trials");
   }
   if (!open_section.empty()) out << YAML::EndMap;
   if (!sweep.axes.empty() || !sweep.seeds.empty() || sweep.prune != Prune::None) {
@@ -76,7 +84,7 @@ std::string to_yaml(const SweepSpec& sweep) {
 std::string to_yaml(const Config& config) {
   SweepSpec single;
   single.base = config;
-  return to_yaml(single);
+  return to_yaml(single, Keys::All);
 }
 
 std::string keys_reference() {

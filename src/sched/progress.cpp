@@ -1,8 +1,13 @@
 #include "sweeplab/sched/progress.hpp"
 
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "sweeplab/core/text.hpp"
@@ -19,10 +24,94 @@ std::string duration(double seconds) {
   return buffer;
 }
 
+std::atomic<bool> resized{false};
+struct sigaction previous_winch = {};
+
+extern "C" void on_winch(int) { resized.store(true); }
+
+bool continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// The locale's character set, as the C library would take it from the environment.
+bool utf8_locale() {
+  for (const char* name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
+    const char* value = std::getenv(name);
+    if (!value || !*value) continue;
+    std::string text(value);
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return text.find("utf-8") != std::string::npos || text.find("utf8") != std::string::npos;
+  }
+  return false;
+}
+
 }  // namespace
 
-ProgressDisplay::ProgressDisplay(Mode mode, std::ostream& out, std::size_t trials, std::int64_t expected_steps)
-    : mode_(mode), out_(out), total_(trials), expected_steps_(expected_steps) {}
+std::size_t display_width(const std::string& text) {
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '[') {  // CSI ... final byte
+      for (i += 2; i < text.size() && !(text[i] >= 0x40 && text[i] <= 0x7e); ++i) {
+      }
+      continue;
+    }
+    if (!continuation_byte(text[i])) ++width;
+  }
+  return width;
+}
+
+std::string fit_to_width(const std::string& line, std::size_t columns, bool unicode) {
+  if (display_width(line) <= columns) return line;
+  const std::string ellipsis = unicode ? "\u2026" : "...";
+  const std::size_t ellipsis_width = unicode ? 1 : 3;
+  if (columns <= ellipsis_width) return unicode ? (columns ? ellipsis : "") : std::string(columns, '.');
+  // The longest prefix of whole characters that leaves room for the ellipsis (the lines have no escapes).
+  std::size_t keep = 0, width = 0;
+  while (keep < line.size() && width < columns - ellipsis_width) {
+    ++keep;
+    while (keep < line.size() && continuation_byte(line[keep])) ++keep;
+    ++width;
+  }
+  return line.substr(0, keep) + ellipsis;
+}
+
+ProgressDisplay::ProgressDisplay(Mode mode, std::ostream& out, std::size_t trials, std::int64_t expected_steps,
+                                 std::ostream* terminal)
+    : mode_(mode),
+      out_(out),
+      total_(trials),
+      expected_steps_(expected_steps),
+      terminal_(terminal ? *terminal : std::cerr),
+      unicode_(utf8_locale()) {
+  if (mode_ != Mode::Live) return;
+  struct winsize size = {};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) {
+    columns_ = size.ws_col;
+    if (size.ws_row > 0) rows_ = size.ws_row;
+  }
+  resized.store(false);
+  struct sigaction action = {};
+  action.sa_handler = on_winch;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  handler_installed_ = sigaction(SIGWINCH, &action, &previous_winch) == 0;
+}
+
+ProgressDisplay::~ProgressDisplay() {
+  if (handler_installed_) sigaction(SIGWINCH, &previous_winch, nullptr);
+}
+
+void ProgressDisplay::set_terminal_size(int columns, int rows) {
+  fixed_size_ = true;
+  resize(columns, rows);
+}
+
+// The old block is cleared as it stands on the resized screen, then drawn again for the new size.
+void ProgressDisplay::resize(int columns, int rows) {
+  const bool drawn = !block_widths_.empty();
+  clear_block_at(columns);
+  columns_ = std::max(columns, 1);
+  rows_ = std::max(rows, 1);
+  if (drawn) draw_block();
+}
 
 void ProgressDisplay::started(std::size_t index, const std::string& trial_id, std::int64_t resumed_from_step,
                               std::int64_t budget) {
@@ -67,6 +156,13 @@ std::string ProgressDisplay::summary_line() const {
 
 void ProgressDisplay::tick() {
   const auto now = std::chrono::steady_clock::now();
+  if (mode_ == Mode::Live && resized.exchange(false) && !fixed_size_) {
+    struct winsize size = {};
+    if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) {
+      resize(size.ws_col, size.ws_row > 0 ? size.ws_row : rows_);
+      return;
+    }
+  }
   if (mode_ == Mode::Live && now - last_draw_ >= std::chrono::milliseconds(250)) {
     clear_block();
     draw_block();
@@ -76,24 +172,53 @@ void ProgressDisplay::tick() {
   }
 }
 
-void ProgressDisplay::clear_block() {
-  if (mode_ != Mode::Live || block_lines_ == 0) return;
-  std::cerr << "\x1b[" << block_lines_ << "F\x1b[J" << std::flush;  // up to the block's first line, erase below
-  block_lines_ = 0;
+void ProgressDisplay::clear_block() { clear_block_at(columns_); }
+
+// Up to the block's first line, then erase to the end of the screen. A line wider than the terminal (it was drawn
+// before the terminal narrowed, and the terminal rewrapped it) takes several rows.
+void ProgressDisplay::clear_block_at(int columns) {
+  if (mode_ != Mode::Live || block_widths_.empty()) return;
+  const std::size_t width = std::size_t(std::max(columns, 1));
+  std::size_t rows = 0;
+  for (const std::size_t line : block_widths_) rows += std::max<std::size_t>(1, (line + width - 1) / width);
+  terminal_ << "\x1b[" << rows << "F\x1b[J" << std::flush;
+  block_widths_.clear();
 }
 
+// Each line cut to one column less than the terminal (a full line would leave the cursor waiting to wrap), and
+// fewer lines than its rows (the cursor cannot go back above the top of the screen).
 void ProgressDisplay::draw_block() {
   if (mode_ != Mode::Live) return;
-  std::string block = summary_line() + "\n";
-  block_lines_ = 1;
+  const std::size_t columns = std::size_t(std::max(columns_ - 1, 1));
+  const std::size_t max_lines = std::size_t(std::max(rows_ - 1, 1));
+  std::vector<std::string> lines = {summary_line()};
+  const std::size_t room = max_lines - 1;  // for the running trials
+  std::size_t shown = 0;
   for (const auto& [index, trial] : running_) {
-    block += "  " + trial.id + "  epoch " + std::to_string(trial.epoch) + "  step " + std::to_string(trial.step);
-    if (trial.budget > 0) block += "/" + std::to_string(trial.budget);
-    if (trial.step > trial.start_step) block += "  train_loss " + format_double_short(trial.train_loss, 4);
-    block += "\n";
-    ++block_lines_;
+    if (shown == room || (shown + 1 == room && running_.size() > room)) break;
+    std::string numbers = "  epoch " + std::to_string(trial.epoch) + "  step " + std::to_string(trial.step);
+    if (trial.budget > 0) numbers += "/" + std::to_string(trial.budget);
+    if (trial.step > trial.start_step) numbers += "  train_loss " + format_double_short(trial.train_loss, 4);
+    // Too wide: the id gives way first (to 6 columns), so the step and the loss stay in sight.
+    const std::size_t numbers_width = display_width(numbers) + 2;
+    std::string id = trial.id;
+    if (numbers_width + display_width(id) > columns && columns >= numbers_width + 6) {
+      id = fit_to_width(id, columns - numbers_width, unicode_);
+    }
+    lines.push_back("  " + id + numbers);
+    ++shown;
   }
-  std::cerr << block << std::flush;
+  if (shown < running_.size() && room > 0) {
+    lines.push_back(std::string("  ") + (unicode_ ? "\u2026" : "...") + " and " + std::to_string(running_.size() - shown) +
+                    " more running");
+  }
+  std::string block;
+  for (auto& line : lines) {
+    line = fit_to_width(line, columns, unicode_);
+    block_widths_.push_back(display_width(line));
+    block += line + "\n";
+  }
+  terminal_ << block << std::flush;
   last_draw_ = std::chrono::steady_clock::now();
 }
 
