@@ -105,18 +105,6 @@ std::string resolve_per(const std::string& per, const std::vector<std::string>& 
                   listed);
 }
 
-std::string cell_text(const Cell& cell) {
-  return std::visit(
-      [](const auto& v) -> std::string {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::monostate>) return "";
-        else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-        else if constexpr (std::is_same_v<T, double>) return format_double(v);
-        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
-        else return v;
-      },
-      cell);
-}
 
 std::size_t column_of(const ExportTable& table, const std::string& name) {
   const auto at = std::find(table.columns.begin(), table.columns.end(), name);

@@ -32,18 +32,6 @@ Cell optional_cell(const std::optional<double>& value) {
   return value && std::isfinite(*value) ? Cell(*value) : Cell();
 }
 
-std::string cell_text(const Cell& cell) {
-  return std::visit(
-      [](const auto& v) -> std::string {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::monostate>) return "";
-        else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-        else if constexpr (std::is_same_v<T, double>) return format_double(v);
-        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
-        else return v;
-      },
-      cell);
-}
 
 const std::vector<std::string>& metric_names_for_columns() {
   static const std::vector<std::string> names = {"train_loss", "test_loss", "train_acc", "test_acc"};
@@ -158,6 +146,19 @@ double scaled(long double value, int exponent) {
 }
 
 }  // namespace
+
+std::string cell_text(const Cell& cell) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::monostate>) return "";
+        else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, double>) return format_double(v);
+        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
+        else return v;
+      },
+      cell);
+}
 
 std::optional<double> ExportTable::number(std::size_t row, const std::string& column) const {
   for (std::size_t c = 0; c < columns.size(); ++c) {

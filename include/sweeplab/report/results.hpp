@@ -15,6 +15,9 @@ namespace sweeplab {
 // A table of named columns; an empty cell is std::monostate (CSV: empty, JSON: null). Numbers are written
 // in the shortest form that reads back as the same double (0.9623, not 0.9623000000000001).
 using Cell = std::variant<std::monostate, bool, double, std::int64_t, std::string>;
+// A cell as CSV and tables show it: "" when empty, numbers as the shortest text that reads back.
+std::string cell_text(const Cell& cell);
+
 struct ExportTable {
   std::vector<std::string> columns;
   std::vector<std::vector<Cell>> rows;
