@@ -345,6 +345,9 @@ TEST(Status, StateAndWhereFilterTheRowsAndTheTotalsSayHowManyAreShown) {
             std::string::npos)
       << result.out;
   EXPECT_EQ(result.out.find("4 trials: "), std::string::npos) << result.out;
+  // Each row keeps its number in the whole table: the failed trials are rows 2 and 4.
+  EXPECT_NE(result.out.find("\n2  " + ids[1]), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("\n4  " + ids[3]), std::string::npos) << result.out;
 
   // Several states (repeated or a,b) and --where together: all must hold.
   const auto sweep = load_sweep(dir.str("configs"), "t");
@@ -382,6 +385,7 @@ TEST(Status, UnknownStateOrWhereKeyIsOneLineExitTwoWithASuggestion) {
            {{"status", "t", "--state", "faild"}, "unknown state 'faild' (did you mean 'failed'?)"},
            {{"status", "t", "--state", "failed,runing"}, "did you mean 'running'?"},
            {{"status", "t", "--where", "bach_size=16"}, "unknown key 'bach_size' (did you mean"},
+           {{"status", "t", "--where", "bsz=16"}, "unknown key 'bsz' (did you mean 'bs'?)"},
            {{"status", "t", "--where", "batch_size=big"}, "batch_size"},
            {{"status", "t", "--watch", "--interval", "0"}, "interval"},
        }) {

@@ -100,14 +100,16 @@ Frame draw(const GlobalOptions& global, const StatusOptions& options, const Reso
   if (where.empty() && states.empty()) {
     out << trial_table(state, slurm_column);
   } else {
-    SweepState shown = state;
-    shown.trials.clear();
-    for (const auto& trial : state.trials) {
+    std::vector<std::size_t> shown;  // each keeps its number in the whole table
+    for (std::size_t i = 0; i < state.trials.size(); ++i) {
+      const auto& trial = state.trials[i];
       const bool state_ok = states.empty() || std::find(states.begin(), states.end(), trial.status) != states.end();
-      if (state_ok && matches(trial.spec.config, where)) shown.trials.push_back(trial);
+      if (state_ok && matches(trial.spec.config, where)) shown.push_back(i);
     }
     // The filtered table's own totals line gives way to one that says how many are shown of how many.
-    std::string table = trial_table(shown, slurm_column);
+    SweepState none = state;  // no row matches: the header alone
+    none.trials.clear();
+    std::string table = shown.empty() ? trial_table(none, slurm_column) : trial_table(state, slurm_column, shown);
     table.erase(table.rfind('\n', table.size() - 2) + 1);
     std::string all = trial_table(state);
     all.erase(0, all.rfind('\n', all.size() - 2) + 1);  // "12 trials: 8 completed, 4 failed\n"
@@ -115,7 +117,7 @@ Frame draw(const GlobalOptions& global, const StatusOptions& options, const Reso
     for (const auto& item : options.where) filters.push_back("--where " + item);
     for (const auto& item : options.states) filters.push_back("--state " + item);
     const auto colon = all.find(": ");
-    out << table << "shown " << shown.trials.size() << " of " << state.trials.size() << " trials (" << join(filters, " ")
+    out << table << "shown " << shown.size() << " of " << state.trials.size() << " trials (" << join(filters, " ")
         << "); all: " << (colon == std::string::npos ? all : all.substr(colon + 2));
   }
   frame.text = out.str();

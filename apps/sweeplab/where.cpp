@@ -56,7 +56,11 @@ std::vector<WhereFilter> parse_where(const std::vector<std::string>& items) {
                         "); give the full key");
       }
       if (keys.empty()) {
-        throw UserError("--where " + item + ": unknown key '" + key + "'" + did_you_mean(key, all_key_names()) +
+        std::vector<std::string> names = all_key_names();
+        for (const auto& field : schema()) {
+          if (!field.label.empty()) names.push_back(field.label);
+        }
+        throw UserError("--where " + item + ": unknown key '" + key + "'" + did_you_mean(key, names) +
                         " (sweeplab show --keys lists them)");
       }
       key = keys.front();

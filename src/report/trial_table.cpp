@@ -56,7 +56,8 @@ std::string note(const TrialState& trial) {
 
 }  // namespace
 
-std::string trial_table(const SweepState& state, const std::map<std::string, std::string>& slurm) {
+std::string trial_table(const SweepState& state, const std::map<std::string, std::string>& slurm,
+                        const std::vector<std::size_t>& rows) {
   const auto keys = swept_keys(state.sweep.spec);
   std::vector<std::string> header = {"#", "trial"};
   // The leaf names a column ("batch_size"), unless two swept keys share it (task.name, batch_schedule.name): then
@@ -72,8 +73,13 @@ std::string trial_table(const SweepState& state, const std::map<std::string, std
   Table table(header);
   std::map<std::string, int> totals;
   int others = 0;
-  for (std::size_t i = 0; i < state.trials.size(); ++i) {
-    const auto& trial = state.trials[i];
+  std::vector<std::size_t> shown = rows;
+  if (rows.empty()) {
+    shown.resize(state.trials.size());
+    for (std::size_t i = 0; i < shown.size(); ++i) shown[i] = i;
+  }
+  for (const std::size_t i : shown) {
+    const auto& trial = state.trials.at(i);
     ++totals[trial.status];
     others += trial.in_current ? 0 : 1;
     std::vector<std::string> cells = {std::to_string(i + 1), trial.spec.id};
@@ -93,7 +99,7 @@ std::string trial_table(const SweepState& state, const std::map<std::string, std
                              "unreadable"}) {
     if (totals.count(status)) parts.push_back(std::to_string(totals[status]) + " " + status);
   }
-  std::string text = table.str() + std::to_string(state.trials.size()) + " trials: " + join(parts, ", ");
+  std::string text = table.str() + std::to_string(shown.size()) + " trials: " + join(parts, ", ");
   if (others > 0) text += " (" + std::to_string(others) + " of them not in the current config)";
   return text + "\n";
 }
