@@ -100,13 +100,6 @@ CLI::App* setup_cancel(CLI::App& app, CancelOptions& options) {
 
 namespace {
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buffer;
-}
-
 std::string absolute(const std::string& path) {
   std::error_code ec;
   return fs::weakly_canonical(fs::absolute(path.empty() ? "." : path), ec).string();

@@ -11,16 +11,9 @@
 #include <cstring>
 #include <sstream>
 
+#include "sweeplab/core/text.hpp"
+
 namespace sweeplab {
-namespace {
-
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
-}
-
-}  // namespace
 
 std::string CommandResult::problem() const {
   const std::string first = trim(err.substr(0, err.find('\n')));

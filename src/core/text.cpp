@@ -82,4 +82,10 @@ std::string format_double_short(double value, int significant) {
   return buffer;
 }
 
+std::string trim(const std::string& text) {
+  const auto begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
+}
+
 }  // namespace sweeplab

@@ -19,12 +19,6 @@ std::vector<std::string> split(const std::string& text, char separator) {
   return parts;
 }
 
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
-}
-
 // "123_4" -> ("123", "4"); "123" -> ("123", "").
 std::pair<std::string, std::string> split_task(const std::string& id) {
   const auto underscore = id.find('_');

@@ -68,14 +68,15 @@ json record_object(const EvalRecord& record) {
   return line;
 }
 
+
+}  // namespace
+
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   return buffer;
 }
-
-}  // namespace
 
 RunContext make_run_context(const std::string& torch_version, std::int64_t threads_per_trial) {
   RunContext context;

@@ -18,6 +18,9 @@ std::string did_you_mean(std::string_view typo, const std::vector<std::string>& 
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
 
+// Without leading and trailing whitespace (spaces, tabs, newlines).
+std::string trim(const std::string& text);
+
 // Shortest decimal text that reads back as the same double (like Python's repr): 0.1, 0.001, 1e-08.
 std::string format_double(double value);
 

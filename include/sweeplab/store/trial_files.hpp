@@ -24,6 +24,9 @@ struct RunContext {
 };
 RunContext make_run_context(const std::string& torch_version, std::int64_t threads_per_trial);
 
+// Now, ISO 8601 in UTC: "2026-11-23T17:08:36Z" (started_at, submitted_at).
+std::string utc_now();
+
 // One metrics.jsonl line (no newline): epoch, step, samples, lr, batch_size, train_loss, test_loss,
 // train_acc, test_acc (classification), elapsed_s. A diverged record (the step that diverged):
 // {"epoch":..,"step":..,"samples":..,"lr":..,"batch_size":..,"train_loss":null,"test_loss":null,
