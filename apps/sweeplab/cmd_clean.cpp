@@ -1,14 +1,10 @@
 // `clean NAME --failed | --diverged | --all`: removes trial folders after one confirmation. A trial that is
 // being trained (its lock held by a live process) or whose Slurm task is still queued is never removed.
 #include <CLI/CLI.hpp>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <istream>
 #include <map>
@@ -23,6 +19,7 @@
 #include "sweeplab/core/text.hpp"
 #include "sweeplab/slurm/submissions.hpp"
 #include "sweeplab/store/layout.hpp"
+#include "sweeplab/store/lock.hpp"
 #include "sweeplab/store/sweep_state.hpp"
 
 namespace fs = std::filesystem;
@@ -54,44 +51,14 @@ struct Plan {
   std::string folder_kept_because;         // --all: why not, when trials go but the folder stays
 };
 
-// The trial's lock (trials/ID/lock, the open-file-description lock of sweeplab/store/lock.hpp), taken so that no
-// trainer starts on the trial while it is removed. Unlike TrialLock it never unlinks the lock's path when it lets
-// go: by then the folder is gone, and the path may be a new trainer's lock.
-class RemovalLock {
- public:
-  explicit RemovalLock(const fs::path& dir) {
-    const std::string path = (dir / "lock").string();
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw StorageError("cannot open " + path + ": " + std::strerror(errno));
-    struct flock lock = {};
-    lock.l_type = F_WRLCK;
-    lock.l_whence = SEEK_SET;
-    struct stat held = {}, named = {};
-    held_ = ::fcntl(fd_, F_OFD_SETLK, &lock) == 0 && ::fstat(fd_, &held) == 0 && ::stat(path.c_str(), &named) == 0 &&
-            held.st_ino == named.st_ino && held.st_dev == named.st_dev;
-    if (held_) {
-      const std::string pid = std::to_string(::getpid()) + "\n";
-      // Who holds it, for lock_holder (best effort: the lock itself is what keeps trainers out).
-      if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) held_ = true;
-    }
-  }
-  ~RemovalLock() { ::close(fd_); }
-  RemovalLock(const RemovalLock&) = delete;
-  RemovalLock& operator=(const RemovalLock&) = delete;
-  bool held() const { return held_; }
-
- private:
-  int fd_ = -1;
-  bool held_ = false;
-};
-
 // Removes one trial's folder while holding its lock: the folder is first renamed out of trials/ (readers never
 // see half of it), then deleted. False when a live process holds the lock (the trial started running since it
 // was read).
 bool remove_trial(const fs::path& root, const std::string& id) {
   const fs::path dir = root / "trials" / id;
-  RemovalLock lock(dir);
-  if (!lock.held()) return false;
+  auto lock = TrialLock::try_acquire(dir.string());  // no trainer starts on it while it goes
+  if (!lock) return false;
+  lock->keep_file();
   const fs::path doomed = root / (".clean-" + id + "-" + std::to_string(::getpid()));
   std::error_code ec;
   fs::rename(dir, doomed, ec);

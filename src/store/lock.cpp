@@ -72,7 +72,7 @@ TrialLock::~TrialLock() { release(); }
 
 void TrialLock::release() {
   if (fd_ < 0) return;
-  ::unlink(path_.c_str());  // while still held: nobody can take a lock on it in between (see try_acquire)
+  if (!path_.empty()) ::unlink(path_.c_str());  // while still held: nobody can take a lock on it in between (see try_acquire)
   ::close(fd_);             // closing releases the lock
   fd_ = -1;
 }

@@ -15,6 +15,9 @@ class TrialLock {
   TrialLock(TrialLock&& other) noexcept;
   TrialLock& operator=(TrialLock&& other) noexcept;
   ~TrialLock();
+  // The trial's folder is moved or removed while held (`clean`): let go without removing the lock file's old
+  // path, which by then may be a new trainer's lock.
+  void keep_file() { path_.clear(); }
 
  private:
   TrialLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
