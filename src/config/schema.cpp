@@ -35,8 +35,8 @@ struct Options {
 // A key inside a section: `key` is "section.leaf".
 template <class Section, class T>
 FieldSpec field(std::string key, Section Config::*section, T Section::*member, std::string doc, Options options = {}) {
-  FieldSpec spec{std::move(key), TypeOf<T>::value, std::move(doc), options.label, options.affects_training, {}, {}, {}};
-  spec.hashed_at_default = !options.since_v2;
+  FieldSpec spec{std::move(key), TypeOf<T>::value, std::move(doc), options.label, options.affects_training,
+                 !options.since_v2, {}, {}, {}};
   spec.get = [section, member](const Config& config) -> Value { return (config.*section).*member; };
   spec.set = [section, member](Config& config, const Value& value) { (config.*section).*member = std::get<T>(value); };
   return spec;
@@ -54,8 +54,8 @@ FieldSpec field(std::string key, Section Config::*section, T Section::*member, R
 // A top-level key.
 template <class T>
 FieldSpec field(std::string key, T Config::*member, std::string doc, Options options = {}) {
-  FieldSpec spec{std::move(key), TypeOf<T>::value, std::move(doc), options.label, options.affects_training, {}, {}, {}};
-  spec.hashed_at_default = !options.since_v2;
+  FieldSpec spec{std::move(key), TypeOf<T>::value, std::move(doc), options.label, options.affects_training,
+                 !options.since_v2, {}, {}, {}};
   spec.get = [member](const Config& config) -> Value { return config.*member; };
   spec.set = [member](Config& config, const Value& value) { config.*member = std::get<T>(value); };
   return spec;
