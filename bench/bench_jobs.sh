@@ -16,7 +16,7 @@
 #   (c) us per trial-step at batch sizes 2, 8, 64, 512 for K = 1 and 64, in-process, beside peer_pytorch.py
 #       steps and peer_fused.py: `$BUILD/bench/bench_engine --only sizes`. --engine-args go to both
 #       bench_engine calls, (b) and (c), e.g. "--peer-epochs 8" for a steadier peer per-step median.
-#   (d) start-up: `sweeplab --version`, `sweeplab list`, `sweeplab show doughnut-batch --trials`, `/bin/true`
+#   (d) start-up: `sweeplab --help`, `sweeplab --version`, `sweeplab list`, `sweeplab show doughnut-batch --trials`, `/bin/true`
 #       (the timer's floor), `sweeplab-trainer --check-cuda` (loads LibTorch),
 #       and `python3 -c 'import torch'` (the peer's start-up), each the median of --startup-reps runs.
 # Sweeplab wall times are medians of --reps runs, each in a fresh experiments folder; the peer's of --peer-reps.
@@ -211,7 +211,8 @@ if has_part d; then
     for ((r = 0; r < startup_reps; r++)); do times+=("$(seconds "$@")"); done
     printf '%-52s %8s  range %s\n' "$label" "$(median "${times[@]}")" "$(range "${times[@]}")"
   }
-  startup "sweeplab --version" "$sweeplab" --version
+  startup "sweeplab --help" "$sweeplab" --help
+  startup "sweeplab --version (asks the trainer about CUDA)" "$sweeplab" --version
   startup "sweeplab list" "$sweeplab" list
   startup "sweeplab show doughnut-batch --trials" "$sweeplab" show doughnut-batch --trials
   startup "sweeplab-trainer --check-cuda (loads LibTorch)" "$trainer" --check-cuda
