@@ -10,6 +10,7 @@
 #include "sweeplab/core/text.hpp"
 #include "sweeplab/report/results.hpp"
 #include "sweeplab/store/lock.hpp"
+#include "report_util.hpp"
 #include "test_util.hpp"
 
 namespace sweeplab {
@@ -18,6 +19,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using testing::TempDir;
+using testing::between;
+using testing::count;
+using testing::datablock;
+using testing::expect_whole_svgs;
 
 // 3 seeds x 2 batch sizes, 3 epochs, one target.
 const std::string kSeeds =
@@ -60,46 +65,6 @@ std::vector<json> parse_jsonl(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) rows.push_back(json::parse(line));
   return rows;
-}
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
-}
-
-// The text between `from` and the next `to` (empty when `from` is missing).
-std::string between(const std::string& text, const std::string& from, const std::string& to) {
-  const auto start = text.find(from);
-  if (start == std::string::npos) return "";
-  const auto end = text.find(to, start + from.size());
-  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
-// The rows of a gnuplot datablock "$NAME << EOD ... EOD" in a figure's script, as numbers.
-std::vector<std::vector<double>> datablock(const std::string& script, const std::string& name) {
-  std::vector<std::vector<double>> rows;
-  std::istringstream in(between(script, "$" + name + " << EOD\n", "EOD\n"));
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::vector<double> row;
-    for (std::string field; fields >> field;) row.push_back(std::stod(field));
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-// Every figure file is a whole SVG: no empty or cut-off one is ever left behind.
-void expect_whole_svgs(const fs::path& figures) {
-  if (!fs::exists(figures)) return;
-  for (const auto& entry : fs::directory_iterator(figures)) {
-    if (entry.path().extension() != ".svg") continue;
-    const std::string svg = testing::read_file(entry.path());
-    EXPECT_NE(svg.find("<svg"), std::string::npos) << entry.path();
-    EXPECT_NE(svg.find("</svg>"), std::string::npos) << entry.path();
-  }
 }
 
 TEST(Export, ColumnsAndValuesMatchTheSummaries) {
@@ -336,7 +301,7 @@ TEST(Report, IsCompleteWithADivergedAndAFailedTrial) {
   EXPECT_EQ(html.rfind("</html>\n"), html.size() - 8);
   EXPECT_NE(html.find("<td class=\"diverged\">diverged</td>"), std::string::npos);
   EXPECT_NE(html.find("<td class=\"failed\">failed</td>"), std::string::npos);
-  for (const std::string figure : {"curves", "heatmap_lr", "heatmap_temperature", "loss_vs_samples"}) {
+  for (const std::string figure : {"loss_curves", "heatmap_batch", "heatmap_temperature", "loss_vs_samples"}) {
     EXPECT_NE(html.find("<figure id=\"" + figure + "\">"), std::string::npos) << figure;
     EXPECT_TRUE(fs::exists(dir.path() / "experiments/s/figures" / (figure + ".svg"))) << figure;
   }
@@ -352,7 +317,7 @@ TEST(Report, SaysWhyAFigureIsMissing) {
   const auto result = testing::run_in(dir, {"report", "s"});
   ASSERT_EQ(result.code, 0) << result.err;
   const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
-  EXPECT_NE(html.find("<figure id=\"curves\">"), std::string::npos);
+  EXPECT_NE(html.find("<figure id=\"loss_curves\">"), std::string::npos);
   EXPECT_NE(html.find("the sweep does not vary optimizer.lr (or optimizer.temperature) and a second number"),
             std::string::npos);
   EXPECT_NE(html.find("the sweep has no targets"), std::string::npos);
@@ -388,14 +353,14 @@ TEST(Report, PartialSweepKeepsThePlannedAxes) {
   const auto result = testing::run_in(dir, {"report", "s"});
   ASSERT_EQ(result.code, 0) << result.err;
   const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
-  EXPECT_NE(html.find("<figure id=\"heatmap_lr\">"), std::string::npos);
+  EXPECT_NE(html.find("<figure id=\"heatmap_batch\">"), std::string::npos);
   // The grid: 3 learning rates x 2 batch sizes, lr 0.03 not run yet.
   const std::string grid = between(html, "id=\"grid\"", "</table>");
   EXPECT_EQ(count(grid, "<tr>"), 4u) << grid;  // the header and one row per learning rate
   EXPECT_EQ(count(grid, "<td class=\"pending\">pending</td>"), 2u) << grid;
   EXPECT_EQ(count(grid, "<td class=\"completed\">"), 4u) << grid;
   // The heatmap's script has every cell: 4 coloured, 2 marked pending.
-  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/heatmap_lr.gp");
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/heatmap_batch.gp");
   EXPECT_EQ(datablock(script, "cells").size(), 4u);
   const auto unfinished = datablock(script, "noresult");
   ASSERT_EQ(unfinished.size(), 2u);
@@ -414,12 +379,12 @@ TEST(Report, AGammaByLearningRateSweepDrawsAGammaHeatmapWithItsDivergedCells) {
   const auto result = testing::run_in(dir, {"report", "s"});
   ASSERT_EQ(result.code, 0) << result.err;
   const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
-  EXPECT_NE(html.find("<figure id=\"heatmap_lr\"><h2>2. Final train loss over model.gamma and learning rate"),
+  EXPECT_NE(html.find("<figure id=\"heatmap_batch\"><h2>2. Final train loss over model.gamma and learning rate"),
             std::string::npos);
   EXPECT_EQ(html.find("<figure id=\"heatmap_temperature\">"), std::string::npos);  // eta/B needs B on the x axis
   const std::string grid = between(html, "id=\"grid\"", "</table>");
   EXPECT_NE(grid.find("lr \\ model.gamma"), std::string::npos) << grid;
-  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/heatmap_lr.gp");
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/heatmap_batch.gp");
   const auto diverged = datablock(script, "diverged");
   ASSERT_EQ(diverged.size(), 2u) << script;  // lr 1e6 diverges at both gammas
   for (const auto& cell : diverged) EXPECT_DOUBLE_EQ(cell[1], std::log2(1.0e6));
@@ -438,9 +403,9 @@ TEST(Report, AThirdSweptKeyGetsAHeatmapPerValue) {
   const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
   EXPECT_NE(html.find("learning rate (param=sp)</h2>"), std::string::npos);
   EXPECT_NE(html.find("learning rate (param=mup)</h2>"), std::string::npos);
-  for (const std::string name : {"heatmap_lr", "heatmap_lr_2", "heatmap_temperature", "heatmap_temperature_2"}) {
+  for (const std::string name : {"heatmap_batch", "heatmap_batch_2", "heatmap_temperature", "heatmap_temperature_2"}) {
     const std::string script = testing::read_file(dir.path() / "experiments/s/figures" / (name + ".gp"));
-    const std::string block = name.rfind("heatmap_lr", 0) == 0 ? "cells" : "tcells";
+    const std::string block = name.rfind("heatmap_batch", 0) == 0 ? "cells" : "tcells";
     EXPECT_EQ(datablock(script, block).size(), 4u) << name;  // 2 x 2 cells, one trial each
   }
   EXPECT_NE(html.find("id=\"grid_2\""), std::string::npos);
@@ -483,7 +448,7 @@ TEST(Report, DrawsADivergedTrialUpToItsLastFiniteRecord) {
 
   const auto result = testing::run_in(dir, {"report", "s"});
   ASSERT_EQ(result.code, 0) << result.err;
-  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/curves.gp");
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/loss_curves.gp");
   EXPECT_EQ(script.find("NaN"), std::string::npos);
   // Group 0 (batch size 8): the mean of both seeds while both have records, then the seed that went on.
   for (const std::string metric : {"train_acc", "test_acc"}) {
@@ -515,7 +480,7 @@ TEST(Report, TablesShowTheNumbersAsExportWritesThem) {
     }
   }
   // No figure's data is written with more digits than it needs (no %.17g, no 0.30000000000000004).
-  for (const std::string figure : {"curves", "loss_vs_samples"}) {
+  for (const std::string figure : {"loss_curves", "loss_vs_samples"}) {
     const std::string script = testing::read_file(dir.path() / "experiments/s/figures" / (figure + ".gp"));
     ASSERT_FALSE(script.empty()) << figure;
     std::istringstream words(script);

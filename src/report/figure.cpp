@@ -1,0 +1,251 @@
+#include "figure.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "sweeplab/config/schema.hpp"
+#include "sweeplab/core/error.hpp"
+#include "sweeplab/core/fs.hpp"
+#include "sweeplab/core/process.hpp"
+#include "sweeplab/core/text.hpp"
+#include "sweeplab/report/results.hpp"
+
+namespace fs = std::filesystem;
+
+namespace sweeplab::report_detail {
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string gp_quote(const std::string& text) {  // a gnuplot string in double quotes
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+
+std::string num(double value) { return std::isfinite(value) ? format_double(value) : "NaN"; }
+
+bool settled(const TrialState& trial) {  // the trainer is done with it: its result is on disk
+  return trial.status == "completed" || trial.status == "diverged" || trial.status == "failed" || trial.status == "skipped";
+}
+
+// "2 completed, 1 pending" for a set of statuses (alphabetical).
+std::string status_counts(const std::map<std::string, int>& statuses) {
+  std::string text;
+  for (const auto& [status, n] : statuses) text += (text.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+  return text;
+}
+
+std::vector<Group> seed_groups(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
+  std::vector<Group> groups;
+  std::map<std::string, std::size_t> index;
+  for (const auto& data : results) {
+    std::string label;
+    std::map<std::string, Value> values;
+    for (const auto& [key, value] : data.spec.swept) {
+      if (key == "training.seed") continue;
+      values[key] = value;
+      label += (label.empty() ? "" : " ") + find_field(key)->id_label() + "=" + to_short_text(value);
+    }
+    if (label.empty()) label = sweep.spec.name;
+    auto [it, inserted] = index.emplace(label, groups.size());
+    if (inserted) groups.push_back(Group{label, values, {}});
+    groups[it->second].trials.push_back(&data);
+  }
+  return groups;
+}
+
+
+std::vector<CurvePoint> mean_curve(const Group& group, const std::string& metric, XAxis x_axis) {
+  std::map<double, std::vector<double>> at;
+  for (const auto* data : group.trials) {
+    for (const auto& record : data->metrics) {
+      if (!std::isfinite(record.train_loss)) continue;
+      const auto value = metric_value(record, metric);
+      if (!value || !std::isfinite(*value)) continue;
+      const double x = x_axis == XAxis::Samples ? double(record.samples)
+                       : x_axis == XAxis::Step  ? double(record.step)
+                                                : double(record.epoch);
+      at[x].push_back(*value);
+    }
+  }
+  std::vector<CurvePoint> points;
+  for (const auto& [x, values] : at) {
+    const auto stats = mean_stderr(values);
+    points.push_back({x, stats.mean, stats.stderr_.value_or(0.0)});
+  }
+  return points;
+}
+
+std::string datablock(const std::string& name, const std::vector<CurvePoint>& points) {
+  std::string out = "$" + name + " << EOD\n";
+  for (const auto& p : points) out += num(p.x) + " " + num(p.mean) + " " + num(p.stderr_) + "\n";
+  return out + "EOD\n";
+}
+
+bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least) {
+  for (const auto& axis : spec.axes) {
+    if (axis.key == key) return axis.values.size() >= at_least;
+  }
+  return false;
+}
+
+
+void draw(Figure& figure, const fs::path& dir) {
+  const std::string stem = fs::path(figure.file).stem().string();
+  const fs::path svg_path = dir / figure.file, script_path = dir / (stem + ".gp");
+  // Names of this process's own: two reports of one sweep at once never read each other's half-drawn file.
+  const std::string own = "." + std::to_string(::getpid());
+  const fs::path temporary = dir / ("." + figure.file + own + ".tmp"), log_path = dir / ("." + stem + own + ".log");
+  std::error_code ec;
+  if (figure.why_not.empty()) {
+    write_file_atomic(script_path.string(),
+                      "# Draws " + figure.file + ": gnuplot " + stem + ".gp > " + figure.file + "\n"
+                      "set terminal svg size " + std::to_string(figure.width) + "," + std::to_string(figure.height) +
+                        " dynamic noenhanced font 'sans,11' background rgb 'white'\n"
+                      "set grid lc rgb '#dddddd'\n" + figure.script);
+    const std::string command = "cd " + shell_quote(dir.string()) + " && gnuplot " + shell_quote(stem + ".gp") + " > " +
+                                shell_quote(temporary.filename().string()) + " 2> " + shell_quote(log_path.filename().string());
+    const int status = std::system(command.c_str());
+    std::ifstream svg_file(temporary);
+    std::stringstream svg;
+    svg << svg_file.rdbuf();
+    std::ifstream log_file(log_path);
+    std::string log;  // gnuplot's error is its last line
+    for (std::string line; std::getline(log_file, line);) {
+      if (line.find_first_not_of(" \t") != std::string::npos) log = line;
+    }
+    fs::remove(log_path, ec);
+    if (status == 0 && svg.str().find("<svg") != std::string::npos && svg.str().find("</svg>") != std::string::npos) {
+      fs::rename(temporary, svg_path, ec);
+      if (!ec) {
+        figure.svg = svg.str();
+        return;
+      }
+      throw StorageError("cannot write " + svg_path.string() + ": " + ec.message());
+    }
+    figure.why_not = "gnuplot failed" + (log.empty() ? std::string() : ": " + log);
+  }
+  // Not drawn: no file from this or an earlier report may stand for it.
+  for (const auto& path : {temporary, svg_path, script_path}) fs::remove(path, ec);
+}
+
+// Notes for a caption on the trials drawn that are not completed.
+std::string drawn_notes(const std::vector<Group>& groups) {
+  bool diverged = false, unfinished = false;
+  for (const auto& group : groups) {
+    for (const auto* data : group.trials) {
+      if (data->metrics.empty()) continue;
+      diverged = diverged || data->status == "diverged";
+      unfinished = unfinished || !settled(*data);
+    }
+  }
+  std::string notes;
+  if (diverged) notes += " A diverged trial is drawn up to its last evaluation with a finite loss.";
+  if (unfinished) notes += " Trials not finished yet are drawn up to their last evaluation.";
+  return notes;
+}
+
+bool several_seeds(const std::vector<Group>& groups) {
+  for (const auto& group : groups) {
+    if (group.trials.size() > 1) return true;
+  }
+  return false;
+}
+
+
+double as_number(const Value& value) {
+  return std::holds_alternative<double>(value) ? std::get<double>(value) : double(std::get<std::int64_t>(value));
+}
+
+bool is_number(const Value& value) {
+  return std::holds_alternative<double>(value) || std::holds_alternative<std::int64_t>(value);
+}
+
+bool lr_swept(const SweepSpec& spec) { return swept(spec, "optimizer.lr") || swept(spec, "optimizer.temperature"); }
+
+// The key on the heatmaps' x axis: the batch size when it is swept, else the first other swept numeric key
+// (seed 001's gamma x eta); "" when there is none.
+namespace {
+std::string grid_x_key(const SweepSpec& spec) {
+  if (swept(spec, "training.batch_size")) return "training.batch_size";
+  for (const auto& axis : spec.axes) {
+    if (axis.key == "optimizer.lr" || axis.key == "optimizer.temperature" || axis.values.size() < 2) continue;
+    if (is_number(axis.values.front())) return axis.key;
+  }
+  return "";
+}
+}  // namespace
+
+std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
+  const std::string x_key = grid_x_key(sweep.spec);
+  if (x_key.empty() || !lr_swept(sweep.spec)) return {};
+  const FieldSpec& x_field = *find_field(x_key);
+  std::vector<const FieldSpec*> facet_fields;
+  for (const auto& axis : sweep.spec.axes) {
+    if (axis.key != x_key && axis.key != "optimizer.lr" && axis.key != "optimizer.temperature" && axis.values.size() > 1) {
+      facet_fields.push_back(find_field(axis.key));
+    }
+  }
+  std::set<double> xs, lrs;
+  for (const auto& axis : sweep.spec.axes) {
+    for (const auto& v : axis.values) {
+      if (axis.key == x_key) xs.insert(as_number(v));
+      if (axis.key == "optimizer.lr") lrs.insert(as_number(v));
+    }
+  }
+  std::vector<Grid> grids;
+  std::map<std::string, std::size_t> by_facet;
+  for (const auto& data : results) {
+    const auto& config = data.spec.config;
+    std::string facet;
+    for (const auto* field : facet_fields) facet += (facet.empty() ? "" : ", ") + field->id_label() + "=" + to_short_text(field->get(config));
+    const auto [at, added] = by_facet.emplace(facet, grids.size());
+    if (added) grids.push_back(Grid{facet, x_key, {}, {}, {}});
+    Grid& grid = grids[at->second];
+    const double x = as_number(x_field.get(config));
+    xs.insert(x);
+    lrs.insert(config.optimizer.lr);
+    auto& cell = grid.cells[{x, config.optimizer.lr}];
+    ++cell.trials;
+    const auto last = data.status == "completed" ? last_finite_record(data) : std::nullopt;
+    if (last && last->train_loss > 0) cell.losses.push_back(last->train_loss);
+    else if (data.status == "diverged") ++cell.diverged;
+    else ++cell.others[data.status];
+  }
+  for (auto& grid : grids) {
+    grid.xs.assign(xs.begin(), xs.end());
+    grid.lrs.assign(lrs.begin(), lrs.end());
+  }
+  return grids;
+}
+
+// What a cell holds besides its completed trials' losses: "1 diverged, 2 pending".
+std::string cell_notes(const GridCell& cell) {
+  std::map<std::string, int> statuses = cell.others;
+  if (cell.diverged > 0) statuses["diverged"] = cell.diverged;
+  return status_counts(statuses);
+}
+
+
+}  // namespace sweeplab::report_detail

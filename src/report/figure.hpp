@@ -1,0 +1,114 @@
+#pragma once
+// Inside the report: what its figures share (the trials grouped by seed and by grid cell, curves averaged over
+// seeds, gnuplot helpers, drawing a script into an SVG) and the plot registry's entries. Internal to src/report.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sweeplab/config/loader.hpp"
+#include "sweeplab/report/report.hpp"
+#include "sweeplab/store/sweep_state.hpp"
+
+namespace sweeplab::report_detail {
+
+std::string html_escape(const std::string& text);
+std::string gp_quote(const std::string& text);  // a gnuplot string in double quotes
+std::string num(double value);                  // shortest text that reads back; NaN when not finite
+bool settled(const TrialState& trial);          // the trainer is done with it: its result is on disk
+std::string status_counts(const std::map<std::string, int>& statuses);  // "2 completed, 1 pending"
+bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least = 2);
+double as_number(const Value& value);
+// The learning rate is on the y axis when it is swept, directly or through the temperature eta/B.
+bool lr_swept(const SweepSpec& spec);
+bool is_number(const Value& value);
+
+// ---- the data behind the figures ----
+
+struct Group {  // trials that differ only in their seed
+  std::string label;
+  std::map<std::string, Value> values;  // swept key -> value (seed excluded)
+  std::vector<const TrialState*> trials;
+};
+std::vector<Group> seed_groups(const ResolvedSweep& sweep, const std::vector<TrialState>& results);
+bool several_seeds(const std::vector<Group>& groups);
+// Notes for a caption on the trials drawn that are not completed.
+std::string drawn_notes(const std::vector<Group>& groups);
+
+struct CurvePoint {
+  double x = 0, mean = 0, stderr_ = 0;
+};
+enum class XAxis { Epoch, Step, Samples };
+// Mean and standard error of a metric over a group's seeds, at each x where one of them has a record:
+// a seed that diverged or is still running counts up to its last record. Records whose loss is not
+// finite (a diverged trial's record at the step it diverged) are not drawn.
+std::vector<CurvePoint> mean_curve(const Group& group, const std::string& metric, XAxis x_axis);
+// A gnuplot datablock $NAME of x, mean, stderr rows.
+std::string datablock(const std::string& name, const std::vector<CurvePoint>& points);
+
+// The trials of one (x, learning rate) cell of the grid.
+struct GridCell {
+  std::vector<double> losses;            // final train losses of the completed trials
+  int diverged = 0, trials = 0;
+  std::map<std::string, int> others;     // trials without a result, by status
+};
+
+// One heatmap's cells: x (the batch size, or another swept number such as model.gamma) by learning rate, for the
+// trials of one facet (one value of each other swept key, e.g. model.parameterization=sp).
+struct Grid {
+  std::string facet;      // "" when no other key is swept, else "parameterization=sp"
+  std::string x_key;      // training.batch_size, or the swept key on the x axis
+  std::vector<double> xs;   // ascending
+  std::vector<double> lrs;  // ascending
+  std::map<std::pair<double, double>, GridCell> cells;
+
+  std::string x_name() const { return x_key == "training.batch_size" ? "batch size" : x_key; }
+  bool by_batch_size() const { return x_key == "training.batch_size"; }
+};
+// The grids of a sweep, one per facet (the values of the swept keys that are on neither axis), each with every x
+// and learning rate of the axes (the current config's and those of the trials on disk), finished or not.
+std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<TrialState>& results);
+// What a cell holds besides its completed trials' losses: "1 diverged, 2 pending".
+std::string cell_notes(const GridCell& cell);
+
+// ---- figures ----
+
+struct Figure {
+  std::string file;    // NAME.svg in the figures folder
+  std::string title;
+  std::string script;  // what gnuplot draws it from (data inline)
+  std::string svg;     // empty: not drawn
+  std::string why_not;
+  std::string caption;
+  int width = 960, height = 420;  // of the SVG, in pixels
+};
+
+// Draws a figure from its script into dir/NAME.svg, and keeps the script as dir/NAME.gp (`gnuplot NAME.gp
+// > NAME.svg` draws it again). gnuplot writes to a temporary that is renamed only once the SVG is whole;
+// a figure that is not drawn (no data, or gnuplot failed) has neither file, and says why.
+void draw(Figure& figure, const std::filesystem::path& dir);
+
+// What every plot draws from: the sweep (the trials on disk, as run, and the current config's others), its
+// trials (only those --where keeps), and those grouped by seed and by grid cell.
+struct ReportData {
+  const ResolvedSweep& sweep;
+  const std::vector<TrialState>& results;
+  std::vector<Group> groups;
+  std::vector<Grid> grids;
+  std::string where;  // the --where filters as given ("lr=0.1, batch_size=64"); "" for every trial
+};
+
+// The plots (plots.cpp holds the registry that names them). Each returns its figures, drawn or with why_not.
+std::vector<Figure> loss_curves(const ReportData& data);           // plot_curves.cpp
+std::vector<Figure> loss_vs_samples(const ReportData& data);       // plot_curves.cpp
+std::vector<Figure> heatmap_batch(const ReportData& data);         // plot_heatmaps.cpp
+std::vector<Figure> heatmap_temperature(const ReportData& data);   // plot_heatmaps.cpp
+std::vector<Figure> steps_to_target(const ReportData& data);       // plot_target.cpp
+
+struct PlotKind {
+  PlotInfo info;
+  std::vector<Figure> (*figures)(const ReportData& data);
+};
+const std::vector<PlotKind>& plot_registry();
+
+}  // namespace sweeplab::report_detail

@@ -1,0 +1,28 @@
+// The plot registry: what `report --plots` and `report --list-plots` name, in the order the report shows them.
+#include "figure.hpp"
+
+namespace sweeplab::report_detail {
+
+const std::vector<PlotKind>& plot_registry() {
+  static const std::vector<PlotKind> registry = {
+      {{"loss_curves", "train and test accuracy (loss for regression) against epoch or step"}, &loss_curves},
+      {{"heatmap_batch", "final train loss over batch size (or another swept number) by learning rate"}, &heatmap_batch},
+      {{"heatmap_temperature", "final train loss over batch size by temperature eta/B"}, &heatmap_temperature},
+      {{"loss_vs_samples", "train loss against samples seen, coloured by temperature eta/B"}, &loss_vs_samples},
+      {{"steps_to_target", "steps and samples to the first target against batch size, with the critical-batch-size fit"},
+       &steps_to_target},
+  };
+  return registry;
+}
+
+}  // namespace sweeplab::report_detail
+
+namespace sweeplab {
+
+std::vector<PlotInfo> plot_kinds() {
+  std::vector<PlotInfo> kinds;
+  for (const auto& kind : report_detail::plot_registry()) kinds.push_back(kind.info);
+  return kinds;
+}
+
+}  // namespace sweeplab
