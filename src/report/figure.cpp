@@ -229,9 +229,16 @@ std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<Trial
     auto& cell = grid.cells[{x, config.optimizer.lr}];
     ++cell.trials;
     const auto last = data.status == "completed" ? last_finite_record(data) : std::nullopt;
-    if (last && last->train_loss > 0) cell.losses.push_back(last->train_loss);
-    else if (data.status == "diverged") ++cell.diverged;
-    else ++cell.others[data.status];
+    if (last && last->train_loss > 0) {
+      cell.losses.push_back(last->train_loss);
+      if (last->test_acc) cell.test_accs.push_back(*last->test_acc);
+      if (last->train_acc) cell.train_accs.push_back(*last->train_acc);
+    } else if (data.status == "diverged") {
+      ++cell.diverged;
+      if (data.summary && data.summary->diverged_at_step) cell.diverged_at.push_back(*data.summary->diverged_at_step);
+    } else {
+      ++cell.others[data.status];
+    }
   }
   for (auto& grid : grids) {
     grid.xs.assign(xs.begin(), xs.end());

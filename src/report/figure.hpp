@@ -49,8 +49,11 @@ std::string datablock(const std::string& name, const std::vector<CurvePoint>& po
 // The trials of one (x, learning rate) cell of the grid.
 struct GridCell {
   std::vector<double> losses;            // final train losses of the completed trials
+  // ... and their final accuracies, for those whose last evaluation has one (classification)
+  std::vector<double> test_accs, train_accs;
   int diverged = 0, trials = 0;
-  std::map<std::string, int> others;     // trials without a result, by status
+  std::vector<std::int64_t> diverged_at;  // the step each diverged trial diverged at, where its summary says
+  std::map<std::string, int> others;     // trials without a result, by status (failed, skipped, pending, ...)
 };
 
 // One heatmap's cells: x (the batch size, or another swept number such as model.gamma) by learning rate, for the

@@ -1,7 +1,14 @@
 // Heatmaps of the grid: heatmap_batch (x: the batch size or another swept number, by learning rate) and
-// heatmap_temperature (batch size by eta/B).
+// heatmap_temperature (batch size by eta/B, in bins). Cells are coloured on a sequential scale (viridis) by final
+// test accuracy (train accuracy without a test set) on a fixed 0-1 range, or for regression by final train loss
+// on a log scale; trials without a value get marks that no colour can be mistaken for.
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
+#include <tuple>
 
 #include "figure.hpp"
 #include "sweeplab/config/schema.hpp"
@@ -11,93 +18,498 @@
 namespace sweeplab::report_detail {
 namespace {
 
-// 2. Final train loss (log10) over log2 x (the batch size, or another swept number such as gamma) by log2
-// learning rate, and, with the batch size on x, over log2 B x log2(eta/B); one pair per facet of the grid.
-std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number) {
+// ---- text in the user's units ----
+
+// A number as a tick label: an integer as such (1024), 0.001 to 9999 in plain decimals (0.003, 0.25, 12.5),
+// anything else as mantissa e exponent (1e-4, 3e-4, 1.25e-5, 2e6), with at most 4 significant digits (the
+// fewest that give the value back, else 3).
+std::string tick_label(double value) {
+  if (!std::isfinite(value)) return "NaN";
+  if (value == std::round(value) && std::fabs(value) < 1e6) return std::to_string(std::int64_t(value));
+  int digits = 3;
+  char buffer[48];
+  for (int p = 1; p <= 4; ++p) {
+    std::snprintf(buffer, sizeof buffer, "%.*e", p - 1, value);
+    if (std::strtod(buffer, nullptr) == value) {
+      digits = p;
+      break;
+    }
+  }
+  const double magnitude = std::fabs(value);
+  if (magnitude >= 1e-3 && magnitude < 1e4) {
+    // Round to `digits` significant digits first: 0.00012 -> its exponent decides the decimals.
+    std::snprintf(buffer, sizeof buffer, "%.*e", digits - 1, value);
+    const double rounded = std::strtod(buffer, nullptr);
+    const int exponent = int(std::floor(std::log10(std::fabs(rounded))));
+    std::snprintf(buffer, sizeof buffer, "%.*f", std::max(0, digits - 1 - exponent), rounded);
+    return buffer;
+  }
+  std::snprintf(buffer, sizeof buffer, "%.*e", digits - 1, value);
+  std::string text = buffer;  // "3.00e-04" -> "3e-4"
+  const auto e = text.find('e');
+  std::string mantissa = text.substr(0, e), exponent = text.substr(e + 1);
+  if (mantissa.find('.') != std::string::npos) {
+    mantissa.erase(mantissa.find_last_not_of('0') + 1);
+    if (mantissa.back() == '.') mantissa.pop_back();
+  }
+  const bool negative = exponent[0] == '-';
+  exponent.erase(0, 1);
+  exponent.erase(0, std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
+  return mantissa + "e" + (negative ? "-" : "") + exponent;
+}
+
+// A cell's value as printed in it: an accuracy with 2 decimals, a loss with 3 significant digits.
+std::string value_label(double value, bool accuracy) {
+  char buffer[32];
+  if (accuracy) std::snprintf(buffer, sizeof buffer, "%.2f", value);
+  else std::snprintf(buffer, sizeof buffer, "%.3g", value);
+  return buffer;
+}
+
+// What a status is called in a cell: a trial not started is "not run".
+std::string status_word(const std::string& status) { return status == "pending" ? "not run" : status; }
+
+// ---- the colour scale ----
+
+// viridis: sequential, its lightness rising monotonically from dark purple to yellow, readable in grey.
+const std::string kPalette =
+    "set palette defined (0 '#440154', 1 '#472c7a', 2 '#3b518b', 3 '#2c718e', 4 '#21908d', 5 '#27ad81', "
+    "6 '#5cc863', 7 '#aadc32', 8 '#fde725')\n";
+
+struct ColourScale {
+  enum class By { TestAcc, TrainAcc, Loss } by = By::Loss;
+  double low = 0, high = 1;                              // the cbrange, as plotted (log10 for the loss)
+  std::vector<std::pair<double, std::string>> tics;      // the loss's: log10 position, label in user units
+
+  bool accuracy() const { return by != By::Loss; }
+  std::string metric() const {
+    return by == By::TestAcc ? "final test accuracy" : by == By::TrainAcc ? "final train accuracy" : "final train loss";
+  }
+  const std::vector<double>& values(const GridCell& cell) const {
+    return by == By::TestAcc ? cell.test_accs : by == By::TrainAcc ? cell.train_accs : cell.losses;
+  }
+  double plotted(double value) const { return accuracy() ? value : std::log10(value); }
+  // Where in the palette a value falls, 0 to 1: its text is white on the darker part.
+  double fraction(double value) const {
+    return high > low ? std::clamp((plotted(value) - low) / (high - low), 0.0, 1.0) : 0.5;
+  }
+};
+
+// Accuracy when every completed trial of every grid has one (test accuracy if each has that, else train
+// accuracy): on 0 to 1, so that figures of different sweeps and facets compare. Else the train loss on a log
+// scale over the range of every grid (facets share it), widened to ticks at 1, 2, 5 (or 1 to 9) times a power of 10.
+ColourScale colour_scale(const std::vector<Grid>& grids) {
+  ColourScale scale;
+  bool test = true, train = true, any = false;
+  double low = INFINITY, high = -INFINITY;
+  for (const auto& grid : grids) {
+    for (const auto& [key, cell] : grid.cells) {
+      test = test && cell.test_accs.size() == cell.losses.size();
+      train = train && cell.train_accs.size() == cell.losses.size();
+      for (double loss : cell.losses) {
+        any = true;
+        low = std::min(low, std::log10(loss));
+        high = std::max(high, std::log10(loss));
+      }
+    }
+  }
+  if (any && test) scale.by = ColourScale::By::TestAcc;
+  else if (any && train) scale.by = ColourScale::By::TrainAcc;
+  if (scale.accuracy() || !any) return scale;
+  scale.by = ColourScale::By::Loss;
+  const double span = high - low;
+  const std::vector<double> mantissas = span >= 2 ? std::vector<double>{1}
+                                        : span >= 0.7 ? std::vector<double>{1, 2, 5}
+                                                      : std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<double> ticks;  // log10 positions
+  for (int decade = int(std::floor(low)) - 1; decade <= int(std::ceil(high)) + 1; ++decade) {
+    for (double m : mantissas) ticks.push_back(decade + std::log10(m));
+  }
+  const double eps = 1e-9;
+  double from = ticks.front(), to = ticks.back();
+  for (double t : ticks) {
+    if (t <= low + eps) from = t;
+    if (t >= high - eps) {
+      to = t;
+      break;
+    }
+  }
+  if (to <= from) to = from + 1;  // one loss value: a decade
+  scale.low = from;
+  scale.high = to;
+  const int decades = int(std::round(to - from));
+  for (double t : ticks) {
+    if (t < from - eps || t > to + eps) continue;
+    if (mantissas.size() == 1 && decades > 8 && int(std::round(t)) % 2 != 0) continue;  // many decades: every other
+    scale.tics.emplace_back(t, tick_label(std::pow(10.0, std::round(t * 1e6) / 1e6)));
+  }
+  return scale;
+}
+
+// ---- the cells as drawn ----
+
+// One axis of a heatmap: its values at the cells' centres, placed at log2 when they are evenly spaced there (each
+// step within a factor 1.5 of the others: 2, 4, 8; 1e-3, 3e-3, 1e-2), else by rank (0, 1, 2, ...: 0.01, 0.1, 10
+// or a value that is not positive), each cell reaching halfway to its neighbours.
+struct Axis {
+  std::vector<double> values;  // ascending
+  bool log = true;
+
+  explicit Axis(std::vector<double> sorted) : values(std::move(sorted)) {
+    for (double v : values) log = log && v > 0;
+    double smallest = INFINITY, largest = 0;
+    for (std::size_t i = 1; log && i < values.size(); ++i) {
+      const double step = std::log2(values[i]) - std::log2(values[i - 1]);
+      smallest = std::min(smallest, step);
+      largest = std::max(largest, step);
+    }
+    log = log && (values.size() < 3 || largest <= 1.5 * smallest);
+  }
+  double at(double value) const {
+    if (log) return std::log2(value);
+    return double(std::lower_bound(values.begin(), values.end(), value) - values.begin());
+  }
+  std::pair<double, double> edges(double value) const {
+    const auto i = std::size_t(std::lower_bound(values.begin(), values.end(), value) - values.begin());
+    const double here = at(value);
+    if (values.size() < 2) return {here - 0.5, here + 0.5};
+    const double below = i > 0 ? (here - at(values[i - 1])) / 2 : (at(values[1]) - at(values[0])) / 2;
+    const double above = i + 1 < values.size() ? (at(values[i + 1]) - here) / 2 : (here - at(values[i - 1])) / 2;
+    return {here - below, here + above};
+  }
+  // set xtics ("2" 1, "4" 2, ...): every value, or every k-th when there are more than `most`.
+  std::string tics(const std::string& axis, std::size_t most = 14) const {
+    const std::size_t every = (values.size() + most - 1) / most;
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < values.size(); i += every) parts.push_back(gp_quote(tick_label(values[i])) + " " + num(at(values[i])));
+    return "set " + axis + "tics (" + join(parts, ", ") + ")\n";
+  }
+};
+
+struct Tile {  // one drawn cell: a grid cell, or in the temperature heatmap every grid cell of a bin
+  double x = 0, y = 0, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  GridCell cell;
+  int grid_cells = 0;  // how many (x, learning rate) cells it holds
+};
+
+void merge(GridCell& into, const GridCell& cell) {
+  into.losses.insert(into.losses.end(), cell.losses.begin(), cell.losses.end());
+  into.test_accs.insert(into.test_accs.end(), cell.test_accs.begin(), cell.test_accs.end());
+  into.train_accs.insert(into.train_accs.end(), cell.train_accs.begin(), cell.train_accs.end());
+  into.diverged_at.insert(into.diverged_at.end(), cell.diverged_at.begin(), cell.diverged_at.end());
+  into.diverged += cell.diverged;
+  into.trials += cell.trials;
+  for (const auto& [status, n] : cell.others) into.others[status] += n;
+}
+
+// The rows of the temperature heatmap: bins of log2(eta/B) of width `width`, centred on `origin` + k width.
+struct Bins {
+  double origin = 0, width = 1;
+  bool exact = false;  // every (B, lr) of the grid lies on a bin's centre
+  long index(double y) const { return std::lround((y - origin) / width); }
+  double centre(long k) const { return origin + double(k) * width; }
+};
+
+// The grid's natural spacing when its log2(eta/B) values lie on a lattice (batch sizes and learning rates
+// powers of 2 of each other: each eta/B its own row); else the smallest step between learning rates (in log2),
+// so that no two trials of one batch size share a row, while the rows stay few; never more than 48 rows.
+// (A batch size's learning rates are that step apart in eta/B too; rounding to the nearest row keeps them apart.)
+Bins temperature_bins(const Grid& grid) {
+  std::vector<double> ys;
+  for (const auto& [key, cell] : grid.cells) ys.push_back(std::log2(key.second / key.first));
+  std::sort(ys.begin(), ys.end());
+  Bins bins;
+  bins.origin = ys.front();
+  const double range = ys.back() - ys.front();
+  double smallest = INFINITY;
+  for (std::size_t i = 1; i < ys.size(); ++i) {
+    if (ys[i] - ys[i - 1] > 1e-9) smallest = std::min(smallest, ys[i] - ys[i - 1]);
+  }
+  if (!std::isfinite(smallest)) {  // a single eta/B
+    bins.width = 1;
+    bins.exact = true;
+    return bins;
+  }
+  bool lattice = range / smallest <= 47.5;
+  for (double y : ys) {
+    const double k = (y - bins.origin) / smallest;
+    lattice = lattice && std::fabs(k - std::round(k)) < 1e-6;
+  }
+  if (lattice) {
+    bins.width = smallest;
+    bins.exact = true;
+    return bins;
+  }
+  double step = INFINITY;
+  for (std::size_t i = 1; i < grid.lrs.size(); ++i) step = std::min(step, std::log2(grid.lrs[i]) - std::log2(grid.lrs[i - 1]));
+  bins.width = std::max(std::isfinite(step) && step > 0 ? step : 1.0, range / 47);
+  // Rows a decade tall are centred on powers of 10 (1e-5, 1e-4, ...), so that their labels read as the lrs do.
+  if (std::fabs(bins.width - std::log2(10.0)) < 1e-9) bins.origin = std::log2(10.0) * std::round(bins.origin / std::log2(10.0));
+  return bins;
+}
+
+// A factor as text: 2, 1.41, 10.
+std::string factor_text(double log2_width) { return tick_label(std::stod(format_double_short(std::exp2(log2_width), 3))); }
+
+// ---- drawing ----
+
+struct Marks {
+  bool values = false, diverged = false, failed = false, skipped = false, unfinished = false;
+  std::set<std::string> unfinished_words;  // "not run", "running", ...
+  int mixed = 0;                           // cells with a value and other trials
+  bool averaged = false;                   // a value is a mean over several trials
+};
+
+// The datablocks ($cells, $noresult, $diverged, $failed, $skipped, $labels, $notes; prefixed with t for the
+// temperature heatmap) and the plot of them. Rows of $cells: x y x0 x1 y0 y1 value trials grid_cells (the value is
+// the mean over the tile's completed trials, in user units); of the others: x y x0 x1 y0 y1; of $diverged:
+// x y dx dy step x0 x1 y0 y1 (the cross drawn at x + dx, y + dy; the first step, when several diverged). $labels:
+// what a tile's centre says, $notes: its second line (x y "text" colour).
+std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scale, const std::string& prefix,
+                         bool print_values, Marks& marks) {
+  std::string cells, noresult, diverged, failed, skipped, labels, notes;
+  for (const auto& tile : tiles) {
+    const GridCell& cell = tile.cell;
+    const auto& values = scale.values(cell);
+    const std::string box = num(tile.x) + " " + num(tile.y) + " " + num(tile.x0) + " " + num(tile.x1) + " " + num(tile.y0) +
+                            " " + num(tile.y1);
+    const auto failed_n = cell.others.count("failed") ? cell.others.at("failed") : 0;
+    const auto skipped_n = cell.others.count("skipped") ? cell.others.at("skipped") : 0;
+    const double w = tile.x1 - tile.x0, h = tile.y1 - tile.y0;
+    // What the centre says and what the second line adds; the first is the cell's kind.
+    std::string centre, centre_colour = "0x333333";
+    std::vector<std::string> note;
+    std::map<std::string, int> rest = cell.others;  // trials the centre does not stand for
+    if (!values.empty()) {
+      const double mean = mean_stderr(values).mean;
+      cells += box + " " + num(mean) + " " + std::to_string(values.size()) + " " + std::to_string(tile.grid_cells) + "\n";
+      if (print_values) {
+        centre = value_label(mean, scale.accuracy());
+        centre_colour = scale.fraction(mean) < 0.6 ? "0xffffff" : "0x000000";
+      }
+      marks.values = true;
+      marks.averaged = marks.averaged || values.size() > 1;
+      if (cell.diverged > 0 || !cell.others.empty()) ++marks.mixed;
+    } else if (cell.diverged > 0) {
+      // the mark says it
+    } else if (failed_n > 0) {
+      failed += box + "\n";
+      centre = "failed";
+      centre_colour = "0xa63603";
+      rest.erase("failed");
+      marks.failed = true;
+    } else if (skipped_n > 0) {
+      skipped += box + "\n";
+      centre = "skipped";
+      centre_colour = "0x555555";
+      rest.erase("skipped");
+      marks.skipped = true;
+    } else {
+      noresult += box + "\n";
+      centre = rest.size() == 1 ? status_word(rest.begin()->first) : "no result";
+      centre_colour = "0x555555";
+      for (const auto& [status, n] : rest) marks.unfinished_words.insert(status_word(status));
+      if (rest.size() == 1 && rest.begin()->second == cell.trials) rest.clear();
+      marks.unfinished = true;
+    }
+    if (cell.diverged > 0) {
+      marks.diverged = true;
+      // Alone, a large cross a little above the centre (its step below); beside a value, a small one in the upper
+      // right corner. dx = 0 tells the plot which.
+      const bool corner = !values.empty();
+      diverged += num(tile.x) + " " + num(tile.y) + " " + num(corner ? w * 0.36 : 0) + " " + num(corner ? h * 0.3 : h * 0.1) + " " +
+                  (cell.diverged_at.empty() ? std::string("NaN") : std::to_string(*std::min_element(cell.diverged_at.begin(), cell.diverged_at.end()))) +
+                  " " + num(tile.x0) + " " + num(tile.x1) + " " + num(tile.y0) + " " + num(tile.y1) + "\n";
+      std::vector<std::int64_t> steps = cell.diverged_at;
+      std::sort(steps.begin(), steps.end());
+      std::vector<std::string> texts;
+      for (std::size_t i = 0; i < steps.size() && i < 3; ++i) texts.push_back(std::to_string(steps[i]));
+      if (steps.size() > 3) texts.push_back("...");
+      std::string text = steps.empty() ? "" : (steps.size() == 1 ? "step " : "steps ") + join(texts, ", ");
+      if (cell.diverged != cell.trials) text = std::to_string(cell.diverged) + " diverged" + (text.empty() ? "" : " at " + text);
+      else if (text.empty()) text = "diverged";
+      note.push_back(text);
+    }
+    for (const auto& [status, n] : rest) note.push_back(std::to_string(n) + " " + status_word(status));
+    const std::string at = num(tile.x) + " ";
+    if (!centre.empty()) labels += at + num(tile.y) + " " + gp_quote(centre) + " " + centre_colour + "\n";
+    if (!note.empty()) {
+      // Below the centre (or below the cross); white on a dark value, else dark grey.
+      const std::string colour = !values.empty() && scale.fraction(mean_stderr(values).mean) < 0.6 ? "0xffffff" : "0x333333";
+      notes += at + num(tile.y) + " " + gp_quote(join(note, ", ")) + " " + colour + "\n";
+    }
+  }
+  const auto block = [&prefix](const std::string& name, const std::string& rows) {
+    return "$" + prefix + name + " << EOD\n" + rows + "EOD\n";
+  };
+  std::string script = block("cells", cells) + block("noresult", noresult) + block("diverged", diverged) +
+                       block("failed", failed) + block("skipped", skipped) + block("labels", labels) + block("notes", notes);
+  // Plots of the non-empty blocks only (gnuplot fails on an empty one); each mark has its key entry.
+  const std::string boxes = " using 1:2:3:4:5:6 with boxxyerror";
+  const std::string value = scale.accuracy() ? "7" : "(log10($7))";
+  std::vector<std::string> parts;
+  if (!cells.empty()) parts.push_back("$" + prefix + "cells using 1:2:3:4:5:6:" + value + " with boxxyerror fs solid 1.0 noborder lc palette notitle");
+  if (!noresult.empty()) {
+    std::vector<std::string> words(marks.unfinished_words.begin(), marks.unfinished_words.end());
+    const std::string title = words == std::vector<std::string>{"not run"} ? "not run yet" : "no result yet: " + join(words, ", ");
+    parts.push_back("$" + prefix + "noresult" + boxes + " fs pattern 4 transparent border lc rgb '#9a9a9a' lw 1 lc rgb '#9a9a9a' title " +
+                    gp_quote(title));
+  }
+  if (!skipped.empty()) {
+    parts.push_back("$" + prefix + "skipped" + boxes + " fs solid 1.0 noborder lc rgb '#e3e3e3' title 'skipped (sweep.prune)'");
+  }
+  if (!failed.empty()) {  // an outline inside the cell, so that it does not run into its neighbours
+    parts.push_back("$" + prefix + "failed using 1:2:($3+($4-$3)*0.06):($4-($4-$3)*0.06):($5+($6-$5)*0.06):($6-($6-$5)*0.06) "
+                    "with boxxyerror fs empty lw 2.5 lc rgb '#a63603' title 'failed'");
+  }
+  if (!diverged.empty()) {  // a cell of diverged trials only is outlined; a white halo keeps the cross visible on any colour
+    parts.push_back("$" + prefix + "diverged using 1:2:($3==0?$6:NaN):7:8:9 with boxxyerror fs empty lw 1 lc rgb '#555555' notitle");
+    parts.push_back("$" + prefix + "diverged using ($1+$3):($2+$4):($3==0?1.8:1.3) with points pt 2 ps variable lw 6 lc rgb 'white' notitle");
+    parts.push_back("$" + prefix + "diverged using ($1+$3):($2+$4):($3==0?1.8:1.3) with points pt 2 ps variable lw 2.5 lc rgb 'black' "
+                    "title 'diverged (at step)'");
+  }
+  if (!labels.empty()) parts.push_back("$" + prefix + "labels using 1:2:3:4 with labels tc rgb variable font ',10' notitle");
+  // The second line: under the cross of a diverged cell, which has no centre text, else under the centre.
+  if (!notes.empty()) parts.push_back("$" + prefix + "notes using 1:2:3:4 with labels tc rgb variable font ',9' offset 0,-1.5 notitle");
+  return script + "plot " + join(parts, ", \\\n     ") + "\n";
+}
+
+// Settings both heatmaps share: the palette and its range, the key below the plot, no grid over the cells.
+std::string scale_script(const ColourScale& scale, bool any_values) {
+  std::string script = kPalette + "unset grid\nset tics out nomirror\nset border lw 1\n"
+                       "set key outside bottom center horizontal samplen 2 spacing 1.2 width 2\n";
+  if (!any_values) return script + "unset colorbox\n";
+  if (scale.accuracy()) return script + "set cbrange [0:1]\nset cbtics 0.2\nset cblabel " + gp_quote(scale.metric() + " (0 to 1)") + "\n";
+  std::vector<std::string> tics;
+  for (const auto& [at, label] : scale.tics) tics.push_back(gp_quote(label) + " " + num(at));
+  return script + "set cbrange [" + num(scale.low) + ":" + num(scale.high) + "]\nset cbtics (" + join(tics, ", ") +
+         ")\nset cblabel " + gp_quote(scale.metric() + " (log scale)") + "\n";
+}
+
+// The caption's words on the colour and the marks shown.
+std::string marks_caption(const ColourScale& scale, const Marks& marks) {
+  std::string text;
+  if (marks.values) {
+    text = "Colour (viridis, brighter is higher): " + scale.metric() +
+           (scale.accuracy() ? " on a fixed scale from 0 to 1" : " on a log scale") +
+           (marks.averaged ? ", the mean over the cell's completed trials" : " of the cell's trial") +
+           (scale.by == ColourScale::By::Loss ? " (the last evaluation's, averaged over the batches since the one before)" : "") +
+           ", printed in the cell.";
+  }
+  std::vector<std::string> listed;
+  if (marks.diverged) listed.push_back("a black cross: a trial diverged, at the step written below it");
+  if (marks.failed) listed.push_back("a red outline: the trial failed (the trial table says why)");
+  if (marks.skipped) listed.push_back("a grey cell: skipped by sweep.prune, never run");
+  if (marks.unfinished) {
+    std::vector<std::string> words(marks.unfinished_words.begin(), marks.unfinished_words.end());
+    listed.push_back("a hatched cell: no result yet, labelled with its status (" + join(words, ", ") + ")");
+  }
+  if (!listed.empty()) text += " Marks: " + join(listed, "; ") + ".";
+  if (marks.mixed > 0) text += " A coloured cell whose trials did not all complete lists the others below its value.";
+  return text;
+}
+
+// The figures of one grid: heatmap_batch[_N], and with the batch size on x, heatmap_temperature[_N].
+std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const ColourScale& scale) {
   const std::string suffix = number == 0 ? "" : "_" + std::to_string(number + 1);
   const std::string facet = grid.facet.empty() ? "" : " (" + grid.facet + ")";
-  Figure by_lr{"heatmap_batch" + suffix + ".svg", "Final train loss over " + grid.x_name() + " and learning rate" + facet,
-               "", "", "", ""};
-  Figure by_temperature{"heatmap_temperature" + suffix + ".svg",
-                        "Final train loss over batch size and temperature eta/B" + facet, "", "", "", ""};
-  // One block per kind of cell, for each y: log2 lr, log2 (lr / batch size).
-  std::string values[2], diverged[2], no_result[2], labels[2];
-  bool any_values = false, any_result = false;
+  std::string what = scale.metric();
+  what[0] = char(std::toupper(static_cast<unsigned char>(what[0])));
+  Figure by_lr{"heatmap_batch" + suffix + ".svg", what + " over " + grid.x_name() + " and learning rate" + facet, "", "", "", ""};
+  Figure by_temperature{"heatmap_temperature" + suffix + ".svg", what + " over batch size and temperature eta/B" + facet,
+                        "", "", "", ""};
+  bool any_result = false, any_values = false;
+  std::map<std::string, int> statuses;
   for (const auto& [key, cell] : grid.cells) {
-    const double x = std::log2(key.first);
-    const double ys[2] = {std::log2(key.second), std::log2(key.second / key.first)};
-    std::string label;
-    if (cell.losses.empty() && cell.diverged == 0) {
-      label = cell.others.size() == 1 ? cell.others.begin()->first : "no result";
-    } else if (!cell.others.empty()) {
-      int without = 0;
-      for (const auto& [status, n] : cell.others) without += n;
-      label = std::to_string(cell.trials - without) + " of " + std::to_string(cell.trials) + " done";
-    }
-    for (int i = 0; i < 2; ++i) {
-      const std::string point = num(x) + " " + num(ys[i]);
-      if (!cell.losses.empty()) values[i] += point + " " + num(std::log10(mean_stderr(cell.losses).mean)) + "\n";
-      if (cell.diverged > 0) diverged[i] += point + "\n";
-      if (cell.losses.empty() && cell.diverged == 0) no_result[i] += point + "\n";
-      if (!label.empty()) labels[i] += point + " " + gp_quote(label) + "\n";
-    }
-    any_values = any_values || !cell.losses.empty();
     any_result = any_result || !cell.losses.empty() || cell.diverged > 0;
+    any_values = any_values || !scale.values(cell).empty();
+    for (const auto& [status, n] : cell.others) statuses[status] += n;
   }
   if (!any_result) {
-    std::map<std::string, int> statuses;
-    for (const auto& [key, cell] : grid.cells) {
-      for (const auto& [status, n] : cell.others) statuses[status] += n;
-    }
     by_lr.why_not = by_temperature.why_not = "no trial has completed or diverged yet (" + status_counts(statuses) + ")";
-    return {by_lr, by_temperature};
+    return grid.by_batch_size() ? std::vector<Figure>{by_lr, by_temperature} : std::vector<Figure>{by_lr};
   }
-  const auto half_step = [](const auto& sorted) {
-    double smallest = INFINITY;
-    for (std::size_t i = 1; i < sorted.size(); ++i) {
-      smallest = std::min(smallest, std::log2(double(sorted[i])) - std::log2(double(sorted[i - 1])));
-    }
-    return std::isfinite(smallest) && smallest > 0 ? smallest / 2 : 0.5;
+  const Axis x_axis(grid.xs), lr_axis(grid.lrs);
+  const auto range = [](const std::string& axis, double from, double to) {
+    return "set " + axis + "range [" + num(from) + ":" + num(to) + "]\n";
   };
-  const double dx = half_step(grid.xs), dy = half_step(grid.lrs);
-  // The full planned axes, whatever has finished.
-  const std::string x_range = "set xrange [" + num(std::log2(grid.xs.front()) - dx) + ":" + num(std::log2(grid.xs.back()) + dx) + "]\n";
-  const std::string y_range = "set yrange [" + num(std::log2(grid.lrs.front()) - dy) + ":" + num(std::log2(grid.lrs.back()) + dy) + "]\n";
-  const std::string palette = "set palette defined (0 '#2166ac', 1 '#f7f7f7', 2 '#b2182b')\nset cblabel 'log10 final train loss'\n"
-                              "set xlabel 'log2 " + grid.x_name() + "'\n" + std::string(any_values ? "" : "unset colorbox\n");
-  const std::string names[2] = {"", "t"};
-  const auto blocks = [&](int i) {
-    return "$" + names[i] + "cells << EOD\n" + values[i] + "EOD\n$" + names[i] + "diverged << EOD\n" + diverged[i] + "EOD\n$" +
-           names[i] + "noresult << EOD\n" + no_result[i] + "EOD\n$" + names[i] + "labels << EOD\n" + labels[i] + "EOD\n";
+  const std::string x_setup = x_axis.tics("x") + "set xlabel " + gp_quote(grid.x_name()) + "\n" +
+                              range("x", x_axis.edges(grid.xs.front()).first, x_axis.edges(grid.xs.back()).second);
+  const bool print_values = grid.xs.size() <= 12;
+  const auto height = [](std::size_t rows) { return int(std::clamp<std::size_t>(150 + 46 * rows, 400, 760)); };
+
+  // Over learning rate: one tile per (x, lr) cell of the planned axes.
+  std::vector<Tile> tiles;
+  for (const auto& [key, cell] : grid.cells) {
+    Tile tile;
+    tile.x = x_axis.at(key.first);
+    tile.y = lr_axis.at(key.second);
+    std::tie(tile.x0, tile.x1) = x_axis.edges(key.first);
+    std::tie(tile.y0, tile.y1) = lr_axis.edges(key.second);
+    tile.cell = cell;
+    tile.grid_cells = 1;
+    tiles.push_back(tile);
+  }
+  Marks marks;
+  const std::string lr_plot = tiles_script(tiles, scale, "", print_values, marks);
+  by_lr.script = scale_script(scale, any_values) + "set title " + gp_quote(by_lr.title) + "\n" + x_setup + lr_axis.tics("y") +
+                 "set ylabel 'learning rate'\n" +
+                 range("y", lr_axis.edges(grid.lrs.front()).first, lr_axis.edges(grid.lrs.back()).second) + lr_plot;
+  by_lr.height = height(grid.lrs.size());
+  by_lr.caption = marks_caption(scale, marks);
+  const auto by_rank = [](const Axis& axis, const std::string& name) {
+    return axis.log ? std::string() : " The " + name + " axis is spaced by rank, one column or row per value: its values are not "
+                                      "evenly spaced on a log scale.";
   };
-  // Plots of the non-empty blocks only (gnuplot fails on an empty one).
-  const auto plots = [&](int i, const std::string& cell_style, const std::string& empty_style) {
-    std::vector<std::string> parts;
-    const std::string n = names[i];
-    if (!values[i].empty()) parts.push_back("$" + n + "cells " + cell_style + " lc palette notitle");
-    if (!no_result[i].empty()) parts.push_back("$" + n + "noresult " + empty_style + " lc rgb '#d9d9d9' notitle");
-    if (!diverged[i].empty()) parts.push_back("$" + n + "diverged using 1:2 with points pt 2 ps 2.5 lw 2 lc rgb 'black' notitle");
-    if (!labels[i].empty()) parts.push_back("$" + n + "labels using 1:2:3 with labels font ',8' tc rgb '#333333' notitle");
-    return "plot " + join(parts, ", ") + "\n";
-  };
-  const std::string box = "using 1:2:(" + num(dx) + "):(" + num(dy) + ")";
-  by_lr.script = blocks(0) + palette + x_range + y_range +
-                 "set ylabel 'log2 learning rate'\nset title 'final train loss (log10), X: diverged, grey: no result'\n" +
-                 plots(0, box + ":3 with boxxyerror fs solid 1.0 noborder", box + " with boxxyerror fs solid 1.0 noborder");
-  by_temperature.script = blocks(1) + palette + x_range +
-                          "set ylabel 'log2 temperature (lr / batch size)'\n"
-                          "set title 'final train loss (log10) over eta/B, X: diverged, grey: no result'\n" +
-                          plots(1, "using 1:2:3 with points pt 5 ps 3", "using 1:2 with points pt 5 ps 3");
-  bool several = false;
-  for (const auto& [key, cell] : grid.cells) several = several || cell.trials > 1;
-  const std::string over = several ? "the mean final train loss of each cell's completed trials"
-                                   : "the final train loss of each cell's trial";
-  by_lr.caption = "Colour: log10 of " + over + " (the last evaluation's, averaged over the batches since the one "
-                  "before). X marks a cell where a trial diverged; a grey cell has no completed or diverged trial "
-                  "and is labelled with its trials' status; \"k of n done\": only k of the cell's n trials have "
-                  "completed or diverged.";
-  by_temperature.caption = "The same cells placed by the temperature eta/B: cells of equal temperature lie on a row.";
+  by_lr.caption += by_rank(x_axis, grid.x_name()) + by_rank(lr_axis, "learning rate");
+  if (tiles.size() < grid.xs.size() * grid.lrs.size()) by_lr.caption += " A blank cell is not part of the sweep.";
   if (!grid.by_batch_size()) return {by_lr};
+
+  // Over eta/B: the same cells in bins of log2(eta/B); a bin's tile holds every cell of its batch size in it.
+  const Bins bins = temperature_bins(grid);
+  std::map<std::pair<double, long>, Tile> binned;
+  for (const auto& [key, cell] : grid.cells) {
+    const long k = bins.index(std::log2(key.second / key.first));
+    Tile& tile = binned[{key.first, k}];
+    if (tile.grid_cells == 0) {
+      tile.x = x_axis.at(key.first);
+      std::tie(tile.x0, tile.x1) = x_axis.edges(key.first);
+      tile.y = bins.centre(k);
+      tile.y0 = tile.y - bins.width / 2;
+      tile.y1 = tile.y + bins.width / 2;
+    }
+    merge(tile.cell, cell);
+    ++tile.grid_cells;
+  }
+  std::vector<Tile> temperature_tiles;
+  long first = 0, last = 0;
+  bool merged = false;
+  for (const auto& [key, tile] : binned) {
+    if (temperature_tiles.empty() || key.second < first) first = key.second;
+    if (temperature_tiles.empty() || key.second > last) last = key.second;
+    merged = merged || tile.grid_cells > 1;
+    temperature_tiles.push_back(tile);
+  }
+  std::vector<std::string> row_tics;
+  const long rows = last - first + 1, every = (rows + 15) / 16;
+  for (long k = first; k <= last; k += every) {
+    row_tics.push_back(gp_quote(tick_label(std::stod(format_double_short(std::exp2(bins.centre(k)), 3)))) + " " + num(bins.centre(k)));
+  }
+  Marks temperature_marks;
+  const std::string t_plot = tiles_script(temperature_tiles, scale, "t", print_values, temperature_marks);
+  by_temperature.script = scale_script(scale, any_values) + "set title " + gp_quote(by_temperature.title) + "\n" + x_setup +
+                          "set ytics (" + join(row_tics, ", ") + ")\nset ylabel 'temperature eta/B (learning rate / batch size)'\n" +
+                          range("y", bins.centre(first) - bins.width / 2, bins.centre(last) + bins.width / 2) + t_plot;
+  by_temperature.height = height(std::size_t(rows));
+  const std::string factor = factor_text(bins.width);
+  by_temperature.caption =
+      "The cells placed by their temperature eta/B = learning rate / batch size. Rows are bins of eta/B, a factor " +
+      factor + " apart, labelled with the eta/B at their centre; " +
+      (bins.exact ? std::string("every cell's eta/B lies on its row's centre.")
+                  : "the grid's eta/B values do not fall on a common spacing, so each cell is drawn in the row whose "
+                    "centre is nearest its eta/B (within a factor " + factor_text(bins.width / 2) + ").") +
+      (merged ? " A tile holding several cells of the grid shows the mean over their completed trials." : "") + " " +
+      marks_caption(scale, temperature_marks) + by_rank(x_axis, "batch size");
   return {by_lr, by_temperature};
 }
 
@@ -111,9 +523,10 @@ std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids) {
     by_temperature.why_not = by_lr.why_not;
     return {by_lr, by_temperature};
   }
+  const ColourScale scale = colour_scale(grids);
   std::vector<Figure> figures;
   for (std::size_t i = 0; i < grids.size(); ++i) {
-    for (auto& figure : heatmap_figures(grids[i], i)) figures.push_back(std::move(figure));
+    for (auto& figure : heatmap_figures(grids[i], i, scale)) figures.push_back(std::move(figure));
   }
   return figures;
 }
