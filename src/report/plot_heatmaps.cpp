@@ -22,7 +22,7 @@ namespace {
 
 // A number as a tick label: an integer as such (1024), 0.001 to 9999 in plain decimals (0.003, 0.25, 12.5),
 // anything else as mantissa e exponent (1e-4, 3e-4, 1.25e-5, 2e6), with at most 4 significant digits (the
-// fewest that give the value back, else 3).
+// fewest that give the value back to 9 digits, else 3).
 std::string tick_label(double value) {
   if (!std::isfinite(value)) return "NaN";
   if (value == std::round(value) && std::fabs(value) < 1e6) return std::to_string(std::int64_t(value));
@@ -30,7 +30,7 @@ std::string tick_label(double value) {
   char buffer[48];
   for (int p = 1; p <= 4; ++p) {
     std::snprintf(buffer, sizeof buffer, "%.*e", p - 1, value);
-    if (std::strtod(buffer, nullptr) == value) {
+    if (std::fabs(std::strtod(buffer, nullptr) - value) <= 1e-9 * std::fabs(value)) {  // 0.30000000000000004: 0.3
       digits = p;
       break;
     }
@@ -121,13 +121,13 @@ ColourScale colour_scale(const std::vector<Grid>& grids) {
   const std::vector<double> mantissas = span >= 2 ? std::vector<double>{1}
                                         : span >= 0.7 ? std::vector<double>{1, 2, 5}
                                                       : std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9};
-  std::vector<double> ticks;  // log10 positions
+  std::vector<std::pair<double, double>> ticks;  // log10 position, value
   for (int decade = int(std::floor(low)) - 1; decade <= int(std::ceil(high)) + 1; ++decade) {
-    for (double m : mantissas) ticks.push_back(decade + std::log10(m));
+    for (double m : mantissas) ticks.emplace_back(decade + std::log10(m), m * std::pow(10.0, decade));
   }
   const double eps = 1e-9;
-  double from = ticks.front(), to = ticks.back();
-  for (double t : ticks) {
+  double from = ticks.front().first, to = ticks.back().first;
+  for (const auto& [t, value] : ticks) {
     if (t <= low + eps) from = t;
     if (t >= high - eps) {
       to = t;
@@ -138,10 +138,10 @@ ColourScale colour_scale(const std::vector<Grid>& grids) {
   scale.low = from;
   scale.high = to;
   const int decades = int(std::round(to - from));
-  for (double t : ticks) {
+  for (const auto& [t, value] : ticks) {
     if (t < from - eps || t > to + eps) continue;
     if (mantissas.size() == 1 && decades > 8 && int(std::round(t)) % 2 != 0) continue;  // many decades: every other
-    scale.tics.emplace_back(t, tick_label(std::pow(10.0, std::round(t * 1e6) / 1e6)));
+    scale.tics.emplace_back(t, tick_label(value));
   }
   return scale;
 }
@@ -363,14 +363,14 @@ std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scal
                     "with boxxyerror fs empty lw 2.5 lc rgb '#a63603' title 'failed'");
   }
   if (!diverged.empty()) {  // a cell of diverged trials only is outlined; a white halo keeps the cross visible on any colour
-    parts.push_back("$" + prefix + "diverged using 1:2:($3==0?$6:NaN):7:8:9 with boxxyerror fs empty lw 1 lc rgb '#555555' notitle");
+    parts.push_back("$" + prefix + "diverged using ($3==0?$1:NaN):2:6:7:8:9 with boxxyerror fs empty lw 1 lc rgb '#555555' notitle");
     parts.push_back("$" + prefix + "diverged using ($1+$3):($2+$4):($3==0?1.8:1.3) with points pt 2 ps variable lw 6 lc rgb 'white' notitle");
     parts.push_back("$" + prefix + "diverged using ($1+$3):($2+$4):($3==0?1.8:1.3) with points pt 2 ps variable lw 2.5 lc rgb 'black' "
                     "title 'diverged (at step)'");
   }
   if (!labels.empty()) parts.push_back("$" + prefix + "labels using 1:2:3:4 with labels tc rgb variable font ',10' notitle");
   // The second line: under the cross of a diverged cell, which has no centre text, else under the centre.
-  if (!notes.empty()) parts.push_back("$" + prefix + "notes using 1:2:3:4 with labels tc rgb variable font ',9' offset 0,-1.5 notitle");
+  if (!notes.empty()) parts.push_back("$" + prefix + "notes using 1:2:3:4 with labels tc rgb variable font ',9' offset 0,-1.3 notitle");
   return script + "plot " + join(parts, ", \\\n     ") + "\n";
 }
 
@@ -390,10 +390,9 @@ std::string scale_script(const ColourScale& scale, bool any_values) {
 std::string marks_caption(const ColourScale& scale, const Marks& marks) {
   std::string text;
   if (marks.values) {
-    text = "Colour (viridis, brighter is higher): " + scale.metric() +
-           (scale.accuracy() ? " on a fixed scale from 0 to 1" : " on a log scale") +
-           (marks.averaged ? ", the mean over the cell's completed trials" : " of the cell's trial") +
-           (scale.by == ColourScale::By::Loss ? " (the last evaluation's, averaged over the batches since the one before)" : "") +
+    text = "Colour (viridis, brighter is higher): " +
+           (marks.averaged ? "the mean " + scale.metric() + " of the cell's completed trials" : "the " + scale.metric() + " of the cell's trial") +
+           (scale.accuracy() ? ", on a fixed scale from 0 to 1" : " (the last evaluation's, averaged over the batches since the one before), on a log scale") +
            ", printed in the cell.";
   }
   std::vector<std::string> listed;
