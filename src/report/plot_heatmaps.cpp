@@ -258,6 +258,7 @@ struct Marks {
   std::set<std::string> unfinished_words;  // "not run", "running", ...
   int mixed = 0;                           // cells with a value and other trials
   bool averaged = false;                   // a value is a mean over several trials
+  bool printed = false;                    // values are written in their cells
 };
 
 // The datablocks ($cells, $noresult, $diverged, $failed, $skipped, $labels, $notes; prefixed with t for the
@@ -288,6 +289,7 @@ std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scal
         centre_colour = scale.fraction(mean) < 0.6 ? "0xffffff" : "0x000000";
       }
       marks.values = true;
+      marks.printed = print_values;
       marks.averaged = marks.averaged || values.size() > 1;
       if (cell.diverged > 0 || !cell.others.empty()) ++marks.mixed;
     } else if (cell.diverged > 0) {
@@ -393,7 +395,7 @@ std::string marks_caption(const ColourScale& scale, const Marks& marks) {
     text = "Colour (viridis, brighter is higher): " +
            (marks.averaged ? "the mean " + scale.metric() + " of the cell's completed trials" : "the " + scale.metric() + " of the cell's trial") +
            (scale.accuracy() ? ", on a fixed scale from 0 to 1" : " (the last evaluation's, averaged over the batches since the one before), on a log scale") +
-           ", printed in the cell.";
+           (marks.printed ? ", printed in the cell." : ".");
   }
   std::vector<std::string> listed;
   if (marks.diverged) listed.push_back("a black cross: a trial diverged, at the step written below it");
@@ -434,7 +436,8 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
   };
   const std::string x_setup = x_axis.tics("x") + "set xlabel " + gp_quote(grid.x_name()) + "\n" +
                               range("x", x_axis.edges(grid.xs.front()).first, x_axis.edges(grid.xs.back()).second);
-  const bool print_values = grid.xs.size() <= 12;
+  // Values are printed in the cells while they fit: up to 12 columns and 18 rows.
+  const auto print_values = [&grid](std::size_t rows) { return grid.xs.size() <= 12 && rows <= 18; };
   const auto height = [](std::size_t rows) { return int(std::clamp<std::size_t>(150 + 46 * rows, 400, 760)); };
 
   // Over learning rate: one tile per (x, lr) cell of the planned axes.
@@ -450,7 +453,7 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
     tiles.push_back(tile);
   }
   Marks marks;
-  const std::string lr_plot = tiles_script(tiles, scale, "", print_values, marks);
+  const std::string lr_plot = tiles_script(tiles, scale, "", print_values(grid.lrs.size()), marks);
   by_lr.script = scale_script(scale, any_values) + "set title " + gp_quote(by_lr.title) + "\n" + x_setup + lr_axis.tics("y") +
                  "set ylabel 'learning rate'\n" +
                  range("y", lr_axis.edges(grid.lrs.front()).first, lr_axis.edges(grid.lrs.back()).second) + lr_plot;
@@ -495,7 +498,7 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
     row_tics.push_back(gp_quote(tick_label(std::stod(format_double_short(std::exp2(bins.centre(k)), 3)))) + " " + num(bins.centre(k)));
   }
   Marks temperature_marks;
-  const std::string t_plot = tiles_script(temperature_tiles, scale, "t", print_values, temperature_marks);
+  const std::string t_plot = tiles_script(temperature_tiles, scale, "t", print_values(std::size_t(rows)), temperature_marks);
   by_temperature.script = scale_script(scale, any_values) + "set title " + gp_quote(by_temperature.title) + "\n" + x_setup +
                           "set ytics (" + join(row_tics, ", ") + ")\nset ylabel 'temperature eta/B (learning rate / batch size)'\n" +
                           range("y", bins.centre(first) - bins.width / 2, bins.centre(last) + bins.width / 2) + t_plot;
@@ -507,7 +510,9 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
       (bins.exact ? std::string("every cell's eta/B lies on its row's centre.")
                   : "the grid's eta/B values do not fall on a common spacing, so each cell is drawn in the row whose "
                     "centre is nearest its eta/B (within a factor " + factor_text(bins.width / 2) + ").") +
-      (merged ? " A tile holding several cells of the grid shows the mean over their completed trials." : "") + " " +
+      (merged ? " A tile holding several cells of the grid shows the mean over their completed trials." : "") +
+      (temperature_tiles.size() < grid.xs.size() * std::size_t(rows) ? " A blank tile: no trial of that batch size has its eta/B in that row." : "") +
+      " " +
       marks_caption(scale, temperature_marks) + by_rank(x_axis, "batch size");
   return {by_lr, by_temperature};
 }
