@@ -163,6 +163,42 @@ TEST(LossCurves, ATwoDimensionalGridDrawsOnePanelPerLearningRateWithBatchSizeAsC
   expect_whole_svgs(figures);
 }
 
+// A loss that explodes at one setting would flatten every other line of every panel: the shared axis stops below it,
+// and its panel says which lines go above.
+TEST(LossCurves, AnExplodingLossIsCutAtTheTopAndNamedInItsPanel) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: sine2, samples: 200}\nmodel: {hidden: [16]}\ntraining: {epochs: 3}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.01, 0.1]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  double exploded = INFINITY, others = 0;  // the smallest exploded test loss, the largest other one
+  for (const auto& trial : sweep.trials) {
+    const bool explodes = trial.config.training.batch_size == 16 && trial.config.optimizer.lr == 0.1;
+    std::string lines;
+    for (const auto& line : testing::metric_values(dir.path() / "experiments/s/trials" / trial.id)) {
+      json record = json::parse(line);
+      if (explodes) record["test_loss"] = record["test_loss"].get<double>() * 1e4;
+      (explodes ? exploded : others) = explodes ? std::min(exploded, record["test_loss"].get<double>())
+                                                : std::max(others, record["test_loss"].get<double>());
+      lines += record.dump() + "\n";
+    }
+    dir.write("experiments/s/trials/" + trial.id + "/metrics.jsonl", lines);
+  }
+  const auto files = report(dir, {"loss_curves"});
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/loss_curves.gp");
+  const double high = *number_after(script, "set yrange [ylow:");
+  EXPECT_LT(high, exploded);
+  EXPECT_GE(high, others);  // every other line fits
+  ASSERT_EQ(count(script, "set label 2 "), 1u) << script;
+  const auto drawn = plots(script);
+  ASSERT_EQ(drawn.size(), 3u);
+  EXPECT_EQ(drawn[1].title, "lr = 0.1");
+  EXPECT_NE(between(script, "set title \"lr = 0.1\"", "\nplot ").find("\"above the axis: bs 16\""), std::string::npos) << script;
+  EXPECT_EQ(count(testing::read_file(dir.path() / "experiments/s/figures/loss_curves_train.gp"), "set label 2 "), 0u);
+  EXPECT_NE(figure_caption(testing::read_file(files.html), "loss_curves").find("The loss axis stops at"), std::string::npos);
+  EXPECT_EQ(figure_caption(testing::read_file(files.html), "loss_curves_train").find("The loss axis stops at"), std::string::npos);
+}
+
 TEST(LossVsSamples, HasAColourBarInTemperaturesAndNoKeyOfEveryLine) {
   TempDir dir;
   dir.write("configs/s.yaml", kGrid);
@@ -330,6 +366,9 @@ TEST(StepsToTarget, ALearningRateTunedPerBatchSizeGetsTheFitWithABandFromTheSeed
   EXPECT_NE(edge.find("Tuning not done"), std::string::npos) << edge;
   EXPECT_NE(edge.find("B=64 (the largest, 0.3)"), std::string::npos) << edge;
   EXPECT_EQ(edge.find("B=8 ("), std::string::npos) << edge;  // the others are inside the range
+  EXPECT_NE(testing::read_file(dir.path() / "experiments/s/figures/steps_to_target.svg")
+                .find("<text>tuning not done: the best learning rate is at the edge of the swept range for 1 batch size</text>"),
+            std::string::npos);
 }
 
 TEST(StepsToTarget, AtAFixedLearningRateDrawsThePointsButNoFitAndSaysWhy) {

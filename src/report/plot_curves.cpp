@@ -384,7 +384,8 @@ std::vector<Figure> curves_figures(const ReportData& report) {
     const std::vector<std::size_t> drawn = facets.empty() ? std::vector<std::size_t>{} : facets[f].second;
     const std::string in_facet = (facet.empty() ? "" : " (" + facet + ")") + where;
     CurveSet set{&groups, drawn, levels_of(layout.colour_key, groups), x_axis, x_name, drawn.size() == 1,
-                 report.where.empty() ? "" : "where " + report.where + (facet.empty() ? "" : ", " + facet)};
+                 facet + (facet.empty() || report.where.empty() ? "" : "; ") +
+                                                              (report.where.empty() ? "" : "where " + report.where)};
     // Sort each panel's groups by colour, so that the script reads in order.
     auto by_colour = [&](std::vector<std::size_t> indices) {
       std::stable_sort(indices.begin(), indices.end(),

@@ -203,7 +203,7 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
   tried += "EOD\n";
   if (batch_sizes.size() < 2) {
     figure.why_not = batch_sizes.empty() ? "no trial reached the target '" + target + "'"
-                                         : "only batch size " + format_double(batch_sizes.front()) + " reached the target '" +
+                                         : "only batch size " + std::to_string(std::llround(batch_sizes.front())) + " reached the target '" +
                                                target + "' (a curve over batch size needs at least 2)";
     return figure;
   }
@@ -318,7 +318,13 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
     return text;
   };
   figure.width = 960;
-  figure.height = no_fit.empty() ? 420 : 450;
+  // Under the panels, in a line, what limits the figure: why there is no fit, or why the fit is not to be trusted.
+  std::string note = no_fit;
+  if (note.empty() && !at_edge.empty()) {
+    note = "tuning not done: the best " + lr_name + " is at the edge of the swept range for " +
+           std::to_string(at_edge.size()) + (at_edge.size() == 1 ? " batch size" : " batch sizes");
+  }
+  figure.height = note.empty() ? 420 : 450;
   // A log y range a little wider than what is drawn (an error bar to 0 is cut), with tics a reader can use.
   auto y_axis = [](const std::vector<double>& values) {
     double low = INFINITY, high = 0;
@@ -340,13 +346,13 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
                   }() + ")\nset mxtics default\n" +
                   "set xrange [" + num(format_short(batch_sizes.front() / 1.6)) + ":" + num(format_short(batch_sizes.back() * 1.6)) + "]\n" +
                   "set xlabel 'batch size'\nset key top right font ',9' samplen 2\n" +
-                  (no_fit.empty() ? "" : "set bmargin 5\nset label 1 " + gp_quote(no_fit) +
+                  (note.empty() ? "" : "set bmargin 5\nset label 1 " + gp_quote(note) +
                                              " at screen 0.5,0.03 center tc rgb '#b2182b'\n") +
-                  y_axis(step_values) + "set ylabel 'steps to target'\nset title " + gp_quote("steps to " + target) + "\n" +
+                  y_axis(step_values) + "set ylabel 'steps to target'\nset title " + gp_quote("steps to " + target + (facet.empty() ? "" : " (" + facet + ")")) + "\n" +
                   "plot $points using 1:2:3 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' title " +
                   gp_quote(tuning.kind == Tuning::Tuned ? "measured, best " + lr_name : "measured") + with_column(others, "2") +
-                  fit_plot + "\n" + (no_fit.empty() ? "" : "unset label 1\n") + "set key top left\n" +
-                  y_axis(sample_values) + "set ylabel 'samples to target'\nset title " + gp_quote("samples to " + target) + "\n" +
+                  fit_plot + "\n" + (note.empty() ? "" : "unset label 1\n") + "set key top left\n" +
+                  y_axis(sample_values) + "set ylabel 'samples to target'\nset title " + gp_quote("samples to " + target + (facet.empty() ? "" : " (" + facet + ")")) + "\n" +
                   "plot $points using 1:4:5 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' notitle" + with_column(others, "3") +
                   fit_plot_samples + "\nunset multiplot\n";
   figure.caption = caption;
