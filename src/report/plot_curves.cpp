@@ -161,8 +161,7 @@ const std::string kSingleColour = "#2166ac";
 
 // What a figure of panels leaves out, for its caption.
 struct PanelNotes {
-  std::vector<std::string> empty;  // panels without a curve
-  double cut_at = INFINITY;        // the top of a loss axis when a line went above it
+  double cut_at = INFINITY;  // the top of a loss axis when a line went above it
 };
 
 // The script of a figure of panels (R x C of them, a legend strip on the right), its data and its size.
@@ -261,7 +260,6 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
     plots += std::string("set ylabel ") + (column == 0 ? gp_quote(panel.metric.label) : "''") + "\n";
     plots += std::string("set xlabel ") + (row == rows - 1 || p + columns >= n ? gp_quote(set.x_label) : "''") + "\n";
     if (plot.empty()) {
-      notes.empty.push_back(panel.title);
       plots += "set label 1 'no evaluation with a finite loss' at graph 0.5,0.5 center tc rgb '#777777'\nplot 1/0 notitle\n"
                "unset label 1\n";
     } else {

@@ -217,7 +217,8 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
   switch (tuning.kind) {
     case Tuning::Tuned:
       caption += "The " + lr_name + " was tuned per batch size: each point is the " + lr_name +
-                 " with the fewest mean steps among those where at least half the seeds reached the target" +
+                 " with the fewest mean steps among those where at least half the seeds reached the target (if none, the one "
+                 "where the most seeds reached it)" +
                  (any_tried ? " (grey: the other " + lr_name + "s that reached it)" : "") + ". ";
       break;
     case Tuning::Scaled:
