@@ -103,6 +103,28 @@ std::string datablock(const std::string& name, const std::vector<CurvePoint>& po
   return out + "EOD\n";
 }
 
+std::string log_tics(double low, double high) {
+  if (!(low > 0) || !(high > low) || !std::isfinite(high)) return "";
+  static const std::vector<std::vector<double>> mantissas = {{1}, {1, 2, 5}, {1, 2, 3, 5, 7}, {1, 1.5, 2, 3, 4, 5, 6, 7, 8}};
+  std::vector<double> tics;
+  for (const auto& set : mantissas) {
+    tics.clear();
+    for (int decade = int(std::floor(std::log10(low))); decade <= int(std::ceil(std::log10(high))); ++decade) {
+      for (double m : set) {
+        const double tic = std::stod(format_double_short(m * std::pow(10.0, decade), 3));
+        if (tic >= low && tic <= high) tics.push_back(tic);
+      }
+    }
+    if (tics.size() >= 4) {
+      if (&set == &mantissas.front()) return "";
+      break;
+    }
+  }
+  std::string text;
+  for (double tic : tics) text += (text.empty() ? "(" : ", ") + num(tic);
+  return text.empty() ? "" : text + ")";
+}
+
 bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least) {
   for (const auto& axis : spec.axes) {
     if (axis.key == key) return axis.values.size() >= at_least;

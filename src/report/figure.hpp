@@ -45,6 +45,9 @@ enum class XAxis { Epoch, Step, Samples };
 std::vector<CurvePoint> mean_curve(const Group& group, const std::string& metric, XAxis x_axis);
 // A gnuplot datablock $NAME of x, mean, stderr rows.
 std::string datablock(const std::string& name, const std::vector<CurvePoint>& points);
+// Tics for a log axis over [low, high] that spans too little for gnuplot's decades alone: "(0.2, 0.5, 1, 2)"
+// (1-2-5 or finer, at least 4 of them); "" when the decades are enough.
+std::string log_tics(double low, double high);
 
 // The trials of one (x, learning rate) cell of the grid.
 struct GridCell {

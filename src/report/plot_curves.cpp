@@ -1,4 +1,10 @@
 // Curves over training: loss_curves (accuracy or loss against epoch or step) and loss_vs_samples.
+//
+// A 2-D sweep is drawn as small multiples, not as one panel of many lines: one panel per value of the second
+// swept key (the learning rate, usually), the batch size as colour from a sequential palette (the same colour
+// for the same batch size in every panel), every panel on the same axes so that they compare, and one legend
+// beside the panels rather than over the data.
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -10,60 +16,450 @@
 namespace sweeplab::report_detail {
 namespace {
 
-// 1. Train and test accuracy (loss for regression) against epoch or step, one line per setting.
-Figure curves_figure(const ResolvedSweep& sweep, const std::vector<Group>& groups) {
+// ---- colours and layout ----
+
+// Viridis, from dark purple (t = 0) to yellow (t = 1).
+std::string viridis(double t) {
+  static const double stops[][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  t = std::clamp(t, 0.0, 1.0) * 4;
+  const int i = std::min(int(t), 3);
+  const double f = t - i;
+  char text[8];
+  std::snprintf(text, sizeof text, "#%02x%02x%02x", int(std::lround(stops[i][0] + f * (stops[i + 1][0] - stops[i][0]))),
+                int(std::lround(stops[i][1] + f * (stops[i + 1][1] - stops[i][1]))),
+                int(std::lround(stops[i][2] + f * (stops[i + 1][2] - stops[i][2]))));
+  return text;
+}
+
+// n colours in order, dark to light; the palette stops before its pale yellow end, which is hard to see on white.
+std::string palette_colour(std::size_t i, std::size_t n) { return viridis(n < 2 ? 0.0 : 0.82 * double(i) / double(n - 1)); }
+
+// A screen coordinate (0..1), rounded: the script stays readable and its numbers read back as written.
+std::string at(double fraction) { return num(std::round(fraction * 1e4) / 1e4); }
+
+// ---- which swept key goes where ----
+
+// The values one swept key takes among the groups drawn, in order (numbers ascending, other values as swept).
+struct Levels {
+  std::string key;
+  std::vector<std::string> texts;
+  std::size_t index(const Group& group) const {
+    const auto found = group.values.find(key);
+    const std::string text = found == group.values.end() ? "" : to_short_text(found->second);
+    return std::size_t(std::find(texts.begin(), texts.end(), text) - texts.begin());
+  }
+};
+
+Levels levels_of(const std::string& key, const std::vector<Group>& groups) {
+  std::vector<std::pair<double, std::string>> numbers;
+  std::vector<std::string> texts;
+  for (const auto& group : groups) {
+    const auto found = group.values.find(key);
+    if (found == group.values.end()) continue;
+    const std::string text = to_short_text(found->second);
+    if (std::find(texts.begin(), texts.end(), text) != texts.end()) continue;
+    texts.push_back(text);
+    if (is_number(found->second)) numbers.emplace_back(as_number(found->second), text);
+  }
+  if (numbers.size() == texts.size()) {
+    std::sort(numbers.begin(), numbers.end());
+    texts.clear();
+    for (const auto& [number, text] : numbers) texts.push_back(text);
+  }
+  return Levels{key, texts};
+}
+
+// "lr", "bs", ... as trial ids and tables name the key.
+std::string short_name(const std::string& key) {
+  const auto* field = find_field(key);
+  return field ? field->id_label() : key;
+}
+
+std::string key_title(const std::string& key) {
+  if (key == "training.batch_size") return "batch size";
+  if (key == "optimizer.lr") return "learning rate";
+  if (key == "optimizer.temperature") return "temperature eta/B";
+  return key;
+}
+
+// How a sweep's groups are laid out: panels by one swept key, colours by another; the keys left (a third swept
+// key such as model.parameterization) make figures of their own.
+struct Layout {
+  std::string colour_key, panel_key;  // "" when not needed
+  std::vector<std::string> facet_keys;
+};
+
+Layout layout_of(const SweepSpec& spec, const std::vector<Group>& groups) {
+  std::vector<std::string> varying;  // in axis order
+  for (const auto& axis : spec.axes) {
+    if (axis.key != "training.seed" && levels_of(axis.key, groups).texts.size() > 1) varying.push_back(axis.key);
+  }
+  const auto has = [&](const std::string& key) { return std::find(varying.begin(), varying.end(), key) != varying.end(); };
+  Layout layout;
+  if (has("training.batch_size")) layout.colour_key = "training.batch_size";
+  for (const std::string& key : {std::string("optimizer.lr"), std::string("optimizer.temperature")}) {
+    if (layout.panel_key.empty() && has(key)) layout.panel_key = key;
+  }
+  for (const auto& key : varying) {
+    if (key == layout.colour_key || key == layout.panel_key) continue;
+    if (layout.colour_key.empty()) layout.colour_key = key;
+    else if (layout.panel_key.empty()) layout.panel_key = key;
+    else layout.facet_keys.push_back(key);
+  }
+  // One varying key: one panel, coloured by it.
+  if (layout.colour_key.empty()) std::swap(layout.colour_key, layout.panel_key);
+  return layout;
+}
+
+// ---- one figure of panels ----
+
+struct Metric {
+  std::string name;   // train_acc
+  std::string label;  // "train accuracy"
+  bool log_scale = false;
+};
+
+struct Panel {
+  std::string title;
+  Metric metric;
+  std::vector<std::size_t> groups;  // indices into the figure's groups
+};
+
+// The y range every panel of a figure shares, from what it draws (means, bands).
+struct Range {
+  double low = INFINITY, high = -INFINITY;
+  void add(double value, bool log_scale) {
+    if (!std::isfinite(value) || (log_scale && value <= 0)) return;
+    low = std::min(low, value);
+    high = std::max(high, value);
+  }
+  // The padded range, rounded to 3 significant digits; NaN when nothing was added.
+  std::pair<double, double> bounds(bool log_scale) const {
+    if (!(low <= high)) return {NAN, NAN};
+    if (log_scale) {
+      const double pad = std::pow(high / low, 0.04) * (high == low ? 2.0 : 1.0);
+      return {format_short(low / pad), format_short(high * pad)};
+    }
+    const double pad = high == low ? std::max(std::abs(high) * 0.05, 0.01) : (high - low) * 0.04;
+    return {format_short(low - pad), format_short(high + pad)};
+  }
+  static double format_short(double value) { return std::stod(format_double_short(value, 3)); }
+};
+
+// What a figure of panels draws from.
+struct CurveSet {
+  const std::vector<Group>* groups;  // the report's groups (datablock names use their index)
+  std::vector<std::size_t> drawn;    // the groups in this figure
+  Levels colours;                    // the colour of each group
+  XAxis x_axis;
+  std::string x_label;
+  bool seeds_apart = false;  // one configuration: each seed as a thin line with the mean over them
+  std::string heading;       // above the panels ("where lr=0.1, batch_size=64"); "" for none
+};
+
+const std::string kSingleColour = "#2166ac";
+
+// What a figure of panels leaves out, for its caption.
+struct PanelNotes {
+  double cut_at = INFINITY;  // the top of a loss axis when a line went above it
+};
+
+// The script of a figure of panels (R x C of them, a legend strip on the right), its data and its size.
+// Returns the number of panels that have a curve.
+int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int columns, Figure& figure, PanelNotes& notes) {
+  const auto& groups = *set.groups;
+  const int n = int(panels.size()), rows = (n + columns - 1) / columns;
+  const bool legend = set.seeds_apart || set.colours.texts.size() > 1;
+  const int cell_w = n == 1 ? 560 : n == 2 ? 420 : 300, cell_h = n <= 2 ? 340 : 250, key_w = legend ? 150 : 0;
+  const int top = set.heading.empty() ? 8 : 34, bottom = 16;
+  figure.width = columns * cell_w + key_w;
+  figure.height = rows * cell_h + top + bottom;
+  const double W = figure.width, H = figure.height;
+
+  std::string data, plots;
+  std::set<std::string> blocks;
+  Range range;
+  double x_low = INFINITY, x_high = -INFINITY;
+  int drawn_panels = 0;
+  // A loss that explodes would squash every other panel: a loss axis stops at 3 times the median loss at the first
+  // evaluation, and a panel names the lines it cuts.
+  double cap = INFINITY;
+  if (!panels.empty() && panels.front().metric.log_scale) {
+    std::vector<double> firsts;
+    for (const auto& panel : panels) {
+      for (auto g : panel.groups) {
+        const auto curve = mean_curve(groups[g], panel.metric.name, set.x_axis);
+        if (!curve.empty() && curve.front().mean > 0) firsts.push_back(curve.front().mean);
+      }
+    }
+    if (!firsts.empty()) {
+      std::nth_element(firsts.begin(), firsts.begin() + firsts.size() / 2, firsts.end());
+      cap = 3 * firsts[firsts.size() / 2];
+    }
+  }
+  auto add = [&](double value, bool log_scale) { range.add(std::min(value, cap), log_scale); };
+  for (int p = 0; p < n; ++p) {
+    const Panel& panel = panels[p];
+    const int row = p / columns, column = p % columns;
+    std::string plot;
+    std::vector<std::string> cut;  // the lines that go above the axis
+    double highest = 0;
+    for (auto g : panel.groups) {
+      const Group& group = groups[g];
+      const std::string block = (panel.metric.name.rfind("train", 0) == 0 ? "train" : "test") + std::to_string(g);
+      const auto mean = mean_curve(group, panel.metric.name, set.x_axis);
+      if (mean.empty()) continue;
+      const std::size_t level = set.colours.index(group);
+      const std::string colour =
+          set.seeds_apart || set.colours.texts.size() < 2 ? kSingleColour : palette_colour(level, set.colours.texts.size());
+      if (blocks.insert(block).second) {
+        data += "# " + block + ": " + group.label + " (" + std::to_string(group.trials.size()) +
+                (group.trials.size() == 1 ? " trial)\n" : " trials)\n") + datablock(block, mean);
+      }
+      double top_of_line = 0;
+      for (const auto& point : mean) top_of_line = std::max(top_of_line, point.mean);
+      if (top_of_line > cap) {
+        cut.push_back(set.seeds_apart || set.colours.texts.size() < 2 ? "the mean" : set.colours.texts[level]);
+        highest = std::max(highest, top_of_line);
+      }
+      for (const auto& point : mean) {
+        x_low = std::min(x_low, point.x);
+        x_high = std::max(x_high, point.x);
+        add(point.mean, panel.metric.log_scale);
+        if (!set.seeds_apart) {
+          add(point.mean - point.stderr_, panel.metric.log_scale);
+          add(point.mean + point.stderr_, panel.metric.log_scale);
+        }
+      }
+      if (!plot.empty()) plot += ", \\\n  ";
+      if (set.seeds_apart) {
+        for (std::size_t s = 0; s < group.trials.size(); ++s) {
+          const Group one{group.label, group.values, {group.trials[s]}};
+          const auto seed = mean_curve(one, panel.metric.name, set.x_axis);
+          if (seed.empty()) continue;
+          const std::string seed_block = block + "_seed" + std::to_string(s);
+          if (blocks.insert(seed_block).second) {
+            data += "# " + seed_block + ": seed " + std::to_string(group.trials[s]->spec.config.training.seed) + "\n" +
+                    datablock(seed_block, seed);
+          }
+          for (const auto& point : seed) add(point.mean, panel.metric.log_scale);
+          plot += "$" + seed_block + " using 1:2 with lines lw 1 lc rgb '#9ecae1' notitle, ";
+        }
+      } else if (group.trials.size() > 1) {
+        // The band between mean - stderr and mean + stderr, cut at the bottom of the y range (a log axis has no 0).
+        plot += "$" + block + " using 1:(($2-$3) > ylow ? $2-$3 : ylow):($2+$3) with filledcurves " +
+                "fs transparent solid 0.18 noborder lc rgb '" + colour + "' notitle, ";
+      }
+      plot += "$" + block + " using 1:2 with lines lw " + (set.seeds_apart ? "2.5" : "2") + " lc rgb '" + colour + "' notitle";
+    }
+    const double left = (column * cell_w + 78) / W, right = ((column + 1) * cell_w - 14) / W;
+    const double upper = 1 - (top + row * cell_h + 26) / H, lower = 1 - (top + (row + 1) * cell_h - 42) / H;
+    plots += "set lmargin at screen " + at(left) + "; set rmargin at screen " + at(right) + "; set tmargin at screen " +
+             at(upper) + "; set bmargin at screen " + at(lower) + "\n";
+    plots += "set title " + gp_quote(panel.title) + "\n";
+    plots += std::string("set ylabel ") + (column == 0 ? gp_quote(panel.metric.label) : "''") + "\n";
+    plots += std::string("set xlabel ") + (row == rows - 1 || p + columns >= n ? gp_quote(set.x_label) : "''") + "\n";
+    if (plot.empty()) {
+      plots += "set label 1 'no evaluation with a finite loss' at graph 0.5,0.5 center tc rgb '#777777'\nplot 1/0 notitle\n"
+               "unset label 1\n";
+    } else {
+      ++drawn_panels;
+      if (!cut.empty()) {
+        notes.cut_at = cap;
+        // Two lines ("\n" joined in gnuplot): a panel is narrow.
+        plots += "set label 2 " + gp_quote("above the axis: " + (set.seeds_apart || set.colours.texts.size() < 2 ? "" : short_name(set.colours.key) + " ") +
+                                       join(cut, ", ")) + " . \"\\n\" . " + gp_quote("(up to " + format_double_short(highest, 2) + ")") +
+                 " at graph 0.03,0.9 left tc rgb '#b2182b' front\n";
+      }
+      plots += "plot " + plot + "\n";
+      if (!cut.empty()) plots += "unset label 2\n";
+    }
+  }
+  const bool log_scale = !panels.empty() && panels.front().metric.log_scale;
+  const auto [y_low, y_high] = range.bounds(log_scale);
+  std::string script = data + "set multiplot" + (set.heading.empty() ? "" : " title " + gp_quote(set.heading) + " font ',13'") +
+                       "\nunset key\n" + (log_scale ? "set logscale y\n" : "");
+  if (std::isfinite(y_low)) script += "ylow = " + num(y_low) + "\nset yrange [ylow:" + num(y_high) + "]\n";
+  else script += "ylow = 0\n";
+  const std::string y_tics = log_scale ? log_tics(y_low, y_high) : "";
+  if (!y_tics.empty()) script += "set ytics " + y_tics + "\n";
+  if (x_low < x_high) script += "set xrange [" + num(x_low) + ":" + num(x_high) + "]\n";
+  if (x_low < x_high && x_high - x_low <= 10) script += "set xtics 1\n";  // epochs and steps are whole numbers
+  script += plots;
+  if (legend) {
+    script += "# the legend, beside the panels\nunset logscale\nunset border\nunset tics\nunset grid\nunset title\n"
+              "set xlabel ''\nset ylabel ''\nset xrange [0:1]\nset yrange [0:1]\n"
+              "set lmargin at screen " + at((W - key_w + 10) / W) + "; set rmargin at screen " + at((W - 4) / W) +
+              "; set tmargin at screen " + at(1 - (top + 26) / H) + "; set bmargin at screen " + at(1 - (top + std::min(cell_h * rows, 420)) / H) + "\n";
+    std::string entries;
+    if (set.seeds_apart) {
+      script += "set key top left Left reverse samplen 2.5\n";
+      entries = "2 with lines lw 1 lc rgb '#9ecae1' title 'each seed', 2 with lines lw 2.5 lc rgb '" + kSingleColour +
+                "' title 'their mean'";
+    } else {
+      script += "set key top left Left reverse samplen 2.5 title " + gp_quote(key_title(set.colours.key)) + " left\n";
+      for (std::size_t i = 0; i < set.colours.texts.size(); ++i) {
+        entries += std::string(entries.empty() ? "" : ", ") + "2 with lines lw 2 lc rgb '" +
+                   palette_colour(i, set.colours.texts.size()) + "' title " + gp_quote(set.colours.texts[i]);
+      }
+    }
+    script += "plot " + entries + "\n";
+  }
+  figure.script = script + "unset multiplot\n";
+  return drawn_panels;
+}
+
+// "2 seeds per setting" / "2 to 3 seeds per setting" (those with an evaluation).
+std::string seed_counts(const std::vector<Group>& groups, const std::vector<std::size_t>& drawn) {
+  std::size_t fewest = SIZE_MAX, most = 0;
+  for (auto g : drawn) {
+    std::size_t n = 0;
+    for (const auto* trial : groups[g].trials) n += !trial->metrics.empty();
+    if (n == 0) continue;
+    fewest = std::min(fewest, n);
+    most = std::max(most, n);
+  }
+  if (most == 0) return "";
+  return (fewest == most ? std::to_string(most) : std::to_string(fewest) + " to " + std::to_string(most)) +
+         (most == 1 ? " seed" : " seeds");
+}
+
+std::string cut_note(const PanelNotes& notes) {
+  if (!std::isfinite(notes.cut_at)) return "";
+  return " The loss axis stops at " + format_double_short(notes.cut_at, 2) +
+         " (3 times the median loss at the first evaluation), so that an exploding loss does not flatten every other line; "
+         "a panel names the lines it cuts.";
+}
+
+// Groups of the figure with no finite evaluation at all: "lr=10 bs=8".
+std::string without_curves(const std::vector<Group>& groups, const std::vector<std::size_t>& drawn, const std::string& metric,
+                           XAxis x_axis) {
+  std::vector<std::string> labels;
+  for (auto g : drawn) {
+    if (mean_curve(groups[g], metric, x_axis).empty()) labels.push_back(groups[g].label);
+  }
+  if (labels.empty()) return "";
+  return " No curve for " + join(labels, "; ") + ": no evaluation with a finite loss" +
+         (labels.size() == 1 ? " (it diverged at once, or has not been evaluated yet)." : " (diverged at once, or not evaluated yet).");
+}
+
+// 1. Accuracy (loss for regression) against epoch or step.
+std::vector<Figure> curves_figures(const ReportData& report) {
+  const auto& sweep = report.sweep;
+  const auto& groups = report.groups;
   const auto& base = sweep.spec.base;
   const bool classification = is_classification_task(base.task.name);
   const bool in_steps = base.training.steps > 0;
   const XAxis x_axis = in_steps ? XAxis::Step : XAxis::Epoch;
-  const std::string what = classification ? "accuracy" : "loss";
-  Figure figure{"loss_curves.svg", "Train and test " + what + " vs " + (in_steps ? "step" : "epoch"), "", "", "", ""};
-  std::string data, train_plot, test_plot;
-  int drawn = 0;
+  const std::string what = classification ? "accuracy" : "loss", x_name = in_steps ? "step" : "epoch";
+  const std::string where = report.where.empty() ? "" : " (where " + report.where + ")";
+  const Metric train{classification ? "train_acc" : "train_loss", "train " + what, !classification};
+  const Metric test{classification ? "test_acc" : "test_loss", "test " + what, !classification};
+  const Layout layout = layout_of(sweep.spec, groups);
+
+  // Figures: one per value of the keys on neither axis.
+  std::vector<std::pair<std::string, std::vector<std::size_t>>> facets;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    const auto train = mean_curve(groups[g], classification ? "train_acc" : "train_loss", x_axis);
-    const auto test = mean_curve(groups[g], classification ? "test_acc" : "test_loss", x_axis);
-    if (train.empty()) continue;
-    ++drawn;
-    const std::string color = "lc " + std::to_string(g % 8 + 1);
-    const bool band = groups[g].trials.size() > 1;
-    data += datablock("train" + std::to_string(g), train);
-    if (!test.empty()) data += datablock("test" + std::to_string(g), test);
-    for (const auto& [prefix, plot] : {std::pair<std::string, std::string*>{"train", &train_plot}, {"test", &test_plot}}) {
-      if (prefix == "test" && test.empty()) continue;
-      const std::string block = "$" + prefix + std::to_string(g);
-      if (!plot->empty()) *plot += ", ";
-      if (band) *plot += block + " using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder " + color + " notitle, ";
-      *plot += block + " using 1:2 with lines lw 2 " + color + " title " + gp_quote(groups[g].label);
+    std::string facet;
+    for (const auto& key : layout.facet_keys) {
+      const auto found = groups[g].values.find(key);
+      facet += (facet.empty() ? "" : ", ") + short_name(key) + "=" + (found == groups[g].values.end() ? "" : to_short_text(found->second));
+    }
+    auto it = std::find_if(facets.begin(), facets.end(), [&](const auto& f) { return f.first == facet; });
+    if (it == facets.end()) it = facets.insert(facets.end(), {facet, {}});
+    it->second.push_back(g);
+  }
+  std::vector<Figure> figures;
+  const bool has_test = [&] {
+    for (const auto& group : groups) {
+      if (!mean_curve(group, test.name, x_axis).empty()) return true;
+    }
+    return false;
+  }();
+  for (std::size_t f = 0; f < std::max<std::size_t>(facets.size(), 1); ++f) {
+    const std::string suffix = f == 0 ? "" : "_" + std::to_string(f + 1);
+    const std::string facet = facets.empty() ? "" : facets[f].first;
+    const std::vector<std::size_t> drawn = facets.empty() ? std::vector<std::size_t>{} : facets[f].second;
+    const std::string in_facet = (facet.empty() ? "" : " (" + facet + ")") + where;
+    CurveSet set{&groups, drawn, levels_of(layout.colour_key, groups), x_axis, x_name, drawn.size() == 1,
+                 facet + (facet.empty() || report.where.empty() ? "" : "; ") +
+                                                              (report.where.empty() ? "" : "where " + report.where)};
+    // Sort each panel's groups by colour, so that the script reads in order.
+    auto by_colour = [&](std::vector<std::size_t> indices) {
+      std::stable_sort(indices.begin(), indices.end(),
+                       [&](auto a, auto b) { return set.colours.index(groups[a]) < set.colours.index(groups[b]); });
+      return indices;
+    };
+    const std::string seeds = seed_counts(groups, drawn);
+    const std::string averaged =
+        set.seeds_apart ? "Each seed (" + seeds + ") as a thin line, and their mean (over the seeds with an evaluation at that "
+                                                  "point) as a thick one."
+        : several_seeds(groups) ? "Each line is the mean over a setting's seeds (" + seeds + " per setting) that have an "
+                                  "evaluation at that point, with a band of one standard error."
+                                : "One trial per line (no seeds to average).";
+    const std::string colour_text =
+        set.colours.texts.size() > 1 && !set.seeds_apart
+            ? " Colour: " + key_title(set.colours.key) + " (" + set.colours.texts.front() + " darkest to " +
+                  set.colours.texts.back() + " lightest), the same in every panel."
+            : "";
+    if (layout.panel_key.empty()) {
+      // One setting axis (or none): train and test side by side.
+      Figure figure{"loss_curves" + suffix + ".svg", "Train and test " + what + " vs " + x_name + in_facet, "", "", "", ""};
+      std::vector<Panel> panels = {{"train " + what + " (mean over the batches since the last evaluation)", train, by_colour(drawn)}};
+      if (has_test) panels.push_back({"test " + what, test, by_colour(drawn)});
+      PanelNotes notes;
+      if (drawn.empty() || panels_script(set, panels, int(panels.size()), figure, notes) == 0) {
+        figure.why_not = "no trial has an evaluation yet";
+        figure.script.clear();
+      } else {
+        figure.caption = averaged + colour_text + without_curves(groups, drawn, train.name, x_axis) + cut_note(notes) +
+                         drawn_notes(groups);
+      }
+      figures.push_back(std::move(figure));
+      continue;
+    }
+    // Two setting axes: one panel per value of the second (the learning rate), test and train in figures of their own.
+    const Levels panel_levels = levels_of(layout.panel_key, groups);
+    const int n = int(panel_levels.texts.size());
+    const int columns = n == 4 ? 2 : n <= 9 ? std::min(n, 3) : 4;
+    for (const Metric* metric : {&test, &train}) {
+      if (metric == &test && !has_test) continue;
+      const bool is_test = metric == &test;
+      Figure figure{std::string("loss_curves") + (is_test || !has_test ? "" : "_train") + suffix + ".svg",
+                    (is_test ? "Test " : "Train ") + what + " vs " + x_name + ", one panel per " + key_title(layout.panel_key) + in_facet,
+                    "", "", "", ""};
+      std::vector<Panel> panels;
+      for (const auto& level : panel_levels.texts) {
+        std::vector<std::size_t> in_panel;
+        for (auto g : drawn) {
+          if (panel_levels.texts[panel_levels.index(groups[g])] == level) in_panel.push_back(g);
+        }
+        panels.push_back({short_name(layout.panel_key) + " = " + level, *metric, by_colour(in_panel)});
+      }
+      PanelNotes notes;
+      if (panels_script(set, panels, columns, figure, notes) == 0) {
+        figure.why_not = "no trial has an evaluation yet";
+        figure.script.clear();
+      } else {
+        figure.caption = (is_test ? "Test " + what + " against " + x_name +
+                                        (has_test ? "; train " + what + " in the next figure, laid out the same way. " : ". ")
+                                  : "Train " + what + " (the mean over the batches since the last evaluation) against " + x_name +
+                                        ". ") +
+                         "One panel per " + key_title(layout.panel_key) + ", all on the same axes. " + averaged + colour_text +
+                         without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) + drawn_notes(groups);
+      }
+      figures.push_back(std::move(figure));
     }
   }
-  if (drawn == 0) {
-    figure.why_not = "no trial has an evaluation yet";
-    return figure;
-  }
-  const std::string axis = classification ? "set yrange [*:1.0]\n" : "set logscale y\n";
-  // A few settings: the key inside the train panel; many: one key to the right of the test panel.
-  const bool many = drawn > 8;
-  const std::string inside = classification ? "set key top left font ',9'\n" : "set key top right font ',9'\n";
-  const std::string x_label = std::string("set xlabel '") + (in_steps ? "step" : "epoch") + "'\nset ylabel '" + what + "'\n";
-  figure.script = data + (test_plot.empty() ? "" : "set multiplot layout 1,2\n") + axis + (many ? "unset key\n" : inside) +
-                  x_label + "set title 'train " + what + " (mean over the batches since the last evaluation)'\nplot " +
-                  train_plot + "\n";
-  if (!test_plot.empty()) {
-    figure.script += "set title 'test " + what + "'\n" + (many ? "set key outside right font ',8'\n" : "unset key\n") +
-                     "plot " + test_plot + "\nunset multiplot\n";
-  }
-  figure.caption = several_seeds(groups) ? "One line per setting: the mean over its seeds that have an evaluation at that "
-                                           "point, with a band of one standard error."
-                   : drawn > 1           ? "One line per trial."
-                                         : "One trial.";
-  figure.caption += drawn_notes(groups);
-  return figure;
+  return figures;
 }
 
 // 3. Train loss against samples seen, one line per setting, coloured by the temperature eta/B.
-Figure temperature_curves_figure(const std::vector<Group>& groups) {
-  Figure figure{"loss_vs_samples.svg", "Train loss vs samples seen, by temperature eta/B", "", "", "", ""};
+Figure temperature_curves_figure(const ReportData& report) {
+  const auto& groups = report.groups;
+  Figure figure{"loss_vs_samples.svg", "Train loss vs samples seen, by temperature eta/B" +
+                                           (report.where.empty() ? "" : " (where " + report.where + ")"),
+                "", "", "", ""};
   std::set<double> temperatures;
   for (const auto& group : groups) {
     const auto& config = group.trials.front()->spec.config;
@@ -73,34 +469,63 @@ Figure temperature_curves_figure(const std::vector<Group>& groups) {
     figure.why_not = "every trial has the same temperature eta/B (vary training.batch_size or optimizer.lr)";
     return figure;
   }
+  // The colour bar is labelled in eta/B itself: every temperature when there are few, else a handful spread evenly.
+  const std::vector<double> all(temperatures.begin(), temperatures.end());
+  std::vector<double> labelled;
+  const std::size_t most = 6;
+  for (std::size_t i = 0; i < std::min(all.size(), most); ++i) {
+    labelled.push_back(all.size() <= most ? all[i] : all[std::size_t(std::lround(double(i) * double(all.size() - 1) / double(most - 1)))]);
+  }
+  std::string tics;
+  for (double t : labelled) tics += std::string(tics.empty() ? "" : ", ") + gp_quote(format_double_short(t, 2)) + " " + num(std::log2(t));
   std::string data, plot;
-  const std::string cbrange = "set cbrange [" + num(std::log2(*temperatures.begin())) + ":" +
-                              num(std::log2(*temperatures.rbegin())) + "]\n";
+  int lines = 0;
+  Range xs, ys;
   for (std::size_t g = 0; g < groups.size(); ++g) {
     const auto points = mean_curve(groups[g], "train_loss", XAxis::Samples);
     if (points.empty()) continue;
+    ++lines;
+    for (const auto& point : points) {
+      xs.add(point.x, true);
+      ys.add(point.mean, true);
+    }
     const auto& config = groups[g].trials.front()->spec.config;
     const double t = std::log2(config.optimizer.lr / double(config.training.batch_size));
-    data += datablock("g" + std::to_string(g), points);
-    plot += std::string(plot.empty() ? "" : ", ") + "$g" + std::to_string(g) + " using 1:2 with lines lw 2 lc palette cb " +
-            num(t) + " title " + gp_quote(groups[g].label);
+    data += "# g" + std::to_string(g) + ": " + groups[g].label + "\n" + datablock("g" + std::to_string(g), points);
+    plot += std::string(plot.empty() ? "" : ", \\\n  ") + "$g" + std::to_string(g) + " using 1:2 with lines lw 1.5 lc palette cb " +
+            num(t) + " notitle";
   }
   if (plot.empty()) {
     figure.why_not = "no trial has an evaluation yet";
     return figure;
   }
-  figure.script = data + cbrange + "set logscale xy\nset xlabel 'samples seen'\nset ylabel 'train loss'\n"
-                                   "set cblabel 'log2 temperature (lr / batch size)'\nset palette rgb 33,13,10\n"
-                                   "set key outside right font ',8'\nset title 'train loss vs samples seen'\nplot " + plot + "\n";
-  figure.caption = std::string(several_seeds(groups) ? "One line per setting (the mean over its seeds)" : "One line per trial") +
-                   "; lines of equal colour share the temperature eta/B." + drawn_notes(groups);
+  figure.width = 760;
+  figure.height = 460;
+  const auto [x_low, x_high] = xs.bounds(true);
+  const auto [y_low, y_high] = ys.bounds(true);
+  if (std::isfinite(x_low)) data += "set xrange [" + num(x_low) + ":" + num(x_high) + "]\n";
+  if (std::isfinite(y_low)) data += "set yrange [" + num(y_low) + ":" + num(y_high) + "]\n";
+  if (!log_tics(x_low, x_high).empty()) data += "set xtics " + log_tics(x_low, x_high) + "\n";
+  if (!log_tics(y_low, y_high).empty()) data += "set ytics " + log_tics(y_low, y_high) + "\n";
+  figure.script = data + "set cbrange [" + num(std::log2(all.front())) + ":" + num(std::log2(all.back())) + "]\n" +
+                  "set cbtics (" + tics + ")\nset logscale xy\nset xlabel 'samples seen'\nset ylabel 'train loss'\n"
+                  "set cblabel 'temperature eta/B (learning rate / batch size)'\n"
+                  "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')\n"
+                  "unset key\nset title 'train loss vs samples seen'\nplot " + plot + "\n";
+  figure.caption = std::string(several_seeds(groups) ? "One line per setting (the mean over its seeds; no bands, which would hide "
+                                                       "the lines)"
+                                                     : "One line per trial") +
+                   " of " + std::to_string(lines) + ", coloured by its temperature eta/B (the colour bar, in eta/B itself); "
+                   "one panel rather than one per learning rate, because the question is whether lines of equal colour "
+                   "fall on each other, that is whether the loss at a given number of samples depends on eta/B alone." +
+                   drawn_notes(groups);
   return figure;
 }
 
 }  // namespace
 
-std::vector<Figure> loss_curves(const ReportData& data) { return {curves_figure(data.sweep, data.groups)}; }
+std::vector<Figure> loss_curves(const ReportData& data) { return curves_figures(data); }
 
-std::vector<Figure> loss_vs_samples(const ReportData& data) { return {temperature_curves_figure(data.groups)}; }
+std::vector<Figure> loss_vs_samples(const ReportData& data) { return {temperature_curves_figure(data)}; }
 
 }  // namespace sweeplab::report_detail
