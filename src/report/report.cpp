@@ -77,8 +77,9 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
 }
 
 // A grid of x (batch size, ...) x learning rate as a table: every cell of the axes, with its (mean) final train
-// loss or why it has none.
-std::string grid_html(const Grid& grid, std::size_t number) {
+// loss or why it has none. `unfiltered`: the same grid before --where, whose cells that the filters left out are
+// marked so, not "no trial".
+std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfiltered) {
   const std::string id = number == 0 ? "grid" : "grid_" + std::to_string(number + 1);
   std::string html = "<h2>Final train loss by " + html_escape(grid.x_name()) + " and learning rate" +
                      (grid.facet.empty() ? "" : " (" + html_escape(grid.facet) + ")") +
@@ -91,7 +92,8 @@ std::string grid_html(const Grid& grid, std::size_t number) {
     for (auto x : grid.xs) {
       const auto found = grid.cells.find({x, *lr});
       if (found == grid.cells.end()) {
-        html += "<td class=\"none\">no trial</td>";
+        const bool left_out = unfiltered && unfiltered->cells.count({x, *lr});
+        html += left_out ? "<td class=\"none\">left out (--where)</td>" : "<td class=\"none\">no trial</td>";
         continue;
       }
       const GridCell& cell = found->second;
@@ -168,7 +170,7 @@ std::string page_head(const std::string& title, bool side_by_side) {
          "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
          ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
          ".wide{overflow-x:auto}nav.contents{font-size:.9em;line-height:1.6}nav.contents a{white-space:nowrap}\n"
-         ".pair{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}.pair>*{min-width:0;margin:0}\n"
+         ".side{font-weight:bold;color:#555}.pair{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}.pair>*{min-width:0;margin:0}\n"
          "</style></head><body>\n";
 }
 
@@ -178,6 +180,7 @@ struct SweepPart {
   std::size_t all_trials = 0;  // before the filters
   fs::path root;               // experiments/NAME
   std::vector<Grid> grids;
+  std::vector<Grid> unfiltered_grids;  // with --where: the grids of every trial
   std::vector<Figure> figures;
   std::string figures_dir;     // where the figures are, as the page names it ("figures/")
 };
@@ -199,6 +202,7 @@ SweepPart read_part(const ResolvedSweep& current, const std::string& experiments
   part.state = read_sweep_state(current, experiments_dir);
   part.all_trials = part.state.trials.size();
   if (request.where) {
+    part.unfiltered_grids = make_grids(part.state.sweep, part.state.trials);
     std::vector<TrialState> kept;
     for (auto& trial : part.state.trials) {
       if (request.where(trial.spec.config)) kept.push_back(std::move(trial));
@@ -362,7 +366,9 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
   }
   for (std::size_t i = 0; i < part.grids.size(); ++i) {
     if (i == 0) contents.emplace_back("grid", "Table: final train loss by " + part.grids[i].x_name() + " and learning rate");
-    body += grid_html(part.grids[i], i);
+    const Grid* unfiltered = nullptr;
+    for (const auto& grid : part.unfiltered_grids) unfiltered = grid.facet == part.grids[i].facet ? &grid : unfiltered;
+    body += grid_html(part.grids[i], i, unfiltered);
   }
   contents.emplace_back("trials", "Trials");
   body += "<section id=\"trials\"><h2>Trials</h2>\n" + trials_html(part) + "</section>\n";
@@ -439,7 +445,7 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
         body += "<p class=\"missing\">" + html_escape(name) + ": not drawn: " + html_escape(side[i]->why_not) + "</p>\n";
         files.not_drawn.push_back(name + ": " + side[i]->title + ": " + side[i]->why_not);
       } else {
-        body += "<figure>" + figure_html(*side[i]) + "</figure>\n";
+        body += "<figure><div class=\"side\">" + html_escape(name) + "</div>\n" + figure_html(*side[i]) + "</figure>\n";
         files.figures.push_back((folder / name / side[i]->file).string());
       }
     }
