@@ -387,7 +387,8 @@ TEST(ReportCli, TheTableOfTrialsFitsThePageAndSortsInline) {
   plain.write("configs/p.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\nsweep: {grid: {model.hidden: [[8], [16]]}}\n");
   ASSERT_EQ(testing::run_in(plain, {"run", "p", "-q"}).code, 0);
   ASSERT_EQ(testing::run_in(plain, {"report", "p"}).code, 0);
-  const auto header = header_of(between(testing::read_file(plain.path() / "experiments/p/report.html"), "<h2>Trials</h2>", "</table>"));
+  const std::string plain_html = testing::read_file(plain.path() / "experiments/p/report.html");
+  const auto header = header_of(between(plain_html, "<h2>Trials</h2>", "</table>"));
   EXPECT_EQ(std::count(header.begin(), header.end(), "temperature"), 0) << join(header, " ");
   EXPECT_EQ(std::count(header.begin(), header.end(), "diverged_at_step"), 0);
   EXPECT_EQ(std::count(header.begin(), header.end(), "final_train_loss"), 1);
@@ -407,8 +408,8 @@ TEST(ReportCli, TheSortScriptSortsInABrowser) {
   ASSERT_LT(loss, header.size());
   for (const std::string clicks : {"1", "2"}) {
     std::string page = html;
-    page.insert(page.rfind("</body>"), "<script>var h = document.querySelectorAll('table.trials th');"
-                                       "for (var i = 0; i < " + clicks + "; ++i) h[" + std::to_string(loss) + "].click();</script>");
+    page.insert(page.rfind("</body>"), "<script>var h = document.querySelectorAll('table.trials th');for (var i = 0; i < " +
+                                           clicks + "; ++i) h[" + std::to_string(loss) + "].click();</script>");
     dir.write("click.html", page);
     const std::string command = "cd " + dir.str() + " && timeout 60 chromium --headless --no-sandbox --disable-gpu "
                                 "--dump-dom click.html > dom.html 2> /dev/null";

@@ -55,9 +55,8 @@ std::string full_override(const std::string& item) {
 // A --where that keeps none of a sweep's trials is a mistake, not an empty report: say so with the values there are.
 void require_a_match(const ResolvedSweep& sweep, const std::string& experiments_dir, const std::vector<WhereFilter>& filters,
                      const std::vector<std::string>& items) {
-  if (filters.empty() || !std::filesystem::exists(std::filesystem::path(sweep_dir(experiments_dir, sweep.spec.name)) / "sweep.json")) {
-    return;  // no results at all: write_report says so
-  }
+  const std::filesystem::path root = sweep_dir(experiments_dir, sweep.spec.name);
+  if (filters.empty() || !std::filesystem::exists(root / "sweep.json")) return;  // no results at all: write_report says so
   ReadOptions read;
   read.metrics = false;
   const SweepState state = read_sweep_state(sweep, experiments_dir, read);
@@ -109,7 +108,9 @@ int run_report(const GlobalOptions& global, const ReportOptions& options, std::o
   if (options.list_plots) {
     std::size_t width = 0;
     for (const auto& kind : plot_kinds()) width = std::max(width, kind.name.size());
-    for (const auto& kind : plot_kinds()) out << kind.name << std::string(width + 2 - kind.name.size(), ' ') << kind.description << "\n";
+    for (const auto& kind : plot_kinds()) {
+      out << kind.name << std::string(width + 2 - kind.name.size(), ' ') << kind.description << "\n";
+    }
     return 0;
   }
   const auto plots = parse_plots(options.plots);

@@ -170,7 +170,8 @@ std::string page_head(const std::string& title, bool side_by_side) {
          "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
          ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
          ".wide{overflow-x:auto}nav.contents{font-size:.9em;line-height:1.6}nav.contents a{white-space:nowrap}\n"
-         ".side{font-weight:bold;color:#555}.pair{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}.pair>*{min-width:0;margin:0}\n"
+         ".side{font-weight:bold;color:#555}\n"
+         ".pair{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}.pair>*{min-width:0;margin:0}\n"
          "</style></head><body>\n";
 }
 
@@ -249,8 +250,8 @@ std::string summary_html(const SweepPart& part, const ReportRequest& request, st
   const std::string counts = status_counts(states);
   std::string html = "<p>" + html_escape(sweep.spec.base.description) + "</p>\n<p>";
   if (request.where) {
-    html += std::to_string(results.size()) + " of " + std::to_string(part.all_trials) + (results.size() == 1 ? " trials has " : " trials have ") +
-            html_escape(request.where_text) + " (<code>--where</code>): " + html_escape(counts);
+    html += std::to_string(results.size()) + " of " + std::to_string(part.all_trials) +
+            (results.size() == 1 ? " trials has " : " trials have ") + html_escape(request.where_text) + " (<code>--where</code>): " + html_escape(counts);
   } else {
     html += std::to_string(results.size()) + " trials: " + html_escape(counts);
   }
@@ -342,9 +343,10 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
   const auto& sweep = part.state.sweep;
 
   ReportFiles files;
-  std::string html = page_head("sweeplab report: " + sweep.spec.name + (request.where ? " (" + request.where_text + ")" : ""), false) +
-                     "<h1>" + html_escape(sweep.spec.name) + (request.where ? " <small>(" + html_escape(request.where_text) + ")</small>" : "") +
-                     "</h1>\n" + summary_html(part, request, files.note);
+  const std::string filters = request.where ? " (" + request.where_text + ")" : "";
+  std::string html = page_head("sweeplab report: " + sweep.spec.name + filters, false) + "<h1>" + html_escape(sweep.spec.name) +
+                     (filters.empty() ? "" : " <small>" + html_escape(filters) + "</small>") + "</h1>\n" +
+                     summary_html(part, request, files.note);
   std::vector<std::pair<std::string, std::string>> contents;
   std::string body;
   int number = 0;
@@ -399,10 +401,10 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
   }
 
   ReportFiles files;
-  const std::string title = a.spec.name + " vs " + b.spec.name + (request.where ? " (" + request.where_text + ")" : "");
-  std::string html = page_head("sweeplab report: " + title, true) + "<h1>" + html_escape(a.spec.name) + " <small>vs</small> " +
-                     html_escape(b.spec.name) + (request.where ? " <small>(" + html_escape(request.where_text) + ")</small>" : "") +
-                     "</h1>\n<div class=\"pair\">\n";
+  const std::string filters = request.where ? " (" + request.where_text + ")" : "";
+  std::string html = page_head("sweeplab report: " + a.spec.name + " vs " + b.spec.name + filters, true) + "<h1>" +
+                     html_escape(a.spec.name) + " <small>vs</small> " + html_escape(b.spec.name) +
+                     (filters.empty() ? "" : " <small>" + html_escape(filters) + "</small>") + "</h1>\n<div class=\"pair\">\n";
   std::vector<std::string> notes;
   for (const auto& part : parts) {
     std::string note;
