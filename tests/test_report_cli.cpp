@@ -470,6 +470,22 @@ TEST(ReportCli, BashCompletesPlotsWhereKeysAndTwoSweeps) {
   const std::string zsh = testing::run_in(dir, {"completion", "zsh"}).out;
   EXPECT_NE(zsh.find("completion --list plots"), std::string::npos);
   EXPECT_NE(zsh.find("-o|--override|--where)"), std::string::npos);
+  if (std::system("command -v zsh > /dev/null 2>&1") != 0) GTEST_SKIP() << "zsh is not installed: its script was checked as text only";
+  // compadd replaced by a function printing what zsh would offer: each match after its -p prefix, if it fits the word.
+  dir.write("completion.zsh", zsh);
+  dir.write("try.zsh", "compdef() { :; }\nsource ./completion.zsh\n"
+                       "compadd() { local p=''; while [[ $1 == -* && $1 != -- ]]; do case $1 in -S) shift ;; -p) p=$2; shift ;; esac;"
+                       " shift; done; [[ $1 == -- ]] && shift; local -a w; local x;"
+                       " for x in \"$@\"; do [[ $p$x == ${cur}* ]] && w+=($p$x); done; echo \"$w\"; }\n"
+                       "t() { words=(\"$@\"); CURRENT=$#; _sweeplab; }\n"
+                       "P=" SWEEPLAB_BINARY "\n"
+                       "t $P report alpha --plots heat\nt $P report alpha --plots loss_curves,heat\n"
+                       "t $P report alpha --where optimizer.l\nt $P report alpha b\n");
+  ASSERT_EQ(std::system(("cd " + dir.str() + " && zsh -f try.zsh > out.txt 2> err.txt").c_str()), 0)
+      << testing::read_file(dir.path() / "err.txt");
+  EXPECT_EQ(lines_of(testing::read_file(dir.path() / "out.txt")),
+            (std::vector<std::string>{"heatmap_batch heatmap_temperature",
+                                      "loss_curves,heatmap_batch loss_curves,heatmap_temperature", "optimizer.lr", "beta"}));
 }
 
 }  // namespace
