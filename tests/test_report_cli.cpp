@@ -87,6 +87,11 @@ void expect_self_contained(const std::string& html) {
   EXPECT_EQ(html.find("<img"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
   EXPECT_EQ(html.rfind("</html>\n"), html.size() - 8);
+  // Every figure scales to the page's width: a viewBox, and the style that lets it shrink.
+  for (auto at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 4)) {
+    EXPECT_NE(html.substr(at, html.find('>', at) - at).find("viewBox="), std::string::npos) << html.substr(at, 200);
+  }
+  EXPECT_NE(html.find("svg{display:block;max-width:100%;height:auto}"), std::string::npos);
 }
 
 TEST(ReportCli, ListPlotsNamesEveryPlotWithoutASweep) {
@@ -123,8 +128,10 @@ TEST(ReportCli, PlotsDrawsExactlyThoseIntoAFolderOfTheirOwn) {
   EXPECT_EQ(written(result.out), folder / "report.html") << result.out;
   EXPECT_FALSE(fs::exists(dir.path() / "experiments/s/report.html"));  // the plain report is not this one
   const std::string html = testing::read_file(folder / "report.html");
+  expect_self_contained(html);
   EXPECT_NE(html.find("<figure id=\"loss_curves\">"), std::string::npos);
   EXPECT_NE(html.find("<figure id=\"heatmap_batch\">"), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"#heatmap_batch\">"), std::string::npos);  // in the contents line
   for (const std::string other : {"heatmap_temperature", "loss_vs_samples", "steps_to_target"}) {
     EXPECT_EQ(html.find("id=\"" + other), std::string::npos) << other;
   }
@@ -201,6 +208,7 @@ TEST(ReportCli, WhereDrawsOneConfigurationOverItsSeeds) {
   const fs::path folder = dir.path() / "experiments/s/reports/where-optimizer.lr=0.1+where-training.batch_size=8";
   EXPECT_EQ(written(result.out), folder / "report.html") << result.out;
   const std::string html = testing::read_file(folder / "report.html");
+  expect_self_contained(html);
   const auto swapped = testing::run_in(dir, {"report", "s", "--where", "training.batch_size=8", "--where", "lr=0.1"});
   EXPECT_EQ(written(swapped.out), folder / "report.html") << swapped.out;
   EXPECT_NE(html.find("<figure id=\"loss_curves\">"), std::string::npos);
