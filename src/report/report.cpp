@@ -169,7 +169,7 @@ std::string page_head(const std::string& title, bool side_by_side) {
          "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending,td.partial,td.running,td.interrupted,"
          "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
          ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
-         ".wide{overflow-x:auto}nav.contents{font-size:.9em;line-height:1.6}nav.contents a{white-space:nowrap}\n"
+         ".wide{overflow-x:auto}nav.contents{font-size:.9em;line-height:1.6}nav.contents span{white-space:nowrap}\n"
          ".side{font-weight:bold;color:#555}\n"
          ".pair{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}.pair>*{min-width:0;margin:0}\n"
          "</style></head><body>\n";
@@ -305,9 +305,12 @@ std::string figure_html(const Figure& figure) {
 }
 
 std::string contents_html(const std::vector<std::pair<std::string, std::string>>& entries) {
-  std::vector<std::string> links;
-  for (const auto& [id, title] : entries) links.push_back("<a href=\"#" + html_escape(id) + "\">" + html_escape(title) + "</a>");
-  return "<nav class=\"contents\">Contents: " + join(links, " &middot; ") + "</nav>\n";
+  std::string links;  // a line breaks between entries, after the dot that follows one
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    links += "<span><a href=\"#" + html_escape(entries[i].first) + "\">" + html_escape(entries[i].second) + "</a>" +
+             (i + 1 < entries.size() ? " &middot;</span> " : "</span>");
+  }
+  return "<nav class=\"contents\">Contents: " + links + "</nav>\n";
 }
 
 }  // namespace
