@@ -332,6 +332,9 @@ TEST(ReportCli, TwoSweepsSideBySide) {
   }
   expect_whole_svgs(folder / "s");
   expect_whole_svgs(folder / "t");
+  // The numbers behind the heatmaps side by side, each grid's table with an id of its own.
+  EXPECT_NE(html.find("id=\"s-grid\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"t-grid\""), std::string::npos);
   // The tables one after the other, each with its own trials.
   const std::string s_table = between(html, "<h2>Trials of s</h2>", "</table>");
   const std::string t_table = between(html, "<h2>Trials of t</h2>", "</table>");

@@ -79,8 +79,8 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
 // A grid of x (batch size, ...) x learning rate as a table: every cell of the axes, with its (mean) final train
 // loss or why it has none. `unfiltered`: the same grid before --where, whose cells that the filters left out are
 // marked so, not "no trial".
-std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfiltered) {
-  const std::string id = number == 0 ? "grid" : "grid_" + std::to_string(number + 1);
+std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfiltered, const std::string& id_prefix = "") {
+  const std::string id = id_prefix + (number == 0 ? "grid" : "grid_" + std::to_string(number + 1));
   std::string html = "<h2>Final train loss by " + html_escape(grid.x_name()) + " and learning rate" +
                      (grid.facet.empty() ? "" : " (" + html_escape(grid.facet) + ")") +
                      "</h2>\n<table class=\"grid\" id=\"" + id + "\"><thead><tr><th>lr \\ " + html_escape(grid.x_name()) + "</th>";
@@ -164,7 +164,7 @@ std::string page_head(const std::string& title, bool side_by_side) {
          ";margin:2em auto;padding:0 1em;color:#222}\n"
          "figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{display:block;max-width:100%;height:auto}\n"
          "table{border-collapse:collapse;font-size:.8em}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}\n"
-         "table.trials th{cursor:pointer;background:#f6f6f6;vertical-align:bottom}table.trials td:first-child{text-align:left}\n"
+         "table.trials th{cursor:pointer;background:#f6f6f6;vertical-align:bottom}table.trials td:first-child,table.trials th:first-child{text-align:left}\n"
          "th.ascending::after{content:\" \\25B2\"}th.descending::after{content:\" \\25BC\"}\n"
          "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending,td.partial,td.running,td.interrupted,"
          "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
@@ -232,6 +232,17 @@ void draw_figures(SweepPart& part, const ReportRequest& request, const fs::path&
   }
   for (auto& figure : part.figures) draw(figure, dir);
   if (wanted(request, "heatmap_batch")) part.grids = data.grids;  // the heatmap's numbers, as tables
+}
+
+// The grids' tables of final train loss, each cell's number or why it has none.
+std::string grids_html(const SweepPart& part, const std::string& id_prefix = "") {
+  std::string html;
+  for (std::size_t i = 0; i < part.grids.size(); ++i) {
+    const Grid* unfiltered = nullptr;
+    for (const auto& grid : part.unfiltered_grids) unfiltered = grid.facet == part.grids[i].facet ? &grid : unfiltered;
+    html += grid_html(part.grids[i], i, unfiltered, id_prefix);
+  }
+  return html;
 }
 
 std::string figure_id(const Figure& figure) { return fs::path(figure.file).stem().string(); }
@@ -369,12 +380,10 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
     for (const auto* figure : missing) body += "<li>" + html_escape(figure->title) + ": " + html_escape(figure->why_not) + "</li>\n";
     body += "</ul></section>\n";
   }
-  for (std::size_t i = 0; i < part.grids.size(); ++i) {
-    if (i == 0) contents.emplace_back("grid", "Table: final train loss by " + part.grids[i].x_name() + " and learning rate");
-    const Grid* unfiltered = nullptr;
-    for (const auto& grid : part.unfiltered_grids) unfiltered = grid.facet == part.grids[i].facet ? &grid : unfiltered;
-    body += grid_html(part.grids[i], i, unfiltered);
+  if (!part.grids.empty()) {
+    contents.emplace_back("grid", "Table: final train loss by " + part.grids[0].x_name() + " and learning rate");
   }
+  body += grids_html(part);
   contents.emplace_back("trials", "Trials");
   body += "<section id=\"trials\"><h2>Trials</h2>\n" + trials_html(part) + "</section>\n";
   html += contents_html(contents) + body + kSortScript + "</body></html>\n";
@@ -453,6 +462,18 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
         body += "<figure><div class=\"side\">" + html_escape(name) + "</div>\n" + figure_html(*side[i]) + "</figure>\n";
         files.figures.push_back((folder / name / side[i]->file).string());
       }
+    }
+    body += "</div></section>\n";
+  }
+  if (!parts[0].grids.empty() || !parts[1].grids.empty()) {  // the numbers behind the heatmaps, side by side
+    contents.emplace_back("grids", "Tables: final train loss by grid cell");
+    body += "<section id=\"grids\"><div class=\"pair\">\n";
+    for (const auto& part : parts) {
+      const std::string name = part.state.sweep.spec.name;
+      body += "<div><div class=\"side\">" + html_escape(name) + "</div>\n" +
+              (part.grids.empty() ? "<p class=\"missing\">no grid of batch size (or another number) by learning rate</p>\n"
+                                  : grids_html(part, name + "-")) +
+              "</div>\n";
     }
     body += "</div></section>\n";
   }
