@@ -212,7 +212,8 @@ TEST(Export, MarksTrialsThatAreNotInTheCurrentConfig) {
   ASSERT_EQ(aggregated.size(), 3u);
   for (const auto& row : aggregated) EXPECT_EQ(row["in_current_config"], row["batch_size"] != 16);
   ASSERT_EQ(testing::run_in(dir, {"report", "s", "-o", "training.batch_size=8,32"}).code, 0);
-  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  // A report with -o goes to a folder of its own (test_report_cli.cpp).
+  const std::string html = testing::read_file(dir.path() / "experiments/s/reports/training.batch_size=8,32/report.html");
   EXPECT_NE(html.find("1 trial is not in the current config"), std::string::npos);
   EXPECT_EQ(count(between(html, "<h2>Trials</h2>", "</table>"), "<td class=\"not-current\">"), 1u);
 }

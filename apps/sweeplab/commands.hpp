@@ -76,8 +76,11 @@ CLI::App* setup_export(CLI::App& app, ExportOptions& options);
 int run_export(const GlobalOptions& global, const ExportOptions& options, std::ostream& out, std::ostream& err);
 
 struct ReportOptions {
-  std::string name;
-  std::vector<std::string> overrides;
+  std::vector<std::string> names;      // one sweep, or two side by side (report A B)
+  std::vector<std::string> overrides;  // -o, for each sweep
+  std::vector<std::string> plots;      // --plots a,b (comma-separated or repeated); empty: every plot
+  std::vector<std::string> where;      // --where KEY=VALUE (where.hpp)
+  bool list_plots = false;             // --list-plots: the plots' names and what each draws
 };
 CLI::App* setup_report(CLI::App& app, ReportOptions& options);
 int run_report(const GlobalOptions& global, const ReportOptions& options, std::ostream& out, std::ostream& err);

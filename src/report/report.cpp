@@ -1,7 +1,10 @@
 #include "sweeplab/report/report.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -10,8 +13,10 @@
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
+#include "sweeplab/core/hash.hpp"
 #include "sweeplab/core/text.hpp"
 #include "sweeplab/report/results.hpp"
+#include "sweeplab/store/layout.hpp"
 
 namespace fs = std::filesystem;
 
@@ -38,6 +43,16 @@ std::string cell_html(const Cell& cell) {
       cell));
 }
 
+// A header that may wrap after a dot or an underscore (final_train_loss, training.batch_size): the table fits.
+std::string header_html(const std::string& name) {
+  std::string html;
+  for (char c : html_escape(name)) {
+    html += c;
+    if (c == '_' || c == '.') html += "<wbr>";
+  }
+  return html;
+}
+
 std::string table_html(const ExportTable& table, const std::vector<std::string>& columns) {
   std::vector<std::size_t> shown;
   for (const auto& name : columns) {
@@ -45,8 +60,8 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
       if (table.columns[c] == name) shown.push_back(c);
     }
   }
-  std::string html = "<table><thead><tr>";
-  for (auto c : shown) html += "<th>" + html_escape(table.columns[c]) + "</th>";
+  std::string html = "<table class=\"trials\"><thead><tr>";
+  for (auto c : shown) html += "<th title=\"click to sort\">" + header_html(table.columns[c]) + "</th>";
   html += "</tr></thead><tbody>\n";
   for (const auto& row : table.rows) {
     html += "<tr>";
@@ -62,9 +77,10 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
 }
 
 // A grid of x (batch size, ...) x learning rate as a table: every cell of the axes, with its (mean) final train
-// loss or why it has none.
-std::string grid_html(const Grid& grid, std::size_t number) {
-  const std::string id = number == 0 ? "grid" : "grid_" + std::to_string(number + 1);
+// loss or why it has none. `unfiltered`: the same grid before --where, whose cells that the filters left out are
+// marked so, not "no trial".
+std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfiltered, const std::string& id_prefix = "") {
+  const std::string id = id_prefix + (number == 0 ? "grid" : "grid_" + std::to_string(number + 1));
   std::string html = "<h2>Final train loss by " + html_escape(grid.x_name()) + " and learning rate" +
                      (grid.facet.empty() ? "" : " (" + html_escape(grid.facet) + ")") +
                      "</h2>\n<table class=\"grid\" id=\"" + id + "\"><thead><tr><th>lr \\ " + html_escape(grid.x_name()) + "</th>";
@@ -76,7 +92,8 @@ std::string grid_html(const Grid& grid, std::size_t number) {
     for (auto x : grid.xs) {
       const auto found = grid.cells.find({x, *lr});
       if (found == grid.cells.end()) {
-        html += "<td class=\"none\">no trial</td>";
+        const bool left_out = unfiltered && unfiltered->cells.count({x, *lr});
+        html += left_out ? "<td class=\"none\">left out (--where)</td>" : "<td class=\"none\">no trial</td>";
         continue;
       }
       const GridCell& cell = found->second;
@@ -102,67 +119,157 @@ std::string grid_html(const Grid& grid, std::size_t number) {
   return html;
 }
 
-}  // namespace
-ReportFiles write_report(const ResolvedSweep& current, const std::string& experiments_dir, const ReportRequest& request) {
+// Sorts a table of trials by the column whose header is clicked (once more: the other way). Numbers sort as
+// numbers (format_double's .inf too), text as text; empty and .nan cells go last either way. Inline, so that the
+// page stays one file that opens offline.
+const char* const kSortScript = R"JS(<script>
+(function () {
+  function number(text) {
+    if (text === '.inf') return Infinity;
+    if (text === '-.inf') return -Infinity;
+    return text === '' ? NaN : Number(text);
+  }
+  document.querySelectorAll('table.trials').forEach(function (table) {
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function (head, column) {
+      head.addEventListener('click', function () {
+        var ascending = !head.classList.contains('ascending');
+        Array.prototype.forEach.call(heads, function (h) { h.classList.remove('ascending', 'descending'); });
+        head.classList.add(ascending ? 'ascending' : 'descending');
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        var text = function (row) { return row.cells[column].textContent.trim(); };
+        var numeric = rows.every(function (row) { var t = text(row); return t === '' || t === '.nan' || !isNaN(number(t)); });
+        var empty = function (t) { return t === '' || (numeric && isNaN(number(t))); };
+        rows.sort(function (a, b) {
+          var x = text(a), y = text(b);
+          if (empty(x) || empty(y)) return empty(x) - empty(y);
+          var order = numeric ? (number(x) < number(y) ? -1 : number(x) > number(y) ? 1 : 0)
+                              : x.localeCompare(y, undefined, {numeric: true});
+          return ascending ? order : -order;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
+})();
+</script>
+)JS";
+
+std::string page_head(const std::string& title, bool side_by_side) {
+  return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+         html_escape(title) + "</title>\n<style>\n"
+         "body{font-family:sans-serif;max-width:" + std::string(side_by_side ? "1800px" : "1000px") +
+         ";margin:2em auto;padding:0 1em;color:#222}\n"
+         "figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{display:block;max-width:100%;height:auto}\n"
+         "table{border-collapse:collapse;font-size:.8em}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}\n"
+         "table.trials th{cursor:pointer;background:#f6f6f6;vertical-align:bottom}table.trials td:first-child,table.trials th:first-child{text-align:left}\n"
+         "th.ascending::after{content:\" \\25B2\"}th.descending::after{content:\" \\25BC\"}\n"
+         "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending,td.partial,td.running,td.interrupted,"
+         "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
+         ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
+         ".wide{overflow-x:auto}nav.contents{font-size:.9em;line-height:1.6}nav.contents span{white-space:nowrap}\n"
+         ".side{font-weight:bold;color:#555}\n"
+         ".pair{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}.pair>*{min-width:0;margin:0}\n"
+         "</style></head><body>\n";
+}
+
+// One sweep's part of a page: its trials (those the filters keep) and the figures drawn from them.
+struct SweepPart {
+  SweepState state;
+  std::size_t all_trials = 0;  // before the filters
+  fs::path root;               // experiments/NAME
+  std::vector<Grid> grids;
+  std::vector<Grid> unfiltered_grids;  // with --where: the grids of every trial
+  std::vector<Figure> figures;
+  std::string figures_dir;     // where the figures are, as the page names it ("figures/")
+};
+
+void require_gnuplot() {
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
     throw UserError("report: gnuplot is not installed (apt-get install gnuplot-nox); it draws the figures");
   }
-  const fs::path root = sweep_dir(experiments_dir, current.spec.name);
-  if (!fs::exists(root / "sweep.json")) {
-    throw UserError("report: no results for sweep '" + current.spec.name + "' in " + root.string() +
+}
+
+// A sweep's trials for a report, or why there is no report to write (before anything is written).
+SweepPart read_part(const ResolvedSweep& current, const std::string& experiments_dir, const ReportRequest& request) {
+  SweepPart part;
+  part.root = sweep_dir(experiments_dir, current.spec.name);
+  if (!fs::exists(part.root / "sweep.json")) {
+    throw UserError("report: no results for sweep '" + current.spec.name + "' in " + part.root.string() +
                     " (sweeplab run " + current.spec.name + " first)");
   }
-  const fs::path folder = request.folder.empty() ? root : fs::path(request.folder);
-  const fs::path figures_dir = folder / "figures";
-  create_folders(figures_dir.string());
-  SweepState state = read_sweep_state(current, experiments_dir);
+  part.state = read_sweep_state(current, experiments_dir);
+  part.all_trials = part.state.trials.size();
   if (request.where) {
+    part.unfiltered_grids = make_grids(part.state.sweep, part.state.trials);
     std::vector<TrialState> kept;
-    for (auto& trial : state.trials) {
+    for (auto& trial : part.state.trials) {
       if (request.where(trial.spec.config)) kept.push_back(std::move(trial));
     }
-    state.trials = std::move(kept);
+    if (kept.empty()) {
+      throw UserError("report: no trial of sweep '" + current.spec.name + "' has " + request.where_text);
+    }
+    part.state.trials = std::move(kept);
   }
-  const ResolvedSweep& sweep = state.sweep;  // the trials on disk, as run, and the current config's others
-  const auto& results = state.trials;
-  const ReportData data{sweep, results, seed_groups(sweep, results), make_grids(sweep, results), request.where_text};
-  const auto& grids = data.grids;
+  return part;
+}
 
-  std::vector<Figure> figures;
+bool wanted(const ReportRequest& request, const std::string& plot) {
+  return request.plots.empty() || std::find(request.plots.begin(), request.plots.end(), plot) != request.plots.end();
+}
+
+// Draws the plots the request asks for into `dir` (the sweep's trials on disk as run, and the current config's
+// others; only those the filters keep).
+void draw_figures(SweepPart& part, const ReportRequest& request, const fs::path& dir) {
+  const ReportData data{part.state.sweep, part.state.trials, seed_groups(part.state.sweep, part.state.trials),
+                        make_grids(part.state.sweep, part.state.trials), request.where_text};
+  create_folders(dir.string());
   for (const auto& kind : plot_registry()) {
-    bool wanted = request.plots.empty();
-    for (const auto& name : request.plots) wanted = wanted || name == kind.info.name;
-    if (!wanted) continue;
-    for (auto& figure : kind.figures(data)) figures.push_back(std::move(figure));
+    if (!wanted(request, kind.info.name)) continue;
+    for (auto& figure : kind.figures(data)) part.figures.push_back(std::move(figure));
   }
-  for (auto& figure : figures) draw(figure, figures_dir);
+  for (auto& figure : part.figures) draw(figure, dir);
+  if (wanted(request, "heatmap_batch")) part.grids = data.grids;  // the heatmap's numbers, as tables
+}
 
-  const auto trials = export_trials(sweep, results);
+// The grids' tables of final train loss, each cell's number or why it has none.
+std::string grids_html(const SweepPart& part, const std::string& id_prefix = "") {
+  std::string html;
+  for (std::size_t i = 0; i < part.grids.size(); ++i) {
+    const Grid* unfiltered = nullptr;
+    for (const auto& grid : part.unfiltered_grids) unfiltered = grid.facet == part.grids[i].facet ? &grid : unfiltered;
+    html += grid_html(part.grids[i], i, unfiltered, id_prefix);
+  }
+  return html;
+}
+
+std::string figure_id(const Figure& figure) { return fs::path(figure.file).stem().string(); }
+
+// The sweep's description, its trials by state, the filters, and what the reader should know before the figures.
+std::string summary_html(const SweepPart& part, const ReportRequest& request, std::string& note) {
+  const auto& sweep = part.state.sweep;
+  const auto& results = part.state.trials;
   std::map<std::string, int> states;
   int done = 0, not_current = 0;
-  for (const auto& data : results) {
-    ++states[data.status];
-    done += settled(data);
-    not_current += !data.in_current;
+  for (const auto& trial : results) {
+    ++states[trial.status];
+    done += settled(trial);
+    not_current += !trial.in_current;
   }
   const std::string counts = status_counts(states);
-
-  ReportFiles files;
-  std::string html =
-      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>sweeplab report: " +
-      html_escape(sweep.spec.name) + "</title>\n<style>\n"
-      "body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}\n"
-      "figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}\n"
-      "table{border-collapse:collapse;font-size:.8em}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}\n"
-      "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending,td.partial,td.running,td.interrupted,"
-      "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
-      ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
-      "</style></head><body>\n<h1>" +
-      html_escape(sweep.spec.name) + "</h1>\n<p>" + html_escape(sweep.spec.base.description) + "</p>\n<p>" +
-      std::to_string(results.size()) + " trials: " + html_escape(counts) + ". Results in <code>" + html_escape(root.string()) +
-      "</code>; figures also in <code>figures/</code>, each with the gnuplot script that draws it (data inline).</p>\n";
+  std::string html = "<p>" + html_escape(sweep.spec.base.description) + "</p>\n<p>";
+  if (request.where) {
+    html += std::to_string(results.size()) + " of " + std::to_string(part.all_trials) +
+            (results.size() == 1 ? " trials has " : " trials have ") + html_escape(request.where_text) + " (<code>--where</code>): " + html_escape(counts);
+  } else {
+    html += std::to_string(results.size()) + " trials: " + html_escape(counts);
+  }
+  html += ". Results in <code>" + html_escape(part.root.string()) + "</code>; figures also in <code>" +
+          html_escape(part.figures_dir) + "</code>, each with the gnuplot script that draws it (data inline).</p>\n";
   if (done == 0) {
-    files.note = "no trial has finished yet (" + counts + ")";
+    note = "no trial has finished yet (" + counts + ")";
     html += "<p class=\"warning\">No trial has finished yet (" + html_escape(counts) +
             "): there are no results to show, only what the trials have written so far.</p>\n";
   }
@@ -171,38 +278,214 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
             " not in the current config: on disk from an earlier version of it, marked <code>false</code> under "
             "in_current_config in the table of trials.</p>\n";
   }
+  return html;
+}
+
+// The table of trials that fits the page: the trial, its swept values and status, and the key results; columns
+// that are empty in every row, and a temperature that is the same in every row, are left out.
+std::string trials_html(const SweepPart& part) {
+  const auto& sweep = part.state.sweep;
+  const auto table = export_trials(sweep, part.state.trials);
+  bool not_current = false;
+  for (const auto& trial : part.state.trials) not_current = not_current || !trial.in_current;
+  std::vector<std::string> columns = {"trial_id"};
+  for (const auto& key : swept_keys(sweep.spec)) columns.push_back(key);
+  columns.push_back("status");
+  if (not_current) columns.push_back("in_current_config");
+  const std::size_t always = columns.size();
+  columns.insert(columns.end(), {"temperature", "final_train_loss", "final_test_loss", "final_test_acc", "best_test_acc"});
+  for (const auto& target : sweep.spec.base.targets) columns.push_back("steps_to_" + target_column(target));
+  columns.push_back("diverged_at_step");
+  std::vector<std::string> shown(columns.begin(), columns.begin() + always);
+  for (std::size_t i = always; i < columns.size(); ++i) {
+    const auto at = std::find(table.columns.begin(), table.columns.end(), columns[i]);
+    if (at == table.columns.end()) continue;
+    std::set<std::string> values;
+    for (const auto& row : table.rows) values.insert(cell_html(row[at - table.columns.begin()]));
+    values.erase("");
+    if (values.empty() || (columns[i] == "temperature" && values.size() == 1)) continue;
+    shown.push_back(columns[i]);
+  }
+  return "<p class=\"note\">Click a column's name to sort by it. The full table, with every column (steps, samples, "
+         "wall time, each metric), is <code>sweeplab export " + html_escape(sweep.spec.name) + "</code>.</p>\n" +
+         "<div class=\"wide\">" + table_html(table, shown) + "</div>\n";
+}
+
+std::string figure_html(const Figure& figure) {
+  return svg_body(figure.svg) + "\n<figcaption>" + html_escape(figure.caption) + "</figcaption>";
+}
+
+std::string contents_html(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string links;  // a line breaks between entries, after the dot that follows one
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    links += "<span><a href=\"#" + html_escape(entries[i].first) + "\">" + html_escape(entries[i].second) + "</a>" +
+             (i + 1 < entries.size() ? " &middot;</span> " : "</span>");
+  }
+  return "<nav class=\"contents\">Contents: " + links + "</nav>\n";
+}
+
+}  // namespace
+
+std::string report_folder(const std::string& experiments_dir, const std::string& name, const ReportChoices& choices) {
+  const fs::path root = sweep_dir(experiments_dir, name);
+  std::vector<std::string> parts;
+  if (!choices.versus.empty()) parts.push_back("vs-" + choices.versus);
+  parts.insert(parts.end(), choices.overrides.begin(), choices.overrides.end());
+  auto where = choices.where;  // every filter must hold: their order does not matter
+  std::sort(where.begin(), where.end());
+  for (const auto& filter : where) parts.push_back("where-" + filter);
+  std::vector<std::string> plots;  // in the registry's order, each once
+  for (const auto& kind : plot_registry()) {
+    if (std::find(choices.plots.begin(), choices.plots.end(), kind.info.name) != choices.plots.end()) plots.push_back(kind.info.name);
+  }
+  if (!plots.empty() && plots.size() < plot_registry().size()) parts.push_back("plots-" + join(plots, ","));
+  if (parts.empty()) return root.string();
+  const std::string whole = join(parts, "+");
+  std::string slug;
+  for (char c : whole) slug += std::isalnum(static_cast<unsigned char>(c)) || std::strchr("._=,+-", c) ? c : '_';
+  if (slug != whole || slug.size() > 120) slug = slug.substr(0, 100) + "-" + short_hash(whole);
+  return (root / "reports" / slug).string();
+}
+
+ReportFiles write_report(const ResolvedSweep& current, const std::string& experiments_dir, const ReportRequest& request) {
+  require_gnuplot();
+  SweepPart part = read_part(current, experiments_dir, request);
+  const fs::path folder = request.folder.empty() ? part.root : fs::path(request.folder);
+  const fs::path figures_dir = folder / "figures";
+  part.figures_dir = "figures/";
+  draw_figures(part, request, figures_dir);
+  const auto& sweep = part.state.sweep;
+
+  ReportFiles files;
+  const std::string filters = request.where ? " (" + request.where_text + ")" : "";
+  std::string html = page_head("sweeplab report: " + sweep.spec.name + filters, false) + "<h1>" + html_escape(sweep.spec.name) +
+                     (filters.empty() ? "" : " <small>" + html_escape(filters) + "</small>") + "</h1>\n" +
+                     summary_html(part, request, files.note);
+  std::vector<std::pair<std::string, std::string>> contents;
+  std::string body;
   int number = 0;
   std::vector<const Figure*> missing;
-  for (const auto& figure : figures) {
+  for (const auto& figure : part.figures) {
     if (figure.svg.empty()) {
       missing.push_back(&figure);
       continue;
     }
-    html += "<figure id=\"" + fs::path(figure.file).stem().string() + "\"><h2>" + std::to_string(++number) + ". " +
-            html_escape(figure.title) + "</h2>\n" + svg_body(figure.svg) + "\n<figcaption>" + html_escape(figure.caption) +
-            "</figcaption></figure>\n";
+    const std::string title = std::to_string(++number) + ". " + figure.title;
+    contents.emplace_back(figure_id(figure), title);
+    body += "<figure id=\"" + figure_id(figure) + "\"><h2>" + html_escape(title) + "</h2>\n" + figure_html(figure) + "</figure>\n";
   }
   if (!missing.empty()) {
-    html += "<h2>Figures not drawn</h2><ul class=\"missing\">\n";
-    for (const auto* figure : missing) html += "<li>" + html_escape(figure->title) + ": " + html_escape(figure->why_not) + "</li>\n";
-    html += "</ul>\n";
+    contents.emplace_back("not-drawn", "Figures not drawn");
+    body += "<section id=\"not-drawn\"><h2>Figures not drawn</h2><ul class=\"missing\">\n";
+    for (const auto* figure : missing) body += "<li>" + html_escape(figure->title) + ": " + html_escape(figure->why_not) + "</li>\n";
+    body += "</ul></section>\n";
   }
-  for (std::size_t i = 0; i < grids.size(); ++i) html += grid_html(grids[i], i);
-  std::vector<std::string> columns = {"trial_id"};
-  for (const auto& key : swept_keys(sweep.spec)) columns.push_back(key);
-  columns.push_back("status");
-  if (not_current > 0) columns.push_back("in_current_config");
-  columns.insert(columns.end(), {"temperature", "steps", "final_train_loss", "final_test_loss", "final_test_acc",
-                                 "best_test_acc", "diverged_at_step"});
-  for (const auto& target : sweep.spec.base.targets) columns.push_back("steps_to_" + target_column(target));
-  html += "<h2>Trials</h2>\n" + table_html(trials, columns) + "</body></html>\n";
+  if (!part.grids.empty()) {
+    contents.emplace_back("grid", "Table: final train loss by " + part.grids[0].x_name() + " and learning rate");
+  }
+  body += grids_html(part);
+  contents.emplace_back("trials", "Trials");
+  body += "<section id=\"trials\"><h2>Trials</h2>\n" + trials_html(part) + "</section>\n";
+  html += contents_html(contents) + body + kSortScript + "</body></html>\n";
 
   files.html = (folder / "report.html").string();
   write_file_atomic(files.html, html);
-  for (const auto& figure : figures) {
+  for (const auto& figure : part.figures) {
     if (!figure.svg.empty()) files.figures.push_back((figures_dir / figure.file).string());
   }
   for (const auto* figure : missing) files.not_drawn.push_back(figure->title + ": " + figure->why_not);
+  return files;
+}
+
+ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, const std::string& experiments_dir,
+                             const ReportRequest& request) {
+  if (request.folder.empty()) throw InternalError("write_comparison: no folder");
+  if (a.spec.name == b.spec.name) throw UserError("report: " + a.spec.name + " is named twice; name two sweeps to compare");
+  require_gnuplot();
+  std::vector<SweepPart> parts;
+  parts.push_back(read_part(a, experiments_dir, request));  // both read before anything is written
+  parts.push_back(read_part(b, experiments_dir, request));
+  const fs::path folder = request.folder;
+  for (auto& part : parts) {
+    const std::string name = part.state.sweep.spec.name;
+    part.figures_dir = name + "/";
+    draw_figures(part, request, folder / name);
+  }
+
+  ReportFiles files;
+  const std::string filters = request.where ? " (" + request.where_text + ")" : "";
+  std::string html = page_head("sweeplab report: " + a.spec.name + " vs " + b.spec.name + filters, true) + "<h1>" +
+                     html_escape(a.spec.name) + " <small>vs</small> " + html_escape(b.spec.name) +
+                     (filters.empty() ? "" : " <small>" + html_escape(filters) + "</small>") + "</h1>\n<div class=\"pair\">\n";
+  std::vector<std::string> notes;
+  for (const auto& part : parts) {
+    std::string note;
+    html += "<div><h2>" + html_escape(part.state.sweep.spec.name) + "</h2>\n" + summary_html(part, request, note) + "</div>\n";
+    if (!note.empty()) notes.push_back(part.state.sweep.spec.name + ": " + note);
+  }
+  html += "</div>\n<p class=\"note\">Each figure of " + html_escape(a.spec.name) + " is next to the same figure of " +
+          html_escape(b.spec.name) + ". Each is drawn from its own sweep, with its own axes and colour scale: read the "
+          "numbers on the axes before comparing heights or colours.</p>\n";
+  files.note = join(notes, "; ");
+
+  // The figures by name (heatmap_batch_2 ...), in the order A draws them, then those only B has.
+  std::vector<std::string> ids;
+  for (const auto& part : parts) {
+    for (const auto& figure : part.figures) {
+      if (std::find(ids.begin(), ids.end(), figure_id(figure)) == ids.end()) ids.push_back(figure_id(figure));
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> contents;
+  std::string body;
+  int number = 0;
+  for (const auto& id : ids) {
+    std::vector<const Figure*> side;
+    std::string heading;
+    for (const auto& part : parts) {
+      const Figure* found = nullptr;
+      for (const auto& figure : part.figures) found = figure_id(figure) == id ? &figure : found;
+      side.push_back(found);
+      if (found && heading.empty() && !found->svg.empty()) heading = found->title;
+    }
+    if (heading.empty()) heading = side[0] ? side[0]->title : side[1]->title;
+    heading = std::to_string(++number) + ". " + heading;
+    contents.emplace_back(id, heading);
+    body += "<section id=\"" + html_escape(id) + "\"><h2>" + html_escape(heading) + "</h2>\n<div class=\"pair\">\n";
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      const std::string name = parts[i].state.sweep.spec.name;
+      if (!side[i]) {
+        body += "<p class=\"missing\">" + html_escape(name) + ": no such figure</p>\n";
+      } else if (side[i]->svg.empty()) {
+        body += "<p class=\"missing\">" + html_escape(name) + ": not drawn: " + html_escape(side[i]->why_not) + "</p>\n";
+        files.not_drawn.push_back(name + ": " + side[i]->title + ": " + side[i]->why_not);
+      } else {
+        body += "<figure><div class=\"side\">" + html_escape(name) + "</div>\n" + figure_html(*side[i]) + "</figure>\n";
+        files.figures.push_back((folder / name / side[i]->file).string());
+      }
+    }
+    body += "</div></section>\n";
+  }
+  if (!parts[0].grids.empty() || !parts[1].grids.empty()) {  // the numbers behind the heatmaps, side by side
+    contents.emplace_back("grids", "Tables: final train loss by grid cell");
+    body += "<section id=\"grids\"><div class=\"pair\">\n";
+    for (const auto& part : parts) {
+      const std::string name = part.state.sweep.spec.name;
+      body += "<div><div class=\"side\">" + html_escape(name) + "</div>\n" +
+              (part.grids.empty() ? "<p class=\"missing\">no grid of batch size (or another number) by learning rate</p>\n"
+                                  : grids_html(part, name + "-")) +
+              "</div>\n";
+    }
+    body += "</div></section>\n";
+  }
+  for (const auto& part : parts) {
+    const std::string name = part.state.sweep.spec.name;
+    contents.emplace_back("trials-" + name, "Trials of " + name);
+    body += "<section id=\"trials-" + html_escape(name) + "\"><h2>Trials of " + html_escape(name) + "</h2>\n" +
+            trials_html(part) + "</section>\n";
+  }
+  html += contents_html(contents) + body + kSortScript + "</body></html>\n";
+  files.html = (folder / "report.html").string();
+  write_file_atomic(files.html, html);
   return files;
 }
 

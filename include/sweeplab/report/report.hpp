@@ -1,7 +1,9 @@
 #pragma once
 // `sweeplab report NAME`: experiments/NAME/report.html, one self-contained file (figures inline as SVG,
-// no network), and the figures as files in experiments/NAME/figures/, each with the gnuplot script that
-// draws it (NAME.gp, data inline). A figure without data is not drawn, and the report says why.
+// no network, a table of the trials sortable by an inline script), and the figures as files in
+// experiments/NAME/figures/, each with the gnuplot script that draws it (NAME.gp, data inline). A figure without
+// data is not drawn, and the report says why. A report with -o, --where or --plots, or of two sweeps side by side,
+// goes to a folder of its own (report_folder), so that no report overwrites another.
 #include <functional>
 #include <string>
 #include <vector>
@@ -24,6 +26,20 @@ struct ReportRequest {
   std::string folder;                         // report.html and figures/ go here; empty: experiments/NAME
 };
 
+// What makes a report differ from the plain `report NAME`; each part shows in the name of its folder.
+struct ReportChoices {
+  std::vector<std::string> overrides;  // -o KEY=VALUE, as given (the leaf name made the full key)
+  std::vector<std::string> where;      // --where filters, KEY=VALUE with the full key
+  std::vector<std::string> plots;      // --plots, in any order (every plot: as none)
+  std::string versus;                  // the second sweep of `report A B`
+};
+
+// experiments/NAME for the plain report; else experiments/NAME/reports/SLUG, SLUG made of the choices
+// ("vs-B+training.epochs=30+where-optimizer.lr=0.1+plots-loss_curves"), its characters kept to
+// [A-Za-z0-9._=,+-]; one that had to be changed, or that is longer than 120, is cut and ends with a hash of the
+// whole (-1a2b3c4d), so that different choices never share a folder.
+std::string report_folder(const std::string& experiments_dir, const std::string& name, const ReportChoices& choices);
+
 struct ReportFiles {
   std::string html;
   std::vector<std::string> figures;
@@ -31,8 +47,14 @@ struct ReportFiles {
   std::string note;                    // e.g. "no trial has finished yet (4 pending)"
 };
 
-// Throws UserError when gnuplot is missing or the sweep has never been run (no sweep.json). A sweep
-// whose trials have not finished gets a report that says so.
+// Throws UserError, writing nothing, when gnuplot is missing, the sweep has never been run (no sweep.json) or
+// request.where keeps none of its trials. A sweep whose trials have not finished gets a report that says so.
 ReportFiles write_report(const ResolvedSweep& sweep, const std::string& experiments_dir, const ReportRequest& request = {});
+
+// `report A B`: one page, request.folder/report.html (required), with each figure of A next to the same figure of
+// B (drawn into request.folder/A/ and request.folder/B/), then both tables of trials. request applies to both.
+// Throws UserError, writing nothing, when either sweep has no results or the filters keep none of its trials.
+ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, const std::string& experiments_dir,
+                             const ReportRequest& request);
 
 }  // namespace sweeplab
