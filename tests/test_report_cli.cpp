@@ -137,7 +137,8 @@ TEST(ReportCli, PlotsDrawsExactlyThoseIntoAFolderOfTheirOwn) {
   }
   EXPECT_EQ(html.find("Figures not drawn"), std::string::npos);  // what was not asked for is not "missing"
   EXPECT_EQ(files_in(folder / "figures"),
-            (std::set<std::string>{"heatmap_batch.gp", "heatmap_batch.svg", "loss_curves.gp", "loss_curves.svg"}));
+            (std::set<std::string>{"heatmap_batch.gp", "heatmap_batch.svg", "loss_curves.gp", "loss_curves.svg",
+                                   "loss_curves_train.gp", "loss_curves_train.svg"}));  // a 2-D grid: test, then train
   expect_whole_svgs(folder / "figures");
   // The same plots in another order, comma-separated: the same report.
   const auto again = testing::run_in(dir, {"report", "s", "--plots", "loss_curves,heatmap_batch"});
