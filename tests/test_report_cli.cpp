@@ -234,7 +234,7 @@ TEST(ReportCli, WhereDrawsOneConfigurationOverItsSeeds) {
   EXPECT_EQ(seeds.size(), 2u);
   // The grid of final losses: the one cell kept, the others marked as left out by the filters (they have trials).
   const std::string grid = between(html, "id=\"grid\"", "</table>");
-  EXPECT_EQ(count(grid, "<td class=\"completed\">"), 1u) << grid;
+  EXPECT_EQ(count(grid, "<td class=\"completed\""), 1u) << grid;
   EXPECT_EQ(count(grid, ">left out (--where)<"), 3u) << grid;
   EXPECT_EQ(grid.find("no trial"), std::string::npos) << grid;
   // One line (the mean over the seeds) in the curves, not one per configuration of the sweep.

@@ -60,7 +60,7 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
       if (table.columns[c] == name) shown.push_back(c);
     }
   }
-  std::string html = "<table class=\"trials\"><thead><tr>";
+  std::string html = "<div class=\"scroll\"><table class=\"trials\"><thead><tr>";
   for (auto c : shown) html += "<th title=\"click to sort\">" + header_html(table.columns[c]) + "</th>";
   html += "</tr></thead><tbody>\n";
   for (const auto& row : table.rows) {
@@ -69,11 +69,19 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
       const std::string text = cell_html(row[c]);
       if (table.columns[c] == "status") html += "<td class=\"" + text + "\">" + text + "</td>";
       else if (table.columns[c] == "in_current_config" && text == "false") html += "<td class=\"not-current\">" + text + "</td>";
-      else html += "<td>" + text + "</td>";
+      else if (std::holds_alternative<double>(row[c]) && std::isfinite(std::get<double>(row[c])) &&
+               format_double_short(std::get<double>(row[c]), 4) != text) {
+        // Four significant digits, so the table fits the page; the number as export writes it is the tooltip
+        // and what the column sorts by.
+        html += "<td data-v=\"" + text + "\" title=\"" + text + "\">" +
+                html_escape(format_double_short(std::get<double>(row[c]), 4)) + "</td>";
+      } else {
+        html += "<td>" + text + "</td>";
+      }
     }
     html += "</tr>\n";
   }
-  return html + "</tbody></table>\n";
+  return html + "</tbody></table></div>\n";
 }
 
 // A grid of x (batch size, ...) x learning rate as a table: every cell of the axes, with its (mean) final train
@@ -84,11 +92,11 @@ std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfilter
   std::string html = "<h2>Final train loss by " + html_escape(grid.x_name()) + " and learning rate" +
                      (grid.facet.empty() ? "" : " (" + html_escape(grid.facet) + ")") +
                      "</h2>\n<table class=\"grid\" id=\"" + id + "\"><thead><tr><th>lr \\ " + html_escape(grid.x_name()) + "</th>";
-  for (auto x : grid.xs) html += "<th>" + format_double(x) + "</th>";
+  for (auto x : grid.xs) html += "<th>" + format_double_short(x, 6) + "</th>";
   html += "</tr></thead><tbody>\n";
   bool several = false;
   for (auto lr = grid.lrs.rbegin(); lr != grid.lrs.rend(); ++lr) {  // the largest on top, as in the heatmap
-    html += "<tr><th>" + format_double(*lr) + "</th>";
+    html += "<tr><th>" + format_double_short(*lr, 6) + "</th>";
     for (auto x : grid.xs) {
       const auto found = grid.cells.find({x, *lr});
       if (found == grid.cells.end()) {
@@ -100,7 +108,8 @@ std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfilter
       several = several || cell.trials > 1;
       const std::string notes = cell_notes(cell);
       if (!cell.losses.empty()) {
-        html += "<td class=\"completed\">" + format_double(mean_stderr(cell.losses).mean) +
+        const std::string mean = format_double(mean_stderr(cell.losses).mean);
+        html += "<td class=\"completed\" title=\"" + mean + "\">" + format_double_short(mean_stderr(cell.losses).mean, 4) +
                 (notes.empty() ? "" : " (" + html_escape(notes) + ")") + "</td>";
       } else {
         // One status: its name; several: how many of each.
@@ -138,7 +147,7 @@ const char* const kSortScript = R"JS(<script>
         head.classList.add(ascending ? 'ascending' : 'descending');
         var body = table.tBodies[0];
         var rows = Array.prototype.slice.call(body.rows);
-        var text = function (row) { return row.cells[column].textContent.trim(); };
+        var text = function (row) { var cell = row.cells[column]; return cell.dataset.v !== undefined ? cell.dataset.v : cell.textContent.trim(); };
         var numeric = rows.every(function (row) { var t = text(row); return t === '' || t === '.nan' || !isNaN(number(t)); });
         var empty = function (t) { return t === '' || (numeric && isNaN(number(t))); };
         rows.sort(function (a, b) {
@@ -165,7 +174,7 @@ std::string page_head(const std::string& title, bool side_by_side) {
          "figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{display:block;max-width:100%;height:auto}\n"
          "table{border-collapse:collapse;font-size:.8em}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}\n"
          "table.trials th{cursor:pointer;background:#f6f6f6;vertical-align:bottom}table.trials td:first-child,table.trials th:first-child{text-align:left}\n"
-         "th.ascending::after{content:\" \\25B2\"}th.descending::after{content:\" \\25BC\"}\n"
+         ".scroll{overflow-x:auto}th.ascending::after{content:\" \\25B2\"}th.descending::after{content:\" \\25BC\"}\n"
          "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending,td.partial,td.running,td.interrupted,"
          "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
          ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
