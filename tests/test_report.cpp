@@ -366,6 +366,10 @@ TEST(Report, PartialSweepKeepsThePlannedAxes) {
   const auto unfinished = datablock(script, "noresult");
   ASSERT_EQ(unfinished.size(), 2u);
   for (const auto& cell : unfinished) EXPECT_DOUBLE_EQ(cell[1], std::log2(0.03));
+  // The loss curves' panel of lr 0.03 says its trials have not run (not that they have no finite loss).
+  const std::string curves = testing::read_file(dir.path() / "experiments/s/figures/loss_curves.gp");
+  EXPECT_EQ(count(curves, "set label 1 \"not run yet\""), 1u) << curves;
+  EXPECT_NE(html.find("No curve for bs=8 lr=0.03; bs=16 lr=0.03: not run yet."), std::string::npos);
   expect_whole_svgs(dir.path() / "experiments/s/figures");
 }
 

@@ -6,6 +6,7 @@
 // beside the panels rather than over the data.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "figure.hpp"
@@ -109,6 +110,16 @@ Layout layout_of(const SweepSpec& spec, const std::vector<Group>& groups) {
   // One varying key: one panel, coloured by it.
   if (layout.colour_key.empty()) std::swap(layout.colour_key, layout.panel_key);
   return layout;
+}
+
+// Why a setting has no curve, from its trials' statuses: "not run yet", "diverged before its first evaluation",
+// or what its trials are ("1 diverged, 2 pending"); `brief`: short enough for a panel.
+std::string no_curve_reason(const std::vector<const TrialState*>& trials, bool brief = false) {
+  std::map<std::string, int> statuses;
+  for (const auto* trial : trials) ++statuses[trial->status];
+  if (statuses.size() == 1 && statuses.count("pending")) return "not run yet";
+  if (statuses.size() == 1 && statuses.count("diverged")) return brief ? "diverged at once" : "diverged before its first evaluation";
+  return brief ? "no evaluation yet" : "no evaluation with a finite loss yet (" + status_counts(statuses) + ")";
 }
 
 // ---- one figure of panels ----
@@ -260,7 +271,9 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
     plots += std::string("set ylabel ") + (column == 0 ? gp_quote(panel.metric.label) : "''") + "\n";
     plots += std::string("set xlabel ") + (row == rows - 1 || p + columns >= n ? gp_quote(set.x_label) : "''") + "\n";
     if (plot.empty()) {
-      plots += "set label 1 'no evaluation with a finite loss' at graph 0.5,0.5 center tc rgb '#777777'\nplot 1/0 notitle\n"
+      std::vector<const TrialState*> trials;
+      for (auto g : panel.groups) trials.insert(trials.end(), groups[g].trials.begin(), groups[g].trials.end());
+      plots += "set label 1 " + gp_quote(no_curve_reason(trials, true)) + " at graph 0.5,0.5 center tc rgb '#777777'\nplot 1/0 notitle\n"
                "unset label 1\n";
     } else {
       ++drawn_panels;
@@ -331,16 +344,20 @@ std::string cut_note(const PanelNotes& notes) {
          "a panel names the lines it cuts.";
 }
 
-// Groups of the figure with no finite evaluation at all: "lr=10 bs=8".
+// Groups of the figure with no finite evaluation at all, by reason: "lr=10 bs=8: diverged before its first
+// evaluation"; more than 6 settings of one reason are counted, not named.
 std::string without_curves(const std::vector<Group>& groups, const std::vector<std::size_t>& drawn, const std::string& metric,
                            XAxis x_axis) {
-  std::vector<std::string> labels;
+  std::map<std::string, std::vector<std::string>> by_reason;
   for (auto g : drawn) {
-    if (mean_curve(groups[g], metric, x_axis).empty()) labels.push_back(groups[g].label);
+    if (mean_curve(groups[g], metric, x_axis).empty()) by_reason[no_curve_reason(groups[g].trials)].push_back(groups[g].label);
   }
-  if (labels.empty()) return "";
-  return " No curve for " + join(labels, "; ") + ": no evaluation with a finite loss" +
-         (labels.size() == 1 ? " (it diverged at once, or has not been evaluated yet)." : " (diverged at once, or not evaluated yet).");
+  std::string text;
+  for (const auto& [reason, labels] : by_reason) {
+    text += labels.size() <= 6 ? " No curve for " + join(labels, "; ") + ": " + reason + "."
+                               : " No curve for " + std::to_string(labels.size()) + " settings: " + reason + ".";
+  }
+  return text;
 }
 
 // 1. Accuracy (loss for regression) against epoch or step.
