@@ -520,10 +520,10 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
 // Every grid's heatmaps, or why there are none.
 std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids) {
   if (grids.empty()) {
-    Figure by_lr{"heatmap_batch.svg", "Final train loss over batch size and learning rate", "", "", "", ""};
+    Figure by_lr{"heatmap_batch.svg", "Heatmap over batch size and learning rate", "", "", "", ""};
     by_lr.why_not = "the sweep does not vary optimizer.lr (or optimizer.temperature) and a second number such as "
                     "training.batch_size (each needs 2 or more values)";
-    Figure by_temperature{"heatmap_temperature.svg", "Final train loss over batch size and temperature eta/B", "", "", "", ""};
+    Figure by_temperature{"heatmap_temperature.svg", "Heatmap over batch size and temperature eta/B", "", "", "", ""};
     by_temperature.why_not = by_lr.why_not;
     return {by_lr, by_temperature};
   }
