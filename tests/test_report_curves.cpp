@@ -199,6 +199,29 @@ TEST(LossCurves, AnExplodingLossIsCutAtTheTopAndNamedInItsPanel) {
   EXPECT_EQ(figure_caption(testing::read_file(files.html), "loss_curves_train").find("The loss axis stops at"), std::string::npos);
 }
 
+// A samples budget (an online teacher: every trial stays in epoch 0) is drawn against samples seen, so the curves
+// are curves, not a column of points at epoch 0; a pruned (skipped) setting says so.
+TEST(LossCurves, ASamplesBudgetIsDrawnAgainstSamplesSeen) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: teacher, teacher: poly, features: 8, online: true, samples: 400}\n"
+                              "model: {hidden: [16]}\noptimizer: {name: sgd}\n"
+                              "training: {samples: 1024, eval_every: 256}\nstop: {divergence_loss: 1.0e+4}\n"
+                              "sweep: {prune: above_divergence, grid: {training.batch_size: [8, 16], optimizer.lr: [0.001, 1.0e+3, 1.0e+4]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/loss_curves.gp");
+  EXPECT_NE(script.find("set xlabel \"samples seen\""), std::string::npos) << script;
+  EXPECT_EQ(script.find("set xlabel \"epoch\""), std::string::npos);
+  // Batch size 8 at lr 0.001 (group 0): one point per evaluation, at the samples seen by then.
+  const auto points = datablock(script, "test0");
+  ASSERT_EQ(points.size(), 4u) << script;
+  for (std::size_t i = 0; i < points.size(); ++i) EXPECT_EQ(points[i][0], 256.0 * double(i + 1));
+  // lr 1e4 is skipped at both batch sizes once lr 1e3 diverged: its panel and the caption say so.
+  EXPECT_NE(script.find("set label 1 \"skipped\""), std::string::npos) << script;
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_NE(html.find(": skipped (sweep.prune)."), std::string::npos);
+}
+
 TEST(LossVsSamples, HasAColourBarInTemperaturesAndNoKeyOfEveryLine) {
   TempDir dir;
   dir.write("configs/s.yaml", kGrid);

@@ -119,6 +119,7 @@ std::string no_curve_reason(const std::vector<const TrialState*>& trials, bool b
   for (const auto* trial : trials) ++statuses[trial->status];
   if (statuses.size() == 1 && statuses.count("pending")) return "not run yet";
   if (statuses.size() == 1 && statuses.count("diverged")) return brief ? "diverged at once" : "diverged before its first evaluation";
+  if (statuses.size() == 1 && statuses.count("skipped")) return brief ? "skipped" : "skipped (sweep.prune)";
   return brief ? "no evaluation yet" : "no evaluation with a finite loss yet (" + status_counts(statuses) + ")";
 }
 
@@ -360,15 +361,18 @@ std::string without_curves(const std::vector<Group>& groups, const std::vector<s
   return text;
 }
 
-// 1. Accuracy (loss for regression) against epoch or step.
+// 1. Accuracy (loss for regression) against epoch, step or samples seen.
 std::vector<Figure> curves_figures(const ReportData& report) {
   const auto& sweep = report.sweep;
   const auto& groups = report.groups;
   const auto& base = sweep.spec.base;
   const bool classification = is_classification_task(base.task.name);
-  const bool in_steps = base.training.steps > 0;
-  const XAxis x_axis = in_steps ? XAxis::Step : XAxis::Epoch;
-  const std::string what = classification ? "accuracy" : "loss", x_name = in_steps ? "step" : "epoch";
+  // Against the budget's unit: samples seen (a samples budget, e.g. an online teacher, where every trial is in
+  // epoch 0), steps, or epochs.
+  const bool in_samples = base.training.samples > 0, in_steps = !in_samples && base.training.steps > 0;
+  const XAxis x_axis = in_samples ? XAxis::Samples : in_steps ? XAxis::Step : XAxis::Epoch;
+  const std::string what = classification ? "accuracy" : "loss",
+                    x_name = in_samples ? "samples seen" : in_steps ? "step" : "epoch";
   const std::string where = report.where.empty() ? "" : " (where " + report.where + ")";
   const Metric train{classification ? "train_acc" : "train_loss", "train " + what, !classification};
   const Metric test{classification ? "test_acc" : "test_loss", "test " + what, !classification};
