@@ -299,6 +299,8 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   if (!y_tics.empty()) script += "set ytics " + y_tics + "\n";
   if (x_low < x_high) script += "set xrange [" + num(x_low) + ":" + num(x_high) + "]\n";
   if (x_low < x_high && x_high - x_low <= 10) script += "set xtics 1\n";  // epochs and steps are whole numbers
+  // Samples run to tens of thousands: 4k, 8k, ... so that a narrow panel's labels do not run together.
+  if (set.x_axis == XAxis::Samples && x_high >= 10000) script += "set format x '%.0s%c'\nset xtics rotate by 0\n";
   script += plots;
   if (legend) {
     script += "# the legend, beside the panels\nunset logscale\nunset border\nunset tics\nunset grid\nunset title\n"
