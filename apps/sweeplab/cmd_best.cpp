@@ -191,17 +191,8 @@ int run_best(const GlobalOptions& global, const BestOptions& options, std::ostre
     }
   }
   if (chosen.empty()) {
-    std::vector<std::string> values;
-    for (const auto& filter : filters) {
-      std::vector<std::string> seen;
-      for (const auto& trial : state.trials) {
-        const auto text = to_short_text(find_field(filter.key)->get(trial.spec.config));
-        if (std::find(seen.begin(), seen.end(), text) == seen.end()) seen.push_back(text);
-      }
-      values.push_back(filter.key + " is " + join(seen, ", "));
-    }
     throw UserError("--where " + join(options.where, " --where ") + ": no trial of sweep " + sweep.spec.name +
-                    " matches (" + join(values, "; ") + ")");
+                    " matches (" + values_there_are(filters, state.trials) + ")");
   }
   std::vector<TrialState> completed;
   for (const auto& trial : chosen) {

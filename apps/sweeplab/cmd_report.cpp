@@ -63,17 +63,8 @@ void require_a_match(const ResolvedSweep& sweep, const std::string& experiments_
   for (const auto& trial : state.trials) {
     if (matches(trial.spec.config, filters)) return;
   }
-  std::vector<std::string> values;
-  for (const auto& filter : filters) {
-    std::vector<std::string> seen;
-    for (const auto& trial : state.trials) {
-      const auto text = to_short_text(find_field(filter.key)->get(trial.spec.config));
-      if (std::find(seen.begin(), seen.end(), text) == seen.end()) seen.push_back(text);
-    }
-    values.push_back(filter.key + " is " + join(seen, ", "));
-  }
   throw UserError("report: --where " + join(items, " --where ") + ": no trial of sweep " + sweep.spec.name + " matches (" +
-                  join(values, "; ") + ")");
+                  values_there_are(filters, state.trials) + ")");
 }
 
 }  // namespace

@@ -94,4 +94,17 @@ bool matches(const Config& config, const std::vector<WhereFilter>& filters) {
   return true;
 }
 
+std::string values_there_are(const std::vector<WhereFilter>& filters, const std::vector<TrialState>& trials) {
+  std::vector<std::string> values;
+  for (const auto& filter : filters) {
+    std::vector<std::string> seen;
+    for (const auto& trial : trials) {
+      const auto text = to_short_text(find_field(filter.key)->get(trial.spec.config));
+      if (std::find(seen.begin(), seen.end(), text) == seen.end()) seen.push_back(text);
+    }
+    values.push_back(filter.key + " is " + join(seen, ", "));
+  }
+  return join(values, "; ");
+}
+
 }  // namespace sweeplab

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sweeplab/config/config.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 
 namespace CLI {
 class App;
@@ -27,5 +28,9 @@ std::vector<WhereFilter> parse_where(const std::vector<std::string>& items);
 
 // Every filter holds for the config.
 bool matches(const Config& config, const std::vector<WhereFilter>& filters);
+
+// For a --where that matched nothing: the values each filtered key has in the trials, "optimizer.lr is 0.01, 0.1;
+// training.batch_size is 8" (in the trials' order).
+std::string values_there_are(const std::vector<WhereFilter>& filters, const std::vector<TrialState>& trials);
 
 }  // namespace sweeplab

@@ -537,22 +537,21 @@ std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids) {
 
 }  // namespace
 
-std::vector<Figure> heatmap_batch(const ReportData& data) {
-  auto figures = heatmap_figures(data.grids);
+namespace {
+
+// The heatmaps of every grid whose file name starts with `kind` (heatmap_batch, heatmap_temperature).
+std::vector<Figure> heatmaps_of_kind(const ReportData& data, const std::string& kind) {
   std::vector<Figure> kept;
-  for (auto& figure : figures) {
-    if (figure.file.rfind("heatmap_batch", 0) == 0) kept.push_back(std::move(figure));
+  for (auto& figure : heatmap_figures(data.grids)) {
+    if (figure.file.rfind(kind, 0) == 0) kept.push_back(std::move(figure));
   }
   return kept;
 }
 
-std::vector<Figure> heatmap_temperature(const ReportData& data) {
-  auto figures = heatmap_figures(data.grids);
-  std::vector<Figure> kept;
-  for (auto& figure : figures) {
-    if (figure.file.rfind("heatmap_temperature", 0) == 0) kept.push_back(std::move(figure));
-  }
-  return kept;
-}
+}  // namespace
+
+std::vector<Figure> heatmap_batch(const ReportData& data) { return heatmaps_of_kind(data, "heatmap_batch"); }
+
+std::vector<Figure> heatmap_temperature(const ReportData& data) { return heatmaps_of_kind(data, "heatmap_temperature"); }
 
 }  // namespace sweeplab::report_detail
