@@ -86,6 +86,21 @@ TEST(DoubleGoalEnv, GreedyEpisodesOfScriptedPolicies) {
   EXPECT_EQ(stuck.total_return, 0.0);
 }
 
+TEST(DoubleGoalEnv, OptimalLengthsAndTheShareOfStartsAPolicyWalksOptimallyFrom) {
+  EXPECT_EQ(rl::interior_positions().size(), 19u);
+  EXPECT_EQ(rl::interior_positions().front(), -0.9);
+  EXPECT_EQ(rl::interior_positions()[12], 0.3);
+  EXPECT_EQ(rl::optimal_length(0.0), 10);
+  EXPECT_EQ(rl::optimal_length(0.3), 7);
+  EXPECT_EQ(rl::optimal_length(-0.9), 1);
+  EXPECT_EQ(rl::run_episode([](float) { return 0; }, 0.3).length, 13);
+  // Always right is optimal from 0.0 and the 9 starts right of it, not from the 9 left of it.
+  EXPECT_DOUBLE_EQ(rl::optimal_start_fraction([](float) { return 1; }), 10.0 / 19.0);
+  EXPECT_EQ(rl::optimal_start_fraction([](float x) { return x < 0.0f ? 0 : 1; }), 1.0);
+  EXPECT_EQ(rl::optimal_start_fraction([](float x) { return x <= 0.0f ? 1 : 0; }), 0.0);
+  EXPECT_TRUE(higher_is_better("greedy_optimal_fraction"));
+}
+
 // ---- exploration and episodes ---------------------------------------------------------------------------
 
 TEST(Exploration, EpsilonFollowsTheSeedsExponentialSchedule) {
@@ -393,6 +408,13 @@ TEST(Dqn, MetricsCarryTheRlFieldsStepsAreEnvironmentStepsSamplesAreReplayedTrans
     EXPECT_TRUE(length >= 10 && length <= 50) << line;
     // A greedy episode earns 1 exactly when it ends before the limit.
     EXPECT_EQ(line["greedy_return"].get<double>(), length < 50 ? 1.0 : 0.0) << line;
+    const double optimal = line["greedy_optimal_fraction"].get<double>() * 19.0;  // a count of the 19 starts
+    EXPECT_NEAR(optimal, std::round(optimal), 1e-9) << line;
+    EXPECT_TRUE(optimal >= 0.0 && optimal <= 19.0) << line;
+    // A 10-step episode from 0.0 walks straight to one end, so the policy is optimal from 0.0 and from every
+    // position on its way (10 of the 19 starts); more than 10 steps from 0.0 means 0.0 itself is not optimal.
+    if (length == 10) EXPECT_GE(optimal, 10.0 - 1e-9) << line;
+    if (length > 10) EXPECT_LE(optimal, 18.0 + 1e-9) << line;
     if (line.contains("episode_return")) {
       EXPECT_GE(line["episode_return"].get<double>(), 0.0);
       EXPECT_LE(line["episode_return"].get<double>(), 1.0);

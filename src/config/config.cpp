@@ -39,7 +39,7 @@ const std::vector<std::string>& device_names() {
 const std::vector<std::string>& metric_names() {
   static const std::vector<std::string> names = {"train_loss",     "test_loss", "train_acc",     "test_acc",
                                                  "val_loss",       "val_acc",   "episode_return", "greedy_return",
-                                                 "greedy_length",  "epsilon"};
+                                                 "greedy_length",  "greedy_optimal_fraction", "epsilon"};
   return names;
 }
 const std::vector<std::string>& teacher_names() {
@@ -72,7 +72,8 @@ bool is_reinforcement_task(const std::string& task_name) { return task_name == "
 
 namespace {
 bool is_rl_metric(const std::string& metric) {
-  return metric == "episode_return" || metric == "greedy_return" || metric == "greedy_length" || metric == "epsilon";
+  return metric == "episode_return" || metric == "greedy_return" || metric == "greedy_length" ||
+         metric == "greedy_optimal_fraction" || metric == "epsilon";
 }
 }  // namespace
 
@@ -320,7 +321,7 @@ void validate_reinforcement(const Config& config) {
     if (held_out || target.metric == "train_acc") {
       throw ValueError("targets", "'" + text + "'",
                        "names a metric task doublegoal does not have: use greedy_length, greedy_return, "
-                       "episode_return, epsilon or train_loss, e.g. 'greedy_length <= 10'");
+                       "greedy_optimal_fraction, episode_return, epsilon or train_loss, e.g. 'greedy_length <= 10'");
     }
   }
 }

@@ -318,8 +318,10 @@ std::vector<FieldSpec> make_schema() {
       field("targets", &C::targets,
             "Goals whose first step and sample count are recorded, e.g. ['test_acc >= 0.99']; metrics: "
             "train_loss, test_loss, train_acc, test_acc (val_loss and val_acc name the test metrics too, as seed 003 "
-            "calls its held-out set); doublegoal: episode_return, greedy_return, greedy_length (lower is better; 10 "
-            "is optimal, e.g. 'greedy_length <= 10'), epsilon, train_loss (the mean TD loss).",
+            "calls its held-out set); doublegoal: episode_return, greedy_return, greedy_length (of a greedy episode "
+            "from the start; lower is better, 10 is optimal: 'greedy_length <= 10'), greedy_optimal_fraction (the "
+            "share of the 19 positions -0.9..0.9 from which the greedy policy walks straight to the nearer goal: "
+            "'greedy_optimal_fraction >= 1'), epsilon, train_loss (the mean TD loss).",
             bookkeeping),
   };
 }

@@ -10,7 +10,9 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 }
 }  // namespace
 
-bool higher_is_better(const std::string& metric) { return ends_with(metric, "_acc") || ends_with(metric, "_return"); }
+bool higher_is_better(const std::string& metric) {
+  return ends_with(metric, "_acc") || ends_with(metric, "_return") || ends_with(metric, "_fraction");
+}
 
 std::optional<double> metric_value(const EvalRecord& record, const std::string& metric) {
   if (record.diverged) return std::nullopt;
@@ -19,6 +21,7 @@ std::optional<double> metric_value(const EvalRecord& record, const std::string& 
   if (metric == "episode_return") return record.episode_return;
   if (metric == "epsilon") return record.epsilon;
   if (metric == "greedy_return") return record.greedy_return;
+  if (metric == "greedy_optimal_fraction") return record.greedy_optimal_fraction;
   if (metric == "greedy_length") {
     return record.greedy_length ? std::optional<double>(double(*record.greedy_length)) : std::nullopt;
   }

@@ -99,7 +99,8 @@ class DqnTrial {
     explore_ = rl::Generator(seed ^ kExplorationSalt);
     episodes_ = rl::EpisodeLog(config_.rl.return_window);
     tracker_ = std::make_unique<MetricsTracker>(
-        config_.targets, std::vector<std::string>{"train_loss", "episode_return", "greedy_return", "greedy_length"});
+        config_.targets, std::vector<std::string>{"train_loss", "episode_return", "greedy_return", "greedy_length",
+                                                    "greedy_optimal_fraction"});
     step_ = samples_ = updates_since_eval_ = evaluations_ = 0;
     loss_sum_ = elapsed_before_ = 0.0;
     lr_ = config_.optimizer.lr;
@@ -250,9 +251,21 @@ class DqnTrial {
                                                 : std::numeric_limits<double>::quiet_NaN();
     record.episode_return = episodes_.mean_return();
     record.epsilon = rl::epsilon_at(config_.rl, step_ - 1);
-    const rl::EpisodeResult greedy = rl::run_episode([this](float observation) { return greedy_action(observation); });
+    // The greedy policy as a table over the positions an episode passes through (one forward for all of them).
+    const std::vector<double> positions = rl::interior_positions();
+    auto inputs = torch::empty({std::int64_t(positions.size()), 1}, torch::kFloat32);
+    for (std::size_t i = 0; i < positions.size(); ++i) inputs.data_ptr<float>()[i] = float(positions[i]);
+    std::vector<int> table(positions.size());
+    {
+      torch::NoGradGuard no_grad;
+      const auto actions = q_->forward(inputs).argmax(1).contiguous();  // a tie: action 0, as torch.argmax
+      for (std::size_t i = 0; i < table.size(); ++i) table[i] = int(actions.data_ptr<std::int64_t>()[i]);
+    }
+    const auto policy = [&](float observation) { return table.at(std::size_t(std::llround(observation * 10.0f) + 9)); };
+    const rl::EpisodeResult greedy = rl::run_episode(policy);
     record.greedy_return = greedy.total_return;
     record.greedy_length = greedy.length;
+    record.greedy_optimal_fraction = rl::optimal_start_fraction(policy);
     record.elapsed_s = elapsed();
     loss_sum_ = 0.0;
     updates_since_eval_ = 0;

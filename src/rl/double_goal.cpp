@@ -1,5 +1,6 @@
 #include "sweeplab/rl/double_goal.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -34,9 +35,11 @@ StepResult DoubleGoalEnv::step(int action) {
   return result;
 }
 
-EpisodeResult run_episode(const std::function<int(float)>& policy) {
+EpisodeResult run_episode(const std::function<int(float)>& policy, double start) {
   DoubleGoalEnv env;
-  float observation = env.reset();
+  env.reset();
+  env.restore(start, 0);
+  float observation = env.observation();
   EpisodeResult episode;
   for (bool done = false; !done;) {
     const StepResult step = env.step(policy(observation));
@@ -46,6 +49,27 @@ EpisodeResult run_episode(const std::function<int(float)>& policy) {
     done = step.done;
   }
   return episode;
+}
+
+std::vector<double> interior_positions() {
+  std::vector<double> positions;
+  for (int k = -9; k <= 9; ++k) positions.push_back(round5(double(k) / 10.0));
+  return positions;
+}
+
+std::int64_t optimal_length(double start) {
+  const auto tenths = std::llround(start * 10.0);
+  return std::min(10 - tenths, 10 + tenths);
+}
+
+double optimal_start_fraction(const std::function<int(float)>& policy) {
+  const std::vector<double> starts = interior_positions();
+  int optimal = 0;
+  for (const double start : starts) {
+    const EpisodeResult episode = run_episode(policy, start);
+    optimal += episode.total_return == 1.0 && episode.length == optimal_length(start);
+  }
+  return double(optimal) / double(starts.size());
 }
 
 }  // namespace sweeplab::rl

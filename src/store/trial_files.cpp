@@ -68,6 +68,7 @@ json record_object(const EvalRecord& record) {
   if (record.epsilon) line["epsilon"] = number(*record.epsilon);
   if (record.greedy_return) line["greedy_return"] = number(*record.greedy_return);
   if (record.greedy_length) line["greedy_length"] = *record.greedy_length;
+  if (record.greedy_optimal_fraction) line["greedy_optimal_fraction"] = number(*record.greedy_optimal_fraction);
   line["elapsed_s"] = record.elapsed_s;
   return line;
 }

@@ -26,17 +26,19 @@ struct EvalRecord {
   std::optional<double> epsilon;               // the exploration rate of the last environment step
   std::optional<double> greedy_return;         // one episode with the greedy policy (epsilon 0), from the start
   std::optional<std::int64_t> greedy_length;   // its length in steps (10 is optimal, 50 the limit)
+  // The share of the 19 positions -0.9..0.9 from which the greedy policy walks straight to the nearer goal.
+  std::optional<double> greedy_optimal_fraction;
   // Not an evaluation: the step that diverged, whose batch loss (train_loss here; inf, nan or above
   // stop.divergence_loss) ended the trial. The last line of a diverged trial's metrics.jsonl; no test metrics.
   bool diverged = false;
 };
 
 // A metric of a record by name (train_loss, test_loss, train_acc, test_acc; episode_return, epsilon,
-// greedy_return, greedy_length); nullopt when absent or not a number, and for every metric of a diverged record
+// greedy_return, greedy_length, greedy_optimal_fraction); nullopt when absent or not a number, and for every metric of a diverged record
 // (it is no evaluation to average or compare).
 std::optional<double> metric_value(const EvalRecord& record, const std::string& metric);
 
-// The direction of "best": accuracies and returns up, losses, lengths and epsilon down.
+// The direction of "best": accuracies, returns and fractions up; losses, lengths and epsilon down.
 bool higher_is_better(const std::string& metric);
 
 // Skipped: not run, or stopped, because sweep.prune ruled it out (TrialOutcome::skip_reason says why).

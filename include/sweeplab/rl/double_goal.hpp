@@ -5,6 +5,7 @@
 // the position (one float). Plain C++: no LibTorch.
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace sweeplab::rl {
 
@@ -45,7 +46,20 @@ struct EpisodeResult {
   std::int64_t length = 0;  // steps until done (at most kMaxSteps)
 };
 
-// One episode from the start with the actions `policy` picks for each observation (the greedy evaluation).
-EpisodeResult run_episode(const std::function<int(float)>& policy);
+// One episode with the actions `policy` picks for each observation, from 0.0 (the environment's start) or from
+// `start`, a position on the track's grid.
+EpisodeResult run_episode(const std::function<int(float)>& policy, double start = 0.0);
+
+// The positions an episode can pass through before a goal: -0.9, -0.8, ..., 0.9 (19, rounded as the environment
+// rounds them).
+std::vector<double> interior_positions();
+
+// The fewest steps from `start` to a goal: to the nearer end (10 from 0.0).
+std::int64_t optimal_length(double start);
+
+// The share of interior_positions() from which `policy` walks to a goal in optimal_length steps: 1 when it heads
+// for the nearer end from everywhere. (From 0.0 alone "always right" is optimal, which an untrained network often
+// does already.)
+double optimal_start_fraction(const std::function<int(float)>& policy);
 
 }  // namespace sweeplab::rl
