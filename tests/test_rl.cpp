@@ -500,5 +500,37 @@ INSTANTIATE_TEST_SUITE_P(
                                    "lr_schedule: {name: cosine}\nrl: {replay_capacity: 100}\n"}),
     [](const auto& info) { return info.param.name; });
 
+// ---- the named sweep ------------------------------------------------------------------------------------
+
+const fs::path kRepoConfigs = fs::path(SWEEPLAB_SOURCE_DIR) / "configs";
+
+// configs/dqn-doublegoal.yaml cut down to 1000 environment steps, two seeds and lr 0.001: at that rate the
+// greedy policy becomes optimal from every start within a few hundred steps, so most trials reach the target.
+TEST(DqnNamedSweep, ReachesTheOptimalGreedyPolicyAndShowRoundTrips) {
+  TempDir dir;
+  dir.write("configs/dqn-doublegoal.yaml", testing::read_file(kRepoConfigs / "dqn-doublegoal.yaml"));
+  const auto run = testing::run_in(dir, {"run", "dqn-doublegoal", "-q", "-o", "training.steps=1000", "-o",
+                                         "sweep.seeds=2", "-o", "optimizer.lr=0.001"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  int trials = 0, reached = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "experiments" / "dqn-doublegoal" / "trials")) {
+    const auto summary = testing::read_json(entry.path() / "summary.json");
+    ++trials;
+    EXPECT_EQ(summary["status"], "completed");
+    EXPECT_EQ(summary["targets"][0]["target"], "greedy_optimal_fraction >= 1");
+    reached += summary["steps_to_target"]["greedy_optimal_fraction >= 1"].is_number();
+  }
+  EXPECT_EQ(trials, 6);  // batch sizes 8, 32, 128 x 2 seeds
+  EXPECT_GE(reached, 4);
+  // `show` prints only the keys doublegoal uses; loaded back, the same trials.
+  const auto show = testing::run_in(dir, {"show", "dqn-doublegoal"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  dir.write("configs/copy.yaml", show.out);
+  const auto original = load_sweep(dir.str("configs"), "dqn-doublegoal");
+  const auto copy = load_sweep(dir.str("configs"), "copy");
+  ASSERT_EQ(copy.trials.size(), original.trials.size());
+  for (std::size_t i = 0; i < copy.trials.size(); ++i) EXPECT_EQ(copy.trials[i].id, original.trials[i].id);
+}
+
 }  // namespace
 }  // namespace sweeplab
