@@ -500,6 +500,23 @@ INSTANTIATE_TEST_SUITE_P(
                                    "lr_schedule: {name: cosine}\nrl: {replay_capacity: 100}\n"}),
     [](const auto& info) { return info.param.name; });
 
+// Raising training.steps continues a completed trial from its final checkpoint (mid-episode, buffer and all) to the
+// numbers of a trial run with the larger budget from the start.
+TEST(Dqn, RaisingTheBudgetContinuesACompletedTrialBitIdentically) {
+  TempDir dir;
+  dir.write("configs/r.yaml", kDoubleGoal);
+  ASSERT_EQ(testing::run_sweeplab(dir, "run r -q -o training.steps=900 --experiments whole").code, 0);
+  ASSERT_EQ(testing::run_sweeplab(dir, "run r -q -o training.steps=500").code, 0);
+  const auto extended = testing::run_sweeplab(dir, "run r -q -o training.steps=900");
+  ASSERT_EQ(extended.code, 0) << extended.err;
+  const auto trial = only_trial(dir), reference = only_trial(dir, "whole");
+  const auto summary = testing::read_json(trial / "summary.json");
+  EXPECT_EQ(summary["resumed_from_step"], 500);
+  EXPECT_EQ(summary["steps"], 900);
+  EXPECT_EQ(testing::metric_values(trial), testing::metric_values(reference));
+  EXPECT_EQ(summary["weights_digest"], testing::read_json(reference / "summary.json")["weights_digest"]);
+}
+
 // ---- the named sweep ------------------------------------------------------------------------------------
 
 const fs::path kRepoConfigs = fs::path(SWEEPLAB_SOURCE_DIR) / "configs";
