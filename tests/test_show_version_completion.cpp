@@ -165,7 +165,10 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
       "model.centered", "task.x_range", "task.features", "task.classes", "task.path", "task.label_column",
       "task.inputs_key", "task.labels_key", "task.modulus", "task.train_fraction", "task.teacher", "task.teacher_seed",
       "task.degree", "task.teacher_hidden", "task.teacher_activation", "task.teacher_parameterization",
-      "task.teacher_gamma", "task.alpha", "task.beta", "task.label_noise", "task.online", "stop.on_target"};
+      "task.teacher_gamma", "task.alpha", "task.beta", "task.label_noise", "task.online", "stop.on_target",
+      // doublegoal only (issue 14)
+      "rl.discount", "rl.replay_capacity", "rl.epsilon_start", "rl.epsilon_end", "rl.epsilon_decay",
+      "rl.target_update_every", "rl.tau", "rl.loss", "rl.return_window"};
   EXPECT_EQ(unused, expected);
 
   Config grokking;

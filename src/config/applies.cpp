@@ -17,6 +17,8 @@ bool is_optimizer_adam(const Config& c) { return c.optimizer.name == "adam" || c
 bool is_task(const Config& c, const char* name) { return c.task.name == name; }
 bool is_teacher(const Config& c, const char* kind) { return c.task.name == "teacher" && c.task.teacher == kind; }
 bool ramps(const Config& c) { return c.batch_schedule.name == "linear" || c.batch_schedule.name == "geometric"; }
+bool is_rl(const Config& c) { return is_reinforcement_task(c.task.name); }
+bool is_supervised(const Config& c) { return !is_reinforcement_task(c.task.name); }
 bool is_modular(const Config& c) {
   return c.task.name == "x_plus_y" || c.task.name == "x_minus_y" || c.task.name == "x_div_y";
 }
@@ -24,10 +26,14 @@ bool is_modular(const Config& c) {
 // Keys missing here apply to every config. Each rule reads only the keys in kDeciding below.
 const std::map<std::string, Rule>& rules() {
   static const std::map<std::string, Rule> table = {
-      // budget: samples replaces steps, steps replaces epochs
-      {"training.epochs", [](const Config& c) { return c.training.steps == 0 && c.training.samples == 0; }},
-      {"training.steps", [](const Config& c) { return c.training.samples == 0; }},
-      {"training.drop_last", [](const Config& c) { return !c.task.online; }},  // a stream has no epochs
+      // budget: samples replaces steps, steps replaces epochs; doublegoal counts environment steps
+      {"training.epochs",
+       [](const Config& c) { return is_supervised(c) && c.training.steps == 0 && c.training.samples == 0; }},
+      {"training.steps", [](const Config& c) { return c.training.samples == 0 || is_rl(c); }},
+      {"training.samples", is_supervised},
+      {"training.drop_last", [](const Config& c) { return !c.task.online && is_supervised(c); }},  // a stream has no epochs
+      {"training.device", is_supervised},  // doublegoal: cpu
+      {"model.parameterization", is_supervised},
       {"optimizer.lr", [](const Config& c) { return c.optimizer.temperature == 0.0; }},
       {"optimizer.momentum", [](const Config& c) { return c.optimizer.name == "sgd"; }},
       {"optimizer.nesterov", [](const Config& c) { return c.optimizer.name == "sgd"; }},
@@ -37,6 +43,15 @@ const std::map<std::string, Rule>& rules() {
       {"lr_schedule.gamma", [](const Config& c) { return c.lr_schedule.name == "step"; }},
       {"lr_schedule.final_lr_factor", [](const Config& c) { return c.lr_schedule.name == "cosine"; }},
       {"batch_schedule.name", [](const Config& c) { return c.batch_schedule.name != "constant"; }},
+      {"rl.discount", is_rl},
+      {"rl.replay_capacity", is_rl},
+      {"rl.epsilon_start", is_rl},
+      {"rl.epsilon_end", is_rl},
+      {"rl.epsilon_decay", is_rl},
+      {"rl.target_update_every", [](const Config& c) { return is_rl(c) && c.rl.tau == 0.0; }},
+      {"rl.tau", is_rl},
+      {"rl.loss", is_rl},
+      {"rl.return_window", is_rl},
       {"batch_schedule.initial_batch_size", [](const Config& c) { return c.batch_schedule.name != "constant"; }},
       {"batch_schedule.final_batch_size", ramps},
       {"batch_schedule.ramp_steps", ramps},
@@ -47,8 +62,11 @@ const std::map<std::string, Rule>& rules() {
       {"model.init_std", [](const Config& c) { return c.model.parameterization != "standard"; }},
       {"model.centered", [](const Config& c) { return c.model.parameterization != "standard"; }},
       {"task.samples",
-       [](const Config& c) { return !is_task(c, "csv") && !is_task(c, "npz") && !is_algorithmic_task(c.task.name); }},
-      {"task.test_fraction", [](const Config& c) { return !is_algorithmic_task(c.task.name); }},
+       [](const Config& c) {
+         return !is_task(c, "csv") && !is_task(c, "npz") && !is_algorithmic_task(c.task.name) && is_supervised(c);
+       }},
+      {"task.test_fraction", [](const Config& c) { return !is_algorithmic_task(c.task.name) && is_supervised(c); }},
+      {"task.data_seed", is_supervised},  // doublegoal: no data, the environment is deterministic
       {"task.noise", [](const Config& c) { return is_task(c, "doughnuts") || is_task(c, "sine2"); }},
       {"task.radii", [](const Config& c) { return is_task(c, "doughnuts"); }},
       {"task.x_range", [](const Config& c) { return is_task(c, "sine2"); }},
@@ -86,7 +104,7 @@ const std::map<std::string, Rule>& rules() {
 const std::vector<std::string> kDeciding = {
     "training.steps", "training.samples", "optimizer.name",        "optimizer.temperature", "lr_schedule.name",
     "batch_schedule.name", "model.hidden", "model.parameterization", "task.name",           "task.classes",
-    "task.teacher",   "task.online",      "targets"};
+    "task.teacher",   "task.online",      "targets",              "rl.tau"};
 
 // More combinations of deciding values than this: every key counts as applying (no sweep comes near).
 constexpr std::size_t kMaxCombinations = 4096;

@@ -12,7 +12,8 @@ namespace sweeplab {
 
 const std::vector<std::string>& task_names() {
   static const std::vector<std::string> names = {"doughnuts", "sine2",     "synthetic", "csv",     "npz",
-                                                 "x_plus_y",  "x_minus_y", "x_div_y",   "permutation", "teacher"};
+                                                 "x_plus_y",  "x_minus_y", "x_div_y",   "permutation", "teacher",
+                                                 "doublegoal"};
   return names;
 }
 const std::vector<std::string>& activation_names() {
@@ -36,7 +37,9 @@ const std::vector<std::string>& device_names() {
   return names;
 }
 const std::vector<std::string>& metric_names() {
-  static const std::vector<std::string> names = {"train_loss", "test_loss", "train_acc", "test_acc", "val_loss", "val_acc"};
+  static const std::vector<std::string> names = {"train_loss",     "test_loss", "train_acc",     "test_acc",
+                                                 "val_loss",       "val_acc",   "episode_return", "greedy_return",
+                                                 "greedy_length",  "greedy_optimal_fraction", "epsilon"};
   return names;
 }
 const std::vector<std::string>& teacher_names() {
@@ -56,7 +59,23 @@ const std::vector<std::string>& binary_loss_names() {
   return names;
 }
 
-bool is_classification_task(const std::string& task_name) { return task_name != "sine2" && task_name != "teacher"; }
+const std::vector<std::string>& rl_loss_names() {
+  static const std::vector<std::string> names = {"mse", "huber"};
+  return names;
+}
+
+bool is_classification_task(const std::string& task_name) {
+  return task_name != "sine2" && task_name != "teacher" && !is_reinforcement_task(task_name);
+}
+
+bool is_reinforcement_task(const std::string& task_name) { return task_name == "doublegoal"; }
+
+namespace {
+bool is_rl_metric(const std::string& metric) {
+  return metric == "episode_return" || metric == "greedy_return" || metric == "greedy_length" ||
+         metric == "greedy_optimal_fraction" || metric == "epsilon";
+}
+}  // namespace
 
 bool is_algorithmic_task(const std::string& task_name) {
   return task_name == "x_plus_y" || task_name == "x_minus_y" || task_name == "x_div_y" || task_name == "permutation";
@@ -99,7 +118,7 @@ std::int64_t TaskConfig::pair_count() const {
 
 std::int64_t TaskConfig::train_samples() const {
   if (is_algorithmic_task(name)) return std::llround(double(pair_count()) * train_fraction);
-  if (name == "csv" || name == "npz" || (name == "teacher" && online)) return 0;
+  if (name == "csv" || name == "npz" || (name == "teacher" && online) || is_reinforcement_task(name)) return 0;
   return samples - test_samples();
 }
 
@@ -142,7 +161,7 @@ void TaskConfig::validate() const {
   if (is_algorithmic_task(name)) {
     require(train_samples() >= 1 && test_samples() >= 1, "task.train_fraction", train_fraction,
             "leaves no training or no validation pairs");
-  } else if (name != "csv" && name != "npz") {
+  } else if (name != "csv" && name != "npz" && !is_reinforcement_task(name)) {
     require(train_samples() >= 1 || (name == "teacher" && online), "task.test_fraction", test_fraction,
             "leaves no training samples");
   }
@@ -251,10 +270,62 @@ void CheckpointConfig::validate() const {
           "is out of range: must be >= 0 (0: every checkpoint.every)");
 }
 
+void RlConfig::validate() const {
+  require(std::isfinite(discount) && discount >= 0.0 && discount <= 1.0, "rl.discount", discount,
+          "is out of range: must be in [0, 1], e.g. 0.99");
+  require(replay_capacity >= 1, "rl.replay_capacity", replay_capacity, "is out of range: must be >= 1, e.g. 10000");
+  require(std::isfinite(epsilon_start) && epsilon_start >= 0.0 && epsilon_start <= 1.0, "rl.epsilon_start",
+          epsilon_start, "is out of range: must be in [0, 1], e.g. 1.0");
+  require(std::isfinite(epsilon_end) && epsilon_end >= 0.0 && epsilon_end <= 1.0, "rl.epsilon_end", epsilon_end,
+          "is out of range: must be in [0, 1], e.g. 0.05");
+  require(epsilon_end <= epsilon_start, "rl.epsilon_end", epsilon_end,
+          "is above rl.epsilon_start (" + format_double_short(epsilon_start) + "): epsilon decays from start to end");
+  require(std::isfinite(epsilon_decay) && epsilon_decay > 0.0, "rl.epsilon_decay", epsilon_decay,
+          "is out of range: must be > 0 (environment steps), e.g. 300");
+  require(target_update_every >= 1, "rl.target_update_every", target_update_every,
+          "is out of range: must be >= 1 (environment steps), e.g. 100");
+  require(std::isfinite(tau) && tau >= 0.0 && tau <= 1.0, "rl.tau", tau,
+          "is out of range: must be in [0, 1] (0: copy every rl.target_update_every steps), e.g. 0.005");
+  require_choice("rl.loss", loss, rl_loss_names());
+  require(return_window >= 1, "rl.return_window", return_window, "is out of range: must be >= 1 (episodes), e.g. 20");
+}
+
 void StopConfig::validate() const {
   require(!std::isnan(divergence_loss) && divergence_loss > 0.0, "stop.divergence_loss", divergence_loss,
           "is out of range: must be > 0 (.inf: only non-finite losses diverge)");
 }
+
+// task doublegoal: DQN on seed 004's environment. Its budget is environment steps, its batch the replay minibatch.
+namespace {
+void validate_reinforcement(const Config& config) {
+  const TrainingConfig& training = config.training;
+  const RlConfig& rl = config.rl;
+  require(training.samples == 0, "training.samples", training.samples,
+          "is not a budget task doublegoal knows: give environment steps in training.steps (training.samples: 0)");
+  require(training.steps >= 1, "training.steps", training.steps,
+          "must be >= 1 for task doublegoal: its budget is environment steps, e.g. 20000");
+  require(training.batch_size <= rl.replay_capacity, "training.batch_size", training.batch_size,
+          "is larger than the replay buffer (rl.replay_capacity " + std::to_string(rl.replay_capacity) +
+              "): learning starts when the buffer holds one batch");
+  const std::string& schedule = config.batch_schedule.name;
+  const std::string& parameterization = config.model.parameterization;
+  require(schedule == "constant", "batch_schedule.name", "'" + schedule + "'",
+          "is not supported by task doublegoal: the replay batch size is training.batch_size throughout");
+  require(parameterization == "standard", "model.parameterization", "'" + parameterization + "'",
+          "is not supported by task doublegoal: its Q-network is the standard MLP");
+  require(training.device == "cpu", "training.device", "'" + training.device + "'",
+          "is not supported by task doublegoal: DQN on DoubleGoalEnv trains on cpu");
+  for (const auto& text : config.targets) {
+    const Target target = parse_target(text);
+    const bool held_out = target.metric.rfind("test_", 0) == 0 || target.metric.rfind("val_", 0) == 0;
+    if (held_out || target.metric == "train_acc") {
+      throw ValueError("targets", "'" + text + "'",
+                       "names a metric task doublegoal does not have: use greedy_length, greedy_return, "
+                       "greedy_optimal_fraction, episode_return, epsilon or train_loss, e.g. 'greedy_length <= 10'");
+    }
+  }
+}
+}  // namespace
 
 Target parse_target(const std::string& text) {
   std::istringstream in(text);
@@ -286,6 +357,8 @@ void Config::validate() const {
   batch_schedule.validate();
   checkpoint.validate();
   stop.validate();
+  rl.validate();
+  if (is_reinforcement_task(task.name)) validate_reinforcement(*this);
   if (batch_schedule.name != "constant" && training.steps == 0 && training.samples == 0) {
     throw ValueError("batch_schedule.name", batch_schedule.name,
                      "needs a budget in steps or samples (training.steps or training.samples), not epochs");
@@ -296,6 +369,11 @@ void Config::validate() const {
   }
   for (const auto& text : targets) {
     const Target target = parse_target(text);
+    if (is_rl_metric(target.metric) && !is_reinforcement_task(task.name)) {
+      throw ValueError("targets", "'" + text + "'",
+                       "uses a reinforcement-learning metric, but task " + task.name +
+                           " has no episodes: use it with task.name: doublegoal");
+    }
     if (target.metric.size() > 4 && target.metric.compare(target.metric.size() - 4, 4, "_acc") == 0 &&
         !is_classification_task(task.name)) {
       throw ValueError("targets", "'" + text + "'",

@@ -97,13 +97,17 @@ std::vector<FieldSpec> make_schema() {
       field("description", &C::description, "One line saying what the sweep is for (shown by `sweeplab list`).",
             bookkeeping),
       field("training.batch_size", &C::training, &TrainingConfig::batch_size, at_least(1),
-            "Mini-batch size B (at most the training set: task.samples minus the test split).",
+            "Mini-batch size B (at most the training set: task.samples minus the test split; doublegoal: the "
+            "replay minibatch, at most rl.replay_capacity).",
             {"bs"}),
       field("training.epochs", &C::training, &TrainingConfig::epochs, at_least(0),
             "Budget in passes over the training set (not part of the trial id: raising it continues a trial).",
             {"epochs", false}),
       field("training.steps", &C::training, &TrainingConfig::steps, at_least(0),
-            "Budget in optimizer steps; when > 0 it replaces training.epochs (0: use epochs).", {"steps", false}),
+            "Budget in optimizer steps; when > 0 it replaces training.epochs (0: use epochs). doublegoal: the budget "
+            "in environment steps (required); step counts environment steps, samples the transitions replayed "
+            "(batch size x updates) and epoch the episodes finished.",
+            {"steps", false}),
       field("training.samples", &C::training, &TrainingConfig::samples, at_least(0),
             "Budget in training samples, the same for every batch size (fixed samples: steps = samples / B, rounded "
             "up); when > 0 it replaces training.steps and training.epochs. training.eval_every and checkpoint.every "
@@ -196,7 +200,9 @@ std::vector<FieldSpec> make_schema() {
             "Dataset: doughnuts (two noisy rings, binary), sine2 (y = sin(x)^2 regression), synthetic "
             "(random-teacher classification), csv or npz (your own file); seed 003's algorithmic tasks x_plus_y, "
             "x_minus_y, x_div_y (mod task.modulus) and permutation (composition in S5), two operand tokens in, "
-            "one class per result out; teacher (seed 001: regression on a poly, mlp or linear teacher).",
+            "one class per result out; teacher (seed 001: regression on a poly, mlp or linear teacher); doublegoal "
+            "(seed 004: DQN on DoubleGoalEnv, a track from -1 to +1 walked in steps of 0.1 from 0, reward 1 at "
+            "either end, at most 50 steps an episode; rl.* keys; budget training.steps = environment steps).",
             {"task"}),
       field("task.samples", &C::task, &TaskConfig::samples, at_least(2),
             "Points generated, train + test (not used by csv, npz and the algorithmic tasks; task.online: the test set "
@@ -279,10 +285,43 @@ std::vector<FieldSpec> make_schema() {
             "A training loss above this (or not finite) ends the trial as diverged; .inf: only non-finite."),
       field("stop.on_target", &C::stop, &StopConfig::on_target,
             "End the trial as soon as every target is reached.", bookkeeping),
+      field("rl.discount", &C::rl, &RlConfig::discount, between(0, 1, false, false),
+            "doublegoal: the discount gamma of the TD target r + gamma (1 - done) max_a' Q_target(s', a').",
+            added_as("discount")),
+      field("rl.replay_capacity", &C::rl, &RlConfig::replay_capacity, at_least(1),
+            "doublegoal: transitions the replay buffer keeps (the oldest go first). Learning starts once it holds "
+            "one batch (training.batch_size transitions); each environment step then replays one minibatch of "
+            "training.batch_size transitions drawn without replacement.",
+            added_as("replay")),
+      field("rl.epsilon_start", &C::rl, &RlConfig::epsilon_start, between(0, 1, false, false),
+            "doublegoal: epsilon-greedy exploration, epsilon = end + (start - end) exp(-t / decay) at environment "
+            "step t (the seed's schedule); this is start.",
+            added_as("eps0")),
+      field("rl.epsilon_end", &C::rl, &RlConfig::epsilon_end, between(0, 1, false, false),
+            "doublegoal: the epsilon the schedule decays to (at most rl.epsilon_start).", added_as("eps1")),
+      field("rl.epsilon_decay", &C::rl, &RlConfig::epsilon_decay, above(0),
+            "doublegoal: the schedule's time constant, in environment steps (higher decays slower).",
+            added_as("eps_decay")),
+      field("rl.target_update_every", &C::rl, &RlConfig::target_update_every, at_least(1),
+            "doublegoal: environment steps between copies of the Q-network into the target network (when rl.tau "
+            "is 0).",
+            added_as("target_every")),
+      field("rl.tau", &C::rl, &RlConfig::tau, between(0, 1, false, false),
+            "doublegoal: > 0: Polyak averaging, target = tau Q + (1 - tau) target after every update, instead of "
+            "copies every rl.target_update_every steps.",
+            added_as("tau")),
+      field("rl.loss", &C::rl, &RlConfig::loss, "doublegoal: the TD loss, mse (the seed's) or huber (delta 1).",
+            added_as("td_loss")),
+      field("rl.return_window", &C::rl, &RlConfig::return_window, at_least(1),
+            "doublegoal: episode_return in metrics.jsonl is the mean return of this many last finished episodes.",
+            added_as("window")),
       field("targets", &C::targets,
             "Goals whose first step and sample count are recorded, e.g. ['test_acc >= 0.99']; metrics: "
             "train_loss, test_loss, train_acc, test_acc (val_loss and val_acc name the test metrics too, as seed 003 "
-            "calls its held-out set).",
+            "calls its held-out set); doublegoal: episode_return, greedy_return, greedy_length (of a greedy episode "
+            "from the start; lower is better, 10 is optimal: 'greedy_length <= 10'), greedy_optimal_fraction (the "
+            "share of the 19 positions -0.9..0.9 from which the greedy policy walks straight to the nearer goal: "
+            "'greedy_optimal_fraction >= 1'), epsilon, train_loss (the mean TD loss).",
             bookkeeping),
   };
 }

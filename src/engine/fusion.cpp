@@ -14,6 +14,13 @@ std::string fusion_key(const Config& config) {
   static const std::vector<std::string> shared_keys = {"training.batch_size", "training.drop_last", "training.device",
                                                        "training.threads", "optimizer.name"};
   std::string key;
+  // Reinforcement learning trains one trial at a time (src/engine/dqn_trainer.cpp): every key in the fusion key,
+  // so only a trial with itself would share one.
+  if (is_reinforcement_task(config.task.name)) {
+    key = "one trial at a time\n";
+    for (const auto& spec : schema()) key += spec.key + "=" + to_text(spec.get(config)) + "\n";
+    return key;
+  }
   for (const auto& spec : schema()) {
     const bool shared = std::find(shared_keys.begin(), shared_keys.end(), spec.key) != shared_keys.end() ||
                         std::any_of(shared_prefixes.begin(), shared_prefixes.end(),

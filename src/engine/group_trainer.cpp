@@ -14,6 +14,7 @@
 
 #include "../tasks/tasks.hpp"
 #include "../train/checkpoint.hpp"
+#include "dqn_trainer.hpp"
 #include "faults.hpp"
 #include "online_rows.hpp"
 #include "setup.hpp"
@@ -124,36 +125,6 @@ std::int64_t largest_batch_size(const Config& config) {
     for (const std::int64_t b : schedule.sizes) largest = std::max(largest, b);
   }
   return largest;
-}
-
-void put_record(StateText& state, const EvalRecord& r) {
-  state.put_int("last.epoch", r.epoch);
-  state.put_int("last.step", r.step);
-  state.put_int("last.samples", r.samples);
-  state.put_double("last.lr", r.lr);
-  if (r.effective_lr) state.put_double("last.effective_lr", *r.effective_lr);
-  state.put_int("last.batch_size", r.batch_size);
-  state.put_double("last.train_loss", r.train_loss);
-  if (r.test_loss) state.put_double("last.test_loss", *r.test_loss);
-  if (r.train_acc) state.put_double("last.train_acc", *r.train_acc);
-  if (r.test_acc) state.put_double("last.test_acc", *r.test_acc);
-  state.put_double("last.elapsed_s", r.elapsed_s);
-}
-
-EvalRecord get_record(const StateText& state) {
-  EvalRecord r;
-  r.epoch = state.get_int("last.epoch");
-  r.step = state.get_int("last.step");
-  r.samples = state.get_int("last.samples");
-  r.lr = state.get_double("last.lr");
-  if (state.has("last.effective_lr")) r.effective_lr = state.get_double("last.effective_lr");
-  r.batch_size = state.get_int("last.batch_size");
-  r.train_loss = state.get_double("last.train_loss");
-  if (state.has("last.test_loss")) r.test_loss = state.get_double("last.test_loss");
-  if (state.has("last.train_acc")) r.train_acc = state.get_double("last.train_acc");
-  if (state.has("last.test_acc")) r.test_acc = state.get_double("last.test_acc");
-  r.elapsed_s = state.get_double("last.elapsed_s");
-  return r;
 }
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -731,6 +702,8 @@ std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members, s
   if (members.empty()) return {};
   limit_threads(members.front().config->training.threads);
   check_device(members.front().config->training.device);
+  // Reinforcement learning has its own loop (src/engine/dqn_trainer.cpp): one trial at a time, never fused.
+  if (is_reinforcement_task(members.front().config->task.name)) return train_dqn_group(members);
   GroupRun run(members, max_at_once);
   return run.run();
 }

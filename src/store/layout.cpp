@@ -34,6 +34,13 @@ std::optional<EvalRecord> record_fields(const json& line) {
   record.test_loss = optional_number(line, "test_loss");
   record.train_acc = optional_number(line, "train_acc");
   record.test_acc = optional_number(line, "test_acc");
+  record.episode_return = optional_number(line, "episode_return");
+  record.epsilon = optional_number(line, "epsilon");
+  record.greedy_return = optional_number(line, "greedy_return");
+  record.greedy_optimal_fraction = optional_number(line, "greedy_optimal_fraction");
+  if (line.contains("greedy_length") && line["greedy_length"].is_number_integer()) {
+    record.greedy_length = line["greedy_length"].get<std::int64_t>();
+  }
   record.elapsed_s = optional_number(line, "elapsed_s").value_or(0.0);
   if (line.contains("diverged") && line["diverged"].is_boolean() && line["diverged"].get<bool>()) {
     // The loss that stopped the trial: a number, or "nan", "inf", "-inf" (not JSON numbers).
@@ -69,6 +76,9 @@ bool same_record(const EvalRecord& a, const EvalRecord& b) {
          same_number(a.effective_lr, b.effective_lr) &&
          a.batch_size == b.batch_size && same_number(a.train_loss, b.train_loss) && same_number(a.test_loss, b.test_loss) &&
          same_number(a.train_acc, b.train_acc) && same_number(a.test_acc, b.test_acc) &&
+         same_number(a.episode_return, b.episode_return) && same_number(a.epsilon, b.epsilon) &&
+         same_number(a.greedy_return, b.greedy_return) && a.greedy_length == b.greedy_length &&
+         same_number(a.greedy_optimal_fraction, b.greedy_optimal_fraction) &&
          same_number(a.elapsed_s, b.elapsed_s) && a.diverged == b.diverged;
 }
 

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "sweeplab/core/metrics.hpp"
+
 namespace sweeplab {
 
 constexpr int kCheckpointFormatVersion = 2;
@@ -39,7 +41,15 @@ class StateText {
 struct CheckpointData {
   StateText state;
   std::vector<float> parameters, optimizer_state;
+  // More named float tensors (doublegoal: the target network, the replay buffer), covered by the digest after
+  // the two above; their names go into the state as "extra_tensors". None for the supervised engine, whose
+  // checkpoints stay as they were.
+  std::vector<std::pair<std::string, std::vector<float>>> extra;
 };
+
+// An evaluation record as "last.*" keys of a state, exactly (the last evaluation a checkpoint had made).
+void put_record(StateText& state, const EvalRecord& record);
+EvalRecord get_record(const StateText& state);
 
 std::string checkpoint_bytes(const CheckpointData& data);
 

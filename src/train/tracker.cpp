@@ -18,12 +18,19 @@ MetricsTracker::MetricsTracker(const std::vector<std::string>& targets, bool cla
   seen_.assign(best_.size(), false);
 }
 
+MetricsTracker::MetricsTracker(const std::vector<std::string>& targets, const std::vector<std::string>& best_metrics)
+    : MetricsTracker(targets, false) {
+  best_.clear();
+  for (const auto& metric : best_metrics) best_.push_back(BestMetric{metric});
+  seen_.assign(best_.size(), false);
+}
+
 void MetricsTracker::observe(const EvalRecord& record) {
   for (std::size_t i = 0; i < best_.size(); ++i) {
     const auto value = metric_value(record, best_[i].metric);
     if (!value) continue;
-    const bool higher_is_better = best_[i].metric.size() > 4 && best_[i].metric.substr(best_[i].metric.size() - 4) == "_acc";
-    if (!seen_[i] || (higher_is_better ? *value > best_[i].value : *value < best_[i].value)) {
+    const bool higher = higher_is_better(best_[i].metric);
+    if (!seen_[i] || (higher ? *value > best_[i].value : *value < best_[i].value)) {
       best_[i].value = *value;
       best_[i].step = record.step;
       best_[i].epoch = record.epoch;

@@ -20,9 +20,12 @@ const std::vector<std::string>& teacher_names();        // poly, mlp, linear
 const std::vector<std::string>& parameterization_names();  // standard, sp, mup
 const std::vector<std::string>& batch_schedule_names();    // constant, linear, geometric, steps
 const std::vector<std::string>& binary_loss_names();       // bce, cross_entropy
+const std::vector<std::string>& rl_loss_names();           // mse, huber
 
 // False for the regression tasks (sine2, teacher); csv and npz may be either (their labels decide).
 bool is_classification_task(const std::string& task_name);
+// Seed 004's reinforcement learning: doublegoal (DQN on DoubleGoalEnv). No dataset: the agent's own transitions.
+bool is_reinforcement_task(const std::string& task_name);
 // Seed 003's algorithmic tasks: x_plus_y, x_minus_y, x_div_y (mod task.modulus) and permutation (S5).
 bool is_algorithmic_task(const std::string& task_name);
 
@@ -120,6 +123,21 @@ struct BatchScheduleConfig {
   void validate() const;
 };
 
+// task doublegoal (seed 004): DQN. training.batch_size is the replay minibatch, training.steps the budget in
+// environment steps; defaults from the seed's notebook.
+struct RlConfig {
+  double discount = 0.99;                 // gamma of the TD target r + gamma (1 - done) max_a' Q_target(s', a')
+  std::int64_t replay_capacity = 10000;   // transitions kept; the oldest go first
+  double epsilon_start = 1.0;             // epsilon(t) = end + (start - end) exp(-t / decay), t the env step
+  double epsilon_end = 0.05;
+  double epsilon_decay = 300.0;           // in environment steps
+  std::int64_t target_update_every = 100; // environment steps between copies of the Q-network to the target
+  double tau = 0.0;                       // > 0: Polyak averaging after every update instead of copies
+  std::string loss = "mse";               // mse (the seed) or huber
+  std::int64_t return_window = 20;        // episode_return: the mean over this many last episodes
+  void validate() const;
+};
+
 struct CheckpointConfig {
   std::int64_t every = 25;              // in budget units; 0 = only at the end and on interrupt
   double min_interval_s = 10.0;         // a periodic checkpoint waits until this much time passed since the last
@@ -150,6 +168,7 @@ struct Config {
   BatchScheduleConfig batch_schedule;
   CheckpointConfig checkpoint;
   StopConfig stop;
+  RlConfig rl;
   std::vector<std::string> targets;
   void validate() const;  // every section, then the checks that span sections
 };

@@ -20,14 +20,26 @@ struct EvalRecord {
   std::optional<double> train_acc;   // classification only
   std::optional<double> test_acc;
   double elapsed_s = 0.0;       // wall time of the trial so far
+  // Reinforcement learning (task doublegoal); absent otherwise. There train_loss is the mean TD loss of the
+  // updates since the previous evaluation (not a number before the first update: null in metrics.jsonl).
+  std::optional<double> episode_return;        // mean return of the last rl.return_window finished episodes
+  std::optional<double> epsilon;               // the exploration rate of the last environment step
+  std::optional<double> greedy_return;         // one episode with the greedy policy (epsilon 0), from the start
+  std::optional<std::int64_t> greedy_length;   // its length in steps (10 is optimal, 50 the limit)
+  // The share of the 19 positions -0.9..0.9 from which the greedy policy walks straight to the nearer goal.
+  std::optional<double> greedy_optimal_fraction;
   // Not an evaluation: the step that diverged, whose batch loss (train_loss here; inf, nan or above
   // stop.divergence_loss) ended the trial. The last line of a diverged trial's metrics.jsonl; no test metrics.
   bool diverged = false;
 };
 
-// A metric of a record by name (train_loss, test_loss, train_acc, test_acc); nullopt when absent, and for
-// every metric of a diverged record (it is no evaluation to average or compare).
+// A metric of a record by name (train_loss, test_loss, train_acc, test_acc; episode_return, epsilon,
+// greedy_return, greedy_length, greedy_optimal_fraction); nullopt when absent or not a number, and for every metric of a diverged record
+// (it is no evaluation to average or compare).
 std::optional<double> metric_value(const EvalRecord& record, const std::string& metric);
+
+// The direction of "best": accuracies, returns and fractions up; losses, lengths and epsilon down.
+bool higher_is_better(const std::string& metric);
 
 // Skipped: not run, or stopped, because sweep.prune ruled it out (TrialOutcome::skip_reason says why).
 enum class TrialStatus { Completed, Diverged, Failed, Interrupted, Skipped };

@@ -11,7 +11,7 @@ namespace sweeplab {
 // Trials with equal keys share the shape of their computation: the task and its data, the model, the
 // batch size and its schedule (batch_schedule.*), the optimizer kind, the device. They may differ in learning
 // rate, momentum, weight decay, Adam's betas and eps, seed, lr schedule, budget, evaluation and checkpoint
-// intervals, targets.
+// intervals, targets. Reinforcement-learning trials (task doublegoal) never fuse: their key holds every key.
 std::string fusion_key(const Config& config);
 
 // The trials (indexes into `configs`) cut into groups: equal fusion keys, at most `largest` trials a

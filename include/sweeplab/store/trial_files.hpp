@@ -28,7 +28,9 @@ RunContext make_run_context(const std::string& torch_version, std::int64_t threa
 std::string utc_now();
 
 // One metrics.jsonl line (no newline): epoch, step, samples, lr, batch_size, train_loss, test_loss,
-// train_acc, test_acc (classification), elapsed_s. A diverged record (the step that diverged):
+// train_acc, test_acc (classification), episode_return, epsilon, greedy_return, greedy_length,
+// greedy_optimal_fraction (doublegoal),
+// elapsed_s. A diverged record (the step that diverged):
 // {"epoch":..,"step":..,"samples":..,"lr":..,"batch_size":..,"train_loss":null,"test_loss":null,
 //  "diverged":true,"loss":LOSS,"elapsed_s":..} with LOSS the loss that stopped the trial: a number, or
 // "nan", "inf", "-inf".

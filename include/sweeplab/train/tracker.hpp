@@ -9,7 +9,10 @@ namespace sweeplab {
 
 class MetricsTracker {
  public:
+  // Best values of train_loss and test_loss (+ train_acc and test_acc for classification).
   MetricsTracker(const std::vector<std::string>& targets, bool classification);
+  // Best values of the metrics named (e.g. doublegoal's train_loss, episode_return, greedy_return, greedy_length).
+  MetricsTracker(const std::vector<std::string>& targets, const std::vector<std::string>& best_metrics);
   void observe(const EvalRecord& record);
   bool all_targets_reached() const;
   std::vector<BestMetric> best() const;  // the metrics seen at least once

@@ -1,0 +1,15 @@
+#pragma once
+// DQN on seed 004's DoubleGoalEnv (task doublegoal): the trials train_group hands over for reinforcement tasks.
+#include <vector>
+
+#include "sweeplab/train/trainer.hpp"
+
+namespace sweeplab {
+
+// Trains each member in turn (RL trials are never fused: fusion_key gives each its own group), with the
+// product's contract: checkpoints hold the Q-network, the target network, the optimizer state, the replay
+// buffer, the environment mid-episode, the episode log and both generators, so a resumed trial ends bit for bit
+// like an uninterrupted one; divergence of the TD loss ends it as diverged.
+std::vector<TrialOutcome> train_dqn_group(const std::vector<GroupMember>& members);
+
+}  // namespace sweeplab
