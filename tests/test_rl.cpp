@@ -413,8 +413,12 @@ TEST(Dqn, MetricsCarryTheRlFieldsStepsAreEnvironmentStepsSamplesAreReplayedTrans
     EXPECT_TRUE(optimal >= 0.0 && optimal <= 19.0) << line;
     // A 10-step episode from 0.0 walks straight to one end, so the policy is optimal from 0.0 and from every
     // position on its way (10 of the 19 starts); more than 10 steps from 0.0 means 0.0 itself is not optimal.
-    if (length == 10) EXPECT_GE(optimal, 10.0 - 1e-9) << line;
-    if (length > 10) EXPECT_LE(optimal, 18.0 + 1e-9) << line;
+    if (length == 10) {
+      EXPECT_GE(optimal, 10.0 - 1e-9) << line;
+    }
+    if (length > 10) {
+      EXPECT_LE(optimal, 18.0 + 1e-9) << line;
+    }
     if (line.contains("episode_return")) {
       EXPECT_GE(line["episode_return"].get<double>(), 0.0);
       EXPECT_LE(line["episode_return"].get<double>(), 1.0);
