@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "checkpoint.hpp"
 #include "sweeplab/config/applies.hpp"
@@ -543,6 +544,38 @@ TEST(DqnNamedSweep, ReachesTheOptimalGreedyPolicyAndShowRoundTrips) {
   }
   EXPECT_EQ(trials, 6);  // batch sizes 8, 32, 128 x 2 seeds
   EXPECT_GE(reached, 4);
+  // export, best, status and report speak DQN's metrics: the final greedy evaluation as summary.json has it.
+  const std::vector<std::string> cut = {"-o", "training.steps=1000", "-o", "sweep.seeds=2", "-o", "optimizer.lr=0.001"};
+  const auto with_cut = [&](std::vector<std::string> args) {
+    args.insert(args.end(), cut.begin(), cut.end());
+    return testing::run_in(dir, args);
+  };
+  const auto exported = with_cut({"export", "dqn-doublegoal", "--format", "jsonl"});
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  std::istringstream rows(exported.out);
+  int exported_rows = 0;
+  for (std::string line; std::getline(rows, line); ++exported_rows) {
+    const auto row = json::parse(line);
+    const auto summary = testing::read_json(dir.path() / "experiments/dqn-doublegoal/trials" /
+                                            row["trial_id"].get<std::string>() / "summary.json");
+    EXPECT_EQ(row["final_greedy_length"], summary["final"]["greedy_length"]) << line;
+    EXPECT_EQ(row["final_greedy_optimal_fraction"], summary["final"]["greedy_optimal_fraction"]) << line;
+    EXPECT_FALSE(row.contains("final_test_acc")) << line;  // no test set
+  }
+  EXPECT_EQ(exported_rows, 6);
+  const auto best = with_cut({"best", "dqn-doublegoal", "--per", "batch_size"});
+  ASSERT_EQ(best.code, 0) << best.err;
+  EXPECT_NE(best.out.find("by greedy_optimal_fraction"), std::string::npos) << best.out;
+  EXPECT_NE(best.out.find("higher is better"), std::string::npos) << best.out;
+  const auto status = with_cut({"status", "dqn-doublegoal"});
+  EXPECT_NE(status.out.find("greedy_length"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("test_acc"), std::string::npos) << status.out;
+  const auto report = with_cut({"report", "dqn-doublegoal"});
+  ASSERT_EQ(report.code, 0) << report.err;
+  const std::string html = testing::read_file(dir.path() / "experiments/dqn-doublegoal/reports" /
+                                              "training.steps=1000+sweep.seeds=2+optimizer.lr=0.001/report.html");
+  EXPECT_NE(html.find("Steps and samples to 'greedy_optimal_fraction &gt;= 1' vs batch size"), std::string::npos);
+  EXPECT_NE(html.find("final_<wbr>greedy_<wbr>optimal_<wbr>fraction"), std::string::npos);  // in the trials table
   // `show` prints only the keys doublegoal uses; loaded back, the same trials.
   const auto show = testing::run_in(dir, {"show", "dqn-doublegoal"});
   ASSERT_EQ(show.code, 0) << show.err;

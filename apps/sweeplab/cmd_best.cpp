@@ -29,6 +29,7 @@ struct Metric {
 };
 
 std::vector<std::string> metric_names_of(const Config& base) {
+  if (is_reinforcement_task(base.task.name)) return {"greedy_optimal_fraction", "greedy_length", "episode_return", "train_loss"};
   if (is_classification_task(base.task.name)) return {"test_acc", "test_loss", "train_acc", "train_loss"};
   return {"test_loss", "train_loss"};
 }
@@ -37,7 +38,7 @@ Metric make_metric(const std::string& kind, const std::string& base_name) {
   Metric metric;
   metric.name = (kind == "best_" ? "best_" : "") + base_name;
   metric.column = kind + base_name;
-  metric.higher_is_better = base_name.size() > 4 && base_name.compare(base_name.size() - 4, 4, "_acc") == 0;
+  metric.higher_is_better = higher_is_better(base_name);
   return metric;
 }
 
@@ -154,7 +155,8 @@ CLI::App* setup_best(CLI::App& app, BestOptions& options) {
   add_override_option(*command, options.overrides);
   command->add_option("--metric", options.metric,
                       "train_loss, test_loss, train_acc, test_acc (of the final evaluation), or best_M (the best "
-                      "over the evaluations); default test_acc for a classification task, else test_loss");
+                      "over the evaluations); doublegoal: greedy_optimal_fraction, greedy_length, episode_return; default test_acc for a "
+                      "classification task, greedy_optimal_fraction for doublegoal, else test_loss");
   command->add_option("--per", options.per,
                       "A swept key (or its leaf name, e.g. batch_size): one row per value of it, with the best "
                       "configuration for that value");
@@ -200,7 +202,7 @@ int run_best(const GlobalOptions& global, const BestOptions& options, std::ostre
   }
   const ExportTable all = export_trials(state.sweep, chosen);
   const ExportTable done = export_trials(state.sweep, completed);
-  if (!metric) {  // test_acc for classification (when the trials have it), else test_loss, else train_loss
+  if (!metric) {  // the task's first metric the trials have (metric_names_of), else train_loss
     for (const auto& name : metric_names_of(state.sweep.spec.base)) {
       if (name == "train_acc") continue;
       bool any = done.rows.empty();

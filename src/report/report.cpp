@@ -302,7 +302,9 @@ std::string trials_html(const SweepPart& part) {
   columns.push_back("status");
   if (not_current) columns.push_back("in_current_config");
   const std::size_t always = columns.size();
-  columns.insert(columns.end(), {"temperature", "final_train_loss", "final_test_loss", "final_test_acc", "best_test_acc"});
+  columns.insert(columns.end(), {"temperature", "final_train_loss", "final_test_loss", "final_test_acc", "best_test_acc",
+                                 "final_episode_return", "final_greedy_length", "final_greedy_optimal_fraction",
+                                 "best_greedy_optimal_fraction"});  // a column empty in every row is left out
   for (const auto& target : sweep.spec.base.targets) columns.push_back("steps_to_" + target_column(target));
   columns.push_back("diverged_at_step");
   std::vector<std::string> shown(columns.begin(), columns.begin() + always);

@@ -33,9 +33,13 @@ Cell optional_cell(const std::optional<double>& value) {
 }
 
 
-const std::vector<std::string>& metric_names_for_columns() {
-  static const std::vector<std::string> names = {"train_loss", "test_loss", "train_acc", "test_acc"};
-  return names;
+// The metrics of the final_* and best_* columns: a supervised task's, or DQN's (doublegoal: the TD loss, the
+// mean return of the last episodes, and the greedy evaluation's length and share of optimal starts).
+const std::vector<std::string>& metric_names_for_columns(const Config& base) {
+  static const std::vector<std::string> supervised = {"train_loss", "test_loss", "train_acc", "test_acc"};
+  static const std::vector<std::string> reinforcement = {"train_loss", "episode_return", "greedy_return", "greedy_length",
+                                                         "greedy_optimal_fraction"};
+  return is_reinforcement_task(base.task.name) ? reinforcement : supervised;
 }
 
 std::size_t column_index(const ExportTable& table, const std::string& name) {
@@ -200,8 +204,8 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialSta
                              "steps_x_lr", "wall_time_s"}) {
     table.columns.push_back(column);
   }
-  for (const auto& metric : metric_names_for_columns()) table.columns.push_back("final_" + metric);
-  for (const auto& metric : metric_names_for_columns()) table.columns.push_back("best_" + metric);
+  for (const auto& metric : metric_names_for_columns(sweep.spec.base)) table.columns.push_back("final_" + metric);
+  for (const auto& metric : metric_names_for_columns(sweep.spec.base)) table.columns.push_back("best_" + metric);
   const auto& targets = sweep.spec.base.targets;
   for (const auto& target : targets) {
     table.columns.push_back("steps_to_" + target_column(target));
@@ -223,10 +227,10 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialSta
       row.insert(row.end(), {Cell(), Cell(), Cell(), Cell(), Cell()});
     }
     const auto final = last_finite_record(data);
-    for (const auto& metric : metric_names_for_columns()) {
+    for (const auto& metric : metric_names_for_columns(sweep.spec.base)) {
       row.push_back(final ? optional_cell(metric_value(*final, metric)) : Cell());
     }
-    for (const auto& metric : metric_names_for_columns()) {
+    for (const auto& metric : metric_names_for_columns(sweep.spec.base)) {
       Cell cell;
       if (summary) {
         for (const auto& best : summary->best) {
@@ -313,7 +317,7 @@ ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trial
   // Averaged over the seeds that have a value.
   std::vector<std::string> averaged = {"steps", "samples", "epochs", "steps_x_lr", "wall_time_s"};
   for (const char* kind : {"final_", "best_"}) {
-    for (const auto& metric : metric_names_for_columns()) averaged.push_back(kind + metric);
+    for (const auto& metric : metric_names_for_columns(sweep.spec.base)) averaged.push_back(kind + metric);
   }
   for (const auto& column : averaged) {
     out.columns.push_back(column + "_mean");

@@ -67,7 +67,10 @@ std::string trial_table(const SweepState& state, const std::map<std::string, std
     const auto same_leaf = std::count_if(keys.begin(), keys.end(), [&](const std::string& other) { return find_field(other)->leaf() == leaf; });
     header.push_back(same_leaf > 1 ? key : leaf);
   }
-  header.insert(header.end(), {"state", "progress", "train_loss", "test_loss", "test_acc"});
+  // The last evaluation's metrics: DQN's (doublegoal) are its greedy episode's length and share of optimal starts.
+  const bool reinforcement = is_reinforcement_task(state.sweep.spec.base.task.name);
+  if (reinforcement) header.insert(header.end(), {"state", "progress", "train_loss", "greedy_length", "optimal_starts"});
+  else header.insert(header.end(), {"state", "progress", "train_loss", "test_loss", "test_acc"});
   if (!slurm.empty()) header.push_back("slurm");
   header.push_back("note");
   Table table(header);
@@ -85,8 +88,14 @@ std::string trial_table(const SweepState& state, const std::map<std::string, std
     std::vector<std::string> cells = {std::to_string(i + 1), trial.spec.id};
     for (const auto& swept : trial.spec.swept) cells.push_back(to_short_text(swept.second));
     const auto last = trial.last();
-    cells.insert(cells.end(), {trial.status, progress(trial), last ? number(last->train_loss) : "-",
-                               last ? number(last->test_loss) : "-", last ? number(last->test_acc) : "-"});
+    if (reinforcement) {
+      cells.insert(cells.end(), {trial.status, progress(trial), last ? number(last->train_loss) : "-",
+                                 last && last->greedy_length ? std::to_string(*last->greedy_length) : "-",
+                                 last ? number(last->greedy_optimal_fraction) : "-"});
+    } else {
+      cells.insert(cells.end(), {trial.status, progress(trial), last ? number(last->train_loss) : "-",
+                                 last ? number(last->test_loss) : "-", last ? number(last->test_acc) : "-"});
+    }
     if (!slurm.empty()) {
       const auto task = slurm.find(trial.spec.id);
       cells.push_back(task == slurm.end() ? "-" : task->second);
