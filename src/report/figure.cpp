@@ -254,6 +254,7 @@ std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<Trial
     if (last && last->train_loss > 0) {
       cell.losses.push_back(last->train_loss);
       if (last->test_acc) cell.test_accs.push_back(*last->test_acc);
+      if (last->greedy_optimal_fraction) cell.optimal_shares.push_back(*last->greedy_optimal_fraction);
       if (last->train_acc) cell.train_accs.push_back(*last->train_acc);
     } else if (data.status == "diverged") {
       ++cell.diverged;

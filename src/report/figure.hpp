@@ -54,6 +54,7 @@ struct GridCell {
   std::vector<double> losses;            // final train losses of the completed trials
   // ... and their final accuracies, for those whose last evaluation has one (classification)
   std::vector<double> test_accs, train_accs;
+  std::vector<double> optimal_shares;  // doublegoal: the final greedy_optimal_fraction
   int diverged = 0, trials = 0;
   std::vector<std::int64_t> diverged_at;  // the step each diverged trial diverged at, where its summary says
   std::map<std::string, int> others;     // trials without a result, by status (failed, skipped, pending, ...)

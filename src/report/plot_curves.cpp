@@ -5,6 +5,7 @@
 // for the same batch size in every panel), every panel on the same axes so that they compare, and one legend
 // beside the panels rather than over the data.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <set>
@@ -292,15 +293,21 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   const bool log_scale = !panels.empty() && panels.front().metric.log_scale;
   const auto [y_low, y_high] = range.bounds(log_scale);
   std::string script = data + "set multiplot" + (set.heading.empty() ? "" : " title " + gp_quote(set.heading) + " font ',13'") +
-                       "\nunset key\n" + (log_scale ? "set logscale y\n" : "");
+                       "\nunset key\n" + (log_scale ? "set logscale y\nset format y '%g'\n" : "");
   if (std::isfinite(y_low)) script += "ylow = " + num(y_low) + "\nset yrange [ylow:" + num(y_high) + "]\n";
   else script += "ylow = 0\n";
   const std::string y_tics = log_scale ? log_tics(y_low, y_high) : "";
   if (!y_tics.empty()) script += "set ytics " + y_tics + "\n";
   if (x_low < x_high) script += "set xrange [" + num(x_low) + ":" + num(x_high) + "]\n";
   if (x_low < x_high && x_high - x_low <= 10) script += "set xtics 1\n";  // epochs and steps are whole numbers
-  // Samples run to tens of thousands: 4k, 8k, ... so that a narrow panel's labels do not run together.
-  if (set.x_axis == XAxis::Samples && x_high >= 10000) script += "set format x '%.0s%c'\nset xtics rotate by 0\n";
+  // At most 5 labels on x, 1, 2 or 5 times a power of 10 apart, and samples in the tens of thousands as 5k, 10k, ...:
+  // a narrow panel's labels never run together.
+  if (x_low < x_high && x_high - x_low > 10) {
+    const double raw = (x_high - x_low) / 4, decade = std::pow(10.0, std::floor(std::log10(raw)));
+    const double increment = raw <= decade ? decade : raw <= 2 * decade ? 2 * decade : raw <= 5 * decade ? 5 * decade : 10 * decade;
+    script += "set xtics " + num(increment) + "\n";
+  }
+  if (set.x_axis == XAxis::Samples && x_high >= 10000) script += "set format x '%.0s%c'\n";
   script += plots;
   if (legend) {
     script += "# the legend, beside the panels\nunset logscale\nunset border\nunset tics\nunset grid\nunset title\n"
@@ -376,8 +383,20 @@ std::vector<Figure> curves_figures(const ReportData& report) {
   const std::string what = classification ? "accuracy" : "loss",
                     x_name = in_samples ? "samples seen" : in_steps ? "step" : "epoch";
   const std::string where = report.where.empty() ? "" : " (where " + report.where + ")";
-  const Metric train{classification ? "train_acc" : "train_loss", "train " + what, !classification};
-  const Metric test{classification ? "test_acc" : "test_loss", "test " + what, !classification};
+  // What the two kinds of figure draw: train and test accuracy (loss for regression); for DQN (doublegoal) the TD
+  // loss and the greedy policy's share of optimal starts (its evaluation), on 0 to 1.
+  const bool reinforcement = is_reinforcement_task(base.task.name);
+  const std::string train_what = reinforcement ? "TD loss" : "train " + what,
+                    test_what = reinforcement ? "greedy share of optimal starts" : "test " + what;
+  const auto capital = [](std::string text) {
+    text[0] = char(std::toupper(static_cast<unsigned char>(text[0])));
+    return text;
+  };
+  const std::string over_batches = reinforcement ? " (mean over the updates since the last evaluation)"
+                                                 : " (mean over the batches since the last evaluation)";
+  const Metric train{classification ? "train_acc" : "train_loss", train_what, !classification};
+  const Metric test{classification ? "test_acc" : reinforcement ? "greedy_optimal_fraction" : "test_loss", test_what,
+                    !classification && !reinforcement};
   const Layout layout = layout_of(sweep.spec, groups);
 
   // Figures: one per value of the keys on neither axis.
@@ -427,9 +446,11 @@ std::vector<Figure> curves_figures(const ReportData& report) {
             : "";
     if (layout.panel_key.empty()) {
       // One setting axis (or none): train and test side by side.
-      Figure figure{"loss_curves" + suffix + ".svg", "Train and test " + what + " vs " + x_name + in_facet, "", "", "", ""};
-      std::vector<Panel> panels = {{"train " + what + " (mean over the batches since the last evaluation)", train, by_colour(drawn)}};
-      if (has_test) panels.push_back({"test " + what, test, by_colour(drawn)});
+      Figure figure{"loss_curves" + suffix + ".svg",
+                    (reinforcement ? "TD loss and greedy share of optimal starts" : "Train and test " + what) + " vs " + x_name + in_facet,
+                    "", "", "", ""};
+      std::vector<Panel> panels = {{train_what + over_batches, train, by_colour(drawn)}};
+      if (has_test) panels.push_back({test_what, test, by_colour(drawn)});
       PanelNotes notes;
       if (drawn.empty() || panels_script(set, panels, int(panels.size()), figure, notes) == 0) {
         figure.why_not = "no trial has an evaluation yet";
@@ -449,7 +470,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
       if (metric == &test && !has_test) continue;
       const bool is_test = metric == &test;
       Figure figure{std::string("loss_curves") + (is_test || !has_test ? "" : "_train") + suffix + ".svg",
-                    (is_test ? "Test " : "Train ") + what + " vs " + x_name + ", one panel per " + key_title(layout.panel_key) + in_facet,
+                    capital(is_test ? test_what : train_what) + " vs " + x_name + ", one panel per " + key_title(layout.panel_key) + in_facet,
                     "", "", "", ""};
       std::vector<Panel> panels;
       for (const auto& level : panel_levels.texts) {
@@ -464,9 +485,9 @@ std::vector<Figure> curves_figures(const ReportData& report) {
         figure.why_not = "no trial has an evaluation yet";
         figure.script.clear();
       } else {
-        figure.caption = (is_test ? "Test " + what + " against " + x_name +
-                                        (has_test ? "; train " + what + " in the next figure, laid out the same way. " : ". ")
-                                  : "Train " + what + " (the mean over the batches since the last evaluation) against " + x_name +
+        figure.caption = (is_test ? capital(test_what) + " against " + x_name +
+                                        (has_test ? "; " + train_what + " in the next figure, laid out the same way. " : ". ")
+                                  : capital(train_what) + over_batches + " against " + x_name +
                                         ". ") +
                          "One panel per " + key_title(layout.panel_key) + ", all on the same axes. " + averaged + colour_text +
                          without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) + drawn_notes(groups);

@@ -77,16 +77,22 @@ const std::string kPalette =
     "6 '#5cc863', 7 '#aadc32', 8 '#fde725')\n";
 
 struct ColourScale {
-  enum class By { TestAcc, TrainAcc, Loss } by = By::Loss;
+  enum class By { OptimalShare, TestAcc, TrainAcc, Loss } by = By::Loss;
   double low = 0, high = 1;                              // the cbrange, as plotted (log10 for the loss)
   std::vector<std::pair<double, std::string>> tics;      // the loss's: log10 position, label in user units
 
   bool accuracy() const { return by != By::Loss; }
   std::string metric() const {
-    return by == By::TestAcc ? "final test accuracy" : by == By::TrainAcc ? "final train accuracy" : "final train loss";
+    return by == By::OptimalShare ? "final share of optimal starts"
+           : by == By::TestAcc    ? "final test accuracy"
+           : by == By::TrainAcc   ? "final train accuracy"
+                                  : "final train loss";
   }
   const std::vector<double>& values(const GridCell& cell) const {
-    return by == By::TestAcc ? cell.test_accs : by == By::TrainAcc ? cell.train_accs : cell.losses;
+    return by == By::OptimalShare ? cell.optimal_shares
+           : by == By::TestAcc    ? cell.test_accs
+           : by == By::TrainAcc   ? cell.train_accs
+                                  : cell.losses;
   }
   double plotted(double value) const { return accuracy() ? value : std::log10(value); }
   // Where in the palette a value falls, 0 to 1: its text is white on the darker part.
@@ -95,15 +101,16 @@ struct ColourScale {
   }
 };
 
-// Accuracy when every completed trial of every grid has one (test accuracy if each has that, else train
+// DQN's share of optimal starts when every completed trial has one; else accuracy when every completed trial of every grid has one (test accuracy if each has that, else train
 // accuracy): on 0 to 1, so that figures of different sweeps and facets compare. Else the train loss on a log
 // scale over the range of every grid (facets share it), widened to ticks at 1, 2, 5 (or 1 to 9) times a power of 10.
 ColourScale colour_scale(const std::vector<Grid>& grids) {
   ColourScale scale;
-  bool test = true, train = true, any = false;
+  bool optimal = true, test = true, train = true, any = false;
   double low = INFINITY, high = -INFINITY;
   for (const auto& grid : grids) {
     for (const auto& [key, cell] : grid.cells) {
+      optimal = optimal && cell.optimal_shares.size() == cell.losses.size();
       test = test && cell.test_accs.size() == cell.losses.size();
       train = train && cell.train_accs.size() == cell.losses.size();
       for (double loss : cell.losses) {
@@ -113,7 +120,8 @@ ColourScale colour_scale(const std::vector<Grid>& grids) {
       }
     }
   }
-  if (any && test) scale.by = ColourScale::By::TestAcc;
+  if (any && optimal) scale.by = ColourScale::By::OptimalShare;  // DQN (doublegoal): greedy_optimal_fraction
+  else if (any && test) scale.by = ColourScale::By::TestAcc;
   else if (any && train) scale.by = ColourScale::By::TrainAcc;
   if (scale.accuracy() || !any) return scale;
   scale.by = ColourScale::By::Loss;
@@ -194,6 +202,7 @@ struct Tile {  // one drawn cell: a grid cell, or in the temperature heatmap eve
 
 void merge(GridCell& into, const GridCell& cell) {
   into.losses.insert(into.losses.end(), cell.losses.begin(), cell.losses.end());
+  into.optimal_shares.insert(into.optimal_shares.end(), cell.optimal_shares.begin(), cell.optimal_shares.end());
   into.test_accs.insert(into.test_accs.end(), cell.test_accs.begin(), cell.test_accs.end());
   into.train_accs.insert(into.train_accs.end(), cell.train_accs.begin(), cell.train_accs.end());
   into.diverged_at.insert(into.diverged_at.end(), cell.diverged_at.begin(), cell.diverged_at.end());
