@@ -577,7 +577,8 @@ TEST(DqnNamedSweep, ReachesTheOptimalGreedyPolicyAndShowRoundTrips) {
   EXPECT_NE(html.find("Steps and samples to 'greedy_optimal_fraction &gt;= 1' vs batch size"), std::string::npos);
   EXPECT_NE(html.find("final_<wbr>greedy_<wbr>optimal_<wbr>fraction"), std::string::npos);  // in the trials table
   // The curves are DQN's: the TD loss and the greedy policy's share of optimal starts (not a test loss it has not).
-  EXPECT_NE(html.find("TD loss and greedy share of optimal starts vs step"), std::string::npos);
+  EXPECT_NE(html.find("<figure id=\"loss_curves\"><h2>1. Greedy share of optimal starts vs step</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<figure id=\"loss_curves_train\"><h2>2. TD loss vs step</h2>"), std::string::npos);
   const std::string curves = testing::read_file(dir.path() / "experiments/dqn-doublegoal/reports" /
                                                 "training.steps=1000+sweep.seeds=2+optimizer.lr=0.001/figures/loss_curves.gp");
   EXPECT_NE(curves.find("$test0 << EOD"), std::string::npos) << curves;  // greedy_optimal_fraction, drawn as "test"

@@ -303,7 +303,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   // At most 5 labels on x, 1, 2 or 5 times a power of 10 apart, and samples in the tens of thousands as 5k, 10k, ...:
   // a narrow panel's labels never run together.
   if (x_low < x_high && x_high - x_low > 10) {
-    const double raw = (x_high - x_low) / 4, decade = std::pow(10.0, std::floor(std::log10(raw)));
+    const double raw = (x_high - x_low) / 5, decade = std::pow(10.0, std::floor(std::log10(raw)));
     const double increment = raw <= decade ? decade : raw <= 2 * decade ? 2 * decade : raw <= 5 * decade ? 5 * decade : 10 * decade;
     script += "set xtics " + num(increment) + "\n";
   }
@@ -444,6 +444,29 @@ std::vector<Figure> curves_figures(const ReportData& report) {
             ? " Colour: " + key_title(set.colours.key) + " (" + set.colours.texts.front() + " darkest to " +
                   set.colours.texts.back() + " lightest), the same in every panel."
             : "";
+    if (layout.panel_key.empty() && reinforcement) {
+      // One setting axis (or none), DQN: the share of optimal starts (0 to 1) and the TD loss (log scale) cannot share
+      // one y axis, so each has a figure of one panel.
+      for (const Metric* metric : {&test, &train}) {
+        const bool is_test = metric == &test;
+        if (is_test && !has_test) continue;
+        Figure figure{std::string("loss_curves") + (is_test || !has_test ? "" : "_train") + suffix + ".svg",
+                      capital(metric->label) + " vs " + x_name + in_facet, "", "", "", ""};
+        figure.height = 380;
+        std::vector<Panel> panels = {{is_test ? test_what : train_what + over_batches, *metric, by_colour(drawn)}};
+        PanelNotes notes;
+        if (drawn.empty() || panels_script(set, panels, 1, figure, notes) == 0) {
+          figure.why_not = "no trial has an evaluation yet";
+          figure.script.clear();
+        } else {
+          figure.caption = capital(is_test ? test_what : train_what + over_batches) + " against " + x_name + ". " + averaged +
+                           colour_text + without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) +
+                           drawn_notes(groups);
+        }
+        figures.push_back(std::move(figure));
+      }
+      continue;
+    }
     if (layout.panel_key.empty()) {
       // One setting axis (or none): train and test side by side.
       Figure figure{"loss_curves" + suffix + ".svg",
