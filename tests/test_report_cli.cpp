@@ -81,7 +81,9 @@ std::vector<std::vector<std::string>> rows_of(const std::string& table) {
 
 // A page that opens offline: no script or image to fetch, nothing on the network but SVG namespaces.
 void expect_self_contained(const std::string& html) {
-  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org"));
+  for (auto at = html.find("http://"); at != std::string::npos; at = html.find("http://", at + 7)) {
+    EXPECT_EQ(html.compare(at, 17, "http://www.w3.org"), 0) << html.substr(at, 80);  // SVG namespaces only
+  }
   EXPECT_EQ(html.find("https://"), std::string::npos);
   EXPECT_EQ(html.find("<script src"), std::string::npos);
   EXPECT_EQ(html.find("<img"), std::string::npos);
@@ -305,6 +307,52 @@ TEST(ReportCli, FolderNamesAreSafeAndDistinct) {
   EXPECT_LE(long_a.size(), 120u) << long_a;
   EXPECT_EQ(long_a.rfind("task.name=doughnuts+task.samples=2000+", 0), 0u) << long_a;  // it still reads
   EXPECT_NE(long_a, long_b);
+  // A '+' inside a value cannot make two different sets of choices share a folder.
+  ReportChoices forged, real;
+  forged.overrides = {"description=x+where-training.batch_size=8"};
+  forged.plots = {"heatmap_batch"};
+  real.overrides = {"description=x"};
+  real.where = {"training.batch_size=8"};
+  real.plots = {"heatmap_batch"};
+  EXPECT_NE(report_folder("exp", "s", forged), report_folder("exp", "s", real));
+}
+
+// A value the user wrote reaches the figures' scripts as text only: gnuplot runs a backquoted command inside a
+// double-quoted string. Here a swept label column is named with one.
+TEST(ReportCli, AValueWithABackquoteIsDrawnAsTextAndRunsNothing) {
+  TempDir dir;
+  const std::string marker = dir.str("PWNED");
+  std::string csv = "x1,x2,label,`touch " + marker + "`\n";
+  for (int i = 0; i < 40; ++i) csv += std::to_string(i % 7) + "," + std::to_string(i % 5) + "," + std::to_string(i % 2) + "," + std::to_string((i / 2) % 2) + "\n";
+  dir.write("data.csv", csv);
+  dir.write("configs/s.yaml", "task: {name: csv, path: " + dir.str("data.csv") + "}\ntraining: {batch_size: 4, epochs: 2}\n"
+                              "sweep: {grid: {task.label_column: [label, \"`touch " + marker + "`\"], training.batch_size: [4, 8]}}\n");
+  const auto run = testing::run_in(dir, {"run", "s", "-q"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const auto report = testing::run_in(dir, {"report", "s"});
+  ASSERT_EQ(report.code, 0) << report.err;
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_EQ(report.out.find("gnuplot failed"), std::string::npos) << report.out;
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/loss_curves.gp");
+  EXPECT_NE(script.find("\\`touch"), std::string::npos) << script;  // escaped wherever it is quoted
+  // Running the kept script again (as its first line says to) runs nothing either.
+  const std::string again = "cd " + dir.str("experiments/s/figures") + " && gnuplot loss_curves.gp > /dev/null 2>&1";
+  EXPECT_EQ(std::system(again.c_str()), 0);
+  EXPECT_FALSE(fs::exists(marker));
+}
+
+// With --where, a heatmap's blank cells are those the filter left out, and its title says which trials it shows.
+TEST(ReportCli, AHeatmapUnderWhereSaysItsBlankCellsAreLeftOut) {
+  TempDir dir;
+  dir.write("configs/s.yaml", kGrid);
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto result = testing::run_in(dir, {"report", "s", "--where", "batch_size=8", "--plots", "heatmap_batch"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string html = testing::read_file(written(result.out));
+  const std::string figure = between(html, "<figure id=\"heatmap_batch\">", "</figure>");
+  EXPECT_NE(figure.find("(where batch_size=8)</h2>"), std::string::npos) << figure.substr(0, 300);
+  EXPECT_NE(figure.find("A blank cell has no trial with batch_size=8 (left out by --where)"), std::string::npos);
+  EXPECT_EQ(figure.find("A blank cell is not part of the sweep."), std::string::npos);
 }
 
 TEST(ReportCli, TwoSweepsSideBySide) {

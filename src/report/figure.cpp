@@ -33,13 +33,19 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
-std::string gp_quote(const std::string& text) {  // a gnuplot string in double quotes
+std::string gp_quote(const std::string& text) {
   std::string out = "\"";
   for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    if (c == '"' || c == '\\' || c == '`') out += '\\';  // a bare backquote would run a shell command
+    out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;  // a newline would end the command
   }
   return out + "\"";
+}
+
+std::string gp_comment(const std::string& text) {
+  std::string out;
+  for (char c : text) out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+  return out;
 }
 
 
@@ -138,15 +144,16 @@ void draw(Figure& figure, const fs::path& dir) {
   const fs::path svg_path = dir / figure.file, script_path = dir / (stem + ".gp");
   // Names of this process's own: two reports of one sweep at once never read each other's half-drawn file.
   const std::string own = "." + std::to_string(::getpid());
-  const fs::path temporary = dir / ("." + figure.file + own + ".tmp"), log_path = dir / ("." + stem + own + ".log");
+  const fs::path temporary = dir / ("." + figure.file + own + ".tmp"), log_path = dir / ("." + stem + own + ".log"),
+                 own_script = dir / ("." + stem + own + ".gp");
   std::error_code ec;
   if (figure.why_not.empty()) {
-    write_file_atomic(script_path.string(),
+    write_file_atomic(own_script.string(),
                       "# Draws " + figure.file + ": gnuplot " + stem + ".gp > " + figure.file + "\n"
                       "set terminal svg size " + std::to_string(figure.width) + "," + std::to_string(figure.height) +
                         " dynamic noenhanced font 'sans,11' background rgb 'white'\n"
                       "set grid lc rgb '#dddddd'\n" + figure.script);
-    const std::string command = "cd " + shell_quote(dir.string()) + " && gnuplot " + shell_quote(stem + ".gp") + " > " +
+    const std::string command = "cd " + shell_quote(dir.string()) + " && gnuplot " + shell_quote(own_script.filename().string()) + " > " +
                                 shell_quote(temporary.filename().string()) + " 2> " + shell_quote(log_path.filename().string());
     const int status = std::system(command.c_str());
     std::ifstream svg_file(temporary);
@@ -159,7 +166,9 @@ void draw(Figure& figure, const fs::path& dir) {
     }
     fs::remove(log_path, ec);
     if (status == 0 && svg.str().find("<svg") != std::string::npos && svg.str().find("</svg>") != std::string::npos) {
-      fs::rename(temporary, svg_path, ec);
+      // The script, then the SVG it drew: each whole, and the pair this process's own.
+      fs::rename(own_script, script_path, ec);
+      if (!ec) fs::rename(temporary, svg_path, ec);
       if (!ec) {
         figure.svg = svg.str();
         return;
@@ -169,7 +178,7 @@ void draw(Figure& figure, const fs::path& dir) {
     figure.why_not = "gnuplot failed" + (log.empty() ? std::string() : ": " + log);
   }
   // Not drawn: no file from this or an earlier report may stand for it.
-  for (const auto& path : {temporary, svg_path, script_path}) fs::remove(path, ec);
+  for (const auto& path : {temporary, own_script, svg_path, script_path}) fs::remove(path, ec);
 }
 
 // Notes for a caption on the trials drawn that are not completed.

@@ -13,7 +13,11 @@
 namespace sweeplab::report_detail {
 
 std::string html_escape(const std::string& text);
-std::string gp_quote(const std::string& text);  // a gnuplot string in double quotes
+// A gnuplot string in double quotes, safe for any text: quotes, backslashes and backquotes (which gnuplot would run
+// as a shell command) escaped, control characters (a newline would end the command) as spaces.
+std::string gp_quote(const std::string& text);
+// Text for a "# ..." comment line of a script: control characters as spaces, so that it stays one comment line.
+std::string gp_comment(const std::string& text);
 std::string num(double value);                  // shortest text that reads back; NaN when not finite
 bool settled(const TrialState& trial);          // the trainer is done with it: its result is on disk
 std::string status_counts(const std::map<std::string, int>& statuses);  // "2 completed, 1 pending"

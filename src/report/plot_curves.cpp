@@ -226,7 +226,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
       const std::string colour =
           set.seeds_apart || set.colours.texts.size() < 2 ? kSingleColour : palette_colour(level, set.colours.texts.size());
       if (blocks.insert(block).second) {
-        data += "# " + block + ": " + group.label + " (" + std::to_string(group.trials.size()) +
+        data += "# " + block + ": " + gp_comment(group.label) + " (" + std::to_string(group.trials.size()) +
                 (group.trials.size() == 1 ? " trial)\n" : " trials)\n") + datablock(block, mean);
       }
       double top_of_line = 0;
@@ -558,7 +558,7 @@ Figure temperature_curves_figure(const ReportData& report) {
     }
     const auto& config = groups[g].trials.front()->spec.config;
     const double t = std::log2(config.optimizer.lr / double(config.training.batch_size));
-    data += "# g" + std::to_string(g) + ": " + groups[g].label + "\n" + datablock("g" + std::to_string(g), points);
+    data += "# g" + std::to_string(g) + ": " + gp_comment(groups[g].label) + "\n" + datablock("g" + std::to_string(g), points);
     plot += std::string(plot.empty() ? "" : ", \\\n  ") + "$g" + std::to_string(g) + " using 1:2 with lines lw 1.5 lc palette cb " +
             num(t) + " notitle";
   }

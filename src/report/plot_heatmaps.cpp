@@ -420,7 +420,7 @@ std::string marks_caption(const ColourScale& scale, const Marks& marks) {
 }
 
 // The figures of one grid: heatmap_batch[_N], and with the batch size on x, heatmap_temperature[_N].
-std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const ColourScale& scale) {
+std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const ColourScale& scale, const std::string& where) {
   const std::string suffix = number == 0 ? "" : "_" + std::to_string(number + 1);
   const std::string facet = grid.facet.empty() ? "" : " (" + grid.facet + ")";
   std::string what = scale.metric();
@@ -473,7 +473,10 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
                                       "evenly spaced on a log scale.";
   };
   by_lr.caption += by_rank(x_axis, grid.x_name()) + by_rank(lr_axis, "learning rate");
-  if (tiles.size() < grid.xs.size() * grid.lrs.size()) by_lr.caption += " A blank cell is not part of the sweep.";
+  if (tiles.size() < grid.xs.size() * grid.lrs.size()) {
+    by_lr.caption += where.empty() ? " A blank cell is not part of the sweep."
+                                   : " A blank cell has no trial with " + where + " (left out by --where) or is not part of the sweep.";
+  }
   if (!grid.by_batch_size()) return {by_lr};
 
   // Over eta/B: the same cells in bins of log2(eta/B); a bin's tile holds every cell of its batch size in it.
@@ -527,7 +530,7 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
 }
 
 // Every grid's heatmaps, or why there are none.
-std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids) {
+std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids, const std::string& where) {
   if (grids.empty()) {
     Figure by_lr{"heatmap_batch.svg", "Heatmap over batch size and learning rate", "", "", "", ""};
     by_lr.why_not = "the sweep does not vary optimizer.lr (or optimizer.temperature) and a second number such as "
@@ -539,7 +542,10 @@ std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids) {
   const ColourScale scale = colour_scale(grids);
   std::vector<Figure> figures;
   for (std::size_t i = 0; i < grids.size(); ++i) {
-    for (auto& figure : heatmap_figures(grids[i], i, scale)) figures.push_back(std::move(figure));
+    for (auto& figure : heatmap_figures(grids[i], i, scale, where)) {
+      if (!where.empty()) figure.title += " (where " + where + ")";
+      figures.push_back(std::move(figure));
+    }
   }
   return figures;
 }
@@ -551,7 +557,7 @@ namespace {
 // The heatmaps of every grid whose file name starts with `kind` (heatmap_batch, heatmap_temperature).
 std::vector<Figure> heatmaps_of_kind(const ReportData& data, const std::string& kind) {
   std::vector<Figure> kept;
-  for (auto& figure : heatmap_figures(data.grids)) {
+  for (auto& figure : heatmap_figures(data.grids, data.where)) {
     if (figure.file.rfind(kind, 0) == 0) kept.push_back(std::move(figure));
   }
   return kept;

@@ -91,7 +91,7 @@ std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfilter
   const std::string id = id_prefix + (number == 0 ? "grid" : "grid_" + std::to_string(number + 1));
   std::string html = "<h2>Final train loss by " + html_escape(grid.x_name()) + " and learning rate" +
                      (grid.facet.empty() ? "" : " (" + html_escape(grid.facet) + ")") +
-                     "</h2>\n<table class=\"grid\" id=\"" + id + "\"><thead><tr><th>lr \\ " + html_escape(grid.x_name()) + "</th>";
+                     "</h2>\n<table class=\"grid\" id=\"" + html_escape(id) + "\"><thead><tr><th>lr \\ " + html_escape(grid.x_name()) + "</th>";
   for (auto x : grid.xs) html += "<th>" + format_double_short(x, 6) + "</th>";
   html += "</tr></thead><tbody>\n";
   bool several = false;
@@ -354,7 +354,10 @@ std::string report_folder(const std::string& experiments_dir, const std::string&
   const std::string whole = join(parts, "+");
   std::string slug;
   for (char c : whole) slug += std::isalnum(static_cast<unsigned char>(c)) || std::strchr("._=,+-", c) ? c : '_';
-  if (slug != whole || slug.size() > 120) slug = slug.substr(0, 100) + "-" + short_hash(whole);
+  // A part with a '+' of its own (-o description=a+b) could read as two parts: it, a replaced character or a long
+  // name makes the folder end with a hash of the parts, taken one per line (unambiguous).
+  const bool plus_inside = std::any_of(parts.begin(), parts.end(), [](const std::string& part) { return part.find('+') != std::string::npos; });
+  if (slug != whole || plus_inside || slug.size() > 120) slug = slug.substr(0, 100) + "-" + short_hash(join(parts, "\n"));
   return (root / "reports" / slug).string();
 }
 
