@@ -213,11 +213,13 @@ bool is_number(const Value& value) {
   return std::holds_alternative<double>(value) || std::holds_alternative<std::int64_t>(value);
 }
 
+namespace {
+
+// The learning rate is on the y axis when it is swept, directly or through the temperature eta/B.
 bool lr_swept(const SweepSpec& spec) { return swept(spec, "optimizer.lr") || swept(spec, "optimizer.temperature"); }
 
 // The key on the heatmaps' x axis: the batch size when it is swept, else the first other swept numeric key
 // (seed 001's gamma x eta); "" when there is none.
-namespace {
 std::string grid_x_key(const SweepSpec& spec) {
   if (swept(spec, "training.batch_size")) return "training.batch_size";
   for (const auto& axis : spec.axes) {

@@ -23,8 +23,6 @@ bool settled(const TrialState& trial);          // the trainer is done with it: 
 std::string status_counts(const std::map<std::string, int>& statuses);  // "2 completed, 1 pending"
 bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least = 2);
 double as_number(const Value& value);
-// The learning rate is on the y axis when it is swept, directly or through the temperature eta/B.
-bool lr_swept(const SweepSpec& spec);
 bool is_number(const Value& value);
 
 // ---- the data behind the figures ----

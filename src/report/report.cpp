@@ -14,6 +14,7 @@
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/hash.hpp"
+#include "sweeplab/core/process.hpp"
 #include "sweeplab/core/text.hpp"
 #include "sweeplab/report/results.hpp"
 #include "sweeplab/store/layout.hpp"
@@ -60,7 +61,7 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
       if (table.columns[c] == name) shown.push_back(c);
     }
   }
-  std::string html = "<div class=\"scroll\"><table class=\"trials\"><thead><tr>";
+  std::string html = "<table class=\"trials\"><thead><tr>";
   for (auto c : shown) html += "<th title=\"click to sort\">" + header_html(table.columns[c]) + "</th>";
   html += "</tr></thead><tbody>\n";
   for (const auto& row : table.rows) {
@@ -81,7 +82,7 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
     }
     html += "</tr>\n";
   }
-  return html + "</tbody></table></div>\n";
+  return html + "</tbody></table>\n";
 }
 
 // A grid of x (batch size, ...) x learning rate as a table: every cell of the axes, with its (mean) final train
@@ -174,7 +175,7 @@ std::string page_head(const std::string& title, bool side_by_side) {
          "figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{display:block;max-width:100%;height:auto}\n"
          "table{border-collapse:collapse;font-size:.8em}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}\n"
          "table.trials th{cursor:pointer;background:#f6f6f6;vertical-align:bottom}table.trials td:first-child,table.trials th:first-child{text-align:left}\n"
-         ".scroll{overflow-x:auto}th.ascending::after{content:\" \\25B2\"}th.descending::after{content:\" \\25BC\"}\n"
+         "th.ascending::after{content:\" \\25B2\"}th.descending::after{content:\" \\25BC\"}\n"
          "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending,td.partial,td.running,td.interrupted,"
          "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
          ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
@@ -196,7 +197,7 @@ struct SweepPart {
 };
 
 void require_gnuplot() {
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
+  if (find_program("gnuplot").empty()) {
     throw UserError("report: gnuplot is not installed (apt-get install gnuplot-nox); it draws the figures");
   }
 }
