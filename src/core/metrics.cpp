@@ -14,6 +14,12 @@ bool higher_is_better(const std::string& metric) {
   return ends_with(metric, "_acc") || ends_with(metric, "_return") || ends_with(metric, "_fraction");
 }
 
+const std::vector<std::string>& reinforcement_metrics() {
+  static const std::vector<std::string> names = {"train_loss", "episode_return", "greedy_return", "greedy_length",
+                                                 "greedy_optimal_fraction"};
+  return names;
+}
+
 std::optional<double> metric_value(const EvalRecord& record, const std::string& metric) {
   if (record.diverged) return std::nullopt;
   // A train_loss that is not a number: no update since the last evaluation (doublegoal before learning starts).

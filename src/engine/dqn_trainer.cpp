@@ -98,9 +98,7 @@ class DqnTrial {
     replay_ = rl::ReplayBuffer(config_.rl.replay_capacity, seed ^ kReplaySalt);
     explore_ = rl::Generator(seed ^ kExplorationSalt);
     episodes_ = rl::EpisodeLog(config_.rl.return_window);
-    tracker_ = std::make_unique<MetricsTracker>(
-        config_.targets, std::vector<std::string>{"train_loss", "episode_return", "greedy_return", "greedy_length",
-                                                    "greedy_optimal_fraction"});
+    tracker_ = std::make_unique<MetricsTracker>(config_.targets, reinforcement_metrics());
     step_ = samples_ = updates_since_eval_ = evaluations_ = 0;
     loss_sum_ = elapsed_before_ = 0.0;
     lr_ = config_.optimizer.lr;

@@ -37,9 +37,7 @@ Cell optional_cell(const std::optional<double>& value) {
 // mean return of the last episodes, and the greedy evaluation's length and share of optimal starts).
 const std::vector<std::string>& metric_names_for_columns(const Config& base) {
   static const std::vector<std::string> supervised = {"train_loss", "test_loss", "train_acc", "test_acc"};
-  static const std::vector<std::string> reinforcement = {"train_loss", "episode_return", "greedy_return", "greedy_length",
-                                                         "greedy_optimal_fraction"};
-  return is_reinforcement_task(base.task.name) ? reinforcement : supervised;
+  return is_reinforcement_task(base.task.name) ? reinforcement_metrics() : supervised;
 }
 
 std::size_t column_index(const ExportTable& table, const std::string& name) {

@@ -41,6 +41,9 @@ std::optional<double> metric_value(const EvalRecord& record, const std::string& 
 // The direction of "best": accuracies, returns and fractions up; losses, lengths and epsilon down.
 bool higher_is_better(const std::string& metric);
 
+// The metrics a DQN trial (doublegoal) keeps the best of and export writes final_* / best_* columns for.
+const std::vector<std::string>& reinforcement_metrics();
+
 // Skipped: not run, or stopped, because sweep.prune ruled it out (TrialOutcome::skip_reason says why).
 enum class TrialStatus { Completed, Diverged, Failed, Interrupted, Skipped };
 std::string to_string(TrialStatus status);
