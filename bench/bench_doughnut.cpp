@@ -82,15 +82,15 @@ int main(int argc, char** argv) {
     NullSink sink;
     const std::string checkpoint = std::string(folder) + "/" + trial.id + ".pt";
     const auto start = std::chrono::steady_clock::now();
-    const auto outcome = train_trial(trial.config, sink, {checkpoint, trial.config.checkpoint.every, trial.config.checkpoint.min_interval_s});
+    const Config config = trial.config.expand();
+    const auto outcome = train_trial(config, sink, {checkpoint, config.checkpoint.every, config.checkpoint.min_interval_s});
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    ours[trial.config.training.batch_size] = {seconds, double(outcome.steps), outcome.checkpoint_s,
-                                              outcome.checkpoints_written};
+    ours[config.training.batch_size] = {seconds, double(outcome.steps), outcome.checkpoint_s, outcome.checkpoints_written};
     std::remove(checkpoint.c_str());
   }
   std::remove(folder);
-  std::cerr << "checkpoints: every " << sweep.trials.front().config.checkpoint.every << " epochs (at most every "
-            << sweep.trials.front().config.checkpoint.min_interval_s << " s) and at the end\n";
+  std::cerr << "checkpoints: every " << sweep.trials.front().config.expand().checkpoint.every << " epochs (at most every "
+            << sweep.trials.front().config.expand().checkpoint.min_interval_s << " s) and at the end\n";
 
   std::map<std::int64_t, double> theirs;
   if (peer_available()) {

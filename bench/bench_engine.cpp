@@ -78,9 +78,11 @@ struct Run {
 // One train_group call over every trial of the sweep: NullSinks, no checkpoints.
 Run train_once(const ResolvedSweep& sweep) {
   std::vector<NullSink> sinks(sweep.trials.size());
+  std::vector<Config> configs;
+  for (const auto& trial : sweep.trials) configs.push_back(trial.config.expand());
   std::vector<GroupMember> members;
   for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
-    members.push_back(GroupMember{&sweep.trials[i].config, &sinks[i], CheckpointOptions{}});
+    members.push_back(GroupMember{&configs[i], &sinks[i], CheckpointOptions{}});
   }
   const auto start = std::chrono::steady_clock::now();
   const auto outcomes = train_group(members);
@@ -116,7 +118,7 @@ Figure measure(const ResolvedSweep& sweep, int reps) {
   figure.us_max = *std::max_element(us.begin(), us.end());
   figure.trials = sweep.trials.size();
   figure.steps_per_trial = run.trial_steps / double(sweep.trials.size());
-  figure.epochs = sweep.trials.front().config.training.epochs;
+  figure.epochs = sweep.trials.front().config.expand().training.epochs;
   figure.diverged = run.diverged;
   return figure;
 }

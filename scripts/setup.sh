@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config gnuplot-nox
           libtorch-dev libopenblas0-pthread
-          libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libxxhash-dev libzip-dev)
+          libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libxxhash-dev libzip-dev libsqlite3-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -197,7 +197,7 @@ TEST(Linear, AVeryLongHiddenListLoadsQuickly) {
   const auto start = std::chrono::steady_clock::now();
   const auto sweep = load_sweep(dir.str("configs"), "c");
   EXPECT_LT(seconds_since(start), 2.0);  // 200 000 widths: quadratic took ~15 s
-  EXPECT_EQ(sweep.trials.at(0).config.model.hidden.size(), 200000u);
+  EXPECT_EQ(sweep.trials.at(0).config.expand().model.hidden.size(), 200000u);
 }
 
 TEST(Linear, AVeryLongHiddenListIsStillCheckedItemByItemInAShortMessage) {

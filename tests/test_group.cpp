@@ -10,7 +10,8 @@
 #include <set>
 
 #include "sweeplab/config/loader.hpp"
-#include "sweeplab/engine/fusion.hpp"
+#include "sweeplab/config/fusion_key.hpp"
+#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/train/trainer.hpp"
 #include "test_util.hpp"
 #include "engine/setup.hpp"
@@ -60,14 +61,15 @@ TEST(Group, ATrialAloneEqualsTheSameTrialInAGroupOf64ByteForByte) {
   const auto sweep = grid_of_64(dir);
   ASSERT_EQ(sweep.trials.size(), 64u);
   std::vector<RecordingSink> sinks(64);
+  const auto configs = testing::configs_of(sweep);
   std::vector<GroupMember> members;
-  for (std::size_t i = 0; i < 64; ++i) members.push_back({&sweep.trials[i].config, &sinks[i], {}});
+  for (std::size_t i = 0; i < 64; ++i) members.push_back({&configs[i], &sinks[i], {}});
   const auto outcomes = train_group(members);
   ASSERT_EQ(outcomes.size(), 64u);
   std::set<std::string> digests;
   for (const std::size_t i : {0u, 9u, 37u, 63u}) {
     RecordingSink alone;
-    const auto outcome = train_trial(sweep.trials[i].config, alone);
+    const auto outcome = train_trial(sweep.trials[i].config.expand(), alone);
     expect_same_records(alone.records, sinks[i].records, sweep.trials[i].id);
     EXPECT_EQ(outcome.weights_digest, outcomes[i].weights_digest) << sweep.trials[i].id;
     EXPECT_EQ(outcome.steps, outcomes[i].steps);
@@ -96,10 +98,9 @@ TEST(Group, ADivergingTrialLeavesTheOthersIdentical) {
             "sweep: {grid: {optimizer.lr: [0.01, 50.0, 0.05]}}\n");
   const auto sweep = load_sweep(dir.str("configs"), "d");
   std::vector<RecordingSink> with(3), without(2);
-  const auto all = train_group({{&sweep.trials[0].config, &with[0], {}},
-                                {&sweep.trials[1].config, &with[1], {}},
-                                {&sweep.trials[2].config, &with[2], {}}});
-  const auto calm = train_group({{&sweep.trials[0].config, &without[0], {}}, {&sweep.trials[2].config, &without[1], {}}});
+  const auto configs = testing::configs_of(sweep);
+  const auto all = train_group({{&configs[0], &with[0], {}}, {&configs[1], &with[1], {}}, {&configs[2], &with[2], {}}});
+  const auto calm = train_group({{&configs[0], &without[0], {}}, {&configs[2], &without[1], {}}});
   EXPECT_EQ(all[1].status, TrialStatus::Diverged);
   ASSERT_TRUE(all[1].diverged_at_step);
   EXPECT_LT(*all[1].diverged_at_step, 120);
@@ -293,11 +294,8 @@ TEST(Cuda, AGroupOnTheGpuIsDeterministicAndAgreesWithTheCpuEngine) {
             "sweep: {grid: {optimizer.lr: [0.001, 0.003, 0.01]}, seeds: 2}\n");
   const auto sweep = load_sweep(dir.str("configs"), "c");
   const auto train_on = [&](const std::string& device, std::vector<RecordingSink>& sinks) {
-    std::vector<Config> configs;
-    for (const auto& trial : sweep.trials) {
-      configs.push_back(trial.config);
-      configs.back().training.device = device;
-    }
+    std::vector<Config> configs = testing::configs_of(sweep);
+    for (auto& config : configs) config.training.device = device;
     sinks.assign(configs.size(), RecordingSink{});
     std::vector<GroupMember> members;
     for (std::size_t i = 0; i < configs.size(); ++i) members.push_back({&configs[i], &sinks[i], {}});
@@ -341,7 +339,7 @@ TEST(Fusion, GroupsShareAShapeAndEveryWorkerGetsOne) {
             "seeds: 3}\n");
   const auto sweep = load_sweep(dir.str("configs"), "f");
   ASSERT_EQ(sweep.trials.size(), 36u);
-  std::vector<const Config*> configs;
+  std::vector<const CompactConfig*> configs;
   for (const auto& trial : sweep.trials) configs.push_back(&trial.config);
   std::vector<std::size_t> order(configs.size());
   std::iota(order.begin(), order.end(), 0);
@@ -351,7 +349,7 @@ TEST(Fusion, GroupsShareAShapeAndEveryWorkerGetsOne) {
   for (const auto& group : by_shape) {
     EXPECT_EQ(group.size(), 18u);
     for (const auto index : group) {
-      EXPECT_EQ(configs[index]->training.batch_size, configs[group.front()]->training.batch_size);
+      EXPECT_EQ(configs[index]->expand().training.batch_size, configs[group.front()]->expand().training.batch_size);
     }
   }
   const auto spread = form_groups(configs, order, 64, 4);  // four workers: two groups per shape
@@ -367,14 +365,14 @@ TEST(Fusion, GroupsShareAShapeAndEveryWorkerGetsOne) {
   EXPECT_EQ(covered, 36u);
   EXPECT_EQ(capped.size(), 8u);
 
-  Config other = sweep.trials[0].config;
+  Config other = sweep.trials[0].config.expand();
   other.model.hidden = {32};
-  EXPECT_NE(fusion_key(other), fusion_key(sweep.trials[0].config));
-  other = sweep.trials[0].config;
+  EXPECT_NE(fusion_key(other), fusion_key(sweep.trials[0].config.expand()));
+  other = sweep.trials[0].config.expand();
   other.training.epochs = 99;
   other.optimizer.weight_decay = 0.1;
   other.lr_schedule.name = "cosine";
-  EXPECT_EQ(fusion_key(other), fusion_key(sweep.trials[0].config));
+  EXPECT_EQ(fusion_key(other), fusion_key(sweep.trials[0].config.expand()));
 }
 
 }  // namespace

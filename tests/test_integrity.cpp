@@ -265,6 +265,7 @@ TEST(Metrics, ATornLastLineIsRewrittenFromTheCheckpointAlsoWhenTheBudgetIsRaised
     ASSERT_EQ(lines.size(), 6u);
     lines.back().resize(lines.back().size() / 2);
     write_lines(trial / "metrics.jsonl", lines, /*last_newline=*/false);  // power lost while it was written
+    testing::files_changed_by_hand(dir, "r");
   };
 
   // The trial is completed; its metrics are not: the next run repairs them.
@@ -300,6 +301,7 @@ TEST(Metrics, ATornLineBeforeTheCheckpointMakesTheTrialStartOver) {
   ASSERT_EQ(lines.size(), 4u);
   lines[1].resize(lines[1].size() / 3);
   write_lines(trial / "metrics.jsonl", lines);
+  testing::files_changed_by_hand(dir, "r");
 
   const auto resumed = testing::run_sweeplab(dir, "run r");
   ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
@@ -334,6 +336,7 @@ TEST(Summary, AnUnreadableSummaryIsRebuiltFromTheFinalCheckpointWithAWarning) {
   const auto metrics = testing::read_file(trials[0] / "metrics.jsonl");
   write_bytes(trials[0] / "summary.json", "{\"status\": \"compl");
   write_bytes(trials[1] / "summary.json", std::string(300, '\0'));
+  testing::files_changed_by_hand(dir, "r");
 
   const auto again = testing::run_sweeplab(dir, "run r");
   ASSERT_EQ(again.code, 0) << again.out << again.err;
@@ -349,7 +352,7 @@ TEST(Summary, AnUnreadableSummaryIsRebuiltFromTheFinalCheckpointWithAWarning) {
     EXPECT_NE(after["warnings"][0].get<std::string>().find("summary.json unreadable; kept as summary.json.corrupt-"),
               std::string::npos);
     EXPECT_EQ(count_prefixed(trials[i], "summary.json.corrupt-"), 1);
-    EXPECT_EQ(read_summary(trials[i].string())->status, "completed");
+    EXPECT_EQ(read_summary(trials[i].string())->status, TrialStatus::Completed);
   }
   EXPECT_EQ(testing::read_file(trials[0] / "metrics.jsonl"), metrics);
   EXPECT_NE(again.out.find("warning: summary.json unreadable"), std::string::npos) << again.out;
@@ -399,7 +402,7 @@ class FileSizeLimit {
 std::vector<Config> two_trials(const TempDir& dir) {
   dir.write("configs/s.yaml", kSmall + "sweep: {grid: {optimizer.lr: [0.05, 0.1]}}\n");
   std::vector<Config> configs;
-  for (const auto& trial : load_sweep(dir.str("configs"), "s").trials) configs.push_back(trial.config);
+  for (const auto& trial : load_sweep(dir.str("configs"), "s").trials) configs.push_back(trial.config.expand());
   return configs;
 }
 
@@ -552,8 +555,11 @@ TEST_P(StorageErrorTest, InterruptsTheTrialWithoutSummaryAndTheNextRunCompletesI
   EXPECT_EQ(failed.storage_error.find('\n'), std::string::npos);
   EXPECT_TRUE(failed.error.empty());
   EXPECT_FALSE(fs::exists(trial / "summary.json"));
-  EXPECT_EQ(read_sweep_state(sweep, options.experiments_dir).trials[0].status,
-            GetParam() == "config.yaml" ? "pending" : "partial");
+  ReadOptions read;
+  read.pending = true;  // a trial whose config.yaml could not be written has no results: it is the config's, not run
+  const auto state = read_sweep_state(sweep, options.experiments_dir, read);
+  ASSERT_EQ(state.trials.size(), 1u);
+  EXPECT_EQ(state.trials[0].status, GetParam() == "config.yaml" ? TrialStatus::Pending : TrialStatus::Partial);
   if (GetParam() == "metrics.jsonl") {
     EXPECT_EQ(checkpoint_step(trial / "checkpoint.pt"), 20);
   }

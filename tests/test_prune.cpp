@@ -83,7 +83,7 @@ std::map<std::string, std::string> outcomes(const TempDir& dir) {
 // The trial of the sweep at batch size `batch` and learning rate `lr`.
 const TrialSpec& trial_at(const std::vector<TrialSpec>& trials, std::int64_t batch, double lr) {
   for (const auto& trial : trials) {
-    if (trial.config.training.batch_size == batch && trial.config.optimizer.lr == lr) return trial;
+    if (trial.config.expand().training.batch_size == batch && trial.config.expand().optimizer.lr == lr) return trial;
   }
   throw std::runtime_error("no such trial");
 }
@@ -160,13 +160,15 @@ TEST(Prune, ARerunKeepsThemSkippedAndTrainsNothing) {
   const auto again = testing::run_in(dir, {"run", "p", "-j", "2"});
   ASSERT_EQ(again.code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("nothing to train"), std::string::npos) << again.out;
-  EXPECT_NE(again.out.find("(sweep.prune: above_divergence), skipped"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("  skipped already: optimizer.lr=1000 diverged at step 2 (sweep.prune: above_divergence)\n"),
+            std::string::npos)
+      << again.out;
   EXPECT_EQ(dir.snapshot(), before);  // not a byte written: no trial.log grew, no summary was rewritten
   EXPECT_EQ(outcomes(dir), first);
   // --dry-run says the same.
   const auto dry = testing::run_in(dir, {"run", "p", "--dry-run"});
   ASSERT_EQ(dry.code, 0);
-  EXPECT_NE(dry.out.find("skip: optimizer.lr=1000 diverged at step"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("skip: skipped already: optimizer.lr=1000 diverged at step"), std::string::npos) << dry.out;
 }
 
 TEST(Prune, WithoutItEveryTrialTrains) {
@@ -177,7 +179,7 @@ TEST(Prune, WithoutItEveryTrialTrains) {
   const auto trials = load_sweep(dir.str("configs"), "p", {"sweep.prune=none"}).trials;
   for (const auto& trial : trials) {
     const auto summary = summary_of(trial_folder(dir, trial));
-    EXPECT_EQ(summary["status"], trial.config.optimizer.lr < 1 ? "completed" : "diverged") << trial.id;
+    EXPECT_EQ(summary["status"], trial.config.expand().optimizer.lr < 1 ? "completed" : "diverged") << trial.id;
     EXPECT_TRUE(fs::exists(trial_folder(dir, trial) / "metrics.jsonl")) << trial.id;
   }
 }
@@ -189,7 +191,7 @@ TEST(Prune, SkippedTrialsTrainOnceNothingRulesThemOut) {
   // The same trials (the ids do not depend on sweep.prune), now without the pruning: the skipped ones train.
   const auto result = testing::run_in(dir, {"run", "p", "-o", "sweep.prune=none"});
   ASSERT_EQ(result.code, 0) << result.out << result.err;
-  EXPECT_NE(result.out.find("p: 0 completed, 2 diverged, 0 failed, 4 skipped"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("p: 0 completed, 2 diverged, 0 failed, 0 skipped, 4 unchanged"), std::string::npos) << result.out;
   const auto trials = load_sweep(dir.str("configs"), "p").trials;
   for (const std::int64_t batch : {4, 16}) {
     const auto folder = trial_folder(dir, trial_at(trials, batch, 100000));
@@ -273,14 +275,14 @@ TEST(Temperature, EachTrialsLearningRateIsTemperatureTimesBatchSize) {
   ASSERT_EQ(trials.size(), 4u);
   std::set<std::string> hashes;
   for (const auto& trial : trials) {
-    const double lr = trial.config.optimizer.temperature * double(trial.config.training.batch_size);
-    EXPECT_EQ(trial.config.optimizer.lr, lr) << trial.id;
+    const double lr = trial.config.expand().optimizer.temperature * double(trial.config.expand().training.batch_size);
+    EXPECT_EQ(trial.config.expand().optimizer.lr, lr) << trial.id;
     // config.yaml carries the derived lr, and reads back as the same trial.
     const auto folder = dir.path() / "experiments/t/trials" / trial.id;
     const auto own = read_trial_config(folder.string());
     ASSERT_TRUE(own) << testing::read_file(folder / "config.yaml");
     EXPECT_EQ(own->optimizer.lr, lr) << trial.id;
-    EXPECT_EQ(own->optimizer.temperature, trial.config.optimizer.temperature);
+    EXPECT_EQ(own->optimizer.temperature, trial.config.expand().optimizer.temperature);
     // metrics.jsonl trained with it.
     const auto first = json::parse(lines_of(testing::read_file(folder / "metrics.jsonl")).at(0));
     EXPECT_DOUBLE_EQ(first["lr"].get<double>(), lr) << trial.id;
@@ -300,10 +302,10 @@ TEST(Temperature, ATemperatureOfZeroUsesTheLearningRateAsSet) {
   const auto trials = load_sweep(dir.str("configs"), "t").trials;
   ASSERT_EQ(trials.size(), 4u);
   for (const auto& trial : trials) {
-    const double expected = trial.config.optimizer.temperature > 0
-                                ? trial.config.optimizer.temperature * double(trial.config.training.batch_size)
+    const double expected = trial.config.expand().optimizer.temperature > 0
+                                ? trial.config.expand().optimizer.temperature * double(trial.config.expand().training.batch_size)
                                 : Config{}.optimizer.lr;
-    EXPECT_EQ(trial.config.optimizer.lr, expected) << trial.id;
+    EXPECT_EQ(trial.config.expand().optimizer.lr, expected) << trial.id;
   }
 }
 
@@ -343,12 +345,12 @@ TEST(Temperature, PrunesAlongTheTemperatureAxis) {
   ASSERT_EQ(result.code, 0) << result.out << result.err;
   for (const auto& trial : load_sweep(dir.str("configs"), "p").trials) {
     const auto summary = summary_of(trial_folder(dir, trial));
-    const double t = trial.config.optimizer.temperature;
+    const double t = trial.config.expand().optimizer.temperature;
     EXPECT_EQ(summary["status"], t < 1 ? "completed" : t < 1000 ? "diverged" : "skipped") << trial.id;
     if (t > 1000) {
       EXPECT_EQ(summary["skip_reason"].get<std::string>().rfind(
                     "optimizer.temperature=100 (optimizer.lr=" +
-                        std::to_string(100 * trial.config.training.batch_size) + ") diverged at step ", 0),
+                        std::to_string(100 * trial.config.expand().training.batch_size) + ") diverged at step ", 0),
                 0u)
           << summary;
     }

@@ -10,6 +10,7 @@
 #include "sweeplab/core/text.hpp"
 #include "sweeplab/report/results.hpp"
 #include "sweeplab/store/lock.hpp"
+#include "sweeplab/store/trial_index.hpp"
 #include "report_util.hpp"
 #include "test_util.hpp"
 
@@ -58,6 +59,7 @@ json summary(const TempDir& dir, const std::string& id) {
 
 void write_summary(const TempDir& dir, const std::string& id, const json& content) {
   dir.write("experiments/s/trials/" + id + "/summary.json", content.dump(2));
+  testing::files_changed_by_hand(dir, "s");
 }
 
 std::vector<json> parse_jsonl(const std::string& text) {
@@ -110,7 +112,7 @@ TEST(Export, AggregatesSeedsIntoMeanAndStandardError) {
     EXPECT_FALSE(row.contains("training.seed"));
     std::vector<double> losses;
     for (const auto& trial : sweep.trials) {
-      if (trial.config.training.batch_size == row["training.batch_size"].get<std::int64_t>()) {
+      if (trial.config.expand().training.batch_size == row["training.batch_size"].get<std::int64_t>()) {
         losses.push_back(summary(dir, trial.id)["final"]["train_loss"].get<double>());
       }
     }
@@ -132,7 +134,7 @@ TEST(Export, AggregateCountsSeedsThatReachedTheTargetAndDiverged) {
   // Of batch size 8's three seeds: seed 1 did not reach the target, seed 2 diverged (having reached it).
   std::vector<std::string> bs8;
   for (const auto& trial : sweep.trials) {
-    if (trial.config.training.batch_size == 8) bs8.push_back(trial.id);
+    if (trial.config.expand().training.batch_size == 8) bs8.push_back(trial.id);
   }
   ASSERT_EQ(bs8.size(), 3u);
   for (const auto& id : bs8) {  // every seed reaches it, so that the test knows the counts
@@ -179,6 +181,8 @@ TEST(Export, SaysRunningForATrialAnotherProcessIsTraining) {
   ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
   const auto sweep = load_sweep(dir.str("configs"), "s");
   const std::string busy = sweep.trials[1].id;
+  // As a run does: the trial marked planned in the index, then locked.
+  TrialIndex::open(dir.str("experiments/s"), false)->plan({{busy, sweep.trials[1].hash, sweep.trials[1].config}});
   const auto lock = TrialLock::try_acquire(dir.str("experiments/s/trials/" + busy));
   ASSERT_TRUE(lock);
   const auto csv = parse_csv(testing::run_in(dir, {"export", "s"}).out);
@@ -194,28 +198,32 @@ TEST(Export, SaysRunningForATrialAnotherProcessIsTraining) {
   EXPECT_NE(html.find("<td class=\"running\">running</td>"), std::string::npos);
 }
 
-TEST(Export, MarksTrialsThatAreNotInTheCurrentConfig) {
+TEST(Export, OverridesNarrowItToTheirTrialsAndTheConfigsNotRunOnesAreCounted) {
   TempDir dir;
   dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\nsweep: {grid: {training.batch_size: [8, 16]}}\n");
   ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
-  // Now the config asks for batch sizes 8 and 32: 16 is on disk but no longer asked for, 32 is pending.
-  const auto csv = parse_csv(testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32"}).out);
-  ASSERT_EQ(csv.size(), 3u);
-  for (const auto& row : csv) {
-    EXPECT_EQ(row.at("in_current_config"), row.at("batch_size") == "16" ? "false" : "true") << row.at("trial_id");
-  }
-  for (const auto& row : parse_jsonl(testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32", "--format", "jsonl"}).out)) {
-    EXPECT_EQ(row["in_current_config"], row["batch_size"] != 16);
-  }
-  const auto aggregated = parse_jsonl(
-      testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32", "--format", "jsonl", "--aggregate"}).out);
-  ASSERT_EQ(aggregated.size(), 3u);
-  for (const auto& row : aggregated) EXPECT_EQ(row["in_current_config"], row["batch_size"] != 16);
-  ASSERT_EQ(testing::run_in(dir, {"report", "s", "-o", "training.batch_size=8,32"}).code, 0);
-  // A report with -o goes to a folder of its own (test_report_cli.cpp).
-  const std::string html = testing::read_file(dir.path() / "experiments/s/reports/training.batch_size=8,32/report.html");
-  EXPECT_NE(html.find("1 trial is not in the current config"), std::string::npos);
-  EXPECT_EQ(count(between(html, "<h2>Trials</h2>", "</table>"), "<td class=\"not-current\">"), 1u);
+  // Now -o asks for batch sizes 8 and 32: 8 is on disk, 16 is left out by -o, 32 is not run yet.
+  const auto exported = testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32"});
+  const auto csv = parse_csv(exported.out);
+  ASSERT_EQ(csv.size(), 1u);
+  EXPECT_EQ(csv[0].at("batch_size"), "8");
+  EXPECT_FALSE(csv[0].count("in_current_config"));
+  EXPECT_EQ(exported.err, "1 trial of the current config not run yet: sweeplab run s -o training.batch_size=8,32 "
+                          "(--pending lists them)\n");
+  const auto pending = parse_csv(testing::run_in(dir, {"export", "s", "-o", "training.batch_size=8,32", "--pending"}).out);
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[1].at("batch_size"), "32");
+  EXPECT_EQ(pending[1].at("status"), "pending");
+  // Without -o: both trials on disk, whatever the YAML says now.
+  dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\nsweep: {grid: {training.batch_size: [32]}}\n");
+  const auto all = parse_jsonl(testing::run_in(dir, {"export", "s", "--format", "jsonl", "--aggregate"}).out);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0]["training.batch_size"], 8);
+  EXPECT_EQ(all[1]["training.batch_size"], 16);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
+  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  EXPECT_NE(html.find("1 trial of the current config not run yet: <code>sweeplab run s</code>"), std::string::npos);
+  EXPECT_EQ(count(between(html, "<h2>Trials</h2>", "</table>"), "<tr"), 3u);  // the header and the two trials
 }
 
 TEST(Statistics, MeansAreCorrectlyRoundedAndWrittenInShortestForm) {
@@ -237,15 +245,18 @@ TEST(Statistics, MeansAreCorrectlyRoundedAndWrittenInShortestForm) {
   const auto sweep = load_sweep(dir.str("configs"), "s");
   std::vector<TrialState> trials(2);
   for (std::size_t i = 0; i < 2; ++i) {
-    trials[i].spec = sweep.trials[i];
-    trials[i].status = "completed";
+    trials[i].id = sweep.trials[i].id;
+    trials[i].hash = sweep.trials[i].hash;
+    trials[i].config = sweep.trials[i].config;
+    trials[i].has_files = true;
+    trials[i].status = TrialStatus::Completed;
     trials[i].summary = StoredSummary{};
-    trials[i].summary->status = "completed";
+    trials[i].summary->status = TrialStatus::Completed;
     trials[i].summary->final = EvalRecord{};
     trials[i].summary->final->test_acc = i == 0 ? 0.96 : 0.9646;
     trials[i].summary->final->train_loss = i == 0 ? 0.1 : 0.2;
   }
-  const auto table = aggregate_seeds(sweep, export_trials(sweep, trials));
+  const auto table = aggregate_seeds(sweep.spec, export_trials(sweep.spec, trials));
   const auto csv = parse_csv(to_csv(table));
   ASSERT_EQ(csv.size(), 1u);
   EXPECT_EQ(csv[0].at("final_test_acc_mean"), "0.9623");
@@ -351,9 +362,15 @@ TEST(Report, PartialSweepKeepsThePlannedAxes) {
   dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 2}\n"
                               "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.003, 0.01, 0.03]}}\n");
   ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q", "-o", "optimizer.lr=0.003,0.01"}).code, 0);
-  const auto result = testing::run_in(dir, {"report", "s"});
+  // Without --pending the page counts the trials not run yet; with it they are cells of their own.
+  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
+  EXPECT_NE(testing::read_file(dir.path() / "experiments/s/report.html")
+                .find("2 trials of the current config not run yet: <code>sweeplab run s</code>"),
+            std::string::npos);
+  const auto result = testing::run_in(dir, {"report", "s", "--pending"});
   ASSERT_EQ(result.code, 0) << result.err;
-  const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
+  const fs::path folder = dir.path() / "experiments/s/reports/pending";
+  const std::string html = testing::read_file(folder / "report.html");
   EXPECT_NE(html.find("<figure id=\"heatmap_batch\">"), std::string::npos);
   // The grid: 3 learning rates x 2 batch sizes, lr 0.03 not run yet.
   const std::string grid = between(html, "id=\"grid\"", "</table>");
@@ -361,13 +378,13 @@ TEST(Report, PartialSweepKeepsThePlannedAxes) {
   EXPECT_EQ(count(grid, "<td class=\"pending\">pending</td>"), 2u) << grid;
   EXPECT_EQ(count(grid, "<td class=\"completed\""), 4u) << grid;
   // The heatmap's script has every cell: 4 coloured, 2 marked pending.
-  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/heatmap_batch.gp");
+  const std::string script = testing::read_file(folder / "figures/heatmap_batch.gp");
   EXPECT_EQ(datablock(script, "cells").size(), 4u);
   const auto unfinished = datablock(script, "noresult");
   ASSERT_EQ(unfinished.size(), 2u);
   for (const auto& cell : unfinished) EXPECT_DOUBLE_EQ(cell[1], std::log2(0.03));
   // The loss curves' panel of lr 0.03 says its trials have not run (not that they have no finite loss).
-  const std::string curves = testing::read_file(dir.path() / "experiments/s/figures/loss_curves.gp");
+  const std::string curves = testing::read_file(folder / "figures/loss_curves.gp");
   EXPECT_EQ(count(curves, "set label 1 \"not run yet\""), 1u) << curves;
   EXPECT_NE(html.find("No curve for bs=8 lr=0.03; bs=16 lr=0.03: not run yet."), std::string::npos);
   expect_whole_svgs(dir.path() / "experiments/s/figures");
@@ -427,8 +444,8 @@ TEST(Report, DrawsADivergedTrialUpToItsLastFiniteRecord) {
   // record with a null loss (whatever else it holds must not be drawn).
   std::string diverged, other;
   for (const auto& trial : sweep.trials) {
-    if (trial.config.training.batch_size != 8) continue;
-    (trial.config.training.seed == 1 ? diverged : other) = trial.id;
+    if (trial.config.expand().training.batch_size != 8) continue;
+    (trial.config.expand().training.seed == 1 ? diverged : other) = trial.id;
   }
   const fs::path trials = dir.path() / "experiments/s/trials";
   std::vector<json> records, kept;

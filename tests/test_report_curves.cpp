@@ -173,7 +173,7 @@ TEST(LossCurves, AnExplodingLossIsCutAtTheTopAndNamedInItsPanel) {
   const auto sweep = load_sweep(dir.str("configs"), "s");
   double exploded = INFINITY, others = 0;  // the smallest exploded test loss, the largest other one
   for (const auto& trial : sweep.trials) {
-    const bool explodes = trial.config.training.batch_size == 16 && trial.config.optimizer.lr == 0.1;
+    const bool explodes = trial.config.expand().training.batch_size == 16 && trial.config.expand().optimizer.lr == 0.1;
     std::string lines;
     for (const auto& line : testing::metric_values(dir.path() / "experiments/s/trials" / trial.id)) {
       json record = json::parse(line);
@@ -257,7 +257,10 @@ TEST(LossCurves, OneConfigurationDrawsEverySeedAndTheirMean) {
   ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
   const auto sweep = load_sweep(dir.str("configs"), "s");
   ReportRequest request;
-  request.where = [](const Config& config) { return config.training.batch_size == 16 && config.optimizer.lr == 0.1; };
+  request.where = [](const CompactConfig& compact) {
+    const Config config = compact.expand();
+    return config.training.batch_size == 16 && config.optimizer.lr == 0.1;
+  };
   request.where_text = "lr=0.1, batch_size=16";
   request.folder = dir.str("where");
   const auto files = write_report(sweep, dir.str("experiments"), request);
@@ -270,7 +273,7 @@ TEST(LossCurves, OneConfigurationDrawsEverySeedAndTheirMean) {
   // The two seeds' own curves, as their metrics.jsonl has them, and the mean over them.
   std::vector<std::vector<json>> seeds;
   for (const auto& trial : sweep.trials) {
-    if (trial.config.training.batch_size != 16 || trial.config.optimizer.lr != 0.1) continue;
+    if (trial.config.expand().training.batch_size != 16 || trial.config.expand().optimizer.lr != 0.1) continue;
     std::vector<json> records;
     for (const auto& line : testing::metric_values(dir.path() / "experiments/s/trials" / trial.id)) records.push_back(json::parse(line));
     seeds.push_back(records);
@@ -308,16 +311,17 @@ void set_steps_to_target(const TempDir& dir, const std::string& target,
   for (const auto& trial : sweep.trials) {
     const fs::path file = dir.path() / "experiments/s/trials" / trial.id / "summary.json";
     json summary = testing::read_json(file);
-    const auto step = steps(trial.config);
+    const auto step = steps(trial.config.expand());
     summary["targets"] = json::array();
     if (step) {
       summary["targets"].push_back({{"target", target}, {"reached", true}, {"step", *step},
-                                    {"samples", *step * trial.config.training.batch_size}, {"epoch", 1}});
+                                    {"samples", *step * trial.config.expand().training.batch_size}, {"epoch", 1}});
     } else {
       summary["targets"].push_back({{"target", target}, {"reached", false}});
     }
     dir.write("experiments/s/trials/" + trial.id + "/summary.json", summary.dump(2));
   }
+  testing::files_changed_by_hand(dir, "s");
 }
 
 // S(B) = 100 (1 + 32 / B): S_min 100, B_noise 32; seeds 0, 1, 2 at 0.94, 1 and 1.06 of it, so that their mean is exact.

@@ -12,6 +12,7 @@
 
 #include "report_util.hpp"
 #include "sweeplab/store/lock.hpp"
+#include "sweeplab/store/trial_index.hpp"
 #include "test_util.hpp"
 
 namespace sweeplab {
@@ -24,8 +25,9 @@ using testing::between;
 using testing::count;
 using testing::datablock;
 
-std::string figure(const TempDir& dir, const std::string& file) {
-  return testing::read_file(dir.path() / "experiments/s/figures" / file);
+// `folder`: the report's, under experiments/s ("" for the plain report, "reports/pending" for report --pending).
+std::string figure(const TempDir& dir, const std::string& file, const std::string& folder = "") {
+  return testing::read_file(dir.path() / "experiments/s" / folder / "figures" / file);
 }
 
 // The tics an axis is given ("set xtics ("2" 1.0, "4" 2.0)"): label -> position.
@@ -92,7 +94,9 @@ double luminance(const std::string& hex) {
   return 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
 }
 
-std::string html_of(const TempDir& dir) { return testing::read_file(dir.path() / "experiments/s/report.html"); }
+std::string html_of(const TempDir& dir, const std::string& folder = "") {
+  return testing::read_file(dir.path() / "experiments/s" / folder / "report.html");
+}
 
 std::string caption(const std::string& html, const std::string& id) {
   return between(between(html, "<figure id=\"" + id + "\">", "</figure>"), "<figcaption>", "</figcaption>");
@@ -278,10 +282,12 @@ TEST(Heatmaps, MarkCellsNotRunYetAndRunning) {
   dir.write("configs/s.yaml", "task: {samples: 200}\ntraining: {epochs: 1}\n"
                               "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.003, 0.01, 0.03]}}\n");
   ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q", "-o", "optimizer.lr=0.003,0.01"}).code, 0);
-  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
-  std::string script = figure(dir, "heatmap_batch.gp"), svg = figure(dir, "heatmap_batch.svg");
+  // The current config's trials not run yet are cells of their own with --pending.
+  const std::string pending = "reports/pending";
+  ASSERT_EQ(testing::run_in(dir, {"report", "s", "--pending"}).code, 0);
+  std::string script = figure(dir, "heatmap_batch.gp", pending), svg = figure(dir, "heatmap_batch.svg", pending);
   const Place place{tics(script, "x"), tics(script, "y")};
-  auto rows = trials(dir);
+  auto rows = trials(dir, {"--pending"});
   ASSERT_EQ(rows.size(), 6u);
   const auto hatched = datablock(script, "noresult");
   ASSERT_EQ(hatched.size(), 2u);
@@ -291,9 +297,9 @@ TEST(Heatmaps, MarkCellsNotRunYetAndRunning) {
   EXPECT_EQ(texts(svg).count("not run"), 2u);
   EXPECT_EQ(texts(svg).count("not run yet"), 1u);  // the key
   EXPECT_NE(script.find("fs pattern"), std::string::npos);
-  EXPECT_EQ(datablock(figure(dir, "heatmap_temperature.gp"), "tnoresult").size(), 2u);
-  EXPECT_EQ(texts(figure(dir, "heatmap_temperature.svg")).count("not run"), 2u);
-  EXPECT_NE(caption(html_of(dir), "heatmap_batch").find("a hatched cell: no result yet, labelled with its status (not run)"),
+  EXPECT_EQ(datablock(figure(dir, "heatmap_temperature.gp", pending), "tnoresult").size(), 2u);
+  EXPECT_EQ(texts(figure(dir, "heatmap_temperature.svg", pending)).count("not run"), 2u);
+  EXPECT_NE(caption(html_of(dir, pending), "heatmap_batch").find("a hatched cell: no result yet, labelled with its status (not run)"),
             std::string::npos);
 
   // Another process holds a completed trial: it reads as running, with no colour.
@@ -301,11 +307,16 @@ TEST(Heatmaps, MarkCellsNotRunYetAndRunning) {
   for (const auto& trial : rows) {
     if (trial["status"] == "completed") busy = trial["trial_id"];
   }
+  // As a run does: the trial marked planned in the index, then locked.
+  const auto sweep = load_sweep(dir.str("configs"), "s", {"optimizer.lr=0.003,0.01"});
+  for (const auto& trial : sweep.trials) {
+    if (trial.id == busy) TrialIndex::open(dir.str("experiments/s"), false)->plan({{busy, trial.hash, trial.config}});
+  }
   const auto lock = TrialLock::try_acquire(dir.str("experiments/s/trials/" + busy));
   ASSERT_TRUE(lock);
-  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
-  script = figure(dir, "heatmap_batch.gp");
-  svg = figure(dir, "heatmap_batch.svg");
+  ASSERT_EQ(testing::run_in(dir, {"report", "s", "--pending"}).code, 0);
+  script = figure(dir, "heatmap_batch.gp", pending);
+  svg = figure(dir, "heatmap_batch.svg", pending);
   EXPECT_EQ(datablock(script, "noresult").size(), 3u);
   EXPECT_EQ(datablock(script, "cells").size(), 3u);
   EXPECT_EQ(texts(svg).count("running"), 1u);
@@ -362,6 +373,7 @@ TEST(Heatmaps, AMixedCellKeepsItsValueAndANote) {
   content["final"] = nullptr;
   content["diverged_at_step"] = 7;
   dir.write(fs::relative(summary, dir.path()).string(), content.dump(2));
+  testing::files_changed_by_hand(dir, "s");
   ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
   const std::string script = figure(dir, "heatmap_batch.gp"), svg = figure(dir, "heatmap_batch.svg");
   const Place place{tics(script, "x"), tics(script, "y")};

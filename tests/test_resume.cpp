@@ -112,7 +112,7 @@ TEST(Resume, InterruptedTrialsSaySoAndStatusShowsThem) {
   // quiet machine, later on a loaded one (CI saw 4), never the whole budget.
   const std::regex row("1  \\S+  interrupted  [2-5] of 6 epochs");
   EXPECT_TRUE(std::regex_search(status.out, row)) << status.out;
-  EXPECT_NE(status.out.find("1 trials: 1 interrupted"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("1 trial: 1 interrupted"), std::string::npos) << status.out;
 }
 
 TEST(Resume, CompletedTrialsAreNotRetrainedLoweringTheBudgetChangesNothing) {
@@ -127,7 +127,8 @@ TEST(Resume, CompletedTrialsAreNotRetrainedLoweringTheBudgetChangesNothing) {
   for (const std::string arguments : {"run r", "run r -o epochs=3"}) {
     const auto again = testing::run_sweeplab(dir, arguments);
     EXPECT_EQ(again.code, 0);
-    EXPECT_NE(again.out.find("completed already, skipped"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find("  completed already\n"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find(", 1 unchanged"), std::string::npos) << again.out;
     for (const auto& [file, content] : before) EXPECT_EQ(testing::read_file(trial / file), content) << file;
   }
 }
@@ -172,7 +173,7 @@ class CorruptCheckpointTest : public ::testing::TestWithParam<Corruption> {};
 
 // A checkpoint of format version 99 for the trial's own config: valid in every other way.
 void write_wrong_version(const fs::path& trial, const std::string& configs) {
-  const auto config = load_sweep(configs, "r").trials.at(0).config;
+  const auto config = load_sweep(configs, "r").trials.at(0).config.expand();
   CheckpointData checkpoint;
   checkpoint.state.put_int("format_version", 99);
   checkpoint.state.put("config_hash", short_hash(canonical_text(config)));

@@ -12,7 +12,8 @@
 #include "sweeplab/config/applies.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
-#include "sweeplab/engine/fusion.hpp"
+#include "sweeplab/config/fusion_key.hpp"
+#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/rl/double_goal.hpp"
 #include "sweeplab/rl/exploration.hpp"
 #include "sweeplab/rl/replay.hpp"
@@ -248,7 +249,7 @@ const std::string kDoubleGoal =
 Config loaded(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
   TempDir dir;
   dir.write("configs/c.yaml", yaml);
-  return load_sweep(dir.str("configs"), "c", overrides).trials.at(0).config;
+  return load_sweep(dir.str("configs"), "c", overrides).trials.at(0).config.expand();
 }
 
 TEST(RlConfig, KeysApplyOnlyToDoublegoalAndItsTrialsNeverFuse) {

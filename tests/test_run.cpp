@@ -80,7 +80,7 @@ TEST(Run, ASecondRunSkipsCompletedTrialsAndChangesNoFile) {
   }
   const auto result = testing::run_in(dir, {"run", "small"});
   EXPECT_EQ(result.code, 0);
-  EXPECT_NE(result.out.find("0 completed, 0 diverged, 0 failed, 2 skipped"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("0 completed, 0 diverged, 0 failed, 0 skipped, 2 unchanged"), std::string::npos) << result.out;
   for (const auto& [path, content] : before) EXPECT_EQ(testing::read_file(path), content) << path;
 }
 

@@ -12,7 +12,8 @@
 #include "engine/online_rows.hpp"
 #include "engine/setup.hpp"
 #include "sweeplab/config/loader.hpp"
-#include "sweeplab/engine/fusion.hpp"
+#include "sweeplab/config/fusion_key.hpp"
+#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/train/schedule.hpp"
 #include "sweeplab/train/trainer.hpp"
 #include "test_util.hpp"
@@ -136,7 +137,7 @@ class RecordingSink : public TrialSink {
 
 Config load_one(const TempDir& dir, const std::string& yaml) {
   dir.write("configs/c.yaml", yaml);
-  return load_sweep(dir.str("configs"), "c").trials.at(0).config;
+  return load_sweep(dir.str("configs"), "c").trials.at(0).config.expand();
 }
 
 // 400 doughnut points: 320 training rows.
@@ -469,7 +470,7 @@ TEST(Schedule, EffectiveLrIsRecordedForMupAndAbsentForStandard) {
     for (const auto& entry : fs::directory_iterator(dir.path() / "experiments" / name / "trials")) return entry.path();
     return fs::path();
   };
-  const Config mup = load_sweep(dir.str("configs"), "p").trials.at(0).config;
+  const Config mup = load_sweep(dir.str("configs"), "p").trials.at(0).config.expand();
   const double factor = 0.25 * 8.0;  // sgd, gamma 0.5 <= 1: gamma^2; mup: N = 8
   ASSERT_DOUBLE_EQ(effective_lr_factor(mup), factor);
   const auto lines = testing::metric_values(only("p"));

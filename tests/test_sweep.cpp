@@ -17,11 +17,11 @@ using testing::TempDir;
 
 const std::string kGolden = std::string(SWEEPLAB_TEST_DATA) + "/golden";
 
-std::string render(const std::vector<TrialSpec>& trials) {
+std::string render(const ResolvedSweep& sweep) {
   std::string out;
-  for (const auto& trial : trials) {
+  for (const auto& trial : sweep.trials) {
     out += trial.id;
-    for (const auto& [key, value] : trial.swept) out += "  " + key + "=" + to_text(value);
+    for (const auto& [key, value] : swept_values(trial.config, swept_keys(sweep.spec))) out += "  " + key + "=" + to_text(value);
     out += "\n";
   }
   return out;
@@ -38,7 +38,7 @@ class GoldenExpansion : public ::testing::TestWithParam<GoldenCase> {};
 // Set SWEEPLAB_UPDATE_GOLDEN=1 to rewrite the expected files; then read the diff before committing it.
 TEST_P(GoldenExpansion, MatchesTheExpectedTrials) {
   const auto& param = GetParam();
-  const std::string actual = render(load_sweep(kGolden, param.sweep, param.overrides).trials);
+  const std::string actual = render(load_sweep(kGolden, param.sweep, param.overrides));
   const std::string path = kGolden + "/" + param.expected;
   if (std::getenv("SWEEPLAB_UPDATE_GOLDEN")) std::ofstream(path) << actual;
   EXPECT_EQ(actual, testing::read_file(path)) << "golden file " << path;
@@ -63,16 +63,15 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Independent of the golden files: what the order rules say.
 TEST(Expansion, OrderIsSchemaOrderWithTheLastAxisFastestAndSeedsInnermost) {
-  const auto trials = load_sweep(kGolden, "two-axes").trials;
+  const auto sweep = load_sweep(kGolden, "two-axes");
+  const auto& trials = sweep.trials;
   ASSERT_EQ(trials.size(), 8u);  // 2 batch sizes x 2 lrs x 2 seeds
   std::vector<std::tuple<std::int64_t, double, std::int64_t>> seen;
-  for (const auto& t : trials) seen.emplace_back(t.config.training.batch_size, t.config.optimizer.lr, t.config.training.seed);
+  for (const auto& t : trials) seen.emplace_back(t.config.expand().training.batch_size, t.config.expand().optimizer.lr, t.config.expand().training.seed);
   const std::vector<std::tuple<std::int64_t, double, std::int64_t>> expected = {
       {8, 0.01, 0}, {8, 0.01, 1}, {8, 0.001, 0}, {8, 0.001, 1}, {16, 0.01, 0}, {16, 0.01, 1}, {16, 0.001, 0}, {16, 0.001, 1}};
   EXPECT_EQ(seen, expected);
-  EXPECT_EQ(trials[0].swept[0].first, "training.batch_size");
-  EXPECT_EQ(trials[0].swept[1].first, "optimizer.lr");
-  EXPECT_EQ(trials[0].swept[2].first, "training.seed");
+  EXPECT_EQ(swept_keys(sweep.spec), (std::vector<std::string>{"training.batch_size", "optimizer.lr", "training.seed"}));
 }
 
 TEST(Expansion, GeneratorsMakeTheDocumentedValues) {
@@ -160,7 +159,7 @@ TEST(TrialId, DoesNotChangeWithKeyOrderFormattingOrBudget) {
 
 TEST(TrialId, ChangesWhenAnyValueThatAffectsTrainingChanges) {
   const Config base;
-  const std::string base_id = make_trial_id(base, {});
+  const std::string base_id = make_trial_id(CompactConfig::of(base), CompactConfig::of(base).hash(), {});
   for (const auto& field : schema()) {
     Config changed = base;
     Value value = field.get(changed);
@@ -175,7 +174,9 @@ TEST(TrialId, ChangesWhenAnyValueThatAffectsTrainingChanges) {
         },
         value);
     field.set(changed, value);
-    const std::string id = make_trial_id(changed, {});
+    const CompactConfig compact = CompactConfig::of(changed);
+    const std::string id = make_trial_id(compact, compact.hash(), {});
+    EXPECT_EQ(compact.canonical_text(), canonical_text(changed)) << field.key;
     if (field.affects_training) {
       EXPECT_NE(id, base_id) << field.key << " changes training but not the trial id";
     } else {
@@ -190,7 +191,7 @@ TEST(TrialId, ShowOutputLoadsBackToTheSameTrials) {
     const auto original = load_sweep(kGolden, name);
     dir.write("configs/" + name + ".yaml", to_yaml(original.spec));
     const auto reloaded = load_sweep(dir.str("configs"), name);
-    EXPECT_EQ(render(reloaded.trials), render(original.trials)) << name << ":\n" << to_yaml(original.spec);
+    EXPECT_EQ(render(reloaded), render(original)) << name << ":\n" << to_yaml(original.spec);
   }
 }
 

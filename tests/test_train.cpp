@@ -191,7 +191,7 @@ TEST(Training, QuickstartDoughnutsReachNinetyFivePercentTestAccuracy) {
   const auto sweep = load_sweep(kRepoConfigs, "quickstart", {"batch_size=4"});
   ASSERT_EQ(sweep.trials.size(), 1u);
   RecordingSink sink;
-  const auto outcome = train_trial(sweep.trials[0].config, sink);
+  const auto outcome = train_trial(sweep.trials[0].config.expand(), sink);
   EXPECT_EQ(outcome.status, TrialStatus::Completed);
   ASSERT_TRUE(outcome.final && outcome.final->test_acc);
   EXPECT_GE(*outcome.final->test_acc, 0.95);
@@ -202,7 +202,7 @@ TEST(Training, QuickstartDoughnutsReachNinetyFivePercentTestAccuracy) {
 TEST(Training, LearningRateTenOnTheSeed002TaskDivergesWithoutCrashing) {
   const auto sweep = load_sweep(kRepoConfigs, "sanity-overfit", {"lr=10", "output_activation=none", "steps=500"});
   RecordingSink sink;
-  const auto outcome = train_trial(sweep.trials[0].config, sink);
+  const auto outcome = train_trial(sweep.trials[0].config.expand(), sink);
   EXPECT_EQ(outcome.status, TrialStatus::Diverged);
   ASSERT_TRUE(outcome.diverged_at_step);
   EXPECT_LT(*outcome.diverged_at_step, 500);
@@ -210,7 +210,7 @@ TEST(Training, LearningRateTenOnTheSeed002TaskDivergesWithoutCrashing) {
 }
 
 TEST(Training, TheSameTrialGivesIdenticalMetricsOnEveryRun) {
-  auto config = load_sweep(kRepoConfigs, "quickstart", {"batch_size=16", "epochs=3"}).trials[0].config;
+  auto config = load_sweep(kRepoConfigs, "quickstart", {"batch_size=16", "epochs=3"}).trials[0].config.expand();
   config.optimizer.momentum = 0.9;
   config.lr_schedule.name = "cosine";
   RecordingSink first, second;
@@ -235,7 +235,7 @@ TEST(Training, Seed000SmallerBatchesReachNinetyFivePercentInFewerEpochs) {
   std::vector<std::int64_t> epochs_to_target;
   for (const std::int64_t batch_size : {2, 4, 8}) {
     auto config = load_sweep(kRepoConfigs, "doughnut-batch", {"batch_size=" + std::to_string(batch_size), "epochs=60",
-                                                               "stop.on_target=true"}).trials.at(0).config;
+                                                               "stop.on_target=true"}).trials.at(0).config.expand();
     RecordingSink sink;
     const auto outcome = train_trial(config, sink);
     ASSERT_EQ(outcome.targets.size(), 1u);
@@ -247,7 +247,7 @@ TEST(Training, Seed000SmallerBatchesReachNinetyFivePercentInFewerEpochs) {
 }
 
 TEST(Training, StepBudgetEvaluatesEveryEvalEverySteps) {
-  auto config = load_sweep(kRepoConfigs, "quickstart", {"batch_size=64", "steps=60", "eval_every=25"}).trials[0].config;
+  auto config = load_sweep(kRepoConfigs, "quickstart", {"batch_size=64", "steps=60", "eval_every=25"}).trials[0].config.expand();
   RecordingSink sink;
   const auto outcome = train_trial(config, sink);
   ASSERT_EQ(sink.records.size(), 3u);  // at 25, 50 and the end (60)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sweeplab/cli.hpp"
+#include "sweeplab/config/loader.hpp"
 
 namespace sweeplab::testing {
 
@@ -97,6 +98,19 @@ inline Process run_sweeplab_with(const TempDir& dir, const std::string& argument
 // The same with an optional SWEEPLAB_FAULT.
 inline Process run_sweeplab(const TempDir& dir, const std::string& arguments, const std::string& fault = "") {
   return run_sweeplab_with(dir, arguments, fault.empty() ? "" : "SWEEPLAB_FAULT=" + fault);
+}
+
+// A test that writes a trial's files by hand, behind sweeplab's back, makes the trial index forget what it knew
+// (as `status --rescan` does): the next read rebuilds it from the files.
+inline void files_changed_by_hand(const TempDir& dir, const std::string& sweep, const std::string& experiments = "experiments") {
+  std::filesystem::remove(dir.path() / experiments / sweep / "index.sqlite");
+}
+
+// Every trial's whole config, in sweep order (to train them in-process).
+inline std::vector<Config> configs_of(const ResolvedSweep& sweep) {
+  std::vector<Config> configs;
+  for (const auto& trial : sweep.trials) configs.push_back(trial.config.expand());
+  return configs;
 }
 
 inline nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }

@@ -8,7 +8,7 @@
 #include <ostream>
 
 #include "commands.hpp"
-#include "run_plan.hpp"
+#include "run_checks.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/process.hpp"

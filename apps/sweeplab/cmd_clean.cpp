@@ -21,6 +21,8 @@
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/lock.hpp"
 #include "sweeplab/store/sweep_state.hpp"
+#include "sweeplab/store/trial_index.hpp"
+#include "where.hpp"
 
 namespace fs = std::filesystem;
 
@@ -45,8 +47,9 @@ std::string id_lines(const std::vector<std::string>& ids) {
 struct Plan {
   std::string mode;                        // "failed", "diverged", "all"
   std::vector<std::string> remove;         // trial ids
+  std::vector<std::string> forget;         // --all: trials a run planned that have no files yet
   std::vector<std::string> skipped;        // "ID: why" (running, queued)
-  std::size_t kept_elsewhere = 0;          // --all: trials on disk not in the current config, kept
+  std::size_t kept_elsewhere = 0;          // --all: trials -o or --where leave out, kept
   bool remove_folder = false;              // --all: the sweep's folder too (nothing would be left in it)
   std::string folder_kept_because;         // --all: why not, when trials go but the folder stays
 };
@@ -84,19 +87,21 @@ CLI::App* setup_clean(CLI::App& app, CleanOptions& options) {
       "clean", "Remove results: the failed or diverged trials, or every trial of the sweep (asks once first)");
   command->add_option("name", options.name, "Sweep name")->required();
   add_override_option(*command, options.overrides);
-  command->add_flag("--failed", options.failed, "Remove the failed trials' folders (also those not in the current config)");
-  command->add_flag("--diverged", options.diverged, "Remove the diverged trials' folders (also those not in the current config)");
+  add_where_option(*command, options.where);
+  command->add_flag("--failed", options.failed, "Remove the failed trials' folders");
+  command->add_flag("--diverged", options.diverged, "Remove the diverged trials' folders");
   command->add_flag("--all", options.all,
-                    "Remove every trial of the current sweep (the YAML + -o; every trial on disk when NAME.yaml is "
-                    "gone); when no trial is left on disk, the sweep's folder too (sweep.json, runs.jsonl, report, "
-                    "figures, slurm/)");
+                    "Remove every trial in the sweep's folder (those -o and --where keep), and forget the trials a run "
+                    "planned and did not start; when no trial is left, the sweep's folder too (sweep.json, runs.jsonl, "
+                    "report, figures, slurm/)");
   command->add_flag("-y,--yes", options.yes, "Remove without asking (needed where stdin is not a terminal)");
   command->footer(
       "Exactly one of --failed, --diverged, --all. What will be removed is printed first, then one question\n"
       "(y/N). A trial that is running (locked by a live process) or whose Slurm task is still queued is never\n"
-      "removed: it is named and skipped. Trials of other configs stay with --all; remove them with the -o of the\n"
-      "run that made them. Without a terminal and without --yes, clean refuses (exit 2) and removes nothing.\n\n"
-      "Examples:\n  sweeplab clean doughnut-batch --failed\n  sweeplab clean doughnut-batch --all -o epochs=50 --yes");
+      "removed: it is named and skipped. Every trial in the sweep's folder is a candidate, whatever -o made it;\n"
+      "-o KEY=VALUE and --where KEY=VALUE keep only the trials with that value. Without a terminal and without --yes,\n"
+      "clean refuses (exit 2) and removes nothing.\n\n"
+      "Examples:\n  sweeplab clean doughnut-batch --failed\n  sweeplab clean doughnut-batch --all -o lr=0.1 --yes");
   return command;
 }
 
@@ -113,12 +118,17 @@ int run_clean(const GlobalOptions& global, const CleanOptions& options, std::ist
     if (options.all) given.push_back("--all");
     throw UserError("clean " + options.name + ": " + join(given, " and ") + " together; give exactly one of " + kModes);
   }
-  bool without_config = false;  // then --all means every trial on disk
-  const ResolvedSweep sweep = load_or_on_disk(global, options.name, options.overrides, &without_config);
+  const auto filters = parse_where(options.where);
+  const ResolvedSweep sweep = load_or_on_disk(global, options.name, options.overrides);
   const fs::path root = sweep_dir(global.experiments_dir, options.name);
-  ReadOptions read;
-  read.metrics = false;
-  const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
+  const SweepState state = read_sweep_state(sweep, global.experiments_dir);
+  // What -o leaves out (kept): counted from the folder as a whole.
+  std::size_t everything = state.trials.size();
+  if (options.all && !options.overrides.empty()) {
+    ReadOptions unnarrowed;
+    unnarrowed.narrow = false;
+    everything = read_sweep_state(sweep, global.experiments_dir, unnarrowed).trials.size();
+  }
 
   Plan plan;
   plan.mode = options.failed ? "failed" : options.diverged ? "diverged" : "all";
@@ -137,27 +147,31 @@ int run_clean(const GlobalOptions& global, const CleanOptions& options, std::ist
     }
   }
 
+  plan.kept_elsewhere = everything - state.trials.size();
   for (const auto& trial : state.trials) {
-    if (!trial.has_files()) continue;
-    const bool running = trial.status == "running";
-    const std::string settled = running && trial.summary ? trial.summary->status : trial.status;
-    const bool wanted = plan.mode == "all" ? trial.in_current || without_config : settled == plan.mode;
-    if (!wanted) {
+    if (!matches(trial.config, filters)) {
       if (plan.mode == "all") ++plan.kept_elsewhere;
       continue;
     }
+    if (!trial.has_files) {
+      if (plan.mode == "all") plan.forget.push_back(trial.id);
+      continue;
+    }
+    const bool running = trial.status == TrialStatus::Running;
+    const TrialStatus settled = running && trial.summary ? trial.summary->status : trial.status;
+    if (plan.mode != "all" && to_string(settled) != plan.mode) continue;
     if (running) {
-      plan.skipped.push_back(trial.spec.id + ": running" +
+      plan.skipped.push_back(trial.id + ": running" +
                              (trial.running_pid ? " (pid " + std::to_string(*trial.running_pid) + ")" : ""));
-    } else if (queued.count(trial.spec.id)) {
-      plan.skipped.push_back(trial.spec.id + ": its Slurm task " + queued[trial.spec.id] + " is queued");
+    } else if (queued.count(trial.id)) {
+      plan.skipped.push_back(trial.id + ": its Slurm task " + queued[trial.id] + " is queued");
     } else {
-      plan.remove.push_back(trial.spec.id);
+      plan.remove.push_back(trial.id);
     }
   }
   if (plan.mode == "all") {
     if (!plan.skipped.empty() || plan.kept_elsewhere > 0) {
-      plan.folder_kept_because = plan.kept_elsewhere > 0 ? plural(plan.kept_elsewhere, "trial") + " of other configs stay"
+      plan.folder_kept_because = plan.kept_elsewhere > 0 ? plural(plan.kept_elsewhere, "trial") + " left out by -o or --where stay"
                                                          : "skipped trials stay";
     } else if (!queued.empty()) {
       plan.folder_kept_because = "Slurm tasks of the sweep are still queued";
@@ -170,12 +184,12 @@ int run_clean(const GlobalOptions& global, const CleanOptions& options, std::ist
   }
 
   const std::string what = plan.mode == "all" ? "trial" : plan.mode + " trial";
-  if (plan.remove.empty() && !plan.remove_folder) {
-    out << "clean " << options.name << ": nothing to remove (no " << (plan.mode == "all" ? "trial of the current sweep" : plan.mode + " trial")
+  if (plan.remove.empty() && plan.forget.empty() && !plan.remove_folder) {
+    out << "clean " << options.name << ": nothing to remove (no " << (plan.mode == "all" ? "trial" : plan.mode + " trial")
         << " on disk in " << root.string() << ")";
     if (plan.kept_elsewhere > 0) {
       out << "; " << plural(plan.kept_elsewhere, "trial") << " on disk " << (plan.kept_elsewhere == 1 ? "is" : "are")
-          << " not in the current config (clean them with the -o of the run that made them)";
+          << " left out by -o or --where";
     }
     out << "\n";
     if (!plan.skipped.empty()) out << "skipped " << plural(plan.skipped.size(), "trial") << ":\n" << id_lines(plan.skipped);
@@ -189,6 +203,9 @@ int run_clean(const GlobalOptions& global, const CleanOptions& options, std::ist
   out << "clean " << options.name << " --" << plan.mode << ": " << plural(plan.remove.size(), what) << " in "
       << (root / "trials").string() << "\n"
       << id_lines(plan.remove);
+  if (!plan.forget.empty()) {
+    out << "and forget " << plural(plan.forget.size(), "planned trial") << " (a run planned them; no files yet)\n";
+  }
   if (!plan.skipped.empty()) {
     out << "not removed: " << plural(plan.skipped.size(), "trial") << " (never removed while running or queued)\n"
         << id_lines(plan.skipped);
@@ -214,6 +231,14 @@ int run_clean(const GlobalOptions& global, const CleanOptions& options, std::ist
 
   std::vector<std::string> removed, started;
   for (const auto& id : plan.remove) (remove_trial(root, id) ? removed : started).push_back(id);
+  if (auto index = TrialIndex::open(root.string(), /*create=*/false)) {  // their rows go with them
+    std::vector<std::string> rows = removed;
+    rows.insert(rows.end(), plan.forget.begin(), plan.forget.end());
+    try {
+      index->remove(rows);
+    } catch (const StorageError&) {  // the next read finds the folders gone; planned rows stay listed
+    }
+  }
   out << "removed " << plural(removed.size(), "trial folder") << (removed.empty() ? "\n" : ":\n") << id_lines(removed);
   if (!started.empty()) {
     out << "not removed: " << plural(started.size(), "trial") << " that started running meanwhile:\n" << id_lines(started);

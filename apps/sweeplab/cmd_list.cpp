@@ -18,42 +18,37 @@ namespace sweeplab {
 namespace {
 
 // One row of the experiments on disk: trials done (completed, diverged or skipped: they have their result) of
-// all, the last run, and whether the YAML with the last run's -o still makes the trials on disk.
+// all (on disk and planned), the last run, and how many trials of the YAML (without -o) are not run yet.
 std::vector<std::string> experiment_row(const GlobalOptions& global, const std::string& name) {
   const auto runs = read_run_records(sweep_dir(global.experiments_dir, name));
-  const std::vector<std::string> overrides = runs.empty() ? std::vector<std::string>{} : runs.back().overrides;
   ResolvedSweep sweep = sweep_without_config(name);
   std::string config;
   if (!has_config(global.configs_dir, name)) {
     config = "no config";
   } else {
     try {
-      sweep = load_sweep(global.configs_dir, name, overrides, load_options(global));
+      sweep = load_sweep(global.configs_dir, name, {}, load_options(global));
     } catch (const UserError& e) {
-      config = std::string("no: ") + (overrides.empty() ? "" : "with the last run's -o, ") + e.what();
+      config = std::string("invalid: ") + e.what();
     }
   }
-  ReadOptions read;
-  read.metrics = false;
-  const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
-  std::size_t done = 0, elsewhere = 0;
-  std::map<std::string, std::size_t> others;
+  const SweepState state = read_sweep_state(sweep, global.experiments_dir);
+  std::size_t done = 0;
+  std::map<TrialStatus, std::size_t> others;
   for (const auto& trial : state.trials) {
-    if (trial.status == "completed" || trial.status == "diverged" || trial.status == "skipped") {
+    if (trial.status == TrialStatus::Completed || trial.status == TrialStatus::Diverged || trial.status == TrialStatus::Skipped) {
       ++done;
-    } else if (trial.status == "failed" || trial.status == "running" || trial.status == "unreadable") {
+    } else if (trial.status == TrialStatus::Failed || trial.status == TrialStatus::Running || trial.status == TrialStatus::Unreadable) {
       ++others[trial.status];
     }
-    if (!trial.in_current) ++elsewhere;
   }
   std::string trials = std::to_string(done) + "/" + std::to_string(state.trials.size());
   std::vector<std::string> parts;
-  for (const auto& [status, n] : others) parts.push_back(std::to_string(n) + " " + status);
+  for (const auto& [status, n] : others) parts.push_back(std::to_string(n) + " " + to_string(status));
   if (!parts.empty()) trials += " (" + join(parts, ", ") + ")";
   if (config.empty()) {
-    config = elsewhere == 0 ? "yes" : "no: " + std::to_string(elsewhere) + " trial" + (elsewhere == 1 ? "" : "s") +
-                                          " on disk not in it";
-    if (!overrides.empty()) config += " (with " + overrides_text(runs.back()) + ")";
+    const std::size_t n = state.not_run.size();
+    config = n == 0 ? "all run" : std::to_string(n) + " not run yet";
   }
   const std::string last = runs.empty() ? "-" : runs.back().started_at + " (" + (runs.back().command.empty() ? "run" : runs.back().command) + ")";
   return {name, trials, last, config};
@@ -66,8 +61,8 @@ CLI::App* setup_list(CLI::App& app, ListOptions&) {
   command->footer(
       "The second table lists each folder under --experiments that holds a sweep.json: trials done (completed,\n"
       "diverged or skipped) of those on disk and planned, with failed / running ones counted apart; the last run\n"
-      "(runs.jsonl); and whether the config still matches: the YAML with the last run's -o makes every trial on\n"
-      "disk (\"no config\" when the YAML is gone).\n\n"
+      "(runs.jsonl); and how many trials of the YAML (without -o) are neither on disk nor planned (\"no config\"\n"
+      "when the YAML is gone).\n\n"
       "Example:\n  sweeplab list\n  sweeplab --configs ~/my-sweeps list");
   return command;
 }
@@ -89,7 +84,7 @@ int run_list(const GlobalOptions& global, const ListOptions&, std::ostream& out,
   out << table.str();
   const auto experiments = experiments_on_disk(global.experiments_dir);
   if (!experiments.empty()) {
-    Table on_disk({"experiment", "trials done", "last run", "config matches"});
+    Table on_disk({"experiment", "trials done", "last run", "its YAML"});
     for (const auto& name : experiments) on_disk.add_row(experiment_row(global, name));
     out << "\nexperiments on disk (" << global.experiments_dir << "):\n" << on_disk.str();
   }

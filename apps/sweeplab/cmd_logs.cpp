@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "on_disk.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
@@ -26,7 +27,7 @@ namespace {
 // "a, b, c, ... (12 in all)": a few ids for a message.
 std::string some_ids(const std::vector<const TrialState*>& trials) {
   std::vector<std::string> ids;
-  for (std::size_t i = 0; i < trials.size() && i < 3; ++i) ids.push_back(trials[i]->spec.id);
+  for (std::size_t i = 0; i < trials.size() && i < 3; ++i) ids.push_back(trials[i]->id);
   std::string text = join(ids, ", ");
   if (trials.size() > 3) text += ", ... (" + std::to_string(trials.size()) + " in all)";
   return text;
@@ -36,11 +37,11 @@ std::string where_text(const std::vector<std::string>& where) { return "--where 
 
 // The trial the arguments name; a UserError (one line, with candidates or a suggestion) unless exactly one.
 const TrialState& choose_trial(const SweepState& state, const LogsOptions& options, const std::vector<WhereFilter>& filters) {
-  const std::string& name = state.sweep.spec.name;
+  const std::string& name = state.spec.name;
   std::vector<const TrialState*> all, matching;
   for (const auto& trial : state.trials) {
     all.push_back(&trial);
-    if (matches(trial.spec.config, filters)) matching.push_back(&trial);
+    if (matches(trial.config, filters)) matching.push_back(&trial);
   }
   if (options.trial.empty() && filters.empty()) {
     throw UserError("logs " + name + ": give a trial id (or a unique prefix of one) or --where KEY=VALUE; its trials: " +
@@ -48,9 +49,14 @@ const TrialState& choose_trial(const SweepState& state, const LogsOptions& optio
   }
   std::vector<const TrialState*> chosen;
   if (!options.trial.empty()) {
+    // A folder's name or a prefix of it, or the trial's hash (8 or more of its hex digits), whatever its folder.
+    const bool hash_like = options.trial.size() >= 8 && options.trial.size() <= 16 &&
+                           options.trial.find_first_not_of("0123456789abcdef") == std::string::npos;
     for (const auto* trial : matching) {
-      if (trial->spec.id == options.trial) return *trial;
-      if (trial->spec.id.rfind(options.trial, 0) == 0) chosen.push_back(trial);
+      if (trial->id == options.trial) return *trial;
+      if (trial->id.rfind(options.trial, 0) == 0 || (hash_like && trial->hash.hex().rfind(options.trial, 0) == 0)) {
+        chosen.push_back(trial);
+      }
     }
     if (chosen.size() > 1) {
       throw UserError("trial '" + options.trial + "' is ambiguous: " + std::to_string(chosen.size()) + " trials of sweep " +
@@ -59,9 +65,9 @@ const TrialState& choose_trial(const SweepState& state, const LogsOptions& optio
     }
     if (chosen.empty()) {
       std::vector<std::string> ids;
-      for (const auto* trial : (filters.empty() ? all : matching)) ids.push_back(trial->spec.id);
+      for (const auto* trial : (filters.empty() ? all : matching)) ids.push_back(trial->id);
       const bool elsewhere = std::any_of(all.begin(), all.end(), [&](const TrialState* t) {
-        return t->spec.id.rfind(options.trial, 0) == 0;
+        return t->id.rfind(options.trial, 0) == 0;
       });
       if (elsewhere) {
         throw UserError("trial '" + options.trial + "' of sweep " + name + " does not match " + where_text(options.where) +
@@ -80,7 +86,7 @@ const TrialState& choose_trial(const SweepState& state, const LogsOptions& optio
     for (const auto& filter : filters) {
       std::vector<std::string> seen;
       for (const auto* trial : all) {
-        const auto text = to_short_text(find_field(filter.key)->get(trial->spec.config));
+        const auto text = to_short_text(trial->config.get(filter.key));
         if (std::find(seen.begin(), seen.end(), text) == seen.end()) seen.push_back(text);
       }
       values.push_back(filter.key + " is " + join(seen, ", "));
@@ -89,12 +95,11 @@ const TrialState& choose_trial(const SweepState& state, const LogsOptions& optio
   }
   // Several: say which swept keys still tell them apart.
   std::vector<std::string> differ;
-  for (const auto& key : swept_keys(state.sweep.spec)) {
-    const FieldSpec* field = find_field(key);
-    if (!field) continue;
-    const auto first = to_text(field->get(matching.front()->spec.config));
+  for (const auto& key : state.keys()) {
+    const std::size_t field = field_index(key);
+    const auto first = matching.front()->config.text(field);
     for (const auto* trial : matching) {
-      if (to_text(field->get(trial->spec.config)) != first) {
+      if (trial->config.text(field) != first) {
         differ.push_back(key);
         break;
       }
@@ -142,25 +147,25 @@ CLI::App* setup_logs(CLI::App& app, LogsOptions& options) {
 
 int run_logs(const GlobalOptions& global, const LogsOptions& options, std::ostream& out, std::ostream& err) {
   const auto filters = parse_where(options.where);
-  const auto sweep = load_sweep(global.configs_dir, options.name, options.overrides, load_options(global));
+  const auto sweep = load_or_on_disk(global, options.name, options.overrides);
   ReadOptions read;
-  read.metrics = false;
+  read.pending = true;  // a trial not run yet is named too: logs -f waits for it
   const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
   const TrialState& trial = choose_trial(state, options, filters);
-  const fs::path dir = trial_dir(global.experiments_dir, sweep.spec.name, trial.spec.id);
+  const fs::path dir = trial_dir(global.experiments_dir, sweep.spec.name, trial.id);
   const fs::path log = dir / "trial.log";
   std::uintmax_t offset = 0;
   if (!options.follow) {
     if (!fs::is_regular_file(log)) {
-      throw UserError("trial " + trial.spec.id + " of sweep " + sweep.spec.name + " has no trial.log (" +
-                      (trial.status == "pending" ? "it is pending: sweeplab run " + sweep.spec.name + " trains it"
-                                                 : "it is " + trial.status + "; looked for " + log.string()) +
+      throw UserError("trial " + trial.id + " of sweep " + sweep.spec.name + " has no trial.log (" +
+                      (trial.status == TrialStatus::Pending ? "it is pending: sweeplab run " + sweep.spec.name + " trains it"
+                                                 : "it is " + to_string(trial.status) + "; looked for " + log.string()) +
                       ")");
     }
     copy_new(log, offset, out);
     return 0;
   }
-  if (!fs::is_regular_file(log)) err << "waiting for trial " << trial.spec.id << " to start (" << trial.status << ")\n";
+  if (!fs::is_regular_file(log)) err << "waiting for trial " << trial.id << " to start (" << to_string(trial.status) << ")\n";
   // Until summary.json is there and no process holds the trial's lock (it writes the last log line after
   // summary.json). A lock held long after summary.json (the rest of its group still training) is not waited for.
   using Clock = std::chrono::steady_clock;

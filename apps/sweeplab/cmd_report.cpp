@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "on_disk.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
@@ -57,11 +58,9 @@ void require_a_match(const ResolvedSweep& sweep, const std::string& experiments_
                      const std::vector<std::string>& items) {
   const std::filesystem::path root = sweep_dir(experiments_dir, sweep.spec.name);
   if (filters.empty() || !std::filesystem::exists(root / "sweep.json")) return;  // no results at all: write_report says so
-  ReadOptions read;
-  read.metrics = false;
-  const SweepState state = read_sweep_state(sweep, experiments_dir, read);
+  const SweepState state = read_sweep_state(sweep, experiments_dir);
   for (const auto& trial : state.trials) {
-    if (matches(trial.spec.config, filters)) return;
+    if (matches(trial.config, filters)) return;
   }
   throw UserError("report: --where " + join(items, " --where ") + ": no trial of sweep " + sweep.spec.name + " matches (" +
                   values_there_are(filters, state.trials) + ")");
@@ -84,6 +83,9 @@ CLI::App* setup_report(CLI::App& app, ReportOptions& options) {
       ->take_all();
   add_where_option(*command, options.where);
   command->add_flag("--list-plots", options.list_plots, "List the plots --plots can name, each with what it draws, and exit");
+  command->add_flag("--pending", options.pending,
+                    "Also the current config's trials that are not run yet, drawn as cells marked \"not run\" "
+                    "(otherwise the page counts them)");
   command->footer(
       "Examples:\n"
       "  sweeplab report doughnut-batch                        experiments/doughnut-batch/report.html\n"
@@ -118,18 +120,20 @@ int run_report(const GlobalOptions& global, const ReportOptions& options, std::o
   }
   std::vector<ResolvedSweep> sweeps;
   for (const auto& name : options.names) {
-    sweeps.push_back(load_sweep(global.configs_dir, name, options.overrides, load_options(global)));
+    sweeps.push_back(load_or_on_disk(global, name, options.overrides));
   }
   for (const auto& sweep : sweeps) require_a_match(sweep, global.experiments_dir, filters, options.where);
 
   ReportRequest request;
   request.plots = plots;
+  request.pending = options.pending;
   ReportChoices choices;
   choices.plots = plots;
+  choices.pending = options.pending;
   for (const auto& item : options.overrides) choices.overrides.push_back(full_override(item));
   for (const auto& filter : filters) choices.where.push_back(filter.key + "=" + filter.text);
   if (!filters.empty()) {
-    request.where = [filters](const Config& config) { return matches(config, filters); };
+    request.where = [filters](const CompactConfig& config) { return matches(config, filters); };
     request.where_text = join(options.where, ", ");
   }
   if (sweeps.size() == 2) choices.versus = sweeps[1].spec.name;

@@ -9,11 +9,12 @@
 
 #include <ostream>
 #include <algorithm>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "commands.hpp"
-#include "run_plan.hpp"
+#include "run_checks.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
@@ -25,9 +26,13 @@
 #include "sweeplab/store/history.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/sweep_state.hpp"
+#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/train/trainer.hpp"
 
 namespace sweeplab {
+
+// The table at the end of a run lists each trial up to this many; a larger sweep gets its totals (status lists it).
+constexpr std::size_t kLargestTable = 200;
 
 CLI::App* setup_run(CLI::App& app, RunCommandOptions& options) {
   CLI::App* command = app.add_subcommand("run", "Train every trial of one or more sweeps, writing experiments/NAME/");
@@ -52,22 +57,44 @@ namespace {
 
 // What the first line says besides the trial count: completed trials this run extends, and with what
 // overrides they were run before.
-std::string extension_note(const SweepState& state, const std::vector<Plan>& plans) {
-  std::size_t extended = 0;
-  std::string from, to;
-  for (std::size_t i = 0; i < plans.size(); ++i) {
-    if (!plans[i].extends) continue;
-    ++extended;
-    const auto& trial = state.trials[i];
-    const Config& planned = trial.planned ? *trial.planned : trial.spec.config;
-    from = done_text(*trial.summary, planned);
-    to = budget_text(planned);
-  }
-  if (extended == 0) return "";
-  std::string note = "; extends " + std::to_string(extended) + " completed trial" + (extended == 1 ? "" : "s") + " from " +
-                     from + " to " + to;
+std::string extension_note(const SweepState& state, const SweepPlan& plan) {
+  if (plan.extended == 0) return "";
+  std::string note = "; extends " + std::to_string(plan.extended) + " completed trial" + (plan.extended == 1 ? "" : "s") +
+                     " from " + plan.extended_from + " to " + plan.extended_to;
   if (!state.runs.empty()) note += " (the last run had " + overrides_text(state.runs.back()) + ")";
   return note;
+}
+
+// The trials a run leaves as they are, said before it starts: each on a line of its own when there are few, else
+// counted by why.
+std::string unchanged_text(const SweepPlan& plan) {
+  std::vector<std::size_t> left;
+  for (std::size_t i = 0; i < plan.decisions.size(); ++i) {
+    if (!plan.decisions[i].taken()) left.push_back(i);
+  }
+  std::string text;
+  if (left.size() <= 20) {
+    for (const auto i : left) text += plan.folders[i] + "  " + plan.decisions[i].why + "\n";
+    return text;
+  }
+  std::map<std::string, std::size_t> by_why;
+  for (const auto i : left) ++by_why[plan.decisions[i].why];
+  for (const auto& [why, n] : by_why) text += std::to_string(n) + " trials: " + why + "\n";
+  return text;
+}
+
+// The folders that hold a trial another folder holds too (made by an older sweeplab) go to set-aside/, one line each.
+void set_aside_duplicates(const SweepState& state, const std::string& root, std::ostream& out) {
+  for (const auto& duplicate : state.duplicates) {
+    const auto moved = set_aside_trial(root, duplicate.folder);
+    if (moved.empty()) {
+      out << "trials/" << duplicate.folder << " holds the same trial as trials/" << duplicate.kept
+          << " but is busy; it stays until a later run\n";
+    } else {
+      out << "set aside trials/" << duplicate.folder << " as " << moved << ": the same trial as trials/" << duplicate.kept
+          << ", which holds more\n";
+    }
+  }
 }
 
 }  // namespace
@@ -82,40 +109,37 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   const std::string trainer = locate_trainer();
   if (cuda) check_cuda(trainer);
 
-  // What each trial's files say, and so what this run would do with it.
+  // What each trial's files say (found by hash, whatever folder holds it), and so what this run does with it.
   std::vector<SweepState> states;
-  std::vector<std::vector<Plan>> plans;
+  std::vector<SweepPlan> plans;
   bool anything_to_train = false;
+  ReadOptions read;
+  read.narrow = false;
   for (const auto& sweep : sweeps) {
-    ReadOptions read;
-    read.metrics = false;
-    SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
-    state.trials.resize(sweep.trials.size());  // only the trials this run selects
-    std::vector<Plan> plan;
-    const auto pruned = pruned_by_files(sweep, state, options.fresh);
-    for (std::size_t i = 0; i < state.trials.size(); ++i) {
-      const auto& trial = state.trials[i];
-      plan.push_back(plan_for(trial, {options.fresh, options.retry_failed}, pruned[i]));
-      anything_to_train = anything_to_train || plan.back().trains;
-    }
-    states.push_back(std::move(state));
-    plans.push_back(std::move(plan));
+    states.push_back(read_sweep_state(sweep, global.experiments_dir, read));
+    plans.push_back(plan_sweep(sweep, states.back(), {options.fresh, options.retry_failed}));
+    anything_to_train = anything_to_train || plans.back().takes_any();
   }
 
   if (options.dry_run) {
     for (std::size_t s = 0; s < sweeps.size(); ++s) {
       const auto& sweep = sweeps[s];
+      const SweepState view = current_view(states[s], sweep);
       out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials -> "
           << sweep_dir(global.experiments_dir, sweep.spec.name) << extension_note(states[s], plans[s]) << "\n";
+      for (const auto& duplicate : states[s].duplicates) {
+        out << "would set aside trials/" << duplicate.folder << ": the same trial as trials/" << duplicate.kept << "\n";
+      }
       Table table({"#", "trial", "state", "progress", "would"});
       for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
-        const auto& trial = states[s].trials[i];
+        const auto& trial = view.trials[i];
         std::string progress = "-";
-        if (trial.summary && trial.summary->status != "unreadable") {
-          const Config& run = trial.spec.config;
+        if (trial.summary && trial.summary->status != TrialStatus::Unreadable) {
+          const Config run = trial.config.expand();
           progress = done_text(*trial.summary, run) + " of " + budget_text(run);
         }
-        table.add_row({std::to_string(i + 1), trial.spec.id, trial.status, progress, plans[s][i].action});
+        table.add_row({std::to_string(i + 1), plans[s].folders[i], to_string(trial.status), progress,
+                       plans[s].decisions[i].text});
       }
       out << table.str();
     }
@@ -140,23 +164,27 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   std::vector<std::string> failed_sweeps;
   for (std::size_t s = 0; s < sweeps.size(); ++s) {
     const auto& sweep = sweeps[s];
+    const SweepPlan& plan = plans[s];
     const std::string root = sweep_dir(global.experiments_dir, sweep.spec.name);
     run_options.context = make_run_context(SWEEPLAB_TORCH_VERSION, sweep.spec.base.training.threads);
     run_options.context.engine_version = kEngineVersion;
     run_options.context.engine = sweep.spec.base.training.device == "cuda" ? "batched-cuda" : "lean-cpu";
-    const bool trains = std::any_of(plans[s].begin(), plans[s].end(), [](const Plan& plan) { return plan.trains; });
+    run_options.folders = plan.folders;
+    run_options.only.clear();
+    for (std::size_t i = 0; i < plan.decisions.size(); ++i) {
+      if (plan.decisions[i].taken()) run_options.only.push_back(i);
+    }
+    const bool trains = !run_options.only.empty();
     if (!global.quiet || sweeps.size() > 1) {
       out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials"
-          << (options.no_save ? " (--no-save: nothing is written)" : " -> " + root) << extension_note(states[s], plans[s])
+          << (options.no_save ? " (--no-save: nothing is written)" : " -> " + root) << extension_note(states[s], plan)
           << (trains ? "" : "; nothing to train") << "\n";
     }
+    if (run_options.save) set_aside_duplicates(states[s], root, out);
+    if (!global.quiet) out << unchanged_text(plan);
     RunTotals totals;
-    if (!trains) {  // said here: no worker is started (nothing is written, so a read-only disk is fine)
-      for (std::size_t i = 0; i < plans[s].size(); ++i) {
-        if (!global.quiet) out << sweep.trials[i].id << "  " << plans[s][i].skipped_because << ", skipped\n";
-        ++totals.skipped;
-      }
-    } else {
+    totals.unchanged = int(plan.decisions.size() - run_options.only.size());
+    if (trains) {  // else no worker is started (nothing is written, so a read-only disk is fine)
       if (run_options.save) {
         create_folders(root);
         std::vector<std::string> flags;
@@ -164,31 +192,46 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
         if (options.retry_failed) flags.push_back("--retry-failed");
         append_run_record(root, run_record("run", options.overrides, flags, run_options.context, sweep.trials.size()));
       }
-      totals = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials}, run_options, trainer, out);
+      const RunTotals trained = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials},
+                                          run_options, trainer, out);
+      const int unchanged = totals.unchanged;
+      totals = trained;
+      totals.unchanged += unchanged;
     }
-    SweepState after = states[s];
+    SweepState after;
     if (run_options.save) {
-      ReadOptions read;
-      read.metrics = false;
-      after = read_sweep_state(sweep, global.experiments_dir, read);
-      after.trials.resize(sweep.trials.size());
+      after = current_view(trains ? read_sweep_state(sweep, global.experiments_dir, read) : states[s], sweep);
     } else {
+      after = current_view(states[s], sweep);
       for (std::size_t i = 0; i < after.trials.size(); ++i) {
-        after.trials[i].status = totals.states.count(i) ? totals.states.at(i) : "-";
-        after.trials[i].summary.reset();
-        after.trials[i].metrics.clear();
-        if (totals.finals.count(i)) after.trials[i].metrics.push_back(totals.finals.at(i));
+        auto& trial = after.trials[i];
+        trial.status = totals.states.count(i) ? totals.states.at(i) : TrialStatus::Pending;
+        trial.summary.reset();
+        trial.last_record.reset();
+        if (totals.finals.count(i)) trial.last_record = std::make_unique<EvalRecord>(totals.finals.at(i));
       }
     }
-    out << "\n" << trial_table(after);
+    if (after.trials.size() <= kLargestTable) {
+      out << "\n" << trial_table(after, sweep);
+    } else {
+      std::map<TrialStatus, int> counts;
+      for (const auto& trial : after.trials) ++counts[trial.status];
+      std::vector<std::string> parts;
+      for (const auto status : kAllStatuses) {
+        if (counts.count(status)) parts.push_back(std::to_string(counts[status]) + " " + to_string(status));
+      }
+      out << "\n" << after.trials.size() << " trials: " << join(parts, ", ") << " (sweeplab status " << sweep.spec.name
+          << " lists them)\n";
+    }
     out << sweep.spec.name << ": " << totals.completed << " completed, " << totals.diverged << " diverged, "
         << totals.failed << " failed, " << totals.skipped << " skipped";
+    if (totals.unchanged) out << ", " << totals.unchanged << " unchanged";
     if (totals.busy) out << ", " << totals.busy << " left to another process";
     if (totals.interrupted) out << ", " << totals.interrupted << " interrupted (checkpointed; run again to resume)";
     out << "\n";
     // Failed counts every selected trial that is failed now, including one that failed in an earlier run.
     std::size_t failed_here = 0;
-    for (const auto& trial : after.trials) failed_here += trial.status == "failed" ? 1 : 0;
+    for (const auto& trial : after.trials) failed_here += trial.status == TrialStatus::Failed ? 1 : 0;
     if (failed_here > 0) failed_sweeps.push_back(sweep.spec.name);
     failed += failed_here;
     interrupted += std::size_t(totals.interrupted);

@@ -84,10 +84,9 @@ int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostre
 
   // Each trial this config makes, as its files say (the budget it was run with, if it was).
   ReadOptions read;
-  read.metrics = false;
-  SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
-  state.trials.resize(sweep.trials.size());
-  out << "\n" << trial_table(state);
+  read.narrow = false;  // found by hash, whatever -o made them
+  const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
+  out << "\n" << trial_table(current_view(state, sweep), sweep);
   return 0;
 }
 

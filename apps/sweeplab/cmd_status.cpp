@@ -23,21 +23,25 @@
 namespace sweeplab {
 namespace {
 
-// Every state read_sweep_state gives a trial, in the totals line's order.
-const std::vector<std::string> kStates = {"completed", "diverged", "running",  "partial",   "interrupted",
-                                          "failed",    "skipped",  "pending",  "unreadable"};
+// Every state a trial can be in, in the totals line's order.
+std::vector<std::string> state_words() {
+  std::vector<std::string> words;
+  for (const TrialStatus status : kAllStatuses) words.push_back(to_string(status));
+  return words;
+}
 
 // --state values (repeatable, or comma-separated), each checked.
-std::vector<std::string> parse_states(const std::vector<std::string>& items) {
-  std::vector<std::string> states;
+std::vector<TrialStatus> parse_states(const std::vector<std::string>& items) {
+  std::vector<TrialStatus> states;
   for (const auto& item : items) {
     std::stringstream parts(item);
     for (std::string state; std::getline(parts, state, ',');) {
-      if (std::find(kStates.begin(), kStates.end(), state) == kStates.end()) {
-        throw UserError("--state " + item + ": unknown state '" + state + "'" + did_you_mean(state, kStates) +
-                        "; states: " + join(kStates, ", "));
+      const auto status = parse_status(state);
+      if (!status) {
+        throw UserError("--state " + item + ": unknown state '" + state + "'" + did_you_mean(state, state_words()) +
+                        "; states: " + join(state_words(), ", "));
       }
-      states.push_back(state);
+      states.push_back(*status);
     }
   }
   return states;
@@ -51,11 +55,12 @@ struct Frame {
 // The text `status` prints once: the sweep, its last run, its Slurm arrays, and the table of the trials that pass
 // the filters.
 Frame draw(const GlobalOptions& global, const StatusOptions& options, const ResolvedSweep& sweep,
-           const std::vector<WhereFilter>& where, const std::vector<std::string>& states) {
+           const std::vector<WhereFilter>& where, const std::vector<TrialStatus>& states, bool rescan) {
   std::ostringstream out;
   Frame frame;
   ReadOptions read;
-  read.metrics = false;  // the last line of each metrics.jsonl is enough here
+  read.pending = options.pending;
+  read.rescan = rescan;
   const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
   out << "sweep " << sweep.spec.name << " (" << sweep_dir(global.experiments_dir, sweep.spec.name) << ")"
       << (sweep.spec.file.empty() ? ": no config (" + global.configs_dir + "/" + sweep.spec.name + ".yaml), the trials on disk" : "")
@@ -95,23 +100,25 @@ Frame draw(const GlobalOptions& global, const StatusOptions& options, const Reso
       for (const auto& [id, task] : slurm::trial_tasks(root, records, task_states)) slurm_column[id] = slurm::task_text(task);
     }
   }
-  for (const auto& trial : state.trials) frame.active = frame.active || trial.status == "running";
+  for (const auto& trial : state.trials) frame.active = frame.active || trial.status == TrialStatus::Running;
 
-  if (where.empty() && states.empty()) {
-    out << trial_table(state, slurm_column);
+  if (state.trials.empty()) {
+    out << "no trials in " << sweep_dir(global.experiments_dir, sweep.spec.name) << " yet\n";
+  } else if (where.empty() && states.empty()) {
+    out << trial_table(state, sweep, slurm_column);
   } else {
     std::vector<std::size_t> shown;  // each keeps its number in the whole table
     for (std::size_t i = 0; i < state.trials.size(); ++i) {
       const auto& trial = state.trials[i];
       const bool state_ok = states.empty() || std::find(states.begin(), states.end(), trial.status) != states.end();
-      if (state_ok && matches(trial.spec.config, where)) shown.push_back(i);
+      if (state_ok && matches(trial.config, where)) shown.push_back(i);
     }
     // The filtered table's own totals line gives way to one that says how many are shown of how many.
-    SweepState none = state;  // no row matches: the header alone
-    none.trials.clear();
-    std::string table = shown.empty() ? trial_table(none, slurm_column) : trial_table(state, slurm_column, shown);
+    SweepState none;  // no row matches: the header alone
+    none.spec = state.spec;
+    std::string table = shown.empty() ? trial_table(none, sweep, slurm_column) : trial_table(state, sweep, slurm_column, shown);
     table.erase(table.rfind('\n', table.size() - 2) + 1);
-    std::string all = trial_table(state);
+    std::string all = trial_table(state, sweep);
     all.erase(0, all.rfind('\n', all.size() - 2) + 1);  // "12 trials: 8 completed, 4 failed\n"
     std::vector<std::string> filters;
     for (const auto& item : options.where) filters.push_back("--where " + item);
@@ -120,6 +127,11 @@ Frame draw(const GlobalOptions& global, const StatusOptions& options, const Reso
     out << table << "shown " << shown.size() << " of " << state.trials.size() << " trials (" << join(filters, " ")
         << "); all: " << (colon == std::string::npos ? all : all.substr(colon + 2));
   }
+  for (const auto& duplicate : state.duplicates) {
+    out << "trials/" << duplicate.folder << " holds the same trial as trials/" << duplicate.kept
+        << " (a folder named by an older sweeplab); the next run sets it aside\n";
+  }
+  out << not_run_line(state, sweep, options.overrides, options.pending);
   frame.text = out.str();
   return frame;
 }
@@ -150,8 +162,12 @@ CLI::App* setup_status(CLI::App& app, StatusOptions& options) {
   command->add_option("name", options.name, "Sweep name")->required();
   add_override_option(*command, options.overrides);
   add_where_option(*command, options.where);
+  command->add_flag("--pending", options.pending,
+                    "Also list the current config's trials that are not run yet (otherwise one line counts them)");
+  command->add_flag("--rescan", options.rescan,
+                    "Read every trial's files again and rebuild the trial index (after files were changed by hand)");
   command->add_option("--state", options.states,
-                      "Only trials in this state (repeatable, or a,b): " + join(kStates, ", "))
+                      "Only trials in this state (repeatable, or a,b): " + join(state_words(), ", "))
       ->expected(1)
       ->take_all();
   command->add_flag("--watch", options.watch,
@@ -175,17 +191,17 @@ int run_status(const GlobalOptions& global, const StatusOptions& options, std::o
   const auto where = parse_where(options.where);
   const auto sweep = load_or_on_disk(global, options.name, options.overrides);
   if (!options.watch) {
-    out << draw(global, options, sweep, where, states).text;
+    out << draw(global, options, sweep, where, states, options.rescan).text;
     return 0;
   }
   install_interrupt_handlers();
   const bool terminal = is_terminal(out);
   for (bool first = true;; first = false) {
-    Frame frame = draw(global, options, sweep, where, states);
+    Frame frame = draw(global, options, sweep, where, states, options.rescan && first);
     if (!frame.active) {
       // A run between two trials holds no lock for a moment: look again before calling the sweep done.
       if (!sleep_unless_interrupted(std::min(options.interval_s, 1.0))) return 130;
-      frame = draw(global, options, sweep, where, states);
+      frame = draw(global, options, sweep, where, states, false);
     }
     const std::string heading = "status " + options.name + " at " + clock_now() + ", every " +
                                 format_double_short(options.interval_s) + " s (Ctrl-C ends it)\n";

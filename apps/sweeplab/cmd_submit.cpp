@@ -1,6 +1,6 @@
 // sweeplab submit NAME --slurm: the trials a `run` would train, as Slurm job arrays (one array task per fused
-// group); sweeplab slurm-task: what each array task runs; sweeplab cancel NAME. Slurm is driven through its
-// own tools (sweeplab/slurm/slurm.hpp); what was sent is kept in experiments/NAME/slurm/.
+// group). Slurm is driven through its own tools (sweeplab/slurm/slurm.hpp); what was sent is kept in
+// experiments/NAME/slurm/. What each task runs is cmd_slurm_task.cpp.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -23,16 +23,20 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "run_plan.hpp"
+#include "run_checks.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/text.hpp"
-#include "sweeplab/engine/fusion.hpp"
+#include "sweeplab/config/schema.hpp"
+#include "sweeplab/sched/plan.hpp"
+#include "sweeplab/store/trial_index.hpp"
 #include "sweeplab/report/trial_table.hpp"
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/sched/progress.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
 #include "sweeplab/slurm/submissions.hpp"
+#include "sweeplab/slurm/submit_plan.hpp"
+#include "sweeplab/slurm/wait.hpp"
 #include "sweeplab/store/history.hpp"
 #include "sweeplab/store/lock.hpp"
 #include "sweeplab/store/layout.hpp"
@@ -75,26 +79,6 @@ CLI::App* setup_submit(CLI::App& app, SubmitOptions& options) {
       "Examples:\n  sweeplab submit doughnut-batch --slurm --time 01:00:00 --max-running 20\n"
       "  sweeplab submit doughnut-batch --slurm --dry-run\n  sweeplab submit doughnut-batch --slurm --wait\n\n"
       "The experiments folder must be on a filesystem every node sees (see README, \"On a Slurm cluster\").");
-  return command;
-}
-
-CLI::App* setup_slurm_task(CLI::App& app, SlurmTaskOptions& options) {
-  CLI::App* command = app.add_subcommand("slurm-task", "What a Slurm array task of `submit` runs (not for people)");
-  command->group("");  // hidden from the help
-  command->add_option("name", options.name, "Sweep name")->required();
-  add_override_option(*command, options.overrides);
-  command->add_option("--tasks", options.tasks_file, "The array's task list")->required();
-  command->add_flag("--retry-failed", options.retry_failed, "Train failed trials again");
-  return command;
-}
-
-CLI::App* setup_cancel(CLI::App& app, CancelOptions& options) {
-  CLI::App* command = app.add_subcommand("cancel", "Cancel the sweep's Slurm jobs (running trials checkpoint first)");
-  command->add_option("name", options.name, "Sweep name")->required();
-  command->add_option("--timeout", options.timeout_s, "Seconds to wait for the jobs to leave the queue")
-      ->check(CLI::Range(0, 3600))
-      ->capture_default_str();
-  command->footer("Example:\n  sweeplab cancel doughnut-batch");
   return command;
 }
 
@@ -141,33 +125,6 @@ void check_submit_options(const SubmitOptions& options) {
   }
 }
 
-// --time in seconds (MINUTES, MINUTES:SECONDS, HOURS:MINUTES:SECONDS, DAYS-HOURS[:MINUTES[:SECONDS]]); 0 when
-// there is no limit.
-long time_limit_s(const std::string& text) {
-  if (text.empty() || text == "UNLIMITED" || text == "INFINITE") return 0;
-  long days = 0;
-  std::string rest = text;
-  if (const auto dash = text.find('-'); dash != std::string::npos) {
-    days = std::atol(text.substr(0, dash).c_str());
-    rest = text.substr(dash + 1);
-  }
-  std::vector<long> parts;
-  std::stringstream in(rest);
-  for (std::string part; std::getline(in, part, ':');) parts.push_back(std::atol(part.c_str()));
-  long seconds = 0;
-  if (days > 0) {  // D-HH, D-HH:MM, D-HH:MM:SS
-    const long units[] = {3600, 60, 1};
-    for (std::size_t i = 0; i < parts.size() && i < 3; ++i) seconds += parts[i] * units[i];
-  } else if (parts.size() == 1) {
-    seconds = parts[0] * 60;
-  } else if (parts.size() == 2) {
-    seconds = parts[0] * 60 + parts[1];
-  } else if (parts.size() >= 3) {
-    seconds = parts[0] * 3600 + parts[1] * 60 + parts[2];
-  }
-  return days * 86400 + seconds;
-}
-
 std::vector<std::string> sbatch_options(const SubmitOptions& options) {
   std::vector<std::string> words;
   if (!options.partition.empty()) words.push_back("--partition=" + options.partition);
@@ -180,261 +137,35 @@ std::vector<std::string> sbatch_options(const SubmitOptions& options) {
   return words;
 }
 
-bool settled(const std::string& status) {
-  return status == "completed" || status == "diverged" || status == "failed" || status == "skipped" ||
-         status == "interrupted";
-}
-
-// Trials whose array task died before they settled get failed summaries (record_crash). Returns how many.
-std::size_t record_dead_tasks(const ResolvedSweep& sweep, const std::string& experiments_dir,
-                              const std::map<std::string, slurm::TrialTask>& tasks) {
-  ReadOptions read;
-  read.metrics = false;
-  const SweepState state = read_sweep_state(sweep, experiments_dir, read);
-  RunOptions options;
-  options.experiments_dir = experiments_dir;
-  std::size_t recorded = 0;
-  for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
-    const auto task = tasks.find(sweep.trials[i].id);
-    if (task == tasks.end() || !task->second.state || !slurm::task_died(*task->second.state)) continue;
-    const std::string& status = state.trials[i].status;
-    if (settled(status) || status == "running") continue;
-    const auto& dead = *task->second.state;
-    CrashReport crash;
-    crash.error = "Slurm task " + task->second.key + " ended " + dead.state +
-                  (dead.exit_code.empty() ? "" : " (exit code " + dead.exit_code + ")") +
-                  " before the trial finished; its log: " + task->second.log;
-    crash.slurm_job = task->second.key;
-    const auto colon = dead.exit_code.find(':');
-    if (colon != std::string::npos) {
-      const int signal = std::atoi(dead.exit_code.c_str() + colon + 1);
-      const char* name = signal > 0 ? sigabbrev_np(signal) : nullptr;
-      if (name) crash.signal = std::string("SIG") + name;
-      else crash.exit_code = std::atoi(dead.exit_code.c_str());
-    }
-    crash.stderr_tail = slurm::file_tail(task->second.log, 20);
-    if (state.trials[i].last()) crash.resumed_from_step = state.trials[i].last()->step;
-    const TrialOutcome outcome = record_crash(sweep, i, options, crash);
-    recorded += outcome.status == TrialStatus::Failed ? 1 : 0;
-  }
-  return recorded;
-}
-
-// Copies the sweep's YAML files (every one in the folder: `extends` may name any) to `to`.
-void snapshot_configs(const std::string& configs_dir, const std::string& to) {
-  create_folders(to);
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(configs_dir, ec)) {
-    const auto extension = entry.path().extension();
-    if (!entry.is_regular_file() || (extension != ".yaml" && extension != ".yml")) continue;
-    fs::copy_file(entry.path(), fs::path(to) / entry.path().filename(), fs::copy_options::overwrite_existing, ec);
-    if (ec) throw StorageError("cannot copy " + entry.path().string() + " to " + to + ": " + ec.message());
-  }
-  if (ec) throw StorageError("cannot read " + configs_dir + ": " + ec.message());
-}
-
-// The first experiments/NAME/slurm/submit-NNN that is not there; made (atomically: two submits never share
-// one) when `make`.
-std::string submit_dir_name(const std::string& root, bool make) {
-  if (make) create_folders(root);
-  for (int n = 1; n < 100000; ++n) {
-    char name[32];
-    std::snprintf(name, sizeof name, "submit-%03d", n);
-    const fs::path dir = fs::path(root) / name;
-    std::error_code ec;
-    if (!make && !fs::exists(dir, ec)) return name;
-    if (make && fs::create_directory(dir, ec)) return name;
-    if (ec) throw StorageError("cannot create folder " + dir.string() + ": " + ec.message());
-  }
-  throw StorageError("too many submit-NNN folders in " + root);
-}
-
-// The trials `submit` sends, cut into array tasks: fused groups (the engine's), longest first; with
-// sweep.prune: above_divergence a task per line, whose waves then run in order inside it.
-std::vector<std::vector<std::size_t>> array_tasks(const ResolvedSweep& sweep, const std::vector<std::size_t>& trials,
-                                                  std::size_t group_size) {
-  std::vector<std::size_t> order = trials;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return expected_steps(sweep.trials[a].config) > expected_steps(sweep.trials[b].config);
-  });
-  if (sweep.spec.prune == Prune::AboveDivergence) {
-    std::map<std::string, std::size_t> line_task;
-    std::vector<std::vector<std::size_t>> tasks;
-    for (const std::size_t index : order) {
-      const auto [it, added] = line_task.emplace(prune_line(sweep.trials[index].config), tasks.size());
-      if (added) tasks.emplace_back();
-      tasks[it->second].push_back(index);
-    }
-    return tasks;
-  }
-  std::vector<const Config*> configs;
-  for (const auto& trial : sweep.trials) configs.push_back(&trial.config);
-  const bool cuda = !sweep.trials.empty() && sweep.trials.front().config.training.device == "cuda";
-  return form_groups(configs, order, group_size > 0 ? group_size : cuda ? 4096 : 64, 1);
-}
-
 std::string count_text(std::size_t n, const std::string& what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
-// A summary's outcome, for the line a finished trial gets.
-TrialOutcome outcome_of(const StoredSummary& summary) {
-  TrialOutcome outcome;
-  outcome.status = summary.status == "completed"   ? TrialStatus::Completed
-                   : summary.status == "diverged"  ? TrialStatus::Diverged
-                   : summary.status == "skipped"   ? TrialStatus::Skipped
-                   : summary.status == "interrupted" ? TrialStatus::Interrupted
-                                                   : TrialStatus::Failed;
-  outcome.final = summary.final;
-  outcome.steps = summary.steps;
-  outcome.diverged_at_step = summary.diverged_at_step;
-  outcome.error = summary.error;
-  outcome.wall_time_s = summary.wall_time_s;
-  return outcome;
-}
-
-// Slurm's tools may fail for a while (a busy or restarting controller): asks again every poll_s seconds, for
-// up to 10 minutes, saying so once. Ctrl-C ends the asking (the error is thrown).
-template <class Ask>
-auto patiently(const Ask& ask, int poll_s, std::ostream& err) -> decltype(ask()) {
-  for (int failures = 0;; ++failures) {
-    try {
-      return ask();
-    } catch (const UserError& e) {
-      if ((failures + 1) * poll_s > 600 || interrupt_requested()) throw;
-      if (failures == 0) err << "sweeplab: " << e.what() << "; asking again every " << poll_s << " s\n";
-      for (int tenth = 0; tenth < poll_s * 10 && !interrupt_requested(); ++tenth) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    }
-  }
-}
-
-// submit --wait: the progress display of `run` for the trials `watched` (those just submitted and those
-// queued already), fed from their files and squeue, until none of their tasks is in the queue but held ones.
-// As a task leaves the queue, what became of it is asked at once (the controller forgets ended jobs after
-// MinJobAge) and the trials of a task that died are recorded failed. Then the table; exit codes as run's.
-int wait_for_jobs(const GlobalOptions& global, const ResolvedSweep& sweep, const SubmitOptions& options,
-                  const std::vector<std::size_t>& watched, std::ostream& out, std::ostream& err) {
-  const std::string root = sweep_dir(global.experiments_dir, sweep.spec.name);
-  const auto records = slurm::read_array_records(root);
-  const auto ids = slurm::job_ids(records);
-  std::int64_t expected = 0;
-  for (const std::size_t i : watched) expected += expected_steps(sweep.trials[i].config);
-  install_interrupt_handlers();
-  const bool live = &out == &std::cout && ::isatty(STDOUT_FILENO) && ::isatty(STDERR_FILENO);
-  ProgressDisplay display(global.quiet ? ProgressDisplay::Mode::Quiet : live ? ProgressDisplay::Mode::Live
-                                                                             : ProgressDisplay::Mode::Plain,
-                          out, watched.size(), expected);
-  std::set<std::size_t> started, finished;
-  ReadOptions read;
-  read.metrics = false;
-  // A summary that is there as the wait begins (a failed trial sent again, an interrupted one) is the old
-  // one: the trial is done when its summary changes, or when its task has left the queue.
-  const auto signature = [](const TrialState& trial) {
-    return trial.summary ? trial.summary->status + "|" + trial.summary->slurm_job + "|" +
-                               std::to_string(trial.summary->wall_time_s) + "|" + std::to_string(trial.summary->steps)
-                         : std::string();
-  };
-  std::map<std::size_t, std::string> before;
-  {
-    const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
-    for (const std::size_t i : watched) before[i] = signature(state.trials[i]);
-  }
-  std::map<std::string, slurm::TrialTask> tasks;
-  std::map<std::string, slurm::TaskState> ended;  // tasks that left the queue, as they ended
-  const auto look = [&](const std::map<std::string, slurm::TaskState>& states) {
-    tasks = slurm::trial_tasks(root, records, states);
-    const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
-    for (const std::size_t i : watched) {
-      if (finished.count(i)) continue;
-      const auto& trial = state.trials[i];
-      const auto& task = tasks[trial.spec.id];
-      const bool task_live = task.state && slurm::is_live(task.state->state);
-      const bool new_result = signature(trial) != before[i] && trial.status != "interrupted";
-      if (settled(trial.status) && trial.summary && (new_result || !task_live)) {
-        finished.insert(i);
-        started.erase(i);
-        const auto outcome = outcome_of(*trial.summary);
-        display.finished(i, trial_line(trial.spec.id, outcome) + "  [" + task.key + "]", trial.status == "failed",
-                         trial.summary->steps);
-        continue;
-      }
-      const auto last = trial.last();
-      if (task_live && task.state->state == "RUNNING" && (trial.status == "running" || last)) {
-        if (started.insert(i).second) display.started(i, trial.spec.id, last ? last->step : 0, expected_steps(trial.spec.config));
-        if (last) display.progressed(i, last->epoch, last->step, last->train_loss);
-      }
-    }
-  };
-  std::set<std::string> held;
-  try {
-    while (true) {
-      auto states = patiently([&] { return slurm::live_tasks(ids); }, options.poll_s, err);
-      // Tasks of watched trials that are not in the queue (any more): what became of them, now.
-      bool gone = false;
-      const auto now = slurm::trial_tasks(root, records, states);
-      for (const std::size_t i : watched) {
-        const auto task = now.find(sweep.trials[i].id);
-        gone = gone || (task != now.end() && !states.count(task->second.key) && !ended.count(task->second.key));
-      }
-      if (gone) {
-        for (auto& [key, state] : patiently([&] { return slurm::task_states(ids); }, options.poll_s, err)) {
-          if (!slurm::is_live(state.state)) ended[key] = state;
-        }
-        record_dead_tasks(sweep, global.experiments_dir, slurm::trial_tasks(root, records, ended));
-      }
-      for (const auto& [key, state] : ended) states.emplace(key, state);
-      look(states);
-      bool waiting = false;
-      held.clear();
-      for (const std::size_t i : watched) {
-        const auto& task = tasks[sweep.trials[i].id];
-        if (!task.state || !slurm::is_live(task.state->state)) continue;
-        if (slurm::is_held(*task.state)) held.insert(task.key + " (" + task.state->state +
-                                                     (task.state->reason.empty() ? "" : ", " + task.state->reason) + ")");
-        else waiting = true;
-      }
-      if (!waiting) break;
-      for (int tenth = 0; tenth < options.poll_s * 10 && !interrupt_requested(); ++tenth) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        display.tick();
-      }
-      if (interrupt_requested()) break;
-    }
-  } catch (const UserError&) {
-    if (!interrupt_requested()) throw;
-  }
-  if (interrupt_requested()) {
-    display.close();
+// What submit --wait says once the waiting is over; its exit code, as run's.
+int report_wait(const ResolvedSweep& sweep, const std::string& experiments_dir, const slurm::WaitOutcome& waited,
+                std::ostream& out, std::ostream& err) {
+  if (waited.interrupted) {
     err << "sweeplab: stopped waiting; the jobs go on (sweeplab status " << sweep.spec.name
         << " shows them; sweeplab cancel " << sweep.spec.name << " stops them)\n";
     return 130;
   }
-  display.close();
-  SweepState after = read_sweep_state(sweep, global.experiments_dir, read);
-  after.trials.resize(sweep.trials.size());
+  const std::string root = sweep_dir(experiments_dir, sweep.spec.name);
   std::map<std::string, std::string> slurm_column;
-  for (const auto& [id, task] : tasks) slurm_column[id] = slurm::task_text(task);
-  out << "\n" << trial_table(after, slurm_column);
-  std::size_t failed = 0, unfinished = 0;
-  for (const std::size_t i : watched) {
-    failed += after.trials[i].status == "failed" ? 1 : 0;
-    unfinished += settled(after.trials[i].status) && after.trials[i].status != "interrupted" ? 0 : 1;
+  for (const auto& [id, task] : waited.tasks) slurm_column[id] = slurm::task_text(task);
+  out << "\n" << trial_table(waited.trials, sweep, slurm_column);
+  if (!waited.held.empty()) {
+    err << "sweeplab: " << count_text(waited.held.size(), "task") << " held by Slurm, not waited for: "
+        << join(std::vector<std::string>(waited.held.begin(), waited.held.end()), ", ")
+        << " (scontrol release JOB_TASK lets it run; sweeplab cancel " << sweep.spec.name << " stops it)\n";
   }
-  if (!held.empty()) {
-    err << "sweeplab: " << count_text(held.size(), "task") << " held by Slurm, not waited for: "
-        << join(std::vector<std::string>(held.begin(), held.end()), ", ") << " (scontrol release JOB_TASK lets it run; "
-        << "sweeplab cancel " << sweep.spec.name << " stops it)\n";
-  }
-  if (failed) {
-    err << "sweeplab: " << count_text(failed, "trial") << " failed (see their summary.json and the task logs in "
+  if (waited.failed) {
+    err << "sweeplab: " << count_text(waited.failed, "trial") << " failed (see their summary.json and the task logs in "
         << slurm::slurm_dir(root) << "/logs); to train them again: sweeplab submit " << sweep.spec.name
         << " --slurm --retry-failed\n";
     return 1;
   }
-  if (unfinished) {
-    err << "sweeplab: " << count_text(unfinished, "trial") << " did not finish (held, cancelled or out of time; "
+  if (waited.unfinished) {
+    err << "sweeplab: " << count_text(waited.unfinished, "trial") << " did not finish (held, cancelled or out of time; "
         << "their checkpoints are kept): sweeplab submit " << sweep.spec.name << " --slurm sends them again\n";
     return 130;
   }
@@ -486,52 +217,53 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
       throw UserError("another sweeplab submit of " + sweep.spec.name + " is under way (pid " +
                       std::to_string(lock_holder(slurm::slurm_dir(root)).value_or(0)) + "); submit again when it is done");
     }
-    record_dead_tasks(sweep, global.experiments_dir, tasks);
+    slurm::record_dead_tasks(sweep, global.experiments_dir, tasks);
   }
 
   ReadOptions read;
-  read.metrics = false;
-  SweepState state = read_sweep_state(sweep, global.experiments_dir, read);
-  state.trials.resize(sweep.trials.size());
-  const auto pruned = pruned_by_files(sweep, state, false);
+  read.narrow = false;
+  const SweepState on_disk = read_sweep_state(sweep, global.experiments_dir, read);
+  const SweepPlan plan = plan_sweep(sweep, on_disk, {false, options.retry_failed});
+  const SweepState state = current_view(on_disk, sweep);
   std::vector<std::size_t> to_submit, queued;
   std::map<std::string, std::size_t> held;  // why not submitted -> how many
   for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
     const auto& trial = state.trials[i];
-    const auto task = tasks.find(trial.spec.id);
+    const auto task = tasks.find(plan.folders[i]);
     if (task != tasks.end() && task->second.state && slurm::is_live(task->second.state->state)) {
       ++held["queued in Slurm job " + task->second.job_id];
       queued.push_back(i);
       continue;
     }
     // A dry run writes nothing, so a task that died still has its trials part-way: plan what submit records.
-    if (task != tasks.end() && task->second.state && slurm::task_died(*task->second.state) && !settled(trial.status) &&
-        trial.status != "running" && !options.retry_failed) {
+    if (task != tasks.end() && task->second.state && slurm::task_died(*task->second.state) && !slurm::at_rest(trial.status) &&
+        trial.status != TrialStatus::Running && !options.retry_failed) {
       ++held["failed in Slurm task " + task->second.key + " (recorded by submit)"];
       continue;
     }
-    if (trial.status == "running") {
+    if (trial.status == TrialStatus::Running) {
       ++held["running (pid " + std::to_string(trial.running_pid.value_or(0)) + ")"];
       continue;
     }
-    const Plan plan = plan_for(trial, {false, options.retry_failed}, pruned[i]);
-    if (plan.trains) {
+    const Decision& decision = plan.decisions[i];
+    if (decision.taken()) {
       to_submit.push_back(i);
     } else {
-      ++held[plan.skipped_because];
+      ++held[decision.why];
     }
   }
   std::vector<std::string> held_text;
   for (const auto& [why, n] : held) held_text.push_back(std::to_string(n) + " " + why);
 
-  const auto groups = array_tasks(sweep, to_submit, options.group_size);
+  const auto groups = slurm::array_tasks(sweep, to_submit, options.group_size);
   out << "sweep " << sweep.spec.name << ": " << count_text(sweep.trials.size(), "trial") << "; "
       << (to_submit.empty() ? "nothing to submit" : "submits " + std::to_string(to_submit.size()) + " in " +
                                                         count_text(groups.size(), "array task"))
       << (held_text.empty() ? "" : " (not submitted: " + join(held_text, ", ") + ")") << "\n" << std::flush;
   if (to_submit.empty()) {
     submitting.reset();
-    if (options.wait && !queued.empty() && !options.dry_run) return wait_for_jobs(global, sweep, options, queued, out, err);
+    if (options.wait && !queued.empty() && !options.dry_run) return report_wait(sweep, global.experiments_dir,
+                                                                     slurm::wait_for_jobs(sweep, global.experiments_dir, queued, options.poll_s, global.quiet, out, err), out, err);
     return 0;
   }
 
@@ -547,7 +279,7 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
     std::string script, tasks_file;  // relative to the sweep's folder
     std::string text;
   };
-  const std::string submit_name = submit_dir_name(slurm::slurm_dir(sweep_abs), false);  // made at submission
+  const std::string submit_name = slurm::submit_dir_name(slurm::slurm_dir(sweep_abs), false);  // made at submission
   const auto script_for = [&](const std::string& submit_dir, Array& array, std::size_t k) {
     const std::string base = "slurm/" + submit_dir + "/array-" + std::to_string(k + 1);
     array.script = base + ".sbatch";
@@ -566,7 +298,7 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
     spec.working_dir = absolute(".");
     spec.sbatch_options = sbatch_options(options);
     // 120 s before the limit, or a quarter of a short one: a task always gets most of its time to train.
-    if (const long limit = time_limit_s(options.time); limit > 0) spec.signal_lead_s = std::clamp(limit / 4, 10L, 120L);
+    if (const long limit = slurm::time_limit_s(options.time); limit > 0) spec.signal_lead_s = std::clamp(limit / 4, 10L, 120L);
     spec.command = command;
     spec.comment = "sweeplab submit " + sweep.spec.name + " (array " + std::to_string(k + 1) + " of " +
                    std::to_string(sizes.size()) + "): task i trains the trials on line i+1 of " + array.tasks_file;
@@ -578,7 +310,7 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
     Array array;
     for (std::size_t t = 0; t < sizes[k]; ++t, ++next) {
       std::vector<std::string> ids_of_task;
-      for (const std::size_t index : groups[next]) ids_of_task.push_back(sweep.trials[index].id);
+      for (const std::size_t index : groups[next]) ids_of_task.push_back(plan.folders[index]);
       array.tasks.push_back(std::move(ids_of_task));
     }
     script_for(submit_name, array, k);
@@ -600,14 +332,25 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
   }
 
   create_folders(logs);
-  const std::string submit_dir = submit_dir_name(slurm::slurm_dir(sweep_abs), true);
-  snapshot_configs(global.configs_dir, slurm::slurm_dir(sweep_abs) + "/" + submit_dir + "/configs");
+  const std::string submit_dir = slurm::submit_dir_name(slurm::slurm_dir(sweep_abs), true);
+  slurm::snapshot_configs(global.configs_dir, slurm::slurm_dir(sweep_abs) + "/" + submit_dir + "/configs");
   RunContext context = make_run_context(SWEEPLAB_TORCH_VERSION, sweep.spec.base.training.threads);
   std::vector<std::string> flags = {"--slurm"};
   for (const auto& word : sbatch_options(options)) flags.push_back(word);
   if (options.max_running > 0) flags.push_back("--max-running=" + std::to_string(options.max_running));
   if (options.retry_failed) flags.push_back("--retry-failed");
   append_run_record(root, run_record("submit", options.overrides, flags, context, to_submit.size()));
+  // The trials are marked in the index before any task may touch them: readers read them from their files until
+  // they settle (the tasks themselves never write the index).
+  if (auto index = TrialIndex::open(root, /*create=*/true)) {
+    std::vector<PlannedTrial> planned;
+    for (const auto i : to_submit) planned.push_back({plan.folders[i], sweep.trials[i].hash, sweep.trials[i].config});
+    try {
+      index->plan(planned);
+    } catch (const StorageError& e) {
+      throw StorageError("cannot mark the trials in " + root + "/" + TrialIndex::kFileName + ": " + e.what());
+    }
+  }
   std::vector<std::string> submitted;
   install_interrupt_handlers();  // Ctrl-C: no further array is sent, and every one sent is recorded
   for (std::size_t k = 0; k < arrays.size(); ++k) {
@@ -656,113 +399,8 @@ int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::o
   }
   std::vector<std::size_t> watched = queued;
   watched.insert(watched.end(), to_submit.begin(), to_submit.end());
-  return wait_for_jobs(global, sweep, options, watched, out, err);
-}
-
-int run_slurm_task(const GlobalOptions& global, const SlurmTaskOptions& options, std::ostream& out, std::ostream& err) {
-  const char* task_id = std::getenv("SLURM_ARRAY_TASK_ID");
-  if (!task_id) throw UserError("slurm-task runs inside a Slurm array task (SLURM_ARRAY_TASK_ID is not set)");
-  // First: a USR1 or SIGTERM while the sweep loads must not kill the task (the default action) but stop it.
-  install_interrupt_handlers();
-  install_requeue_handler();
-  const std::size_t task = std::strtoull(task_id, nullptr, 10);
-  const ResolvedSweep sweep = load_sweep(global.configs_dir, options.name, options.overrides, load_options(global));
-  std::ifstream in(options.tasks_file);
-  if (!in) throw UserError("cannot read the task list " + options.tasks_file);
-  std::stringstream content;
-  content << in.rdbuf();
-  const auto lines = slurm::parse_tasks(content.str());
-  if (task >= lines.size()) {
-    throw UserError(options.tasks_file + " has " + std::to_string(lines.size()) + " tasks, none for array task " + task_id);
-  }
-  std::map<std::string, std::size_t> index_of;
-  for (std::size_t i = 0; i < sweep.trials.size(); ++i) index_of[sweep.trials[i].id] = i;
-  RunOptions run_options;
-  for (const auto& id : lines[task]) {
-    if (!index_of.count(id)) throw UserError("trial " + id + " of " + options.tasks_file + " is not in sweep " + options.name);
-    run_options.only.push_back(index_of[id]);
-  }
-  const bool cuda = check_inputs({sweep});
-  const std::string trainer = locate_trainer();
-  if (cuda) check_cuda(trainer);
-  run_options.experiments_dir = global.experiments_dir;
-  run_options.retry_failed = options.retry_failed;
-  const char* cpus = std::getenv("SLURM_CPUS_PER_TASK");
-  run_options.jobs = cpus ? std::max(1ul, std::strtoul(cpus, nullptr, 10)) : 1;
-  run_options.context = make_run_context(SWEEPLAB_TORCH_VERSION, sweep.spec.base.training.threads);
-  run_options.context.engine_version = kEngineVersion;
-  run_options.context.engine = cuda ? "batched-cuda" : "lean-cpu";
-  const std::string job = slurm_job_from_environment();
-  out << "sweeplab slurm-task " << job << ": " << count_text(run_options.only.size(), "trial") << " of sweep "
-      << sweep.spec.name << " on " << run_options.context.host << "\n" << std::flush;
-  const RunTotals totals =
-      run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials}, run_options, trainer, out);
-  out << sweep.spec.name << " task " << job << ": " << totals.completed << " completed, " << totals.diverged
-      << " diverged, " << totals.failed << " failed, " << totals.skipped << " skipped, " << totals.interrupted
-      << " interrupted\n" << std::flush;
-  const int settled_here = totals.completed + totals.diverged + totals.failed + totals.skipped + totals.busy;
-  if (requeue_requested() && (totals.interrupted > 0 || std::size_t(settled_here) < run_options.only.size())) {
-    // The trials have checkpointed; Slurm stops this task as it requeues it, and nothing is left to lose.
-    std::signal(SIGTERM, SIG_IGN);
-    const auto requeue = run_command({"scontrol", "requeue", job});
-    if (requeue.ok() || requeue.exit_code > 128) {  // > 128: Slurm's own SIGTERM, as the requeue went through
-      out << "requeued " << job << ": it resumes from the checkpoints\n";
-    } else {
-      err << "sweeplab: scontrol requeue " << job << " failed: " << requeue.problem()
-          << "; sweeplab submit " << options.name << " --slurm sends the unfinished trials again\n";
-    }
-    return 130;
-  }
-  if (!totals.storage_error.empty()) {
-    err << "sweeplab: storage error: " << totals.storage_error << "; state is safe; rerun to resume\n";
-    return 3;
-  }
-  if (totals.interrupted || (interrupt_requested() && !requeue_requested())) return 130;
-  return totals.failed ? 1 : 0;
-}
-
-int run_cancel(const GlobalOptions& global, const CancelOptions& options, std::ostream& out, std::ostream& err) {
-  const std::string root = sweep_dir(global.experiments_dir, options.name);
-  const auto records = slurm::read_array_records(root);
-  if (records.empty()) {
-    out << "sweep " << options.name << " has no Slurm jobs (" << slurm::slurm_dir(root) << "/jobs.jsonl)\n";
-    return 0;
-  }
-  if (find_program("scancel").empty() || find_program("squeue").empty()) {
-    throw UserError("scancel not found on PATH: cancel needs Slurm's command-line tools (run it on a login node)");
-  }
-  const auto ids = slurm::job_ids(records);
-  auto live = slurm::live_tasks(ids);
-  if (live.empty()) {
-    out << "nothing to cancel: no job of sweep " << options.name << " is in the queue\n";
-    return 0;
-  }
-  std::set<std::string> jobs;
-  std::map<std::string, std::size_t> by_state;
-  for (const auto& [key, state] : live) {
-    jobs.insert(key.substr(0, key.find('_')));
-    ++by_state[state.state];
-  }
-  std::vector<std::string> job_list(jobs.begin(), jobs.end()), counts;
-  for (const auto& [name, n] : by_state) counts.push_back(std::to_string(n) + " " + name);
-  std::vector<std::string> argv = {"scancel"};
-  argv.insert(argv.end(), job_list.begin(), job_list.end());
-  const auto result = run_command(argv);
-  if (!result.ok()) throw UserError("scancel failed: " + result.problem());
-  out << "cancelled job " << join(job_list, ", ") << " (" << join(counts, ", ") << " tasks); running trials "
-      << "checkpoint and stop\n" << std::flush;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.timeout_s);
-  while (!(live = slurm::live_tasks(job_list)).empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  if (!live.empty()) {
-    err << "sweeplab: " << count_text(live.size(), "task") << " still in the queue after " << options.timeout_s
-        << " s (squeue -j " << join(job_list, ",") << ")\n";
-    return 1;
-  }
-  out << "no job of sweep " << options.name << " is left in the queue; sweeplab submit " << options.name
-      << " --slurm sends the unfinished trials again\n";
-  return 0;
+  return report_wait(sweep, global.experiments_dir,
+                     slurm::wait_for_jobs(sweep, global.experiments_dir, watched, options.poll_s, global.quiet, out, err), out, err);
 }
 
 }  // namespace sweeplab

@@ -28,7 +28,7 @@ inline LoadOptions load_options(const GlobalOptions& global) {
   return options;
 }
 
-struct ListOptions {};  // issue 13: also the experiments on disk
+struct ListOptions {};
 CLI::App* setup_list(CLI::App& app, ListOptions& options);
 int run_list(const GlobalOptions& global, const ListOptions& options, std::ostream& out, std::ostream& err);
 
@@ -60,6 +60,8 @@ struct StatusOptions {
   std::vector<std::string> overrides;
   std::vector<std::string> where;   // --where KEY=VALUE (where.hpp)
   std::vector<std::string> states;  // --state failed|diverged|running|... (repeatable)
+  bool pending = false;             // --pending: rows for the current config's trials not run yet
+  bool rescan = false;              // --rescan: read every trial's files again, rebuild the index
   bool watch = false;               // --watch: redraw in place until the sweep ends (a terminal)
   double interval_s = 2.0;          // --interval for --watch
 };
@@ -69,8 +71,10 @@ int run_status(const GlobalOptions& global, const StatusOptions& options, std::o
 struct ExportOptions {
   std::string name;
   std::vector<std::string> overrides;
+  std::vector<std::string> where;   // --where KEY=VALUE (where.hpp)
   std::string format = "csv";
   bool aggregate = false;
+  bool pending = false;             // --pending: rows for planned trials and the current config's not run yet
 };
 CLI::App* setup_export(CLI::App& app, ExportOptions& options);
 int run_export(const GlobalOptions& global, const ExportOptions& options, std::ostream& out, std::ostream& err);
@@ -81,6 +85,7 @@ struct ReportOptions {
   std::vector<std::string> plots;      // --plots a,b (comma-separated or repeated); empty: every plot
   std::vector<std::string> where;      // --where KEY=VALUE (where.hpp)
   bool list_plots = false;             // --list-plots: the plots' names and what each draws
+  bool pending = false;                // --pending: the current config's trials not run yet, as "not run" cells
 };
 CLI::App* setup_report(CLI::App& app, ReportOptions& options);
 int run_report(const GlobalOptions& global, const ReportOptions& options, std::ostream& out, std::ostream& err);
@@ -119,7 +124,6 @@ struct CancelOptions {
 CLI::App* setup_cancel(CLI::App& app, CancelOptions& options);
 int run_cancel(const GlobalOptions& global, const CancelOptions& options, std::ostream& out, std::ostream& err);
 
-// issue 13: everyday questions.
 struct BestOptions {
   std::string name;
   std::vector<std::string> overrides;
@@ -143,6 +147,7 @@ int run_logs(const GlobalOptions& global, const LogsOptions& options, std::ostre
 struct CleanOptions {
   std::string name;
   std::vector<std::string> overrides;
+  std::vector<std::string> where;     // --where KEY=VALUE (where.hpp)
   bool failed = false, diverged = false, all = false;
   bool yes = false;                   // no question
 };

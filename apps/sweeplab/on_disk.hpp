@@ -13,7 +13,9 @@
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/registry.hpp"
 #include "sweeplab/core/error.hpp"
+#include "sweeplab/core/process.hpp"
 #include "sweeplab/store/layout.hpp"
+#include "sweeplab/store/sweep_state.hpp"
 
 namespace sweeplab {
 
@@ -23,8 +25,8 @@ inline bool has_config(const std::string& configs_dir, const std::string& name) 
   return std::filesystem::is_regular_file(std::filesystem::path(configs_dir) / (name + ".yaml"), ec);
 }
 
-// A sweep of no trials named NAME: read_sweep_state then lists every trial on disk, each "not in the
-// current config" (a folder under --experiments whose YAML is gone).
+// A sweep of no trials named NAME: read_sweep_state then lists every trial on disk (a folder under --experiments
+// whose YAML is gone).
 inline ResolvedSweep sweep_without_config(const std::string& name) {
   ResolvedSweep sweep;
   sweep.spec.name = name;
@@ -56,6 +58,24 @@ inline std::vector<std::string> experiments_on_disk(const std::string& experimen
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// The command that trains the current config's trials that are not run yet: "sweeplab run NAME -o lr=0.1".
+inline std::string run_command_for(const ResolvedSweep& current, const std::vector<std::string>& overrides) {
+  std::string command = "sweeplab run " + shell_quote(current.spec.name);
+  for (const auto& item : overrides) command += " -o " + shell_quote(item);
+  return command;
+}
+
+// What reading commands say of the current config's trials that neither exist nor are planned: one line, with the
+// command that runs them ("" when there are none). `listed`: the rows show them (--pending).
+inline std::string not_run_line(const SweepState& state, const ResolvedSweep& current,
+                                const std::vector<std::string>& overrides, bool listed = false) {
+  const std::size_t n = state.not_run.size();
+  if (n == 0) return "";
+  return std::to_string(n) + " trial" + (n == 1 ? "" : "s") + " of the current config not run yet" +
+         (listed ? " (pending above)" : "") + ": " + run_command_for(current, overrides) + (listed ? "" : " (--pending lists them)") +
+         "\n";
 }
 
 // The process's own stdout (stdin) on a terminal. A stream a caller passes in (a test's) is never one.

@@ -78,10 +78,10 @@ std::vector<WhereFilter> parse_where(const std::vector<std::string>& items) {
   return filters;
 }
 
-bool matches(const Config& config, const std::vector<WhereFilter>& filters) {
+bool matches(const CompactConfig& config, const std::vector<WhereFilter>& filters) {
   for (const auto& filter : filters) {
     const FieldSpec& field = *find_field(filter.key);
-    const Value value = field.get(config);
+    const Value value = config.get(filter.key);
     if (is_number_type(field.type)) {
       double wanted = 0.0;
       number(filter.text, wanted);
@@ -99,7 +99,7 @@ std::string values_there_are(const std::vector<WhereFilter>& filters, const std:
   for (const auto& filter : filters) {
     std::vector<std::string> seen;
     for (const auto& trial : trials) {
-      const auto text = to_short_text(find_field(filter.key)->get(trial.spec.config));
+      const auto text = to_short_text(trial.config.get(filter.key));
       if (std::find(seen.begin(), seen.end(), text) == seen.end()) seen.push_back(text);
     }
     values.push_back(filter.key + " is " + join(seen, ", "));

@@ -27,7 +27,7 @@ void add_where_option(CLI::App& command, std::vector<std::string>& items);
 std::vector<WhereFilter> parse_where(const std::vector<std::string>& items);
 
 // Every filter holds for the config.
-bool matches(const Config& config, const std::vector<WhereFilter>& filters);
+bool matches(const CompactConfig& config, const std::vector<WhereFilter>& filters);
 
 // For a --where that matched nothing: the values each filtered key has in the trials, "optimizer.lr is 0.01, 0.1;
 // training.batch_size is 8" (in the trials' order).

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <set>
+#include <unordered_map>
 
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/text.hpp"
@@ -352,18 +353,18 @@ const std::vector<FieldSpec>& schema() {
 }
 
 const FieldSpec* find_field(const std::string& key) {
-  for (const auto& spec : schema()) {
-    if (spec.key == key) return &spec;
-  }
-  return nullptr;
+  const std::size_t index = field_index(key);
+  return index < schema().size() ? &schema()[index] : nullptr;
 }
 
 std::size_t field_index(const std::string& key) {
-  const auto& table = schema();
-  for (std::size_t i = 0; i < table.size(); ++i) {
-    if (table[i].key == key) return i;
-  }
-  return table.size();
+  static const std::unordered_map<std::string, std::size_t> index = [] {
+    std::unordered_map<std::string, std::size_t> out;
+    for (std::size_t i = 0; i < schema().size(); ++i) out.emplace(schema()[i].key, i);
+    return out;
+  }();
+  const auto found = index.find(key);
+  return found == index.end() ? schema().size() : found->second;
 }
 
 std::vector<std::string> keys_with_leaf(const std::string& leaf) {
@@ -402,7 +403,7 @@ const std::vector<std::string>& all_key_names() {
 
 std::string canonical_text(const Config& config) {
   static const Config defaults;
-  std::string text = "sweeplab-trial-v1\n";
+  std::string text = kCanonicalTextHeader;
   for (const auto& spec : schema()) {
     if (!spec.affects_training) continue;
     const std::string value = to_text(spec.get(config));

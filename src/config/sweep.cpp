@@ -121,24 +121,28 @@ void for_each_trial(const SweepSpec& sweep, const std::vector<Axis>& axes, Visit
 
 }  // namespace
 
-std::string make_trial_id(const Config& config, const std::vector<std::pair<std::string, Value>>& swept) {
+std::vector<std::pair<std::string, Value>> swept_values(const CompactConfig& config, const std::vector<std::string>& keys) {
+  std::vector<std::pair<std::string, Value>> values;
+  for (const auto& key : keys) values.emplace_back(key, config.get(key));
+  return values;
+}
+
+std::string make_trial_id(const CompactConfig& config, TrialHash hash, const std::vector<std::string>& swept_keys) {
   std::string readable;
-  for (const auto& [key, value] : swept) {
+  for (const auto& key : swept_keys) {
     const FieldSpec* field = find_field(key);
     if (!field) throw InternalError("make_trial_id: unknown key " + key);
     if (!readable.empty()) readable += "_";
-    readable += field->id_label() + "=" + id_safe(to_short_text(value));
+    readable += field->id_label() + "=" + id_safe(to_short_text(config.get(key)));
   }
-  return (readable.empty() ? std::string("trial") : readable) + "-" + short_hash(canonical_text(config));
+  return (readable.empty() ? std::string("trial") : readable) + "-" + hash.short_hex();
 }
 
 std::string to_string(Prune prune) { return prune == Prune::AboveDivergence ? "above_divergence" : "none"; }
 
-std::string prune_line(const Config& config) {
-  Config line = config;
-  line.optimizer.lr = 0.0;
-  line.optimizer.temperature = 0.0;
-  return canonical_text(line);
+std::string prune_line(const CompactConfig& config) {
+  static const std::size_t lr = field_index("optimizer.lr"), temperature = field_index("optimizer.temperature");
+  return config.without(lr).without(temperature).canonical_text();
 }
 
 std::vector<std::string> swept_keys(const SweepSpec& sweep) {
@@ -161,11 +165,22 @@ std::vector<TrialSpec> expand(const SweepSpec& sweep) {
   const std::vector<Axis> axes = product_axes(sweep);
   std::vector<TrialSpec> trials;
   trials.reserve(count_trials(sweep));
+  // Each trial is the base with its axis values and its learning rate set: a few entries, not a whole Config.
+  const CompactConfig base = CompactConfig::of(sweep.base);
+  std::vector<std::size_t> fields;
+  std::vector<std::string> keys;
+  for (const auto& axis : axes) {
+    fields.push_back(field_index(axis.key));
+    keys.push_back(axis.key);
+  }
+  const std::size_t lr_field = field_index("optimizer.lr");
   for_each_trial(sweep, axes, [&](const Config& config, const std::vector<std::size_t>& index) {
     TrialSpec trial;
-    trial.config = config;
-    for (std::size_t a = 0; a < axes.size(); ++a) trial.swept.emplace_back(axes[a].key, axes[a].values[index[a]]);
-    trial.id = make_trial_id(trial.config, trial.swept);
+    trial.config = base;
+    for (std::size_t a = 0; a < axes.size(); ++a) trial.config.set(fields[a], axes[a].values[index[a]]);
+    trial.config.set(lr_field, config.optimizer.lr);  // derived from optimizer.temperature, or as set
+    trial.hash = trial.config.hash();
+    trial.id = make_trial_id(trial.config, trial.hash, keys);
     trials.push_back(std::move(trial));
   });
   return trials;

@@ -2,17 +2,33 @@
 
 #include <xxhash.h>
 
+#include <charconv>
 #include <cstdio>
 
 namespace sweeplab {
 
-std::string full_hash(std::string_view bytes) {
-  const XXH64_hash_t hash = XXH64(bytes.data(), bytes.size(), 0);
+std::string full_hash(std::string_view bytes) { return TrialHash{XXH64(bytes.data(), bytes.size(), 0)}.hex(); }
+
+std::string short_hash(std::string_view text) { return full_hash(text).substr(0, 8); }
+
+TrialHash TrialHash::of(std::string_view canonical_text) {
+  return TrialHash{XXH64(canonical_text.data(), canonical_text.size(), 0)};
+}
+
+std::optional<TrialHash> TrialHash::parse(std::string_view hex) {
+  if (hex.size() != 16) return std::nullopt;
+  TrialHash hash;
+  const auto [end, error] = std::from_chars(hex.data(), hex.data() + hex.size(), hash.value, 16);
+  if (error != std::errc() || end != hex.data() + hex.size()) return std::nullopt;
+  return hash;
+}
+
+std::string TrialHash::hex() const {
   char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(value));
   return buffer;
 }
 
-std::string short_hash(std::string_view text) { return full_hash(text).substr(0, 8); }
+std::string TrialHash::short_hex() const { return hex().substr(0, 8); }
 
 }  // namespace sweeplab

@@ -39,13 +39,24 @@ std::optional<double> metric_value(const EvalRecord& record, const std::string& 
 
 std::string to_string(TrialStatus status) {
   switch (status) {
+    case TrialStatus::Pending: return "pending";
+    case TrialStatus::Running: return "running";
+    case TrialStatus::Partial: return "partial";
+    case TrialStatus::Interrupted: return "interrupted";
     case TrialStatus::Completed: return "completed";
     case TrialStatus::Diverged: return "diverged";
     case TrialStatus::Failed: return "failed";
-    case TrialStatus::Interrupted: return "interrupted";
     case TrialStatus::Skipped: return "skipped";
+    case TrialStatus::Unreadable: return "unreadable";
   }
   return "?";
+}
+
+std::optional<TrialStatus> parse_status(std::string_view word) {
+  for (const TrialStatus status : kAllStatuses) {
+    if (word == to_string(status)) return status;
+  }
+  return std::nullopt;
 }
 
 }  // namespace sweeplab

@@ -1,5 +1,8 @@
 #include "sweeplab/core/value.hpp"
 
+#include <charconv>
+#include <stdexcept>
+
 #include "sweeplab/core/text.hpp"
 
 namespace sweeplab {
@@ -68,6 +71,122 @@ std::string to_short_text(const Value& value) {
         }
       },
       value);
+}
+
+namespace {
+
+// Items: "i:8", "d:0.001", "b:1", "s:5:adams"; lists: items separated by ';', "L" first: "L:i:64;i:64".
+void encode_item(std::string& out, bool v) { out += v ? "b:1" : "b:0"; }
+void encode_item(std::string& out, std::int64_t v) { out += "i:" + std::to_string(v); }
+void encode_item(std::string& out, double v) {
+  char buffer[40];
+  const auto written = std::to_chars(buffer, buffer + sizeof buffer, v);  // shortest that reads back
+  out += "d:";
+  out.append(buffer, written.ptr);
+}
+void encode_item(std::string& out, const std::string& v) { out += "s:" + std::to_string(v.size()) + ":" + v; }
+
+[[noreturn]] void bad_encoding(std::string_view text) {
+  throw std::invalid_argument("not an encoded value: " + std::string(text.substr(0, 60)));
+}
+
+template <class T>
+T parse_number(std::string_view text) {
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) bad_encoding(text);
+  return value;
+}
+
+// Reads one item of type T at `at`, moving `at` past it.
+template <class T>
+T decode_item(std::string_view text, std::size_t& at) {
+  if (text.size() < at + 2 || text[at + 1] != ':') bad_encoding(text);
+  const char tag = text[at];
+  at += 2;
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (tag != 's') bad_encoding(text);
+    const auto colon = text.find(':', at);
+    if (colon == std::string_view::npos) bad_encoding(text);
+    const auto length = parse_number<std::size_t>(text.substr(at, colon - at));
+    if (text.size() - colon - 1 < length) bad_encoding(text);
+    at = colon + 1 + length;
+    return std::string(text.substr(colon + 1, length));
+  } else {
+    auto end = text.find(';', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view digits = text.substr(at, end - at);
+    at = end;
+    if constexpr (std::is_same_v<T, bool>) {
+      if (tag != 'b' || (digits != "0" && digits != "1")) bad_encoding(text);
+      return digits == "1";
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+      if (tag != 'i') bad_encoding(text);
+      return parse_number<std::int64_t>(digits);
+    } else {
+      if (tag != 'd') bad_encoding(text);
+      return parse_number<double>(digits);
+    }
+  }
+}
+
+template <class T>
+Value decode_as(std::string_view text) {
+  std::size_t at = 0;
+  T value = decode_item<T>(text, at);
+  if (at != text.size()) bad_encoding(text);
+  return value;
+}
+
+template <class T>
+Value decode_list(std::string_view text) {
+  if (text.substr(0, 2) != "L:") bad_encoding(text);
+  std::vector<T> items;
+  std::size_t at = 2;
+  while (at < text.size()) {
+    items.push_back(decode_item<T>(text, at));
+    if (at < text.size()) {
+      if (text[at] != ';') bad_encoding(text);
+      ++at;
+      if (at == text.size()) bad_encoding(text);
+    }
+  }
+  return items;
+}
+
+}  // namespace
+
+std::string encode_value(const Value& value) {
+  std::string out;
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::vector<std::int64_t>> || std::is_same_v<T, std::vector<double>> ||
+                      std::is_same_v<T, std::vector<std::string>>) {
+          out += "L:";
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i) out += ';';
+            encode_item(out, v[i]);
+          }
+        } else {
+          encode_item(out, v);
+        }
+      },
+      value);
+  return out;
+}
+
+Value decode_value(std::string_view text, ValueType type) {
+  switch (type) {
+    case ValueType::Bool: return decode_as<bool>(text);
+    case ValueType::Int: return decode_as<std::int64_t>(text);
+    case ValueType::Double: return decode_as<double>(text);
+    case ValueType::String: return decode_as<std::string>(text);
+    case ValueType::IntList: return decode_list<std::int64_t>(text);
+    case ValueType::DoubleList: return decode_list<double>(text);
+    case ValueType::StringList: return decode_list<std::string>(text);
+  }
+  bad_encoding(text);
 }
 
 }  // namespace sweeplab

@@ -22,7 +22,7 @@
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/hash.hpp"
-#include "sweeplab/engine/fusion.hpp"
+#include "sweeplab/config/fusion_key.hpp"
 #include "sweeplab/train/schedule.hpp"
 #include "sweeplab/train/tracker.hpp"
 #include "sweeplab/train/trainer.hpp"

@@ -51,10 +51,6 @@ std::string gp_comment(const std::string& text) {
 
 std::string num(double value) { return std::isfinite(value) ? format_double(value) : "NaN"; }
 
-bool settled(const TrialState& trial) {  // the trainer is done with it: its result is on disk
-  return trial.status == "completed" || trial.status == "diverged" || trial.status == "failed" || trial.status == "skipped";
-}
-
 // "2 completed, 1 pending" for a set of statuses (alphabetical).
 std::string status_counts(const std::map<std::string, int>& statuses) {
   std::string text;
@@ -62,18 +58,19 @@ std::string status_counts(const std::map<std::string, int>& statuses) {
   return text;
 }
 
-std::vector<Group> seed_groups(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
+std::vector<Group> seed_groups(const SweepSpec& spec, const std::vector<TrialState>& results) {
   std::vector<Group> groups;
   std::map<std::string, std::size_t> index;
+  const auto keys = swept_keys(spec);
   for (const auto& data : results) {
     std::string label;
     std::map<std::string, Value> values;
-    for (const auto& [key, value] : data.spec.swept) {
+    for (const auto& [key, value] : swept_values(data, keys)) {
       if (key == "training.seed") continue;
       values[key] = value;
       label += (label.empty() ? "" : " ") + find_field(key)->id_label() + "=" + to_short_text(value);
     }
-    if (label.empty()) label = sweep.spec.name;
+    if (label.empty()) label = spec.name;
     auto [it, inserted] = index.emplace(label, groups.size());
     if (inserted) groups.push_back(Group{label, values, {}});
     groups[it->second].trials.push_back(&data);
@@ -187,8 +184,8 @@ std::string drawn_notes(const std::vector<Group>& groups) {
   for (const auto& group : groups) {
     for (const auto* data : group.trials) {
       if (data->metrics.empty()) continue;
-      diverged = diverged || data->status == "diverged";
-      unfinished = unfinished || !settled(*data);
+      diverged = diverged || data->status == TrialStatus::Diverged;
+      unfinished = unfinished || !settled(data->status);
     }
   }
   std::string notes;
@@ -230,18 +227,18 @@ std::string grid_x_key(const SweepSpec& spec) {
 }
 }  // namespace
 
-std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
-  const std::string x_key = grid_x_key(sweep.spec);
-  if (x_key.empty() || !lr_swept(sweep.spec)) return {};
+std::vector<Grid> make_grids(const SweepSpec& spec, const std::vector<TrialState>& results) {
+  const std::string x_key = grid_x_key(spec);
+  if (x_key.empty() || !lr_swept(spec)) return {};
   const FieldSpec& x_field = *find_field(x_key);
   std::vector<const FieldSpec*> facet_fields;
-  for (const auto& axis : sweep.spec.axes) {
+  for (const auto& axis : spec.axes) {
     if (axis.key != x_key && axis.key != "optimizer.lr" && axis.key != "optimizer.temperature" && axis.values.size() > 1) {
       facet_fields.push_back(find_field(axis.key));
     }
   }
   std::set<double> xs, lrs;
-  for (const auto& axis : sweep.spec.axes) {
+  for (const auto& axis : spec.axes) {
     for (const auto& v : axis.values) {
       if (axis.key == x_key) xs.insert(as_number(v));
       if (axis.key == "optimizer.lr") lrs.insert(as_number(v));
@@ -250,7 +247,7 @@ std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<Trial
   std::vector<Grid> grids;
   std::map<std::string, std::size_t> by_facet;
   for (const auto& data : results) {
-    const auto& config = data.spec.config;
+    const Config config = data.config.expand();
     std::string facet;
     for (const auto* field : facet_fields) facet += (facet.empty() ? "" : ", ") + field->id_label() + "=" + to_short_text(field->get(config));
     const auto [at, added] = by_facet.emplace(facet, grids.size());
@@ -261,17 +258,17 @@ std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<Trial
     lrs.insert(config.optimizer.lr);
     auto& cell = grid.cells[{x, config.optimizer.lr}];
     ++cell.trials;
-    const auto last = data.status == "completed" ? last_finite_record(data) : std::nullopt;
+    const auto last = data.status == TrialStatus::Completed ? last_finite_record(data) : std::nullopt;
     if (last && last->train_loss > 0) {
       cell.losses.push_back(last->train_loss);
       if (last->test_acc) cell.test_accs.push_back(*last->test_acc);
       if (last->greedy_optimal_fraction) cell.optimal_shares.push_back(*last->greedy_optimal_fraction);
       if (last->train_acc) cell.train_accs.push_back(*last->train_acc);
-    } else if (data.status == "diverged") {
+    } else if (data.status == TrialStatus::Diverged) {
       ++cell.diverged;
       if (data.summary && data.summary->diverged_at_step) cell.diverged_at.push_back(*data.summary->diverged_at_step);
     } else {
-      ++cell.others[data.status];
+      ++cell.others[to_string(data.status)];
     }
   }
   for (auto& grid : grids) {

@@ -19,7 +19,6 @@ std::string gp_quote(const std::string& text);
 // Text for a "# ..." comment line of a script: control characters as spaces, so that it stays one comment line.
 std::string gp_comment(const std::string& text);
 std::string num(double value);                  // shortest text that reads back; NaN when not finite
-bool settled(const TrialState& trial);          // the trainer is done with it: its result is on disk
 std::string status_counts(const std::map<std::string, int>& statuses);  // "2 completed, 1 pending"
 bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least = 2);
 double as_number(const Value& value);
@@ -32,7 +31,7 @@ struct Group {  // trials that differ only in their seed
   std::map<std::string, Value> values;  // swept key -> value (seed excluded)
   std::vector<const TrialState*> trials;
 };
-std::vector<Group> seed_groups(const ResolvedSweep& sweep, const std::vector<TrialState>& results);
+std::vector<Group> seed_groups(const SweepSpec& spec, const std::vector<TrialState>& results);
 bool several_seeds(const std::vector<Group>& groups);
 // Notes for a caption on the trials drawn that are not completed.
 std::string drawn_notes(const std::vector<Group>& groups);
@@ -76,7 +75,7 @@ struct Grid {
 };
 // The grids of a sweep, one per facet (the values of the swept keys that are on neither axis), each with every x
 // and learning rate of the axes (the current config's and those of the trials on disk), finished or not.
-std::vector<Grid> make_grids(const ResolvedSweep& sweep, const std::vector<TrialState>& results);
+std::vector<Grid> make_grids(const SweepSpec& spec, const std::vector<TrialState>& results);
 // What a cell holds besides its completed trials' losses: "1 diverged, 2 pending".
 std::string cell_notes(const GridCell& cell);
 
@@ -100,7 +99,7 @@ void draw(Figure& figure, const std::filesystem::path& dir);
 // What every plot draws from: the sweep (the trials on disk, as run, and the current config's others), its
 // trials (only those --where keeps), and those grouped by seed and by grid cell.
 struct ReportData {
-  const ResolvedSweep& sweep;
+  const SweepSpec& spec;
   const std::vector<TrialState>& results;
   std::vector<Group> groups;
   std::vector<Grid> grids;

@@ -117,7 +117,7 @@ Layout layout_of(const SweepSpec& spec, const std::vector<Group>& groups) {
 // or what its trials are ("1 diverged, 2 pending"); `brief`: short enough for a panel.
 std::string no_curve_reason(const std::vector<const TrialState*>& trials, bool brief = false) {
   std::map<std::string, int> statuses;
-  for (const auto* trial : trials) ++statuses[trial->status];
+  for (const auto* trial : trials) ++statuses[to_string(trial->status)];
   if (statuses.size() == 1 && statuses.count("pending")) return "not run yet";
   if (statuses.size() == 1 && statuses.count("diverged")) return brief ? "diverged at once" : "diverged before its first evaluation";
   if (statuses.size() == 1 && statuses.count("skipped")) return brief ? "skipped" : "skipped (sweep.prune)";
@@ -252,7 +252,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
           if (seed.empty()) continue;
           const std::string seed_block = block + "_seed" + std::to_string(s);
           if (blocks.insert(seed_block).second) {
-            data += "# " + seed_block + ": seed " + std::to_string(group.trials[s]->spec.config.training.seed) + "\n" +
+            data += "# " + seed_block + ": seed " + std::to_string(group.trials[s]->config.expand().training.seed) + "\n" +
                     datablock(seed_block, seed);
           }
           for (const auto& point : seed) add(point.mean, panel.metric.log_scale);
@@ -372,9 +372,9 @@ std::string without_curves(const std::vector<Group>& groups, const std::vector<s
 
 // 1. Accuracy (loss for regression) against epoch, step or samples seen.
 std::vector<Figure> curves_figures(const ReportData& report) {
-  const auto& sweep = report.sweep;
+  const SweepSpec& spec = report.spec;
   const auto& groups = report.groups;
-  const auto& base = sweep.spec.base;
+  const auto& base = spec.base;
   const bool classification = is_classification_task(base.task.name);
   // Against the budget's unit: samples seen (a samples budget, e.g. an online teacher, where every trial is in
   // epoch 0), steps, or epochs.
@@ -397,7 +397,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
   const Metric train{classification ? "train_acc" : "train_loss", train_what, !classification};
   const Metric test{classification ? "test_acc" : reinforcement ? "greedy_optimal_fraction" : "test_loss", test_what,
                     !classification && !reinforcement};
-  const Layout layout = layout_of(sweep.spec, groups);
+  const Layout layout = layout_of(spec, groups);
 
   // Figures: one per value of the keys on neither axis.
   std::vector<std::pair<std::string, std::vector<std::size_t>>> facets;
@@ -529,7 +529,7 @@ Figure temperature_curves_figure(const ReportData& report) {
                 "", "", "", ""};
   std::set<double> temperatures;
   for (const auto& group : groups) {
-    const auto& config = group.trials.front()->spec.config;
+    const auto& config = group.trials.front()->config.expand();
     temperatures.insert(config.optimizer.lr / double(config.training.batch_size));
   }
   if (temperatures.size() < 2) {
@@ -556,7 +556,7 @@ Figure temperature_curves_figure(const ReportData& report) {
       xs.add(point.x, true);
       ys.add(point.mean, true);
     }
-    const auto& config = groups[g].trials.front()->spec.config;
+    const auto& config = groups[g].trials.front()->config.expand();
     const double t = std::log2(config.optimizer.lr / double(config.training.batch_size));
     data += "# g" + std::to_string(g) + ": " + gp_comment(groups[g].label) + "\n" + datablock("g" + std::to_string(g), points);
     plot += std::string(plot.empty() ? "" : ", \\\n  ") + "$g" + std::to_string(g) + " using 1:2 with lines lw 1.5 lc palette cb " +

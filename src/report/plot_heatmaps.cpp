@@ -67,7 +67,7 @@ std::string value_label(double value, bool accuracy) {
 }
 
 // What a status is called in a cell: a trial not started is "not run".
-std::string status_word(const std::string& status) { return status == "pending" ? "not run" : status; }
+std::string status_word(const std::string& status) { return status == to_string(TrialStatus::Pending) ? "not run" : status; }
 
 // ---- the colour scale ----
 

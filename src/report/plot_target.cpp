@@ -93,8 +93,8 @@ Tuning tuning_of(const std::vector<const TrialState*>& trials) {
   std::map<std::int64_t, std::set<double>> lrs, temperatures;
   std::set<double> all_lrs, all_temperatures;
   for (const auto* trial : trials) {
-    const auto& optimizer = trial->spec.config.optimizer;
-    const auto batch = trial->spec.config.training.batch_size;
+    const auto& optimizer = trial->config.expand().optimizer;
+    const auto batch = trial->config.expand().training.batch_size;
     lrs[batch].insert(optimizer.lr);
     temperatures[batch].insert(optimizer.temperature);
     all_lrs.insert(optimizer.lr);
@@ -118,8 +118,8 @@ Tuning tuning_of(const std::vector<const TrialState*>& trials) {
 // 4. Steps and samples to the first target against batch size, for the trials of one facet.
 Figure target_figure(const ReportData& report, const std::vector<const TrialState*>& trials, const std::string& facet,
                      std::size_t number) {
-  const auto& sweep = report.sweep;
-  const std::string& target = sweep.spec.base.targets.front();
+  const SweepSpec& spec = report.spec;
+  const std::string& target = spec.base.targets.front();
   const std::string suffix = number == 0 ? "" : "_" + std::to_string(number + 1);
   Figure figure{"steps_to_target" + suffix + ".svg",
                 "Steps and samples to '" + target + "' vs batch size" + (facet.empty() ? "" : " (" + facet + ")") +
@@ -130,7 +130,7 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
   std::map<std::int64_t, std::map<double, Setting>> settings;  // batch size -> learning rate -> seeds
   bool several = false;
   for (const auto* data : trials) {
-    const auto& config = data->spec.config;
+    const auto& config = data->config.expand();
     const double lr = by_temperature ? config.optimizer.temperature : config.optimizer.lr;
     auto& setting = settings[config.training.batch_size][lr];
     setting.lr = lr;
@@ -363,21 +363,21 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
 }  // namespace
 
 std::vector<Figure> steps_to_target(const ReportData& data) {
-  const auto& sweep = data.sweep;
+  const SweepSpec& spec = data.spec;
   Figure figure{"steps_to_target.svg", "Steps and samples to target vs batch size", "", "", "", ""};
-  if (sweep.spec.base.targets.empty()) {
+  if (spec.base.targets.empty()) {
     figure.why_not = "the sweep has no targets (add e.g. targets: ['test_acc >= 0.99'])";
     return {figure};
   }
-  figure.title = "Steps and samples to '" + sweep.spec.base.targets.front() + "' vs batch size";
-  if (!swept(sweep.spec, "training.batch_size")) {
+  figure.title = "Steps and samples to '" + spec.base.targets.front() + "' vs batch size";
+  if (!swept(spec, "training.batch_size")) {
     figure.why_not = "the sweep does not vary training.batch_size";
     return {figure};
   }
   // One figure per value of the swept keys other than the batch size, the learning rate and the seed (e.g.
   // model.parameterization): a fit across unlike trials would mean nothing.
   std::vector<std::string> facet_keys;
-  for (const auto& axis : sweep.spec.axes) {
+  for (const auto& axis : spec.axes) {
     if (axis.values.size() > 1 && axis.key != "training.batch_size" && axis.key != "training.seed" &&
         axis.key != "optimizer.lr" && axis.key != "optimizer.temperature") {
       facet_keys.push_back(axis.key);
@@ -387,7 +387,7 @@ std::vector<Figure> steps_to_target(const ReportData& data) {
   for (const auto& trial : data.results) {
     std::string facet;
     for (const auto& key : facet_keys) {
-      facet += (facet.empty() ? "" : ", ") + find_field(key)->id_label() + "=" + to_short_text(find_field(key)->get(trial.spec.config));
+      facet += (facet.empty() ? "" : ", ") + find_field(key)->id_label() + "=" + to_short_text(find_field(key)->get(trial.config.expand()));
     }
     auto it = std::find_if(facets.begin(), facets.end(), [&](const auto& f) { return f.first == facet; });
     if (it == facets.end()) it = facets.insert(facets.end(), {facet, {}});

@@ -69,7 +69,6 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
     for (auto c : shown) {
       const std::string text = cell_html(row[c]);
       if (table.columns[c] == "status") html += "<td class=\"" + text + "\">" + text + "</td>";
-      else if (table.columns[c] == "in_current_config" && text == "false") html += "<td class=\"not-current\">" + text + "</td>";
       else if (std::holds_alternative<double>(row[c]) && std::isfinite(std::get<double>(row[c])) &&
                format_double_short(std::get<double>(row[c]), 4) != text) {
         // Four significant digits, so the table fits the page; the number as export writes it is the tooltip
@@ -177,7 +176,7 @@ std::string page_head(const std::string& title, bool side_by_side) {
          "table.trials th{cursor:pointer;background:#f6f6f6;vertical-align:bottom}table.trials td:first-child,table.trials th:first-child{text-align:left}\n"
          "th.ascending::after{content:\" \\25B2\"}th.descending::after{content:\" \\25BC\"}\n"
          "td.diverged{background:#fde0dd}td.failed{background:#f4a582}td.pending,td.partial,td.running,td.interrupted,"
-         "td.mixed,td.none{color:#777;background:#f0f0f0}td.not-current{color:#b2182b}\n"
+         "td.mixed,td.none{color:#777;background:#f0f0f0}\n"
          ".missing,.note{color:#555}.warning{background:#fff3cd;padding:.5em}code{background:#f4f4f4;padding:0 3px}\n"
          ".wide{overflow-x:auto}nav.contents{font-size:.9em;line-height:1.6}nav.contents span{white-space:nowrap}\n"
          ".side{font-weight:bold;color:#555}\n"
@@ -210,13 +209,16 @@ SweepPart read_part(const ResolvedSweep& current, const std::string& experiments
     throw UserError("report: no results for sweep '" + current.spec.name + "' in " + part.root.string() +
                     " (sweeplab run " + current.spec.name + " first)");
   }
-  part.state = read_sweep_state(current, experiments_dir);
+  ReadOptions read;
+  read.metrics = true;  // the curves
+  read.pending = request.pending;
+  part.state = read_sweep_state(current, experiments_dir, read);
   part.all_trials = part.state.trials.size();
   if (request.where) {
-    part.unfiltered_grids = make_grids(part.state.sweep, part.state.trials);
+    part.unfiltered_grids = make_grids(part.state.spec, part.state.trials);
     std::vector<TrialState> kept;
     for (auto& trial : part.state.trials) {
-      if (request.where(trial.spec.config)) kept.push_back(std::move(trial));
+      if (request.where(trial.config)) kept.push_back(std::move(trial));
     }
     if (kept.empty()) {
       throw UserError("report: no trial of sweep '" + current.spec.name + "' has " + request.where_text);
@@ -233,8 +235,8 @@ bool wanted(const ReportRequest& request, const std::string& plot) {
 // Draws the plots the request asks for into `dir` (the sweep's trials on disk as run, and the current config's
 // others; only those the filters keep).
 void draw_figures(SweepPart& part, const ReportRequest& request, const fs::path& dir) {
-  const ReportData data{part.state.sweep, part.state.trials, seed_groups(part.state.sweep, part.state.trials),
-                        make_grids(part.state.sweep, part.state.trials), request.where_text};
+  const ReportData data{part.state.spec, part.state.trials, seed_groups(part.state.spec, part.state.trials),
+                        make_grids(part.state.spec, part.state.trials), request.where_text};
   create_folders(dir.string());
   for (const auto& kind : plot_registry()) {
     if (!wanted(request, kind.info.name)) continue;
@@ -259,17 +261,17 @@ std::string figure_id(const Figure& figure) { return fs::path(figure.file).stem(
 
 // The sweep's description, its trials by state, the filters, and what the reader should know before the figures.
 std::string summary_html(const SweepPart& part, const ReportRequest& request, std::string& note) {
-  const auto& sweep = part.state.sweep;
+  const SweepSpec& spec = part.state.spec;
   const auto& results = part.state.trials;
   std::map<std::string, int> states;
-  int done = 0, not_current = 0;
+  int done = 0;
   for (const auto& trial : results) {
-    ++states[trial.status];
-    done += settled(trial);
-    not_current += !trial.in_current;
+    ++states[to_string(trial.status)];
+    done += settled(trial.status);
   }
+  const std::size_t not_run = part.state.not_run.size();
   const std::string counts = status_counts(states);
-  std::string html = "<p>" + html_escape(sweep.spec.base.description) + "</p>\n<p>";
+  std::string html = "<p>" + html_escape(spec.base.description) + "</p>\n<p>";
   if (request.where) {
     html += std::to_string(results.size()) + " of " + std::to_string(part.all_trials) +
             (results.size() == 1 ? " trials has " : " trials have ") + html_escape(request.where_text) + " (<code>--where</code>): " + html_escape(counts);
@@ -283,10 +285,9 @@ std::string summary_html(const SweepPart& part, const ReportRequest& request, st
     html += "<p class=\"warning\">No trial has finished yet (" + html_escape(counts) +
             "): there are no results to show, only what the trials have written so far.</p>\n";
   }
-  if (not_current > 0) {
-    html += "<p class=\"note\">" + std::to_string(not_current) + (not_current == 1 ? " trial is" : " trials are") +
-            " not in the current config: on disk from an earlier version of it, marked <code>false</code> under "
-            "in_current_config in the table of trials.</p>\n";
+  if (not_run > 0) {
+    html += "<p class=\"note\">" + std::to_string(not_run) + (not_run == 1 ? " trial" : " trials") +
+            " of the current config not run yet: <code>sweeplab run " + html_escape(spec.name) + "</code>.</p>\n";
   }
   return html;
 }
@@ -294,19 +295,16 @@ std::string summary_html(const SweepPart& part, const ReportRequest& request, st
 // The table of trials that fits the page: the trial, its swept values and status, and the key results; columns
 // that are empty in every row, and a temperature that is the same in every row, are left out.
 std::string trials_html(const SweepPart& part) {
-  const auto& sweep = part.state.sweep;
-  const auto table = export_trials(sweep, part.state.trials);
-  bool not_current = false;
-  for (const auto& trial : part.state.trials) not_current = not_current || !trial.in_current;
+  const SweepSpec& spec = part.state.spec;
+  const auto table = export_trials(spec, part.state.trials);
   std::vector<std::string> columns = {"trial_id"};
-  for (const auto& key : swept_keys(sweep.spec)) columns.push_back(key);
+  for (const auto& key : swept_keys(spec)) columns.push_back(key);
   columns.push_back("status");
-  if (not_current) columns.push_back("in_current_config");
   const std::size_t always = columns.size();
   columns.insert(columns.end(), {"temperature", "final_train_loss", "final_test_loss", "final_test_acc", "best_test_acc",
                                  "final_episode_return", "final_greedy_length", "final_greedy_optimal_fraction",
                                  "best_greedy_optimal_fraction"});  // a column empty in every row is left out
-  for (const auto& target : sweep.spec.base.targets) columns.push_back("steps_to_" + target_column(target));
+  for (const auto& target : spec.base.targets) columns.push_back("steps_to_" + target_column(target));
   columns.push_back("diverged_at_step");
   std::vector<std::string> shown(columns.begin(), columns.begin() + always);
   for (std::size_t i = always; i < columns.size(); ++i) {
@@ -319,7 +317,7 @@ std::string trials_html(const SweepPart& part) {
     shown.push_back(columns[i]);
   }
   return "<p class=\"note\">Click a column's name to sort by it. The full table, with every column (steps, samples, "
-         "wall time, each metric), is <code>sweeplab export " + html_escape(sweep.spec.name) + "</code>.</p>\n" +
+         "wall time, each metric), is <code>sweeplab export " + html_escape(spec.name) + "</code>.</p>\n" +
          "<div class=\"wide\">" + table_html(table, shown) + "</div>\n";
 }
 
@@ -351,6 +349,7 @@ std::string report_folder(const std::string& experiments_dir, const std::string&
     if (std::find(choices.plots.begin(), choices.plots.end(), kind.info.name) != choices.plots.end()) plots.push_back(kind.info.name);
   }
   if (!plots.empty() && plots.size() < plot_registry().size()) parts.push_back("plots-" + join(plots, ","));
+  if (choices.pending) parts.push_back("pending");
   if (parts.empty()) return root.string();
   const std::string whole = join(parts, "+");
   std::string slug;
@@ -369,11 +368,11 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
   const fs::path figures_dir = folder / "figures";
   part.figures_dir = "figures/";
   draw_figures(part, request, figures_dir);
-  const auto& sweep = part.state.sweep;
+  const SweepSpec& spec = part.state.spec;
 
   ReportFiles files;
   const std::string filters = request.where ? " (" + request.where_text + ")" : "";
-  std::string html = page_head("sweeplab report: " + sweep.spec.name + filters, false) + "<h1>" + html_escape(sweep.spec.name) +
+  std::string html = page_head("sweeplab report: " + spec.name + filters, false) + "<h1>" + html_escape(spec.name) +
                      (filters.empty() ? "" : " <small>" + html_escape(filters) + "</small>") + "</h1>\n" +
                      summary_html(part, request, files.note);
   std::vector<std::pair<std::string, std::string>> contents;
@@ -422,7 +421,7 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
   parts.push_back(read_part(b, experiments_dir, request));
   const fs::path folder = request.folder;
   for (auto& part : parts) {
-    const std::string name = part.state.sweep.spec.name;
+    const std::string name = part.state.spec.name;
     part.figures_dir = name + "/";
     draw_figures(part, request, folder / name);
   }
@@ -435,8 +434,8 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
   std::vector<std::string> notes;
   for (const auto& part : parts) {
     std::string note;
-    html += "<div><h2>" + html_escape(part.state.sweep.spec.name) + "</h2>\n" + summary_html(part, request, note) + "</div>\n";
-    if (!note.empty()) notes.push_back(part.state.sweep.spec.name + ": " + note);
+    html += "<div><h2>" + html_escape(part.state.spec.name) + "</h2>\n" + summary_html(part, request, note) + "</div>\n";
+    if (!note.empty()) notes.push_back(part.state.spec.name + ": " + note);
   }
   html += "</div>\n<p class=\"note\">Each figure of " + html_escape(a.spec.name) + " is next to the same figure of " +
           html_escape(b.spec.name) + ". Each is drawn from its own sweep, with its own axes and colour scale: read the "
@@ -467,7 +466,7 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
     contents.emplace_back(id, heading);
     body += "<section id=\"" + html_escape(id) + "\"><h2>" + html_escape(heading) + "</h2>\n<div class=\"pair\">\n";
     for (std::size_t i = 0; i < parts.size(); ++i) {
-      const std::string name = parts[i].state.sweep.spec.name;
+      const std::string name = parts[i].state.spec.name;
       if (!side[i]) {
         body += "<p class=\"missing\">" + html_escape(name) + ": no such figure</p>\n";
       } else if (side[i]->svg.empty()) {
@@ -484,7 +483,7 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
     contents.emplace_back("grids", "Tables: final train loss by grid cell");
     body += "<section id=\"grids\"><div class=\"pair\">\n";
     for (const auto& part : parts) {
-      const std::string name = part.state.sweep.spec.name;
+      const std::string name = part.state.spec.name;
       body += "<div><div class=\"side\">" + html_escape(name) + "</div>\n" +
               (part.grids.empty() ? "<p class=\"missing\">no grid of batch size (or another number) by learning rate</p>\n"
                                   : grids_html(part, name + "-")) +
@@ -493,7 +492,7 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
     body += "</div></section>\n";
   }
   for (const auto& part : parts) {
-    const std::string name = part.state.sweep.spec.name;
+    const std::string name = part.state.spec.name;
     contents.emplace_back("trials-" + name, "Trials of " + name);
     body += "<section id=\"trials-" + html_escape(name) + "\"><h2>Trials of " + html_escape(name) + "</h2>\n" +
             trials_html(part) + "</section>\n";

@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/text.hpp"
 
@@ -193,18 +194,21 @@ std::optional<EvalRecord> last_finite_record(const TrialState& trial) {
   return std::nullopt;
 }
 
-ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialState>& results) {
+ExportTable export_trials(const SweepSpec& spec, const std::vector<TrialState>& results) {
   ExportTable table;
-  const auto keys = swept_keys(sweep.spec);
+  const auto keys = swept_keys(spec);
+  std::vector<std::size_t> key_fields;
+  for (const auto& key : keys) key_fields.push_back(field_index(key));
+  static const std::size_t lr_field = field_index("optimizer.lr"), batch_field = field_index("training.batch_size");
   table.columns = {"trial_id"};
   table.columns.insert(table.columns.end(), keys.begin(), keys.end());
-  for (const char* column : {"status", "in_current_config", "batch_size", "lr", "temperature", "steps", "samples", "epochs",
-                             "steps_x_lr", "wall_time_s"}) {
+  for (const char* column : {"status", "batch_size", "lr", "temperature", "steps", "samples", "epochs", "steps_x_lr",
+                             "wall_time_s"}) {
     table.columns.push_back(column);
   }
-  for (const auto& metric : metric_names_for_columns(sweep.spec.base)) table.columns.push_back("final_" + metric);
-  for (const auto& metric : metric_names_for_columns(sweep.spec.base)) table.columns.push_back("best_" + metric);
-  const auto& targets = sweep.spec.base.targets;
+  for (const auto& metric : metric_names_for_columns(spec.base)) table.columns.push_back("final_" + metric);
+  for (const auto& metric : metric_names_for_columns(spec.base)) table.columns.push_back("best_" + metric);
+  const auto& targets = spec.base.targets;
   for (const auto& target : targets) {
     table.columns.push_back("steps_to_" + target_column(target));
     table.columns.push_back("samples_to_" + target_column(target));
@@ -212,23 +216,23 @@ ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialSta
   table.columns.push_back("diverged_at_step");
 
   for (const auto& data : results) {
-    const auto& config = data.spec.config;
-    std::vector<Cell> row = {data.spec.id};
-    for (const auto& [key, value] : data.spec.swept) row.push_back(value_cell(value));
-    const double lr = config.optimizer.lr, batch = double(config.training.batch_size);
-    row.insert(row.end(), {data.status, Cell(data.in_current), config.training.batch_size, lr, lr / batch});
+    std::vector<Cell> row = {data.id};
+    for (const auto field : key_fields) row.push_back(value_cell(data.config.get(field)));
+    const double lr = std::get<double>(data.config.get(lr_field));
+    const std::int64_t batch = std::get<std::int64_t>(data.config.get(batch_field));
+    row.insert(row.end(), {to_string(data.status), batch, lr, lr / double(batch)});
     const auto& summary = data.summary;
-    if (summary && summary->status != "unreadable") {
+    if (summary && summary->status != TrialStatus::Unreadable) {
       row.insert(row.end(), {summary->steps, summary->samples, summary->epochs, double(summary->steps) * lr,
                              summary->wall_time_s});
     } else {
       row.insert(row.end(), {Cell(), Cell(), Cell(), Cell(), Cell()});
     }
     const auto final = last_finite_record(data);
-    for (const auto& metric : metric_names_for_columns(sweep.spec.base)) {
+    for (const auto& metric : metric_names_for_columns(spec.base)) {
       row.push_back(final ? optional_cell(metric_value(*final, metric)) : Cell());
     }
-    for (const auto& metric : metric_names_for_columns(sweep.spec.base)) {
+    for (const auto& metric : metric_names_for_columns(spec.base)) {
       Cell cell;
       if (summary) {
         for (const auto& best : summary->best) {
@@ -298,16 +302,16 @@ MeanStderr mean_stderr(const std::vector<double>& values) {
   return result;
 }
 
-ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trials) {
-  const auto keys = swept_keys(sweep.spec);
+ExportTable aggregate_seeds(const SweepSpec& spec, const ExportTable& trials) {
+  const auto keys = swept_keys(spec);
   std::vector<std::size_t> group_columns;  // the swept keys but the seed
   for (const auto& key : keys) {
     if (key != "training.seed") group_columns.push_back(column_index(trials, key));
   }
-  const std::size_t status = column_index(trials, "status"), in_current = column_index(trials, "in_current_config");
+  const std::size_t status = column_index(trials, "status");
   ExportTable out;
   for (auto c : group_columns) out.columns.push_back(trials.columns[c]);
-  out.columns.insert(out.columns.end(), {"in_current_config", "n_seeds", "n_completed", "n_diverged"});
+  out.columns.insert(out.columns.end(), {"n_seeds", "n_completed", "n_diverged"});
   // Copied from the group's first trial (the same for all of them).
   const std::vector<std::size_t> shared = {column_index(trials, "batch_size"), column_index(trials, "lr"),
                                            column_index(trials, "temperature")};
@@ -315,14 +319,14 @@ ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trial
   // Averaged over the seeds that have a value.
   std::vector<std::string> averaged = {"steps", "samples", "epochs", "steps_x_lr", "wall_time_s"};
   for (const char* kind : {"final_", "best_"}) {
-    for (const auto& metric : metric_names_for_columns(sweep.spec.base)) averaged.push_back(kind + metric);
+    for (const auto& metric : metric_names_for_columns(spec.base)) averaged.push_back(kind + metric);
   }
   for (const auto& column : averaged) {
     out.columns.push_back(column + "_mean");
     out.columns.push_back(column + "_stderr");
   }
   // Per target: how many seeds reached it, and the steps and samples averaged over those seeds only.
-  const auto& targets = sweep.spec.base.targets;
+  const auto& targets = spec.base.targets;
   for (const auto& target : targets) {
     const std::string name = target_column(target);
     out.columns.push_back("n_reached_" + name);
@@ -333,11 +337,12 @@ ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trial
   }
   out.columns.insert(out.columns.end(), {"diverged_at_step_mean_over_diverged", "diverged_at_step_stderr_over_diverged"});
 
-  // Groups in order of first appearance; trials the current config does not have are kept apart.
+  // Groups in order of first appearance. The swept keys are every key in which the trials differ (budgets
+  // included), so a group's trials differ in their seed only.
   std::vector<std::vector<std::size_t>> groups;
   std::map<std::string, std::size_t> group_of;
   for (std::size_t r = 0; r < trials.rows.size(); ++r) {
-    std::string key = cell_text(trials.rows[r][in_current]) + "\x1f";
+    std::string key;
     for (auto c : group_columns) key += cell_text(trials.rows[r][c]) + "\x1f";
     auto [it, inserted] = group_of.emplace(key, groups.size());
     if (inserted) groups.emplace_back();
@@ -359,10 +364,10 @@ ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trial
     std::int64_t completed = 0, diverged = 0;
     for (auto r : members) {
       const auto* text = std::get_if<std::string>(&trials.rows[r][status]);
-      completed += text && *text == "completed";
-      diverged += text && *text == "diverged";
+      completed += text && *text == to_string(TrialStatus::Completed);
+      diverged += text && *text == to_string(TrialStatus::Diverged);
     }
-    row.insert(row.end(), {first[in_current], std::int64_t(members.size()), completed, diverged});
+    row.insert(row.end(), {std::int64_t(members.size()), completed, diverged});
     for (auto c : shared) row.push_back(first[c]);
     for (const auto& column : averaged) add_mean(row, members, column);
     for (const auto& target : targets) {

@@ -14,14 +14,14 @@ std::string number(const std::optional<double>& value) { return value ? format_d
 
 // "k of N" in the budget unit of the config the trial was run with; a diverged trial says where it stopped.
 std::string progress(const TrialState& trial) {
-  const Config& config = trial.spec.config;
+  const Config config = trial.config.expand();
   const bool in_samples = config.training.samples > 0, in_steps = !in_samples && config.training.steps > 0;
   const auto last = trial.last();
   std::int64_t done = !last ? 0 : in_samples ? last->samples : in_steps ? last->step : last->epoch;
-  if (trial.summary && trial.summary->status != "unreadable") {
+  if (trial.summary && trial.summary->status != TrialStatus::Unreadable) {
     done = in_samples ? trial.summary->samples : in_steps ? trial.summary->steps : trial.summary->epochs;
   }
-  if (trial.status == "skipped") return "-";  // never trained (sweep.prune)
+  if (trial.status == TrialStatus::Skipped) return "-";  // never trained (sweep.prune)
   std::string text = std::to_string(done) + " of " + budget_text(config);
   if (trial.summary && trial.summary->diverged_at_step) {
     text = "step " + std::to_string(*trial.summary->diverged_at_step) + (in_steps ? " of " + budget_text(config) : "");
@@ -29,9 +29,8 @@ std::string progress(const TrialState& trial) {
   return text;
 }
 
-std::string note(const TrialState& trial) {
+std::string note(const TrialState& trial, const CompactConfig* asked) {
   std::vector<std::string> parts;
-  if (!trial.in_current) parts.push_back("not in the current config");
   if (trial.running_pid) parts.push_back("pid " + std::to_string(*trial.running_pid));
   if (!trial.problem.empty()) parts.push_back(trial.problem);
   if (trial.summary) {
@@ -44,21 +43,17 @@ std::string note(const TrialState& trial) {
     parts.push_back(std::to_string(trial.unreadable_lines) + " unreadable line" + (trial.unreadable_lines == 1 ? "" : "s") +
                     " in metrics.jsonl");
   }
-  if (trial.planned) {
-    const Config& planned = *trial.planned;
-    const Config& run = trial.spec.config;
-    if (budget_text(planned) != budget_text(run)) {
-      parts.push_back("the config now asks for " + budget_text(planned));
-    }
+  if (asked && trial.has_files && budget_text(*asked) != budget_text(trial.config)) {
+    parts.push_back("the config now asks for " + budget_text(*asked));
   }
   return join(parts, "; ");
 }
 
 }  // namespace
 
-std::string trial_table(const SweepState& state, const std::map<std::string, std::string>& slurm,
-                        const std::vector<std::size_t>& rows) {
-  const auto keys = swept_keys(state.sweep.spec);
+std::string trial_table(const SweepState& state, const ResolvedSweep& current,
+                        const std::map<std::string, std::string>& slurm, const std::vector<std::size_t>& rows) {
+  const auto keys = state.keys();
   std::vector<std::string> header = {"#", "trial"};
   // The leaf names a column ("batch_size"), unless two swept keys share it (task.name, batch_schedule.name): then
   // the full key.
@@ -68,14 +63,13 @@ std::string trial_table(const SweepState& state, const std::map<std::string, std
     header.push_back(same_leaf > 1 ? key : leaf);
   }
   // The last evaluation's metrics: DQN's (doublegoal) are its greedy episode's length and share of optimal starts.
-  const bool reinforcement = is_reinforcement_task(state.sweep.spec.base.task.name);
+  const bool reinforcement = is_reinforcement_task(state.spec.base.task.name);
   if (reinforcement) header.insert(header.end(), {"state", "progress", "train_loss", "greedy_length", "optimal_starts"});
   else header.insert(header.end(), {"state", "progress", "train_loss", "test_loss", "test_acc"});
   if (!slurm.empty()) header.push_back("slurm");
   header.push_back("note");
   Table table(header);
-  std::map<std::string, int> totals;
-  int others = 0;
+  std::map<TrialStatus, int> totals;
   std::vector<std::size_t> shown = rows;
   if (rows.empty()) {
     shown.resize(state.trials.size());
@@ -84,33 +78,32 @@ std::string trial_table(const SweepState& state, const std::map<std::string, std
   for (const std::size_t i : shown) {
     const auto& trial = state.trials.at(i);
     ++totals[trial.status];
-    others += trial.in_current ? 0 : 1;
-    std::vector<std::string> cells = {std::to_string(i + 1), trial.spec.id};
-    for (const auto& swept : trial.spec.swept) cells.push_back(to_short_text(swept.second));
+    std::vector<std::string> cells = {std::to_string(i + 1), trial.id};
+    for (const auto& swept : swept_values(trial, keys)) cells.push_back(to_short_text(swept.second));
     const auto last = trial.last();
+    const std::string status = to_string(trial.status);
     if (reinforcement) {
-      cells.insert(cells.end(), {trial.status, progress(trial), last ? number(last->train_loss) : "-",
+      cells.insert(cells.end(), {status, progress(trial), last ? number(last->train_loss) : "-",
                                  last && last->greedy_length ? std::to_string(*last->greedy_length) : "-",
                                  last ? number(last->greedy_optimal_fraction) : "-"});
     } else {
-      cells.insert(cells.end(), {trial.status, progress(trial), last ? number(last->train_loss) : "-",
+      cells.insert(cells.end(), {status, progress(trial), last ? number(last->train_loss) : "-",
                                  last ? number(last->test_loss) : "-", last ? number(last->test_acc) : "-"});
     }
     if (!slurm.empty()) {
-      const auto task = slurm.find(trial.spec.id);
+      const auto task = slurm.find(trial.id);
       cells.push_back(task == slurm.end() ? "-" : task->second);
     }
-    cells.push_back(note(trial));
+    const auto asked = state.current_of(i);
+    cells.push_back(note(trial, asked ? &current.trials[*asked].config : nullptr));
     table.add_row(std::move(cells));
   }
   std::vector<std::string> parts;
-  for (const char* status : {"completed", "diverged", "running", "partial", "interrupted", "failed", "skipped", "pending",
-                             "unreadable"}) {
-    if (totals.count(status)) parts.push_back(std::to_string(totals[status]) + " " + status);
+  for (const TrialStatus status : kAllStatuses) {
+    if (totals.count(status)) parts.push_back(std::to_string(totals[status]) + " " + to_string(status));
   }
-  std::string text = table.str() + std::to_string(shown.size()) + " trials: " + join(parts, ", ");
-  if (others > 0) text += " (" + std::to_string(others) + " of them not in the current config)";
-  return text + "\n";
+  return table.str() + std::to_string(shown.size()) + " trial" + (shown.size() == 1 ? "" : "s") + ": " + join(parts, ", ") +
+         "\n";
 }
 
 }  // namespace sweeplab

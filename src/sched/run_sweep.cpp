@@ -24,13 +24,14 @@
 #include <set>
 #include <sstream>
 
+#include "sweeplab/config/schema.hpp"
 #include "sweeplab/sched/progress.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/hash.hpp"
 #include "sweeplab/core/text.hpp"
-#include "sweeplab/engine/fusion.hpp"
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/store/layout.hpp"
+#include "sweeplab/store/trial_index.hpp"
 #include "trial_job.hpp"
 
 namespace fs = std::filesystem;
@@ -72,7 +73,7 @@ json done_event(std::size_t index, const std::string& trial_id, const TrialResul
 
 class PipeEvents : public TrialEvents {
  public:
-  PipeEvents(int fd, const ResolvedSweep& sweep) : fd_(fd), sweep_(sweep) {}
+  PipeEvents(int fd, const ResolvedSweep& sweep, const RunOptions& options) : fd_(fd), sweep_(sweep), options_(options) {}
   void started(std::size_t index, std::int64_t resumed_from_step) override {
     write_all(fd_, json{{"e", "start"}, {"i", index}, {"resumed", resumed_from_step}}.dump() + "\n");
   }
@@ -83,13 +84,14 @@ class PipeEvents : public TrialEvents {
   }
   void finished(std::size_t index, const TrialResult& result) override {
     reported.insert(index);
-    write_all(fd_, done_event(index, sweep_.trials.at(index).id, result).dump() + "\n");
+    write_all(fd_, done_event(index, options_.folder(sweep_, index), result).dump() + "\n");
   }
   std::set<std::size_t> reported;  // trials whose done event went out
 
  private:
   int fd_;
   const ResolvedSweep& sweep_;
+  const RunOptions& options_;
 };
 
 // Every SIGTERM asks the same: checkpoint and stop. One may come from the scheduler and one from Slurm (it
@@ -104,14 +106,17 @@ json done_event(std::size_t index, const std::string& trial_id, const TrialResul
   done["status"] = to_string(result.outcome.status);
   done["line"] = trial_line(trial_id, result.outcome);
   done["steps"] = result.outcome.steps - result.outcome.resumed_from_step;
+  if (result.own_config) done["own_config"] = true;
   if (result.outcome.diverged_at_step) done["diverged_at"] = *result.outcome.diverged_at_step;
   if (!result.outcome.storage_error.empty()) done["storage_error"] = result.outcome.storage_error;
   if (result.outcome.final) done["final"] = json::parse(record_json(*result.outcome.final));
   return done;
 }
 
-// Groups arrive one per line ("3 7 12") until the scheduler closes the pipe.
-int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const GroupTrainer& train) {
+// Groups arrive one per line, each trial as its index and folder ("3\tbs=8-1a2b3c4d\t7\t..."), until the
+// scheduler closes the pipe.
+int worker_loop(const ResolvedSweep& sweep, RunOptions options, const GroupTrainer& train) {
+  options.folders.assign(sweep.trials.size(), "");
   clear_interrupt();
   struct sigaction action = {};
   action.sa_handler = on_worker_term;
@@ -125,7 +130,7 @@ int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const Gro
 
   std::string buffer;
   char chunk[4096];
-  PipeEvents reporter(kEventFd, sweep);
+  PipeEvents reporter(kEventFd, sweep, options);
   while (true) {
     const auto newline = buffer.find('\n');
     if (newline == std::string::npos) {
@@ -135,10 +140,16 @@ int worker_loop(const ResolvedSweep& sweep, const RunOptions& options, const Gro
       buffer.append(chunk, std::size_t(n));
       continue;
     }
-    std::istringstream line(buffer.substr(0, newline));
+    const std::string line = buffer.substr(0, newline);
     buffer.erase(0, newline + 1);
     std::vector<std::size_t> group;
-    for (std::size_t index; line >> index;) group.push_back(index);
+    for (std::size_t at = 0; at < line.size();) {
+      const auto tab = line.find('\t', at), end = line.find('\t', tab + 1);
+      const std::size_t index = std::stoull(line.substr(at, tab - at));
+      options.folders.at(index) = line.substr(tab + 1, end == std::string::npos ? std::string::npos : end - tab - 1);
+      group.push_back(index);
+      at = end == std::string::npos ? line.size() : end + 1;
+    }
     reporter.reported.clear();
     try {
       run_trial_group(sweep, group, options, train, reporter);  // reports each trial as it is settled
@@ -224,10 +235,11 @@ class Scheduler {
     std::vector<std::size_t> order(trials.size());
     std::iota(order.begin(), order.end(), 0);
     if (!options_.only.empty()) order = options_.only;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return expected_steps(trials[a].config) > expected_steps(trials[b].config);
-    });
+    steps_.assign(trials.size(), 0);
+    for (const std::size_t index : order) steps_[index] = expected_steps(trials[index].config.expand());
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return steps_[a] > steps_[b]; });
     for (const auto& trial : trials) configs_.push_back(&trial.config);
+    open_index(order);
     const std::size_t jobs = std::max<std::size_t>(1, options_.jobs);
     if (sweep_.spec.prune == Prune::AboveDivergence) {
       cut_waves(order);
@@ -235,7 +247,7 @@ class Scheduler {
       for (auto& group : form_groups(configs_, order, largest_group(), jobs)) queue_.push_back(std::move(group));
     }
     std::int64_t expected = 0;
-    for (const std::size_t index : order) expected += expected_steps(trials[index].config);
+    for (const std::size_t index : order) expected += steps_[index];
 
     const auto mode = options_.quiet ? ProgressDisplay::Mode::Quiet
                       : (&out_ == &std::cout && ::isatty(STDOUT_FILENO) && ::isatty(STDERR_FILENO))
@@ -252,7 +264,9 @@ class Scheduler {
       if (workers_.empty()) continue;
       poll_once();
       display_->tick();
+      refresh_index(false);
     }
+    refresh_index(true);
     display_->close();
     return totals_;
   }
@@ -260,8 +274,61 @@ class Scheduler {
  private:
   std::size_t largest_group() const {
     if (options_.group_size > 0) return options_.group_size;
-    const bool cuda = !sweep_.trials.empty() && sweep_.trials.front().config.training.device == "cuda";
+    const bool cuda = !sweep_.trials.empty() && sweep_.trials.front().config.text(field_index("training.device")) == "cuda";
     return cuda ? 4096 : 64;
+  }
+
+  // ---- the trial index ----
+  // Every trial of the run is marked planned (dirty) before a worker may touch it; each is written again from its
+  // files once it has settled, in batches (one transaction every half second, and at the end). A run killed in
+  // between leaves dirty rows, which readers read from the files.
+
+  void open_index(const std::vector<std::size_t>& order) {
+    if (!options_.save || !options_.index) return;
+    create_folders(sweep_dir(options_.experiments_dir, sweep_.spec.name));
+    index_ = TrialIndex::open(sweep_dir(options_.experiments_dir, sweep_.spec.name), /*create=*/true);
+    if (!index_) return;
+    std::vector<PlannedTrial> planned;
+    for (const std::size_t i : order) planned.push_back({options_.folder(sweep_, i), sweep_.trials[i].hash, sweep_.trials[i].config});
+    try {
+      const auto generations = index_->plan(planned);
+      for (std::size_t k = 0; k < order.size(); ++k) generation_[order[k]] = generations[k];
+    } catch (const StorageError&) {
+      index_.reset();  // the files are the record; readers find the trials without it
+    }
+  }
+
+  // Trial `index` settled (its worker wrote its files and let them be); `own_config`: it was repaired with the
+  // config it was run with, which its config.yaml holds.
+  void settled_now(std::size_t index, bool own_config) {
+    if (index_) to_refresh_.emplace_back(index, own_config);
+  }
+
+  void refresh_index(bool now) {
+    if (!index_ || to_refresh_.empty()) return;
+    const auto clock = std::chrono::steady_clock::now();
+    if (!now && clock - last_refresh_ < std::chrono::milliseconds(500)) return;
+    last_refresh_ = clock;
+    std::vector<TrialState> states;
+    std::vector<std::int64_t> generations;
+    states.reserve(to_refresh_.size());
+    for (const auto& [index, own_config] : to_refresh_) {
+      TrialState planned;
+      planned.hash = sweep_.trials[index].hash;
+      planned.config = sweep_.trials[index].config;
+      const std::string dir = trial_dir(options_.experiments_dir, sweep_.spec.name, options_.folder(sweep_, index));
+      // Not its lock: the worker holds it until its whole group is done, and it settled the trial itself.
+      states.push_back(read_trial_files(dir, TrialRead{false, own_config, /*lock=*/false}, &planned));
+      generations.push_back(generation_.count(index) ? generation_[index] : -1);
+    }
+    to_refresh_.clear();
+    std::vector<const TrialState*> pointers;
+    for (const auto& state : states) pointers.push_back(&state);
+    try {
+      index_->store(pointers, generations);
+    } catch (const StorageError&) {
+      index_.reset();
+    }
   }
 
   void spawn() {
@@ -329,8 +396,9 @@ class Scheduler {
     for (const std::size_t i : order) members[boundary_.line(i)].push_back(i);
     std::vector<std::size_t> rank(trials.size(), 0);
     for (auto& [line, indexes] : members) {
+      static const std::size_t lr = field_index("optimizer.lr");
       std::stable_sort(indexes.begin(), indexes.end(), [&](std::size_t a, std::size_t b) {
-        return trials[a].config.optimizer.lr < trials[b].config.optimizer.lr;
+        return std::get<double>(trials[a].config.get(lr)) < std::get<double>(trials[b].config.get(lr));
       });
       for (std::size_t r = 0; r < indexes.size(); ++r) rank[indexes[r]] = r;
     }
@@ -340,8 +408,10 @@ class Scheduler {
     }
     if (!options_.save || options_.fresh) return;  // --fresh: earlier divergences are discarded with the rest
     for (std::size_t i = 0; i < trials.size(); ++i) {
-      const auto summary = read_summary(trial_dir(options_.experiments_dir, sweep_.spec.name, trials[i].id));
-      if (summary && summary->status == "diverged") boundary_.diverged(i, summary->diverged_at_step.value_or(summary->steps));
+      const auto summary = read_summary(trial_dir(options_.experiments_dir, sweep_.spec.name, options_.folder(sweep_, i)));
+      if (summary && summary->status == TrialStatus::Diverged) {
+        boundary_.diverged(i, summary->diverged_at_step.value_or(summary->steps));
+      }
     }
   }
 
@@ -369,27 +439,29 @@ class Scheduler {
   }
 
   void record_prune(std::size_t index, const std::string& reason) {
-    const auto& trial = sweep_.trials[index];
+    const std::string& id = options_.folder(sweep_, index);
     TrialResult result;
     try {
       result = record_pruned(sweep_, index, options_, reason);
     } catch (const std::exception& e) {  // its files cannot be written: the disk is in trouble
       if (totals_.storage_error.empty()) totals_.storage_error = e.what();
       stop_all();
-      display_->finished(index, trial.id + "  not recorded as skipped: " + e.what(), true, 0);
+      display_->finished(index, id + "  not recorded as skipped: " + e.what(), true, 0);
       return;
     }
     if (result.kind == TrialResult::Kind::Busy) {
       ++totals_.busy;
-      display_->finished(index, trial.id + "  " + result.message, false, 0);
+      display_->finished(index, id + "  " + result.message, false, 0);
       return;
     }
-    ++totals_.skipped;
+    settled_now(index, false);
     if (result.message == reason) {
-      totals_.states[index] = "skipped";
-      display_->finished(index, trial.id + "  skipped: " + reason, false, 0);
+      ++totals_.skipped;
+      totals_.states[index] = TrialStatus::Skipped;
+      display_->finished(index, id + "  skipped: " + reason, false, 0);
     } else {
-      display_->finished(index, trial.id + "  " + result.message + ", skipped", false, 0);
+      ++totals_.unchanged;
+      display_->finished(index, id + "  " + result.message, false, 0);
     }
   }
 
@@ -425,7 +497,9 @@ class Scheduler {
     const std::vector<std::size_t> group = queue_.front();
     queue_.pop_front();
     std::string line;
-    for (const std::size_t index : group) line += (line.empty() ? "" : " ") + std::to_string(index);
+    for (const std::size_t index : group) {
+      line += (line.empty() ? "" : "\t") + std::to_string(index) + "\t" + options_.folder(sweep_, index);
+    }
     line += "\n";
     if (::write(worker.tasks, line.data(), line.size()) != ssize_t(line.size())) {
       queue_.push_front(group);  // it is dying; the group goes to another worker
@@ -495,10 +569,10 @@ class Scheduler {
 
   void handle_event(Worker& worker, const json& event) {
     const std::size_t index = event["i"];
-    const auto& trial = sweep_.trials.at(index);
+    const std::string& id = options_.folder(sweep_, index);
     const std::string type = event["e"];
     if (type == "start") {
-      display_->started(index, trial.id, event["resumed"], expected_steps(trial.config));
+      display_->started(index, id, event["resumed"], steps_.at(index));
       sessions_[index] = {std::chrono::steady_clock::now(), event.value("resumed", std::int64_t{0})};
     } else if (type == "eval") {
       display_->progressed(index, event["epoch"], event["step"], event["train_loss"]);
@@ -510,34 +584,36 @@ class Scheduler {
         totals_.storage_error = storage_error;
         stop_all();
       }
-      if (prune_ && event["status"] == "diverged" && event.contains("diverged_at")) {
+      if (prune_ && event["status"] == to_string(TrialStatus::Diverged) && event.contains("diverged_at")) {
         boundary_.diverged(index, event["diverged_at"].get<std::int64_t>());
       }
       const std::string kind = event["kind"];
       if (kind == "busy") {
         ++totals_.busy;
-        display_->finished(index, trial.id + "  " + event["message"].get<std::string>(), false, 0);
+        display_->finished(index, id + "  " + event["message"].get<std::string>(), false, 0);
       } else if (kind == "skipped") {
-        ++totals_.skipped;
-        display_->finished(index, trial.id + "  " + event["message"].get<std::string>() + ", skipped", false, 0);
+        ++totals_.unchanged;
+        settled_now(index, false);
+        display_->finished(index, id + "  " + event["message"].get<std::string>(), false, 0);
       } else {
-        const std::string status = event["status"];
+        const TrialStatus status = parse_status(event["status"].get<std::string>()).value_or(TrialStatus::Failed);
         count(status);
         totals_.states[index] = status;
+        settled_now(index, event.value("own_config", false));
         if (event.contains("final")) {
           if (auto record = parse_record_json(event["final"].dump())) totals_.finals[index] = *record;
         }
-        display_->finished(index, event["line"], status == "failed", event.value("steps", std::int64_t{0}));
+        display_->finished(index, event["line"], status == TrialStatus::Failed, event.value("steps", std::int64_t{0}));
       }
       dispatch(worker);
     }
   }
 
-  void count(const std::string& status) {
-    if (status == "completed") ++totals_.completed;
-    else if (status == "diverged") ++totals_.diverged;
-    else if (status == "failed") ++totals_.failed;
-    else if (status == "interrupted") ++totals_.interrupted;
+  void count(TrialStatus status) {
+    if (status == TrialStatus::Completed) ++totals_.completed;
+    else if (status == TrialStatus::Diverged) ++totals_.diverged;
+    else if (status == TrialStatus::Failed) ++totals_.failed;
+    else if (status == TrialStatus::Interrupted) ++totals_.interrupted;
   }
 
   // Collects workers whose pipes have closed; a worker that died mid-group fails the trials it had not finished.
@@ -589,10 +665,10 @@ class Scheduler {
             outcome.status = TrialStatus::Failed;
             outcome.error = crash.error;
           }
-          const std::string status = to_string(outcome.status);
-          count(status);
-          totals_.states[index] = status;
-          display_->finished(index, trial_line(sweep_.trials[index].id, outcome), status == "failed", 0);
+          count(outcome.status);
+          totals_.states[index] = outcome.status;
+          settled_now(index, false);
+          display_->finished(index, trial_line(options_.folder(sweep_, index), outcome), outcome.status == TrialStatus::Failed, 0);
         }
       }
       it = workers_.erase(it);
@@ -610,7 +686,13 @@ class Scheduler {
   std::vector<std::string> worker_args_;
   std::ostream& out_;
   std::deque<std::vector<std::size_t>> queue_;
-  std::vector<const Config*> configs_;  // the trials' configs, for form_groups
+  std::vector<const CompactConfig*> configs_;  // the trials' configs, for form_groups
+  std::vector<std::int64_t> steps_;             // the optimizer steps each trial's budget asks for
+  // The trial index: the rows' generations as this run planned them, and the trials settled since the last write.
+  std::unique_ptr<TrialIndex> index_;
+  std::map<std::size_t, std::int64_t> generation_;
+  std::vector<std::pair<std::size_t, bool>> to_refresh_;
+  std::chrono::steady_clock::time_point last_refresh_ = std::chrono::steady_clock::now();
   // sweep.prune: above_divergence
   bool prune_ = false;
   std::vector<std::vector<std::size_t>> waves_;      // trial indexes by learning-rate rank in their line
@@ -648,38 +730,6 @@ std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome)
   line += seconds;
   for (const auto& warning : outcome.warnings) line += "\n    warning: " + warning;
   return line;
-}
-
-std::string pruned_because(const Config& diverged, std::int64_t step) {
-  const auto shortest = [](double value) {  // as in YAML, without a trailing ".0": 1000, 0.5, 1e-5
-    std::string text = format_double(value);
-    if (text.size() > 2 && text.compare(text.size() - 2, 2, ".0") == 0) text.resize(text.size() - 2);
-    return text;
-  };
-  const std::string lr = "optimizer.lr=" + shortest(diverged.optimizer.lr);
-  const std::string what = diverged.optimizer.temperature > 0.0
-                               ? "optimizer.temperature=" + shortest(diverged.optimizer.temperature) + " (" + lr + ")"
-                               : lr;
-  return what + " diverged at step " + std::to_string(step) + " (sweep.prune: above_divergence)";
-}
-
-DivergenceBoundary::DivergenceBoundary(const ResolvedSweep& sweep) : sweep_(sweep) {
-  for (const auto& trial : sweep.trials) lines_.push_back(prune_line(trial.config));
-}
-
-void DivergenceBoundary::diverged(std::size_t index, std::int64_t step) {
-  const auto it = lowest_.find(lines_.at(index));
-  if (it == lowest_.end() || sweep_.trials[index].config.optimizer.lr < sweep_.trials[it->second.first].config.optimizer.lr) {
-    lowest_[lines_[index]] = {index, step};
-  }
-}
-
-std::string DivergenceBoundary::reason(std::size_t index) const {
-  const auto it = lowest_.find(lines_.at(index));
-  if (it == lowest_.end()) return "";
-  const Config& cause = sweep_.trials[it->second.first].config;
-  if (!(cause.optimizer.lr < sweep_.trials[index].config.optimizer.lr)) return "";
-  return pruned_because(cause, it->second.second);
 }
 
 RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const RunOptions& options,

@@ -16,6 +16,7 @@
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/lock.hpp"
+#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/store/sweep_state.hpp"
 #include "sweeplab/train/schedule.hpp"
 
@@ -80,14 +81,6 @@ class FileSink : public TrialSink {
   TrialEvents& events_;
 };
 
-// Why a trial with this summary is not trained again, or "" when it is.
-std::string reason_to_skip(const StoredSummary& summary, const Config& config, bool retry_failed) {
-  if (summary.status == "diverged") return "diverged already";
-  if (summary.status == "failed" && !retry_failed) return "failed earlier (--retry-failed runs it again)";
-  if (summary.status == "completed" && !budget_raised(summary, config)) return "completed already";
-  return "";
-}
-
 void remove_results(const fs::path& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -104,15 +97,6 @@ std::shared_ptr<spdlog::logger> trial_log(const std::string& id, const fs::path&
 
 }  // namespace
 
-std::int64_t expected_steps(const Config& config) {
-  if (config.training.samples > 0) return steps_for_samples(config, config.training.samples);
-  if (config.training.steps > 0) return config.training.steps;
-  if (config.task.name == "csv" || config.task.name == "npz") return 0;
-  const std::int64_t n = config.task.train_samples(), batch = config.training.batch_size;
-  const std::int64_t per_epoch = config.training.drop_last && n >= batch ? n / batch : (n + batch - 1) / batch;
-  return per_epoch * config.training.epochs;
-}
-
 namespace {
 
 // One trial of a group on its way through: its lock, files and sink.
@@ -122,31 +106,35 @@ struct Prepared {
   std::optional<TrialLock> lock;
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<FileSink> sink;
+  std::string folder;
+  bool own_config = false;
   CheckpointOptions checkpoints;
   std::vector<std::string> warnings;  // about its files, found before training
   // The config it trains with: the sweep's, or for a repair the one it was run with (its config.yaml).
   std::unique_ptr<Config> config;
 };
 
-// How far a trial's files say it got, in optimizer steps (summary.json, else metrics.jsonl's last record).
-std::int64_t steps_done(const fs::path& dir, const std::optional<StoredSummary>& summary) {
-  if (summary && summary->status != "unreadable") return summary->steps;
-  const auto metrics = read_metrics((dir / "metrics.jsonl").string());
-  return metrics.empty() ? 0 : metrics.back().step;
+// What the trial's files say now, read under its lock: the config it was run with only when the decision needs it
+// (to resume or repair: YAML is the slow part), else the planned one stands in.
+TrialState files_now(const fs::path& dir, const TrialSpec& planned, bool with_config) {
+  TrialState stand_in;
+  stand_in.id = dir.filename().string();
+  stand_in.hash = planned.hash;
+  stand_in.config = planned.config;
+  return read_trial_files(dir.string(), TrialRead{false, with_config, /*lock=*/false}, &stand_in);
 }
 
-// A trial left as it is because it is settled still gets trained when its metrics.jsonl has a line that
-// does not parse: continuing from its final checkpoint checks and repairs the records.
-bool metrics_damaged(const fs::path& dir) { return !scan_metrics((dir / "metrics.jsonl").string()).damaged_lines.empty(); }
-
-
-// Locks the trial and decides; nullopt (with `result` filled) when it is not to be trained now.
+// Locks the trial and decides (decide(), from its files now); nullopt (with `result` filled) when it is not to be
+// trained now.
 std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
                                 TrialEvents& events, TrialResult& result) {
   const auto& trial = sweep.trials.at(index);
+  const std::string folder = options.folder(sweep, index);
   Prepared prepared;
   prepared.index = index;
-  prepared.dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
+  prepared.folder = folder;
+  prepared.dir = trial_dir(options.experiments_dir, sweep.spec.name, folder);
+  const Config planned = trial.config.expand();
   if (options.save) {
     prepared.lock = TrialLock::try_acquire(prepared.dir.string());
     if (!prepared.lock) {
@@ -156,49 +144,32 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
       return std::nullopt;
     }
     if (options.fresh) remove_results(prepared.dir);
-    if (const auto summary = read_summary(prepared.dir.string())) {  // read under the lock: the state is settled
-      if (summary->status == "unreadable") {
-        // Damaged on disk: continuing from the checkpoint rebuilds it (a settled trial's final checkpoint
-        // gives the same outcome). The damaged file is kept aside.
-        const std::string aside = set_aside((prepared.dir / "summary.json").string());
-        prepared.warnings.push_back("summary.json unreadable; kept as " + aside + "; rebuilt from the checkpoint");
-      }
-      result.message = reason_to_skip(*summary, trial.config, options.retry_failed);
-      const bool settled = summary->status == "completed" || summary->status == "diverged";
-      bool repair = summary->status == "unreadable";
-      if (!result.message.empty() && settled && metrics_damaged(prepared.dir)) {
-        result.message.clear();
-        repair = true;
-      }
-      if (!result.message.empty()) {
-        result.kind = TrialResult::Kind::Skipped;
-        return std::nullopt;
-      }
-      // A repair rebuilds what the trial was run with: its own config and budget, not the sweep's now.
-      if (repair) {
-        if (auto own = read_trial_config(prepared.dir.string())) prepared.config = std::make_unique<Config>(std::move(*own));
-      }
+    const PlanOptions plan{false, options.retry_failed};  // --fresh: removed above
+    TrialState now = files_now(prepared.dir, trial, false);
+    Decision decision = decide(now, planned, plan);
+    if (decision.action == Action::Repair || now.status == TrialStatus::Partial || now.status == TrialStatus::Interrupted) {
+      now = files_now(prepared.dir, trial, true);  // the budget and config it was run with
+      decision = decide(now, planned, plan);
     }
-    if (!prepared.config && !options.fresh) {
-      // A trial already past the budget asked for now (run with a larger one) is left as it is: it cannot
-      // be trained back, and calling it complete at the smaller budget would be wrong.
-      const auto summary = read_summary(prepared.dir.string());
-      const std::int64_t done = steps_done(prepared.dir, summary), budget = expected_steps(trial.config);
-      if (budget > 0 && done > budget && (!summary || summary->status != "completed")) {
-        const auto own = read_trial_config(prepared.dir.string());
-        result.kind = TrialResult::Kind::Skipped;
-        result.message = "already at step " + std::to_string(done) + ", past the budget asked for now (" +
-                         budget_text(trial.config) + ")" + (own ? "; it was run with " + budget_text(*own) : "") +
-                         ": rerun with that budget to finish it, or --fresh";
-        return std::nullopt;
-      }
+    if (now.summary && now.summary->status == TrialStatus::Unreadable) {
+      // Damaged on disk: continuing from the checkpoint rebuilds it (a settled trial's final checkpoint gives the
+      // same outcome). The damaged file is kept aside.
+      const std::string aside = set_aside((prepared.dir / "summary.json").string());
+      prepared.warnings.push_back("summary.json unreadable; kept as " + aside + "; rebuilt from the checkpoint");
     }
-    if (!prepared.config) prepared.config = std::make_unique<Config>(trial.config);
+    if (decision.action == Action::Skip) {
+      result.kind = TrialResult::Kind::Skipped;
+      result.message = decision.why;
+      return std::nullopt;
+    }
+    // A repair rebuilds what the trial was run with: its own config and budget, not the sweep's now.
+    prepared.own_config = decision.action == Action::Repair;
+    prepared.config = std::make_unique<Config>(prepared.own_config ? now.config.expand() : planned);
     prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), prepared.config->checkpoint.every,
                             prepared.config->checkpoint.min_interval_s};
     try {
       write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(*prepared.config));
-      prepared.log = trial_log(trial.id, prepared.dir);
+      prepared.log = trial_log(folder, prepared.dir);
     } catch (const std::exception& e) {  // StorageError, or spdlog's for trial.log: the trial is not started
       result.kind = TrialResult::Kind::Trained;
       result.outcome.status = TrialStatus::Interrupted;
@@ -207,10 +178,10 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
       return std::nullopt;
     }
   } else {
-    prepared.config = std::make_unique<Config>(trial.config);
-    prepared.log = std::make_shared<spdlog::logger>(trial.id, std::make_shared<spdlog::sinks::null_sink_st>());
+    prepared.config = std::make_unique<Config>(planned);
+    prepared.log = std::make_shared<spdlog::logger>(folder, std::make_shared<spdlog::sinks::null_sink_st>());
   }
-  prepared.log->info("trial {} of sweep {} starts (pid {})", trial.id, sweep.spec.name, ::getpid());
+  prepared.log->info("trial {} of sweep {} starts (pid {})", folder, sweep.spec.name, ::getpid());
   prepared.sink = std::make_unique<FileSink>(index, options.save ? prepared.dir : fs::path(), prepared.log, events);
   return prepared;
 }
@@ -218,6 +189,7 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
 // After training: the log line and summary.json.
 void conclude(const ResolvedSweep& sweep, const Prepared& prepared, const RunOptions& options, TrialResult& result) {
   const auto& trial = sweep.trials.at(prepared.index);
+  const std::string& id = prepared.folder;
   TrialOutcome& outcome = result.outcome;
   // What was found damaged before and while starting, then what training found.
   std::vector<std::string> warnings = prepared.warnings;
@@ -231,18 +203,19 @@ void conclude(const ResolvedSweep& sweep, const Prepared& prepared, const RunOpt
     return;
   }
   if (!options.save) {
-    prepared.log->info("trial ends: {}", trial_line(trial.id, outcome));
+    prepared.log->info("trial ends: {}", trial_line(id, outcome));
     return;
   }
   if (outcome.storage_error.empty()) {
     try {
-      write_file_atomic((prepared.dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
+      write_file_atomic((prepared.dir / "summary.json").string(),
+                        summary_json(id, swept_values(trial.config, swept_keys(sweep.spec)), outcome));
     } catch (const StorageError& e) {  // as any storage error: the trial stays partial and resumes next time
       outcome.status = TrialStatus::Interrupted;
       outcome.storage_error = e.what();
     }
   }
-  prepared.log->info("trial ends: {}", trial_line(trial.id, outcome));
+  prepared.log->info("trial ends: {}", trial_line(id, outcome));
   if (!outcome.storage_error.empty()) prepared.log->error("stopped: {}", outcome.storage_error);
 }
 
@@ -272,6 +245,7 @@ void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>&
     prepared[p].sink->when_finished([&, p](const TrialOutcome& outcome) {
       TrialResult& result = results[positions[p]];
       result.outcome = outcome;
+      result.own_config = prepared[p].own_config;
       conclude(sweep, prepared[p], options, result);
       settle(positions[p]);
     });
@@ -303,7 +277,8 @@ TrialResult record_pruned(const ResolvedSweep& sweep, std::size_t index, const R
   result.outcome.status = TrialStatus::Skipped;
   result.outcome.skip_reason = reason;
   if (!options.save) return result;
-  const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
+  const std::string folder = options.folder(sweep, index);
+  const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, folder);
   const auto lock = TrialLock::try_acquire(dir.string());
   if (!lock) {
     result.kind = TrialResult::Kind::Busy;
@@ -312,25 +287,23 @@ TrialResult record_pruned(const ResolvedSweep& sweep, std::size_t index, const R
     return result;
   }
   if (options.fresh) remove_results(dir);
-  const auto summary = read_summary(dir.string());
-  if (summary && (summary->status == "completed" || summary->status == "diverged")) {
-    result.message = summary->status + " already";  // a result stays as it is
+  const Config planned = trial.config.expand();
+  const Decision decision = decide(files_now(dir, trial, false), planned, {false, options.retry_failed}, reason);
+  if (decision.action == Action::Skip) {  // a result that stays, or skipped for this reason already
+    result.message = decision.why;
     return result;
   }
-  if (summary && summary->status == "failed" && !options.retry_failed) {
-    result.message = "failed earlier (--retry-failed records it as skipped)";
-    return result;
-  }
-  if (summary && summary->status == "skipped" && summary->skip_reason == reason) return result;  // as it was
-  write_file_atomic((dir / "config.yaml").string(), to_yaml(trial.config));
-  write_file_atomic((dir / "summary.json").string(), summary_json(trial.id, trial.swept, result.outcome));
-  trial_log(trial.id, dir)->info("not run: {}", reason);
+  write_file_atomic((dir / "config.yaml").string(), to_yaml(planned));
+  write_file_atomic((dir / "summary.json").string(),
+                    summary_json(folder, swept_values(trial.config, swept_keys(sweep.spec)), result.outcome));
+  trial_log(folder, dir)->info("not run: {}", reason);
   return result;
 }
 
 TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
                           const CrashReport& crash) {
   const auto& trial = sweep.trials.at(index);
+  const std::string folder = options.folder(sweep, index);
   TrialOutcome outcome;
   outcome.status = TrialStatus::Failed;
   outcome.error = crash.error;
@@ -342,13 +315,13 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
   outcome.resumed_from_step = crash.resumed_from_step;
   outcome.wall_time_s = crash.session_s;
   if (!options.save) return outcome;
-  const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, trial.id);
+  const fs::path dir = trial_dir(options.experiments_dir, sweep.spec.name, folder);
   const auto lock = TrialLock::try_acquire(dir.string());
   if (!lock) return outcome;  // someone else took it over already
-  if (const auto settled = read_summary(dir.string()); settled && (settled->status == "completed" || settled->status == "diverged")) {
+  if (const auto settled = read_summary(dir.string()); settled && has_result(settled->status)) {
     // The worker wrote its summary before it died (its last message did not reach us): that result stands.
     outcome = TrialOutcome{};
-    outcome.status = settled->status == "completed" ? TrialStatus::Completed : TrialStatus::Diverged;
+    outcome.status = settled->status;
     outcome.steps = settled->steps;
     outcome.final = settled->final;
     return outcome;
@@ -368,11 +341,12 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
     }
   }
   // A task that died before the trial started (a Slurm task that could not even start sweeplab) left no config.
-  if (!fs::exists(dir / "config.yaml")) write_file_atomic((dir / "config.yaml").string(), to_yaml(trial.config));
-  auto log = trial_log(trial.id, dir);
+  if (!fs::exists(dir / "config.yaml")) write_file_atomic((dir / "config.yaml").string(), to_yaml(trial.config.expand()));
+  auto log = trial_log(folder, dir);
   log->error("the worker training this trial died: {}", crash.error);
   if (!crash.stderr_tail.empty()) log->error("its last output:\n{}", crash.stderr_tail);
-  write_file_atomic((dir / "summary.json").string(), summary_json(trial.id, trial.swept, outcome));
+  write_file_atomic((dir / "summary.json").string(),
+                    summary_json(folder, swept_values(trial.config, swept_keys(sweep.spec)), outcome));
   return outcome;
 }
 

@@ -12,6 +12,7 @@ struct TrialResult {
   enum class Kind { Trained, Skipped, Busy } kind = Kind::Trained;
   std::string message;   // why skipped / who holds it
   TrialOutcome outcome;  // when trained
+  bool own_config = false;  // repaired: trained with the config it was run with (its config.yaml), not the sweep's
 };
 
 // What running trials report to the scheduler.
@@ -25,19 +26,18 @@ class TrialEvents {
   virtual void finished(std::size_t index, const TrialResult& result) = 0;
 };
 
-// The trials `indexes` of the sweep (one fused group), start to finish: each is locked and decided on
-// (train, continue, skip) on its own, those to train go to `train` together, and each gets its own
-// summary.json and `events.finished` as soon as it is settled. If training throws, the trials not yet
-// settled are failed with the error.
+// The trials `indexes` of the sweep (one fused group; options.folders says where each lives), start to finish:
+// each is locked and decided on (sched/plan.hpp decide, from its files as they are now) on its own, those to train
+// go to `train` together, and each gets its own summary.json and `events.finished` as soon as it is settled. If
+// training throws, the trials not yet settled are failed with the error.
 void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
                      const RunOptions& options, const GroupTrainer& train, TrialEvents& events);
 
-// sweep.prune ruled the trial out (`reason`: which trial of its line diverged). A trial that completed or
-// diverged already keeps its result (message "completed already" / "diverged already"), as does a failed one
-// unless retry_failed; any other gets
-// summary.json with status skipped and the reason, and config.yaml (partial files, if any, are kept: a run
-// without the pruning continues them). Taken under the trial's lock (Busy when another process holds it);
-// --fresh removes earlier results first; --no-save writes nothing. Kind Skipped, message as shown.
+// sweep.prune ruled the trial out (`reason`: which trial of its line diverged). Decided under the trial's lock as
+// any trial is (decide): a result that stays stays (message "completed already", ...); anything else gets
+// summary.json with status skipped and the reason, and config.yaml (partial files, if any, are kept: a run without
+// the pruning continues them). Busy when another process holds the lock; --fresh removes earlier results first;
+// --no-save writes nothing. Kind Skipped, message as shown.
 TrialResult record_pruned(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
                           const std::string& reason);
 

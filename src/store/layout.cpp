@@ -106,9 +106,19 @@ std::string line_list(const std::vector<std::size_t>& lines) {
   return out;
 }
 
+// The status summary.json may hold: a trainer's outcome. Any other word is as damaged as a torn file.
+std::optional<TrialStatus> outcome_status(const std::string& word) {
+  const auto status = parse_status(word);
+  if (!status || *status == TrialStatus::Pending || *status == TrialStatus::Running || *status == TrialStatus::Partial ||
+      *status == TrialStatus::Unreadable) {
+    return std::nullopt;
+  }
+  return status;
+}
+
 // summary.json's fields; throws json::exception for one of the wrong type.
 void read_summary_fields(const json& summary, StoredSummary& stored) {
-  stored.status = summary["status"].get<std::string>();
+  stored.status = *outcome_status(summary["status"].get<std::string>());
   stored.steps = summary.value("steps", std::int64_t{0});
   stored.epochs = summary.value("epochs", std::int64_t{0});
   stored.samples = summary.value("samples", std::int64_t{0});
@@ -168,15 +178,16 @@ std::optional<StoredSummary> read_summary(const std::string& trial_dir) {
   if (!in) return std::nullopt;
   const auto summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
   StoredSummary stored;
-  if (summary.is_discarded() || !summary.is_object() || !summary.contains("status") || !summary["status"].is_string()) {
-    stored.status = "unreadable";
+  if (summary.is_discarded() || !summary.is_object() || !summary.contains("status") || !summary["status"].is_string() ||
+      !outcome_status(summary["status"].get<std::string>())) {
+    stored.status = TrialStatus::Unreadable;
     return stored;
   }
   try {
     read_summary_fields(summary, stored);
   } catch (const json::exception&) {  // a field of the wrong type: as damaged as a torn file
     stored = StoredSummary{};
-    stored.status = "unreadable";
+    stored.status = TrialStatus::Unreadable;
   }
   return stored;
 }

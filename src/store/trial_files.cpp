@@ -165,10 +165,11 @@ std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context) {
     axes.push_back({{"key", axis.key}, {"values", values}});
   }
   json trials = json::array();
+  const auto keys = swept_keys(spec);
   for (const auto& trial : sweep.trials) {
     json swept = json::object();
-    for (const auto& [key, value] : trial.swept) swept[key] = to_json(value);
-    trials.push_back({{"id", trial.id}, {"swept", swept}});
+    for (const auto& key : keys) swept[key] = to_json(trial.config.get(key));
+    trials.push_back({{"id", trial.id}, {"hash", trial.hash.hex()}, {"swept", swept}});
   }
   json out = {{"name", spec.name},
               {"file", spec.file},

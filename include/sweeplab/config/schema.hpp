@@ -56,7 +56,8 @@ const std::vector<std::string>& all_key_names();
 // Section names ("task", "model", ...) that hold keys.
 const std::vector<std::string>& section_names();
 
-// The text whose hash names a trial: every key that affects training, in schema order.
+// The text whose hash names a trial: every key that affects training, in schema order, after this first line.
+constexpr const char* kCanonicalTextHeader = "sweeplab-trial-v1\n";
 std::string canonical_text(const Config& config);
 
 }  // namespace sweeplab

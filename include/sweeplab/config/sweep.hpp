@@ -10,7 +10,9 @@
 #include <utility>
 #include <vector>
 
+#include "sweeplab/config/compact_config.hpp"
 #include "sweeplab/config/config.hpp"
+#include "sweeplab/core/hash.hpp"
 #include "sweeplab/core/value.hpp"
 
 namespace sweeplab {
@@ -39,10 +41,15 @@ struct SweepSpec {
 };
 
 struct TrialSpec {
-  std::string id;                                      // "bs=8_lr=0.001_seed=0-1a2b3c4d"
-  std::vector<std::pair<std::string, Value>> swept;    // (key, value) for each axis, seeds last
-  Config config;
+  // The name of its folder: the swept values, then the first 8 hex digits of its hash ("bs=8_lr=0.001_seed=0-1a2b3c4d").
+  // Only a name: a trial on disk keeps the folder it was first trained in, whatever the sweep looks like now.
+  std::string id;
+  TrialHash hash;          // the identity: the hash of its config without the budget
+  CompactConfig config;    // the whole config, budget included (expand() for a Config)
 };
+
+// (key, value) for each key, in order: the values a trial has on a sweep's axes (swept_keys).
+std::vector<std::pair<std::string, Value>> swept_values(const CompactConfig& config, const std::vector<std::string>& keys);
 
 // How many trials expand() makes: the product of the axis lengths times the seeds, computed without
 // building any. Saturates at SIZE_MAX instead of overflowing.
@@ -54,12 +61,12 @@ std::vector<TrialSpec> expand(const SweepSpec& sweep);
 // Validates every trial as expand() does (the same errors), keeping none and computing no ids.
 void validate_trials(const SweepSpec& sweep);
 
-// The readable part (swept values) plus a short hash of the config without its budget.
-std::string make_trial_id(const Config& config, const std::vector<std::pair<std::string, Value>>& swept);
+// The readable part (the values of `swept_keys`) plus the first 8 hex digits of the trial's hash.
+std::string make_trial_id(const CompactConfig& config, TrialHash hash, const std::vector<std::string>& swept_keys);
 
 // A trial's "line" for sweep.prune: its config with the learning rate (optimizer.lr, optimizer.temperature)
 // taken out, as text. Trials of one line differ only in the learning rate.
-std::string prune_line(const Config& config);
+std::string prune_line(const CompactConfig& config);
 
 // The swept keys, seed last ("training.seed" when seeds are swept): the columns worth showing.
 std::vector<std::string> swept_keys(const SweepSpec& sweep);

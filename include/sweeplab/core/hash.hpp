@@ -1,4 +1,6 @@
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,5 +11,24 @@ std::string short_hash(std::string_view text);
 
 // All 16 hex digits of XXH64(bytes).
 std::string full_hash(std::string_view bytes);
+
+// A trial's identity: XXH64 of its canonical config text (schema.hpp canonical_text). Its first 8 hex digits end
+// the trial's folder name; all 64 bits tell trials apart (8 digits would collide among ~100 000 trials).
+struct TrialHash {
+  std::uint64_t value = 0;
+
+  static TrialHash of(std::string_view canonical_text);
+  // 16 hex digits back into a hash; nullopt for anything else.
+  static std::optional<TrialHash> parse(std::string_view hex);
+  std::string hex() const;        // 16 digits
+  std::string short_hex() const;  // the first 8, as in folder names
+  friend bool operator==(TrialHash a, TrialHash b) { return a.value == b.value; }
+  friend bool operator!=(TrialHash a, TrialHash b) { return a.value != b.value; }
+  friend bool operator<(TrialHash a, TrialHash b) { return a.value < b.value; }
+};
+
+struct TrialHashHasher {
+  std::size_t operator()(TrialHash hash) const { return static_cast<std::size_t>(hash.value); }
+};
 
 }  // namespace sweeplab

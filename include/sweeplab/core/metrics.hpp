@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "sweeplab/core/trial_status.hpp"
+
 namespace sweeplab {
 
 struct EvalRecord {
@@ -44,9 +46,6 @@ bool higher_is_better(const std::string& metric);
 // The metrics a DQN trial (doublegoal) keeps the best of and export writes final_* / best_* columns for.
 const std::vector<std::string>& reinforcement_metrics();
 
-// Skipped: not run, or stopped, because sweep.prune ruled it out (TrialOutcome::skip_reason says why).
-enum class TrialStatus { Completed, Diverged, Failed, Interrupted, Skipped };
-std::string to_string(TrialStatus status);
 
 struct TargetResult {
   std::string target;           // "test_acc >= 0.99"
@@ -63,6 +62,8 @@ struct BestMetric {
   std::int64_t epoch = 0;
 };
 
+// What training did with a trial: status is completed, diverged, failed, interrupted or skipped (sweep.prune
+// ruled it out or stopped it; skip_reason says why).
 struct TrialOutcome {
   TrialStatus status = TrialStatus::Completed;
   std::optional<EvalRecord> final;   // the last evaluation

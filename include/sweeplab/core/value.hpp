@@ -2,6 +2,7 @@
 // The value of one config key, typed by the key's schema entry.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -20,5 +21,12 @@ std::string to_text(const Value& value);
 
 // Compact text for trial ids and tables: 8, 0.001, 64x64.
 std::string to_short_text(const Value& value);
+
+// An exact, unambiguous text of a value for files sweeplab reads back itself (the trial index): doubles to the
+// last bit (inf and nan included), strings with their length, so that no character needs escaping and no
+// newline appears. encode_value(decode_value(text, type)) == text.
+std::string encode_value(const Value& value);
+// Throws std::invalid_argument when `text` is not an encoded value of `type`.
+Value decode_value(std::string_view text, ValueType type);
 
 }  // namespace sweeplab

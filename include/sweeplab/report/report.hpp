@@ -21,9 +21,10 @@ std::vector<PlotInfo> plot_kinds();  // in the order the report shows them
 
 struct ReportRequest {
   std::vector<std::string> plots;             // names from plot_kinds(); empty: every plot
-  std::function<bool(const Config&)> where;   // the trials to draw; empty: every trial
+  std::function<bool(const CompactConfig&)> where;  // the trials to draw; empty: every trial
   std::string where_text;                     // the filters as given, for titles ("lr=0.1, batch_size=64")
   std::string folder;                         // report.html and figures/ go here; empty: experiments/NAME
+  bool pending = false;                       // also the current config's trials not run yet (cells "not run")
 };
 
 // What makes a report differ from the plain `report NAME`; each part shows in the name of its folder.
@@ -32,6 +33,7 @@ struct ReportChoices {
   std::vector<std::string> where;      // --where filters, KEY=VALUE with the full key
   std::vector<std::string> plots;      // --plots, in any order (every plot: as none)
   std::string versus;                  // the second sweep of `report A B`
+  bool pending = false;                // --pending
 };
 
 // experiments/NAME for the plain report; else experiments/NAME/reports/SLUG, SLUG made of the choices

@@ -31,12 +31,11 @@ std::string target_column(const std::string& target);
 // metrics.jsonl (a diverged trial's last line, at the step it diverged, has a null loss).
 std::optional<EvalRecord> last_finite_record(const TrialState& trial);
 
-// One row per trial: trial_id, the swept keys (dotted names), status (as the sweep-state reader says:
-// pending, partial, running, completed, ...), in_current_config (false for a trial on disk that the
-// current config no longer has), batch_size, lr, temperature (lr / batch_size), steps, samples, epochs,
-// steps_x_lr, wall_time_s, final_* (of the last finite evaluation) and best_* metrics, steps_to_T /
-// samples_to_T per target T of the sweep, diverged_at_step.
-ExportTable export_trials(const ResolvedSweep& sweep, const std::vector<TrialState>& results);
+// One row per trial: trial_id (its folder), the swept keys (dotted names: the keys in which the trials differ),
+// status (as the sweep-state reader says: pending, partial, running, completed, ...), batch_size, lr, temperature
+// (lr / batch_size), steps, samples, epochs, steps_x_lr, wall_time_s, final_* (of the last finite evaluation) and
+// best_* metrics, steps_to_T / samples_to_T per target T of the current config, diverged_at_step.
+ExportTable export_trials(const SweepSpec& spec, const std::vector<TrialState>& results);
 
 struct MeanStderr {
   double mean = 0.0;
@@ -47,13 +46,13 @@ struct MeanStderr {
 // and 0.9646 is 0.9623.
 MeanStderr mean_stderr(const std::vector<double>& values);
 
-// Trials that differ only in training.seed, grouped (in sweep order; trials not in the current config
-// apart): the swept keys but the seed, in_current_config, n_seeds, n_completed, n_diverged, batch_size,
+// Trials that differ only in training.seed, grouped (in sweep order): the swept keys but the seed (budgets
+// included: trials run with different budgets are never averaged), n_seeds, n_completed, n_diverged, batch_size,
 // lr, temperature; M_mean and M_stderr of steps, samples, epochs, steps_x_lr, wall_time_s, final_* and
 // best_*, each over the seeds that have a value; per target T: n_reached_T and
 // steps_to_T_{mean,stderr}_over_reached, samples_to_T_{mean,stderr}_over_reached (over the seeds that
 // reached T only); diverged_at_step_{mean,stderr}_over_diverged.
-ExportTable aggregate_seeds(const ResolvedSweep& sweep, const ExportTable& trials);
+ExportTable aggregate_seeds(const SweepSpec& spec, const ExportTable& trials);
 
 std::string to_csv(const ExportTable& table);
 std::string to_jsonl(const ExportTable& table);

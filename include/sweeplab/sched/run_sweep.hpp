@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sweeplab/config/loader.hpp"
+#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/store/trial_files.hpp"
 #include "sweeplab/train/trainer.hpp"
 
@@ -24,7 +25,16 @@ struct RunOptions {
   std::size_t jobs = 1;       // worker processes (-j)
   std::size_t group_size = 0;  // most trials in one fused group (0: 64 on CPU, 4096 on CUDA)
   std::vector<std::size_t> only;  // the trials (indexes) to run, e.g. a Slurm array task's; empty: all
+  // Each trial's folder (sched/plan.hpp plan_sweep: the one that holds it, whatever its name); empty: their ids.
+  std::vector<std::string> folders;
+  // Keep the sweep's trial index (store/trial_index.hpp). Off in Slurm tasks: the index's file locks may not work on
+  // a cluster's filesystem, and the submit that sent them marked their trials to be read again.
+  bool index = true;
   RunContext context;
+
+  const std::string& folder(const ResolvedSweep& sweep, std::size_t index) const {
+    return index < folders.size() && !folders[index].empty() ? folders[index] : sweep.trials.at(index).id;
+  }
 };
 
 // How a worker process gets the same sweep as the scheduler: it loads it again from these.
@@ -36,14 +46,19 @@ struct SweepSource {
 };
 
 struct RunTotals {
-  int completed = 0, diverged = 0, failed = 0, interrupted = 0, skipped = 0, busy = 0;
-  std::map<std::size_t, std::string> states;  // trial index -> status, for trials trained now
+  int completed = 0, diverged = 0, failed = 0, interrupted = 0;  // trained now, and how it ended
+  int skipped = 0;    // recorded skipped now (sweep.prune)
+  int unchanged = 0;  // left as they were: done already, failed earlier (no --retry-failed), past the budget
+  int busy = 0;       // left to another process that trains them
+  std::map<std::size_t, TrialStatus> states;  // trial index -> status, for trials trained (or recorded) now
   std::map<std::size_t, EvalRecord> finals;   // trial index -> last evaluation, for trials trained now
   std::string storage_error;                  // the first write that failed (path: system error); the run stopped
 };
 
-// Trials in worker processes (SPEC section 6): all of them, or options.only. Trials that share the shape of their computation are cut
-// into fused groups (sweeplab/engine/fusion.hpp), spread over options.jobs workers. A worker is a fresh
+// Trials in worker processes: all of them, or options.only. Trials that share the shape of their computation are
+// cut into fused groups (plan.hpp form_groups), spread over options.jobs workers. Before any of them starts, the
+// trials are marked in the sweep's trial index as planned (their rows dirty), and each row is written again from
+// the trial's files as soon as it settles. A worker is a fresh
 // `trainer` process (fork + exec: a process that touched CUDA never forks a trainer, and only trainers
 // load LibTorch); it takes group after group, so start-up is paid per worker. A worker that aborts or
 // crashes fails only the trials of its group it had not finished (summary.json: the signal and the
@@ -66,28 +81,6 @@ RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const
 // process's exit code.
 int worker_main(const std::vector<std::string>& args, const GroupTrainer& train);
 
-// sweep.prune: above_divergence: why a trial above `diverged` (a trial of its line, with a smaller learning
-// rate, that diverged at `step`) is skipped: "optimizer.lr=0.5 diverged at step 12 (sweep.prune: above_divergence)".
-std::string pruned_because(const Config& diverged, std::int64_t step);
-
-// sweep.prune: above_divergence: for each line of trials (prune_line: the same config but for the learning
-// rate), the diverged trial with the smallest learning rate seen so far, and which trials it rules out. The
-// scheduler fills it as trials diverge; `run`'s plan from the summaries on disk.
-class DivergenceBoundary {
- public:
-  explicit DivergenceBoundary(const ResolvedSweep& sweep);
-  // Trial `index` of the sweep diverged at `step`.
-  void diverged(std::size_t index, std::int64_t step);
-  // Why the trial is skipped (pruned_because), or "" when no trial of its line with a smaller lr diverged.
-  std::string reason(std::size_t index) const;
-  const std::string& line(std::size_t index) const { return lines_.at(index); }
-
- private:
-  const ResolvedSweep& sweep_;
-  std::vector<std::string> lines_;                                        // trial index -> prune_line
-  std::map<std::string, std::pair<std::size_t, std::int64_t>> lowest_;  // line -> (diverged trial, its step)
-};
-
 // How the process that trained a trial died, for the trial.
 struct CrashReport {
   std::string error;
@@ -106,9 +99,6 @@ struct CrashReport {
 // whose summary says completed or diverged keeps it; one another process holds is left to it.
 TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const RunOptions& options,
                           const CrashReport& crash);
-
-// Optimizer steps the trial's budget asks for (0 when unknown, e.g. a CSV file not read yet).
-std::int64_t expected_steps(const Config& config);
 
 // "bs=8-1a2b3c4d  completed  train_loss=0.01 test_loss=0.02 test_acc=0.99  1.2s"
 std::string trial_line(const std::string& trial_id, const TrialOutcome& outcome);

@@ -13,7 +13,7 @@ std::string trial_dir(const std::string& experiments_dir, const std::string& swe
 
 // What summary.json says, in the parts the scheduler and `status` need.
 struct StoredSummary {
-  std::string status;  // completed, diverged, failed, interrupted, skipped; "unreadable" for a damaged file
+  TrialStatus status = TrialStatus::Completed;  // completed, diverged, failed, interrupted, skipped; unreadable: damaged
   std::int64_t steps = 0, epochs = 0, samples = 0;
   double wall_time_s = 0.0;
   std::vector<BestMetric> best;
