@@ -147,6 +147,30 @@ TEST(Resume, RaisingTheBudgetContinuesACompletedTrial) {
   EXPECT_EQ(summary_of(trial)["weights_digest"], summary_of(only_trial(dir, "whole"))["weights_digest"]);
 }
 
+// checkpoint.keep_final: false: a settled trial keeps no checkpoint, and a larger budget trains it again from
+// scratch, to the same result as a trial trained to that budget at once.
+TEST(Resume, ATrialThatKeptNoFinalCheckpointIsTrainedAgainWhenItsBudgetIsRaised) {
+  TempDir dir;
+  dir.write("configs/r.yaml", config_with("{name: sgd, lr: 0.05, momentum: 0.9}", "{name: constant}"));
+  ASSERT_EQ(testing::run_sweeplab(dir, "run r -o epochs=9 --experiments whole").code, 0);
+  ASSERT_EQ(testing::run_sweeplab(dir, "run r -o checkpoint.keep_final=false").code, 0);  // 6 epochs
+  const auto trial = only_trial(dir);
+  EXPECT_EQ(summary_of(trial)["status"], "completed");
+  EXPECT_FALSE(fs::exists(trial / "checkpoint.pt"));
+  EXPECT_FALSE(fs::exists(trial / "checkpoint.prev.pt"));
+  const auto dry = testing::run_sweeplab(dir, "run r -o epochs=9 --dry-run");
+  EXPECT_NE(dry.out.find("train again from scratch to 9 epochs (it was run with checkpoint.keep_final: false"),
+            std::string::npos)
+      << dry.out;
+  const auto again = testing::run_sweeplab(dir, "run r -o epochs=9");
+  ASSERT_EQ(again.code, 0) << again.out << again.err;
+  EXPECT_EQ(summary_of(trial)["resumed_from_step"], 0);
+  EXPECT_EQ(summary_of(trial)["epochs"], 9);
+  EXPECT_EQ(metric_values(trial), metric_values(only_trial(dir, "whole")));
+  EXPECT_EQ(summary_of(trial)["weights_digest"], summary_of(only_trial(dir, "whole"))["weights_digest"]);
+  EXPECT_TRUE(fs::exists(trial / "checkpoint.pt"));  // this run kept one (the YAML's default)
+}
+
 TEST(Resume, FreshStartsOver) {
   TempDir dir;
   dir.write("configs/r.yaml", config_with("{name: sgd, lr: 0.05}", "{name: constant}"));

@@ -282,6 +282,11 @@ std::vector<FieldSpec> make_schema() {
             "their time writing them; 0: every checkpoint.every; .inf: none. The last checkpoint and the one on "
             "interrupt are always written.",
             bookkeeping),
+      field("checkpoint.keep_final", &C::checkpoint, &CheckpointConfig::keep_final,
+            "Keep the final checkpoint of a completed or diverged trial (true), so that raising the budget continues "
+            "it. false: none is kept (about 26 KB a tiny trial, most of its disk); raising the budget then trains it "
+            "again from scratch. An interrupted or failed trial keeps its checkpoint either way.",
+            bookkeeping),
       field("stop.divergence_loss", &C::stop, &StopConfig::divergence_loss, or_infinity(above(0)),
             "A training loss above this (or not finite) ends the trial as diverged; .inf: only non-finite."),
       field("stop.on_target", &C::stop, &StopConfig::on_target,

@@ -18,9 +18,8 @@ namespace {
   throw StorageError("cannot " + what + " " + path + ": " + std::strerror(errno));
 }
 
-}  // namespace
-
-void write_synced_and_close(int fd, const std::string& path, const std::string& content, const std::string& named) {
+// Writes `content` to `fd`, flushes it to disk when `sync`, closes it; on a failure removes `path`.
+void write_and_close(int fd, const std::string& path, const std::string& content, const std::string& named, bool sync) {
   for (std::size_t written = 0; written < content.size();) {
     const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
     if (n < 0 && errno == EINTR) continue;
@@ -33,7 +32,7 @@ void write_synced_and_close(int fd, const std::string& path, const std::string& 
     }
     written += std::size_t(n);
   }
-  const int flushed = ::fsync(fd) == 0 ? 0 : errno;
+  const int flushed = !sync || ::fsync(fd) == 0 ? 0 : errno;
   const int closed = ::close(fd) == 0 ? 0 : errno;  // closed whatever fsync said: no descriptor leaks
   if (flushed != 0 || closed != 0) {
     ::unlink(path.c_str());
@@ -42,7 +41,13 @@ void write_synced_and_close(int fd, const std::string& path, const std::string& 
   }
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
+}  // namespace
+
+void write_synced_and_close(int fd, const std::string& path, const std::string& content, const std::string& named) {
+  write_and_close(fd, path, content, named, /*sync=*/true);
+}
+
+void write_file_atomic(const std::string& path, const std::string& content, bool durable) {
   const fs::path target(path);
   const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
   // A name of its own in the target's folder (rename is atomic only within one file system): processes
@@ -51,13 +56,14 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
   if (fd < 0) storage_error("write", path);
   ::fchmod(fd, 0644);
-  write_synced_and_close(fd, temporary, content, path);
+  write_and_close(fd, temporary, content, path, durable);
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     const int saved = errno;
     ::unlink(temporary.c_str());
     errno = saved;
     storage_error("rename onto", path);
   }
+  if (!durable) return;
   const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);

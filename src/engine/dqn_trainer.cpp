@@ -279,7 +279,7 @@ class DqnTrial {
     if (config_.stop.on_target && tracker_->all_targets_reached()) {
       outcome_.stopped_at_target = true;
       active_ = false;
-      save_checkpoint();
+      if (config_.checkpoint.keep_final) save_checkpoint();
     }
   }
 
@@ -477,7 +477,10 @@ class DqnTrial {
 
   void finish() {
     const bool trained_now = step_ > outcome_.resumed_from_step;
-    const bool keep_going = outcome_.status == TrialStatus::Completed || outcome_.status == TrialStatus::Interrupted;
+    // As a group trainer's trial: checkpointed to continue (a larger budget, unless checkpoint.keep_final is false) or
+    // to resume.
+    const bool keep_going = outcome_.status == TrialStatus::Interrupted ||
+                            (outcome_.status == TrialStatus::Completed && config_.checkpoint.keep_final);
     if (trained_now && keep_going && !checkpointed_here_ && !outcome_.stopped_at_target) save_checkpoint();
     outcome_.final = last_;
     outcome_.best = tracker_->best();

@@ -606,7 +606,7 @@ class GroupRun {
       if (trial.config->stop.on_target && trial.tracker->all_targets_reached()) {
         trial.outcome.stopped_at_target = true;
         trial.active = false;
-        save_checkpoint(trial);
+        if (trial.config->checkpoint.keep_final) save_checkpoint(trial);
       }
     }
   }
@@ -660,7 +660,10 @@ class GroupRun {
       return;
     }
     const bool trained_now = trial.step > outcome.resumed_from_step;
-    const bool keep_going = outcome.status == TrialStatus::Completed || outcome.status == TrialStatus::Interrupted;
+    // A completed trial's checkpoint lets a larger budget continue it (unless checkpoint.keep_final says no one will);
+    // an interrupted one's lets the next run resume it.
+    const bool keep_going = outcome.status == TrialStatus::Interrupted ||
+                            (outcome.status == TrialStatus::Completed && trial.config->checkpoint.keep_final);
     if (trained_now && keep_going && !trial.checkpointed_here && !outcome.stopped_at_target) save_checkpoint(trial);
     outcome.final = trial.last;
     outcome.best = trial.tracker->best();

@@ -60,6 +60,11 @@ Decision decide(const TrialState& trial, const Config& planned, const PlanOption
       const std::string damaged =
           trial.unreadable_lines > 0 ? "metrics.jsonl (" + lines_text(trial.unreadable_lines) + ")" : "";
       if (status == TrialStatus::Completed && trial.summary && budget_raised(*trial.summary, planned)) {
+        static const std::size_t keep_final = field_index("checkpoint.keep_final");
+        if (!std::get<bool>(trial.config.get(keep_final))) {
+          return take(Action::Retrain, "train again from scratch to " + budget_text(planned) + " (it was run with "
+                                       "checkpoint.keep_final: false and kept no checkpoint to continue from)");
+        }
         return take(Action::Extend, "extend from " + done_text(*trial.summary, planned) + " to " + budget_text(planned) +
                                         (damaged.empty() ? "" : ", repairing " + damaged));
       }

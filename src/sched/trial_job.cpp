@@ -107,6 +107,7 @@ struct Prepared {
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<FileSink> sink;
   std::string folder;
+  std::string decision;  // what was decided, for trial.log, when it is not plain (train, resume)
   bool own_config = false;
   CheckpointOptions checkpoints;
   std::vector<std::string> warnings;  // about its files, found before training
@@ -147,8 +148,10 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
     const PlanOptions plan{false, options.retry_failed};  // --fresh: removed above
     TrialState now = files_now(prepared.dir, trial, false);
     Decision decision = decide(now, planned, plan);
-    if (decision.action == Action::Repair || now.status == TrialStatus::Partial || now.status == TrialStatus::Interrupted) {
-      now = files_now(prepared.dir, trial, true);  // the budget and config it was run with
+    // The config it was run with matters to a repair, and to a trial already past the budget asked for now.
+    const std::int64_t budget = expected_steps(planned);
+    if (decision.action == Action::Repair || (budget > 0 && now.steps_done() > budget)) {
+      now = files_now(prepared.dir, trial, true);
       decision = decide(now, planned, plan);
     }
     if (now.summary && now.summary->status == TrialStatus::Unreadable) {
@@ -162,13 +165,18 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
       result.message = decision.why;
       return std::nullopt;
     }
+    // It kept no checkpoint to continue from: its old files go, and it trains from the start.
+    if (decision.action == Action::Retrain) remove_results(prepared.dir);
+    if (decision.action != Action::Train && decision.action != Action::Resume) prepared.decision = decision.text;
     // A repair rebuilds what the trial was run with: its own config and budget, not the sweep's now.
     prepared.own_config = decision.action == Action::Repair;
     prepared.config = std::make_unique<Config>(prepared.own_config ? now.config.expand() : planned);
     prepared.checkpoints = {(prepared.dir / "checkpoint.pt").string(), prepared.config->checkpoint.every,
                             prepared.config->checkpoint.min_interval_s};
     try {
-      write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(*prepared.config));
+      // Not waited for on disk: after a power loss an empty config.yaml reads as the sweep's config, and the next
+      // run writes it again.
+      write_file_atomic((prepared.dir / "config.yaml").string(), to_yaml(*prepared.config), /*durable=*/false);
       prepared.log = trial_log(folder, prepared.dir);
     } catch (const std::exception& e) {  // StorageError, or spdlog's for trial.log: the trial is not started
       result.kind = TrialResult::Kind::Trained;
@@ -182,6 +190,7 @@ std::optional<Prepared> prepare(const ResolvedSweep& sweep, std::size_t index, c
     prepared.log = std::make_shared<spdlog::logger>(folder, std::make_shared<spdlog::sinks::null_sink_st>());
   }
   prepared.log->info("trial {} of sweep {} starts (pid {})", folder, sweep.spec.name, ::getpid());
+  if (!prepared.decision.empty()) prepared.log->info("{}", prepared.decision);
   prepared.sink = std::make_unique<FileSink>(index, options.save ? prepared.dir : fs::path(), prepared.log, events);
   return prepared;
 }
@@ -214,6 +223,12 @@ void conclude(const ResolvedSweep& sweep, const Prepared& prepared, const RunOpt
       outcome.status = TrialStatus::Interrupted;
       outcome.storage_error = e.what();
     }
+  }
+  // checkpoint.keep_final: false: a result that stays keeps no checkpoint (the periodic ones go too), once its
+  // summary is on disk.
+  if (outcome.storage_error.empty() && has_result(outcome.status) && !prepared.config->checkpoint.keep_final) {
+    std::error_code ec;
+    for (const char* name : {"checkpoint.pt", "checkpoint.prev.pt"}) fs::remove(prepared.dir / name, ec);
   }
   prepared.log->info("trial ends: {}", trial_line(id, outcome));
   if (!outcome.storage_error.empty()) prepared.log->error("stopped: {}", outcome.storage_error);

@@ -258,7 +258,10 @@ MetricsContinuation continue_metrics(const std::string& path, std::int64_t step,
   }
   std::string text;
   for (const auto& line : kept_texts) text += line + "\n";
-  write_file_atomic(path, text);
+  // Rewritten only when it changes (a new trial has no file at all: nothing to write).
+  std::ifstream current(path, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(current)), std::istreambuf_iterator<char>());
+  if (before != text) write_file_atomic(path, text);
   if (!damaged_before.empty()) {
     repaired += std::string(repaired.empty() ? "" : "; ") + line_list(damaged_before) + " unreadable and no record (dropped)";
   }

@@ -141,6 +141,7 @@ struct RlConfig {
 struct CheckpointConfig {
   std::int64_t every = 25;              // in budget units; 0 = only at the end and on interrupt
   double min_interval_s = 10.0;         // a periodic checkpoint waits until this much time passed since the last
+  bool keep_final = true;               // false: a settled trial keeps no checkpoint (extending it trains it again)
   void validate() const;
 };
 

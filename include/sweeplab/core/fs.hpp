@@ -15,7 +15,9 @@ class StorageError : public std::runtime_error {
 // Writes `content` to a temporary file of its own in the same folder (.NAME.tmp-XXXXXX), fsyncs it, renames
 // it over `path`, fsyncs the folder. A crash at any point leaves either the old file or the new one (and
 // perhaps a hidden temporary); concurrent writers never share a temporary. Throws StorageError.
-void write_file_atomic(const std::string& path, const std::string& content);
+// Not `durable`: readers still see the old file or the new one whole, but nothing waits for the disk, so after a
+// power loss the file may be empty (for files the next run writes again anyway, like a trial's config.yaml).
+void write_file_atomic(const std::string& path, const std::string& content, bool durable = true);
 
 // Writes `content` to the open descriptor `fd` of the file at `path`, flushes it to disk and closes it,
 // whatever happens. On a failure removes `path` and throws StorageError naming `named`, the file it was

@@ -16,6 +16,7 @@ enum class Action {
   Train,          // nothing on disk (or --fresh): from scratch
   Resume,         // partial or interrupted: from its checkpoint
   Extend,         // completed, and the budget asked for now is larger: from its final checkpoint
+  Retrain,        // completed, the budget is larger, but it kept no final checkpoint: again from scratch
   Repair,         // settled, but a file of it is damaged: from its checkpoint, with the config it was run with
   Retry,          // failed earlier, --retry-failed: again
   RecordSkipped,  // sweep.prune rules it out: summary.json says skipped and why
@@ -30,8 +31,8 @@ struct Decision {
   // The scheduler takes the trial (a worker trains it, finds it busy, or the scheduler records it skipped).
   bool taken() const { return action != Action::Skip; }
   bool trains() const {
-    return action == Action::Train || action == Action::Resume || action == Action::Extend || action == Action::Repair ||
-           action == Action::Retry;
+    return action == Action::Train || action == Action::Resume || action == Action::Extend || action == Action::Retrain ||
+           action == Action::Repair || action == Action::Retry;
   }
 };
 
