@@ -115,6 +115,31 @@ TEST(Run, ATrialThatThrowsIsRecordedFailedAndTheOthersRun) {
   }
 }
 
+// The system refuses a worker process its pipes (few open files allowed): the run stops with exit code 4 and a line
+// that says so, no trial is failed for it, and nothing hangs; with enough files it runs.
+TEST(Run, AWorkerTheSystemCannotStartStopsTheRunWithoutFailingATrial) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 100}\ntraining: {epochs: 1}\nsweep: {grid: {training.batch_size: [8, 16]}}\n");
+  int refused = 0, ran = 0;
+  for (int files = 8; files <= 28; ++files) {
+    SCOPED_TRACE(files);
+    std::filesystem::remove_all(dir.path() / "experiments");
+    const auto result = testing::run_sweeplab_with(dir, "run s -q -j 2", "ulimit -n " + std::to_string(files) + "; timeout 120");
+    if (result.code == 2 && result.err.empty()) continue;  // too few for the shell itself to redirect its output
+    ASSERT_TRUE(result.code == 0 || result.code == 4) << result.code << "\n" << result.out << result.err;
+    ran += result.code == 0;
+    if (result.code == 4) {
+      ++refused;
+      EXPECT_NE(result.err.find("lower -j"), std::string::npos) << result.err;
+      EXPECT_EQ(result.err.find("storage error"), std::string::npos) << result.err;
+      EXPECT_EQ(result.err.find("internal error"), std::string::npos) << result.err;
+      EXPECT_EQ(result.out.find("failed"), result.out.find(" 0 failed")) << result.out;
+    }
+  }
+  EXPECT_GT(refused, 0) << "no limit refused a worker: the test tested nothing";
+  EXPECT_GT(ran, 0);
+}
+
 struct BadData {
   std::string name;
   std::string csv;  // content of data.csv; empty: no file

@@ -190,6 +190,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   } catch (const StorageError& e) {
     err << "sweeplab: storage error: " << e.what() << "; state is safe; rerun to resume\n";
     return 3;
+  } catch (const SystemError& e) {
+    err << "sweeplab: " << e.what() << "; the trials that started have checkpointed; rerun to resume\n";
+    return 4;
   } catch (const std::exception& e) {
     err << "sweeplab: internal error (please report it): " << e.what() << "\n";
     return 4;

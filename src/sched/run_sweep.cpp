@@ -193,6 +193,7 @@ struct Worker {
   std::string event_buffer, stderr_tail;
   std::set<std::size_t> current;             // the trials of its group not yet done
   bool events_open = true, errors_open = true;
+  bool spoke = false;                        // it sent an event: it started as a worker
 };
 
 // "SIGKILL" for a worker killed by a signal; "" when it exited.
@@ -210,13 +211,10 @@ std::string signal_text(int status) {
   return "exit code " + std::to_string(WEXITSTATUS(status));
 }
 
-// Moves `from` to descriptor `to` in a child about to exec (not close-on-exec there).
-void place_descriptor(int from, int to) {
-  if (from == to) {
-    ::fcntl(to, F_SETFD, 0);
-  } else {
-    ::dup2(from, to);
-  }
+// Moves `from` to descriptor `to` in a child about to exec (not close-on-exec there); false when it cannot.
+bool place_descriptor(int from, int to) {
+  if (from < 0) return false;
+  return from == to ? ::fcntl(to, F_SETFD, 0) == 0 : ::dup2(from, to) == to;
 }
 
 class Scheduler {
@@ -334,7 +332,8 @@ class Scheduler {
   void spawn() {
     int tasks[2], events[2], errors[2];
     if (::pipe2(tasks, O_CLOEXEC) != 0 || ::pipe2(events, O_CLOEXEC) != 0 || ::pipe2(errors, O_CLOEXEC) != 0) {
-      throw StorageError(std::string("cannot create pipes for a worker: ") + std::strerror(errno));
+      throw SystemError(std::string("cannot create pipes for a worker process: ") + std::strerror(errno) +
+                        " (too many open files? lower -j)");
     }
     std::vector<std::string> words = {trainer_};
     words.insert(words.end(), worker_args_.begin(), worker_args_.end());
@@ -351,14 +350,22 @@ class Scheduler {
     sigprocmask(SIG_BLOCK, &stops, &before);
     const pid_t pid = ::fork();
     if (pid != 0) sigprocmask(SIG_SETMASK, &before, nullptr);
-    if (pid < 0) throw StorageError(std::string("cannot start a worker process: ") + std::strerror(errno));
+    if (pid < 0) {
+      throw SystemError(std::string("cannot start a worker process: ") + std::strerror(errno) +
+                        " (the system's limit on processes? lower -j)");
+    }
     if (pid == 0) {
       // Out of the way of 2, 3 and 4 first, then into place; every other descriptor closes on exec.
       const int task_end = ::fcntl(tasks[0], F_DUPFD_CLOEXEC, 10), event_end = ::fcntl(events[1], F_DUPFD_CLOEXEC, 10),
                 error_end = ::fcntl(errors[1], F_DUPFD_CLOEXEC, 10);
-      place_descriptor(error_end, STDERR_FILENO);
-      place_descriptor(task_end, kTaskFd);
-      place_descriptor(event_end, kEventFd);
+      if (task_end < 0 || event_end < 0 || error_end < 0 || !place_descriptor(error_end, STDERR_FILENO) ||
+          !place_descriptor(task_end, kTaskFd) || !place_descriptor(event_end, kEventFd)) {
+        // A worker without its pipes would wait for groups that never come: it says why and exits instead.
+        const std::string message = std::string("sweeplab: cannot give a worker process its pipes: ") +
+                                    std::strerror(errno) + " (too many open files? lower -j)\n";
+        (void)!::write(error_end >= 0 ? error_end : STDERR_FILENO, message.data(), message.size());
+        ::_exit(127);
+      }
       prctl(PR_SET_PDEATHSIG, SIGTERM);  // the scheduler died: checkpoint and stop
       // Ctrl-C reaches the scheduler, which tells the workers with SIGTERM (ignoring survives exec). SIGTERM
       // stays blocked (the mask survives exec too) until the worker has its handler: a Ctrl-C while LibTorch
@@ -557,6 +564,7 @@ class Scheduler {
         worker.events_open = false;
         continue;
       }
+      worker.spoke = true;
       worker.event_buffer.append(chunk, std::size_t(n));
       for (auto newline = worker.event_buffer.find('\n'); newline != std::string::npos;
            newline = worker.event_buffer.find('\n')) {
@@ -630,6 +638,18 @@ class Scheduler {
       if (it->tasks >= 0) ::close(it->tasks);
       ::close(it->events);
       ::close(it->errors);
+      // It could not even become a worker (no pipes, no trainer program): the system's trouble, not its trials'.
+      // The run stops with that line; its trials stay as they are, for the next run.
+      if (!it->spoke && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        std::string tail = it->stderr_tail;
+        while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+        workers_.erase(it);
+        stop_all();
+        const std::string said = tail.substr(tail.rfind('\n') + 1);
+        throw SystemError(said.rfind("sweeplab: ", 0) == 0 ? said.substr(10)
+                          : said.empty() ? std::string("a worker process could not start (exit code 127; why, above)")
+                                         : "a worker process could not start: " + said);
+      }
       // A worker that left cleanly (it was told to stop) never started what was sent after: that goes back.
       const bool left_cleanly = WIFEXITED(status) && WEXITSTATUS(status) == 0;
       if (left_cleanly && !it->current.empty()) {
