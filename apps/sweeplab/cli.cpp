@@ -94,7 +94,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       "  1    a selected trial is failed at the end (also one that failed earlier; run --retry-failed)\n"
       "  2    bad usage, config, override or experiments path; nothing was run or written\n"
       "  3    storage error during a run (disk full, I/O error); state is safe; rerun to resume\n"
-      "  4    internal error (a bug: please report it)\n"
+      "  4    the system refused a worker process or its pipes (lower -j), or an internal error (a bug: please report it)\n"
       "  130  interrupted; running trials saved a checkpoint; rerun to resume");
   GlobalOptions global;
   app.add_option("--configs", global.configs_dir, "Folder of named sweeps (NAME.yaml)")->capture_default_str();
