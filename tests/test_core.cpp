@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <stdexcept>
 
 #include "sweeplab/core/hash.hpp"
 #include "sweeplab/core/table.hpp"
@@ -54,6 +56,54 @@ TEST(ShortHash, IsEightHexDigitsAndDependsOnEveryByte) {
   EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
   EXPECT_EQ(a, short_hash("optimizer.lr=0.001\n"));
   EXPECT_NE(a, short_hash("optimizer.lr=0.002\n"));
+}
+
+TEST(EncodedValue, ReadsBackToTheSameValueWhateverItHolds) {
+  const std::vector<std::pair<Value, ValueType>> values = {
+      {Value(true), ValueType::Bool},
+      {Value(std::int64_t{-42}), ValueType::Int},
+      {Value(0.1), ValueType::Double},
+      {Value(std::numeric_limits<double>::infinity()), ValueType::Double},
+      {Value(std::string("a; b:\n c")), ValueType::String},
+      {Value(std::string()), ValueType::String},
+      {Value(std::vector<std::int64_t>{64, 64}), ValueType::IntList},
+      {Value(std::vector<double>{}), ValueType::DoubleList},
+      {Value(std::vector<double>{1e-300, -2.5}), ValueType::DoubleList},
+      {Value(std::vector<std::string>{"x;y", "", "z"}), ValueType::StringList},
+  };
+  for (const auto& [value, type] : values) {
+    const std::string text = encode_value(value);
+    EXPECT_EQ(text.find('\n'), std::string::npos) << text;
+    EXPECT_EQ(decode_value(text, type), value) << text;
+    EXPECT_EQ(encode_value(decode_value(text, type)), text);
+  }
+  EXPECT_NE(encode_value(Value(std::vector<std::string>{"a;b"})), encode_value(Value(std::vector<std::string>{"a", "b"})));
+  for (const std::string bad : {"", "i:", "i:1x", "d:abc", "b:2", "s:5:abc", "L:i:1;", "x:1"}) {
+    EXPECT_THROW(decode_value(bad, bad.rfind("L", 0) == 0 ? ValueType::IntList : bad[0] == 'd' ? ValueType::Double
+                                                         : bad[0] == 'b'          ? ValueType::Bool
+                                                         : bad[0] == 's'          ? ValueType::String
+                                                                                  : ValueType::Int),
+                 std::invalid_argument)
+        << bad;
+  }
+}
+
+TEST(TrialHash, IsTheXxh64OfTheTextWhetherWholeOrStreamedAndReadsBackFromHex) {
+  const std::string text = "sweeplab-trial-v1\ntraining.batch_size=8\n";
+  const TrialHash whole = TrialHash::of(text);
+  EXPECT_EQ(whole.hex(), full_hash(text));
+  EXPECT_EQ(whole.short_hex(), short_hash(text));
+  HashStream stream;
+  stream.add("sweeplab-trial-v1\n");
+  stream.add("training.batch_size=");
+  stream.add("8\n");
+  EXPECT_EQ(stream.finish(), whole);
+  stream.start();
+  stream.add(text);
+  EXPECT_EQ(stream.finish(), whole);
+  EXPECT_EQ(TrialHash::parse(whole.hex()), whole);
+  EXPECT_FALSE(TrialHash::parse(whole.short_hex()));
+  EXPECT_FALSE(TrialHash::parse("zz" + whole.hex().substr(2)));
 }
 
 TEST(Table, PadsColumnsToTheWidestCell) {

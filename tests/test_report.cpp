@@ -250,11 +250,12 @@ TEST(Statistics, MeansAreCorrectlyRoundedAndWrittenInShortestForm) {
     trials[i].config = sweep.trials[i].config;
     trials[i].has_files = true;
     trials[i].status = TrialStatus::Completed;
-    trials[i].summary = StoredSummary{};
-    trials[i].summary->status = TrialStatus::Completed;
-    trials[i].summary->final = EvalRecord{};
-    trials[i].summary->final->test_acc = i == 0 ? 0.96 : 0.9646;
-    trials[i].summary->final->train_loss = i == 0 ? 0.1 : 0.2;
+    StoredSummary summary;
+    summary.status = TrialStatus::Completed;
+    summary.final = EvalRecord{};
+    summary.final->test_acc = i == 0 ? 0.96 : 0.9646;
+    summary.final->train_loss = i == 0 ? 0.1 : 0.2;
+    trials[i].summary = std::make_shared<const StoredSummary>(summary);
   }
   const auto table = aggregate_seeds(sweep.spec, export_trials(sweep.spec, trials));
   const auto csv = parse_csv(to_csv(table));

@@ -317,7 +317,7 @@ TEST_F(SlurmCluster, WaitingOutlastsAQueueThatDoesNotAnswerForAWhile) {
   EXPECT_NE(waited.err.find("squeue failed: squeue: error: Socket timed out on send/recv operation; asking again every 1 s"),
             std::string::npos) << waited.err;
   EXPECT_EQ(std::count(waited.err.begin(), waited.err.end(), '\n'), 1) << waited.err;
-  EXPECT_NE(waited.out.find("1 trials: 1 completed"), std::string::npos) << waited.out;
+  EXPECT_NE(waited.out.find("1 trial: 1 completed"), std::string::npos) << waited.out;
 }
 
 TEST_F(SlurmCluster, CancelLeavesNoJobBehind) {

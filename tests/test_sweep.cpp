@@ -185,6 +185,48 @@ TEST(TrialId, ChangesWhenAnyValueThatAffectsTrainingChanges) {
   }
 }
 
+// A sweep's trials are hashed from their compact configs in a stream: the same hash as the canonical text of each
+// whole config, and an id that ends with its first 8 hex digits.
+TEST(TrialId, EachTrialsHashIsThatOfItsWholeConfigsCanonicalText) {
+  for (const std::string name : {"two-axes", "generators-a", "generators-b", "lists-and-seeds"}) {
+    const auto sweep = load_sweep(kGolden, name);
+    ASSERT_FALSE(sweep.trials.empty()) << name;
+    for (const auto& trial : sweep.trials) {
+      const Config whole = trial.config.expand();
+      EXPECT_EQ(trial.hash, TrialHash::of(canonical_text(whole))) << trial.id;
+      EXPECT_EQ(trial.config, CompactConfig::of(whole)) << trial.id;
+      EXPECT_EQ(trial.id.substr(trial.id.size() - 8), trial.hash.short_hex()) << trial.id;
+    }
+  }
+}
+
+TEST(CompactConfig, HoldsOnlyWhatDiffersFromTheDefaultsAndReadsBackFromItsText) {
+  EXPECT_TRUE(CompactConfig::of(Config{}).entries().empty());
+  Config config;
+  config.training.batch_size = 8;
+  config.model.hidden = {128, 128};
+  config.task.name = "sine2";
+  config.optimizer.lr = 0.03;
+  const CompactConfig compact = CompactConfig::of(config);
+  EXPECT_EQ(compact.entries().size(), 4u);
+  EXPECT_EQ(std::get<std::int64_t>(compact.get("training.batch_size")), 8);
+  EXPECT_EQ(std::get<std::int64_t>(compact.get("training.epochs")), Config{}.training.epochs);  // a default
+  EXPECT_EQ(compact.expand().model.hidden, config.model.hidden);
+  EXPECT_EQ(CompactConfig::parse(compact.serialize()), compact);
+  EXPECT_EQ(compact.canonical_text(), canonical_text(config));
+  // Setting a key back to its default removes its entry; equal configs have equal entries.
+  CompactConfig other = compact;
+  other.set(field_index("training.batch_size"), Value(Config{}.training.batch_size));
+  EXPECT_EQ(other.entries().size(), 3u);
+  other.set(field_index("training.batch_size"), Value(std::int64_t{8}));
+  EXPECT_EQ(other, compact);
+  EXPECT_EQ(compact.without(field_index("optimizer.lr")).entries().size(), 3u);
+  for (const std::string bad : {"nosuch.key i:1\n", "training.batch_size\n", "training.batch_size d:1.5\n",
+                                "training.batch_size i:8\ntraining.batch_size i:9\n"}) {
+    EXPECT_THROW(CompactConfig::parse(bad), std::invalid_argument) << bad;
+  }
+}
+
 TEST(TrialId, ShowOutputLoadsBackToTheSameTrials) {
   TempDir dir;
   for (const std::string name : {"two-axes", "generators-a", "generators-b", "lists-and-seeds"}) {

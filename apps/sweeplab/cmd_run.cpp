@@ -208,7 +208,7 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
         trial.status = totals.states.count(i) ? totals.states.at(i) : TrialStatus::Pending;
         trial.summary.reset();
         trial.last_record.reset();
-        if (totals.finals.count(i)) trial.last_record = std::make_unique<EvalRecord>(totals.finals.at(i));
+        if (totals.finals.count(i)) trial.last_record = std::make_shared<const EvalRecord>(totals.finals.at(i));
       }
     }
     if (after.trials.size() <= kLargestTable) {

@@ -22,7 +22,7 @@ struct Entry {
 
 class Pool {
  public:
-  Pool() {
+  Pool() : ids_(schema().size()) {
     const Config defaults;
     for (const auto& spec : schema()) {
       default_values_.push_back(spec.get(defaults));
@@ -37,17 +37,17 @@ class Pool {
     return intern_encoded(field, std::move(encoded), &value);
   }
   std::uint32_t intern_encoded(std::size_t field, std::string encoded, const Value* value = nullptr) {
-    std::string key = std::to_string(field) + ' ' + encoded;
-    if (const auto found = ids_.find(key); found != ids_.end()) return found->second;
+    auto& ids = ids_[field];
+    if (const auto found = ids.find(encoded); found != ids.end()) return found->second;
     Entry entry;
     entry.field = field;
     entry.value = value ? *value : decode_value(encoded, schema()[field].type);
     entry.text = to_text(entry.value);
-    entry.encoded = std::move(encoded);
+    entry.encoded = encoded;
     // The default is no entry at all: configs that differ only in how a default was written are equal.
     const std::uint32_t id = entry.text == default_texts_[field] ? kDefault : std::uint32_t(entries_.size());
     if (id != kDefault) entries_.push_back(std::move(entry));
-    ids_.emplace(std::move(key), id);
+    ids.emplace(std::move(encoded), id);
     return id;
   }
   const Entry& entry(std::uint32_t id) const { return entries_[id]; }
@@ -56,14 +56,14 @@ class Pool {
 
  private:
   std::deque<Entry> entries_;
-  std::unordered_map<std::string, std::uint32_t> ids_;
+  std::vector<std::unordered_map<std::string, std::uint32_t>> ids_;  // by field: encoded value -> id
   std::vector<Value> default_values_;
   std::vector<std::string> default_texts_;
 };
 
 Pool& pool() {
-  static Pool instance;
-  return instance;
+  static Pool* const instance = new Pool;  // never destroyed: a process's last 100 000 entries need no freeing
+  return *instance;
 }
 
 std::size_t checked_field(std::size_t field) {
@@ -122,8 +122,14 @@ const std::string& CompactConfig::text(std::size_t field) const {
 
 bool CompactConfig::is_default(std::size_t field) const { return find_entry(entries_, checked_field(field)) == entries_.end(); }
 
-void CompactConfig::set(std::size_t field, const Value& value) {
-  const std::uint32_t id = pool().intern(checked_field(field), value);
+void CompactConfig::set(std::size_t field, const Value& value) { set_entry(field, intern_value(field, value)); }
+
+std::uint32_t CompactConfig::intern_value(std::size_t field, const Value& value) {
+  return pool().intern(checked_field(field), value);
+}
+
+void CompactConfig::set_entry(std::size_t field, std::uint32_t id) {
+  checked_field(field);
   const auto at = std::lower_bound(entries_.begin(), entries_.end(), field,
                                    [](std::uint32_t e, std::size_t f) { return pool().entry(e).field < f; });
   const bool present = at != entries_.end() && pool().entry(*at).field == field;
@@ -199,6 +205,12 @@ std::size_t CompactConfig::entry_field(std::uint32_t entry) { return pool().entr
 
 const std::string& CompactConfig::entry_encoded(std::uint32_t entry) { return pool().entry(entry).encoded; }
 
+CompactConfig CompactConfig::from_ordered_entries(std::vector<std::uint32_t> entries) {
+  CompactConfig compact;
+  compact.entries_ = std::move(entries);
+  return compact;
+}
+
 CompactConfig CompactConfig::from_entries(std::vector<std::uint32_t> entries) {
   CompactConfig compact;
   entries.erase(std::remove(entries.begin(), entries.end(), kDefaultEntry), entries.end());
@@ -210,6 +222,39 @@ CompactConfig CompactConfig::from_entries(std::vector<std::uint32_t> entries) {
   if (twice != entries.end()) throw std::invalid_argument("key " + schema()[pool().entry(*twice).field].key + " twice");
   compact.entries_ = std::move(entries);
   return compact;
+}
+
+CanonicalHasher::CanonicalHasher(const CompactConfig& base, const std::vector<std::size_t>& varying) {
+  const auto& fields = schema();
+  std::string text = kCanonicalTextHeader;
+  for (std::size_t field = 0; field < fields.size(); ++field) {
+    if (!fields[field].affects_training) continue;
+    if (std::find(varying.begin(), varying.end(), field) != varying.end()) {
+      fixed_.push_back(std::move(text));
+      text.clear();
+      fields_.push_back(field);
+      continue;
+    }
+    if (!fields[field].hashed_at_default && base.is_default(field)) continue;
+    text += fields[field].key + "=" + base.text(field) + "\n";
+  }
+  fixed_.push_back(std::move(text));
+}
+
+TrialHash CanonicalHasher::hash(const CompactConfig& config) {
+  const auto& fields = schema();
+  stream_.start();
+  for (std::size_t k = 0; k < fields_.size(); ++k) {
+    stream_.add(fixed_[k]);
+    const std::size_t field = fields_[k];
+    if (!fields[field].hashed_at_default && config.is_default(field)) continue;
+    stream_.add(fields[field].key);
+    stream_.add("=");
+    stream_.add(config.text(field));
+    stream_.add("\n");
+  }
+  stream_.add(fixed_.back());
+  return stream_.finish();
 }
 
 }  // namespace sweeplab

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <new>
 
 namespace sweeplab {
 
@@ -30,5 +31,18 @@ std::string TrialHash::hex() const {
 }
 
 std::string TrialHash::short_hex() const { return hex().substr(0, 8); }
+
+HashStream::HashStream() : state_(XXH64_createState()) {
+  if (!state_) throw std::bad_alloc();
+  start();
+}
+
+HashStream::~HashStream() { XXH64_freeState(static_cast<XXH64_state_t*>(state_)); }
+
+void HashStream::start() { XXH64_reset(static_cast<XXH64_state_t*>(state_), 0); }
+
+void HashStream::add(std::string_view piece) { XXH64_update(static_cast<XXH64_state_t*>(state_), piece.data(), piece.size()); }
+
+TrialHash HashStream::finish() const { return TrialHash{XXH64_digest(static_cast<const XXH64_state_t*>(state_))}; }
 
 }  // namespace sweeplab

@@ -10,14 +10,16 @@ std::string Table::str() const {
     widths.resize(std::max(widths.size(), row.size()), 0);
     for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
   }
+  std::size_t width = 1;
+  for (const auto w : widths) width += w + 2;
   std::string out;
+  out.reserve(width * rows_.size());
   for (const auto& row : rows_) {
-    std::string line;
     for (std::size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
+      out += row[c];
+      if (c + 1 < row.size()) out.append(widths[c] - row[c].size() + 2, ' ');
     }
-    out += line + "\n";
+    out += '\n';
   }
   return out;
 }

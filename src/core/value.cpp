@@ -84,7 +84,17 @@ void encode_item(std::string& out, double v) {
   out += "d:";
   out.append(buffer, written.ptr);
 }
-void encode_item(std::string& out, const std::string& v) { out += "s:" + std::to_string(v.size()) + ":" + v; }
+// A string's bytes with '%' and the line breaks written as %25, %0A, %0D: no encoded value holds a line break.
+void encode_item(std::string& out, const std::string& v) {
+  std::string escaped;
+  for (const char c : v) {
+    if (c == '%') escaped += "%25";
+    else if (c == '\n') escaped += "%0A";
+    else if (c == '\r') escaped += "%0D";
+    else escaped += c;
+  }
+  out += "s:" + std::to_string(escaped.size()) + ":" + escaped;
+}
 
 [[noreturn]] void bad_encoding(std::string_view text) {
   throw std::invalid_argument("not an encoded value: " + std::string(text.substr(0, 60)));
@@ -111,7 +121,21 @@ T decode_item(std::string_view text, std::size_t& at) {
     const auto length = parse_number<std::size_t>(text.substr(at, colon - at));
     if (text.size() - colon - 1 < length) bad_encoding(text);
     at = colon + 1 + length;
-    return std::string(text.substr(colon + 1, length));
+    const std::string_view escaped = text.substr(colon + 1, length);
+    std::string value;
+    for (std::size_t i = 0; i < escaped.size(); ++i) {
+      if (escaped[i] != '%') {
+        value += escaped[i];
+        continue;
+      }
+      const std::string_view code = escaped.substr(i + 1, 2);
+      if (code == "25") value += '%';
+      else if (code == "0A") value += '\n';
+      else if (code == "0D") value += '\r';
+      else bad_encoding(text);
+      i += 2;
+    }
+    return value;
   } else {
     auto end = text.find(';', at);
     if (end == std::string_view::npos) end = text.size();

@@ -14,8 +14,10 @@ std::string number(const std::optional<double>& value) { return value ? format_d
 
 // "k of N" in the budget unit of the config the trial was run with; a diverged trial says where it stopped.
 std::string progress(const TrialState& trial) {
-  const Config config = trial.config.expand();
-  const bool in_samples = config.training.samples > 0, in_steps = !in_samples && config.training.steps > 0;
+  static const std::size_t samples = field_index("training.samples"), steps = field_index("training.steps");
+  const bool in_samples = std::get<std::int64_t>(trial.config.get(samples)) > 0,
+             in_steps = !in_samples && std::get<std::int64_t>(trial.config.get(steps)) > 0;
+  const CompactConfig& config = trial.config;
   const auto last = trial.last();
   std::int64_t done = !last ? 0 : in_samples ? last->samples : in_steps ? last->step : last->epoch;
   if (trial.summary && trial.summary->status != TrialStatus::Unreadable) {

@@ -40,22 +40,6 @@ std::optional<Config> read_trial_config(const std::string& trial_dir, std::strin
   return std::nullopt;
 }
 
-TrialState& TrialState::operator=(const TrialState& other) {
-  if (this == &other) return *this;
-  id = other.id;
-  hash = other.hash;
-  config = other.config;
-  status = other.status;
-  running_pid = other.running_pid;
-  summary = other.summary;
-  last_record = other.last_record ? std::make_unique<EvalRecord>(*other.last_record) : nullptr;
-  metrics = other.metrics;
-  unreadable_lines = other.unreadable_lines;
-  problem = other.problem;
-  has_files = other.has_files;
-  return *this;
-}
-
 std::optional<EvalRecord> TrialState::last() const {
   if (summary && summary->final) return summary->final;
   if (!metrics.empty()) return metrics.back();
@@ -91,13 +75,13 @@ TrialState read_trial_files(const std::string& trial_dir, const TrialRead& read,
     trial.problem = problem;
   }
   const bool all_metrics = read.all_metrics;
-  trial.summary = read_summary(trial_dir);
+  if (auto summary = read_summary(trial_dir)) trial.summary = std::make_shared<const StoredSummary>(std::move(*summary));
   MetricsScan scan = scan_metrics((fs::path(trial_dir) / "metrics.jsonl").string());
   trial.unreadable_lines = scan.damaged_lines.size();
   if (all_metrics) {
     trial.metrics = std::move(scan.records);
   } else if (!scan.records.empty() && !(trial.summary && trial.summary->final)) {
-    trial.last_record = std::make_unique<EvalRecord>(scan.records.back());
+    trial.last_record = std::make_shared<const EvalRecord>(scan.records.back());
   }
   if (const auto holder = read.lock ? lock_holder(trial_dir) : std::nullopt) {
     trial.status = TrialStatus::Running;
@@ -216,16 +200,27 @@ std::vector<Axis> axes_of(const std::vector<TrialState>& trials, const SweepSpec
   if (trials.empty()) return current.axes;
   const auto& fields = schema();
   static const std::set<std::string> budget = {"training.epochs", "training.steps", "training.samples"};
-  std::vector<std::set<std::uint32_t>> seen(fields.size());  // entry ids (kDefaultEntry: at the default)
+  // A field varies when two rows have different entries for it, or some rows have one and some none (the default):
+  // one pass over the rows' entries, then the values of the fields that vary.
+  std::vector<std::size_t> count(fields.size(), 0);
+  std::vector<std::uint32_t> first(fields.size(), CompactConfig::kDefaultEntry);
+  std::vector<bool> varies(fields.size(), false);
   for (const auto& trial : trials) {
-    const auto& entries = trial.config.entries();
-    std::size_t at = 0;
-    for (std::size_t field = 0; field < fields.size(); ++field) {
-      if (at < entries.size() && CompactConfig::entry_field(entries[at]) == field) {
-        seen[field].insert(entries[at++]);
-      } else {
-        seen[field].insert(CompactConfig::kDefaultEntry);
-      }
+    for (const auto entry : trial.config.entries()) {
+      const std::size_t field = CompactConfig::entry_field(entry);
+      if (count[field]++ == 0) first[field] = entry;
+      else if (first[field] != entry) varies[field] = true;
+    }
+  }
+  std::vector<std::set<std::uint32_t>> seen(fields.size());  // entry ids (kDefaultEntry: at the default)
+  for (std::size_t field = 0; field < fields.size(); ++field) {
+    if (count[field] > 0 && count[field] < trials.size()) varies[field] = true;
+    if (varies[field] && count[field] < trials.size()) seen[field].insert(CompactConfig::kDefaultEntry);
+  }
+  for (const auto& trial : trials) {
+    for (const auto entry : trial.config.entries()) {
+      const std::size_t field = CompactConfig::entry_field(entry);
+      if (varies[field]) seen[field].insert(entry);
     }
   }
   std::vector<Axis> axes;
@@ -372,22 +367,23 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
   const fs::path root = sweep_dir(experiments_dir, current.spec.name);
   state.runs = read_run_records(root.string());
 
-  // The current config's trials by hash, and by the 8 hex digits that end folder names (for a folder whose
-  // config.yaml does not read).
+  // The current config's trials by hash.
   std::unordered_map<TrialHash, std::size_t, TrialHashHasher> current_by_hash;
-  std::unordered_map<std::string, std::size_t> current_by_short;
-  for (std::size_t i = 0; i < current.trials.size(); ++i) {
-    current_by_hash.emplace(current.trials[i].hash, i);
-    current_by_short.emplace(current.trials[i].hash.short_hex(), i);
-  }
+  current_by_hash.reserve(current.trials.size());
+  for (std::size_t i = 0; i < current.trials.size(); ++i) current_by_hash.emplace(current.trials[i].hash, i);
+  // For a folder whose config.yaml does not read: the current config's trial whose hash begins with the 8 hex digits
+  // that end the folder's name (rare: looked for one by one).
   const auto fallback_for = [&](const std::string& folder) -> std::optional<TrialState> {
     if (folder.size() < 9) return std::nullopt;
-    const auto found = current_by_short.find(folder.substr(folder.size() - 8));
-    if (found == current_by_short.end()) return std::nullopt;
-    TrialState stand_in;
-    stand_in.config = current.trials[found->second].config;
-    stand_in.hash = current.trials[found->second].hash;
-    return stand_in;
+    const std::string suffix = folder.substr(folder.size() - 8);
+    for (const auto& trial : current.trials) {
+      if (trial.hash.short_hex() != suffix) continue;
+      TrialState stand_in;
+      stand_in.config = trial.config;
+      stand_in.hash = trial.hash;
+      return stand_in;
+    }
+    return std::nullopt;
   };
   // `known`: what the index last knew of the trial, which stands in for a config.yaml that no longer reads.
   const auto read_folder = [&](const std::string& folder, bool all_metrics, const TrialState* known = nullptr) {
@@ -416,16 +412,22 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
   }
   state.without_index = exists && !index;
   std::vector<std::string> folders = exists ? trial_folders(root / "trials") : std::vector<std::string>{};
-  std::unordered_set<std::string> on_disk(folders.begin(), folders.end());
+  std::sort(folders.begin(), folders.end());  // looked up by binary search: 100 000 names, no set to build
+  std::vector<bool> known(folders.size(), false);  // the folders the index has a row for
+  const auto on_disk = [&](const std::string& name) {  // marks the folder known
+    const auto at = std::lower_bound(folders.begin(), folders.end(), name);
+    if (at == folders.end() || *at != name) return false;
+    known[std::size_t(at - folders.begin())] = true;
+    return true;
+  };
 
   std::vector<TrialState> trials;
+  trials.reserve(std::max(rows.size(), folders.size()));
   std::vector<std::string> gone;
-  std::unordered_set<std::string> known;
   std::vector<std::size_t> reread;                 // indexes into `trials` of rows read from their files now
   std::vector<std::int64_t> reread_generations;    // ... and the generation their row had (-1: none)
   for (auto& row : rows) {
-    known.insert(row.trial.id);
-    if (!on_disk.count(row.trial.id)) {
+    if (!on_disk(row.trial.id)) {
       if (row.planned) {
         row.trial.has_files = false;
         row.trial.status = TrialStatus::Pending;
@@ -447,8 +449,9 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
     }
     trials.push_back(std::move(row.trial));
   }
-  for (const auto& folder : folders) {
-    if (known.count(folder) || !has_results(root / "trials" / folder)) continue;
+  for (std::size_t f = 0; f < folders.size(); ++f) {
+    const std::string& folder = folders[f];
+    if (known[f] || !has_results(root / "trials" / folder)) continue;
     reread.push_back(trials.size());
     reread_generations.push_back(-1);
     trials.push_back(read_folder(folder, options.metrics));
@@ -472,6 +475,7 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
   // One trial per hash: a second folder of a hash (made by an older version) gives way to the one further along.
   {
     std::unordered_map<TrialHash, std::size_t, TrialHashHasher> first;
+    first.reserve(trials.size());
     std::vector<bool> drop(trials.size(), false);
     for (std::size_t i = 0; i < trials.size(); ++i) {
       if (trials[i].hash.value == 0) continue;  // unreadable: nothing to compare
@@ -485,12 +489,14 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
       drop[loser] = true;
       if (trials[loser].has_files) state.duplicates.push_back({trials[loser].id, trials[kept].id});
     }
-    std::vector<TrialState> unique;
-    unique.reserve(trials.size());
-    for (std::size_t i = 0; i < trials.size(); ++i) {
-      if (!drop[i]) unique.push_back(std::move(trials[i]));
+    if (std::find(drop.begin(), drop.end(), true) != drop.end()) {
+      std::vector<TrialState> unique;
+      unique.reserve(trials.size());
+      for (std::size_t i = 0; i < trials.size(); ++i) {
+        if (!drop[i]) unique.push_back(std::move(trials[i]));
+      }
+      trials = std::move(unique);
     }
-    trials = std::move(unique);
   }
 
   if (options.narrow) {

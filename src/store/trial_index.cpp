@@ -195,7 +195,9 @@ StoredSummary decode_summary(std::string_view bytes) {
   s.epochs = r.i64();
   s.samples = r.i64();
   s.wall_time_s = r.f64();
-  for (auto n = r.i64(); n > 0; --n) {
+  const auto bests = r.i64();
+  if (bests > 0 && bests < 1000) s.best.reserve(std::size_t(bests));
+  for (auto n = bests; n > 0; --n) {
     BestMetric best;
     best.metric = r.str();
     best.value = r.f64();
@@ -203,7 +205,9 @@ StoredSummary decode_summary(std::string_view bytes) {
     best.epoch = r.i64();
     s.best.push_back(std::move(best));
   }
-  for (auto n = r.i64(); n > 0; --n) {
+  const auto targets = r.i64();
+  if (targets > 0 && targets < 1000) s.targets.reserve(std::size_t(targets));
+  for (auto n = targets; n > 0; --n) {
     TargetResult target;
     target.target = r.str();
     target.reached = r.u8() != 0;
@@ -454,6 +458,10 @@ std::vector<IndexedTrial> TrialIndex::load() {
   std::vector<IndexedTrial> rows;
   // Entries another process added since we opened.
   load_entries();
+  {
+    Statement count(db_, "SELECT count(*) FROM trials");
+    if (count.step()) rows.reserve(std::size_t(count.integer(0)));
+  }
   Statement select(db_,
                    "SELECT folder, hash, config, status, has_files, summary, last, unreadable, problem, planned, dirty, "
                    "generation FROM trials");
@@ -470,19 +478,26 @@ std::vector<IndexedTrial> TrialIndex::load() {
       if (config.size() % sizeof(std::uint32_t) != 0) throw std::runtime_error("index: a config of odd length");
       std::vector<std::uint32_t> entries(config.size() / sizeof(std::uint32_t));
       if (!entries.empty()) std::memcpy(entries.data(), config.data(), config.size());
-      for (auto& id : entries) {
+      std::size_t previous_field = 0;
+      bool ordered = true;  // as store() wrote them: by field, one each (else checked and ordered)
+      for (std::size_t k = 0; k < entries.size(); ++k) {
+        auto& id = entries[k];
         if (id >= to_pool_.size() || to_pool_[id] == CompactConfig::kDefaultEntry) {
           throw std::runtime_error("index: an unknown config entry");
         }
         id = to_pool_[id];
+        const std::size_t field = CompactConfig::entry_field(id);
+        ordered = ordered && (k == 0 || field > previous_field);
+        previous_field = field;
       }
-      trial.config = CompactConfig::from_entries(std::move(entries));
+      trial.config = ordered ? CompactConfig::from_ordered_entries(std::move(entries))
+                             : CompactConfig::from_entries(std::move(entries));
       const auto status = select.integer(3);
       if (status < 0 || status > std::int64_t(TrialStatus::Unreadable)) throw std::runtime_error("index: an unknown status");
       trial.status = TrialStatus(status);
       trial.has_files = select.integer(4) != 0;
-      if (const auto summary = select.blob(5)) trial.summary = decode_summary(*summary);
-      if (const auto last = select.blob(6)) trial.last_record = std::make_unique<EvalRecord>(decode_record(*last));
+      if (const auto summary = select.blob(5)) trial.summary = std::make_shared<const StoredSummary>(decode_summary(*summary));
+      if (const auto last = select.blob(6)) trial.last_record = std::make_shared<const EvalRecord>(decode_record(*last));
       trial.unreadable_lines = std::size_t(select.integer(7));
       trial.problem = std::string(select.text(8));
     } catch (const std::exception&) {

@@ -27,6 +27,8 @@ class CompactConfig {
   const std::string& text(std::size_t field) const;
   bool is_default(std::size_t field) const;
   void set(std::size_t field, const Value& value);
+  // The same with the value interned already (intern_value): for setting one value on many configs.
+  void set_entry(std::size_t field, std::uint32_t entry);
   // The same config with `field` at its default (e.g. the seed taken out, to group seeds).
   CompactConfig without(std::size_t field) const;
 
@@ -48,6 +50,8 @@ class CompactConfig {
   // The interned entries, for stores that keep configs as lists of entry ids (the trial index).
   static constexpr std::uint32_t kDefaultEntry = UINT32_MAX;  // what intern_entry gives for a key at its default
   const std::vector<std::uint32_t>& entries() const { return entries_; }
+  // (field, value) -> entry id (kDefaultEntry for the field's default).
+  static std::uint32_t intern_value(std::size_t field, const Value& value);
   // (field, encode_value text) -> entry id; throws std::invalid_argument for an unknown field or a bad text.
   static std::uint32_t intern_entry(std::size_t field, std::string_view encoded);
   static std::size_t entry_field(std::uint32_t entry);
@@ -55,9 +59,25 @@ class CompactConfig {
   // A config of these entries (any order; kDefaultEntry ones are left out). Throws std::invalid_argument for two
   // entries of one key.
   static CompactConfig from_entries(std::vector<std::uint32_t> entries);
+  // The same for entries already in order of their fields, one each (as entries() gives them): not checked.
+  static CompactConfig from_ordered_entries(std::vector<std::uint32_t> entries);
 
  private:
   std::vector<std::uint32_t> entries_;  // interned (field, value) ids, ordered by field
+};
+
+// The hashes of many configs that differ from one base in a few fields only (a sweep's trials): the canonical text's
+// fixed parts are laid out once, and each config's hash is streamed from them and its own values, with no text
+// built. hash(config) == config.hash() for every config equal to the base outside `varying` fields.
+class CanonicalHasher {
+ public:
+  CanonicalHasher(const CompactConfig& base, const std::vector<std::size_t>& varying);
+  TrialHash hash(const CompactConfig& config);
+
+ private:
+  std::vector<std::string> fixed_;   // the text before each varying field's line (and after the last one)
+  std::vector<std::size_t> fields_;  // the varying fields that affect training, in schema order
+  HashStream stream_;
 };
 
 }  // namespace sweeplab

@@ -27,6 +27,22 @@ struct TrialHash {
   friend bool operator<(TrialHash a, TrialHash b) { return a.value < b.value; }
 };
 
+// XXH64 of pieces fed one after another: the same hash as TrialHash::of(the pieces joined), with no string built.
+// Reusable: start() begins a new one.
+class HashStream {
+ public:
+  HashStream();
+  ~HashStream();
+  HashStream(const HashStream&) = delete;
+  HashStream& operator=(const HashStream&) = delete;
+  void start();
+  void add(std::string_view piece);
+  TrialHash finish() const;
+
+ private:
+  void* state_;  // an XXH64_state_t
+};
+
 struct TrialHashHasher {
   std::size_t operator()(TrialHash hash) const { return static_cast<std::size_t>(hash.value); }
 };

@@ -23,8 +23,8 @@ std::string to_text(const Value& value);
 std::string to_short_text(const Value& value);
 
 // An exact, unambiguous text of a value for files sweeplab reads back itself (the trial index): doubles to the
-// last bit (inf and nan included), strings with their length, so that no character needs escaping and no
-// newline appears. encode_value(decode_value(text, type)) == text.
+// last bit (inf and nan included), strings with their length (and %, line breaks as %25, %0A, %0D, so that no
+// line break appears). encode_value(decode_value(text, type)) == text.
 std::string encode_value(const Value& value);
 // Throws std::invalid_argument when `text` is not an encoded value of `type`.
 Value decode_value(std::string_view text, ValueType type);

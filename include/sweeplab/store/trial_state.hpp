@@ -20,18 +20,14 @@ struct TrialState {
   CompactConfig config;           // as it was last run (config.yaml), or as planned when it has no files
   TrialStatus status = TrialStatus::Pending;
   std::optional<long> running_pid;           // when running
-  std::optional<StoredSummary> summary;      // summary.json (status unreadable when damaged)
-  std::unique_ptr<EvalRecord> last_record;   // metrics.jsonl's last readable line; kept when there is no summary
+  // summary.json (status unreadable when damaged), and metrics.jsonl's last readable line when there is no summary:
+  // shared, never changed once read, so that 100 000 rows stay small and copy cheaply.
+  std::shared_ptr<const StoredSummary> summary;
+  std::shared_ptr<const EvalRecord> last_record;
   std::vector<EvalRecord> metrics;           // every readable line, when a reader asked for them
   std::size_t unreadable_lines = 0;          // metrics.jsonl lines that do not parse (torn by a crash)
   std::string problem;                       // why unreadable, or what is odd about its files
   bool has_files = false;                    // false: pending (planned by a run, or only in the current config)
-
-  TrialState() = default;
-  TrialState(TrialState&&) noexcept = default;
-  TrialState& operator=(TrialState&&) noexcept = default;
-  TrialState(const TrialState& other) { *this = other; }
-  TrialState& operator=(const TrialState& other);
 
   // The last evaluation: summary.json's final record, else metrics.jsonl's last line.
   std::optional<EvalRecord> last() const;
