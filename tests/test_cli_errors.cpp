@@ -93,6 +93,8 @@ std::vector<BadInput> bad_inputs() {
        {"show", "c"}, {"c.yaml:5: sweep.grid.training.batch_size: pow2 makes 0.5, but training.batch_size expects an integer"}},
       {"pow2_exponent_out_of_range", {{"c.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: {pow2: [-63, 0]}\n"}},
        {"show", "c"}, {"c.yaml:5: sweep.grid.optimizer.lr: pow2 needs integer exponents -62 <= a <= b <= 62, got '[-63, 0]'"}},
+      {"scale_lr_by_gamma_not_bool", {{"c.yaml", kGood + "optimizer:\n  scale_lr_by_gamma: sometimes\n"}}, {"show", "c"},
+       {"c.yaml:4: optimizer.scale_lr_by_gamma: 'sometimes' is not true or false"}},
       {"invalid_utf8", {{"c.yaml", kGood + "description: \"caf\xe9\"\n"}}, {"show", "c"},
        {"c.yaml:3: not valid UTF-8: byte 0xe9 at column 18 in 'description: \"caf\\xe9\"'; save the file as UTF-8"}},
       {"override_invalid_utf8", {{"c.yaml", kGood}}, {"show", "c", "-o", "description=caf\xe9"},

@@ -159,7 +159,8 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
     if (!key_applies(field.key, Config{})) unused.push_back(field.key);
   }
   const std::vector<std::string> expected = {
-      "optimizer.betas", "optimizer.eps", "lr_schedule.step_size", "lr_schedule.gamma", "lr_schedule.final_lr_factor",
+      "optimizer.betas", "optimizer.eps", "optimizer.scale_lr_by_gamma", "lr_schedule.step_size", "lr_schedule.gamma",
+      "lr_schedule.final_lr_factor",
       "batch_schedule.name", "batch_schedule.initial_batch_size", "batch_schedule.final_batch_size",
       "batch_schedule.ramp_steps", "batch_schedule.at_steps", "batch_schedule.sizes", "model.gamma", "model.init_std",
       "model.centered", "task.x_range", "task.features", "task.classes", "task.path", "task.label_column",
@@ -185,6 +186,9 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
   files.task.name = "npz";
   EXPECT_TRUE(key_applies("task.inputs_key", files));
   EXPECT_FALSE(key_applies("task.label_column", files));
+  Config mup;
+  mup.model.parameterization = "mup";
+  EXPECT_TRUE(key_applies("optimizer.scale_lr_by_gamma", mup));
   Config ramp;
   ramp.batch_schedule.name = "geometric";
   EXPECT_TRUE(key_applies("batch_schedule.ramp_steps", ramp));

@@ -61,6 +61,7 @@ const std::map<std::string, Rule>& rules() {
       {"model.gamma", [](const Config& c) { return c.model.parameterization != "standard"; }},
       {"model.init_std", [](const Config& c) { return c.model.parameterization != "standard"; }},
       {"model.centered", [](const Config& c) { return c.model.parameterization != "standard"; }},
+      {"optimizer.scale_lr_by_gamma", [](const Config& c) { return c.model.parameterization != "standard"; }},
       {"task.samples",
        [](const Config& c) {
          return !is_task(c, "csv") && !is_task(c, "npz") && !is_algorithmic_task(c.task.name) && is_supervised(c);

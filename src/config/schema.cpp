@@ -139,6 +139,13 @@ std::vector<FieldSpec> make_schema() {
             "The 'temperature' eta/B: when > 0 the learning rate is temperature x training.batch_size, so a grid can "
             "sweep eta/B directly (B x temperature heatmaps); leave optimizer.lr unset then. 0: use optimizer.lr.",
             added_as("T")),
+      field("optimizer.scale_lr_by_gamma", &C::optimizer, &OptimizerConfig::scale_lr_by_gamma,
+            "sp, mup: true (the default): the optimizer's rate is eta g(gamma) m(N), compensated for the richness, "
+            "so the divergence boundary in eta stays put as gamma moves (see model.parameterization). false: eta "
+            "m(N), the width factor alone, as batch_size_studies' gamma x eta sweep trains ('we do not adjust eta in "
+            "terms of gamma by design'): the boundary then moves as g(gamma), gamma^2 below gamma = 1 and "
+            "gamma^(2/L) above (sgd). effective_lr in metrics.jsonl is the rate used either way.",
+            added_as("scale_lr")),
       field("lr_schedule.name", &C::lr_schedule, &ScheduleConfig::name,
             "Learning-rate schedule after warmup: constant, cosine (to lr x final_lr_factor at the end of the "
             "budget) or step (x gamma every step_size steps).",
@@ -186,8 +193,8 @@ std::vector<FieldSpec> make_schema() {
             "N(0, init_std^2); each hidden layer computes h W / sqrt(fan_in) and the output layer divides by "
             "gamma sqrt(N) (sp) or gamma N (mup), N the last hidden width. The optimizer then uses the effective "
             "learning rate eta g(gamma) m(N): sgd g = gamma^2 (gamma <= 1) or gamma^(2/L), adam g = gamma or "
-            "gamma^(1/L), L the number of layers; m = N (sgd) or sqrt(N) (adam) under mup, 1 under sp. metrics.jsonl "
-            "records both lr (eta) and effective_lr.",
+            "gamma^(1/L), L the number of layers; m = N (sgd) or sqrt(N) (adam) under mup, 1 under sp; g = 1 with "
+            "optimizer.scale_lr_by_gamma: false. metrics.jsonl records both lr (eta) and effective_lr.",
             added_as("param")),
       field("model.gamma", &C::model, &ModelConfig::gamma, above(0),
             "sp, mup: the richness gamma (the output layer divides by it; larger is richer, 'feature learning').",

@@ -87,6 +87,9 @@ struct OptimizerConfig {
   std::vector<double> betas = {0.9, 0.999};
   double eps = 1e-8;
   double temperature = 0.0;             // > 0: lr = temperature x training.batch_size (the grid sweeps eta/B)
+  // sp, mup: the optimizer's rate is eta g(gamma) m(N); false leaves out g(gamma) (batch_size_studies' gamma x eta
+  // sweep: "we do not adjust eta in terms of gamma by design"), so the rate is eta m(N)
+  bool scale_lr_by_gamma = true;
   void validate() const;
 };
 
