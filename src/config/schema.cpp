@@ -289,7 +289,8 @@ std::vector<FieldSpec> make_schema() {
             "interrupt are always written.",
             bookkeeping),
       field("stop.divergence_loss", &C::stop, &StopConfig::divergence_loss, or_infinity(above(0)),
-            "A training loss above this (or not finite) ends the trial as diverged; .inf: only non-finite."),
+            "A training batch's loss above this (or not finite) ends the trial as diverged. .inf: only a non-finite "
+            "loss does, the rule of batch_size_studies (its runs fail only on nan or inf)."),
       field("stop.on_target", &C::stop, &StopConfig::on_target,
             "End the trial as soon as every target is reached.", bookkeeping),
       field("rl.discount", &C::rl, &RlConfig::discount, between(0, 1, false, false),
