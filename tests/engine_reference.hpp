@@ -25,6 +25,7 @@ namespace sweeplab::testing {
 struct ReferenceRun {
   std::vector<float> parameters, state;
   double loss_sum = 0.0, accuracy_sum = 0.0;
+  double last_loss = 0.0;  // of the last batch
   std::int64_t batches = 0;
   Evaluation test;
 };
@@ -133,6 +134,7 @@ ReferenceRun run_reference_epoch(torch::nn::Sequential& model, torch::optim::Opt
     batch_loss.backward();
     optimizer.step();
     run.loss_sum += batch_loss.item<double>();
+    run.last_loss = batch_loss.item<double>();
     run.accuracy_sum += reference_accuracy(output.detach(), y, loss);
     ++run.batches;
   }

@@ -317,14 +317,16 @@ bool same_double(double a, double b) { return std::memcmp(&a, &b, sizeof(double)
 ::testing::AssertionResult same_accumulators(const Accumulators& got, const Accumulators& want, bool exact) {
   const auto close = [&](double a, double b) { return exact ? same_double(a, b) : std::fabs(a - b) <= 1e-5 * std::fabs(b) + 1e-6; };
   if (close(got.loss_sum, want.loss_sum) && close(got.accuracy_sum, want.accuracy_sum) && got.batches == want.batches &&
-      got.diverged_at_step == want.diverged_at_step && close(got.diverged_loss, want.diverged_loss)) {
+      got.diverged_at_step == want.diverged_at_step && close(got.diverged_loss, want.diverged_loss) &&
+      close(got.last_loss, want.last_loss)) {
     return ::testing::AssertionSuccess();
   }
   return ::testing::AssertionFailure() << std::setprecision(17) << "loss_sum " << got.loss_sum << " vs " << want.loss_sum
                                        << ", accuracy_sum " << got.accuracy_sum << " vs " << want.accuracy_sum
                                        << ", batches " << got.batches << " vs " << want.batches << ", diverged_at_step "
                                        << got.diverged_at_step << " vs " << want.diverged_at_step << ", diverged_loss "
-                                       << got.diverged_loss << " vs " << want.diverged_loss;
+                                       << got.diverged_loss << " vs " << want.diverged_loss << ", last_loss "
+                                       << got.last_loss << " vs " << want.last_loss;
 }
 
 // Equal bytes for a bit-exact backend, within float tolerance otherwise.
@@ -366,6 +368,7 @@ TEST_P(EngineMathVsReference, OneEpochMatchesAutogradAndTorchOptim) {
   }
 
   EXPECT_NEAR(got.sums.loss_sum, want.loss_sum, 1e-5 * want.loss_sum + 1e-6) << "loss_sum";
+  EXPECT_NEAR(got.sums.last_loss, want.last_loss, 1e-5 * want.last_loss + 1e-6) << "the last batch's loss";
   EXPECT_NEAR(got.sums.accuracy_sum, want.accuracy_sum, 1e-9) << "accuracy_sum";
   EXPECT_EQ(got.sums.batches, kSteps);
   EXPECT_EQ(got.sums.diverged_at_step, 0);
@@ -499,6 +502,7 @@ TEST_P(EngineGroup, DivergedTrialStopsAndKeepsItsLastParameters) {
   EXPECT_TRUE(!std::isfinite(sums0.diverged_loss) || sums0.diverged_loss > 1e6) << sums0.diverged_loss;
   EXPECT_EQ(sums0.batches, 1);
   EXPECT_NEAR(sums0.loss_sum, one_step->accumulators(0).loss_sum, 1e-6 * one_step->accumulators(0).loss_sum);
+  EXPECT_TRUE(same_double(sums0.last_loss, sums0.loss_sum)) << "the last batch's loss: step 1's, not the diverged one";
   EXPECT_TRUE(same_numbers(math->parameters(0), one_step->parameters(0), backend.bit_exact)) << "slot 0 parameters";
   EXPECT_TRUE(same_numbers(math->optimizer_state(0), one_step->optimizer_state(0), backend.bit_exact)) << "slot 0 state";
 

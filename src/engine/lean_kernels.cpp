@@ -500,6 +500,7 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
       return;
     }
     sums.loss_sum += batch.loss;
+    sums.last_loss = batch.loss;
     if (classification) sums.accuracy_sum += batch.correct / double(rows);
     ++sums.batches;
 
