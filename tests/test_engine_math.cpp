@@ -63,6 +63,7 @@ std::int64_t outputs_of(LossKind loss) {
     case LossKind::Binary: return 1;
     case LossKind::Multiclass: return 3;
     case LossKind::Regression: return 2;
+    case LossKind::OneHotMse: return 3;
   }
   return 0;
 }
@@ -80,7 +81,7 @@ GroupData make_data(LossKind loss) {
       const float* row = &x[std::size_t(r * kInputs)];
       if (loss == LossKind::Binary) {
         y.push_back(row[0] - 0.5f * row[1] + rng.symmetric(0.7) > 0.0f ? 1.0f : 0.0f);
-      } else if (loss == LossKind::Multiclass) {
+      } else if (loss == LossKind::Multiclass || loss == LossKind::OneHotMse) {
         y.push_back(float(r % 3));
       } else {
         y.push_back(row[0] * row[2] + rng.symmetric(0.3));
@@ -96,7 +97,7 @@ GroupData make_data(LossKind loss) {
 // Backends keep a reference to their data: it lives as long as the test program.
 const GroupData& data_for(LossKind loss) {
   static const GroupData data[] = {make_data(LossKind::Binary), make_data(LossKind::Multiclass),
-                                   make_data(LossKind::Regression)};
+                                   make_data(LossKind::Regression), make_data(LossKind::OneHotMse)};
   return data[int(loss)];
 }
 
@@ -129,6 +130,7 @@ const char* loss_label(LossKind loss) {
     case LossKind::Binary: return "Binary";
     case LossKind::Multiclass: return "Multiclass";
     case LossKind::Regression: return "Regression";
+    case LossKind::OneHotMse: return "OneHotMse";
   }
   return "?";
 }
@@ -148,7 +150,8 @@ std::vector<Case> all_cases() {
       {"Sigmoid17", {17}, "sigmoid"},  {"Relu17x9", {17, 9}, "relu"},     {"Gelu17x9", {17, 9}, "gelu"},
   };
   const std::vector<const char*> output_activations = {"none", "tanh", "relu"};
-  const std::vector<LossKind> losses = {LossKind::Binary, LossKind::Multiclass, LossKind::Regression};
+  const std::vector<LossKind> losses = {LossKind::Binary, LossKind::Multiclass, LossKind::Regression,
+                                        LossKind::OneHotMse};
   const std::vector<OptimizerSpec> optimizers = {
       {"Sgd", "sgd"},
       {"SgdMomentum", "sgd", 0.9},
@@ -220,7 +223,7 @@ torch::Tensor features(const std::vector<float>& x, std::int64_t rows) {
 
 torch::Tensor targets(const std::vector<float>& y, std::int64_t rows, LossKind loss) {
   const auto values = torch::from_blob(const_cast<float*>(y.data()), {std::int64_t(y.size())}, torch::kFloat32).clone();
-  if (loss == LossKind::Multiclass) return values.to(torch::kLong);
+  if (loss == LossKind::Multiclass || loss == LossKind::OneHotMse) return values.to(torch::kLong);
   if (loss == LossKind::Regression) return values.view({rows, outputs_of(loss)});
   return values;
 }

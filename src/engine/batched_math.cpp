@@ -68,7 +68,8 @@ class BatchedMath : public GroupMath {
   BatchedMath(const MlpShape& shape, const GroupData& data, int slots, const std::string& device)
       : shape_(shape), device_(device), slots_(slots), inputs_(data.inputs), n_train_(data.n_train), n_test_(data.n_test),
         target_width_(shape.loss == LossKind::Regression ? data.outputs : 1),
-        mean_over_(shape.loss == LossKind::Regression ? data.outputs : 1), hyper_values_(std::size_t(slots)) {
+        mean_over_(shape.loss == LossKind::Regression || shape.loss == LossKind::OneHotMse ? data.outputs : 1),
+        hyper_values_(std::size_t(slots)) {
     if (shape.widths.size() < 2 || shape.widths.back() != data.outputs ||
         (shape.tokens > 0 ? data.inputs != shape.tokens : shape.widths.front() != data.inputs)) {
       throw InternalError("batched backend: the shape does not fit the data");
@@ -417,6 +418,12 @@ class BatchedMath : public GroupMath {
       out.loss = -log_p.gather(2, label).squeeze(2);
       out.correct = o.argmax(2) == label.squeeze(2);
       if (with_grad) out.grad = log_p.exp() - (torch::arange(o.size(2), label.options()) == label).to(o.scalar_type());
+    } else if (shape_.loss == LossKind::OneHotMse) {
+      const Tensor label = y.to(torch::kInt64);
+      const Tensor error = o - (torch::arange(o.size(2), label.options()) == label).to(o.scalar_type());
+      out.loss = (error * error).sum(2);
+      out.correct = o.argmax(2) == label.squeeze(2);
+      if (with_grad) out.grad = 2 * error;
     } else {
       const Tensor error = o - y;
       out.loss = (error * error).sum(2);

@@ -77,7 +77,7 @@ torch::Tensor float_rows(const std::vector<float>& values, std::int64_t rows, st
 torch::Tensor targets(const std::vector<float>& values, std::int64_t rows, const TaskData& data) {
   if (data.loss == LossKind::Regression) return float_rows(values, rows, data.outputs);
   auto y = float_rows(values, rows, 1).reshape({rows});
-  return data.loss == LossKind::Multiclass ? y.to(torch::kLong) : y;
+  return data.loss == LossKind::Multiclass || data.loss == LossKind::OneHotMse ? y.to(torch::kLong) : y;
 }
 
 // The plain-array tasks (src/tasks): already split.
