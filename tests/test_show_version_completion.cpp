@@ -166,7 +166,10 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
       "model.centered", "task.x_range", "task.features", "task.classes", "task.path", "task.label_column",
       "task.inputs_key", "task.labels_key", "task.modulus", "task.train_fraction", "task.teacher", "task.teacher_seed",
       "task.degree", "task.teacher_hidden", "task.teacher_activation", "task.teacher_parameterization",
-      "task.teacher_gamma", "task.alpha", "task.beta", "task.label_noise", "task.online", "stop.on_target",
+      "task.teacher_gamma", "task.alpha", "task.beta", "task.label_noise", "task.online",
+      // idx only
+      "task.train_images", "task.train_labels", "task.test_images", "task.test_labels", "task.subset", "task.pixels",
+      "task.class_loss", "stop.on_target",
       // doublegoal only (issue 14)
       "rl.discount", "rl.replay_capacity", "rl.epsilon_start", "rl.epsilon_end", "rl.epsilon_decay",
       "rl.target_update_every", "rl.tau", "rl.loss", "rl.return_window"};
@@ -186,6 +189,13 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
   files.task.name = "npz";
   EXPECT_TRUE(key_applies("task.inputs_key", files));
   EXPECT_FALSE(key_applies("task.label_column", files));
+  files.task.name = "idx";  // its test set is its own file: no test_fraction, no samples
+  for (const char* key : {"task.train_images", "task.test_labels", "task.subset", "task.pixels", "task.class_loss"}) {
+    EXPECT_TRUE(key_applies(key, files)) << key;
+  }
+  EXPECT_FALSE(key_applies("task.test_fraction", files));
+  EXPECT_FALSE(key_applies("task.samples", files));
+  EXPECT_FALSE(key_applies("task.binary_loss", files));
   Config mup;
   mup.model.parameterization = "mup";
   EXPECT_TRUE(key_applies("optimizer.scale_lr_by_gamma", mup));

@@ -209,7 +209,9 @@ std::vector<FieldSpec> make_schema() {
             "x_minus_y, x_div_y (mod task.modulus) and permutation (composition in S5), two operand tokens in, "
             "one class per result out; teacher (seed 001: regression on a poly, mlp or linear teacher); doublegoal "
             "(seed 004: DQN on DoubleGoalEnv, a track from -1 to +1 walked in steps of 0.1 from 0, reward 1 at "
-            "either end, at most 50 steps an episode; rl.* keys; budget training.steps = environment steps).",
+            "either end, at most 50 steps an episode; rl.* keys; budget training.steps = environment steps); idx "
+            "(images and labels in IDX files, MNIST's format: task.train_images and the three other paths, one "
+            "class per label value, the pixels flattened into the inputs).",
             {"task"}),
       field("task.samples", &C::task, &TaskConfig::samples, at_least(2),
             "Points generated, train + test (not used by csv, npz and the algorithmic tasks; task.online: the test set "
@@ -278,6 +280,31 @@ std::vector<FieldSpec> make_schema() {
             "training.steps or training.samples; the same samples in the same order for every batch size). false: "
             "a fixed training set of task.samples minus the test split, trained for epochs.",
             added_as("online")),
+      field("task.train_images", &C::task, &TaskConfig::train_images,
+            "idx: the training images, an IDX file of unsigned bytes [N, rows, cols] (MNIST's "
+            "train-images-idx3-ubyte, gzipped or not), e.g. Debian's dataset-fashion-mnist: "
+            "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz.",
+            added),
+      field("task.train_labels", &C::task, &TaskConfig::train_labels,
+            "idx: the training labels, an IDX file of unsigned bytes [N] (train-labels-idx1-ubyte), one per image; "
+            "the classes are 0 .. the largest label.",
+            added),
+      field("task.test_images", &C::task, &TaskConfig::test_images,
+            "idx: the test images (t10k-images-idx3-ubyte), the same rows x cols as the training images.", added),
+      field("task.test_labels", &C::task, &TaskConfig::test_labels, "idx: the test labels (t10k-labels-idx1-ubyte).",
+            added),
+      field("task.subset", &C::task, &TaskConfig::subset, at_least(0),
+            "idx: train on this many of the training images, chosen at random by task.data_seed (the same images "
+            "for every trial with that seed); 0: all of them. The test set is always the whole test file.",
+            added_as("subset")),
+      field("task.pixels", &C::task, &TaskConfig::pixels,
+            "idx: unit (each byte / 255, in [0, 1], as batch_size_studies reads MNIST) or standardized (then minus "
+            "the mean and over the sd of every pixel of the training images used, test images alike).",
+            added_as("pixels")),
+      field("task.class_loss", &C::task, &TaskConfig::class_loss,
+            "idx: cross_entropy over one logit per class, or mse: the mean over the batch and the classes of "
+            "(f(x)_c - onehot(y)_c)^2, batch_size_studies' MNIST loss. Accuracy is the argmax's either way.",
+            added_as("class_loss")),
       field("checkpoint.every", &C::checkpoint, &CheckpointConfig::every, at_least(0),
             "Checkpoint every this many epochs (or steps when training.steps > 0); 0: only at the end and on "
             "interrupt.",

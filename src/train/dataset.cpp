@@ -113,6 +113,7 @@ Dataset make_dataset(const TaskConfig& task) {
   if (is_algorithmic_task(task.name)) return from_task_data(make_algorithmic_task(task));
   if (task.name == "teacher") return from_task_data(make_teacher_task(task));
   if (task.name == "npz") return two_logits(task, from_task_data(read_npz_task(task)));
+  if (task.name == "idx") return from_task_data(read_idx_task(task));
   return two_logits(task, make_generated_dataset(task));
 }
 
