@@ -95,7 +95,7 @@ TEST(Group, EachEvaluationRecordsTheLossOfItsLastBatch) {
   TempDir dir;
   dir.write("configs/e.yaml", "task: {name: doughnuts, samples: 200}\noptimizer: {name: sgd, lr: 0.05}\n"
                               "training: {batch_size: 8, steps: 12, eval_every: 1}\n");
-  const Config every_step = load_sweep(dir.str("configs"), "e").trials.at(0).config;
+  const Config every_step = load_sweep(dir.str("configs"), "e").spec.base;  // no axes: the one trial's config
   Config every_fourth = every_step;
   every_fourth.training.eval_every = 4;
   RecordingSink each, fourth;
