@@ -3,9 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# dataset-fashion-mnist: Fashion-MNIST's IDX files under /usr/share/datasets/fashion-mnist/ (the idx task's sweeps
+# and its test of the real files)
 packages=(g++ cmake make pkg-config gnuplot-nox
           libtorch-dev libopenblas0-pthread
-          libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libxxhash-dev libzip-dev libsqlite3-dev)
+          libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libxxhash-dev libzip-dev libsqlite3-dev
+          zlib1g-dev dataset-fashion-mnist)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

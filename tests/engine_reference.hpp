@@ -25,6 +25,7 @@ namespace sweeplab::testing {
 struct ReferenceRun {
   std::vector<float> parameters, state;
   double loss_sum = 0.0, accuracy_sum = 0.0;
+  double last_loss = 0.0;  // of the last batch
   std::int64_t batches = 0;
   Evaluation test;
 };
@@ -34,6 +35,8 @@ inline torch::Tensor reference_loss(const torch::Tensor& output, const torch::Te
     case LossKind::Binary: return torch::binary_cross_entropy_with_logits(output.squeeze(1), target);
     case LossKind::Multiclass: return torch::cross_entropy_loss(output, target);
     case LossKind::Regression: return torch::mse_loss(output, target);
+    case LossKind::OneHotMse:  // written out from its definition: the mean over rows and classes of (o - onehot)^2
+      return (output - torch::one_hot(target, output.size(1)).to(output.scalar_type())).pow(2).mean();
   }
   return {};
 }
@@ -133,6 +136,7 @@ ReferenceRun run_reference_epoch(torch::nn::Sequential& model, torch::optim::Opt
     batch_loss.backward();
     optimizer.step();
     run.loss_sum += batch_loss.item<double>();
+    run.last_loss = batch_loss.item<double>();
     run.accuracy_sum += reference_accuracy(output.detach(), y, loss);
     ++run.batches;
   }

@@ -36,13 +36,7 @@ std::string values(std::size_t n, std::int64_t start, std::int64_t step = 1) {
 // Bad input must end as a usage error: exit 2, one line naming where, nothing written.
 void expect_rejected(const TempDir& dir, const std::vector<std::string>& args,
                      const std::vector<std::string>& expected) {
-  const auto before = dir.snapshot();
-  const auto result = testing::run_in(dir, args);
-  EXPECT_EQ(result.code, 2) << result.err;
-  EXPECT_EQ(result.err.rfind("sweeplab: ", 0), 0u) << result.err;
-  EXPECT_EQ(count_lines(result.err), 1u) << "not one line: " << result.err;
-  for (const auto& text : expected) EXPECT_NE(result.err.find(text), std::string::npos) << result.err;
-  EXPECT_EQ(dir.snapshot(), before) << "something was written";
+  testing::expect_usage_error(dir, args, expected);
 }
 
 // ---- 1. invalid UTF-8 ---------------------------------------------------------------------------

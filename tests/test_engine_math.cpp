@@ -63,6 +63,7 @@ std::int64_t outputs_of(LossKind loss) {
     case LossKind::Binary: return 1;
     case LossKind::Multiclass: return 3;
     case LossKind::Regression: return 2;
+    case LossKind::OneHotMse: return 3;
   }
   return 0;
 }
@@ -80,7 +81,7 @@ GroupData make_data(LossKind loss) {
       const float* row = &x[std::size_t(r * kInputs)];
       if (loss == LossKind::Binary) {
         y.push_back(row[0] - 0.5f * row[1] + rng.symmetric(0.7) > 0.0f ? 1.0f : 0.0f);
-      } else if (loss == LossKind::Multiclass) {
+      } else if (loss == LossKind::Multiclass || loss == LossKind::OneHotMse) {
         y.push_back(float(r % 3));
       } else {
         y.push_back(row[0] * row[2] + rng.symmetric(0.3));
@@ -96,7 +97,7 @@ GroupData make_data(LossKind loss) {
 // Backends keep a reference to their data: it lives as long as the test program.
 const GroupData& data_for(LossKind loss) {
   static const GroupData data[] = {make_data(LossKind::Binary), make_data(LossKind::Multiclass),
-                                   make_data(LossKind::Regression)};
+                                   make_data(LossKind::Regression), make_data(LossKind::OneHotMse)};
   return data[int(loss)];
 }
 
@@ -129,6 +130,7 @@ const char* loss_label(LossKind loss) {
     case LossKind::Binary: return "Binary";
     case LossKind::Multiclass: return "Multiclass";
     case LossKind::Regression: return "Regression";
+    case LossKind::OneHotMse: return "OneHotMse";
   }
   return "?";
 }
@@ -148,7 +150,8 @@ std::vector<Case> all_cases() {
       {"Sigmoid17", {17}, "sigmoid"},  {"Relu17x9", {17, 9}, "relu"},     {"Gelu17x9", {17, 9}, "gelu"},
   };
   const std::vector<const char*> output_activations = {"none", "tanh", "relu"};
-  const std::vector<LossKind> losses = {LossKind::Binary, LossKind::Multiclass, LossKind::Regression};
+  const std::vector<LossKind> losses = {LossKind::Binary, LossKind::Multiclass, LossKind::Regression,
+                                        LossKind::OneHotMse};
   const std::vector<OptimizerSpec> optimizers = {
       {"Sgd", "sgd"},
       {"SgdMomentum", "sgd", 0.9},
@@ -220,7 +223,7 @@ torch::Tensor features(const std::vector<float>& x, std::int64_t rows) {
 
 torch::Tensor targets(const std::vector<float>& y, std::int64_t rows, LossKind loss) {
   const auto values = torch::from_blob(const_cast<float*>(y.data()), {std::int64_t(y.size())}, torch::kFloat32).clone();
-  if (loss == LossKind::Multiclass) return values.to(torch::kLong);
+  if (loss == LossKind::Multiclass || loss == LossKind::OneHotMse) return values.to(torch::kLong);
   if (loss == LossKind::Regression) return values.view({rows, outputs_of(loss)});
   return values;
 }
@@ -317,14 +320,16 @@ bool same_double(double a, double b) { return std::memcmp(&a, &b, sizeof(double)
 ::testing::AssertionResult same_accumulators(const Accumulators& got, const Accumulators& want, bool exact) {
   const auto close = [&](double a, double b) { return exact ? same_double(a, b) : std::fabs(a - b) <= 1e-5 * std::fabs(b) + 1e-6; };
   if (close(got.loss_sum, want.loss_sum) && close(got.accuracy_sum, want.accuracy_sum) && got.batches == want.batches &&
-      got.diverged_at_step == want.diverged_at_step && close(got.diverged_loss, want.diverged_loss)) {
+      got.diverged_at_step == want.diverged_at_step && close(got.diverged_loss, want.diverged_loss) &&
+      close(got.last_loss, want.last_loss)) {
     return ::testing::AssertionSuccess();
   }
   return ::testing::AssertionFailure() << std::setprecision(17) << "loss_sum " << got.loss_sum << " vs " << want.loss_sum
                                        << ", accuracy_sum " << got.accuracy_sum << " vs " << want.accuracy_sum
                                        << ", batches " << got.batches << " vs " << want.batches << ", diverged_at_step "
                                        << got.diverged_at_step << " vs " << want.diverged_at_step << ", diverged_loss "
-                                       << got.diverged_loss << " vs " << want.diverged_loss;
+                                       << got.diverged_loss << " vs " << want.diverged_loss << ", last_loss "
+                                       << got.last_loss << " vs " << want.last_loss;
 }
 
 // Equal bytes for a bit-exact backend, within float tolerance otherwise.
@@ -366,6 +371,7 @@ TEST_P(EngineMathVsReference, OneEpochMatchesAutogradAndTorchOptim) {
   }
 
   EXPECT_NEAR(got.sums.loss_sum, want.loss_sum, 1e-5 * want.loss_sum + 1e-6) << "loss_sum";
+  EXPECT_NEAR(got.sums.last_loss, want.last_loss, 1e-5 * want.last_loss + 1e-6) << "the last batch's loss";
   EXPECT_NEAR(got.sums.accuracy_sum, want.accuracy_sum, 1e-9) << "accuracy_sum";
   EXPECT_EQ(got.sums.batches, kSteps);
   EXPECT_EQ(got.sums.diverged_at_step, 0);
@@ -499,6 +505,7 @@ TEST_P(EngineGroup, DivergedTrialStopsAndKeepsItsLastParameters) {
   EXPECT_TRUE(!std::isfinite(sums0.diverged_loss) || sums0.diverged_loss > 1e6) << sums0.diverged_loss;
   EXPECT_EQ(sums0.batches, 1);
   EXPECT_NEAR(sums0.loss_sum, one_step->accumulators(0).loss_sum, 1e-6 * one_step->accumulators(0).loss_sum);
+  EXPECT_TRUE(same_double(sums0.last_loss, sums0.loss_sum)) << "the last batch's loss: step 1's, not the diverged one";
   EXPECT_TRUE(same_numbers(math->parameters(0), one_step->parameters(0), backend.bit_exact)) << "slot 0 parameters";
   EXPECT_TRUE(same_numbers(math->optimizer_state(0), one_step->optimizer_state(0), backend.bit_exact)) << "slot 0 state";
 

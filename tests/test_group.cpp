@@ -38,6 +38,7 @@ void expect_same_records(const std::vector<EvalRecord>& a, const std::vector<Eva
     EXPECT_EQ(a[i].samples, b[i].samples) << what;
     EXPECT_EQ(a[i].lr, b[i].lr) << what;
     EXPECT_EQ(a[i].train_loss, b[i].train_loss) << what << " record " << i;
+    EXPECT_EQ(a[i].last_batch_loss, b[i].last_batch_loss) << what << " record " << i;
     EXPECT_EQ(a[i].test_loss, b[i].test_loss) << what << " record " << i;
     EXPECT_EQ(a[i].train_acc, b[i].train_acc) << what << " record " << i;
     EXPECT_EQ(a[i].test_acc, b[i].test_acc) << what << " record " << i;
@@ -88,6 +89,32 @@ TEST(Group, ATrialAloneEqualsTheSameTrialInAGroupOf64ByteForByte) {
   }
   EXPECT_EQ(outcomes[9].status, TrialStatus::Completed);
   EXPECT_EQ(sinks[9].records.size(), 2u);
+}
+
+// last_batch_loss is the loss of the evaluation's last batch: with an evaluation after every step it is that
+// step's mean training loss, and an evaluation every 4 steps records the 4th step's.
+TEST(Group, EachEvaluationRecordsTheLossOfItsLastBatch) {
+  TempDir dir;
+  dir.write("configs/e.yaml", "task: {name: doughnuts, samples: 200}\noptimizer: {name: sgd, lr: 0.05}\n"
+                              "training: {batch_size: 8, steps: 12, eval_every: 1}\n");
+  const Config every_step = load_sweep(dir.str("configs"), "e").spec.base;  // no axes: the one trial's config
+  Config every_fourth = every_step;
+  every_fourth.training.eval_every = 4;
+  RecordingSink each, fourth;
+  ASSERT_EQ(train_trial(every_step, each).status, TrialStatus::Completed);
+  ASSERT_EQ(train_trial(every_fourth, fourth).status, TrialStatus::Completed);
+  ASSERT_EQ(each.records.size(), 12u);
+  ASSERT_EQ(fourth.records.size(), 3u);
+  for (const auto& record : each.records) {
+    ASSERT_TRUE(record.last_batch_loss.has_value());
+    EXPECT_EQ(*record.last_batch_loss, record.train_loss) << "step " << record.step;
+  }
+  for (const auto& record : fourth.records) {
+    ASSERT_TRUE(record.last_batch_loss.has_value());
+    EXPECT_EQ(*record.last_batch_loss, each.records.at(std::size_t(record.step - 1)).train_loss)
+        << "step " << record.step;
+    EXPECT_NE(*record.last_batch_loss, record.train_loss) << "the mean of 4 batches is not the last one's";
+  }
 }
 
 TEST(Group, ADivergingTrialLeavesTheOthersIdentical) {

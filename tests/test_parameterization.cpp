@@ -26,6 +26,7 @@
 
 #include "engine/group_math.hpp"
 #include "engine/setup.hpp"
+#include "sweeplab/train/schedule.hpp"
 #include "train/dataset.hpp"
 #include "train/model.hpp"
 
@@ -572,6 +573,100 @@ TEST(Centred, OutputIsZeroAtInitialisationAndSetInitialIsRequired) {
     EXPECT_NEAR(math->evaluate({0}).at(0).loss, std::log(2.0), 1e-7);
     math->load(1, initial, std::vector<float>(std::size_t(shape.optimizer_state_count()), 0.0f));
     EXPECT_ANY_THROW(math->evaluate({1})) << "slot 1 has no theta_0";
+  }
+}
+
+// batch_size_studies' gamma x eta step (experimental_mnist_training.py): muP, the centred output f(theta) -
+// f(theta_0), MSE against one-hot labels (the mean over rows and classes), SGD at eta N, eta not compensated for
+// gamma. Each backend, fed the rates effective_lr_factor gives with optimizer.scale_lr_by_gamma false, against
+// autograd at the reference's rate, eta N, written out here. At gamma 0.01 and 100 the compensated rate is
+// 1e-4 and 21.5 times the uncompensated one, so a wrong rule cannot pass.
+TEST(UncompensatedRule, BatchSizeStudiesGammaEtaStepMatchesAutogradInEveryBackend) {
+  constexpr std::int64_t kClasses = 3;
+  GroupData data;
+  data.inputs = kInputs;
+  data.outputs = kClasses;
+  data.n_train = kTrain;
+  data.n_test = kTest;
+  Lcg rng(53);
+  for (std::int64_t r = 0; r < kTrain + kTest; ++r) {
+    auto& x = r < kTrain ? data.x_train : data.x_test;
+    auto& y = r < kTrain ? data.y_train : data.y_test;
+    for (std::int64_t i = 0; i < kInputs; ++i) x.push_back(rng.symmetric(2.0));
+    y.push_back(float(r % kClasses));
+  }
+  Dataset dataset;
+  dataset.loss = LossKind::OneHotMse;
+  dataset.inputs = kInputs;
+  dataset.outputs = kClasses;
+  const auto tensor_of = [](const std::vector<float>& v, std::vector<std::int64_t> shape) {
+    return torch::from_blob(const_cast<float*>(v.data()), shape, torch::kFloat32).clone();
+  };
+  const ReferenceTensors tensors = {
+      tensor_of(data.x_train, {kTrain, kInputs}), tensor_of(data.y_train, {kTrain}).to(torch::kLong),
+      tensor_of(data.x_test, {kTest, kInputs}), tensor_of(data.y_test, {kTest}).to(torch::kLong)};
+
+  for (const double gamma : {0.01, 100.0}) {
+    SCOPED_TRACE("gamma " + std::to_string(gamma));
+    Config config;
+    config.model.parameterization = "mup";
+    config.model.hidden = {17, 9};  // L = 3, N = 9
+    config.model.gamma = gamma;
+    config.model.centered = true;
+    config.optimizer.name = "sgd";
+    config.optimizer.scale_lr_by_gamma = false;
+    constexpr double kN = 9.0;
+    Config compensated = config;
+    compensated.optimizer.scale_lr_by_gamma = true;
+    ASSERT_GT(std::fabs(std::log(effective_lr_factor(compensated) / effective_lr_factor(config))), 1.0);
+
+    // Etas at which the uncompensated rate trains without blowing up: the law's g(gamma), L = 3.
+    const double stable = gamma <= 1.0 ? gamma * gamma : std::pow(gamma, 2.0 / 3.0);
+    std::vector<double> etas, reference_lrs, engine_lrs;
+    for (const double lr : kLrs) {
+      etas.push_back(lr * stable / kN);
+      reference_lrs.push_back(etas.back() * kN);  // lr = eta * N under muP
+      engine_lrs.push_back(etas.back() * effective_lr_factor(config));
+    }
+
+    const auto shape = shape_of(config, dataset);
+    const auto initial = initial_parameters(config.model, shape, 7);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+    auto model = make_model(config.model, kInputs, kClasses, gen);
+    auto model0 = make_model(config.model, kInputs, kClasses, gen);
+    unflatten_parameters(initial, model);
+    unflatten_parameters(initial, model0);
+    const auto centred = [&](const torch::Tensor& x) {
+      torch::Tensor out0;
+      {
+        torch::NoGradGuard no_grad;
+        out0 = model0->forward(x);
+      }
+      return model->forward(x) - out0;
+    };
+    auto optimizer = make_optimizer(config.optimizer, model->parameters());
+    const ReferenceRun want = run_reference_epoch(model, *optimizer, "sgd", 0.0, centred, LossKind::OneHotMse, tensors,
+                                                  {kOrder, reference_lrs, kBatch, kSteps});
+    ASSERT_FALSE(all_close(want.parameters, initial)) << "the reference did not train: the case tests nothing";
+    ASSERT_TRUE(std::isfinite(want.loss_sum));
+
+    for (const Backend& backend : {kLean, kLeanPortable, kBatched}) {
+      SCOPED_TRACE(backend.label);
+      auto math = backend.make(shape, data, 1);
+      math->set_hyper(0, hyper_of(config));
+      math->set_initial(0, initial);
+      math->load(0, initial, {});
+      math->advance({segment_of(0, kSteps, kBatch, engine_lrs.data())});
+      EXPECT_TRUE(all_close(math->parameters(0), want.parameters)) << "parameters";
+      const Accumulators sums = math->accumulators(0);
+      EXPECT_NEAR(sums.loss_sum, want.loss_sum, 1e-5 * want.loss_sum + 1e-7) << "loss_sum";
+      EXPECT_NEAR(sums.last_loss, want.last_loss, 1e-5 * want.last_loss + 1e-7) << "the last batch's loss";
+      EXPECT_NEAR(sums.accuracy_sum, want.accuracy_sum, 1e-9) << "accuracy_sum";
+      const Evaluation test = math->evaluate({0}).at(0);
+      EXPECT_NEAR(test.loss, want.test.loss, 1e-5 * want.test.loss + 1e-7) << "test loss";
+      ASSERT_TRUE(test.accuracy.has_value());
+      EXPECT_NEAR(*test.accuracy, *want.test.accuracy, 1e-9) << "test accuracy";
+    }
   }
 }
 

@@ -124,6 +124,12 @@ TEST(Schedule, EffectiveLrFactorFollowsTheFormulas) {
     config.model.parameterization = c.parameterization;
     config.model.gamma = c.gamma;
     EXPECT_DOUBLE_EQ(effective_lr_factor(config), c.expected) << c.optimizer << " " << c.parameterization << " " << c.gamma;
+    // batch_size_studies' uncompensated rule: the width factor alone, whatever gamma.
+    config.optimizer.scale_lr_by_gamma = false;
+    const bool mup = c.parameterization == "mup", sgd = c.optimizer == "sgd";
+    EXPECT_DOUBLE_EQ(effective_lr_factor(config), mup ? (sgd ? N : std::sqrt(N)) : 1.0)
+        << "uncompensated " << c.optimizer << " " << c.parameterization << " " << c.gamma;
+    config.optimizer.scale_lr_by_gamma = true;
   }
 }
 
@@ -483,6 +489,22 @@ TEST(Schedule, EffectiveLrIsRecordedForMupAndAbsentForStandard) {
   }
   for (const auto& line : testing::metric_values(only("s"))) {
     EXPECT_FALSE(json::parse(line).contains("effective_lr")) << line;
+  }
+}
+
+// A trial's recorded effective_lr is eta N under muP with optimizer.scale_lr_by_gamma false, at any gamma.
+TEST(Schedule, UncompensatedMupRecordsEtaTimesTheWidth) {
+  TempDir dir;
+  const Config config = load_one(dir, "task: {name: doughnuts, samples: 200}\n"
+                                      "model: {hidden: [16, 8], parameterization: mup, gamma: 0.01, centered: true}\n"
+                                      "optimizer: {name: sgd, lr: 0.0001, scale_lr_by_gamma: false}\n"
+                                      "training: {steps: 6, batch_size: 16, eval_every: 3}\n");
+  RecordingSink sink;
+  ASSERT_EQ(train_trial(config, sink).status, TrialStatus::Completed);
+  ASSERT_EQ(sink.records.size(), 2u);
+  for (const auto& record : sink.records) {
+    ASSERT_TRUE(record.effective_lr.has_value());
+    EXPECT_DOUBLE_EQ(*record.effective_lr, 0.0001 * 8.0);  // eta N, not eta gamma^2 N
   }
 }
 

@@ -159,13 +159,17 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
     if (!key_applies(field.key, Config{})) unused.push_back(field.key);
   }
   const std::vector<std::string> expected = {
-      "optimizer.betas", "optimizer.eps", "lr_schedule.step_size", "lr_schedule.gamma", "lr_schedule.final_lr_factor",
+      "optimizer.betas", "optimizer.eps", "optimizer.scale_lr_by_gamma", "lr_schedule.step_size", "lr_schedule.gamma",
+      "lr_schedule.final_lr_factor",
       "batch_schedule.name", "batch_schedule.initial_batch_size", "batch_schedule.final_batch_size",
       "batch_schedule.ramp_steps", "batch_schedule.at_steps", "batch_schedule.sizes", "model.gamma", "model.init_std",
       "model.centered", "task.x_range", "task.features", "task.classes", "task.path", "task.label_column",
       "task.inputs_key", "task.labels_key", "task.modulus", "task.train_fraction", "task.teacher", "task.teacher_seed",
       "task.degree", "task.teacher_hidden", "task.teacher_activation", "task.teacher_parameterization",
-      "task.teacher_gamma", "task.alpha", "task.beta", "task.label_noise", "task.online", "stop.on_target",
+      "task.teacher_gamma", "task.alpha", "task.beta", "task.label_noise", "task.online",
+      // idx only
+      "task.train_images", "task.train_labels", "task.test_images", "task.test_labels", "task.subset", "task.pixels",
+      "task.class_loss", "stop.on_target",
       // doublegoal only (issue 14)
       "rl.discount", "rl.replay_capacity", "rl.epsilon_start", "rl.epsilon_end", "rl.epsilon_decay",
       "rl.target_update_every", "rl.tau", "rl.loss", "rl.return_window"};
@@ -185,6 +189,16 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
   files.task.name = "npz";
   EXPECT_TRUE(key_applies("task.inputs_key", files));
   EXPECT_FALSE(key_applies("task.label_column", files));
+  files.task.name = "idx";  // its test set is its own file: no test_fraction, no samples
+  for (const char* key : {"task.train_images", "task.test_labels", "task.subset", "task.pixels", "task.class_loss"}) {
+    EXPECT_TRUE(key_applies(key, files)) << key;
+  }
+  EXPECT_FALSE(key_applies("task.test_fraction", files));
+  EXPECT_FALSE(key_applies("task.samples", files));
+  EXPECT_FALSE(key_applies("task.binary_loss", files));
+  Config mup;
+  mup.model.parameterization = "mup";
+  EXPECT_TRUE(key_applies("optimizer.scale_lr_by_gamma", mup));
   Config ramp;
   ramp.batch_schedule.name = "geometric";
   EXPECT_TRUE(key_applies("batch_schedule.ramp_steps", ramp));

@@ -227,6 +227,21 @@ TEST(CompactConfig, HoldsOnlyWhatDiffersFromTheDefaultsAndReadsBackFromItsText) 
   }
 }
 
+// Negative exponents: batch_size_studies' learning rates 2^-12 .. 2^12 as one generator.
+TEST(Generators, Pow2TakesNegativeExponents) {
+  TempDir dir;
+  dir.write("configs/p.yaml", "task: {samples: 100}\nsweep: {grid: {optimizer.lr: {pow2: [-3, 1]}}}\n");
+  const auto sweep = load_sweep(dir.str("configs"), "p");
+  ASSERT_EQ(sweep.spec.axes.size(), 1u);
+  EXPECT_EQ(sweep.spec.axes[0].values, (std::vector<Value>{0.125, 0.25, 0.5, 1.0, 2.0}));
+  EXPECT_EQ(sweep.trials.size(), 5u);
+  const auto wide = load_sweep(dir.str("configs"), "p", {"optimizer.lr={pow2: [-12, 12]}"});
+  ASSERT_EQ(wide.trials.size(), 25u);
+  ASSERT_EQ(wide.spec.axes.size(), 1u);
+  EXPECT_EQ(wide.spec.axes[0].values.front(), Value(1.0 / 4096.0));
+  EXPECT_EQ(wide.spec.axes[0].values.back(), Value(4096.0));
+}
+
 TEST(TrialId, ShowOutputLoadsBackToTheSameTrials) {
   TempDir dir;
   for (const std::string name : {"two-axes", "generators-a", "generators-b", "lists-and-seeds"}) {

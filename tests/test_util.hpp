@@ -1,7 +1,9 @@
 #pragma once
 // Helpers for tests: a temporary folder with files, and a snapshot of everything in it.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -68,6 +70,19 @@ inline CliResult run_in(const TempDir& dir, std::vector<std::string> args) {
   result.out = out.str();
   result.err = err.str();
   return result;
+}
+
+// Bad input must end as a usage error: exit code 2, one line on stderr ("sweeplab: ...") holding each of
+// `expected`, and nothing written under `dir`.
+inline void expect_usage_error(const TempDir& dir, const std::vector<std::string>& args,
+                               const std::vector<std::string>& expected) {
+  const auto before = dir.snapshot();
+  const auto result = run_in(dir, args);
+  EXPECT_EQ(result.code, 2) << result.err;
+  EXPECT_EQ(result.err.rfind("sweeplab: ", 0), 0u) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << "not one line: " << result.err;
+  for (const auto& text : expected) EXPECT_NE(result.err.find(text), std::string::npos) << result.err;
+  EXPECT_EQ(dir.snapshot(), before) << "something was written";
 }
 
 inline std::string read_file(const std::filesystem::path& path) {

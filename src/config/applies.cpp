@@ -61,11 +61,14 @@ const std::map<std::string, Rule>& rules() {
       {"model.gamma", [](const Config& c) { return c.model.parameterization != "standard"; }},
       {"model.init_std", [](const Config& c) { return c.model.parameterization != "standard"; }},
       {"model.centered", [](const Config& c) { return c.model.parameterization != "standard"; }},
+      {"optimizer.scale_lr_by_gamma", [](const Config& c) { return c.model.parameterization != "standard"; }},
       {"task.samples",
        [](const Config& c) {
-         return !is_task(c, "csv") && !is_task(c, "npz") && !is_algorithmic_task(c.task.name) && is_supervised(c);
+         return !is_task(c, "csv") && !is_task(c, "npz") && !is_task(c, "idx") && !is_algorithmic_task(c.task.name) &&
+                is_supervised(c);
        }},
-      {"task.test_fraction", [](const Config& c) { return !is_algorithmic_task(c.task.name) && is_supervised(c); }},
+      {"task.test_fraction",  // idx: the test set is its own file
+       [](const Config& c) { return !is_algorithmic_task(c.task.name) && !is_task(c, "idx") && is_supervised(c); }},
       {"task.data_seed", is_supervised},  // doublegoal: no data, the environment is deterministic
       {"task.noise", [](const Config& c) { return is_task(c, "doughnuts") || is_task(c, "sine2"); }},
       {"task.radii", [](const Config& c) { return is_task(c, "doughnuts"); }},
@@ -95,6 +98,13 @@ const std::map<std::string, Rule>& rules() {
       {"task.alpha", [](const Config& c) { return is_teacher(c, "linear"); }},
       {"task.beta", [](const Config& c) { return is_teacher(c, "linear"); }},
       {"task.label_noise", [](const Config& c) { return is_teacher(c, "linear"); }},
+      {"task.train_images", [](const Config& c) { return is_task(c, "idx"); }},
+      {"task.train_labels", [](const Config& c) { return is_task(c, "idx"); }},
+      {"task.test_images", [](const Config& c) { return is_task(c, "idx"); }},
+      {"task.test_labels", [](const Config& c) { return is_task(c, "idx"); }},
+      {"task.subset", [](const Config& c) { return is_task(c, "idx"); }},
+      {"task.pixels", [](const Config& c) { return is_task(c, "idx"); }},
+      {"task.class_loss", [](const Config& c) { return is_task(c, "idx"); }},
       {"stop.on_target", [](const Config& c) { return !c.targets.empty(); }},
   };
   return table;

@@ -13,7 +13,7 @@ namespace sweeplab {
 const std::vector<std::string>& task_names() {
   static const std::vector<std::string> names = {"doughnuts", "sine2",     "synthetic", "csv",     "npz",
                                                  "x_plus_y",  "x_minus_y", "x_div_y",   "permutation", "teacher",
-                                                 "doublegoal"};
+                                                 "doublegoal", "idx"};
   return names;
 }
 const std::vector<std::string>& activation_names() {
@@ -61,6 +61,16 @@ const std::vector<std::string>& binary_loss_names() {
 
 const std::vector<std::string>& rl_loss_names() {
   static const std::vector<std::string> names = {"mse", "huber"};
+  return names;
+}
+
+const std::vector<std::string>& pixel_scale_names() {
+  static const std::vector<std::string> names = {"unit", "standardized"};
+  return names;
+}
+
+const std::vector<std::string>& class_loss_names() {
+  static const std::vector<std::string> names = {"cross_entropy", "mse"};
   return names;
 }
 
@@ -118,6 +128,7 @@ std::int64_t TaskConfig::pair_count() const {
 
 std::int64_t TaskConfig::train_samples() const {
   if (is_algorithmic_task(name)) return std::llround(double(pair_count()) * train_fraction);
+  if (name == "idx") return subset;
   if (name == "csv" || name == "npz" || (name == "teacher" && online) || is_reinforcement_task(name)) return 0;
   return samples - test_samples();
 }
@@ -161,7 +172,7 @@ void TaskConfig::validate() const {
   if (is_algorithmic_task(name)) {
     require(train_samples() >= 1 && test_samples() >= 1, "task.train_fraction", train_fraction,
             "leaves no training or no validation pairs");
-  } else if (name != "csv" && name != "npz" && !is_reinforcement_task(name)) {
+  } else if (name != "csv" && name != "npz" && name != "idx" && !is_reinforcement_task(name)) {
     require(train_samples() >= 1 || (name == "teacher" && online), "task.test_fraction", test_fraction,
             "leaves no training samples");
   }
@@ -181,6 +192,20 @@ void TaskConfig::validate() const {
   require(std::isfinite(label_noise) && label_noise >= 0.0 && label_noise <= 1.0, "task.label_noise", label_noise,
           "is out of range: must be in [0, 1]");
   require(!online || name == "teacher", "task.online", online, "needs task.name: teacher (a generated stream)");
+  if (name == "idx") {
+    for (const auto& [key, path] : {std::pair<const char*, const std::string&>{"task.train_images", train_images},
+                                    {"task.train_labels", train_labels},
+                                    {"task.test_images", test_images},
+                                    {"task.test_labels", test_labels}}) {
+      require(!path.empty(), key, std::string("''"), "must name an IDX file for task idx, e.g. "
+                                        "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+    }
+  }
+  require(subset >= 0, "task.subset", subset, "is out of range: must be >= 0 (0: every training image)");
+  require_choice("task.pixels", pixels, pixel_scale_names());
+  require_choice("task.class_loss", class_loss, class_loss_names());
+  require(class_loss == "cross_entropy" || name == "idx", "task.class_loss", "'" + class_loss + "'",
+          "is for task idx (one-hot targets of its classes); other tasks train with their own loss");
 }
 
 void ModelConfig::validate() const {
@@ -382,6 +407,7 @@ void Config::validate() const {
   }
   if (const std::int64_t n = task.train_samples(); n > 0) {
     const std::string what = is_algorithmic_task(task.name) ? " pairs = task.train_fraction of every pair"
+                             : task.name == "idx"           ? " images = task.subset"
                                                             : " samples = task.samples minus the test split";
     if (training.batch_size > n) {
       throw ValueError("training.batch_size", std::to_string(training.batch_size),

@@ -102,8 +102,9 @@ std::string keys_reference() {
   out << "sweep.grid  (mapping of key -> list or generator)\n"
       << "    The swept axes; trials are their Cartesian product (at most " << kDefaultMaxTrials
       << " trials, with the seeds, unless raised). Values: a list\n"
-      << "    [8, 16, 32] or a generator {pow2: [1, 6]} (2..64, exponents in [0, 62]), {logspace: [-4, -1, 7]},\n"
-      << "    {linspace: [0, 1, 5]} (n in [1, 10000]), {range: [8, 64, 8]} (stop excluded, at most 10000 values).\n"
+      << "    [8, 16, 32] or a generator {pow2: [1, 6]} (2..64; exponents in [-62, 62], so {pow2: [-12, 12]} is\n"
+      << "    2^-12..2^12), {logspace: [-4, -1, 7]}, {linspace: [0, 1, 5]} (n in [1, 10000]), {range: [8, 64, 8]}\n"
+      << "    (stop excluded, at most 10000 values).\n"
       << "sweep.seeds  (a count in [1, 100000], or a list of distinct integers >= 0)\n"
       << "    Repeat every grid point with these training seeds; 3 means training.seed, +1, +2.\n"
       << "extends  (name of another sweep)\n"

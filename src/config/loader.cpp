@@ -396,8 +396,9 @@ std::vector<Value> axis_values(const FieldSpec& spec, const YAML::Node& node, co
     const YAML::Node args = node.begin()->second;
     if (generator == "pow2") {
       const auto n = generator_numbers(spec.key, args, where, generator, 2);
-      if (n[0] != std::floor(n[0]) || n[1] != std::floor(n[1]) || n[0] < 0 || n[1] > 62 || n[0] > n[1]) {
-        fail(where, name + ": pow2 needs integer exponents 0 <= a <= b <= 62, got '" + flow_text(args) + "'");
+      // Negative exponents give fractions (learning rates 2^-12 .. 2^12, as batch_size_studies sweeps eta).
+      if (n[0] != std::floor(n[0]) || n[1] != std::floor(n[1]) || n[0] < -62 || n[1] > 62 || n[0] > n[1]) {
+        fail(where, name + ": pow2 needs integer exponents -62 <= a <= b <= 62, got '" + flow_text(args) + "'");
       }
       for (double e = n[0]; e <= n[1]; ++e) values.push_back(generated_value(spec, std::ldexp(1.0, int(e)), where, generator));
     } else if (generator == "logspace" || generator == "linspace") {

@@ -140,6 +140,13 @@ std::vector<FieldSpec> make_schema() {
             "The 'temperature' eta/B: when > 0 the learning rate is temperature x training.batch_size, so a grid can "
             "sweep eta/B directly (B x temperature heatmaps); leave optimizer.lr unset then. 0: use optimizer.lr.",
             added_as("T")),
+      field("optimizer.scale_lr_by_gamma", &C::optimizer, &OptimizerConfig::scale_lr_by_gamma,
+            "sp, mup: true (the default): the optimizer's rate is eta g(gamma) m(N), compensated for the richness, "
+            "so the divergence boundary in eta stays put as gamma moves (see model.parameterization). false: eta "
+            "m(N), the width factor alone, as batch_size_studies' gamma x eta sweep trains ('we do not adjust eta in "
+            "terms of gamma by design'): the boundary then moves as g(gamma), gamma^2 below gamma = 1 and "
+            "gamma^(2/L) above (sgd). effective_lr in metrics.jsonl is the rate used either way.",
+            added_as("scale_lr")),
       field("lr_schedule.name", &C::lr_schedule, &ScheduleConfig::name,
             "Learning-rate schedule after warmup: constant, cosine (to lr x final_lr_factor at the end of the "
             "budget) or step (x gamma every step_size steps).",
@@ -187,8 +194,8 @@ std::vector<FieldSpec> make_schema() {
             "N(0, init_std^2); each hidden layer computes h W / sqrt(fan_in) and the output layer divides by "
             "gamma sqrt(N) (sp) or gamma N (mup), N the last hidden width. The optimizer then uses the effective "
             "learning rate eta g(gamma) m(N): sgd g = gamma^2 (gamma <= 1) or gamma^(2/L), adam g = gamma or "
-            "gamma^(1/L), L the number of layers; m = N (sgd) or sqrt(N) (adam) under mup, 1 under sp. metrics.jsonl "
-            "records both lr (eta) and effective_lr.",
+            "gamma^(1/L), L the number of layers; m = N (sgd) or sqrt(N) (adam) under mup, 1 under sp; g = 1 with "
+            "optimizer.scale_lr_by_gamma: false. metrics.jsonl records both lr (eta) and effective_lr.",
             added_as("param")),
       field("model.gamma", &C::model, &ModelConfig::gamma, above(0),
             "sp, mup: the richness gamma (the output layer divides by it; larger is richer, 'feature learning').",
@@ -203,7 +210,9 @@ std::vector<FieldSpec> make_schema() {
             "x_minus_y, x_div_y (mod task.modulus) and permutation (composition in S5), two operand tokens in, "
             "one class per result out; teacher (seed 001: regression on a poly, mlp or linear teacher); doublegoal "
             "(seed 004: DQN on DoubleGoalEnv, a track from -1 to +1 walked in steps of 0.1 from 0, reward 1 at "
-            "either end, at most 50 steps an episode; rl.* keys; budget training.steps = environment steps).",
+            "either end, at most 50 steps an episode; rl.* keys; budget training.steps = environment steps); idx "
+            "(images and labels in IDX files, MNIST's format: task.train_images and the three other paths, one "
+            "class per label value, the pixels flattened into the inputs).",
             {"task"}),
       field("task.samples", &C::task, &TaskConfig::samples, at_least(2),
             "Points generated, train + test (not used by csv, npz and the algorithmic tasks; task.online: the test set "
@@ -272,6 +281,31 @@ std::vector<FieldSpec> make_schema() {
             "training.steps or training.samples; the same samples in the same order for every batch size). false: "
             "a fixed training set of task.samples minus the test split, trained for epochs.",
             added_as("online")),
+      field("task.train_images", &C::task, &TaskConfig::train_images,
+            "idx: the training images, an IDX file of unsigned bytes [N, rows, cols] (MNIST's "
+            "train-images-idx3-ubyte, gzipped or not), e.g. Debian's dataset-fashion-mnist: "
+            "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz.",
+            added),
+      field("task.train_labels", &C::task, &TaskConfig::train_labels,
+            "idx: the training labels, an IDX file of unsigned bytes [N] (train-labels-idx1-ubyte), one per image; "
+            "the classes are 0 .. the largest label.",
+            added),
+      field("task.test_images", &C::task, &TaskConfig::test_images,
+            "idx: the test images (t10k-images-idx3-ubyte), the same rows x cols as the training images.", added),
+      field("task.test_labels", &C::task, &TaskConfig::test_labels, "idx: the test labels (t10k-labels-idx1-ubyte).",
+            added),
+      field("task.subset", &C::task, &TaskConfig::subset, at_least(0),
+            "idx: train on this many of the training images, chosen at random by task.data_seed (the same images "
+            "for every trial with that seed); 0: all of them. The test set is always the whole test file.",
+            added_as("subset")),
+      field("task.pixels", &C::task, &TaskConfig::pixels,
+            "idx: unit (each byte / 255, in [0, 1], as batch_size_studies reads MNIST) or standardized (then minus "
+            "the mean and over the sd of every pixel of the training images used, test images alike).",
+            added_as("pixels")),
+      field("task.class_loss", &C::task, &TaskConfig::class_loss,
+            "idx: cross_entropy over one logit per class, or mse: the mean over the batch and the classes of "
+            "(f(x)_c - onehot(y)_c)^2, batch_size_studies' MNIST loss. Accuracy is the argmax's either way.",
+            added_as("class_loss")),
       field("checkpoint.every", &C::checkpoint, &CheckpointConfig::every, at_least(0),
             "Checkpoint every this many epochs (or steps when training.steps > 0); 0: only at the end and on "
             "interrupt.",
@@ -288,7 +322,8 @@ std::vector<FieldSpec> make_schema() {
             "again from scratch. An interrupted or failed trial keeps its checkpoint either way.",
             bookkeeping),
       field("stop.divergence_loss", &C::stop, &StopConfig::divergence_loss, or_infinity(above(0)),
-            "A training loss above this (or not finite) ends the trial as diverged; .inf: only non-finite."),
+            "A training batch's loss above this (or not finite) ends the trial as diverged. .inf: only a non-finite "
+            "loss does, the rule of batch_size_studies (its runs fail only on nan or inf)."),
       field("stop.on_target", &C::stop, &StopConfig::on_target,
             "End the trial as soon as every target is reached.", bookkeeping),
       field("rl.discount", &C::rl, &RlConfig::discount, between(0, 1, false, false),

@@ -20,7 +20,7 @@ constexpr std::int64_t kBlockRows = std::int64_t(1) << 22;  // row indices uploa
 constexpr std::int64_t kEvaluationValues = std::int64_t(1) << 24;  // activations per evaluation chunk
 
 // Sums per trial, after the parameters and the optimizer state in BatchedMath::trial_.
-enum Sum { kLossSum, kAccuracySum, kBatches, kDivergedAt, kDivergedLoss, kSums };
+enum Sum { kLossSum, kAccuracySum, kBatches, kDivergedAt, kDivergedLoss, kLastLoss, kSums };
 // Hyper-parameters per trial, in BatchedMath::hyper_.
 enum Hyper { kMomentum, kNesterov, kDecay, kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kEps, kDivergence, kHypers };
 
@@ -68,7 +68,8 @@ class BatchedMath : public GroupMath {
   BatchedMath(const MlpShape& shape, const GroupData& data, int slots, const std::string& device)
       : shape_(shape), device_(device), slots_(slots), inputs_(data.inputs), n_train_(data.n_train), n_test_(data.n_test),
         target_width_(shape.loss == LossKind::Regression ? data.outputs : 1),
-        mean_over_(shape.loss == LossKind::Regression ? data.outputs : 1), hyper_values_(std::size_t(slots)) {
+        mean_over_(shape.loss == LossKind::Regression || shape.loss == LossKind::OneHotMse ? data.outputs : 1),
+        hyper_values_(std::size_t(slots)) {
     if (shape.widths.size() < 2 || shape.widths.back() != data.outputs ||
         (shape.tokens > 0 ? data.inputs != shape.tokens : shape.widths.front() != data.inputs)) {
       throw InternalError("batched backend: the shape does not fit the data");
@@ -98,7 +99,8 @@ class BatchedMath : public GroupMath {
         trial_.push_back(torch::zeros({slots, shape.widths[l + 1]}, floats));
       }
     }
-    for (auto dtype : {torch::kFloat64, torch::kFloat64, torch::kInt64, torch::kInt64, torch::kFloat64}) {  // enum Sum
+    for (auto dtype : {torch::kFloat64, torch::kFloat64, torch::kInt64, torch::kInt64, torch::kFloat64,
+                       torch::kFloat64}) {  // enum Sum
       trial_.push_back(torch::zeros({slots}, floats.dtype(dtype)));
     }
   }
@@ -207,7 +209,7 @@ class BatchedMath : public GroupMath {
       for (int k = 0; k < slots_; ++k) {
         auto& out = (*sums_cache_)[std::size_t(k)];
         out = {values[kLossSum][k], values[kAccuracySum][k], std::int64_t(values[kBatches][k]),
-               std::int64_t(values[kDivergedAt][k]), values[kDivergedLoss][k]};
+               std::int64_t(values[kDivergedAt][k]), values[kDivergedLoss][k], values[kLastLoss][k]};
       }
     }
     return (*sums_cache_)[std::size_t(slot)];
@@ -217,7 +219,7 @@ class BatchedMath : public GroupMath {
     check(slot);
     torch::NoGradGuard no_grad;
     const double values[kSums] = {value.loss_sum, value.accuracy_sum, double(value.batches),
-                                  double(value.diverged_at_step), value.diverged_loss};
+                                  double(value.diverged_at_step), value.diverged_loss, value.last_loss};
     for (int s = 0; s < kSums; ++s) sum(s)[slot].fill_(values[s]);  // no host sync: a fill of one element
     if (sums_cache_) (*sums_cache_)[std::size_t(slot)] = value;
   }
@@ -416,6 +418,12 @@ class BatchedMath : public GroupMath {
       out.loss = -log_p.gather(2, label).squeeze(2);
       out.correct = o.argmax(2) == label.squeeze(2);
       if (with_grad) out.grad = log_p.exp() - (torch::arange(o.size(2), label.options()) == label).to(o.scalar_type());
+    } else if (shape_.loss == LossKind::OneHotMse) {
+      const Tensor label = y.to(torch::kInt64);
+      const Tensor error = o - (torch::arange(o.size(2), label.options()) == label).to(o.scalar_type());
+      out.loss = (error * error).sum(2);
+      out.correct = o.argmax(2) == label.squeeze(2);
+      if (with_grad) out.grad = 2 * error;
     } else {
       const Tensor error = o - y;
       out.loss = (error * error).sum(2);
@@ -448,6 +456,8 @@ class BatchedMath : public GroupMath {
     diverged_at = torch::where(newly, scalars.number, diverged_at);
     Tensor& loss_sum = sum_in(t, kLossSum);
     loss_sum = torch::where(ok, loss_sum + loss, loss_sum);
+    Tensor& last_loss = sum_in(t, kLastLoss);
+    last_loss = torch::where(ok, loss, last_loss);
     if (out.correct.defined()) {
       Tensor& accuracy_sum = sum_in(t, kAccuracySum);
       const Tensor accuracy = out.correct.masked_fill(~is_real, false).sum(1).to(torch::kFloat64) / real_d;

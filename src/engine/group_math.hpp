@@ -92,6 +92,7 @@ struct Accumulators {
   std::int64_t batches = 0;
   std::int64_t diverged_at_step = 0;  // 0: not diverged; else the 1-based step whose loss diverged
   double diverged_loss = 0.0;         // that loss (may be inf or nan)
+  double last_loss = 0.0;             // the loss of the last batch trained on (batches > 0)
 };
 
 struct Evaluation {

@@ -585,6 +585,7 @@ class GroupRun {
       EvalRecord record = record_now(trial);
       const double batches = double(std::max<std::int64_t>(1, sums.batches));
       record.train_loss = sums.loss_sum / batches;
+      if (sums.batches > 0) record.last_batch_loss = sums.last_loss;
       if (classification_) record.train_acc = train_accuracy(trial, sums);
       if (has_test) {
         record.test_loss = evaluations[i].loss;

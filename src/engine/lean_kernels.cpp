@@ -411,6 +411,16 @@ BatchLoss loss_of(LossKind kind, const float* out, const float* target, std::int
         for (std::int64_t j = 0; j < outputs; ++j) d[j] = (std::exp(o[j] - peak) / total - (j == label)) / float(rows);
       }
       result.correct += best == label;
+    } else if (kind == LossKind::OneHotMse) {
+      const auto label = std::int64_t(target[r]);
+      std::int64_t best = 0;
+      for (std::int64_t j = 0; j < outputs; ++j) {
+        best = o[j] > o[best] ? j : best;
+        const float error = o[j] - float(j == label);
+        sum += double(error) * error;
+        if (d) d[j] = 2.0f * error / float(rows * outputs);
+      }
+      result.correct += best == label;
     } else {
       const float* y = target + r * outputs;
       for (std::int64_t j = 0; j < outputs; ++j) {
@@ -420,7 +430,8 @@ BatchLoss loss_of(LossKind kind, const float* out, const float* target, std::int
       }
     }
   }
-  result.loss = kind == LossKind::Regression ? sum / double(rows * outputs) : sum / double(rows);
+  const bool per_output = kind == LossKind::Regression || kind == LossKind::OneHotMse;
+  result.loss = per_output ? sum / double(rows * outputs) : sum / double(rows);
   return result;
 }
 
@@ -500,6 +511,7 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
       return;
     }
     sums.loss_sum += batch.loss;
+    sums.last_loss = batch.loss;
     if (classification) sums.accuracy_sum += batch.correct / double(rows);
     ++sums.batches;
 

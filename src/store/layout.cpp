@@ -31,6 +31,7 @@ std::optional<EvalRecord> record_fields(const json& line) {
   record.effective_lr = optional_number(line, "effective_lr");
   record.batch_size = line.value("batch_size", std::int64_t{0});
   record.train_loss = optional_number(line, "train_loss").value_or(NAN);
+  record.last_batch_loss = optional_number(line, "last_batch_loss");
   record.test_loss = optional_number(line, "test_loss");
   record.train_acc = optional_number(line, "train_acc");
   record.test_acc = optional_number(line, "test_acc");
@@ -74,7 +75,8 @@ bool same_number(const std::optional<double>& a, const std::optional<double>& b)
 bool same_record(const EvalRecord& a, const EvalRecord& b) {
   return a.epoch == b.epoch && a.step == b.step && a.samples == b.samples && same_number(a.lr, b.lr) &&
          same_number(a.effective_lr, b.effective_lr) &&
-         a.batch_size == b.batch_size && same_number(a.train_loss, b.train_loss) && same_number(a.test_loss, b.test_loss) &&
+         a.batch_size == b.batch_size && same_number(a.train_loss, b.train_loss) &&
+         same_number(a.last_batch_loss, b.last_batch_loss) && same_number(a.test_loss, b.test_loss) &&
          same_number(a.train_acc, b.train_acc) && same_number(a.test_acc, b.test_acc) &&
          same_number(a.episode_return, b.episode_return) && same_number(a.epsilon, b.epsilon) &&
          same_number(a.greedy_return, b.greedy_return) && a.greedy_length == b.greedy_length &&

@@ -61,6 +61,7 @@ json record_object(const EvalRecord& record) {
     return line;
   }
   line["train_loss"] = number(record.train_loss);
+  if (record.last_batch_loss) line["last_batch_loss"] = number(*record.last_batch_loss);
   line["test_loss"] = optional_number(record.test_loss);
   if (record.train_acc) line["train_acc"] = number(*record.train_acc);
   if (record.test_acc) line["test_acc"] = number(*record.test_acc);

@@ -16,7 +16,7 @@ namespace {
 
 // The layout of the file. A file of another version is rebuilt, so a new field in the summary only needs this
 // number raised.
-constexpr int kIndexVersion = 1;
+constexpr int kIndexVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE entries(
@@ -115,6 +115,7 @@ void write_record(Writer& w, const EvalRecord& r) {
   w.opt(r.effective_lr);
   w.i64(r.batch_size);
   w.f64(r.train_loss);
+  w.opt(r.last_batch_loss);
   w.opt(r.test_loss);
   w.opt(r.train_acc);
   w.opt(r.test_acc);
@@ -136,6 +137,7 @@ EvalRecord read_record(Reader& r) {
   e.effective_lr = r.opt_f64();
   e.batch_size = r.i64();
   e.train_loss = r.f64();
+  e.last_batch_loss = r.opt_f64();
   e.test_loss = r.opt_f64();
   e.train_acc = r.opt_f64();
   e.test_acc = r.opt_f64();

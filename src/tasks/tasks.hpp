@@ -1,5 +1,5 @@
 #pragma once
-// The generated and file-backed tasks of seeds 001 and 003 (and .npz files) as plain arrays: no LibTorch, so the
+// The generated and file-backed tasks of seeds 001 and 003 (.npz and IDX files too) as plain arrays: no LibTorch, so the
 // front end can check a file and the engine can draw an online stream without it. src/train/dataset.cpp wraps
 // these into the tensors of the autograd reference.
 #include <cstdint>
@@ -35,6 +35,19 @@ TaskData read_npz_task(const TaskConfig& task);
 // The front end's check of an npz task before anything is written: the same errors as read_npz_task, from the
 // arrays' headers and the labels (the inputs' data is not read).
 void check_npz_task(const TaskConfig& task);
+
+// idx: images and labels in IDX files (MNIST's format, gzipped or not), task.train_images with task.train_labels
+// and task.test_images with task.test_labels; task.subset training images chosen by task.data_seed (0: all),
+// pixels scaled by task.pixels, one class per label value 0 .. the largest (at least 2): Multiclass, or OneHotMse
+// with task.class_loss mse. UserError (one line naming the file and its key, with a suggestion) for a missing,
+// empty, truncated or damaged file, one that is not IDX or not of unsigned bytes, images that are not
+// [N, rows, cols], labels that are not [N], a count of labels that is not the count of images, test images of
+// another size than the training images, bytes after the data, or a task.subset above the training images.
+TaskData read_idx_task(const TaskConfig& task);
+
+// The front end's check of an idx task before anything is written: the same errors as read_idx_task, every file
+// read to its end (a damaged gzip stream shows only there), the pixels not kept.
+void check_idx_task(const TaskConfig& task);
 
 // The online training stream of a teacher task: sample i (inputs and label) is a function of task.data_seed, the
 // teacher and i alone, so every batch size sees the same samples in the same order, and a resumed trial draws

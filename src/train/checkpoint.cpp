@@ -153,6 +153,7 @@ void put_record(StateText& state, const EvalRecord& r) {
   if (r.effective_lr) state.put_double("last.effective_lr", *r.effective_lr);
   state.put_int("last.batch_size", r.batch_size);
   state.put_double("last.train_loss", r.train_loss);
+  if (r.last_batch_loss) state.put_double("last.last_batch_loss", *r.last_batch_loss);
   if (r.test_loss) state.put_double("last.test_loss", *r.test_loss);
   if (r.train_acc) state.put_double("last.train_acc", *r.train_acc);
   if (r.test_acc) state.put_double("last.test_acc", *r.test_acc);
@@ -173,6 +174,7 @@ EvalRecord get_record(const StateText& state) {
   if (state.has("last.effective_lr")) r.effective_lr = state.get_double("last.effective_lr");
   r.batch_size = state.get_int("last.batch_size");
   r.train_loss = state.get_double("last.train_loss");
+  if (state.has("last.last_batch_loss")) r.last_batch_loss = state.get_double("last.last_batch_loss");
   if (state.has("last.test_loss")) r.test_loss = state.get_double("last.test_loss");
   if (state.has("last.train_acc")) r.train_acc = state.get_double("last.train_acc");
   if (state.has("last.test_acc")) r.test_acc = state.get_double("last.test_acc");

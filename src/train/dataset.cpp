@@ -77,7 +77,7 @@ torch::Tensor float_rows(const std::vector<float>& values, std::int64_t rows, st
 torch::Tensor targets(const std::vector<float>& values, std::int64_t rows, const TaskData& data) {
   if (data.loss == LossKind::Regression) return float_rows(values, rows, data.outputs);
   auto y = float_rows(values, rows, 1).reshape({rows});
-  return data.loss == LossKind::Multiclass ? y.to(torch::kLong) : y;
+  return data.loss == LossKind::Multiclass || data.loss == LossKind::OneHotMse ? y.to(torch::kLong) : y;
 }
 
 // The plain-array tasks (src/tasks): already split.
@@ -113,6 +113,7 @@ Dataset make_dataset(const TaskConfig& task) {
   if (is_algorithmic_task(task.name)) return from_task_data(make_algorithmic_task(task));
   if (task.name == "teacher") return from_task_data(make_teacher_task(task));
   if (task.name == "npz") return two_logits(task, from_task_data(read_npz_task(task)));
+  if (task.name == "idx") return from_task_data(read_idx_task(task));
   return two_logits(task, make_generated_dataset(task));
 }
 

@@ -56,12 +56,12 @@ double effective_lr_factor(const Config& config) {
   const ModelConfig& model = config.model;
   if (model.parameterization == "standard" || model.hidden.empty()) return 1.0;
   const double gamma = model.gamma, layers = double(model.hidden.size() + 1), width = double(model.hidden.back());
-  const bool mup = model.parameterization == "mup";
+  const bool mup = model.parameterization == "mup", compensated = config.optimizer.scale_lr_by_gamma;
   if (config.optimizer.name == "sgd") {
-    const double g = gamma <= 1.0 ? gamma * gamma : std::pow(gamma, 2.0 / layers);
+    const double g = !compensated ? 1.0 : gamma <= 1.0 ? gamma * gamma : std::pow(gamma, 2.0 / layers);
     return g * (mup ? width : 1.0);
   }
-  const double g = gamma <= 1.0 ? gamma : std::pow(gamma, 1.0 / layers);
+  const double g = !compensated ? 1.0 : gamma <= 1.0 ? gamma : std::pow(gamma, 1.0 / layers);
   return g * (mup ? std::sqrt(width) : 1.0);
 }
 

@@ -21,6 +21,8 @@ const std::vector<std::string>& parameterization_names();  // standard, sp, mup
 const std::vector<std::string>& batch_schedule_names();    // constant, linear, geometric, steps
 const std::vector<std::string>& binary_loss_names();       // bce, cross_entropy
 const std::vector<std::string>& rl_loss_names();           // mse, huber
+const std::vector<std::string>& pixel_scale_names();       // unit, standardized
+const std::vector<std::string>& class_loss_names();        // cross_entropy, mse
 
 // False for the regression tasks (sine2, teacher); csv and npz may be either (their labels decide).
 bool is_classification_task(const std::string& task_name);
@@ -59,8 +61,13 @@ struct TaskConfig {
   double beta = 1.5;                    // linear: target exponent, weights ~ i^(-theta), theta = 1/2 + alpha (beta - 1) / 2
   double label_noise = 0.0;             // linear: rho, y = sqrt(1 - rho) clean + sqrt(rho) noise
   bool online = false;                  // teacher: a fresh batch every step (the training set is a stream)
+  // idx: images and labels in IDX files (MNIST's format, gzipped or not): the training and the test set
+  std::string train_images, train_labels, test_images, test_labels;
+  std::int64_t subset = 0;              // idx: train on this many training images, chosen by data_seed; 0: all
+  std::string pixels = "unit";          // idx: unit (x / 255) or standardized (mean 0, sd 1 over the training pixels)
+  std::string class_loss = "cross_entropy";  // idx: cross_entropy, or mse against one-hot targets
   std::int64_t test_samples() const;    // the held-out set: round(samples x test_fraction); algorithmic: the pairs not trained on
-  std::int64_t train_samples() const;   // generated tasks; 0 when only the file or the stream knows (csv, npz, online)
+  std::int64_t train_samples() const;   // generated tasks, idx's subset; 0 when only the files or the stream know
   std::int64_t pair_count() const;      // algorithmic: every (x, y); x_div_y leaves out y = 0
   void validate() const;
 };
@@ -87,6 +94,9 @@ struct OptimizerConfig {
   std::vector<double> betas = {0.9, 0.999};
   double eps = 1e-8;
   double temperature = 0.0;             // > 0: lr = temperature x training.batch_size (the grid sweeps eta/B)
+  // sp, mup: the optimizer's rate is eta g(gamma) m(N); false leaves out g(gamma) (batch_size_studies' gamma x eta
+  // sweep: "we do not adjust eta in terms of gamma by design"), so the rate is eta m(N)
+  bool scale_lr_by_gamma = true;
   void validate() const;
 };
 

@@ -18,6 +18,8 @@ struct EvalRecord {
   std::optional<double> effective_lr;  // sp, mup: the rate the optimizer used, eta g(gamma) m(N)
   std::int64_t batch_size = 0;
   double train_loss = 0.0;      // mean over the batches since the previous evaluation
+  // The loss of the last of those batches alone: the value batch_size_studies' heatmaps colour by.
+  std::optional<double> last_batch_loss;
   std::optional<double> test_loss;   // absent without a test set
   std::optional<double> train_acc;   // classification only
   std::optional<double> test_acc;

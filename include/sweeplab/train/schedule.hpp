@@ -20,7 +20,7 @@ std::int64_t steps_for_samples(const Config& config, std::int64_t samples);
 // What the optimizer's learning rate is multiplied by under model.parameterization (seed 001, Atanasov et al.
 // 2025): g(gamma) m(N); 1 for standard. sgd: g = gamma^2 (gamma <= 1) or gamma^(2/L); adam, adamw: g = gamma or
 // gamma^(1/L); m = N (sgd) or sqrt(N) (adam, adamw) under mup, 1 under sp. L: the number of layers (hidden + 1),
-// N: the last hidden width.
+// N: the last hidden width. optimizer.scale_lr_by_gamma false: g = 1 (batch_size_studies' uncompensated rule).
 double effective_lr_factor(const Config& config);
 
 }  // namespace sweeplab
