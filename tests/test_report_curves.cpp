@@ -302,6 +302,23 @@ TEST(LossCurves, OneConfigurationDrawsEverySeedAndTheirMean) {
   expect_whole_svgs(dir.path() / "where/figures");
 }
 
+// Many seeds of one configuration: the first 30 are drawn one by one (more would be a solid band, and slow to draw),
+// and the mean is over all of them.
+TEST(LossCurves, ManySeedsOfOneConfigurationDrawTheFirstThirtyAndTheMeanOfAll) {
+  TempDir dir;
+  dir.write("configs/m.yaml", "task: {samples: 40}\ntraining: {epochs: 1, batch_size: 8}\nsweep: {seeds: 32}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "m", "-q"}).code, 0);
+  ASSERT_EQ(testing::run_in(dir, {"report", "m", "--plots", "loss_curves"}).code, 0);
+  const std::string script = testing::read_file(dir.path() / "experiments/m/reports/plots-loss_curves/figures/loss_curves.gp");
+  EXPECT_FALSE(datablock(script, "test0_seed29").empty());
+  EXPECT_TRUE(datablock(script, "test0_seed30").empty());
+  EXPECT_NE(script.find("# test0: "), std::string::npos);
+  EXPECT_NE(script.find(" (32 trials)\n"), std::string::npos) << script;
+  const std::string html = testing::read_file(dir.path() / "experiments/m/reports/plots-loss_curves/report.html");
+  EXPECT_NE(figure_caption(html, "loss_curves").find("The first 30 of the seeds (32 seeds) as thin lines, and the mean over all"),
+            std::string::npos) << figure_caption(html, "loss_curves");
+}
+
 // ---- steps to target ----
 
 // Writes each trial's first target as `steps(config)` says (nullopt: not reached), as the trainer would.

@@ -172,6 +172,10 @@ struct CurveSet {
 
 const std::string kSingleColour = "#2166ac";
 
+// One configuration's seeds drawn one by one: beyond a few dozen thin lines the figure is a solid band and gnuplot
+// takes minutes (10 000 seeds), so only the first ones in sweep order are drawn; the mean is over all of them.
+constexpr std::size_t kMaxSeedLines = 30;
+
 // What a figure of panels leaves out, for its caption.
 struct PanelNotes {
   double cut_at = INFINITY;  // the top of a loss axis when a line went above it
@@ -246,7 +250,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
       }
       if (!plot.empty()) plot += ", \\\n  ";
       if (set.seeds_apart) {
-        for (std::size_t s = 0; s < group.trials.size(); ++s) {
+        for (std::size_t s = 0; s < std::min(group.trials.size(), kMaxSeedLines); ++s) {
           const Group one{group.label, group.values, {group.trials[s]}};
           const auto seed = mean_curve(one, panel.metric.name, set.x_axis);
           if (seed.empty()) continue;
@@ -330,6 +334,16 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   }
   figure.script = script + "unset multiplot\n";
   return drawn_panels;
+}
+
+// The caption's words for one configuration drawn seed by seed.
+std::string seeds_apart_text(const std::vector<Group>& groups, const std::vector<std::size_t>& drawn, const std::string& seeds) {
+  std::size_t most = 0;
+  for (auto g : drawn) most = std::max(most, groups[g].trials.size());
+  const std::string lines = most > kMaxSeedLines ? "The first " + std::to_string(kMaxSeedLines) + " of the seeds (" + seeds +
+                                                       ") as thin lines"
+                                                 : "Each seed (" + seeds + ") as a thin line";
+  return lines + ", and the mean over all of them (over the seeds with an evaluation at that point) as a thick one.";
 }
 
 // "2 seeds per setting" / "2 to 3 seeds per setting" (those with an evaluation).
@@ -434,8 +448,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
     };
     const std::string seeds = seed_counts(groups, drawn);
     const std::string averaged =
-        set.seeds_apart ? "Each seed (" + seeds + ") as a thin line, and their mean (over the seeds with an evaluation at that "
-                                                  "point) as a thick one."
+        set.seeds_apart ? seeds_apart_text(groups, drawn, seeds)
         : several_seeds(groups) ? "Each line is the mean over a setting's seeds (" + seeds + " per setting) that have an "
                                   "evaluation at that point, with a band of one standard error."
                                 : "One trial per line (no seeds to average).";
