@@ -21,7 +21,7 @@
 #include "sweeplab/store/lock.hpp"
 #include "sweeplab/store/sweep_state.hpp"
 #include "sweeplab/store/trial_files.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "test_util.hpp"
 #include "train/checkpoint.hpp"
 

@@ -15,7 +15,7 @@
 #include "sweeplab/config/fusion_key.hpp"
 #include "sweeplab/sched/plan.hpp"
 #include "sweeplab/train/schedule.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "test_util.hpp"
 #include "train/checkpoint.hpp"
 #include "train/dataset.hpp"

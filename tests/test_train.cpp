@@ -9,7 +9,7 @@
 #include "model.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/train/schedule.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/train/tracker.hpp"
 
 namespace sweeplab {

@@ -18,14 +18,14 @@
 #include "faults.hpp"
 #include "online_rows.hpp"
 #include "setup.hpp"
+#include "sweeplab/config/fusion_key.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/hash.hpp"
-#include "sweeplab/config/fusion_key.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/train/schedule.hpp"
 #include "sweeplab/train/tracker.hpp"
-#include "sweeplab/train/trainer.hpp"
 
 namespace sweeplab {
 namespace {

@@ -1,9 +1,9 @@
 #include <cmath>
 
-#include "sweeplab/core/error.hpp"
-#include "sweeplab/train/csv.hpp"
-#include "sweeplab/train/trainer.hpp"
 #include "../tasks/tasks.hpp"
+#include "sweeplab/core/error.hpp"
+#include "sweeplab/engine/trainer.hpp"
+#include "sweeplab/train/csv.hpp"
 
 namespace sweeplab {
 
