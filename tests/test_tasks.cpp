@@ -12,7 +12,7 @@
 #include <set>
 
 #include "sweeplab/core/error.hpp"
-#include "tasks/tasks.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 #include "test_util.hpp"
 #include "train/dataset.hpp"
 

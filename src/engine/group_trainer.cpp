@@ -12,7 +12,6 @@
 #include <random>
 #include <sstream>
 
-#include "../tasks/tasks.hpp"
 #include "../train/checkpoint.hpp"
 #include "dqn_trainer.hpp"
 #include "faults.hpp"
@@ -24,6 +23,7 @@
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/hash.hpp"
 #include "sweeplab/engine/trainer.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 #include "sweeplab/train/schedule.hpp"
 #include "sweeplab/train/tracker.hpp"
 

@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "sweeplab/config/config.hpp"
-#include "sweeplab/train/loss_kind.hpp"
+#include "sweeplab/tasks/loss_kind.hpp"
 
 namespace sweeplab {
 

@@ -1,8 +1,8 @@
 #include <cmath>
 
-#include "../tasks/tasks.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/engine/trainer.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 #include "sweeplab/train/csv.hpp"
 
 namespace sweeplab {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "sweeplab/config/config.hpp"
-#include "sweeplab/train/loss_kind.hpp"
+#include "sweeplab/tasks/loss_kind.hpp"
 
 namespace sweeplab {
 
