@@ -11,8 +11,8 @@
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/process.hpp"
-#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 
 namespace sweeplab {
 

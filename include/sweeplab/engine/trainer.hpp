@@ -78,10 +78,6 @@ std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members, s
 // One trial: a group of one.
 TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints = {});
 
-// Checks what can only be checked by trying, short of LibTorch: a CSV file reads and leaves rows to
-// train on. UserError if not. (Whether CUDA is there only a trainer process can say: cuda_problem.)
-void check_task_inputs(const Config& config);
-
 // In a trainer process: "" when training.device=cuda can train here, else why not (one line).
 std::string cuda_problem();
 

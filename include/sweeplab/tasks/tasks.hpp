@@ -49,6 +49,11 @@ TaskData read_idx_task(const TaskConfig& task);
 // read to its end (a damaged gzip stream shows only there), the pixels not kept.
 void check_idx_task(const TaskConfig& task);
 
+// Checks what can only be checked by trying, short of LibTorch: a CSV file reads and leaves rows to
+// train on (npz, idx: check_npz_task, check_idx_task). UserError if not. (Whether CUDA is there only a
+// trainer process can say: cuda_problem, sweeplab/engine/trainer.hpp.)
+void check_task_inputs(const Config& config);
+
 // The online training stream of a teacher task: sample i (inputs and label) is a function of task.data_seed, the
 // teacher and i alone, so every batch size sees the same samples in the same order, and a resumed trial draws
 // exactly what it would have drawn. Never overlaps the test set.

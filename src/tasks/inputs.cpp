@@ -1,9 +1,8 @@
 #include <cmath>
 
 #include "sweeplab/core/error.hpp"
-#include "sweeplab/engine/trainer.hpp"
+#include "sweeplab/tasks/csv.hpp"
 #include "sweeplab/tasks/tasks.hpp"
-#include "sweeplab/train/csv.hpp"
 
 namespace sweeplab {
 
