@@ -26,7 +26,7 @@
 
 #include "engine/group_math.hpp"
 #include "engine/setup.hpp"
-#include "sweeplab/train/schedule.hpp"
+#include "sweeplab/training/schedule.hpp"
 #include "train/dataset.hpp"
 #include "train/model.hpp"
 

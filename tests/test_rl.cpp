@@ -17,7 +17,7 @@
 #include "sweeplab/rl/double_goal.hpp"
 #include "sweeplab/rl/exploration.hpp"
 #include "sweeplab/rl/replay.hpp"
-#include "sweeplab/train/tracker.hpp"
+#include "sweeplab/training/tracker.hpp"
 #include "test_util.hpp"
 
 namespace sweeplab {

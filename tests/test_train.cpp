@@ -8,9 +8,9 @@
 #include "dataset.hpp"
 #include "model.hpp"
 #include "sweeplab/config/loader.hpp"
-#include "sweeplab/train/schedule.hpp"
 #include "sweeplab/engine/trainer.hpp"
-#include "sweeplab/train/tracker.hpp"
+#include "sweeplab/training/schedule.hpp"
+#include "sweeplab/training/tracker.hpp"
 
 namespace sweeplab {
 namespace {

@@ -24,8 +24,8 @@
 #include "sweeplab/core/hash.hpp"
 #include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/tasks/tasks.hpp"
-#include "sweeplab/train/schedule.hpp"
-#include "sweeplab/train/tracker.hpp"
+#include "sweeplab/training/schedule.hpp"
+#include "sweeplab/training/tracker.hpp"
 
 namespace sweeplab {
 namespace {
