@@ -15,7 +15,7 @@
 #include "sweeplab/engine/trainer.hpp"
 #include "test_util.hpp"
 #include "engine/setup.hpp"
-#include "train/checkpoint.hpp"
+#include "engine/checkpoint.hpp"
 
 namespace sweeplab {
 namespace {

@@ -23,7 +23,7 @@
 #include "sweeplab/store/trial_files.hpp"
 #include "sweeplab/engine/trainer.hpp"
 #include "test_util.hpp"
-#include "train/checkpoint.hpp"
+#include "engine/checkpoint.hpp"
 
 namespace sweeplab {
 namespace {

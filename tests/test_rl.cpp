@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "checkpoint.hpp"
+#include "engine/checkpoint.hpp"
 #include "sweeplab/config/applies.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"

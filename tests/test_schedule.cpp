@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/checkpoint.hpp"
+#include "engine/dataset.hpp"
 #include "engine/group_math.hpp"
 #include "engine/online_rows.hpp"
 #include "engine/setup.hpp"
@@ -17,8 +19,6 @@
 #include "sweeplab/sched/plan.hpp"
 #include "sweeplab/training/schedule.hpp"
 #include "test_util.hpp"
-#include "train/checkpoint.hpp"
-#include "train/dataset.hpp"
 
 namespace sweeplab {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "dataset.hpp"
-#include "model.hpp"
+#include "engine/dataset.hpp"
+#include "engine/model.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/training/schedule.hpp"

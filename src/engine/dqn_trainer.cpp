@@ -15,9 +15,9 @@
 #include <filesystem>
 #include <limits>
 
-#include "../train/checkpoint.hpp"
-#include "../train/model.hpp"
+#include "checkpoint.hpp"
 #include "faults.hpp"
+#include "model.hpp"
 #include "setup.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"

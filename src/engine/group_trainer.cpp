@@ -12,7 +12,7 @@
 #include <random>
 #include <sstream>
 
-#include "../train/checkpoint.hpp"
+#include "checkpoint.hpp"
 #include "dqn_trainer.hpp"
 #include "faults.hpp"
 #include "online_rows.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// Datasets as tensors (LibTorch: include only from src/train and its tests).
+// Datasets as tensors (LibTorch: include only from src/engine and its tests).
 #include <torch/torch.h>
 
 #include "sweeplab/config/config.hpp"
