@@ -33,7 +33,7 @@
 
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/core/table.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/engine/trainer.hpp"
 
 using namespace sweeplab;
 

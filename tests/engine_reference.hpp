@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/dataset.hpp"
 #include "engine/group_math.hpp"
+#include "engine/model.hpp"
 #include "engine/setup.hpp"
-#include "train/dataset.hpp"
-#include "train/model.hpp"
 
 namespace sweeplab::testing {
 

@@ -21,10 +21,10 @@
 #include <tuple>
 #include <vector>
 
+#include "engine/dataset.hpp"
 #include "engine/group_math.hpp"
+#include "engine/model.hpp"
 #include "engine/setup.hpp"
-#include "train/dataset.hpp"
-#include "train/model.hpp"
 
 #include "engine_reference.hpp"
 

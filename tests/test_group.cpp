@@ -12,10 +12,10 @@
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/fusion_key.hpp"
 #include "sweeplab/sched/plan.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "test_util.hpp"
 #include "engine/setup.hpp"
-#include "train/checkpoint.hpp"
+#include "engine/checkpoint.hpp"
 
 namespace sweeplab {
 namespace {

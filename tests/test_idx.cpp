@@ -11,7 +11,7 @@
 #include <set>
 
 #include "sweeplab/core/error.hpp"
-#include "tasks/tasks.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 #include "test_util.hpp"
 
 namespace sweeplab {

@@ -21,9 +21,9 @@
 #include "sweeplab/store/lock.hpp"
 #include "sweeplab/store/sweep_state.hpp"
 #include "sweeplab/store/trial_files.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "test_util.hpp"
-#include "train/checkpoint.hpp"
+#include "engine/checkpoint.hpp"
 
 namespace sweeplab {
 namespace {

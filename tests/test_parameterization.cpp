@@ -24,11 +24,11 @@
 #include <tuple>
 #include <vector>
 
+#include "engine/dataset.hpp"
 #include "engine/group_math.hpp"
+#include "engine/model.hpp"
 #include "engine/setup.hpp"
-#include "sweeplab/train/schedule.hpp"
-#include "train/dataset.hpp"
-#include "train/model.hpp"
+#include "sweeplab/training/schedule.hpp"
 
 #include "engine_reference.hpp"
 

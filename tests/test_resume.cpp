@@ -9,7 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "checkpoint.hpp"
+#include "engine/checkpoint.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/hash.hpp"

@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "checkpoint.hpp"
+#include "engine/checkpoint.hpp"
 #include "sweeplab/config/applies.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
@@ -17,7 +17,7 @@
 #include "sweeplab/rl/double_goal.hpp"
 #include "sweeplab/rl/exploration.hpp"
 #include "sweeplab/rl/replay.hpp"
-#include "sweeplab/train/tracker.hpp"
+#include "sweeplab/training/tracker.hpp"
 #include "test_util.hpp"
 
 namespace sweeplab {

@@ -8,17 +8,17 @@
 #include <utility>
 #include <vector>
 
+#include "engine/checkpoint.hpp"
+#include "engine/dataset.hpp"
 #include "engine/group_math.hpp"
 #include "engine/online_rows.hpp"
 #include "engine/setup.hpp"
-#include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/fusion_key.hpp"
+#include "sweeplab/config/loader.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/sched/plan.hpp"
-#include "sweeplab/train/schedule.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/training/schedule.hpp"
 #include "test_util.hpp"
-#include "train/checkpoint.hpp"
-#include "train/dataset.hpp"
 
 namespace sweeplab {
 namespace {

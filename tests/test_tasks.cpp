@@ -11,10 +11,10 @@
 #include <map>
 #include <set>
 
+#include "engine/dataset.hpp"
 #include "sweeplab/core/error.hpp"
-#include "tasks/tasks.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 #include "test_util.hpp"
-#include "train/dataset.hpp"
 
 namespace sweeplab {
 namespace {

@@ -5,12 +5,12 @@
 
 #include <cmath>
 
-#include "dataset.hpp"
-#include "model.hpp"
+#include "engine/dataset.hpp"
+#include "engine/model.hpp"
 #include "sweeplab/config/loader.hpp"
-#include "sweeplab/train/schedule.hpp"
-#include "sweeplab/train/trainer.hpp"
-#include "sweeplab/train/tracker.hpp"
+#include "sweeplab/engine/trainer.hpp"
+#include "sweeplab/training/schedule.hpp"
+#include "sweeplab/training/tracker.hpp"
 
 namespace sweeplab {
 namespace {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
-#include "sweeplab/train/trainer.hpp"
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);

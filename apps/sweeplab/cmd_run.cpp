@@ -20,14 +20,14 @@
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/table.hpp"
 #include "sweeplab/core/text.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/report/trial_table.hpp"
 #include "sweeplab/sched/interrupt.hpp"
+#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
 #include "sweeplab/store/history.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/sweep_state.hpp"
-#include "sweeplab/sched/plan.hpp"
-#include "sweeplab/train/trainer.hpp"
 
 namespace sweeplab {
 

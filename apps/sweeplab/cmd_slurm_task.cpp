@@ -9,11 +9,11 @@
 #include "commands.hpp"
 #include "run_checks.hpp"
 #include "sweeplab/core/error.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
 #include "sweeplab/slurm/submit_plan.hpp"
 #include "sweeplab/store/layout.hpp"
-#include "sweeplab/train/trainer.hpp"
 
 namespace sweeplab {
 

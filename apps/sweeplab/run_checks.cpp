@@ -12,7 +12,7 @@
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/process.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 
 namespace sweeplab {
 

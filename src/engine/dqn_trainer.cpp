@@ -15,9 +15,9 @@
 #include <filesystem>
 #include <limits>
 
-#include "../train/checkpoint.hpp"
-#include "../train/model.hpp"
+#include "checkpoint.hpp"
 #include "faults.hpp"
+#include "model.hpp"
 #include "setup.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
@@ -26,8 +26,8 @@
 #include "sweeplab/rl/double_goal.hpp"
 #include "sweeplab/rl/exploration.hpp"
 #include "sweeplab/rl/replay.hpp"
-#include "sweeplab/train/schedule.hpp"
-#include "sweeplab/train/tracker.hpp"
+#include "sweeplab/training/schedule.hpp"
+#include "sweeplab/training/tracker.hpp"
 
 namespace sweeplab {
 namespace {

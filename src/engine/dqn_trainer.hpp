@@ -2,7 +2,7 @@
 // DQN on seed 004's DoubleGoalEnv (task doublegoal): the trials train_group hands over for reinforcement tasks.
 #include <vector>
 
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/engine/trainer.hpp"
 
 namespace sweeplab {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "sweeplab/train/loss_kind.hpp"
+#include "sweeplab/tasks/loss_kind.hpp"
 
 namespace sweeplab {
 

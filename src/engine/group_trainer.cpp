@@ -12,20 +12,20 @@
 #include <random>
 #include <sstream>
 
-#include "../tasks/tasks.hpp"
-#include "../train/checkpoint.hpp"
+#include "checkpoint.hpp"
 #include "dqn_trainer.hpp"
 #include "faults.hpp"
 #include "online_rows.hpp"
 #include "setup.hpp"
+#include "sweeplab/config/fusion_key.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/hash.hpp"
-#include "sweeplab/config/fusion_key.hpp"
-#include "sweeplab/train/schedule.hpp"
-#include "sweeplab/train/tracker.hpp"
-#include "sweeplab/train/trainer.hpp"
+#include "sweeplab/engine/trainer.hpp"
+#include "sweeplab/tasks/tasks.hpp"
+#include "sweeplab/training/schedule.hpp"
+#include "sweeplab/training/tracker.hpp"
 
 namespace sweeplab {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
 // Where the training rows of task.online trials come from (the group trainer draws them per segment). By default
-// the task's TeacherStream (src/tasks/tasks.hpp); tests may put a stream of their own in its place, so the
+// the task's TeacherStream (sweeplab/tasks/tasks.hpp); tests may put a stream of their own in its place, so the
 // trainer's online bookkeeping can be checked on any task.
 #include <cstdint>
 #include <functional>

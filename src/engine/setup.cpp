@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "../train/model.hpp"
+#include "model.hpp"
 #include "sweeplab/core/error.hpp"
 
 namespace sweeplab {

@@ -3,13 +3,13 @@
 #include <cstdint>
 #include <vector>
 
-#include "../train/dataset.hpp"
+#include "dataset.hpp"
 #include "group_math.hpp"
 #include "sweeplab/config/config.hpp"
 
 namespace sweeplab {
 
-// Also fills the parameterization (scales, bias; see layer_scales in src/train/model.hpp), the centred output and,
+// Also fills the parameterization (scales, bias; see layer_scales in model.hpp), the centred output and,
 // when data.vocabulary > 0, token inputs (widths[0] = vocabulary, tokens = data.inputs).
 MlpShape shape_of(const Config& config, const Dataset& data);
 GroupData group_data(const Dataset& data);

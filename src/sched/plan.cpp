@@ -5,7 +5,7 @@
 #include "sweeplab/config/fusion_key.hpp"
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/text.hpp"
-#include "sweeplab/train/schedule.hpp"
+#include "sweeplab/training/schedule.hpp"
 
 namespace sweeplab {
 namespace {

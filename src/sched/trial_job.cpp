@@ -14,11 +14,11 @@
 #include "sweeplab/config/emit.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/sched/interrupt.hpp"
+#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/lock.hpp"
-#include "sweeplab/sched/plan.hpp"
 #include "sweeplab/store/sweep_state.hpp"
-#include "sweeplab/train/schedule.hpp"
+#include "sweeplab/training/schedule.hpp"
 
 namespace fs = std::filesystem;
 

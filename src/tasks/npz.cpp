@@ -9,7 +9,7 @@
 
 #include "random.hpp"
 #include "sweeplab/core/error.hpp"
-#include "tasks.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 
 namespace sweeplab {
 namespace {

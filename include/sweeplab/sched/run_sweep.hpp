@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "sweeplab/config/loader.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/sched/plan.hpp"
 #include "sweeplab/store/trial_files.hpp"
-#include "sweeplab/train/trainer.hpp"
 
 namespace sweeplab {
 
-// Trains one fused group (sweeplab/train/trainer.hpp train_group); only trainer processes call it.
+// Trains one fused group (sweeplab/engine/trainer.hpp train_group); only trainer processes call it.
 using GroupTrainer = std::function<std::vector<TrialOutcome>(const std::vector<GroupMember>&)>;
 
 struct RunOptions {

@@ -19,7 +19,7 @@ struct RunContext {
   std::string host;
   std::string started_at;     // ISO 8601, UTC
   std::int64_t threads_per_trial = 1;
-  int engine_version = 0;     // kEngineVersion of the trainer (sweeplab/train/trainer.hpp)
+  int engine_version = 0;     // kEngineVersion of the trainer (sweeplab/engine/trainer.hpp)
   std::string engine;         // which arithmetic: "lean-cpu" or "batched-cuda"
 };
 RunContext make_run_context(const std::string& torch_version, std::int64_t threads_per_trial);

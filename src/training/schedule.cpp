@@ -1,4 +1,4 @@
-#include "sweeplab/train/schedule.hpp"
+#include "sweeplab/training/schedule.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "sweeplab/train/tracker.hpp"
+#include "sweeplab/training/tracker.hpp"
 
 #include <cstdio>
 #include <sstream>

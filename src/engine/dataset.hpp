@@ -1,9 +1,9 @@
 #pragma once
-// Datasets as tensors (LibTorch: include only from src/train and its tests).
+// Datasets as tensors (LibTorch: include only from src/engine and its tests).
 #include <torch/torch.h>
 
 #include "sweeplab/config/config.hpp"
-#include "sweeplab/train/loss_kind.hpp"
+#include "sweeplab/tasks/loss_kind.hpp"
 
 namespace sweeplab {
 

@@ -1,4 +1,4 @@
-#include "sweeplab/train/csv.hpp"
+#include "sweeplab/tasks/csv.hpp"
 
 #include <cmath>
 #include <cstdlib>

@@ -1,12 +1,12 @@
 #pragma once
 // The generated and file-backed tasks of seeds 001 and 003 (.npz and IDX files too) as plain arrays: no LibTorch, so the
-// front end can check a file and the engine can draw an online stream without it. src/train/dataset.cpp wraps
+// front end can check a file and the engine can draw an online stream without it. The engine's dataset.cpp wraps
 // these into the tensors of the autograd reference.
 #include <cstdint>
 #include <vector>
 
 #include "sweeplab/config/config.hpp"
-#include "sweeplab/train/loss_kind.hpp"
+#include "sweeplab/tasks/loss_kind.hpp"
 
 namespace sweeplab {
 
@@ -48,6 +48,11 @@ TaskData read_idx_task(const TaskConfig& task);
 // The front end's check of an idx task before anything is written: the same errors as read_idx_task, every file
 // read to its end (a damaged gzip stream shows only there), the pixels not kept.
 void check_idx_task(const TaskConfig& task);
+
+// Checks what can only be checked by trying, short of LibTorch: a CSV file reads and leaves rows to
+// train on (npz, idx: check_npz_task, check_idx_task). UserError if not. (Whether CUDA is there only a
+// trainer process can say: cuda_problem, sweeplab/engine/trainer.hpp.)
+void check_task_inputs(const Config& config);
 
 // The online training stream of a teacher task: sample i (inputs and label) is a function of task.data_seed, the
 // teacher and i alone, so every batch size sees the same samples in the same order, and a resumed trial draws

@@ -1,5 +1,6 @@
 #pragma once
-// Training one trial. This header has no LibTorch in it: the scheduler and the CLI include it.
+// The engine's interface: training one trial or a fused group. This header has no LibTorch in it: the scheduler
+// and the CLI include it (its types, kEngineVersion) without linking the engine.
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,7 +56,7 @@ struct GroupMember {
   CheckpointOptions checkpoints;
 };
 
-// Trains trials that share fusion_key() (sweeplab/engine/fusion.hpp) together, each to its own budget,
+// Trains trials that share fusion_key() (sweeplab/config/fusion_key.hpp) together, each to its own budget,
 // continuing each from the checkpoint at its options.path when there is a valid one (same format and
 // engine version, same config apart from the budget). A trial's numbers do not depend on its group, on
 // how its steps were cut between checkpoints and interrupts, or on other trials diverging (on CPU they
@@ -76,10 +77,6 @@ std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members, s
 
 // One trial: a group of one.
 TrialOutcome train_trial(const Config& config, TrialSink& sink, const CheckpointOptions& checkpoints = {});
-
-// Checks what can only be checked by trying, short of LibTorch: a CSV file reads and leaves rows to
-// train on. UserError if not. (Whether CUDA is there only a trainer process can say: cuda_problem.)
-void check_task_inputs(const Config& config);
 
 // In a trainer process: "" when training.device=cuda can train here, else why not (one line).
 std::string cuda_problem();

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "sweeplab/core/error.hpp"
-#include "sweeplab/train/csv.hpp"
-#include "../tasks/tasks.hpp"
+#include "sweeplab/tasks/csv.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 
 namespace sweeplab {
 namespace {

@@ -1,9 +1,8 @@
 #include <cmath>
 
 #include "sweeplab/core/error.hpp"
-#include "sweeplab/train/csv.hpp"
-#include "sweeplab/train/trainer.hpp"
-#include "../tasks/tasks.hpp"
+#include "sweeplab/tasks/csv.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 
 namespace sweeplab {
 

@@ -1,5 +1,5 @@
 #pragma once
-// The MLP and its optimizer (LibTorch: include only from src/train and its tests).
+// The MLP and its optimizer (LibTorch: include only from src/engine and its tests).
 #include <torch/torch.h>
 
 #include <memory>
