@@ -1,4 +1,4 @@
-// Benchmark (not a test): the seed-000 sweep (configs/doughnut-batch.yaml) at reduced epochs, timed per
+// Benchmark (not a test): the doughnut-batch sweep (configs/doughnut-batch.yaml) at reduced epochs, timed per
 // batch size in-process, next to the plain PyTorch peer (../shared/bench/peer_pytorch.py) run in the same
 // invocation when /usr/bin/python3 has torch.
 //

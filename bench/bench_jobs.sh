@@ -6,7 +6,7 @@
 #                                     [--startup-reps 11] [--parts a,b,c,d] [--no-peer] [--no-j2] [--build DIR]
 #                                     [--engine-args "--reps 5 --min-seconds 0.5 --fused-steps 300"]
 #
-#   (a) the seed-000 sweep (configs/doughnut-batch.yaml: 6 batch sizes 2..64, 1 seed), --epochs epochs,
+#   (a) the doughnut-batch sweep (configs/doughnut-batch.yaml: 6 batch sizes 2..64, 1 seed), --epochs epochs,
 #       `sweeplab run -j 1` (and -j 2 for reference) vs `peer_pytorch.py sweep --threads 1 --epochs N`, both
 #       whole commands; ratio peer / sweeplab. Also prints epochs to test_acc >= 0.95 per batch size.
 #   (b) a grid of 64 trials at batch size 2 (8 learning rates x 8 seeds), --grid-epochs epochs, `-j 1`:
@@ -110,7 +110,7 @@ echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); build: $build"
 
 if has_part a; then
   echo
-  echo "## (a) seed-000 sweep (doughnut-batch: 6 batch sizes, 1 seed), $epochs epochs, whole commands"
+  echo "## (a) the doughnut-batch sweep (6 batch sizes, 1 seed), $epochs epochs, whole commands"
   cmd_j1=("$sweeplab" run doughnut-batch -o "epochs=$epochs" -j 1 -q --experiments "$scratch/a1")
   show "${cmd_j1[@]}"
   measure "$reps" "$scratch/a1" "${cmd_j1[@]}"; j1=$MEDIAN; j1_range=$RANGE; j1_cpu=$CPU
@@ -137,7 +137,7 @@ if has_part a; then
       printf "\n" }'
     if [ "$with_j2" = 1 ]; then awk -v p="$py" -v b="$j2" 'BEGIN { printf "        peer / sweeplab -j 2: %.1fx wall\n", p / b }'; fi
   fi
-  # The headline of seed 000: epochs to test_acc >= 0.95 per batch size (from the last -j 1 run).
+  # The headline of the doughnut study: epochs to test_acc >= 0.95 per batch size (from the last -j 1 run).
   "$sweeplab" export doughnut-batch -o "epochs=$epochs" --experiments "$scratch/a1" > "$scratch/a1.csv" 2> /dev/null || true
   if [ -s "$scratch/a1.csv" ]; then
     echo "epochs to test_acc >= 0.95 at lr 0.001 (sweeplab -j 1 run; '-' = not within $epochs epochs), and final test_acc:"

@@ -1,4 +1,4 @@
-// Token inputs (seed 003's algorithmic tasks): the lean backend's gather/scatter first layer against the same
+// Token inputs (the grokking study's algorithmic tasks): the lean backend's gather/scatter first layer against the same
 // model on dense one-hot rows, ms per step at B = 512, vocabulary 194 (p = 97, two tokens), hidden [256], 97 and
 // 2 classes. Built with the project, never run by CTest: ./build/bench/bench_tokens
 #include <chrono>

@@ -1,4 +1,4 @@
-// issue 13: `clean` (one confirmation, running trials never removed), `list`'s experiments on disk, and `status`
+// `clean` (one confirmation, running trials never removed), `list`'s experiments on disk, and `status`
 // --where / --state / --watch. Most trials here are written by hand (a summary.json is what makes a trial failed
 // or diverged); the list test runs a real two-trial sweep for its runs.jsonl and config.yaml files.
 #include <gtest/gtest.h>

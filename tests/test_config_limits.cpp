@@ -1,4 +1,4 @@
-// Config robustness (issue 10): invalid UTF-8, trial counts too large to expand, `list` with broken
+// Config robustness: invalid UTF-8, trial counts too large to expand, `list` with broken
 // sweeps, validation time linear in the size of the config, and a documented, enforced range for every
 // numeric key.
 #include <gtest/gtest.h>

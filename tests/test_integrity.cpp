@@ -1,4 +1,4 @@
-// Results you can trust (issue 10, the trainer's part): nothing trains on a damaged checkpoint, damaged
+// Results you can trust (the trainer's part): nothing trains on a damaged checkpoint, damaged
 // metrics.jsonl lines and summary.json files are repaired with a warning, storage errors stop a trial
 // without failing or tearing it, a diverged trial's metrics end with the loss that stopped it, and a dead
 // worker's trials say how it died.

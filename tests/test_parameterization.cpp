@@ -1,4 +1,4 @@
-// Issue 11, the engine's arithmetic for seed 001's parameterizations (sp, mup with richness gamma; Atanasov et al.
+// The engine's arithmetic for batch_size_studies' parameterizations (sp, mup with richness gamma; Atanasov et al.
 // 2025), the centred output f(theta) - f(theta_0), and token inputs (a gathered first layer instead of one-hot
 // products):
 //  - shape_of and layer_scales against the formulas; a forward with known weights against hand-computed outputs;

@@ -1,4 +1,4 @@
-// Issue 11, seeds 001: optimizer.temperature as an axis (lr = temperature x batch size per trial) and
+// batch_size_studies: optimizer.temperature as an axis (lr = temperature x batch size per trial) and
 // sweep.prune: above_divergence (trials above a diverged learning rate of their line are skipped, not run).
 #include <gtest/gtest.h>
 

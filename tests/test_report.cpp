@@ -302,7 +302,7 @@ TEST(NoiseScaleFit, RecoversKnownParametersFromNoisySyntheticData) {
 
 TEST(Report, IsCompleteWithADivergedAndAFailedTrial) {
   TempDir dir;
-  // lr 10 on 100 wide inputs diverges (seed 002); batch size 16 trials abort at step 3.
+  // lr 10 on 100 wide inputs diverges (the sanity checks); batch size 16 trials abort at step 3.
   dir.write("configs/s.yaml",
             "task: {name: synthetic, samples: 200, features: 100}\nmodel: {hidden: [64]}\noptimizer: {name: sgd, lr: 0.01}\n"
             "training: {epochs: 4}\ntargets: ['train_acc >= 0.6']\n"
@@ -391,7 +391,7 @@ TEST(Report, PartialSweepKeepsThePlannedAxes) {
   expect_whole_svgs(dir.path() / "experiments/s/figures");
 }
 
-// Seed 001's gamma x eta at a fixed batch size: the heatmap's x axis is gamma, and a learning rate that
+// batch_size_studies' gamma x eta at a fixed batch size: the heatmap's x axis is gamma, and a learning rate that
 // diverges is marked in its cells.
 TEST(Report, AGammaByLearningRateSweepDrawsAGammaHeatmapWithItsDivergedCells) {
   TempDir dir;

@@ -1,4 +1,4 @@
-// The report's command line (issue 13): --list-plots, --plots, --where, -o, `report A B`, where each report goes,
+// The report's command line: --list-plots, --plots, --where, -o, `report A B`, where each report goes,
 // and the page itself (the table of trials, its sort script, the contents line, nothing fetched from the network).
 #include <gtest/gtest.h>
 

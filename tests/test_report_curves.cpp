@@ -1,4 +1,4 @@
-// Issue 13's curves and fits: loss curves as small multiples (one panel per learning rate, batch size as colour),
+// The report's curves and fits: loss curves as small multiples (one panel per learning rate, batch size as colour),
 // one configuration's seeds (--where), loss vs samples by temperature, and steps to target with the
 // critical-batch-size fit only where the learning rate was tuned per batch size or scaled with it.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Issue 13, the heatmaps: axes in the user's units, a sequential colour scale with a stated range, marks for
+// The heatmaps: axes in the user's units, a sequential colour scale with a stated range, marks for
 // trials without a value (diverged with its step, failed, skipped, not run) and eta/B in bins. Each test runs a
 // real small sweep and reads the figure's script (its datablocks) and the SVG gnuplot drew from it.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Issue 14: seed 004's reinforcement learning. DoubleGoalEnv against the seed's rules, the epsilon schedule,
+// Reinforcement learning (the Intro-to-RL notebook's DQN): DoubleGoalEnv against the notebook's rules, the epsilon schedule,
 // the replay buffer's sampling and its checkpointed state, the rl.* keys and their errors, and DQN trials run by
 // the real binary: metrics, divergence, and kill/resume mid-episode ending bit-identical.
 #include <gtest/gtest.h>
@@ -106,7 +106,7 @@ TEST(DoubleGoalEnv, OptimalLengthsAndTheShareOfStartsAPolicyWalksOptimallyFrom) 
 // ---- exploration and episodes ---------------------------------------------------------------------------
 
 TEST(Exploration, EpsilonFollowsTheSeedsExponentialSchedule) {
-  RlConfig rl;  // start 1.0, end 0.05, decay 300 (the seed's)
+  RlConfig rl;  // start 1.0, end 0.05, decay 300 (the notebook's)
   EXPECT_DOUBLE_EQ(rl::epsilon_at(rl, 0), 1.0);
   EXPECT_DOUBLE_EQ(rl::epsilon_at(rl, 300), 0.05 + 0.95 * std::exp(-1.0));  // one time constant
   EXPECT_NEAR(rl::epsilon_at(rl, 300), 0.39949, 1e-5);

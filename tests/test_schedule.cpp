@@ -1,4 +1,4 @@
-// Issue 11, the group trainer's side of seed 003 and seed 001: batch-size schedules, budgets in samples,
+// The group trainer's side of the grokking study and batch_size_studies: batch-size schedules, budgets in samples,
 // online (stream) data and the effective learning rate of sp/mup; and the schedule functions themselves.
 #include <gtest/gtest.h>
 

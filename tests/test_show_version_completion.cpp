@@ -1,4 +1,4 @@
-// Issue 13's command-line bullets: show prints the keys that apply (--all: every key) and says what -o changed,
+// The command line's details: show prints the keys that apply (--all: every key) and says what -o changed,
 // --version says what sweeplab runs on, completion scripts for bash and zsh, and a progress display that fits the
 // terminal.
 #include <gtest/gtest.h>
@@ -170,7 +170,7 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
       // idx only
       "task.train_images", "task.train_labels", "task.test_images", "task.test_labels", "task.subset", "task.pixels",
       "task.class_loss", "stop.on_target",
-      // doublegoal only (issue 14)
+      // doublegoal only
       "rl.discount", "rl.replay_capacity", "rl.epsilon_start", "rl.epsilon_end", "rl.epsilon_decay",
       "rl.target_update_every", "rl.tau", "rl.loss", "rl.return_window"};
   EXPECT_EQ(unused, expected);

@@ -1,5 +1,5 @@
-// Issue 11: the tasks of seeds 001-003 and .npz files (src/tasks): algorithmic tasks, teacher-student streams,
-// .npz reading and its errors, and seed 002's two logits.
+// The research tasks and .npz files (src/tasks): algorithmic tasks, teacher-student streams,
+// .npz reading and its errors, and the sanity checks' two logits.
 #include <gtest/gtest.h>
 #include <zip.h>
 
@@ -21,7 +21,7 @@ namespace {
 
 using testing::TempDir;
 
-// ---- algorithmic tasks (seed 003) ----------------------------------------------------------------------
+// ---- algorithmic tasks (the batch-size grokking study) ----------------------------------------------------------------------
 
 TaskConfig algorithmic(const std::string& name, std::int64_t p = 7, double fraction = 0.5, std::int64_t seed = 0) {
   TaskConfig task;
@@ -175,7 +175,7 @@ TEST(Algorithmic, DatasetHoldsTokenIndexesAndLongLabels) {
   EXPECT_EQ(data.y_test.dim(), 1);
 }
 
-// ---- teacher-student regression (seed 001) -------------------------------------------------------------
+// ---- teacher-student regression (batch_size_studies) -------------------------------------------------------------
 
 TaskConfig teacher(const std::string& kind, std::int64_t d = 20, std::int64_t samples = 1000) {
   TaskConfig task;
@@ -682,7 +682,7 @@ TEST(Npz, EveryArrayASweepNamesIsChecked) {
   EXPECT_EQ(dir.snapshot(), before);
 }
 
-// ---- seed 002's two logits ----------------------------------------------------------------------------
+// ---- the sanity checks' two logits ----------------------------------------------------------------------------
 
 TEST(TwoLogits, CrossEntropyMakesATwoClassTaskMulticlassWithTheSameNumbers) {
   for (const std::string name : {"doughnuts", "synthetic"}) {

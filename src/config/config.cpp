@@ -320,7 +320,7 @@ void StopConfig::validate() const {
           "is out of range: must be > 0 (.inf: only non-finite losses diverge)");
 }
 
-// task doublegoal: DQN on seed 004's environment. Its budget is environment steps, its batch the replay minibatch.
+// task doublegoal: DQN on the Intro-to-RL notebook's environment. Its budget is environment steps, its batch the replay minibatch.
 namespace {
 void validate_reinforcement(const Config& config) {
   const TrainingConfig& training = config.training;

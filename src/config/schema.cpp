@@ -161,7 +161,7 @@ std::vector<FieldSpec> make_schema() {
             between(0, 1, false, false),
             "cosine: the lr at the end of the budget, as a fraction of lr."),
       field("batch_schedule.name", &C::batch_schedule, &BatchScheduleConfig::name,
-            "How the batch size changes while training (seed 003), from B0 (initial_batch_size, else "
+            "How the batch size changes while training (the batch-size grokking study), from B0 (initial_batch_size, else "
             "training.batch_size): constant (training.batch_size throughout); "
             "linear or geometric ramp to final_batch_size (B1) over ramp_steps steps, then B1; steps: the sizes given "
             "from the steps given on. Needs a budget in training.steps or training.samples.",
@@ -187,10 +187,10 @@ std::vector<FieldSpec> make_schema() {
             "Activation after each hidden layer: relu, tanh, gelu, sigmoid.", {"act"}),
       field("model.output_activation", &C::model, &ModelConfig::output_activation,
             "Activation after the last layer: none (logits, the usual) or one of the activations "
-            "(seed 002 breaks a model on purpose with relu here).",
+            "(the sanity checks break a model on purpose with relu here).",
             {"out_act"}),
       field("model.parameterization", &C::model, &ModelConfig::parameterization,
-            "standard: PyTorch's nn.Linear (uniform init, biases). sp or mup (seed 001): a bias-free MLP with weights "
+            "standard: PyTorch's nn.Linear (uniform init, biases). sp or mup (batch_size_studies): a bias-free MLP with weights "
             "N(0, init_std^2); each hidden layer computes h W / sqrt(fan_in) and the output layer divides by "
             "gamma sqrt(N) (sp) or gamma N (mup), N the last hidden width. The optimizer then uses the effective "
             "learning rate eta g(gamma) m(N): sgd g = gamma^2 (gamma <= 1) or gamma^(2/L), adam g = gamma or "
@@ -206,10 +206,10 @@ std::vector<FieldSpec> make_schema() {
             "sp, mup: train the centred output f(theta) - f(theta_0), which is 0 at initialisation.", added_as("centered")),
       field("task.name", &C::task, &TaskConfig::name,
             "Dataset: doughnuts (two noisy rings, binary), sine2 (y = sin(x)^2 regression), synthetic "
-            "(random-teacher classification), csv or npz (your own file); seed 003's algorithmic tasks x_plus_y, "
+            "(random-teacher classification), csv or npz (your own file); the grokking study's algorithmic tasks x_plus_y, "
             "x_minus_y, x_div_y (mod task.modulus) and permutation (composition in S5), two operand tokens in, "
-            "one class per result out; teacher (seed 001: regression on a poly, mlp or linear teacher); doublegoal "
-            "(seed 004: DQN on DoubleGoalEnv, a track from -1 to +1 walked in steps of 0.1 from 0, reward 1 at "
+            "one class per result out; teacher (batch_size_studies: regression on a poly, mlp or linear teacher); doublegoal "
+            "(the Intro-to-RL notebook: DQN on DoubleGoalEnv, a track from -1 to +1 walked in steps of 0.1 from 0, reward 1 at "
             "either end, at most 50 steps an episode; rl.* keys; budget training.steps = environment steps); idx "
             "(images and labels in IDX files, MNIST's format: task.train_images and the three other paths, one "
             "class per label value, the pixels flattened into the inputs).",
@@ -242,7 +242,7 @@ std::vector<FieldSpec> make_schema() {
             added),
       field("task.binary_loss", &C::task, &TaskConfig::binary_loss,
             "Two classes: bce (one logit, binary cross-entropy) or cross_entropy (two logits and multi-class "
-            "cross-entropy, like seed 002's Linear(500, 2) + CrossEntropyLoss).",
+            "cross-entropy, like the sanity checks' Linear(500, 2) + CrossEntropyLoss).",
             added_as("loss")),
       field("task.modulus", &C::task, &TaskConfig::modulus, between(2, 2000, false, false),
             "x_plus_y, x_minus_y, x_div_y: the prime p; inputs and results are 0..p-1 (x_div_y: y != 0, division is "
@@ -336,7 +336,7 @@ std::vector<FieldSpec> make_schema() {
             added_as("replay")),
       field("rl.epsilon_start", &C::rl, &RlConfig::epsilon_start, between(0, 1, false, false),
             "doublegoal: epsilon-greedy exploration, epsilon = end + (start - end) exp(-t / decay) at environment "
-            "step t (the seed's schedule); this is start.",
+            "step t (the notebook's schedule); this is start.",
             added_as("eps0")),
       field("rl.epsilon_end", &C::rl, &RlConfig::epsilon_end, between(0, 1, false, false),
             "doublegoal: the epsilon the schedule decays to (at most rl.epsilon_start).", added_as("eps1")),
@@ -351,14 +351,14 @@ std::vector<FieldSpec> make_schema() {
             "doublegoal: > 0: Polyak averaging, target = tau Q + (1 - tau) target after every update, instead of "
             "copies every rl.target_update_every steps.",
             added_as("tau")),
-      field("rl.loss", &C::rl, &RlConfig::loss, "doublegoal: the TD loss, mse (the seed's) or huber (delta 1).",
+      field("rl.loss", &C::rl, &RlConfig::loss, "doublegoal: the TD loss, mse (the notebook's) or huber (delta 1).",
             added_as("td_loss")),
       field("rl.return_window", &C::rl, &RlConfig::return_window, at_least(1),
             "doublegoal: episode_return in metrics.jsonl is the mean return of this many last finished episodes.",
             added_as("window")),
       field("targets", &C::targets,
             "Goals whose first step and sample count are recorded, e.g. ['test_acc >= 0.99']; metrics: "
-            "train_loss, test_loss, train_acc, test_acc (val_loss and val_acc name the test metrics too, as seed 003 "
+            "train_loss, test_loss, train_acc, test_acc (val_loss and val_acc name the test metrics too, as the grokking study "
             "calls its held-out set); doublegoal: episode_return, greedy_return, greedy_length (of a greedy episode "
             "from the start; lower is better, 10 is optimal: 'greedy_length <= 10'), greedy_optimal_fraction (the "
             "share of the 19 positions -0.9..0.9 from which the greedy policy walks straight to the nearer goal: "

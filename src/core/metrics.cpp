@@ -31,7 +31,7 @@ std::optional<double> metric_value(const EvalRecord& record, const std::string& 
   if (metric == "greedy_length") {
     return record.greedy_length ? std::optional<double>(double(*record.greedy_length)) : std::nullopt;
   }
-  if (metric == "test_loss" || metric == "val_loss") return record.test_loss;  // val_*: seed 003's name for it
+  if (metric == "test_loss" || metric == "val_loss") return record.test_loss;  // val_*: the grokking study's name for it
   if (metric == "train_acc") return record.train_acc;
   if (metric == "test_acc" || metric == "val_acc") return record.test_acc;
   return std::nullopt;

@@ -16,7 +16,7 @@ struct Points {
   torch::Tensor x, y;
 };
 
-// Two noisy rings (seed 000): class 0 on the inner radius, class 1 on the outer; angles uniform over 0..4pi.
+// Two noisy rings (the doughnut mini-batch study): class 0 on the inner radius, class 1 on the outer; angles uniform over 0..4pi.
 Points doughnuts(const TaskConfig& task, torch::Generator& gen) {
   const std::int64_t inner = task.samples / 2, outer = task.samples - inner;
   std::vector<torch::Tensor> xs, ys;
@@ -30,7 +30,7 @@ Points doughnuts(const TaskConfig& task, torch::Generator& gen) {
   return {torch::cat(xs).to(torch::kFloat32), torch::cat(ys).to(torch::kFloat32)};
 }
 
-// y = sin(x)^2 (+ Gaussian noise), x uniform in x_range (seed 004).
+// y = sin(x)^2 (+ Gaussian noise), x uniform in x_range (the Intro-to-RL notebook).
 Points sine2(const TaskConfig& task, torch::Generator& gen) {
   const double lo = task.x_range[0], hi = task.x_range[1];
   auto x = lo + (hi - lo) * torch::rand({task.samples, 1}, gen, torch::kFloat64);
@@ -38,7 +38,7 @@ Points sine2(const TaskConfig& task, torch::Generator& gen) {
   return {x.to(torch::kFloat32), y.to(torch::kFloat32)};
 }
 
-// Gaussian inputs labelled by a random teacher MLP (d -> 32 tanh -> classes), argmax (seed 002).
+// Gaussian inputs labelled by a random teacher MLP (d -> 32 tanh -> classes), argmax (the sanity checks).
 Points synthetic(const TaskConfig& task, torch::Generator& gen) {
   auto x = torch::randn({task.samples, task.features}, gen, torch::kFloat64);
   auto w1 = torch::randn({task.features, 32}, gen, torch::kFloat64) / std::sqrt(double(task.features));
@@ -94,7 +94,7 @@ Dataset from_task_data(const TaskData& task_data) {
   return data;
 }
 
-// task.binary_loss cross_entropy (seed 002): a two-class task trains two logits with cross-entropy, like
+// task.binary_loss cross_entropy (the sanity checks): a two-class task trains two logits with cross-entropy, like
 // PyTorch's Linear(..., 2) + CrossEntropyLoss: Multiclass, outputs 2, long labels.
 Dataset two_logits(const TaskConfig& task, Dataset data) {
   if (task.binary_loss != "cross_entropy" || data.loss != LossKind::Binary) return data;

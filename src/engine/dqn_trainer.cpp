@@ -1,4 +1,4 @@
-// DQN (seed 004): the Q-network is the product's MLP (1 input, 2 outputs), trained with torch::optim from the
+// DQN (the Intro-to-RL notebook): the Q-network is the product's MLP (1 input, 2 outputs), trained with torch::optim from the
 // config's optimizer on minibatches of training.batch_size transitions replayed from the buffer, against a
 // target network synced every rl.target_update_every environment steps (or Polyak-averaged with rl.tau).
 // The environment, replay buffer, exploration schedule and episode log are plain C++ (src/rl).

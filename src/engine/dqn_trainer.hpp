@@ -1,5 +1,5 @@
 #pragma once
-// DQN on seed 004's DoubleGoalEnv (task doublegoal): the trials train_group hands over for reinforcement tasks.
+// DQN on the Intro-to-RL notebook's DoubleGoalEnv (task doublegoal): the trials train_group hands over for reinforcement tasks.
 #include <vector>
 
 #include "sweeplab/engine/trainer.hpp"

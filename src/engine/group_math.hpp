@@ -28,11 +28,11 @@ OptimizerKind optimizer_kind_from_name(const std::string& name);  // "sgd", "ada
 struct MlpShape {
   std::vector<std::int64_t> widths;  // inputs, hidden..., outputs
   Activation hidden = Activation::Relu;
-  Activation output = Activation::None;  // after the last layer (seed 002 breaks models with relu here)
+  Activation output = Activation::None;  // after the last layer (the sanity checks break models with relu here)
   LossKind loss = LossKind::Binary;
   OptimizerKind optimizer = OptimizerKind::Sgd;
   bool momentum_buffer = false;  // sgd: keeps a momentum buffer (any trial of the group has momentum > 0)
-  // Parameterizations (seed 001). Layer l computes z = scales[l] * (h W_l) + b_l; empty scales: all 1. Without
+  // Parameterizations (batch_size_studies). Layer l computes z = scales[l] * (h W_l) + b_l; empty scales: all 1. Without
   // bias the biases stay in the layout but are zero and never move (their gradient is dropped).
   std::vector<float> scales;
   bool bias = true;

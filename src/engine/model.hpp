@@ -13,7 +13,7 @@ namespace sweeplab {
 // (weights and biases uniform in +-1/sqrt(fan_in)), drawn from `gen` layer by layer, weight then bias:
 // the same numbers as torch.manual_seed(seed) followed by building the nn.Sequential in Python.
 //
-// model.parameterization sp or mup (seed 001): Linear layers without bias, each followed by a multiplication by
+// model.parameterization sp or mup (batch_size_studies): Linear layers without bias, each followed by a multiplication by
 // layer_scales(...)[l]; the weights N(0, init_std^2), drawn with normal_ from `gen` layer by layer into each
 // nn.Linear weight ([fan_out, fan_in], row-major): the same numbers as torch.manual_seed(seed) followed by
 // torch.nn.init.normal_(layer.weight, 0, init_std) for each layer in order in Python.

@@ -216,7 +216,7 @@ namespace {
 bool lr_swept(const SweepSpec& spec) { return swept(spec, "optimizer.lr") || swept(spec, "optimizer.temperature"); }
 
 // The key on the heatmaps' x axis: the batch size when it is swept, else the first other swept numeric key
-// (seed 001's gamma x eta); "" when there is none.
+// (batch_size_studies' gamma x eta); "" when there is none.
 std::string grid_x_key(const SweepSpec& spec) {
   if (swept(spec, "training.batch_size")) return "training.batch_size";
   for (const auto& axis : spec.axes) {

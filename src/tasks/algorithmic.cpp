@@ -1,4 +1,4 @@
-// Seed 003's algorithmic tasks: (a + b), (a - b), (a * b^-1) mod p and composition in S5.
+// The grokking study's algorithmic tasks: (a + b), (a - b), (a * b^-1) mod p and composition in S5.
 #include <algorithm>
 #include <array>
 #include <map>

@@ -1,4 +1,4 @@
-// Seed 001's teacher-student regression: inputs x ~ N(0, I_D), labels from a poly, mlp or linear teacher.
+// batch_size_studies' teacher-student regression: inputs x ~ N(0, I_D), labels from a poly, mlp or linear teacher.
 //
 // Numbers: sample i of a stream is drawn by tasks::Normals(sample_key(data_seed, stream, i)): its D inputs
 // first, then (linear teacher) the label noise. Stream 0 is the training stream (the fixed training set is its

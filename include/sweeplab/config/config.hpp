@@ -26,9 +26,9 @@ const std::vector<std::string>& class_loss_names();        // cross_entropy, mse
 
 // False for the regression tasks (sine2, teacher); csv and npz may be either (their labels decide).
 bool is_classification_task(const std::string& task_name);
-// Seed 004's reinforcement learning: doublegoal (DQN on DoubleGoalEnv). No dataset: the agent's own transitions.
+// The Intro-to-RL notebook's reinforcement learning: doublegoal (DQN on DoubleGoalEnv). No dataset: the agent's own transitions.
 bool is_reinforcement_task(const std::string& task_name);
-// Seed 003's algorithmic tasks: x_plus_y, x_minus_y, x_div_y (mod task.modulus) and permutation (S5).
+// The grokking study's algorithmic tasks: x_plus_y, x_minus_y, x_div_y (mod task.modulus) and permutation (S5).
 bool is_algorithmic_task(const std::string& task_name);
 
 struct TaskConfig {
@@ -45,11 +45,11 @@ struct TaskConfig {
   std::string label_column = "label";   // csv
   std::string inputs_key = "x";         // npz: the array of inputs, [N, features...]
   std::string labels_key = "y";         // npz: the array of labels, [N] or [N, outputs]
-  std::string binary_loss = "bce";      // two classes: one logit + BCE, or cross_entropy over two logits (seed 002)
-  // algorithmic tasks (seed 003): every pair (x, y) is one example
+  std::string binary_loss = "bce";      // two classes: one logit + BCE, or cross_entropy over two logits (the sanity checks)
+  // algorithmic tasks (the batch-size grokking study): every pair (x, y) is one example
   std::int64_t modulus = 97;            // p, a prime
   double train_fraction = 0.5;          // share of the pairs trained on; the rest is the validation (test) set
-  // teacher-student regression (seed 001)
+  // teacher-student regression (batch_size_studies)
   std::string teacher = "poly";         // poly: (x.w)^degree; mlp; linear: power-law spectrum
   std::int64_t teacher_seed = 0;        // the teacher's weights
   std::int64_t degree = 3;              // poly: k
@@ -76,7 +76,7 @@ struct ModelConfig {
   std::vector<std::int64_t> hidden = {64, 64};
   std::string activation = "relu";
   std::string output_activation = "none";
-  // standard: PyTorch's nn.Linear (uniform init, biases). sp, mup (seed 001): bias-free, weights N(0, init_std^2),
+  // standard: PyTorch's nn.Linear (uniform init, biases). sp, mup (batch_size_studies): bias-free, weights N(0, init_std^2),
   // each hidden layer computes h W / sqrt(fan_in), the output layer divides by gamma sqrt(N) (sp) or gamma N (mup).
   std::string parameterization = "standard";
   double gamma = 1.0;                   // richness
@@ -122,7 +122,7 @@ struct TrainingConfig {
   void validate() const;
 };
 
-// How the batch size changes during training (seed 003).
+// How the batch size changes during training (the batch-size grokking study).
 struct BatchScheduleConfig {
   std::string name = "constant";        // constant, linear, geometric (B0 -> final_batch_size over ramp_steps), steps
   std::int64_t initial_batch_size = 0;  // linear, geometric, steps: B0, the batch size at step 0; 0: training.batch_size
@@ -133,8 +133,8 @@ struct BatchScheduleConfig {
   void validate() const;
 };
 
-// task doublegoal (seed 004): DQN. training.batch_size is the replay minibatch, training.steps the budget in
-// environment steps; defaults from the seed's notebook.
+// task doublegoal (the Intro-to-RL notebook): DQN. training.batch_size is the replay minibatch, training.steps the budget in
+// environment steps; defaults from the notebook.
 struct RlConfig {
   double discount = 0.99;                 // gamma of the TD target r + gamma (1 - done) max_a' Q_target(s', a')
   std::int64_t replay_capacity = 10000;   // transitions kept; the oldest go first
@@ -143,7 +143,7 @@ struct RlConfig {
   double epsilon_decay = 300.0;           // in environment steps
   std::int64_t target_update_every = 100; // environment steps between copies of the Q-network to the target
   double tau = 0.0;                       // > 0: Polyak averaging after every update instead of copies
-  std::string loss = "mse";               // mse (the seed) or huber
+  std::string loss = "mse";               // mse (the notebook's) or huber
   std::int64_t return_window = 20;        // episode_return: the mean over this many last episodes
   void validate() const;
 };

@@ -1,5 +1,5 @@
 #pragma once
-// Seed 004's DoubleGoalEnv, exactly as the notebook has it: a 1-D track from -1.0 to +1.0, the agent starts at
+// The Intro-to-RL notebook's DoubleGoalEnv, exactly as the notebook has it: a 1-D track from -1.0 to +1.0, the agent starts at
 // 0.0, action 0 moves left and 1 right by 0.1 (the position rounded to 5 decimals as np.round does), reaching
 // either end gives reward 1 and ends the episode, and 50 steps without a goal end it with reward 0. The state is
 // the position (one float). Plain C++: no LibTorch.

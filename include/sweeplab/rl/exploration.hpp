@@ -9,7 +9,7 @@
 
 namespace sweeplab::rl {
 
-// The seed's schedule: epsilon at environment step t (0-based) = end + (start - end) exp(-t / decay), in double
+// The notebook's schedule: epsilon at environment step t (0-based) = end + (start - end) exp(-t / decay), in double
 // (the notebook took the exponential in float32).
 double epsilon_at(const RlConfig& rl, std::int64_t step);
 

@@ -29,7 +29,7 @@ struct Transition {
   bool done = false;
 };
 
-// At most `capacity` transitions, the oldest dropped first (the seed's deque(maxlen=capacity)); sample() draws
+// At most `capacity` transitions, the oldest dropped first (the notebook's deque(maxlen=capacity)); sample() draws
 // distinct transitions uniformly (random.sample) with the buffer's own generator.
 class ReplayBuffer {
  public:

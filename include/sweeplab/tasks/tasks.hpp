@@ -1,5 +1,5 @@
 #pragma once
-// The generated and file-backed tasks of seeds 001 and 003 (.npz and IDX files too) as plain arrays: no LibTorch, so the
+// The generated and file-backed tasks of batch_size_studies and the grokking study (.npz and IDX files too) as plain arrays: no LibTorch, so the
 // front end can check a file and the engine can draw an online stream without it. The engine's dataset.cpp wraps
 // these into the tensors of the autograd reference.
 #include <cstdint>

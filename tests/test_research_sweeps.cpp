@@ -1,4 +1,4 @@
-// The named sweeps of issue 11 reproduce their seeds' headlines, at a size a test can afford: each test runs the
+// The research tasks' named sweeps reproduce their studies' headlines, at a size a test can afford: each test runs the
 // repo's own config file (copied into a temporary folder) with overrides that only cut it down.
 #include <gtest/gtest.h>
 
@@ -35,8 +35,8 @@ json last_record(const TempDir& dir, const std::string& sweep, const std::string
   return json::parse(text.substr(text.rfind('\n', end) + 1, end - text.rfind('\n', end)));
 }
 
-// Seed 003: x+y mod 97 with one seed at a constant batch size reaches 99% validation accuracy within the budget.
-TEST(SeedSweeps, GrokkingBatchReachesNinetyNinePercentOnXPlusY) {
+// The grokking study: x+y mod 97 with one seed at a constant batch size reaches 99% validation accuracy within the budget.
+TEST(ResearchSweeps, GrokkingBatchReachesNinetyNinePercentOnXPlusY) {
   TempDir dir;
   copy_config(dir, "grokking-batch");
   const auto result = testing::run_in(dir, {"run", "grokking-batch", "-q", "-o", "sweep.seeds=1", "-o",
@@ -52,10 +52,10 @@ TEST(SeedSweeps, GrokkingBatchReachesNinetyNinePercentOnXPlusY) {
   EXPECT_GE(summary["final"]["test_acc"].get<double>(), 0.99);
 }
 
-// Seed 002 part 3: a ReLU after the last layer stalls a one-logit (BCE) model, whose logit can no longer go
-// negative (class-0 rows stay at log 2), while the two-logit cross-entropy model of the seed routes around it
+// The sanity checks, part 3: a ReLU after the last layer stalls a one-logit (BCE) model, whose logit can no longer go
+// negative (class-0 rows stay at log 2), while the two-logit cross-entropy model of the sanity checks' log routes around it
 // and learns like the model without it (fewer steps than the config's 20000: the gap is there long before).
-TEST(SeedSweeps, SanityReluOutputStallsOneLogitButNotTwo) {
+TEST(ResearchSweeps, SanityReluOutputStallsOneLogitButNotTwo) {
   TempDir dir;
   copy_config(dir, "sanity-overfit");
   copy_config(dir, "sanity-relu-output");
