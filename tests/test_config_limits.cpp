@@ -190,7 +190,9 @@ TEST(Linear, AVeryLongHiddenListLoadsQuickly) {
   dir.write("configs/c.yaml", kGood + "model:\n  hidden: [" + values(200000, 1) + "]\n");
   const auto start = std::chrono::steady_clock::now();
   const auto sweep = load_sweep(dir.str("configs"), "c");
-  EXPECT_LT(seconds_since(start), 2.0);  // 200 000 widths: quadratic took ~15 s
+  // A guard against quadratic work, not a speed test: 200 000 widths took ~15 s when quadratic, ~0.5 s now (up to
+  // 2 s on a loaded 2-core machine).
+  EXPECT_LT(seconds_since(start), 6.0);
   EXPECT_EQ(sweep.trials.at(0).config.expand().model.hidden.size(), 200000u);
 }
 
@@ -212,7 +214,8 @@ TEST(Linear, VeryLongAxisAndSeedListsAreCheckedQuickly) {
   for (const std::string name : {"axis", "seeds"}) {
     const auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(count_trials(check_sweep(dir.str("configs"), name)), 100000u);
-    EXPECT_LT(seconds_since(start), 2.0) << name;  // pairwise took ~20 s
+    // A guard against pairwise work, not a speed test: ~20 s pairwise, under 1 s now (3 s on a loaded machine).
+    EXPECT_LT(seconds_since(start), 8.0) << name;
   }
   // Still an error when a value does repeat, naming it.
   dir.write("configs/dup.yaml", kGood + "sweep:\n  grid:\n    optimizer.lr: [" + lr + ",5e-6]\n");
