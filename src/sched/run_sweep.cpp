@@ -686,6 +686,8 @@ class Scheduler {
           }
           count(outcome.status);
           totals_.states[index] = outcome.status;
+          // Its result may have been written before the worker died: it counts for sweep.prune as it would have.
+          if (prune_) boundary_.settled(index, outcome.status, outcome.diverged_at_step.value_or(outcome.steps));
           settled_now(index, false);
           display_->finished(index, trial_line(options_.folder(sweep_, index), outcome), outcome.status == TrialStatus::Failed, 0);
         }
