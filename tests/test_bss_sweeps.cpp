@@ -158,7 +158,9 @@ TEST(BssSweeps, GammaEtaIsTheReferenceExperimentalSweepUncompensated) {
   EXPECT_EQ(base.task.subset, 50000);
   EXPECT_EQ(base.task.class_loss, "mse");
   EXPECT_TRUE(std::isinf(base.stop.divergence_loss));
-  EXPECT_EQ(sweep.spec.prune, Prune::AboveDivergence);
+  // Walked from the largest eta down, as the reference does, stopping 3 decades (7 stable values) below the boundary.
+  EXPECT_EQ(sweep.spec.prune, Prune::BelowDivergence);
+  EXPECT_EQ(sweep.spec.prune_keep, 7);
   expect_show_counts("bss-gamma-eta", 1113);
 }
 

@@ -89,7 +89,7 @@ TEST(TrialCount, HundredMillionTrialsFromOverridesIsRejectedQuickly) {
   const auto start = std::chrono::steady_clock::now();
   expect_rejected(dir, {"run", "c", "-o", "lr=" + values(10000, 1), "-o", "batch_size=" + values(10000, 1)},
                   {"100000000 trials", "optimizer.lr", "training.batch_size", "10000", "--max-trials"});
-  EXPECT_LT(seconds_since(start), 1.0);
+  EXPECT_LT(seconds_since(start), 5.0);  // refused before expanding: making the trials would take minutes
 }
 
 TEST(TrialCount, HundredMillionTrialsFromGeneratorsIsRejectedQuickly) {
@@ -100,7 +100,7 @@ TEST(TrialCount, HundredMillionTrialsFromGeneratorsIsRejectedQuickly) {
   const auto start = std::chrono::steady_clock::now();
   expect_rejected(dir, {"show", "c"}, {"c.yaml: 100000000 trials", "optimizer.lr", "optimizer.momentum", "c.yaml:5",
                                        "c.yaml:6", "100000", "--max-trials"});
-  EXPECT_LT(seconds_since(start), 1.0);
+  EXPECT_LT(seconds_since(start), 5.0);  // refused before expanding: making the trials would take minutes
 }
 
 TEST(TrialCount, TheLimitIsAnOptionOfLoadSweep) {
@@ -142,7 +142,7 @@ TEST(TrialCount, AProductThatOverflowsIsStillCountedAsTooMany) {
   dir.write("configs/c.yaml", kGood + grid + "  seeds: 100000\n");  // 10^29 trials
   const auto start = std::chrono::steady_clock::now();
   expect_rejected(dir, {"show", "c"}, {"trials", "sweep.seeds", "--max-trials"});
-  EXPECT_LT(seconds_since(start), 1.0);
+  EXPECT_LT(seconds_since(start), 5.0);  // refused before expanding: making the trials would take minutes
 }
 
 // ---- 3. list ------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ TEST(List, EachBrokenSweepIsOneRowAndTheOthersAreListed) {
   const auto before = dir.snapshot();
   const auto start = std::chrono::steady_clock::now();
   const auto result = testing::run_in(dir, {"list"});
-  EXPECT_LT(seconds_since(start), 1.0);
+  EXPECT_LT(seconds_since(start), 5.0);  // refused before expanding: making the trials would take minutes
   EXPECT_EQ(result.code, 2) << result.err;  // a broken config is exit 2 (SPEC 2)
   EXPECT_EQ(count_lines(result.out), 8u) << result.out;  // header + one row per sweep
   const auto row = [&](const std::string& name) {

@@ -1,5 +1,6 @@
-// batch_size_studies: optimizer.temperature as an axis (lr = temperature x batch size per trial) and
-// sweep.prune: above_divergence (trials above a diverged learning rate of their line are skipped, not run).
+// optimizer.temperature as an axis (lr = temperature x batch size per trial) and sweep.prune: above_divergence
+// (trials above a diverged learning rate of their line are skipped, not run) and {below_divergence: K} (each line
+// walked from its largest learning rate down, the rest skipped once K trials have completed).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -151,24 +152,27 @@ TEST(Prune, StatusAndExportListTheSkippedTrials) {
   }
 }
 
-TEST(Prune, ARerunKeepsThemSkippedAndTrainsNothing) {
-  TempDir dir;
-  dir.write("configs/p.yaml", kSweep);
+// The sweep in `dir` run once, then again: nothing trains, not a byte is written, and the skipped trials say why
+// (`reason`), as --dry-run does.
+void expect_a_rerun_keeps_them_skipped(const TempDir& dir, const std::string& reason) {
   ASSERT_EQ(testing::run_in(dir, {"run", "p", "-q"}).code, 0);
   const auto before = dir.snapshot();
   const auto first = outcomes(dir);
   const auto again = testing::run_in(dir, {"run", "p", "-j", "2"});
   ASSERT_EQ(again.code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("nothing to train"), std::string::npos) << again.out;
-  EXPECT_NE(again.out.find("  skipped already: optimizer.lr=1000 diverged at step 2 (sweep.prune: above_divergence)\n"),
-            std::string::npos)
-      << again.out;
+  EXPECT_NE(again.out.find("  skipped already: " + reason + "\n"), std::string::npos) << again.out;
   EXPECT_EQ(dir.snapshot(), before);  // not a byte written: no trial.log grew, no summary was rewritten
   EXPECT_EQ(outcomes(dir), first);
-  // --dry-run says the same.
   const auto dry = testing::run_in(dir, {"run", "p", "--dry-run"});
   ASSERT_EQ(dry.code, 0);
-  EXPECT_NE(dry.out.find("skip: skipped already: optimizer.lr=1000 diverged at step"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("skip: skipped already: " + reason), std::string::npos) << dry.out;
+}
+
+TEST(Prune, ARerunKeepsThemSkippedAndTrainsNothing) {
+  TempDir dir;
+  dir.write("configs/p.yaml", kSweep);
+  expect_a_rerun_keeps_them_skipped(dir, "optimizer.lr=1000 diverged at step 2 (sweep.prune: above_divergence)");
 }
 
 TEST(Prune, WithoutItEveryTrialTrains) {
@@ -249,13 +253,231 @@ TEST(Prune, ShowKeysDocumentsIt) {
   TempDir dir;
   const auto result = testing::run_in(dir, {"show", "--keys"});
   ASSERT_EQ(result.code, 0);
-  const auto at = result.out.find("sweep.prune  (none or above_divergence, default none)\n");
+  const auto at = result.out.find("sweep.prune  (none, above_divergence or {below_divergence: K} with K >= 1, default none)\n");
   ASSERT_NE(at, std::string::npos) << result.out;
   EXPECT_LT(result.out.find("sweep.seeds  ("), at);
   EXPECT_LT(at, result.out.find("extends  ("));
   // And show prints it with the resolved sweep.
   dir.write("configs/p.yaml", kSweep);
   EXPECT_NE(testing::run_in(dir, {"show", "p"}).out.find("prune: above_divergence"), std::string::npos);
+}
+
+// ---- below_divergence -------------------------------------------------------------------------
+
+// The same two lines walked from the top: in each, lr 1e5 and 1000 diverge within the first epoch, 0.04 and 0.02
+// complete (2 stable learning rates), and so 0.01 and 0.005 are skipped, never trained.
+const std::string kBelow =
+    "task: {name: doughnuts, samples: 160}\n"
+    "optimizer: {name: sgd}\n"
+    "training: {epochs: 2}\n"
+    "stop: {divergence_loss: 100}\n"
+    "sweep:\n"
+    "  grid: {training.batch_size: [4, 16], optimizer.lr: [100000, 1000, 0.04, 0.02, 0.01, 0.005]}\n"
+    "  prune: {below_divergence: 2}\n";
+
+const std::string kStableReason =
+    "optimizer.lr=0.04, 0.02 completed: 2 stable learning rates above it (sweep.prune: {below_divergence: 2})";
+
+// What the walk from the top leaves in each line, by learning rate: statuses, and the reason of the skipped ones.
+std::map<double, std::string> expected_below(const std::string& reason = kStableReason) {
+  return {{100000, "diverged"}, {1000, "diverged"}, {0.04, "completed"}, {0.02, "completed"},
+          {0.01, "skipped: " + reason}, {0.005, "skipped: " + reason}};
+}
+
+// The outcomes of the line at batch size `batch`, by learning rate (outcomes() for the whole sweep).
+std::map<double, std::string> line_outcomes(const TempDir& dir, std::int64_t batch) {
+  std::map<double, std::string> line;
+  const auto all = outcomes(dir);
+  for (const auto& trial : load_sweep(dir.str("configs"), "p").trials) {
+    const Config config = trial.config.expand();
+    if (config.training.batch_size == batch) line[config.optimizer.lr] = all.at(trial.id);
+  }
+  return line;
+}
+
+TEST(PruneBelow, TheLineIsWalkedFromTheTopAndStopsAfterKStableLearningRates) {
+  TempDir dir;
+  dir.write("configs/p.yaml", kBelow);
+  const auto result = testing::run_in(dir, {"run", "p", "-j", "1"});
+  ASSERT_EQ(result.code, 0) << result.out << result.err;
+  for (const std::int64_t batch : {4, 16}) EXPECT_EQ(line_outcomes(dir, batch), expected_below()) << batch;
+  EXPECT_NE(result.out.find("skipped: " + kStableReason), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("p: 4 completed, 4 diverged, 0 failed, 4 skipped"), std::string::npos) << result.out;
+  // The waves went from the largest learning rate down: every trial that trained started after those above it
+  // in its line had finished (trial.log's first and last lines).
+  const auto trials = load_sweep(dir.str("configs"), "p").trials;
+  for (const std::int64_t batch : {4, 16}) {
+    std::string previous_end;
+    for (const double lr : {100000.0, 1000.0, 0.04, 0.02}) {
+      const auto log = lines_of(testing::read_file(trial_folder(dir, trial_at(trials, batch, lr)) / "trial.log"));
+      ASSERT_GE(log.size(), 2u);
+      const std::string start = log.front().substr(0, 25), end = log.back().substr(0, 25);  // "[2026-... 12:00:00.123]"
+      EXPECT_LE(previous_end, start) << batch << " " << lr;
+      previous_end = end;
+    }
+  }
+  // sweep.json says how it was pruned, as YAML writes it.
+  EXPECT_EQ(testing::read_json(dir.path() / "experiments/p/sweep.json")["prune"], json::parse(R"({"below_divergence": 2})"));
+}
+
+TEST(PruneBelow, OneOrTwoWorkersSkipTheSameTrials) {
+  TempDir one, two;
+  one.write("configs/p.yaml", kBelow);
+  two.write("configs/p.yaml", kBelow);
+  const auto first = testing::run_in(one, {"run", "p", "-j", "1", "-q"});
+  ASSERT_EQ(first.code, 0) << first.out << first.err;
+  // Two workers, and every trial of a wave fused into one group where it can be.
+  const auto second = testing::run_in(two, {"run", "p", "-j", "2", "--group-size", "8", "-q"});
+  ASSERT_EQ(second.code, 0) << second.out << second.err;
+  EXPECT_EQ(outcomes(one), outcomes(two));
+  for (const std::int64_t batch : {4, 16}) EXPECT_EQ(line_outcomes(two, batch), expected_below()) << batch;
+}
+
+TEST(PruneBelow, ARerunKeepsTheDecisionAndACountChangeDecidesAgain) {
+  TempDir dir;
+  dir.write("configs/p.yaml", kBelow);
+  expect_a_rerun_keeps_them_skipped(dir, kStableReason);
+  // Three stable learning rates: lr 0.01 trains now, and 0.005 is skipped for the new reason.
+  const auto three = testing::run_in(dir, {"run", "p", "-o", "prune={below_divergence: 3}"});
+  ASSERT_EQ(three.code, 0) << three.out << three.err;
+  EXPECT_NE(three.out.find("p: 2 completed, 0 diverged, 0 failed, 2 skipped, 8 unchanged"), std::string::npos) << three.out;
+  const std::string reason =
+      "optimizer.lr=0.04, 0.02, 0.01 completed: 3 stable learning rates above it (sweep.prune: {below_divergence: 3})";
+  auto expected = expected_below(reason);
+  expected[0.01] = "completed";
+  for (const std::int64_t batch : {4, 16}) EXPECT_EQ(line_outcomes(dir, batch), expected) << batch;
+}
+
+TEST(PruneBelow, AnInterruptedRunResumesToTheSameDecision) {
+  TempDir dir, whole;
+  // 20 epochs (800 steps at batch size 4): a trial stopped at step 50 is still training when the stop reaches it.
+  const std::string sweep = std::regex_replace(kBelow, std::regex("epochs: 2"), "epochs: 20");
+  dir.write("configs/p.yaml", sweep);
+  whole.write("configs/p.yaml", sweep);
+  ASSERT_EQ(testing::run_in(whole, {"run", "p", "-q"}).code, 0);
+  // Ctrl-C at step 50 of the first trial of batch size 4 that gets there: lr 0.04, the third wave (lr 1e5 and 1000
+  // diverge at step 2). One worker, longest first: batch size 16's lr 0.04 has not started.
+  const auto interrupted = testing::run_sweeplab(dir, "run p -j 1", "sigint_at_step=50@bs=4");
+  ASSERT_EQ(interrupted.code, 130) << interrupted.out << interrupted.err;
+  const auto trials = load_sweep(dir.str("configs"), "p").trials;
+  EXPECT_EQ(summary_of(trial_folder(dir, trial_at(trials, 4, 0.04)))["status"], "interrupted");
+  for (const std::int64_t batch : {4, 16}) {
+    EXPECT_EQ(summary_of(trial_folder(dir, trial_at(trials, batch, 1000)))["status"], "diverged") << batch;
+    for (const double lr : {0.02, 0.01, 0.005}) {  // nothing below decided yet: not a file
+      EXPECT_FALSE(fs::exists(trial_folder(dir, trial_at(trials, batch, lr)) / "summary.json")) << batch << " " << lr;
+    }
+  }
+  // The plan from the files: what is left trains, nothing is skipped yet.
+  const auto dry = testing::run_in(dir, {"run", "p", "--dry-run"});
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_EQ(dry.out.find("skip: " + kStableReason), std::string::npos) << dry.out;
+  const auto resumed = testing::run_sweeplab(dir, "run p -j 2");
+  ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
+  EXPECT_GT(summary_of(trial_folder(dir, trial_at(trials, 4, 0.04)))["resumed_from_step"].get<int>(), 0);
+  EXPECT_EQ(outcomes(dir), outcomes(whole));
+  for (const std::int64_t batch : {4, 16}) EXPECT_EQ(line_outcomes(dir, batch), expected_below()) << batch;
+}
+
+TEST(PruneBelow, FreshDecidesAgainAndResultsBelowStayWithoutIt) {
+  TempDir dir;
+  dir.write("configs/p.yaml", kBelow);
+  ASSERT_EQ(testing::run_in(dir, {"run", "p", "-q", "-o", "sweep.prune=none"}).code, 0);  // every trial trained
+  // Results that are there stay as they are: nothing to train, nothing skipped.
+  const auto before = dir.snapshot();
+  const auto kept = testing::run_in(dir, {"run", "p"});
+  ASSERT_EQ(kept.code, 0) << kept.out << kept.err;
+  EXPECT_NE(kept.out.find("nothing to train"), std::string::npos) << kept.out;
+  EXPECT_EQ(dir.snapshot(), before);
+  // --fresh: the walk again, and the trials below 2 stable learning rates lose their results.
+  const auto fresh = testing::run_in(dir, {"run", "p", "--fresh", "-j", "2"});
+  ASSERT_EQ(fresh.code, 0) << fresh.out << fresh.err;
+  for (const std::int64_t batch : {4, 16}) EXPECT_EQ(line_outcomes(dir, batch), expected_below()) << batch;
+}
+
+TEST(PruneBelow, WalksTheTemperatureAxis) {
+  TempDir dir;
+  dir.write("configs/p.yaml",
+            "task: {name: doughnuts, samples: 160}\noptimizer: {name: sgd}\ntraining: {epochs: 2}\n"
+            "stop: {divergence_loss: 100}\n"
+            "sweep: {grid: {training.batch_size: [4, 16], optimizer.temperature: [10000, 100, 0.002, 0.001, 0.0005]}, "
+            "prune: {below_divergence: 2}}\n");
+  const auto result = testing::run_in(dir, {"run", "p", "-q", "-j", "2"});
+  ASSERT_EQ(result.code, 0) << result.out << result.err;
+  const std::map<std::int64_t, std::string> reasons = {
+      {4, "optimizer.temperature=0.002, 0.001 (optimizer.lr=0.008, 0.004) completed: 2 stable learning rates above it "
+          "(sweep.prune: {below_divergence: 2})"},
+      {16, "optimizer.temperature=0.002, 0.001 (optimizer.lr=0.032, 0.016) completed: 2 stable learning rates above it "
+           "(sweep.prune: {below_divergence: 2})"}};
+  for (const auto& trial : load_sweep(dir.str("configs"), "p").trials) {
+    const auto summary = summary_of(trial_folder(dir, trial));
+    const Config config = trial.config.expand();
+    const double t = config.optimizer.temperature;
+    EXPECT_EQ(summary["status"], t > 1 ? "diverged" : t > 0.0007 ? "completed" : "skipped") << trial.id;
+    if (t < 0.0007) {
+      EXPECT_EQ(summary["skip_reason"], reasons.at(config.training.batch_size)) << trial.id;
+    }
+  }
+}
+
+TEST(PruneBelow, ShowAndOverridesSetAndPrintIt) {
+  TempDir dir;
+  dir.write("configs/p.yaml", kBelow);
+  dir.write("configs/q.yaml", "task: {samples: 160}\ntraining: {epochs: 1}\n");
+  const auto spec = load_sweep(dir.str("configs"), "p").spec;
+  EXPECT_EQ(spec.prune, Prune::BelowDivergence);
+  EXPECT_EQ(spec.prune_keep, 2);
+  for (const std::string override_text : {"sweep.prune={below_divergence: 5}", "prune={below_divergence: 5}"}) {
+    const auto q = load_sweep(dir.str("configs"), "q", {override_text}).spec;
+    EXPECT_EQ(q.prune, Prune::BelowDivergence) << override_text;
+    EXPECT_EQ(q.prune_keep, 5) << override_text;
+  }
+  // Another mode drops the count.
+  const auto above = load_sweep(dir.str("configs"), "p", {"prune=above_divergence"}).spec;
+  EXPECT_EQ(above.prune, Prune::AboveDivergence);
+  EXPECT_EQ(above.prune_keep, 0);
+  const auto shown = testing::run_in(dir, {"show", "p"});
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("  prune: {below_divergence: 2}\n"), std::string::npos) << shown.out;
+  const auto overridden = testing::run_in(dir, {"show", "q", "-o", "prune={below_divergence: 4}"});
+  ASSERT_EQ(overridden.code, 0) << overridden.err;
+  EXPECT_NE(overridden.out.find("# overrides applied (-o): sweep.prune={below_divergence: 4}\n"), std::string::npos)
+      << overridden.out;
+  // What show prints loads back as the same setting.
+  dir.write("configs/r.yaml", overridden.out);
+  const auto back = load_sweep(dir.str("configs"), "r").spec;
+  EXPECT_EQ(back.prune, Prune::BelowDivergence);
+  EXPECT_EQ(back.prune_keep, 4);
+}
+
+TEST(PruneBelow, EachBadValueIsOneLineNamingWhereAndWritesNothing) {
+  TempDir dir;
+  dir.write("configs/q.yaml", "task: {samples: 160}\ntraining: {epochs: 1}\n");
+  dir.write("configs/bare.yaml", "task: {samples: 160}\nsweep:\n  grid: {optimizer.lr: [1, 0.1]}\n  prune: below_divergence\n");
+  dir.write("configs/zero.yaml", "task: {samples: 160}\nsweep:\n  prune: {below_divergence: 0}\n");
+  const std::string suggestion = "write e.g. {below_divergence: 3}";
+  const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
+      {{"run", "bare"}, {"bare.yaml:4: sweep.prune: 'below_divergence' needs a count of stable learning rates", suggestion}},
+      {{"run", "zero"}, {"zero.yaml:3: sweep.prune: below_divergence: '0' is not a count >= 1", suggestion}},
+      {{"run", "q", "-o", "sweep.prune={below_divergence: -2}"},
+       {"-o 'sweep.prune={below_divergence: -2}': sweep.prune: below_divergence: '-2' is not a count >= 1", suggestion}},
+      {{"run", "q", "-o", "prune={below_divergence: two}"}, {"sweep.prune: below_divergence: 'two' is not a count", suggestion}},
+      {{"run", "q", "-o", "prune={below_divergence: 2.5}"}, {"sweep.prune: below_divergence: '2.5' is not a count", suggestion}},
+      {{"run", "q", "-o", "prune={below_divergence: }"}, {"sweep.prune: below_divergence: 'null' is not a count", suggestion}},
+      {{"run", "q", "-o", "prune={below_divergence: [2]}"}, {"sweep.prune: below_divergence: '[2]' is not a count", suggestion}},
+      {{"run", "q", "-o", "prune=below_divergence"}, {"-o 'prune=below_divergence': sweep.prune: 'below_divergence' needs a count", suggestion}},
+      {{"run", "q", "-o", "prune={below_divergense: 2}"},
+       {"sweep.prune: '{below_divergense: 2}' is not one of none, above_divergence, {below_divergence: K}",
+        "(did you mean 'below_divergence'?)"}},
+      {{"run", "q", "-o", "prune={above_divergence: 2}"},
+       {"sweep.prune: '{above_divergence: 2}': above_divergence takes no count; write sweep.prune: above_divergence"}},
+      {{"run", "q", "-o", "prune={below_divergence: 2, above_divergence: 1}"},
+       {"sweep.prune: '{below_divergence: 2, above_divergence: 1}' is not one of", suggestion}},
+      {{"show", "q", "-o", "prune={}"}, {"sweep.prune: '{}' is not one of", suggestion}},
+  };
+  for (const auto& [args, expected] : cases) {
+    SCOPED_TRACE(args.back());
+    testing::expect_usage_error(dir, args, expected);
+  }
 }
 
 // ---- temperature ------------------------------------------------------------------------------

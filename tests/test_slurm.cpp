@@ -300,6 +300,28 @@ TEST(SubmitDryRun, PrintsTheScriptAndTasksAndWritesNothing) {
   EXPECT_EQ(dir.snapshot(), before);
 }
 
+TEST(SubmitDryRun, PruningSendsALineATask) {
+  TempDir dir;
+  // Two lines (batch sizes 16 and 64) of three learning rates: a task for each line, whichever way it is walked.
+  dir.write("configs/t.yaml", kSweep);
+  fs::create_directories(dir.path() / "empty-bin");
+  PathWithout path(dir.str("empty-bin"));
+  for (const std::string prune : {"prune=above_divergence", "prune={below_divergence: 2}"}) {
+    const auto result = testing::run_in(dir, {"submit", "t", "--slurm", "--dry-run", "-o", "training.batch_size=16,64",
+                                              "-o", "lr=0.01,0.1,1", "-o", prune});
+    ASSERT_EQ(result.code, 0) << result.out << result.err;
+    EXPECT_NE(result.out.find("submits 6 in 2 array tasks"), std::string::npos) << prune << "\n" << result.out;
+    // Each task holds one batch size, all three learning rates.
+    for (const char* task : {"#   task 0: ", "#   task 1: "}) {
+      const auto at = result.out.find(task);
+      ASSERT_NE(at, std::string::npos) << result.out;
+      const std::string line = result.out.substr(at, result.out.find('\n', at) - at);
+      EXPECT_NE(line.find("bs=16_") != std::string::npos, line.find("bs=64_") != std::string::npos) << line;
+      for (const char* lr : {"lr=0.01-", "lr=0.1-", "lr=1-"}) EXPECT_NE(line.find(lr), std::string::npos) << lr << " " << line;
+    }
+  }
+}
+
 TEST(SubmitDryRun, StatusSaysWhenTheQueueCannotBeAsked) {
   TempDir dir;
   dir.write("configs/t.yaml", kSweep);

@@ -93,7 +93,8 @@ void expect_same_results(const fs::path& local, const fs::path& slurm_run) {
       for (const char* key : {"wall_time_s", "checkpoint_s", "slurm_job", "resumed_from_step", "checkpoints_written"}) {
         summary->erase(key);
       }
-      (*summary)["final"].erase("elapsed_s");
+      const auto final = summary->find("final");  // a skipped trial has none
+      if (final != summary->end() && final->is_object()) final->erase("elapsed_s");
     }
     EXPECT_EQ(a.dump(2), b.dump(2)) << id;
   }
@@ -202,6 +203,27 @@ TEST_F(SlurmCluster, AHalfDoneSweepSubmitsOnlyTheRest) {
   const auto resumed = testing::read_json(trial("bs=64-") / "summary.json");
   EXPECT_GT(resumed["resumed_from_step"].get<int>(), 0) << resumed.dump();
   expect_same_results(dir.path() / "local/t", dir.path() / "experiments/t");
+}
+
+TEST_F(SlurmCluster, PruningBelowDivergenceSkipsWhatALocalRunSkips) {
+  // Two lines (batch sizes 4 and 16), each walked from lr 1e5 down: 1e5 and 1000 diverge, 0.04 and 0.02 complete,
+  // and 0.01 and 0.005 are skipped, each line in its own array task.
+  dir.write("configs/t.yaml",
+            "task: {name: doughnuts, samples: 160}\noptimizer: {name: sgd}\ntraining: {epochs: 2}\n"
+            "stop: {divergence_loss: 100}\n"
+            "sweep: {grid: {training.batch_size: [4, 16], optimizer.lr: [100000, 1000, 0.04, 0.02, 0.01, 0.005]}, "
+            "prune: {below_divergence: 2}}\n");
+  const auto local = sweeplab(dir, "--experiments local run t -q");
+  ASSERT_EQ(local.code, 0) << local.err;
+  const auto submitted = sweeplab(dir, "submit t --slurm --wait --poll 1");
+  ASSERT_EQ(submitted.code, 0) << submitted.out << submitted.err;
+  EXPECT_NE(submitted.out.find("submits 12 in 2 array tasks"), std::string::npos) << submitted.out;
+  EXPECT_NE(submitted.out.find("12 trials: 4 completed, 4 diverged, 4 skipped"), std::string::npos) << submitted.out;
+  expect_same_results(dir.path() / "local/t", dir.path() / "experiments/t");
+  // A second submit sends nothing: the skipped trials stay skipped.
+  const auto again = sweeplab(dir, "submit t --slurm --dry-run");
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("nothing to submit"), std::string::npos) << again.out;
 }
 
 TEST_F(SlurmCluster, ArraysAreSplitBelowMaxArraySize) {

@@ -30,17 +30,7 @@ CLI::App* setup_show(CLI::App& app, ShowOptions& options) {
 
 int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostream& out, std::ostream&) {
   if (options.keys) {
-    // sweep.prune is documented with the other sweep.* keys, before extends.
-    std::string reference = keys_reference();
-    const std::string prune =
-        "sweep.prune  (none or above_divergence, default none)\n"
-        "    above_divergence: once a trial diverges, the trials with the same config but a larger learning rate\n"
-        "    (optimizer.lr, or optimizer.temperature) are not run: summary.json says skipped and why. The trials\n"
-        "    run in waves by learning rate (smallest first); a later run keeps them skipped while that trial\n"
-        "    stays diverged, and trains them when it is not (or with sweep.prune: none).\n";
-    const auto extends = reference.find("\nextends  (");
-    reference.insert(extends == std::string::npos ? reference.size() : extends + 1, prune);
-    out << reference;
+    out << keys_reference();
     return 0;
   }
   if (options.name.empty()) throw UserError("show: name a sweep (sweeplab list shows them), or pass --keys");
@@ -64,7 +54,7 @@ int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostre
   for (const std::string key : {"sweep.seeds", "sweep.prune"}) {
     const auto source = spec.sources.find(key);
     if (source != spec.sources.end() && source->second.rfind("-o ", 0) == 0) {
-      applied.push_back(key + "=" + (key == "sweep.seeds" ? to_text(Value(spec.seeds)) : to_string(spec.prune)));
+      applied.push_back(key + "=" + (key == "sweep.seeds" ? to_text(Value(spec.seeds)) : prune_text(spec)));
     }
   }
   const auto description_source = spec.sources.find("description");

@@ -74,7 +74,12 @@ std::string to_yaml(const SweepSpec& sweep, Keys keys) {
       out << YAML::Key << "seeds" << YAML::Value;
       emit_value(out, sweep.seeds);
     }
-    if (sweep.prune != Prune::None) out << YAML::Key << "prune" << YAML::Value << to_string(sweep.prune);
+    if (sweep.prune == Prune::BelowDivergence) {
+      out << YAML::Key << "prune" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << to_string(sweep.prune)
+          << YAML::Value << sweep.prune_keep << YAML::EndMap;
+    } else if (sweep.prune != Prune::None) {
+      out << YAML::Key << "prune" << YAML::Value << to_string(sweep.prune);
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -107,6 +112,15 @@ std::string keys_reference() {
       << "    (stop excluded, at most 10000 values).\n"
       << "sweep.seeds  (a count in [1, 100000], or a list of distinct integers >= 0)\n"
       << "    Repeat every grid point with these training seeds; 3 means training.seed, +1, +2.\n"
+      << "sweep.prune  (none, above_divergence or {below_divergence: K} with K >= 1, default none)\n"
+      << "    Leave out learning rates beyond the divergence boundary of each line of trials (the same config but for\n"
+      << "    the learning rate, optimizer.lr or optimizer.temperature); a line's trials run in waves, one learning\n"
+      << "    rate at a time, and those left out are not run: summary.json says skipped and why.\n"
+      << "    above_divergence: smallest learning rate first; once a trial diverges, the larger ones are skipped.\n"
+      << "    {below_divergence: K}: largest learning rate first (diverged trials are results and the walk goes on);\n"
+      << "    once K trials have completed, the smaller ones are skipped.\n"
+      << "    A later run keeps them skipped while the trials that ruled them out stay as they are, and trains them\n"
+      << "    when they do not (or with sweep.prune: none); --fresh decides again.\n"
       << "extends  (name of another sweep)\n"
       << "    Start from that sweep and override it (deep merge; lists replace).\n";
   return out.str();

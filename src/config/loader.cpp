@@ -554,12 +554,43 @@ std::vector<std::int64_t> seed_list(const RawLeaf& leaf, std::int64_t base_seed)
   return seeds;
 }
 
-Prune prune_mode(const RawLeaf& leaf) {
-  const std::string text = leaf.node.IsScalar() ? leaf.node.Scalar() : flow_text(leaf.node);
-  if (leaf.node.IsScalar() && text == "none") return Prune::None;
-  if (leaf.node.IsScalar() && text == "above_divergence") return Prune::AboveDivergence;
-  fail(leaf.where, "sweep.prune: '" + printable(text) + "' is not one of " + kPruneValues +
-                       did_you_mean(text, {"none", "above_divergence"}));
+// sweep.prune: a mode ("none", "above_divergence"), or a mode with its count ({below_divergence: 3}).
+void read_prune(const RawLeaf& leaf, SweepSpec& spec) {
+  const std::string text = flow_text(leaf.node);
+  const std::string example = "e.g. {below_divergence: 3} (each line is walked down from its largest learning rate "
+                              "until 3 of its trials complete)";
+  const std::vector<std::string> modes = {"none", "above_divergence", "below_divergence"};
+  const auto mode_of = [&](const std::string& name) -> std::optional<Prune> {
+    for (const Prune prune : {Prune::None, Prune::AboveDivergence, Prune::BelowDivergence}) {
+      if (name == to_string(prune)) return prune;
+    }
+    return std::nullopt;
+  };
+  const std::string not_one_of = "sweep.prune: '" + printable(text) + "' is not one of " + kPruneValues;
+  if (leaf.node.IsScalar()) {
+    const auto mode = mode_of(text);
+    if (!mode) fail(leaf.where, not_one_of + did_you_mean(text, modes));
+    if (*mode == Prune::BelowDivergence) {
+      fail(leaf.where, "sweep.prune: 'below_divergence' needs a count of stable learning rates: write " + example);
+    }
+    spec.prune = *mode;
+    return;
+  }
+  if (!leaf.node.IsMap() || leaf.node.size() != 1) fail(leaf.where, not_one_of + "; write " + example);
+  const auto entry = leaf.node.begin();
+  const std::string name = entry->first.IsScalar() ? entry->first.Scalar() : flow_text(entry->first);
+  const auto mode = mode_of(name);
+  if (!mode) fail(leaf.where, not_one_of + did_you_mean(name, modes));
+  if (*mode != Prune::BelowDivergence) {
+    fail(leaf.where, "sweep.prune: '" + printable(text) + "': " + name + " takes no count; write sweep.prune: " + name);
+  }
+  const auto count = parse_int(entry->second);
+  if (!count || *count < 1) {
+    fail(leaf.where, "sweep.prune: below_divergence: '" + printable(flow_text(entry->second)) +
+                         "' is not a count >= 1 of stable learning rates; write " + example);
+  }
+  spec.prune = Prune::BelowDivergence;
+  spec.prune_keep = *count;
 }
 
 SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::string& file,
@@ -577,7 +608,7 @@ SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::stri
   if (auto it = raw.leaves.find("sweep.seeds"); it != raw.leaves.end()) {
     spec.seeds = seed_list(it->second, spec.base.training.seed);
   }
-  if (auto it = raw.leaves.find("sweep.prune"); it != raw.leaves.end()) spec.prune = prune_mode(it->second);
+  if (auto it = raw.leaves.find("sweep.prune"); it != raw.leaves.end()) read_prune(it->second, spec);
   for (const auto& [key, leaf] : raw.axes) {
     const FieldSpec* field = find_field(key);
     if (!field) fail(leaf.where, "sweep.grid: unknown key '" + key + "'" + did_you_mean(key, all_key_names()));

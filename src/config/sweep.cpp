@@ -147,7 +147,22 @@ std::string make_trial_id(const CompactConfig& config, TrialHash hash, const std
   return (readable.empty() ? std::string("trial") : readable) + "-" + hash.short_hex();
 }
 
-std::string to_string(Prune prune) { return prune == Prune::AboveDivergence ? "above_divergence" : "none"; }
+std::string to_string(Prune prune) {
+  switch (prune) {
+    case Prune::AboveDivergence:
+      return "above_divergence";
+    case Prune::BelowDivergence:
+      return "below_divergence";
+    case Prune::None:
+      break;
+  }
+  return "none";
+}
+
+std::string prune_text(const SweepSpec& sweep) {
+  if (sweep.prune != Prune::BelowDivergence) return to_string(sweep.prune);
+  return "{" + to_string(sweep.prune) + ": " + std::to_string(sweep.prune_keep) + "}";
+}
 
 std::string prune_line(const CompactConfig& config) {
   static const std::size_t lr = field_index("optimizer.lr"), temperature = field_index("optimizer.temperature");

@@ -97,17 +97,39 @@ std::int64_t expected_steps(const Config& config) {
   return per_epoch * config.training.epochs;
 }
 
+namespace {
+
+// A learning rate as in YAML, without a trailing ".0": 1000, 0.5, 1e-5.
+std::string shortest(double value) {
+  std::string text = format_double(value);
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, ".0") == 0) text.resize(text.size() - 2);
+  return text;
+}
+
+// "optimizer.lr=0.5, 0.25", or "optimizer.temperature=0.01, 0.005 (optimizer.lr=0.16, 0.08)" for trials whose
+// learning rate is derived from a temperature.
+std::string learning_rates_text(const std::vector<Config>& trials) {
+  std::vector<std::string> lrs, temperatures;
+  bool derived = false;
+  for (const auto& config : trials) {
+    lrs.push_back(shortest(config.optimizer.lr));
+    temperatures.push_back(shortest(config.optimizer.temperature));
+    derived = derived || config.optimizer.temperature > 0.0;
+  }
+  const std::string lr = "optimizer.lr=" + join(lrs, ", ");
+  return derived ? "optimizer.temperature=" + join(temperatures, ", ") + " (" + lr + ")" : lr;
+}
+
+}  // namespace
+
 std::string pruned_because(const Config& diverged, std::int64_t step) {
-  const auto shortest = [](double value) {  // as in YAML, without a trailing ".0": 1000, 0.5, 1e-5
-    std::string text = format_double(value);
-    if (text.size() > 2 && text.compare(text.size() - 2, 2, ".0") == 0) text.resize(text.size() - 2);
-    return text;
-  };
-  const std::string lr = "optimizer.lr=" + shortest(diverged.optimizer.lr);
-  const std::string what = diverged.optimizer.temperature > 0.0
-                               ? "optimizer.temperature=" + shortest(diverged.optimizer.temperature) + " (" + lr + ")"
-                               : lr;
-  return what + " diverged at step " + std::to_string(step) + " (sweep.prune: above_divergence)";
+  return learning_rates_text({diverged}) + " diverged at step " + std::to_string(step) + " (sweep.prune: above_divergence)";
+}
+
+std::string stable_because(const std::vector<Config>& stable) {
+  const std::string count = std::to_string(stable.size());
+  return learning_rates_text(stable) + " completed: " + count + " stable learning rate" + (stable.size() == 1 ? "" : "s") +
+         " above it (sweep.prune: {below_divergence: " + count + "})";
 }
 
 DivergenceBoundary::DivergenceBoundary(const ResolvedSweep& sweep) : sweep_(sweep) {
@@ -119,12 +141,43 @@ double DivergenceBoundary::lr(std::size_t index) const {
   return std::get<double>(sweep_.trials[index].config.get(field));
 }
 
-void DivergenceBoundary::diverged(std::size_t index, std::int64_t step) {
-  const auto it = lowest_.find(lines_.at(index));
-  if (it == lowest_.end() || lr(index) < lr(it->second.first)) lowest_[lines_[index]] = {index, step};
+bool DivergenceBoundary::walks_before(std::size_t a, std::size_t b) const {
+  return sweep_.spec.prune == Prune::BelowDivergence ? lr(a) > lr(b) : lr(a) < lr(b);
+}
+
+void DivergenceBoundary::settled(std::size_t index, TrialStatus status, std::int64_t step) {
+  if (sweep_.spec.prune == Prune::AboveDivergence && status == TrialStatus::Diverged) {
+    const auto it = lowest_.find(lines_.at(index));
+    if (it == lowest_.end() || lr(index) < lr(it->second.first)) lowest_[lines_[index]] = {index, step};
+  } else if (sweep_.spec.prune == Prune::BelowDivergence) {
+    // A completed trial extended to a larger budget may diverge now: it is no longer one of the stable ones.
+    Stable& line = stable_[lines_.at(index)];
+    const auto found = line.trials.find(lr(index));
+    if (status == TrialStatus::Completed) {
+      line.trials[lr(index)] = index;
+    } else if (found != line.trials.end() && found->second == index) {
+      line.trials.erase(found);
+    }
+    line.reason.clear();
+  }
 }
 
 std::string DivergenceBoundary::reason(std::size_t index) const {
+  if (sweep_.spec.prune == Prune::BelowDivergence) {
+    const auto it = stable_.find(lines_.at(index));
+    const std::size_t keep = std::size_t(sweep_.spec.prune_keep);
+    if (it == stable_.end() || it->second.trials.size() < keep) return "";
+    const auto last = std::next(it->second.trials.begin(), std::ptrdiff_t(keep - 1));
+    if (!(lr(index) < last->first)) return "";
+    if (it->second.reason.empty()) {  // once for the line, whatever the number of trials it rules out
+      std::vector<Config> stable;
+      for (auto trial = it->second.trials.begin(); trial != std::next(last); ++trial) {
+        stable.push_back(sweep_.trials[trial->second].config.expand());
+      }
+      it->second.reason = stable_because(stable);
+    }
+    return it->second.reason;
+  }
   const auto it = lowest_.find(lines_.at(index));
   if (it == lowest_.end()) return "";
   if (!(lr(it->second.first) < lr(index))) return "";
@@ -141,15 +194,15 @@ SweepPlan plan_sweep(const ResolvedSweep& sweep, const SweepState& state, const 
   std::unordered_map<std::string, TrialHash> taken;  // folder names in use, and whose they are
   for (const auto& trial : state.trials) taken.emplace(trial.id, trial.hash);
   for (const auto& duplicate : state.duplicates) taken.emplace(duplicate.folder, TrialHash{});
-  // sweep.prune: above_divergence, as the files tell before the run (the run decides again as its waves finish).
+  // sweep.prune, as the files tell before the run (the run decides again as its waves finish).
   plan.pruned.assign(n, "");
-  if (sweep.spec.prune == Prune::AboveDivergence && !options.fresh) {
+  if (sweep.spec.prune != Prune::None && !options.fresh) {
     DivergenceBoundary boundary(sweep);
     for (std::size_t i = 0; i < n; ++i) {
       const auto row = state.of_current(i);
-      if (!row || state.trials[*row].status != TrialStatus::Diverged || !state.trials[*row].summary) continue;
+      if (!row || !state.trials[*row].summary) continue;
       const auto& summary = *state.trials[*row].summary;
-      boundary.diverged(i, summary.diverged_at_step.value_or(summary.steps));
+      boundary.settled(i, state.trials[*row].status, summary.diverged_at_step.value_or(summary.steps));
     }
     for (std::size_t i = 0; i < n; ++i) plan.pruned[i] = boundary.reason(i);
   }

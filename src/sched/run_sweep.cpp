@@ -239,7 +239,7 @@ class Scheduler {
     for (const auto& trial : trials) configs_.push_back(&trial.config);
     open_index(order);
     const std::size_t jobs = std::max<std::size_t>(1, options_.jobs);
-    if (sweep_.spec.prune == Prune::AboveDivergence) {
+    if (sweep_.spec.prune != Prune::None) {
       cut_waves(order);
     } else {
       for (auto& group : form_groups(configs_, order, largest_group(), jobs)) queue_.push_back(std::move(group));
@@ -389,12 +389,13 @@ class Scheduler {
     workers_.push_back(std::move(worker));
   }
 
-  // ---- sweep.prune: above_divergence ----
+  // ---- sweep.prune ----
   // The trials run in waves by learning rate within their line (prune_line: the same config but for the
-  // learning rate): wave k holds the k-th smallest learning rate of every line, and starts when wave k-1
-  // has finished. Before a wave is queued, each of its trials whose line has a diverged trial with a smaller
-  // learning rate (in this run, or on disk from an earlier one unless --fresh) is recorded skipped instead.
-  // Whatever -j, the same trials run and the same are skipped.
+  // learning rate): wave k holds the k-th learning rate of every line in the order of the walk (smallest first
+  // for above_divergence, largest first for below_divergence), and starts when wave k-1 has finished. Before a
+  // wave is queued, each of its trials that the settled trials of its line rule out (DivergenceBoundary: in this
+  // run, or on disk from an earlier one unless --fresh) is recorded skipped instead. Whatever -j, the same trials
+  // run and the same are skipped.
 
   void cut_waves(const std::vector<std::size_t>& order) {
     prune_ = true;
@@ -403,10 +404,8 @@ class Scheduler {
     for (const std::size_t i : order) members[boundary_.line(i)].push_back(i);
     std::vector<std::size_t> rank(trials.size(), 0);
     for (auto& [line, indexes] : members) {
-      static const std::size_t lr = field_index("optimizer.lr");
-      std::stable_sort(indexes.begin(), indexes.end(), [&](std::size_t a, std::size_t b) {
-        return std::get<double>(trials[a].config.get(lr)) < std::get<double>(trials[b].config.get(lr));
-      });
+      std::stable_sort(indexes.begin(), indexes.end(),
+                       [&](std::size_t a, std::size_t b) { return boundary_.walks_before(a, b); });
       for (std::size_t r = 0; r < indexes.size(); ++r) rank[indexes[r]] = r;
     }
     for (const std::size_t i : order) {  // each wave in dispatch order (longest first)
@@ -416,9 +415,7 @@ class Scheduler {
     if (!options_.save || options_.fresh) return;  // --fresh: earlier divergences are discarded with the rest
     for (std::size_t i = 0; i < trials.size(); ++i) {
       const auto summary = read_summary(trial_dir(options_.experiments_dir, sweep_.spec.name, options_.folder(sweep_, i)));
-      if (summary && summary->status == TrialStatus::Diverged) {
-        boundary_.diverged(i, summary->diverged_at_step.value_or(summary->steps));
-      }
+      if (summary) boundary_.settled(i, summary->status, summary->diverged_at_step.value_or(summary->steps));
     }
   }
 
@@ -592,10 +589,12 @@ class Scheduler {
         totals_.storage_error = storage_error;
         stop_all();
       }
-      if (prune_ && event["status"] == to_string(TrialStatus::Diverged) && event.contains("diverged_at")) {
-        boundary_.diverged(index, event["diverged_at"].get<std::int64_t>());
-      }
       const std::string kind = event["kind"];
+      if (prune_ && kind == "trained") {
+        if (const auto status = parse_status(event["status"].get<std::string>())) {
+          boundary_.settled(index, *status, event.value("diverged_at", std::int64_t{0}));
+        }
+      }
       if (kind == "busy") {
         ++totals_.busy;
         display_->finished(index, id + "  " + event["message"].get<std::string>(), false, 0);
@@ -687,6 +686,8 @@ class Scheduler {
           }
           count(outcome.status);
           totals_.states[index] = outcome.status;
+          // Its result may have been written before the worker died: it counts for sweep.prune as it would have.
+          if (prune_) boundary_.settled(index, outcome.status, outcome.diverged_at_step.value_or(outcome.steps));
           settled_now(index, false);
           display_->finished(index, trial_line(options_.folder(sweep_, index), outcome), outcome.status == TrialStatus::Failed, 0);
         }
@@ -713,7 +714,7 @@ class Scheduler {
   std::map<std::size_t, std::int64_t> generation_;
   std::vector<std::pair<std::size_t, bool>> to_refresh_;
   std::chrono::steady_clock::time_point last_refresh_ = std::chrono::steady_clock::now();
-  // sweep.prune: above_divergence
+  // sweep.prune
   bool prune_ = false;
   std::vector<std::vector<std::size_t>> waves_;      // trial indexes by learning-rate rank in their line
   std::size_t next_wave_ = 0;

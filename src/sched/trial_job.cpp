@@ -339,6 +339,7 @@ TrialOutcome record_crash(const ResolvedSweep& sweep, std::size_t index, const R
     outcome.status = settled->status;
     outcome.steps = settled->steps;
     outcome.final = settled->final;
+    outcome.diverged_at_step = settled->diverged_at_step;
     return outcome;
   }
   const auto metrics = read_metrics((dir / "metrics.jsonl").string());

@@ -33,7 +33,7 @@ class TrialEvents {
 void run_trial_group(const ResolvedSweep& sweep, const std::vector<std::size_t>& indexes,
                      const RunOptions& options, const GroupTrainer& train, TrialEvents& events);
 
-// sweep.prune ruled the trial out (`reason`: which trial of its line diverged). Decided under the trial's lock as
+// sweep.prune ruled the trial out (`reason`: which trials of its line diverged or completed). Decided under the trial's lock as
 // any trial is (decide): a result that stays stays (message "completed already", ...); anything else gets
 // summary.json with status skipped and the reason, and config.yaml (partial files, if any, are kept: a run without
 // the pruning continues them). Busy when another process holds the lock; --fresh removes earlier results first;

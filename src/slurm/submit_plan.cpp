@@ -124,7 +124,7 @@ std::vector<std::vector<std::size_t>> array_tasks(const ResolvedSweep& sweep, co
   std::map<std::size_t, std::int64_t> steps;
   for (const auto index : order) steps[index] = expected_steps(sweep.trials[index].config.expand());
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return steps[a] > steps[b]; });
-  if (sweep.spec.prune == Prune::AboveDivergence) {
+  if (sweep.spec.prune != Prune::None) {
     std::map<std::string, std::size_t> line_task;
     std::vector<std::vector<std::size_t>> tasks;
     for (const std::size_t index : order) {

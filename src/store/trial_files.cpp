@@ -189,7 +189,11 @@ std::string sweep_json(const ResolvedSweep& sweep, const RunContext& context) {
                 {"engine_version", context.engine_version},
                 {"engine", context.engine},
                 {"threads_per_trial", context.threads_per_trial}}}};
-  if (spec.prune != Prune::None) out["prune"] = to_string(spec.prune);
+  if (spec.prune == Prune::BelowDivergence) {
+    out["prune"] = json::object({{to_string(spec.prune), spec.prune_keep}});  // as YAML writes it: {below_divergence: 3}
+  } else if (spec.prune != Prune::None) {
+    out["prune"] = to_string(spec.prune);
+  }
   return out.dump(2) + "\n";
 }
 

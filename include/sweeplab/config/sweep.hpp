@@ -23,11 +23,13 @@ struct Axis {
   std::string source;         // where it was defined: "configs/x.yaml:12" or "-o 'bs=8,16'"
 };
 
-// sweep.prune: what a run leaves out. AboveDivergence: once a trial diverges, the trials of its line (the same
-// config but for the learning rate, see prune_line) with a larger learning rate are recorded skipped, not run.
-enum class Prune { None, AboveDivergence };
-std::string to_string(Prune prune);                       // "none", "above_divergence"
-constexpr const char* kPruneValues = "none, above_divergence";
+// sweep.prune: what a run leaves out of each line of trials (the same config but for the learning rate, see
+// prune_line). AboveDivergence: once a trial diverges, the trials of its line with a larger learning rate are
+// recorded skipped, not run. BelowDivergence ({below_divergence: K}): the line is walked from its largest learning
+// rate down; once K of its trials have completed (not diverged), those with a smaller learning rate are skipped.
+enum class Prune { None, AboveDivergence, BelowDivergence };
+std::string to_string(Prune prune);  // "none", "above_divergence", "below_divergence"
+constexpr const char* kPruneValues = "none, above_divergence, {below_divergence: K}";
 
 struct SweepSpec {
   std::string name;
@@ -38,7 +40,11 @@ struct SweepSpec {
   std::vector<std::int64_t> seeds;           // empty: no seed axis (training.seed as set)
   std::map<std::string, std::string> sources;  // key -> where its value was set, for error messages
   Prune prune = Prune::None;                 // sweep.prune
+  std::int64_t prune_keep = 0;               // sweep.prune: {below_divergence: K}: K (0 for the other modes)
 };
+
+// sweep.prune as it is written: "none", "above_divergence", "{below_divergence: 3}".
+std::string prune_text(const SweepSpec& sweep);
 
 struct TrialSpec {
   // The name of its folder: the swept values, then the first 8 hex digits of its hash ("bs=8_lr=0.001_seed=0-1a2b3c4d").

@@ -2,6 +2,7 @@
 // What a run does with each trial, decided in one place: `run`, `run --dry-run` and `submit` plan a sweep with
 // it, and the worker that takes a trial decides again under the trial's lock, from its files as they are then.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -53,23 +54,38 @@ std::int64_t expected_steps(const Config& config);
 // rate, that diverged at `step`) is skipped: "optimizer.lr=0.5 diverged at step 12 (sweep.prune: above_divergence)".
 std::string pruned_because(const Config& diverged, std::int64_t step);
 
-// sweep.prune: above_divergence: for each line of trials (prune_line: the same config but for the learning
-// rate), the diverged trial with the smallest learning rate seen so far, and which trials it rules out. The
-// scheduler fills it as trials diverge; the plan from the summaries on disk.
+// sweep.prune: {below_divergence: K}: why a trial below `stable` (the K trials of its line with the largest
+// learning rates that completed, largest first) is skipped: "optimizer.lr=0.5, 0.25 completed: 2 stable learning
+// rates above it (sweep.prune: {below_divergence: 2})".
+std::string stable_because(const std::vector<Config>& stable);
+
+// sweep.prune: for each line of trials (prune_line: the same config but for the learning rate), what its settled
+// trials rule out. above_divergence: the diverged trial with the smallest learning rate rules out the larger ones;
+// {below_divergence: K}: the K completed trials with the largest learning rates rule out the smaller ones. The
+// scheduler fills it as trials settle, the plan from the summaries on disk: the same trials give the same reasons.
 class DivergenceBoundary {
  public:
   explicit DivergenceBoundary(const ResolvedSweep& sweep);
-  // Trial `index` of the sweep diverged at `step`.
-  void diverged(std::size_t index, std::int64_t step);
-  // Why the trial is skipped (pruned_because), or "" when no trial of its line with a smaller lr diverged.
+  // Trial `index` of the sweep settled as `status` (diverged at `step`, for a diverged one); statuses other than
+  // completed and diverged rule nothing out.
+  void settled(std::size_t index, TrialStatus status, std::int64_t step);
+  // Why the trial is skipped (pruned_because, stable_because), or "" when nothing of its line rules it out.
   std::string reason(std::size_t index) const;
   const std::string& line(std::size_t index) const { return lines_.at(index); }
+  // The walk of a line: trial `a` runs in an earlier wave than trial `b` of its line (a smaller learning rate
+  // for above_divergence, a larger one for below_divergence).
+  bool walks_before(std::size_t a, std::size_t b) const;
 
  private:
   double lr(std::size_t index) const;
   const ResolvedSweep& sweep_;
   std::vector<std::string> lines_;                                      // trial index -> prune_line
   std::map<std::string, std::pair<std::size_t, std::int64_t>> lowest_;  // line -> (diverged trial, its step)
+  struct Stable {
+    std::map<double, std::size_t, std::greater<>> trials;  // the completed trials of the line by lr, largest first
+    mutable std::string reason;                             // stable_because, once there are enough ("": not yet)
+  };
+  std::map<std::string, Stable> stable_;                                // line -> its completed trials
 };
 
 // A sweep's plan: for each trial of the current config (ResolvedSweep::trials), its folder and the decision.

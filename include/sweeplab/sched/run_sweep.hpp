@@ -70,9 +70,10 @@ struct RunTotals {
 //  - a trial locked by another live process is left to it (counted busy);
 //  - a group that throws has its trials recorded as failed (summary.json with the error);
 //  - after an interrupt, the running trials checkpoint and no further group starts;
-//  - sweep.prune: above_divergence: the trials run in waves by learning rate within their line (the same
-//    config but for the learning rate), smallest first; a trial above a diverged one of its line (in this run,
-//    or on disk unless fresh) is not run but recorded skipped (trial_job.hpp record_pruned).
+//  - sweep.prune: the trials run in waves by learning rate within their line (the same config but for the
+//    learning rate), smallest first for above_divergence, largest first for below_divergence; a trial that the
+//    settled trials of its line rule out (sched/plan.hpp DivergenceBoundary: in this run, or on disk unless
+//    fresh) is not run but recorded skipped (trial_job.hpp record_pruned).
 RunTotals run_sweep(const ResolvedSweep& sweep, const SweepSource& source, const RunOptions& options,
                     const std::string& trainer, std::ostream& out);
 

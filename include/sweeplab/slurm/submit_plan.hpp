@@ -19,7 +19,8 @@ namespace sweeplab::slurm {
 long time_limit_s(const std::string& text);
 
 // The trials (indexes into sweep.trials) cut into array tasks: fused groups, longest first (`group_size` at most;
-// 0: the engine's default); with sweep.prune: above_divergence a task per line, whose waves then run in order inside it.
+// 0: the engine's default); with sweep.prune (above_divergence, below_divergence) a task per line, whose waves then
+// run in order inside it.
 std::vector<std::vector<std::size_t>> array_tasks(const ResolvedSweep& sweep, const std::vector<std::size_t>& trials,
                                                   std::size_t group_size);
 
