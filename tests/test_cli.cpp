@@ -72,7 +72,7 @@ TEST(Show, KeysDocumentsEveryKeyIncludingTheFixedNames) {
     EXPECT_NE(result.out.find(field.key + "  ("), std::string::npos) << field.key;
     EXPECT_FALSE(field.doc.empty()) << field.key;
   }
-  // SPEC section 3: names that other tools and scripts rely on.
+  // Names that other tools and scripts rely on.
   for (const std::string key : {"training.batch_size", "training.epochs", "training.seed", "optimizer.name",
                                 "optimizer.lr", "task.name", "model.hidden", "sweep.grid", "sweep.seeds"}) {
     EXPECT_NE(result.out.find(key + "  ("), std::string::npos) << key;

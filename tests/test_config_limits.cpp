@@ -164,7 +164,7 @@ TEST(List, EachBrokenSweepIsOneRowAndTheOthersAreListed) {
   const auto start = std::chrono::steady_clock::now();
   const auto result = testing::run_in(dir, {"list"});
   EXPECT_LT(seconds_since(start), 5.0);  // refused before expanding: making the trials would take minutes
-  EXPECT_EQ(result.code, 2) << result.err;  // a broken config is exit 2 (SPEC 2)
+  EXPECT_EQ(result.code, 2) << result.err;  // a broken config is exit 2
   EXPECT_EQ(count_lines(result.out), 8u) << result.out;  // header + one row per sweep
   const auto row = [&](const std::string& name) {
     const auto at = result.out.find("\n" + name + " ");

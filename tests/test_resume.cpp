@@ -1,4 +1,4 @@
-// SPEC section 6 with real processes: killed, interrupted or corrupted trials resume and end
+// Interrupt and resume with real processes: killed, interrupted or corrupted trials resume and end
 // bit-identical to uninterrupted ones; completed trials are left alone; budgets extend; locks hold.
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -6,8 +6,8 @@
 
 namespace sweeplab {
 
-// args without the program name. Returns the exit code (SPEC section 2): 0 ok, 1 trials failed,
-// 2 bad usage/config/override, 130 interrupted.
+// args without the program name. Returns the exit code (README's table of exit codes): 0 ok, 1 trials failed,
+// 2 bad usage/config/override, 3 storage error, 4 a worker the system refused (or a bug), 130 interrupted.
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace sweeplab

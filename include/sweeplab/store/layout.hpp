@@ -1,5 +1,5 @@
 #pragma once
-// Where a sweep's results live on disk (SPEC section 5) and reading back what is there.
+// Where a sweep's results live on disk (README's "Results on disk") and reading back what is there.
 #include <optional>
 #include <string>
 #include <vector>

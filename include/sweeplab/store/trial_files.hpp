@@ -1,5 +1,5 @@
 #pragma once
-// The files of a sweep and its trials (SPEC section 5): sweep.json, config.yaml, metrics.jsonl,
+// The files of a sweep and its trials (README's "Results on disk"): sweep.json, config.yaml, metrics.jsonl,
 // summary.json. Whole files are replaced atomically; metrics.jsonl is appended and flushed per line.
 #include <string>
 #include <utility>
