@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <future>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -365,6 +367,64 @@ TEST(Best, BadInputIsOneLineAndExitTwo) {
       {{"best", "nope"}, {"nope"}},
   };
   for (const auto& bad : cases) expect_bad(dir, bad);
+}
+
+// --metric steps_to_<target>: fewest steps to the target wins; a configuration with a seed that never reached it
+// counts as never and loses to every one whose seeds all reached it. The steps are set here, in the summaries.
+TEST(Best, StepsToATargetFewestWinsAndNeverLoses) {
+  TempDir dir;
+  copy_sweep(dir);
+  const std::string target = "train_loss <= 100";
+  for (const auto& entry : fs::directory_iterator(trials_dir(dir))) {
+    edit_summary(entry.path(), [&](json& summary) {
+      const auto bs = summary["swept"]["training.batch_size"].get<std::int64_t>();
+      const auto lr = summary["swept"]["optimizer.lr"].get<double>();
+      const auto seed = summary["swept"]["training.seed"].get<std::int64_t>();
+      // lr 0.01: 50 and 100 steps at B=4, 30 and 60 at B=16; lr 0.1: 10 steps for seed 0, never for seed 1.
+      std::optional<std::int64_t> steps;
+      if (lr == 0.01) steps = (bs == 4 ? 50 : 30) * (seed + 1);
+      if (lr == 0.1 && seed == 0) steps = 10;
+      summary["targets"] = json::array({steps ? json{{"target", target}, {"reached", true}, {"step", *steps},
+                                                     {"samples", *steps * bs}, {"epoch", 1}}
+                                              : json{{"target", target}, {"reached", false}}});
+    });
+  }
+  const std::vector<std::string> with_target = {"-o", "targets=['" + target + "']"};
+  auto best = [&](std::vector<std::string> args) {
+    args.insert(args.end(), with_target.begin(), with_target.end());
+    return testing::run_in(dir, args);
+  };
+  const auto overall = best({"best", "t", "--metric", "steps_to_train_loss_le_100"});
+  ASSERT_EQ(overall.code, 0) << overall.err;
+  EXPECT_NE(overall.out.find("fewer is better"), std::string::npos) << overall.out;
+  auto rows = table_rows(overall.out, "training.batch_size");
+  ASSERT_EQ(rows.size(), 1u) << overall.out;
+  EXPECT_EQ(words_of(rows[0])[0], "16") << rows[0];
+  EXPECT_EQ(words_of(rows[0])[1], "0.01") << rows[0];
+  EXPECT_EQ(words_of(rows[0])[2], "45") << rows[0];  // the mean of 30 and 60, not lr 0.1's lucky 10
+  // Per batch size, by the first target's short name: B=4 is won by lr 0.01 at 75.
+  const auto per = best({"best", "t", "--metric", "steps_to_target", "--per", "batch_size"});
+  ASSERT_EQ(per.code, 0) << per.err;
+  rows = table_rows(per.out, "training.batch_size");
+  ASSERT_EQ(rows.size(), 2u) << per.out;
+  EXPECT_EQ(words_of(rows[0])[2], "75") << rows[0];
+  // Nobody reached it: the row says never, and no configuration is named the winner.
+  for (const auto& entry : fs::directory_iterator(trials_dir(dir))) {
+    edit_summary(entry.path(), [&](json& summary) {
+      summary["targets"] = json::array({json{{"target", target}, {"reached", false}}});
+    });
+  }
+  const auto none = best({"best", "t", "--metric", "steps_to_target"});
+  ASSERT_EQ(none.code, 0) << none.err;
+  rows = table_rows(none.out, "training.batch_size");
+  ASSERT_EQ(rows.size(), 1u) << none.out;
+  EXPECT_EQ(words_of(rows[0])[0], "-") << rows[0];
+  EXPECT_NE(rows[0].find("never"), std::string::npos) << rows[0];
+  EXPECT_NE(rows[0].find("no configuration had every completed seed reach it"), std::string::npos) << rows[0];
+  // A target the config does not have, or a config without targets: one line, exit 2.
+  testing::expect_usage_error(dir, {"best", "t", "--metric", "steps_to_test_acc_ge_0.9", "-o", "targets=['" + target + "']"},
+                              {"--metric steps_to_test_acc_ge_0.9: no such target", "steps_to_train_loss_le_100"});
+  testing::expect_usage_error(dir, {"best", "t", "--metric", "steps_to_target"}, {"sweep t has no targets"});
 }
 
 // --- logs ---

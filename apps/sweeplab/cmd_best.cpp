@@ -1,6 +1,7 @@
 // sweeplab best: the best configuration of a sweep, overall or per value of one swept key (report/best.hpp).
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <ostream>
 
 #include "commands.hpp"
@@ -32,8 +33,10 @@ CLI::App* setup_best(CLI::App& app, BestOptions& options) {
   add_override_option(*command, options.overrides);
   command->add_option("--metric", options.metric,
                       "train_loss, test_loss, train_acc, test_acc (of the final evaluation), or best_M (the best "
-                      "over the evaluations); doublegoal: greedy_optimal_fraction, greedy_length, episode_return; default test_acc for a "
-                      "classification task, greedy_optimal_fraction for doublegoal, else test_loss");
+                      "over the evaluations); doublegoal: greedy_optimal_fraction, greedy_length, episode_return; "
+                      "steps_to_target (or steps_to_<target>, e.g. steps_to_test_acc_ge_0.99): fewest steps to a target "
+                      "wins. Default: steps_to_target when the config stops trials at their targets (stop.on_target), "
+                      "else test_acc for a classification task, greedy_optimal_fraction for doublegoal, test_loss");
   command->add_option("--per", options.per,
                       "A swept key (or its leaf name, e.g. batch_size): one row per value of it, with the best "
                       "configuration for that value");
@@ -86,6 +89,15 @@ int run_best(const GlobalOptions& global, const BestOptions& options, std::ostre
       table.add_row(row);
       continue;
     }
+    if (!std::isfinite(*standing.mean)) {  // steps to a target: no configuration had every seed reach it
+      for (const auto& key : best.keys) {
+        if (key != per) row.push_back("-");
+      }
+      row.insert(row.end(), {"never", "-", "-", "no configuration had every completed seed reach it"});
+      table.add_row(row);
+      ++winners;  // a row of the table all the same
+      continue;
+    }
     ++winners;
     for (std::size_t k = 0; k < best.keys.size(); ++k) {
       if (best.keys[k] != per) row.push_back(standing.values[k]);
@@ -100,9 +112,14 @@ int run_best(const GlobalOptions& global, const BestOptions& options, std::ostre
 
   std::size_t total = 0;
   for (const auto& [status, n] : best.totals) total += n;
-  out << "best configuration of sweep " << sweep.spec.name << " by " << metric.name << (per.empty() ? "" : ", per " + per)
-      << " (" << (metric.column.rfind("best_", 0) == 0 ? "the best over the evaluations" : "final evaluation") << ", "
-      << (metric.higher_is_better ? "higher" : "lower") << " is better; mean over the completed seeds)\n";
+  out << "best configuration of sweep " << sweep.spec.name << " by " << metric.name << (per.empty() ? "" : ", per " + per);
+  if (!metric.target.empty()) {
+    out << " (steps to the first evaluation that met '" << metric.target << "', fewer is better; mean over the completed "
+        << "seeds, 'never' when one of them did not reach it)\n";
+  } else {
+    out << " (" << (metric.column.rfind("best_", 0) == 0 ? "the best over the evaluations" : "final evaluation") << ", "
+        << (metric.higher_is_better ? "higher" : "lower") << " is better; mean over the completed seeds)\n";
+  }
   if (total == 0) {
     out << "no trial of sweep " << sweep.spec.name << " has run yet\n";
   } else if (winners == 0) {

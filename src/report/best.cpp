@@ -1,6 +1,7 @@
 #include "sweeplab/report/best.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
@@ -41,8 +42,29 @@ std::vector<std::string> ranking_metric_names(const Config& base) {
   return {"test_loss", "train_loss"};
 }
 
+RankingMetric steps_to_metric(const std::string& target) {
+  RankingMetric metric;
+  metric.column = metric.name = "steps_to_" + target_column(target);
+  metric.higher_is_better = false;
+  metric.target = target;
+  return metric;
+}
+
 RankingMetric parse_ranking_metric(const std::string& text, const Config& base, const std::string& sweep_name) {
   const auto valid = ranking_metric_names(base);
+  if (text.rfind("steps_to_", 0) == 0) {
+    std::vector<std::string> names;
+    for (const auto& target : base.targets) {
+      names.push_back("steps_to_" + target_column(target));
+      if (names.back() == text || (text == "steps_to_target" && &target == &base.targets.front())) return steps_to_metric(target);
+    }
+    if (base.targets.empty()) {
+      throw UserError("--metric " + text + ": sweep " + sweep_name + " has no targets (add e.g. targets: ['test_acc >= 0.99'] "
+                      "and run it)");
+    }
+    throw UserError("--metric " + text + ": no such target" + did_you_mean(text, names) + "; sweep " + sweep_name +
+                    " has " + join(names, ", ") + " (or steps_to_target for the first)");
+  }
   std::string kind = "final_", rest = text;
   for (const char* prefix : {"final_", "best_"}) {
     if (rest.rfind(prefix, 0) == 0) {
@@ -56,12 +78,14 @@ RankingMetric parse_ranking_metric(const std::string& text, const Config& base, 
   if (std::find(valid.begin(), valid.end(), rest) != valid.end()) return make_metric(kind, rest);
   std::vector<std::string> choices = valid;
   for (const auto& name : valid) choices.push_back("best_" + name);
+  for (const auto& target : base.targets) choices.push_back("steps_to_" + target_column(target));
   const bool accuracy_of_regression = (rest == "test_acc" || rest == "train_acc");
   throw UserError("--metric " + text + ": " +
                   (accuracy_of_regression ? "task " + base.task.name + " is a regression and has no accuracy"
                                           : std::string("unknown metric") + did_you_mean(text, choices)) +
                   "; sweep " + sweep_name + " has " + join(valid, ", ") +
-                  " (of the final evaluation; best_M: the best over the evaluations)");
+                  " (of the final evaluation; best_M: the best over the evaluations)" +
+                  (base.targets.empty() ? "" : " and steps_to_target (the steps to its first target)"));
 }
 
 std::string resolve_per(const std::string& per, const std::vector<std::string>& swept, const std::string& sweep_name) {
@@ -128,6 +152,10 @@ BestConfigurations best_configurations(const SweepState& state, const std::vecto
   }
   const ExportTable all = export_trials(state.spec, trials);
   const ExportTable done = export_trials(state.spec, completed);
+  if (!metric && state.spec.base.stop.on_target && !state.spec.base.targets.empty()) {
+    // Trials that stop at their target all end near it: what tells them apart is how soon they got there.
+    metric = steps_to_metric(state.spec.base.targets.front());
+  }
   if (!metric) {  // the task's first metric the trials have, else train_loss
     for (const auto& candidate : ranking_metric_names(state.spec.base)) {
       if (candidate == "train_acc") continue;
@@ -139,7 +167,7 @@ BestConfigurations best_configurations(const SweepState& state, const std::vecto
       }
     }
     if (!metric) metric = make_metric("final_", "train_loss");
-  } else if (!done.rows.empty()) {
+  } else if (!done.rows.empty() && metric->target.empty()) {
     bool any = false;
     for (std::size_t r = 0; r < done.rows.size() && !any; ++r) any = done.number(r, metric->column).has_value();
     if (!any) {
@@ -175,18 +203,28 @@ BestConfigurations best_configurations(const SweepState& state, const std::vecto
   }
   best.configurations = groups.size();
   const std::size_t id_column = column_of(done, "trial_id");
+  const bool steps_to = !best.metric.target.empty();
+  std::map<std::size_t, std::vector<double>> steps;  // steps_to: each group's completed seeds, never = infinity
   for (std::size_t r = 0; r < done.rows.size(); ++r) {
-    if (!done.number(r, best.metric.column)) continue;
-    groups[index.at(group_key(done, r, done_columns))].completed_ids.push_back(cell_text(done.rows[r][id_column]));
+    const std::size_t g = index.at(group_key(done, r, done_columns));
+    if (steps_to) steps[g].push_back(done.number(r, best.metric.column).value_or(INFINITY));
+    else if (!done.number(r, best.metric.column)) continue;
+    groups[g].completed_ids.push_back(cell_text(done.rows[r][id_column]));
   }
   // The mean and stderr over the completed seeds, as export --aggregate computes them.
   const ExportTable aggregated = aggregate_seeds(state.spec, done);
   std::vector<std::size_t> aggregated_columns;
   for (const auto& key : best.keys) aggregated_columns.push_back(column_of(aggregated, key));
-  for (std::size_t r = 0; r < aggregated.rows.size(); ++r) {
+  for (std::size_t r = 0; r < aggregated.rows.size() && !steps_to; ++r) {
     Standing& group = groups[index.at(group_key(aggregated, r, aggregated_columns))];
     group.mean = aggregated.number(r, best.metric.column + "_mean");
     group.stderr_ = aggregated.number(r, best.metric.column + "_stderr");
+  }
+  for (const auto& [g, values] : steps) {  // a seed that never reached the target makes its configuration's mean never
+    const bool all_reached = std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+    const auto stats = mean_stderr(values);
+    groups[g].mean = all_reached ? stats.mean : INFINITY;
+    if (all_reached) groups[g].stderr_ = stats.stderr_;
   }
   const auto better = [&](const Standing& a, const Standing& b) {
     return best.metric.higher_is_better ? *a.mean > *b.mean : *a.mean < *b.mean;

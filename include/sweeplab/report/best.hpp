@@ -13,10 +13,14 @@ namespace sweeplab {
 
 // What --metric names: a metric of the final evaluation (test_acc, final_test_acc) or the best over the
 // evaluations (best_test_acc); val_* are the algorithmic tasks' names for test_*.
+// steps_to_<target> (steps_to_test_acc_ge_0.99, or steps_to_target for the first target) ranks by the steps to
+// the first evaluation that met a target: fewest wins, and a trial that never reached it counts as never (a
+// configuration with such a seed loses to every one whose seeds all reached it).
 struct RankingMetric {
-  std::string name;    // as shown: "test_acc" or "best_test_acc"
-  std::string column;  // export's per-trial column: "final_test_acc" or "best_test_acc"
+  std::string name;    // as shown: "test_acc", "best_test_acc", "steps_to_test_acc_ge_0.99"
+  std::string column;  // export's per-trial column: "final_test_acc", "best_test_acc", "steps_to_test_acc_ge_0.99"
   bool higher_is_better = true;
+  std::string target;  // steps_to_*: the target as the config writes it ("test_acc >= 0.99"); else ""
 };
 
 // The metrics a task's trials can be ranked by, the default first.
@@ -48,7 +52,8 @@ struct BestConfigurations {
 };
 
 // The winners among `trials` (rows of `state`, already narrowed by --where). `metric`: "" for the task's default
-// (the first of ranking_metric_names the completed trials recorded). Throws UserError for a metric none recorded.
+// (steps to the first target when the config stops trials there, stop.on_target; else the first of
+// ranking_metric_names the completed trials recorded). Throws UserError for a metric none recorded.
 BestConfigurations best_configurations(const SweepState& state, const std::vector<TrialState>& trials,
                                        const std::string& metric, const std::string& per);
 
