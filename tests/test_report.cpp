@@ -403,11 +403,11 @@ TEST(Report, AGammaByLearningRateSweepDrawsAGammaHeatmapWithItsDivergedCells) {
   ASSERT_EQ(result.code, 0) << result.err;
   const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
   // (its number depends on how many figures come before it: loss_curves draws test and train apart here)
-  EXPECT_NE(between(html, "<figure id=\"heatmap_batch\"><h2>", "</h2>").find(". Final train loss over model.gamma and learning rate"),
+  EXPECT_NE(between(html, "<figure id=\"heatmap_batch\"><h2>", "</h2>").find(". Final train loss over \u03b3 (model.gamma) and learning rate"),
             std::string::npos);
   EXPECT_EQ(html.find("<figure id=\"heatmap_temperature\">"), std::string::npos);  // eta/B needs B on the x axis
   const std::string grid = between(html, "id=\"grid\"", "</table>");
-  EXPECT_NE(grid.find("lr \\ model.gamma"), std::string::npos) << grid;
+  EXPECT_NE(grid.find("lr \\ \u03b3 (model.gamma)"), std::string::npos) << grid;
   const std::string script = testing::read_file(dir.path() / "experiments/s/figures/heatmap_batch.gp");
   const auto diverged = datablock(script, "diverged");
   ASSERT_EQ(diverged.size(), 2u) << script;  // lr 1e6 diverges at both gammas

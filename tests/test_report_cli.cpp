@@ -548,5 +548,72 @@ TEST(ReportCli, BashCompletesPlotsWhereKeysAndTwoSweeps) {
                                       "loss_curves,heatmap_batch loss_curves,heatmap_temperature", "optimizer.lr", "beta"}));
 }
 
+
+// --format pdf: each figure as a PDF too, beside its SVG, drawn from the same script; a later report without it
+// leaves no PDF that no longer matches its SVG. An unknown format is one line and exit 2.
+TEST(ReportCli, FormatPdfWritesAPdfBesideEachSvg) {
+  TempDir dir;
+  dir.write("configs/s.yaml", kGrid);
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  testing::expect_usage_error(dir, {"report", "s", "--format", "png"}, {"--format png: unknown format", "svg", "pdf"});
+  const auto result = testing::run_in(dir, {"report", "s", "--format", "pdf"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const fs::path figures = dir.path() / "experiments/s/figures";
+  std::size_t svgs = 0;
+  for (const auto& name : files_in(figures)) {
+    if (fs::path(name).extension() != ".svg") continue;
+    ++svgs;
+    const fs::path pdf = figures / fs::path(name).replace_extension(".pdf");
+    ASSERT_TRUE(fs::exists(pdf)) << pdf;
+    EXPECT_EQ(testing::read_file(pdf).rfind("%PDF-", 0), 0u) << pdf;
+    EXPECT_GT(fs::file_size(pdf), 1000u) << pdf;
+  }
+  EXPECT_GE(svgs, 4u);
+  EXPECT_NE(result.out.find(std::to_string(svgs) + " PDFs beside the SVGs"), std::string::npos) << result.out;
+  for (const auto& name : files_in(figures)) EXPECT_NE(name.find(".pdf.tmp"), 0u) << name;
+  ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
+  for (const auto& name : files_in(figures)) EXPECT_NE(fs::path(name).extension(), ".pdf") << name;
+}
+
+// More figures of one plot than a page is read for: the first 12 are drawn, the rest summed up in one line that says
+// how to draw them.
+TEST(ReportCli, ManyFiguresOfOnePlotAreCutWithALineThatSaysHowToDrawThem) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {samples: 60}\ntraining: {epochs: 1}\n"
+                              "sweep: {grid: {model.hidden: [[2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14], [15]], "
+                              "training.batch_size: [8, 16], optimizer.lr: [0.01, 0.1]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q", "-j", "2"}).code, 0);
+  const auto result = testing::run_in(dir, {"report", "s", "--plots", "heatmap_batch"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const fs::path folder = dir.path() / "experiments/s/reports/plots-heatmap_batch";
+  std::size_t drawn = 0;
+  for (const auto& name : files_in(folder / "figures")) drawn += fs::path(name).extension() == ".svg";
+  EXPECT_EQ(drawn, 12u);
+  EXPECT_NE(result.out.find("2 more figures of heatmap_batch: only the first 12 are drawn"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("--where"), std::string::npos) << result.out;
+  // With --where picking one hidden size, its figure is drawn.
+  const auto one = testing::run_in(dir, {"report", "s", "--plots", "heatmap_batch", "--where", "hidden=[15]"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(one.out.find("more figures"), std::string::npos) << one.out;
+}
+
+// Accuracy curves carry the target as a dashed line; a key whose values are names (the task) is coloured from a
+// qualitative palette, one that is a number (the batch size) from a sequential one.
+TEST(ReportCli, CurvesShowTheTargetAndCategoricalColours) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: doughnuts, samples: 200}\ntraining: {epochs: 2}\ntargets: ['test_acc >= 0.75']\n"
+                              "sweep: {grid: {task.name: [doughnuts, synthetic], optimizer.lr: [0.01, 0.1]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s", "--plots", "loss_curves"}).code, 0);
+  const fs::path figures = dir.path() / "experiments/s/reports/plots-loss_curves/figures";
+  const std::string test = testing::read_file(figures / "loss_curves.gp");
+  EXPECT_EQ(count(test, "first 0.75 to graph 1, first 0.75 nohead dt 2"), 2u) << test;  // each panel (per lr)
+  EXPECT_EQ(testing::read_file(figures / "loss_curves_train.gp").find("nohead dt 2"), std::string::npos);  // train accuracy: no target
+  EXPECT_NE(test.find("lc rgb '#0072b2' title \"doughnuts\""), std::string::npos) << test;
+  EXPECT_NE(test.find("lc rgb '#d55e00' title \"synthetic\""), std::string::npos) << test;
+  const std::string html = testing::read_file(dir.path() / "experiments/s/reports/plots-loss_curves/report.html");
+  EXPECT_NE(html.find("Dashed red line: the target (test_acc &gt;= 0.75)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sweeplab

@@ -117,9 +117,9 @@ TEST(Heatmaps, AxesAreInTheUsersUnitsAndAccuracyHasAFixedRange) {
   ASSERT_EQ(y.size(), 3u) << script;
   EXPECT_DOUBLE_EQ(y.at("1e-4"), std::log2(0.0001));
   EXPECT_DOUBLE_EQ(y.at("3e-4"), std::log2(0.0003));
-  EXPECT_DOUBLE_EQ(y.at("0.001"), std::log2(0.001));
+  EXPECT_DOUBLE_EQ(y.at("1e-3"), std::log2(0.001));  // as its neighbours are written, not 0.001 beside 1e-4
   const auto drawn = texts(svg);
-  for (const std::string label : {"256", "1024", "1e-4", "3e-4", "0.001", "batch size", "learning rate",
+  for (const std::string label : {"256", "1024", "1e-4", "3e-4", "1e-3", "batch size B", "learning rate \u03b7",
                                   "final test accuracy (0 to 1)"}) {
     EXPECT_EQ(drawn.count(label), 1u) << label;
   }
@@ -433,12 +433,12 @@ TEST(Heatmaps, TemperatureRowsAreTheGridsEtaOverB) {
   }
   const auto y = tics(script, "y");
   EXPECT_EQ(y.size(), 6u);
-  for (const std::string label : {"6.25e-5", "2.5e-4", "0.002"}) {  // 0.001/16, 0.001/4, 0.008/4
+  for (const std::string label : {"6.25e-5", "2.5e-4", "2e-3"}) {  // 0.001/16, 0.001/4, 0.008/4, in one format
     ASSERT_TRUE(y.count(label)) << label;
     EXPECT_NEAR(std::exp2(y.at(label)), std::stod(label), 1e-12);
     EXPECT_EQ(texts(svg).count(label), 1u) << label;
   }
-  EXPECT_NE(caption(html_of(dir), "heatmap_temperature").find("every cell's eta/B lies on its row's centre"), std::string::npos);
+  EXPECT_NE(caption(html_of(dir), "heatmap_temperature").find("every cell's \u03b7/B lies on its row's centre"), std::string::npos);
 }
 
 // Learning rates a decade apart and batch sizes a factor 2: no common spacing, so the rows are decades of eta/B
@@ -475,7 +475,97 @@ TEST(Heatmaps, TemperatureBinsOfIncommensurateGridsHoldTheNearestTrials) {
   for (const std::string label : {"1e-6", "1e-5", "1e-4"}) EXPECT_EQ(texts(svg).count(label), 1u) << label;
   const std::string text = caption(html_of(dir), "heatmap_temperature");
   EXPECT_NE(text.find("a factor 10 apart"), std::string::npos) << text;
-  EXPECT_NE(text.find("the row whose centre is nearest its eta/B"), std::string::npos) << text;
+  EXPECT_NE(text.find("the row whose centre is nearest its \u03b7/B"), std::string::npos) << text;
+}
+
+
+// --colour-by last_batch_loss: each cell is its trial's loss on the last training batch before the final evaluation
+// (batch_size_studies' value), not the mean since the evaluation before; the page and the folder say which.
+TEST(Heatmaps, ColouredByTheLastMinibatchsLossOnRequest) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: sine2, samples: 200}\ntraining: {epochs: 1}\nmodel: {hidden: [16]}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.001, 0.01]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto result = testing::run_in(dir, {"report", "s", "--colour-by", "last_batch_loss", "--plots", "heatmap_batch"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string folder = "reports/plots-heatmap_batch+colour-last_batch_loss";
+  const std::string script = figure(dir, "heatmap_batch.gp", folder);
+  EXPECT_NE(script.find("set cblabel \"last minibatch's loss (log scale)\""), std::string::npos) << script;
+  const auto cells = datablock(script, "cells");
+  const Place place{tics(script, "x"), tics(script, "y")};
+  const auto rows = trials(dir);
+  ASSERT_EQ(rows.size(), 4u);
+  ASSERT_EQ(cells.size(), 4u);
+  for (const auto& trial : rows) {
+    const auto at = rows_at(cells, place.of(trial));
+    ASSERT_EQ(at.size(), 1u) << trial.dump();
+    const json summary = testing::read_json(dir.path() / "experiments/s/trials" / trial["trial_id"].get<std::string>() / "summary.json");
+    EXPECT_DOUBLE_EQ(at[0][6], summary["final"]["last_batch_loss"].get<double>()) << trial.dump();
+    EXPECT_DOUBLE_EQ(trial["final_last_batch_loss"].get<double>(), summary["final"]["last_batch_loss"].get<double>());
+    EXPECT_NE(at[0][6], trial["final_train_loss"].get<double>());  // not the mean over the epoch's batches
+  }
+  const std::string html = testing::read_file(dir.path() / "experiments/s" / folder / "report.html");
+  EXPECT_NE(html.find("the loss of the last training batch before the final evaluation"), std::string::npos);
+  // Unknown values, and a sweep whose metrics carry no such loss (DQN), are one line and exit 2, writing nothing.
+  testing::expect_usage_error(dir, {"report", "s", "--colour-by", "last_batch"},
+                              {"--colour-by last_batch: unknown value", "did you mean 'last_batch_loss'"});
+  TempDir rl;
+  rl.write("configs/s.yaml", "task: {name: doublegoal}\ntraining: {steps: 40, batch_size: 8, eval_every: 20}\n"
+                             "sweep: {grid: {optimizer.lr: [0.001, 0.01], training.batch_size: [8, 16]}}\n");
+  ASSERT_EQ(testing::run_in(rl, {"run", "s", "-q"}).code, 0);
+  testing::expect_usage_error(rl, {"report", "s", "--colour-by", "last_batch_loss"},
+                              {"--colour-by last_batch_loss: no trial of sweep 's' recorded the last minibatch's loss"});
+}
+
+// A grid too dense for words in its cells (more than 18 rows) carries none: no status or step text to run into its
+// neighbours; the marks and the caption say what a cell is.
+TEST(Heatmaps, ADenseGridHasMarksButNoWordsInItsCells) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: sine2, samples: 100}\ntraining: {epochs: 1}\nmodel: {hidden: [8]}\n"
+                              "stop: {divergence_loss: 1.0e+3}\n"
+                              "sweep: {prune: above_divergence, grid: {training.batch_size: [8, 16], "
+                              "optimizer.lr: {pow2: [-12, 8]}}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q", "-j", "2"}).code, 0);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s", "--plots", "heatmap_batch"}).code, 0);
+  const std::string script = figure(dir, "heatmap_batch.gp", "reports/plots-heatmap_batch");
+  EXPECT_FALSE(datablock(script, "cells").empty());
+  EXPECT_FALSE(datablock(script, "diverged").empty()) << "the sweep was meant to diverge at its largest rates";
+  EXPECT_FALSE(datablock(script, "skipped").empty()) << "and to prune above";
+  EXPECT_EQ(between(script, "$labels << EOD\n", "EOD\n"), "$labels << EOD\n");
+  EXPECT_EQ(between(script, "$notes << EOD\n", "EOD\n"), "$notes << EOD\n");
+  const std::string html = testing::read_file(dir.path() / "experiments/s/reports/plots-heatmap_batch/report.html");
+  const std::string text = caption(html, "heatmap_batch");
+  EXPECT_NE(text.find("a black cross: a trial diverged (the trial table has the step)"), std::string::npos) << text;
+  EXPECT_NE(text.find("too dense for words"), std::string::npos) << text;
+}
+
+// report A B: both sweeps' heatmaps on one colour scale, so that a colour means the same loss on either side.
+TEST(Heatmaps, TwoSweepsSideBySideShareOneColourScale) {
+  TempDir dir;
+  dir.write("configs/s.yaml", "task: {name: sine2, samples: 200}\ntraining: {epochs: 1}\nmodel: {hidden: [16]}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.001, 0.01]}}\n");
+  dir.write("configs/t.yaml", "extends: s\ntraining: {epochs: 3}\noptimizer: {lr: 0.1}\n"
+                              "sweep: {grid: {training.batch_size: [8, 16], optimizer.lr: [0.03, 0.1]}}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "t", "-q"}).code, 0);
+  ASSERT_EQ(testing::run_in(dir, {"report", "s", "t", "--plots", "heatmap_batch,loss_curves"}).code, 0);
+  const fs::path folder = dir.path() / "experiments/s/reports/vs-t+plots-loss_curves,heatmap_batch";
+  const std::string s = testing::read_file(folder / "s/heatmap_batch.gp"), t = testing::read_file(folder / "t/heatmap_batch.gp");
+  const std::string s_range = between(s, "set cbrange", "\n"), t_range = between(t, "set cbrange", "\n");
+  ASSERT_FALSE(s_range.empty()) << s;
+  EXPECT_EQ(s_range, t_range);
+  EXPECT_EQ(between(s, "set cbtics", "\n"), between(t, "set cbtics", "\n"));
+  // The range holds the losses of both: its log10 ends bracket every cell of either sweep.
+  const double low = std::stod(between(s_range, "[", ":").substr(1)), high = std::stod(between(s_range, ":", "]").substr(1));
+  for (const auto* script : {&s, &t}) {
+    for (const auto& cell : datablock(*script, "cells")) {
+      EXPECT_GE(std::log10(cell[6]), low - 1e-9);
+      EXPECT_LE(std::log10(cell[6]), high + 1e-9);
+    }
+  }
+  // And their curves on one set of axes.
+  const std::string s_curves = testing::read_file(folder / "s/loss_curves.gp"), t_curves = testing::read_file(folder / "t/loss_curves.gp");
+  EXPECT_EQ(between(s_curves, "set yrange", "\n"), between(t_curves, "set yrange", "\n"));
+  EXPECT_FALSE(between(s_curves, "set yrange", "\n").empty());
 }
 
 }  // namespace

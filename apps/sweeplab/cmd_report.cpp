@@ -86,9 +86,17 @@ CLI::App* setup_report(CLI::App& app, ReportOptions& options) {
   command->add_flag("--pending", options.pending,
                     "Also the current config's trials that are not run yet, drawn as cells marked \"not run\" "
                     "(otherwise the page counts them)");
+  command->add_option("--format", options.format,
+                      "svg (the page and figures/*.svg), or pdf: each figure as a PDF too, figures/NAME.pdf beside its SVG, "
+                      "drawn by gnuplot's cairo terminal for a paper")
+      ->capture_default_str();
+  command->add_option("--colour-by", options.colour_by,
+                      "last_batch_loss: colour the heatmaps by the loss of the last training batch before the final "
+                      "evaluation (batch_size_studies' value) instead of the final accuracy or mean train loss");
   command->footer(
       "Examples:\n"
       "  sweeplab report doughnut-batch                        experiments/doughnut-batch/report.html\n"
+      "  sweeplab report doughnut-batch --format pdf           ... and figures/*.pdf for a paper\n"
       "  sweeplab report doughnut-batch --plots heatmap_batch,loss_curves\n"
       "  sweeplab report doughnut-batch --where batch_size=32 --plots loss_curves   one configuration's curves\n"
       "  sweeplab report poly-teacher-batch-eta poly-teacher-batch-temperature   two sweeps side by side\n"
@@ -105,6 +113,15 @@ int run_report(const GlobalOptions& global, const ReportOptions& options, std::o
       out << kind.name << std::string(width + 2 - kind.name.size(), ' ') << kind.description << "\n";
     }
     return 0;
+  }
+  if (options.format != "svg" && options.format != "pdf") {
+    throw UserError("report: --format " + options.format + ": unknown format; svg (the default) or pdf (each figure as a "
+                    "PDF too)");
+  }
+  if (!options.colour_by.empty() && options.colour_by != "last_batch_loss") {
+    // One value to choose from: it is what was meant.
+    throw UserError("report: --colour-by " + options.colour_by + ": unknown value (did you mean 'last_batch_loss'?); "
+                    "without --colour-by the heatmaps show the final accuracy, else the final train loss");
   }
   const auto plots = parse_plots(options.plots);
   const auto filters = parse_where(options.where);
@@ -127,7 +144,10 @@ int run_report(const GlobalOptions& global, const ReportOptions& options, std::o
   ReportRequest request;
   request.plots = plots;
   request.pending = options.pending;
+  request.pdf = options.format == "pdf";
+  request.colour_by = options.colour_by;
   ReportChoices choices;
+  choices.colour_by = options.colour_by;
   choices.plots = plots;
   choices.pending = options.pending;
   for (const auto& item : options.overrides) choices.overrides.push_back(full_override(item));
@@ -145,6 +165,7 @@ int run_report(const GlobalOptions& global, const ReportOptions& options, std::o
   out << "wrote " << files.html << " (" << files.figures.size() << (files.figures.size() == 1 ? " figure)\n" : " figures)\n");
   if (!files.note.empty()) out << "  " << files.note << "\n";
   for (const auto& line : files.not_drawn) out << "  not drawn: " << line << "\n";
+  if (request.pdf) out << "  " << files.pdfs.size() << (files.pdfs.size() == 1 ? " PDF" : " PDFs") << " beside the SVGs\n";
   return 0;
 }
 

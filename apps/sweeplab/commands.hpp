@@ -86,6 +86,8 @@ struct ReportOptions {
   std::vector<std::string> where;      // --where KEY=VALUE (where.hpp)
   bool list_plots = false;             // --list-plots: the plots' names and what each draws
   bool pending = false;                // --pending: the current config's trials not run yet, as "not run" cells
+  std::string format = "svg";          // --format pdf: each figure as a PDF too (figures/NAME.pdf)
+  std::string colour_by;               // --colour-by last_batch_loss: the heatmaps' colour
 };
 CLI::App* setup_report(CLI::App& app, ReportOptions& options);
 int run_report(const GlobalOptions& global, const ReportOptions& options, std::ostream& out, std::ostream& err);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -48,6 +49,28 @@ std::string gp_comment(const std::string& text) {
   return out;
 }
 
+
+std::string symbol_of(const std::string& key) {
+  if (key == "training.batch_size") return "B";
+  if (key == "optimizer.lr") return "η";
+  if (key == "optimizer.temperature") return "η/B";
+  if (key == "model.gamma") return "γ";
+  const auto* field = find_field(key);
+  return field ? field->id_label() : key;
+}
+
+std::string axis_title(const std::string& key) {
+  if (key == "training.batch_size") return "batch size B";
+  if (key == "optimizer.lr") return "learning rate η";
+  if (key == "optimizer.temperature") return "temperature η/B";
+  if (key == "model.gamma") return "γ (model.gamma)";
+  return key;
+}
+
+std::string category_colour(std::size_t i) {
+  static const char* const colours[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999999"};
+  return colours[i % 8];
+}
 
 std::string num(double value) { return std::isfinite(value) ? format_double(value) : "NaN"; }
 
@@ -136,7 +159,77 @@ bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least) 
 }
 
 
-void draw(Figure& figure, const fs::path& dir) {
+namespace {
+
+// The page shows a figure at most about 960 pixels wide: a wider one is scaled down, its text with it. Every font
+// size of its script ("font ',10'", and the terminal's 11) grows by the same factor, so that text reads at the size
+// the script asks for once on the page.
+constexpr double kPageWidth = 960;
+
+std::string scaled_fonts(const std::string& script, double factor) {
+  if (factor <= 1) return script;
+  std::string out;
+  const std::string mark = "font ',";
+  std::size_t from = 0;
+  for (auto at = script.find(mark); at != std::string::npos; at = script.find(mark, from)) {
+    const std::size_t digits = at + mark.size();
+    std::size_t end = digits;
+    while (end < script.size() && std::isdigit(static_cast<unsigned char>(script[end]))) ++end;
+    out += script.substr(from, digits - from);
+    out += end > digits ? std::to_string(std::lround(std::stod(script.substr(digits, end - digits)) * factor)) : "";
+    from = end;
+  }
+  return out + script.substr(from);
+}
+
+enum class Format { Svg, Pdf };
+
+// The terminal line: SVG in pixels, or PDF at 96 pixels to the inch (the same proportions); text of 12 points,
+// scaled as the script's.
+std::string terminal(const Figure& figure, Format format) {
+  const long font = std::lround(12 * std::max(1.0, figure.width / kPageWidth));
+  if (format == Format::Pdf) {
+    return "set terminal pdfcairo size " + num(figure.width / 96.0) + "in," + num(figure.height / 96.0) +
+           "in noenhanced font 'sans," + std::to_string(font * 3 / 4) + "'\n";
+  }
+  return "set terminal svg size " + std::to_string(figure.width) + "," + std::to_string(figure.height) +
+         " dynamic noenhanced font 'sans," + std::to_string(font) + "' background rgb 'white'\n";
+}
+
+}  // namespace
+
+// The same figure as a PDF, NAME.pdf beside the SVG (gnuplot's cairo terminal). Returns why not ("" when drawn).
+std::string draw_pdf(const Figure& figure, const fs::path& dir, const std::string& body, const std::string& own) {
+  const std::string stem = fs::path(figure.file).stem().string();
+  const fs::path pdf_path = dir / (stem + ".pdf"), temporary = dir / ("." + stem + own + ".pdf.tmp"),
+                 script = dir / ("." + stem + own + ".pdf.gp"), log_path = dir / ("." + stem + own + ".pdf.log");
+  write_file_atomic(script.string(), terminal(figure, Format::Pdf) + "set output " + gp_quote(temporary.filename().string()) + "\n" +
+                                         body + "unset output\n");
+  const std::string command = "cd " + shell_quote(dir.string()) + " && gnuplot " + shell_quote(script.filename().string()) +
+                              " > /dev/null 2> " + shell_quote(log_path.filename().string());
+  const int status = std::system(command.c_str());
+  std::error_code ec;
+  std::ifstream log_file(log_path);
+  std::string log;
+  for (std::string line; std::getline(log_file, line);) {
+    if (line.find_first_not_of(" \t") != std::string::npos) log = line;
+  }
+  fs::remove(log_path, ec);
+  fs::remove(script, ec);
+  std::ifstream pdf(temporary, std::ios::binary);
+  char head[5] = {};
+  pdf.read(head, 4);
+  if (status == 0 && std::string(head) == "%PDF") {
+    fs::rename(temporary, pdf_path, ec);
+    if (ec) throw StorageError("cannot write " + pdf_path.string() + ": " + ec.message());
+    return "";
+  }
+  fs::remove(temporary, ec);
+  fs::remove(pdf_path, ec);
+  return "gnuplot's pdfcairo terminal failed" + (log.empty() ? std::string() : ": " + log);
+}
+
+void draw(Figure& figure, const fs::path& dir, bool pdf) {
   const std::string stem = fs::path(figure.file).stem().string();
   const fs::path svg_path = dir / figure.file, script_path = dir / (stem + ".gp");
   // Names of this process's own: two reports of one sweep at once never read each other's half-drawn file.
@@ -145,11 +238,9 @@ void draw(Figure& figure, const fs::path& dir) {
                  own_script = dir / ("." + stem + own + ".gp");
   std::error_code ec;
   if (figure.why_not.empty()) {
+    const std::string body = "set grid lc rgb '#dddddd'\n" + scaled_fonts(figure.script, figure.width / kPageWidth);
     write_file_atomic(own_script.string(),
-                      "# Draws " + figure.file + ": gnuplot " + stem + ".gp > " + figure.file + "\n"
-                      "set terminal svg size " + std::to_string(figure.width) + "," + std::to_string(figure.height) +
-                        " dynamic noenhanced font 'sans,11' background rgb 'white'\n"
-                      "set grid lc rgb '#dddddd'\n" + figure.script);
+                      "# Draws " + figure.file + ": gnuplot " + stem + ".gp > " + figure.file + "\n" + terminal(figure, Format::Svg) + body);
     const std::string command = "cd " + shell_quote(dir.string()) + " && gnuplot " + shell_quote(own_script.filename().string()) + " > " +
                                 shell_quote(temporary.filename().string()) + " 2> " + shell_quote(log_path.filename().string());
     const int status = std::system(command.c_str());
@@ -168,6 +259,8 @@ void draw(Figure& figure, const fs::path& dir) {
       if (!ec) fs::rename(temporary, svg_path, ec);
       if (!ec) {
         figure.svg = svg.str();
+        if (pdf) figure.pdf_why_not = draw_pdf(figure, dir, body, own);
+        else fs::remove(dir / (stem + ".pdf"), ec);  // a PDF of an earlier report would not match this SVG
         return;
       }
       throw StorageError("cannot write " + svg_path.string() + ": " + ec.message());
@@ -175,7 +268,7 @@ void draw(Figure& figure, const fs::path& dir) {
     figure.why_not = "gnuplot failed" + (log.empty() ? std::string() : ": " + log);
   }
   // Not drawn: no file from this or an earlier report may stand for it.
-  for (const auto& path : {temporary, own_script, svg_path, script_path}) fs::remove(path, ec);
+  for (const auto& path : {temporary, own_script, svg_path, script_path, dir / (stem + ".pdf")}) fs::remove(path, ec);
 }
 
 // Notes for a caption on the trials drawn that are not completed.
@@ -212,7 +305,7 @@ bool is_number(const Value& value) {
 
 namespace {
 
-// The learning rate is on the y axis when it is swept, directly or through the temperature eta/B.
+// The learning rate is on the y axis when it is swept, directly or through the temperature η/B.
 bool lr_swept(const SweepSpec& spec) { return swept(spec, "optimizer.lr") || swept(spec, "optimizer.temperature"); }
 
 // The key on the heatmaps' x axis: the batch size when it is swept, else the first other swept numeric key
@@ -237,11 +330,13 @@ std::vector<Grid> make_grids(const SweepSpec& spec, const std::vector<TrialState
       facet_fields.push_back(find_field(axis.key));
     }
   }
+  // A sweep of the temperature has it on the y axis: its learning rates (η/B x B) form no grid.
+  const std::string y_key = swept(spec, "optimizer.temperature") ? "optimizer.temperature" : "optimizer.lr";
   std::set<double> xs, lrs;
   for (const auto& axis : spec.axes) {
     for (const auto& v : axis.values) {
       if (axis.key == x_key) xs.insert(as_number(v));
-      if (axis.key == "optimizer.lr") lrs.insert(as_number(v));
+      if (axis.key == y_key) lrs.insert(as_number(v));
     }
   }
   std::vector<Grid> grids;
@@ -251,12 +346,13 @@ std::vector<Grid> make_grids(const SweepSpec& spec, const std::vector<TrialState
     std::string facet;
     for (const auto* field : facet_fields) facet += (facet.empty() ? "" : ", ") + field->id_label() + "=" + to_short_text(field->get(config));
     const auto [at, added] = by_facet.emplace(facet, grids.size());
-    if (added) grids.push_back(Grid{facet, x_key, {}, {}, {}});
+    if (added) grids.push_back(Grid{facet, x_key, y_key, {}, {}, {}});
     Grid& grid = grids[at->second];
     const double x = as_number(x_field.get(config));
+    const double y = y_key == "optimizer.temperature" ? config.optimizer.temperature : config.optimizer.lr;
     xs.insert(x);
-    lrs.insert(config.optimizer.lr);
-    auto& cell = grid.cells[{x, config.optimizer.lr}];
+    lrs.insert(y);
+    auto& cell = grid.cells[{x, y}];
     ++cell.trials;
     const auto last = data.status == TrialStatus::Completed ? last_finite_record(data) : std::nullopt;
     if (last && last->train_loss > 0) {
@@ -264,6 +360,7 @@ std::vector<Grid> make_grids(const SweepSpec& spec, const std::vector<TrialState
       if (last->test_acc) cell.test_accs.push_back(*last->test_acc);
       if (last->greedy_optimal_fraction) cell.optimal_shares.push_back(*last->greedy_optimal_fraction);
       if (last->train_acc) cell.train_accs.push_back(*last->train_acc);
+      if (last->last_batch_loss && *last->last_batch_loss > 0) cell.last_batch_losses.push_back(*last->last_batch_loss);
     } else if (data.status == TrialStatus::Diverged) {
       ++cell.diverged;
       if (data.summary && data.summary->diverged_at_step) cell.diverged_at.push_back(*data.summary->diverged_at_step);

@@ -24,6 +24,16 @@ bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least =
 double as_number(const Value& value);
 bool is_number(const Value& value);
 
+// How a paper writes a swept key: "B" (training.batch_size), "η" (optimizer.lr), "η/B" (optimizer.temperature),
+// "γ" (model.gamma); any other key as trial ids name it ("param", "task").
+std::string symbol_of(const std::string& key);
+// An axis's title: "batch size B", "learning rate η", "temperature η/B", "γ (model.gamma)"; any other key as itself.
+std::string axis_title(const std::string& key);
+
+// A colour of a qualitative palette (Okabe and Ito's, told apart with any colour vision) for the i-th value of a
+// key whose values have no order (task.name, model.parameterization); it repeats after 8.
+std::string category_colour(std::size_t i);
+
 // ---- the data behind the figures ----
 
 struct Group {  // trials that differ only in their seed
@@ -56,22 +66,27 @@ struct GridCell {
   // ... and their final accuracies, for those whose last evaluation has one (classification)
   std::vector<double> test_accs, train_accs;
   std::vector<double> optimal_shares;  // doublegoal: the final greedy_optimal_fraction
+  std::vector<double> last_batch_losses;  // the last minibatch's loss, for those whose last evaluation has it
   int diverged = 0, trials = 0;
   std::vector<std::int64_t> diverged_at;  // the step each diverged trial diverged at, where its summary says
   std::map<std::string, int> others;     // trials without a result, by status (failed, skipped, pending, ...)
 };
 
-// One heatmap's cells: x (the batch size, or another swept number such as model.gamma) by learning rate, for the
+// One heatmap's cells: x (the batch size, or another swept number such as model.gamma) by learning rate (or by
+// the temperature eta/B where the sweep varies that, each trial's learning rate being derived from it), for the
 // trials of one facet (one value of each other swept key, e.g. model.parameterization=sp).
 struct Grid {
   std::string facet;      // "" when no other key is swept, else "parameterization=sp"
   std::string x_key;      // training.batch_size, or the swept key on the x axis
+  std::string y_key = "optimizer.lr";  // or optimizer.temperature
   std::vector<double> xs;   // ascending
-  std::vector<double> lrs;  // ascending
-  std::map<std::pair<double, double>, GridCell> cells;
+  std::vector<double> lrs;  // ascending: the y axis's values (learning rates, or temperatures)
+  std::map<std::pair<double, double>, GridCell> cells;  // by (x, y)
 
-  std::string x_name() const { return x_key == "training.batch_size" ? "batch size" : x_key; }
+  std::string x_name() const { return x_key == "training.batch_size" ? "batch size" : axis_title(x_key); }
+  std::string y_name() const { return by_temperature() ? "temperature η/B" : "learning rate"; }
   bool by_batch_size() const { return x_key == "training.batch_size"; }
+  bool by_temperature() const { return y_key == "optimizer.temperature"; }
 };
 // The grids of a sweep, one per facet (the values of the swept keys that are on neither axis), each with every x
 // and learning rate of the axes (the current config's and those of the trials on disk), finished or not.
@@ -89,12 +104,15 @@ struct Figure {
   std::string why_not;
   std::string caption;
   int width = 960, height = 420;  // of the SVG, in pixels
+  std::string pdf_why_not{};      // asked for a PDF too: why it is missing ("" when drawn, or not asked for)
 };
 
 // Draws a figure from its script into dir/NAME.svg, and keeps the script as dir/NAME.gp (`gnuplot NAME.gp
 // > NAME.svg` draws it again). gnuplot writes to a temporary that is renamed only once the SVG is whole;
 // a figure that is not drawn (no data, or gnuplot failed) has neither file, and says why.
-void draw(Figure& figure, const std::filesystem::path& dir);
+// `pdf`: NAME.pdf beside it too, drawn from the same script through gnuplot's pdfcairo terminal (a paper's figure);
+// else an older NAME.pdf is removed, so that none is left that does not match the SVG.
+void draw(Figure& figure, const std::filesystem::path& dir, bool pdf = false);
 
 // What every plot draws from: the sweep (the trials on disk, as run, and the current config's others), its
 // trials (only those --where keeps), and those grouped by seed and by grid cell.
@@ -104,6 +122,11 @@ struct ReportData {
   std::vector<Group> groups;
   std::vector<Grid> grids;
   std::string where;  // the --where filters as given ("lr=0.1, batch_size=64"); "" for every trial
+  std::string colour_by = "";  // heatmaps: "" (accuracy, else the mean train loss) or "last_batch_loss"
+  // `report A B`: the other sweep's groups and grids, so that both draw on the same axes (curves) and colour scale
+  // (heatmaps); null for a report of one sweep.
+  const std::vector<Group>* other_groups = nullptr;
+  const std::vector<Grid>* other_grids = nullptr;
 };
 
 // The plots (plots.cpp holds the registry that names them). Each returns its figures, drawn or with why_not.

@@ -45,6 +45,8 @@ std::string at(double fraction) { return num(std::round(fraction * 1e4) / 1e4); 
 struct Levels {
   std::string key;
   std::vector<std::string> texts;
+  bool numeric = true;  // numbers (ordered: a sequential palette); else names (a qualitative one)
+  std::string colour(std::size_t i) const { return numeric ? palette_colour(i, texts.size()) : category_colour(i); }
   std::size_t index(const Group& group) const {
     const auto found = group.values.find(key);
     const std::string text = found == group.values.end() ? "" : to_short_text(found->second);
@@ -63,26 +65,19 @@ Levels levels_of(const std::string& key, const std::vector<Group>& groups) {
     texts.push_back(text);
     if (is_number(found->second)) numbers.emplace_back(as_number(found->second), text);
   }
-  if (numbers.size() == texts.size()) {
+  const bool numeric = numbers.size() == texts.size();
+  if (numeric) {
     std::sort(numbers.begin(), numbers.end());
     texts.clear();
     for (const auto& [number, text] : numbers) texts.push_back(text);
   }
-  return Levels{key, texts};
+  return Levels{key, texts, numeric};
 }
 
-// "lr", "bs", ... as trial ids and tables name the key.
-std::string short_name(const std::string& key) {
-  const auto* field = find_field(key);
-  return field ? field->id_label() : key;
-}
+// "η", "B", "param", ... as a paper writes the key (panel titles, legends).
+std::string short_name(const std::string& key) { return symbol_of(key); }
 
-std::string key_title(const std::string& key) {
-  if (key == "training.batch_size") return "batch size";
-  if (key == "optimizer.lr") return "learning rate";
-  if (key == "optimizer.temperature") return "temperature eta/B";
-  return key;
-}
+std::string key_title(const std::string& key) { return axis_title(key); }
 
 // How a sweep's groups are laid out: panels by one swept key, colours by another; the keys left (a third swept
 // key such as model.parameterization) make figures of their own.
@@ -92,14 +87,18 @@ struct Layout {
 };
 
 Layout layout_of(const SweepSpec& spec, const std::vector<Group>& groups) {
+  // A sweep of the temperature η/B derives each trial's learning rate from it (η/B x B): panels by η/B, and the
+  // learning rate, which varies with both, is no setting of its own.
+  const bool by_temperature = levels_of("optimizer.temperature", groups).texts.size() > 1;
   std::vector<std::string> varying;  // in axis order
   for (const auto& axis : spec.axes) {
-    if (axis.key != "training.seed" && levels_of(axis.key, groups).texts.size() > 1) varying.push_back(axis.key);
+    if (axis.key == "training.seed" || (by_temperature && axis.key == "optimizer.lr")) continue;
+    if (levels_of(axis.key, groups).texts.size() > 1) varying.push_back(axis.key);
   }
   const auto has = [&](const std::string& key) { return std::find(varying.begin(), varying.end(), key) != varying.end(); };
   Layout layout;
   if (has("training.batch_size")) layout.colour_key = "training.batch_size";
-  for (const std::string& key : {std::string("optimizer.lr"), std::string("optimizer.temperature")}) {
+  for (const std::string& key : {std::string("optimizer.temperature"), std::string("optimizer.lr")}) {
     if (layout.panel_key.empty() && has(key)) layout.panel_key = key;
   }
   for (const auto& key : varying) {
@@ -113,15 +112,26 @@ Layout layout_of(const SweepSpec& spec, const std::vector<Group>& groups) {
   return layout;
 }
 
-// Why a setting has no curve, from its trials' statuses: "not run yet", "diverged before its first evaluation",
+// Why a setting has no curve, from its trials' statuses: "not run yet", "diverged at step 96, before its first evaluation",
 // or what its trials are ("1 diverged, 2 pending"); `brief`: short enough for a panel.
 std::string no_curve_reason(const std::vector<const TrialState*>& trials, bool brief = false) {
   std::map<std::string, int> statuses;
-  for (const auto* trial : trials) ++statuses[to_string(trial->status)];
+  std::int64_t first_divergence = -1;  // the earliest step a trial diverged at, where its summary says
+  for (const auto* trial : trials) {
+    ++statuses[to_string(trial->status)];
+    if (trial->summary && trial->summary->diverged_at_step &&
+        (first_divergence < 0 || *trial->summary->diverged_at_step < first_divergence)) {
+      first_divergence = *trial->summary->diverged_at_step;
+    }
+  }
   if (statuses.size() == 1 && statuses.count("pending")) return "not run yet";
-  if (statuses.size() == 1 && statuses.count("diverged")) return brief ? "diverged at once" : "diverged before its first evaluation";
+  if (statuses.size() == 1 && statuses.count("diverged")) {
+    const std::string at = first_divergence < 0 ? "" : " at step " + std::to_string(first_divergence);
+    return brief ? "diverged" + at : "diverged" + at + ", before its first evaluation";
+  }
   if (statuses.size() == 1 && statuses.count("skipped")) return brief ? "skipped" : "skipped (sweep.prune)";
-  return brief ? "no evaluation yet" : "no evaluation with a finite loss yet (" + status_counts(statuses) + ")";
+  // Several kinds, none with an evaluation (1 diverged, 2 skipped): what they are, in a panel too.
+  return brief ? status_counts(statuses) : "no evaluation with a finite loss yet (" + status_counts(statuses) + ")";
 }
 
 // ---- one figure of panels ----
@@ -146,17 +156,23 @@ struct Range {
     low = std::min(low, value);
     high = std::max(high, value);
   }
-  // The padded range, rounded to 3 significant digits; NaN when nothing was added.
+  // The padded range, rounded outwards to 3 significant digits (never empty: lines that are all but flat, 0.6955
+  // to 0.6956, get a few percent around them); NaN when nothing was added.
   std::pair<double, double> bounds(bool log_scale) const {
     if (!(low <= high)) return {NAN, NAN};
     if (log_scale) {
-      const double pad = std::pow(high / low, 0.04) * (high == low ? 2.0 : 1.0);
-      return {format_short(low / pad), format_short(high * pad)};
+      const double pad = std::max(std::pow(high / low, 0.04), 1.05);
+      return {rounded(low / pad, false), rounded(high * pad, true)};
     }
-    const double pad = high == low ? std::max(std::abs(high) * 0.05, 0.01) : (high - low) * 0.04;
-    return {format_short(low - pad), format_short(high + pad)};
+    const double pad = std::max((high - low) * 0.04, std::max(std::abs(high), std::abs(low)) * 0.02 + 1e-12);
+    return {rounded(low - pad, false), rounded(high + pad, true)};
   }
-  static double format_short(double value) { return std::stod(format_double_short(value, 3)); }
+  // To 3 significant digits, down or up.
+  static double rounded(double value, bool up) {
+    if (value == 0 || !std::isfinite(value)) return value;
+    const double unit = std::pow(10.0, std::floor(std::log10(std::abs(value))) - 2);
+    return std::stod(format_double_short((up ? std::ceil(value / unit) : std::floor(value / unit)) * unit, 3));
+  }
 };
 
 // What a figure of panels draws from.
@@ -168,7 +184,21 @@ struct CurveSet {
   std::string x_label;
   bool seeds_apart = false;  // one configuration: each seed as a thin line with the mean over them
   std::string heading;       // above the panels ("where lr=0.1, batch_size=64"); "" for none
+  std::vector<std::pair<std::string, double>> targets = {};  // the config's targets: metric (test_acc), value
+  const std::vector<Group>* also = nullptr;  // report A B: the other sweep's groups, whose curves the axes include
 };
+
+// The config's targets as (metric, value), the algorithmic tasks' val_* read as the test_* they are recorded as.
+std::vector<std::pair<std::string, double>> target_lines(const Config& base) {
+  std::vector<std::pair<std::string, double>> lines;
+  for (const auto& text : base.targets) {
+    const Target target = parse_target(text);
+    std::string metric = target.metric;
+    if (metric.rfind("val_", 0) == 0) metric = "test_" + metric.substr(4);
+    lines.emplace_back(metric, target.value);
+  }
+  return lines;
+}
 
 const std::string kSingleColour = "#2166ac";
 
@@ -228,7 +258,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
       if (mean.empty()) continue;
       const std::size_t level = set.colours.index(group);
       const std::string colour =
-          set.seeds_apart || set.colours.texts.size() < 2 ? kSingleColour : palette_colour(level, set.colours.texts.size());
+          set.seeds_apart || set.colours.texts.size() < 2 ? kSingleColour : set.colours.colour(level);
       if (blocks.insert(block).second) {
         data += "# " + block + ": " + gp_comment(group.label) + " (" + std::to_string(group.trials.size()) +
                 (group.trials.size() == 1 ? " trial)\n" : " trials)\n") + datablock(block, mean);
@@ -267,7 +297,9 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
         plot += "$" + block + " using 1:(($2-$3) > ylow ? $2-$3 : ylow):($2+$3) with filledcurves " +
                 "fs transparent solid 0.18 noborder lc rgb '" + colour + "' notitle, ";
       }
-      plot += "$" + block + " using 1:2 with lines lw " + (set.seeds_apart ? "2.5" : "2") + " lc rgb '" + colour + "' notitle";
+      // A line of one evaluation is a point: a line through it would draw nothing.
+      plot += "$" + block + " using 1:2 with " + (mean.size() == 1 ? "points pt 7 ps 0.8" : "lines") + " lw " +
+              (set.seeds_apart ? "2.5" : "2") + " lc rgb '" + colour + "' notitle";
     }
     const double left = (column * cell_w + 78) / W, right = ((column + 1) * cell_w - 14) / W;
     const double upper = 1 - (top + row * cell_h + 26) / H, lower = 1 - (top + (row + 1) * cell_h - 42) / H;
@@ -283,6 +315,14 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
                "unset label 1\n";
     } else {
       ++drawn_panels;
+      // The targets of this panel's metric as a dashed line across it (a reader sees when each curve crosses it).
+      int arrows = 0;
+      for (const auto& [metric, value] : set.targets) {
+        if (metric != panel.metric.name) continue;
+        add(value, panel.metric.log_scale);
+        plots += "set arrow " + std::to_string(++arrows) + " from graph 0, first " + num(value) + " to graph 1, first " + num(value) +
+                 " nohead dt 2 lw 1.5 lc rgb '#b2182b' front\n";
+      }
       if (!cut.empty()) {
         notes.cut_at = cap;
         // Two lines ("\n" joined in gnuplot): a panel is narrow.
@@ -292,9 +332,19 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
       }
       plots += "plot " + plot + "\n";
       if (!cut.empty()) plots += "unset label 2\n";
+      if (arrows > 0) plots += "unset arrow\n";
     }
   }
   const bool log_scale = !panels.empty() && panels.front().metric.log_scale;
+  if (set.also && !panels.empty()) {  // the sweep beside this one: the same axes for both
+    for (const auto& group : *set.also) {
+      for (const auto& point : mean_curve(group, panels.front().metric.name, set.x_axis)) {
+        x_low = std::min(x_low, point.x);
+        x_high = std::max(x_high, point.x);
+        add(point.mean, log_scale);
+      }
+    }
+  }
   const auto [y_low, y_high] = range.bounds(log_scale);
   std::string script = data + "set multiplot" + (set.heading.empty() ? "" : " title " + gp_quote(set.heading) + " font ',13'") +
                        "\nunset key\n" + (log_scale ? "set logscale y\nset format y '%g'\n" : "");
@@ -303,6 +353,8 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   const std::string y_tics = log_scale ? log_tics(y_low, y_high) : "";
   if (!y_tics.empty()) script += "set ytics " + y_tics + "\n";
   if (x_low < x_high) script += "set xrange [" + num(x_low) + ":" + num(x_high) + "]\n";
+  // Every point at one x (a single evaluation, at the end): the axis from 0 to just past it, not gnuplot's guess.
+  if (x_low == x_high && x_high > 0) script += "set xrange [0:" + num(x_high * 1.1) + "]\n";
   if (x_low < x_high && x_high - x_low <= 10) script += "set xtics 1\n";  // epochs and steps are whole numbers
   // At most 5 labels on x, 1, 2 or 5 times a power of 10 apart, and samples in the tens of thousands as 5k, 10k, ...:
   // a narrow panel's labels never run together.
@@ -326,8 +378,8 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
     } else {
       script += "set key top left Left reverse samplen 2.5 title " + gp_quote(key_title(set.colours.key)) + " left\n";
       for (std::size_t i = 0; i < set.colours.texts.size(); ++i) {
-        entries += std::string(entries.empty() ? "" : ", ") + "2 with lines lw 2 lc rgb '" +
-                   palette_colour(i, set.colours.texts.size()) + "' title " + gp_quote(set.colours.texts[i]);
+        entries += std::string(entries.empty() ? "" : ", ") + "2 with lines lw 2 lc rgb '" + set.colours.colour(i) +
+                   "' title " + gp_quote(set.colours.texts[i]);
       }
     }
     script += "plot " + entries + "\n";
@@ -384,6 +436,21 @@ std::string without_curves(const std::vector<Group>& groups, const std::vector<s
   return text;
 }
 
+// Why a figure of these groups has no curve at all: "no trial has an evaluation yet", or what its trials are
+// ("every trial diverged at step 8, before its first evaluation", "1 diverged, 2 pending").
+std::string no_curves_reason(const std::vector<Group>& groups, const std::vector<std::size_t>& drawn) {
+  std::vector<const TrialState*> trials;
+  for (auto g : drawn) trials.insert(trials.end(), groups[g].trials.begin(), groups[g].trials.end());
+  if (trials.empty()) return "no trial has an evaluation yet";
+  const std::string reason = no_curve_reason(trials);
+  if (reason == "not run yet") return "no trial has run yet";
+  if (reason.rfind("diverged", 0) == 0) return "every trial " + reason;
+  if (reason == "skipped (sweep.prune)") return "every trial was skipped (sweep.prune)";
+  std::map<std::string, int> statuses;
+  for (const auto* trial : trials) ++statuses[to_string(trial->status)];
+  return "no trial has an evaluation with a finite loss yet (" + status_counts(statuses) + ")";
+}
+
 // 1. Accuracy (loss for regression) against epoch, step or samples seen.
 std::vector<Figure> curves_figures(const ReportData& report) {
   const SweepSpec& spec = report.spec;
@@ -412,6 +479,12 @@ std::vector<Figure> curves_figures(const ReportData& report) {
   const Metric test{classification ? "test_acc" : reinforcement ? "greedy_optimal_fraction" : "test_loss", test_what,
                     !classification && !reinforcement};
   const Layout layout = layout_of(spec, groups);
+  std::vector<std::string> drawn_targets;  // those whose metric a figure draws, for the captions
+  for (std::size_t i = 0; i < base.targets.size(); ++i) {
+    const std::string metric = target_lines(base)[i].first;
+    if (metric == train.name || metric == test.name) drawn_targets.push_back(base.targets[i]);
+  }
+  const std::string target_text = drawn_targets.empty() ? "" : " Dashed red line: the target (" + join(drawn_targets, "; ") + ").";
 
   // Figures: one per value of the keys on neither axis.
   std::vector<std::pair<std::string, std::vector<std::size_t>>> facets;
@@ -439,7 +512,8 @@ std::vector<Figure> curves_figures(const ReportData& report) {
     const std::string in_facet = (facet.empty() ? "" : " (" + facet + ")") + where;
     CurveSet set{&groups, drawn, levels_of(layout.colour_key, groups), x_axis, x_name, drawn.size() == 1,
                  facet + (facet.empty() || report.where.empty() ? "" : "; ") +
-                                                              (report.where.empty() ? "" : "where " + report.where)};
+                                                              (report.where.empty() ? "" : "where " + report.where),
+                 target_lines(base), report.other_groups};
     // Sort each panel's groups by colour, so that the script reads in order.
     auto by_colour = [&](std::vector<std::size_t> indices) {
       std::stable_sort(indices.begin(), indices.end(),
@@ -454,8 +528,10 @@ std::vector<Figure> curves_figures(const ReportData& report) {
                                 : "One trial per line (no seeds to average).";
     const std::string colour_text =
         set.colours.texts.size() > 1 && !set.seeds_apart
-            ? " Colour: " + key_title(set.colours.key) + " (" + set.colours.texts.front() + " darkest to " +
-                  set.colours.texts.back() + " lightest), the same in every panel."
+            ? " Colour: " + key_title(set.colours.key) +
+                  (set.colours.numeric ? " (" + set.colours.texts.front() + " darkest to " + set.colours.texts.back() + " lightest)"
+                                       : " (one colour per value, the legend names them)") +
+                  ", the same in every panel."
             : "";
     if (layout.panel_key.empty() && reinforcement) {
       // One setting axis (or none), DQN: the share of optimal starts (0 to 1) and the TD loss (log scale) cannot share
@@ -469,12 +545,12 @@ std::vector<Figure> curves_figures(const ReportData& report) {
         std::vector<Panel> panels = {{is_test ? test_what : train_what + over_batches, *metric, by_colour(drawn)}};
         PanelNotes notes;
         if (drawn.empty() || panels_script(set, panels, 1, figure, notes) == 0) {
-          figure.why_not = "no trial has an evaluation yet";
+          figure.why_not = no_curves_reason(groups, drawn);
           figure.script.clear();
         } else {
           figure.caption = capital(is_test ? test_what : train_what + over_batches) + " against " + x_name + ". " + averaged +
                            colour_text + without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) +
-                           drawn_notes(groups);
+                           target_text + drawn_notes(groups);
         }
         figures.push_back(std::move(figure));
       }
@@ -489,11 +565,11 @@ std::vector<Figure> curves_figures(const ReportData& report) {
       if (has_test) panels.push_back({test_what, test, by_colour(drawn)});
       PanelNotes notes;
       if (drawn.empty() || panels_script(set, panels, int(panels.size()), figure, notes) == 0) {
-        figure.why_not = "no trial has an evaluation yet";
+        figure.why_not = no_curves_reason(groups, drawn);
         figure.script.clear();
       } else {
         figure.caption = averaged + colour_text + without_curves(groups, drawn, train.name, x_axis) + cut_note(notes) +
-                         drawn_notes(groups);
+                         target_text + drawn_notes(groups);
       }
       figures.push_back(std::move(figure));
       continue;
@@ -518,7 +594,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
       }
       PanelNotes notes;
       if (panels_script(set, panels, columns, figure, notes) == 0) {
-        figure.why_not = "no trial has an evaluation yet";
+        figure.why_not = no_curves_reason(groups, drawn);
         figure.script.clear();
       } else {
         figure.caption = (is_test ? capital(test_what) + " against " + x_name +
@@ -526,7 +602,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
                                   : capital(train_what) + over_batches + " against " + x_name +
                                         ". ") +
                          "One panel per " + key_title(layout.panel_key) + ", all on the same axes. " + averaged + colour_text +
-                         without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) + drawn_notes(groups);
+                         without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) + target_text + drawn_notes(groups);
       }
       figures.push_back(std::move(figure));
     }
@@ -534,11 +610,16 @@ std::vector<Figure> curves_figures(const ReportData& report) {
   return figures;
 }
 
-// 3. Train loss against samples seen, one line per setting, coloured by the temperature eta/B.
-Figure temperature_curves_figure(const ReportData& report) {
-  const auto& groups = report.groups;
-  Figure figure{"loss_vs_samples.svg", "Train loss vs samples seen, by temperature eta/B" +
-                                           (report.where.empty() ? "" : " (where " + report.where + ")"),
+// 3. Train loss against samples seen, one line per setting, coloured by the temperature η/B.
+// `only`: the groups of one facet (one value of each swept key besides the batch size, the learning rate, the
+// temperature and the seed, e.g. SP or muP, which must not share a panel); `facet` names it, `number` numbers the file.
+Figure temperature_curves_figure(const ReportData& report, const std::vector<std::size_t>& only, const std::string& facet,
+                                 std::size_t number) {
+  std::vector<Group> groups;
+  for (auto g : only) groups.push_back(report.groups[g]);
+  Figure figure{"loss_vs_samples" + (number == 0 ? std::string() : "_" + std::to_string(number + 1)) + ".svg",
+                "Train loss vs samples seen, by temperature η/B" + (facet.empty() ? "" : " (" + facet + ")") +
+                    (report.where.empty() ? "" : " (where " + report.where + ")"),
                 "", "", "", ""};
   std::set<double> temperatures;
   for (const auto& group : groups) {
@@ -546,10 +627,10 @@ Figure temperature_curves_figure(const ReportData& report) {
     temperatures.insert(config.optimizer.lr / double(config.training.batch_size));
   }
   if (temperatures.size() < 2) {
-    figure.why_not = "every trial has the same temperature eta/B (vary training.batch_size or optimizer.lr)";
+    figure.why_not = "every trial has the same temperature η/B (vary training.batch_size or optimizer.lr)";
     return figure;
   }
-  // The colour bar is labelled in eta/B itself: every temperature when there are few, else a handful spread evenly.
+  // The colour bar is labelled in η/B itself: every temperature when there are few, else a handful spread evenly.
   const std::vector<double> all(temperatures.begin(), temperatures.end());
   std::vector<double> labelled;
   const std::size_t most = 6;
@@ -589,15 +670,16 @@ Figure temperature_curves_figure(const ReportData& report) {
   if (!log_tics(y_low, y_high).empty()) data += "set ytics " + log_tics(y_low, y_high) + "\n";
   figure.script = data + "set cbrange [" + num(std::log2(all.front())) + ":" + num(std::log2(all.back())) + "]\n" +
                   "set cbtics (" + tics + ")\nset logscale xy\nset xlabel 'samples seen'\nset ylabel 'train loss'\n"
-                  "set cblabel 'temperature eta/B (learning rate / batch size)'\n"
+                  "set cblabel 'temperature η/B (learning rate / batch size)'\n"
                   "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')\n"
-                  "unset key\nset title 'train loss vs samples seen'\nplot " + plot + "\n";
+                  "unset key\nset title " + gp_quote("train loss vs samples seen" + (facet.empty() ? "" : " (" + facet + ")")) +
+                  "\nplot " + plot + "\n";
   figure.caption = std::string(several_seeds(groups) ? "One line per setting (the mean over its seeds; no bands, which would hide "
                                                        "the lines)"
                                                      : "One line per trial") +
-                   " of " + std::to_string(lines) + ", coloured by its temperature eta/B (the colour bar, in eta/B itself); "
+                   " of " + std::to_string(lines) + ", coloured by its temperature η/B (the colour bar, in η/B itself); "
                    "one panel rather than one per learning rate, because the question is whether lines of equal colour "
-                   "fall on each other, that is whether the loss at a given number of samples depends on eta/B alone." +
+                   "fall on each other, that is whether the loss at a given number of samples depends on η/B alone." +
                    drawn_notes(groups);
   return figure;
 }
@@ -606,6 +688,30 @@ Figure temperature_curves_figure(const ReportData& report) {
 
 std::vector<Figure> loss_curves(const ReportData& data) { return curves_figures(data); }
 
-std::vector<Figure> loss_vs_samples(const ReportData& data) { return {temperature_curves_figure(data)}; }
+std::vector<Figure> loss_vs_samples(const ReportData& data) {
+  std::vector<std::string> facet_keys;
+  for (const auto& axis : data.spec.axes) {
+    if (axis.key == "training.batch_size" || axis.key == "optimizer.lr" || axis.key == "optimizer.temperature" ||
+        axis.key == "training.seed") {
+      continue;
+    }
+    if (levels_of(axis.key, data.groups).texts.size() > 1) facet_keys.push_back(axis.key);
+  }
+  std::vector<std::pair<std::string, std::vector<std::size_t>>> facets;
+  for (std::size_t g = 0; g < data.groups.size(); ++g) {
+    std::string facet;
+    for (const auto& key : facet_keys) {
+      const auto found = data.groups[g].values.find(key);
+      facet += (facet.empty() ? "" : ", ") + short_name(key) + "=" + (found == data.groups[g].values.end() ? "" : to_short_text(found->second));
+    }
+    auto it = std::find_if(facets.begin(), facets.end(), [&](const auto& f) { return f.first == facet; });
+    if (it == facets.end()) it = facets.insert(facets.end(), {facet, {}});
+    it->second.push_back(g);
+  }
+  if (facets.empty()) facets.push_back({"", {}});
+  std::vector<Figure> figures;
+  for (std::size_t f = 0; f < facets.size(); ++f) figures.push_back(temperature_curves_figure(data, facets[f].second, facets[f].first, f));
+  return figures;
+}
 
 }  // namespace sweeplab::report_detail

@@ -1,5 +1,5 @@
 // Heatmaps of the grid: heatmap_batch (x: the batch size or another swept number, by learning rate) and
-// heatmap_temperature (batch size by eta/B, in bins). Cells are coloured on a sequential scale (viridis) by final
+// heatmap_temperature (batch size by η/B, in bins). Cells are coloured on a sequential scale (viridis) by final
 // test accuracy (train accuracy without a test set) on a fixed 0-1 range, or for regression by final train loss
 // on a log scale; trials without a value get marks that no colour can be mistaken for.
 #include <algorithm>
@@ -23,9 +23,11 @@ namespace {
 // A number as a tick label: an integer as such (1024), 0.001 to 9999 in plain decimals (0.003, 0.25, 12.5),
 // anything else as mantissa e exponent (1e-4, 3e-4, 1.25e-5, 2e6), with at most 4 significant digits (the
 // fewest that give the value back to 9 digits, else 3).
-std::string tick_label(double value) {
+// `exponent_form`: always the mantissa e exponent form (an axis whose other labels need it).
+std::string tick_label(double value, bool exponent_form = false) {
   if (!std::isfinite(value)) return "NaN";
-  if (value == std::round(value) && std::fabs(value) < 1e6) return std::to_string(std::int64_t(value));
+  if (value == 0) return "0";
+  if (!exponent_form && value == std::round(value) && std::fabs(value) < 1e6) return std::to_string(std::int64_t(value));
   int digits = 3;
   char buffer[48];
   for (int p = 1; p <= 4; ++p) {
@@ -36,7 +38,7 @@ std::string tick_label(double value) {
     }
   }
   const double magnitude = std::fabs(value);
-  if (magnitude >= 1e-3 && magnitude < 1e4) {
+  if (!exponent_form && magnitude >= 1e-3 && magnitude < 1e4) {
     // Round to `digits` significant digits first: 0.00012 -> its exponent decides the decimals.
     std::snprintf(buffer, sizeof buffer, "%.*e", digits - 1, value);
     const double rounded = std::strtod(buffer, nullptr);
@@ -58,6 +60,19 @@ std::string tick_label(double value) {
   return mantissa + "e" + (negative ? "-" : "") + exponent;
 }
 
+// The labels of one axis in one format: plain (256, 0.003) when every value reads so, else every one as mantissa e
+// exponent (1e-3 beside 1e-4, not 0.001 beside 1e-4).
+std::vector<std::string> tick_labels(const std::vector<double>& values) {
+  bool plain = true;
+  for (double value : values) {
+    const double magnitude = std::fabs(value);
+    plain = plain && ((value == std::round(value) && magnitude < 1e6) || (magnitude >= 1e-3 && magnitude < 1e4));
+  }
+  std::vector<std::string> labels;
+  for (double value : values) labels.push_back(tick_label(value, !plain));
+  return labels;
+}
+
 // A cell's value as printed in it: an accuracy with 2 decimals, a loss with 3 significant digits.
 std::string value_label(double value, bool accuracy) {
   char buffer[32];
@@ -77,21 +92,23 @@ const std::string kPalette =
     "6 '#5cc863', 7 '#aadc32', 8 '#fde725')\n";
 
 struct ColourScale {
-  enum class By { OptimalShare, TestAcc, TrainAcc, Loss } by = By::Loss;
+  enum class By { OptimalShare, TestAcc, TrainAcc, Loss, LastBatchLoss } by = By::Loss;
   double low = 0, high = 1;                              // the cbrange, as plotted (log10 for the loss)
   std::vector<std::pair<double, std::string>> tics;      // the loss's: log10 position, label in user units
 
-  bool accuracy() const { return by != By::Loss; }
+  bool accuracy() const { return by != By::Loss && by != By::LastBatchLoss; }
   std::string metric() const {
     return by == By::OptimalShare ? "final share of optimal starts"
            : by == By::TestAcc    ? "final test accuracy"
            : by == By::TrainAcc   ? "final train accuracy"
+           : by == By::LastBatchLoss ? "last minibatch's loss"
                                   : "final train loss";
   }
   const std::vector<double>& values(const GridCell& cell) const {
     return by == By::OptimalShare ? cell.optimal_shares
            : by == By::TestAcc    ? cell.test_accs
            : by == By::TrainAcc   ? cell.train_accs
+           : by == By::LastBatchLoss ? cell.last_batch_losses
                                   : cell.losses;
   }
   double plotted(double value) const { return accuracy() ? value : std::log10(value); }
@@ -104,8 +121,10 @@ struct ColourScale {
 // DQN's share of optimal starts when every completed trial has one; else accuracy when every completed trial of every grid has one (test accuracy if each has that, else train
 // accuracy): on 0 to 1, so that figures of different sweeps and facets compare. Else the train loss on a log
 // scale over the range of every grid (facets share it), widened to ticks at 1, 2, 5 (or 1 to 9) times a power of 10.
-ColourScale colour_scale(const std::vector<Grid>& grids) {
+// `colour_by` "last_batch_loss": the last minibatch's loss on a log scale, whatever the task.
+ColourScale colour_scale(const std::vector<Grid>& grids, const std::string& colour_by) {
   ColourScale scale;
+  const bool last_batch = colour_by == "last_batch_loss";
   bool optimal = true, test = true, train = true, any = false;
   double low = INFINITY, high = -INFINITY;
   for (const auto& grid : grids) {
@@ -113,18 +132,19 @@ ColourScale colour_scale(const std::vector<Grid>& grids) {
       optimal = optimal && cell.optimal_shares.size() == cell.losses.size();
       test = test && cell.test_accs.size() == cell.losses.size();
       train = train && cell.train_accs.size() == cell.losses.size();
-      for (double loss : cell.losses) {
+      for (double loss : last_batch ? cell.last_batch_losses : cell.losses) {
         any = true;
         low = std::min(low, std::log10(loss));
         high = std::max(high, std::log10(loss));
       }
     }
   }
+  if (last_batch) optimal = test = train = false;
   if (any && optimal) scale.by = ColourScale::By::OptimalShare;  // DQN (doublegoal): greedy_optimal_fraction
   else if (any && test) scale.by = ColourScale::By::TestAcc;
   else if (any && train) scale.by = ColourScale::By::TrainAcc;
   if (scale.accuracy() || !any) return scale;
-  scale.by = ColourScale::By::Loss;
+  scale.by = last_batch ? ColourScale::By::LastBatchLoss : ColourScale::By::Loss;
   const double span = high - low;
   const std::vector<double> mantissas = span >= 2 ? std::vector<double>{1}
                                         : span >= 0.7 ? std::vector<double>{1, 2, 5}
@@ -146,11 +166,15 @@ ColourScale colour_scale(const std::vector<Grid>& grids) {
   scale.low = from;
   scale.high = to;
   const int decades = int(std::round(to - from));
+  std::vector<double> positions, values;
   for (const auto& [t, value] : ticks) {
     if (t < from - eps || t > to + eps) continue;
     if (mantissas.size() == 1 && decades > 8 && int(std::round(t)) % 2 != 0) continue;  // many decades: every other
-    scale.tics.emplace_back(t, tick_label(value));
+    positions.push_back(t);
+    values.push_back(value);
   }
+  const auto labels = tick_labels(values);
+  for (std::size_t i = 0; i < positions.size(); ++i) scale.tics.emplace_back(positions[i], labels[i]);
   return scale;
 }
 
@@ -188,8 +212,11 @@ struct Axis {
   // set xtics ("2" 1, "4" 2, ...): every value, or every k-th when there are more than `most`.
   std::string tics(const std::string& axis, std::size_t most = 14) const {
     const std::size_t every = (values.size() + most - 1) / most;
+    std::vector<double> shown;
+    for (std::size_t i = 0; i < values.size(); i += every) shown.push_back(values[i]);
+    const auto labels = tick_labels(shown);
     std::vector<std::string> parts;
-    for (std::size_t i = 0; i < values.size(); i += every) parts.push_back(gp_quote(tick_label(values[i])) + " " + num(at(values[i])));
+    for (std::size_t i = 0; i < shown.size(); ++i) parts.push_back(gp_quote(labels[i]) + " " + num(at(shown[i])));
     return "set " + axis + "tics (" + join(parts, ", ") + ")\n";
   }
 };
@@ -211,7 +238,7 @@ void merge(GridCell& into, const GridCell& cell) {
   for (const auto& [status, n] : cell.others) into.others[status] += n;
 }
 
-// The rows of the temperature heatmap: bins of log2(eta/B) of width `width`, centred on `origin` + k width.
+// The rows of the temperature heatmap: bins of log2(η/B) of width `width`, centred on `origin` + k width.
 struct Bins {
   double origin = 0, width = 1;
   bool exact = false;  // every (B, lr) of the grid lies on a bin's centre
@@ -219,10 +246,10 @@ struct Bins {
   double centre(long k) const { return origin + double(k) * width; }
 };
 
-// The grid's natural spacing when its log2(eta/B) values lie on a lattice (batch sizes and learning rates
-// powers of 2 of each other: each eta/B its own row); else the smallest step between learning rates (in log2),
+// The grid's natural spacing when its log2(η/B) values lie on a lattice (batch sizes and learning rates
+// powers of 2 of each other: each η/B its own row); else the smallest step between learning rates (in log2),
 // so that no two trials of one batch size share a row, while the rows stay few; never more than 48 rows.
-// (A batch size's learning rates are that step apart in eta/B too; rounding to the nearest row keeps them apart.)
+// (A batch size's learning rates are that step apart in η/B too; rounding to the nearest row keeps them apart.)
 Bins temperature_bins(const Grid& grid) {
   std::vector<double> ys;
   for (const auto& [key, cell] : grid.cells) ys.push_back(std::log2(key.second / key.first));
@@ -234,7 +261,7 @@ Bins temperature_bins(const Grid& grid) {
   for (std::size_t i = 1; i < ys.size(); ++i) {
     if (ys[i] - ys[i - 1] > 1e-9) smallest = std::min(smallest, ys[i] - ys[i - 1]);
   }
-  if (!std::isfinite(smallest)) {  // a single eta/B
+  if (!std::isfinite(smallest)) {  // a single η/B
     bins.width = 1;
     bins.exact = true;
     return bins;
@@ -268,6 +295,8 @@ struct Marks {
   int mixed = 0;                           // cells with a value and other trials
   bool averaged = false;                   // a value is a mean over several trials
   bool printed = false;                    // values are written in their cells
+  bool labelled = true;                    // cells carry words (a status, a step); not on a dense grid
+  std::size_t fewest = SIZE_MAX, most = 0;  // completed trials (seeds) behind a coloured cell
 };
 
 // The datablocks ($cells, $noresult, $diverged, $failed, $skipped, $labels, $notes; prefixed with t for the
@@ -278,6 +307,7 @@ struct Marks {
 std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scale, const std::string& prefix,
                          bool print_values, Marks& marks) {
   std::string cells, noresult, diverged, failed, skipped, labels, notes;
+  marks.labelled = print_values;
   for (const auto& tile : tiles) {
     const GridCell& cell = tile.cell;
     const auto& values = scale.values(cell);
@@ -300,6 +330,8 @@ std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scal
       marks.values = true;
       marks.printed = print_values;
       marks.averaged = marks.averaged || values.size() > 1;
+      marks.fewest = std::min(marks.fewest, values.size());
+      marks.most = std::max(marks.most, values.size());
       if (cell.diverged > 0 || !cell.others.empty()) ++marks.mixed;
     } else if (cell.diverged > 0) {
       // the mark says it
@@ -343,6 +375,8 @@ std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scal
     }
     for (const auto& [status, n] : rest) note.push_back(std::to_string(n) + " " + status_word(status));
     const std::string at = num(tile.x) + " ";
+    // A dense grid's cells are too small for words: the marks and the key say what a cell is.
+    if (!print_values) centre.clear(), note.clear();
     if (!centre.empty()) labels += at + num(tile.y) + " " + gp_quote(centre) + " " + centre_colour + "\n";
     if (!note.empty()) {
       // Below the centre (or below the cross); white on a dark value, else dark grey.
@@ -379,9 +413,9 @@ std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scal
     parts.push_back("$" + prefix + "diverged using ($1+$3):($2+$4):($3==0?1.8:1.3) with points pt 2 ps variable lw 2.5 lc rgb 'black' "
                     "title 'diverged (at step)'");
   }
-  if (!labels.empty()) parts.push_back("$" + prefix + "labels using 1:2:3:4 with labels tc rgb variable font ',10' notitle");
+  if (!labels.empty()) parts.push_back("$" + prefix + "labels using 1:2:3:4 with labels tc rgb variable font ',11' notitle");
   // The second line: under the cross of a diverged cell, which has no centre text, else under the centre.
-  if (!notes.empty()) parts.push_back("$" + prefix + "notes using 1:2:3:4 with labels tc rgb variable font ',9' offset 0,-1.3 notitle");
+  if (!notes.empty()) parts.push_back("$" + prefix + "notes using 1:2:3:4 with labels tc rgb variable font ',10' offset 0,-1.3 notitle");
   return script + "plot " + join(parts, ", \\\n     ") + "\n";
 }
 
@@ -403,19 +437,32 @@ std::string marks_caption(const ColourScale& scale, const Marks& marks) {
   if (marks.values) {
     text = "Colour (viridis, brighter is higher): " +
            (marks.averaged ? "the mean " + scale.metric() + " of the cell's completed trials" : "the " + scale.metric() + " of the cell's trial") +
-           (scale.accuracy() ? ", on a fixed scale from 0 to 1" : " (the last evaluation's, averaged over the batches since the one before), on a log scale") +
+           (scale.accuracy() ? ", on a fixed scale from 0 to 1"
+            : scale.by == ColourScale::By::LastBatchLoss
+                ? " (the loss of the last training batch before the final evaluation, the value batch_size_studies colours by), on a log scale"
+                : " (the last evaluation's, averaged over the batches since the one before), on a log scale") +
            (marks.printed ? ", printed in the cell." : ".");
+    if (marks.averaged) {
+      text += marks.fewest == marks.most ? " Each coloured cell holds " + std::to_string(marks.most) + " seeds."
+                                         : " A coloured cell holds " + std::to_string(marks.fewest) + " to " +
+                                               std::to_string(marks.most) + " seeds (the table of the grid gives each cell's count).";
+    }
   }
   std::vector<std::string> listed;
-  if (marks.diverged) listed.push_back("a black cross: a trial diverged, at the step written below it");
+  if (marks.diverged) {
+    listed.push_back(marks.labelled ? "a black cross: a trial diverged, at the step written below it"
+                                    : "a black cross: a trial diverged (the trial table has the step)");
+  }
   if (marks.failed) listed.push_back("a red outline: the trial failed (the trial table says why)");
   if (marks.skipped) listed.push_back("a grey cell: skipped by sweep.prune, never run");
   if (marks.unfinished) {
     std::vector<std::string> words(marks.unfinished_words.begin(), marks.unfinished_words.end());
-    listed.push_back("a hatched cell: no result yet, labelled with its status (" + join(words, ", ") + ")");
+    listed.push_back("a hatched cell: no result yet" + std::string(marks.labelled ? ", labelled with its status" : "") + " (" +
+                     join(words, ", ") + ")");
   }
   if (!listed.empty()) text += " Marks: " + join(listed, "; ") + ".";
-  if (marks.mixed > 0) text += " A coloured cell whose trials did not all complete lists the others below its value.";
+  if (!marks.labelled) text += " The grid is too dense for words in its cells.";
+  else if (marks.mixed > 0) text += " A coloured cell whose trials did not all complete lists the others below its value.";
   return text;
 }
 
@@ -426,7 +473,7 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
   std::string what = scale.metric();
   what[0] = char(std::toupper(static_cast<unsigned char>(what[0])));
   Figure by_lr{"heatmap_batch" + suffix + ".svg", what + " over " + grid.x_name() + " and learning rate" + facet, "", "", "", ""};
-  Figure by_temperature{"heatmap_temperature" + suffix + ".svg", what + " over batch size and temperature eta/B" + facet,
+  Figure by_temperature{"heatmap_temperature" + suffix + ".svg", what + " over batch size and temperature η/B" + facet,
                         "", "", "", ""};
   bool any_result = false, any_values = false;
   std::map<std::string, int> statuses;
@@ -443,7 +490,7 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
   const auto range = [](const std::string& axis, double from, double to) {
     return "set " + axis + "range [" + num(from) + ":" + num(to) + "]\n";
   };
-  const std::string x_setup = x_axis.tics("x") + "set xlabel " + gp_quote(grid.x_name()) + "\n" +
+  const std::string x_setup = x_axis.tics("x") + "set xlabel " + gp_quote(axis_title(grid.x_key)) + "\n" +
                               range("x", x_axis.edges(grid.xs.front()).first, x_axis.edges(grid.xs.back()).second);
   // Values are printed in the cells while they fit: up to 12 columns and 18 rows.
   const auto print_values = [&grid](std::size_t rows) { return grid.xs.size() <= 12 && rows <= 18; };
@@ -463,8 +510,8 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
   }
   Marks marks;
   const std::string lr_plot = tiles_script(tiles, scale, "", print_values(grid.lrs.size()), marks);
-  by_lr.script = scale_script(scale, any_values) + "set title " + gp_quote(by_lr.title) + "\n" + x_setup + lr_axis.tics("y") +
-                 "set ylabel 'learning rate'\n" +
+  by_lr.script = scale_script(scale, any_values) + "set title " + gp_quote(grid.by_temperature() ? by_temperature.title : by_lr.title) + "\n" + x_setup + lr_axis.tics("y") +
+                 "set ylabel " + gp_quote(grid.by_temperature() ? "temperature η/B (learning rate η / batch size B)" : "learning rate η") + "\n" +
                  range("y", lr_axis.edges(grid.lrs.front()).first, lr_axis.edges(grid.lrs.back()).second) + lr_plot;
   by_lr.height = height(grid.lrs.size());
   by_lr.caption = marks_caption(scale, marks);
@@ -472,14 +519,26 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
     return axis.log ? std::string() : " The " + name + " axis is spaced by rank, one column or row per value: its values are not "
                                       "evenly spaced on a log scale.";
   };
-  by_lr.caption += by_rank(x_axis, grid.x_name()) + by_rank(lr_axis, "learning rate");
+  by_lr.caption += by_rank(x_axis, grid.x_name()) + by_rank(lr_axis, grid.y_name());
   if (tiles.size() < grid.xs.size() * grid.lrs.size()) {
     by_lr.caption += where.empty() ? " A blank cell is not part of the sweep."
                                    : " A blank cell has no trial with " + where + " (left out by --where) or is not part of the sweep.";
   }
+  if (grid.by_temperature()) {
+    // The sweep varies η/B itself: its cells are the temperature heatmap's, one for one, and over the learning
+    // rate (η/B x B) they would be a staircase of slivers.
+    by_temperature.script = by_lr.script;
+    by_temperature.height = by_lr.height;
+    by_temperature.caption = "One cell per batch size and temperature η/B of the sweep; a trial's learning rate is "
+                             "η/B x B (the trial table has it). " + by_lr.caption;
+    Figure not_drawn{by_lr.file, by_lr.title, "", "", "", ""};
+    not_drawn.why_not = "the sweep varies the temperature η/B, not the learning rate: the heatmap over batch size and "
+                        "temperature shows its cells";
+    return {not_drawn, by_temperature};
+  }
   if (!grid.by_batch_size()) return {by_lr};
 
-  // Over eta/B: the same cells in bins of log2(eta/B); a bin's tile holds every cell of its batch size in it.
+  // Over η/B: the same cells in bins of log2(η/B); a bin's tile holds every cell of its batch size in it.
   const Bins bins = temperature_bins(grid);
   std::map<std::pair<double, long>, Tile> binned;
   for (const auto& [key, cell] : grid.cells) {
@@ -506,40 +565,44 @@ std::vector<Figure> heatmap_figures(const Grid& grid, std::size_t number, const 
   }
   std::vector<std::string> row_tics;
   const long rows = last - first + 1, every = (rows + 15) / 16;
-  for (long k = first; k <= last; k += every) {
-    row_tics.push_back(gp_quote(tick_label(std::stod(format_double_short(std::exp2(bins.centre(k)), 3)))) + " " + num(bins.centre(k)));
-  }
+  std::vector<double> row_values;
+  for (long k = first; k <= last; k += every) row_values.push_back(std::stod(format_double_short(std::exp2(bins.centre(k)), 3)));
+  const auto row_labels = tick_labels(row_values);
+  for (long k = first, i = 0; k <= last; k += every, ++i) row_tics.push_back(gp_quote(row_labels[std::size_t(i)]) + " " + num(bins.centre(k)));
   Marks temperature_marks;
   const std::string t_plot = tiles_script(temperature_tiles, scale, "t", print_values(std::size_t(rows)), temperature_marks);
   by_temperature.script = scale_script(scale, any_values) + "set title " + gp_quote(by_temperature.title) + "\n" + x_setup +
-                          "set ytics (" + join(row_tics, ", ") + ")\nset ylabel 'temperature eta/B (learning rate / batch size)'\n" +
+                          "set ytics (" + join(row_tics, ", ") + ")\nset ylabel 'temperature η/B (learning rate η / batch size B)'\n" +
                           range("y", bins.centre(first) - bins.width / 2, bins.centre(last) + bins.width / 2) + t_plot;
   by_temperature.height = height(std::size_t(rows));
   const std::string factor = factor_text(bins.width);
   by_temperature.caption =
-      "The cells placed by their temperature eta/B = learning rate / batch size. Rows are bins of eta/B, a factor " +
-      factor + " apart, labelled with the eta/B at their centre; " +
-      (bins.exact ? std::string("every cell's eta/B lies on its row's centre.")
-                  : "the grid's eta/B values do not fall on a common spacing, so each cell is drawn in the row whose "
-                    "centre is nearest its eta/B (within a factor " + factor_text(bins.width / 2) + ").") +
+      "The cells placed by their temperature η/B = learning rate / batch size. Rows are bins of η/B, a factor " +
+      factor + " apart, labelled with the η/B at their centre; " +
+      (bins.exact ? std::string("every cell's η/B lies on its row's centre.")
+                  : "the grid's η/B values do not fall on a common spacing, so each cell is drawn in the row whose "
+                    "centre is nearest its η/B (within a factor " + factor_text(bins.width / 2) + ").") +
       (merged ? " A tile holding several cells of the grid shows the mean over their completed trials." : "") +
-      (temperature_tiles.size() < grid.xs.size() * std::size_t(rows) ? " A blank tile: no trial of that batch size has its eta/B in that row." : "") +
+      (temperature_tiles.size() < grid.xs.size() * std::size_t(rows) ? " A blank tile: no trial of that batch size has its η/B in that row." : "") +
       " " +
       marks_caption(scale, temperature_marks) + by_rank(x_axis, "batch size");
   return {by_lr, by_temperature};
 }
 
 // Every grid's heatmaps, or why there are none.
-std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids, const std::string& where) {
+std::vector<Figure> heatmap_figures(const std::vector<Grid>& grids, const std::string& where, const std::string& colour_by,
+                                    const std::vector<Grid>* other) {
   if (grids.empty()) {
     Figure by_lr{"heatmap_batch.svg", "Heatmap over batch size and learning rate", "", "", "", ""};
     by_lr.why_not = "the sweep does not vary optimizer.lr (or optimizer.temperature) and a second number such as "
                     "training.batch_size (each needs 2 or more values)";
-    Figure by_temperature{"heatmap_temperature.svg", "Heatmap over batch size and temperature eta/B", "", "", "", ""};
+    Figure by_temperature{"heatmap_temperature.svg", "Heatmap over batch size and temperature η/B", "", "", "", ""};
     by_temperature.why_not = by_lr.why_not;
     return {by_lr, by_temperature};
   }
-  const ColourScale scale = colour_scale(grids);
+  std::vector<Grid> both = grids;  // with the sweep beside it: one colour scale for the two
+  if (other) both.insert(both.end(), other->begin(), other->end());
+  const ColourScale scale = colour_scale(both, colour_by);
   std::vector<Figure> figures;
   for (std::size_t i = 0; i < grids.size(); ++i) {
     for (auto& figure : heatmap_figures(grids[i], i, scale, where)) {
@@ -557,7 +620,7 @@ namespace {
 // The heatmaps of every grid whose file name starts with `kind` (heatmap_batch, heatmap_temperature).
 std::vector<Figure> heatmaps_of_kind(const ReportData& data, const std::string& kind) {
   std::vector<Figure> kept;
-  for (auto& figure : heatmap_figures(data.grids, data.where)) {
+  for (auto& figure : heatmap_figures(data.grids, data.where, data.colour_by, data.other_grids)) {
     if (figure.file.rfind(kind, 0) == 0) kept.push_back(std::move(figure));
   }
   return kept;

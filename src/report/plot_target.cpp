@@ -129,7 +129,12 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
   const bool by_temperature = tuning.key == "optimizer.temperature" && tuning.kind == Tuning::Tuned;
   std::map<std::int64_t, std::map<double, Setting>> settings;  // batch size -> learning rate -> seeds
   bool several = false;
+  int unfinished = 0;  // trials not settled yet (or skipped): no seed of a point until they end
   for (const auto* data : trials) {
+    if (!settled(data->status) || data->status == TrialStatus::Skipped) {
+      unfinished += data->status != TrialStatus::Skipped;
+      continue;
+    }
     const auto& config = data->config.expand();
     const double lr = by_temperature ? config.optimizer.temperature : config.optimizer.lr;
     auto& setting = settings[config.training.batch_size][lr];
@@ -243,6 +248,10 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
   }
   caption += "Seeds that reached it" + std::string(tuning.kind == Tuning::Tuned ? " at the chosen " + lr_name : "") + ": " +
              join(reached_counts, "; ") + ". ";
+  if (unfinished > 0) {
+    caption += std::to_string(unfinished) + (unfinished == 1 ? " trial has" : " trials have") +
+               " not finished and count in no point. ";
+  }
   if (!not_reached.empty()) {
     caption += "No trial of batch size " + join(not_reached, ", ") + " reached it (not drawn" +
                (no_fit.empty() ? ", not fitted" : "") + "). ";
@@ -254,14 +263,34 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
     caption += "No fit: S_min and B_noise are 2 parameters, and only " + std::to_string(batch_sizes.size()) +
                " batch sizes reached the target; a fit through every point would show nothing (it needs at least 3). ";
   }
+  // The fit stands for the optimum per batch size: with the best learning rate at the edge of the range for half
+  // the batch sizes or more, the points are not that optimum.
+  if (no_fit.empty() && !at_edge.empty() && 2 * at_edge.size() >= batch_sizes.size()) {
+    no_fit = "no fit: tuning not done for " + std::to_string(at_edge.size()) + " of " + std::to_string(batch_sizes.size()) +
+             " batch sizes";
+    caption += "No fit: the best " + lr_name + " is at the edge of the range for " + std::to_string(at_edge.size()) + " of " +
+               std::to_string(batch_sizes.size()) + " batch sizes, so the points are not the optimum per batch size "
+               "that S_min (1 + B_noise/B) describes (widen the " + lr_name + " axis). ";
+  }
+  const auto fit = no_fit.empty() ? fit_noise_scale(batch_sizes, best_steps) : std::nullopt;
+  if (no_fit.empty() && !fit) {
+    no_fit = "no fit: the steps do not fall with batch size";
+    caption += "No fit: the steps do not fall with batch size as S_min (1 + B_noise/B) needs. ";
+  }
+  // B_noise is where the steps stop halving with each doubling of B: a sweep resolves it only between its smallest
+  // and largest batch size (give or take a quarter). Beyond them the fit says no more than "smaller" or "larger".
+  if (fit && (fit->b_noise > 1.25 * batch_sizes.back() || fit->b_noise < batch_sizes.front() / 1.25)) {
+    const bool above = fit->b_noise > batch_sizes.back();
+    const std::string bound = std::to_string(std::llround(above ? batch_sizes.back() : batch_sizes.front()));
+    no_fit = std::string("B_noise ") + (above ? "> " : "< ") + bound + ", not resolved by this sweep";
+    caption += "No fit drawn: B_noise " + std::string(above ? "> " : "< ") + bound + ", not resolved by this sweep (the fit puts it at " +
+               rounded(fit->b_noise) + ", " + (above ? "beyond the largest" : "below the smallest") + " batch size that reached the "
+               "target; " + (above ? "larger" : "smaller") + " batch sizes would resolve it). ";
+  }
   if (no_fit.empty()) {
-    const auto fit = fit_noise_scale(batch_sizes, best_steps);
-    if (!fit) {
-      no_fit = "no fit: the steps do not fall with batch size";
-      caption += "No fit: the steps do not fall with batch size as S_min (1 + B_noise/B) needs. ";
-    } else {
+    {
       std::vector<double> grid;
-      const double from = batch_sizes.front() / 1.5, to = batch_sizes.back() * 1.5;
+      const double from = batch_sizes.front(), to = batch_sizes.back();  // only over the batch sizes that were run
       for (int i = 0; i <= 48; ++i) grid.push_back(format_short(from * std::pow(to / from, i / 48.0)));
       fit_data = "# the fit S(B) = S_min (1 + B_noise / B), E(B) = B S(B): batch size, steps, samples\n$fit << EOD\n";
       for (double b : grid) {
@@ -321,11 +350,11 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
   figure.width = 960;
   // Under the panels, in a line, what limits the figure: why there is no fit, or why the fit is not to be trusted.
   std::string note = no_fit;
-  if (note.empty() && !at_edge.empty()) {
-    note = "tuning not done: the best " + lr_name + " is at the edge of the swept range for " +
-           std::to_string(at_edge.size()) + (at_edge.size() == 1 ? " batch size" : " batch sizes");
+  if (!at_edge.empty() && no_fit.rfind("no fit: tuning", 0) != 0) {
+    note += (note.empty() ? "" : "; ") + std::string("tuning not done: the best ") + lr_name + " is at the edge of the swept range for " +
+            std::to_string(at_edge.size()) + (at_edge.size() == 1 ? " batch size" : " batch sizes");
   }
-  figure.height = note.empty() ? 420 : 450;
+  figure.height = note.empty() ? 450 : 480;  // the key below the panels, off the data
   // A log y range a little wider than what is drawn (an error bar to 0 is cut), with tics a reader can use.
   auto y_axis = [](const std::vector<double>& values) {
     double low = INFINITY, high = 0;
@@ -346,17 +375,122 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
                     return tics;
                   }() + ")\nset mxtics default\n" +
                   "set xrange [" + num(format_short(batch_sizes.front() / 1.6)) + ":" + num(format_short(batch_sizes.back() * 1.6)) + "]\n" +
-                  "set xlabel 'batch size'\nset key top right font ',9' samplen 2\n" +
-                  (note.empty() ? "" : "set bmargin 5\nset label 1 " + gp_quote(note) +
+                  "set xlabel 'batch size B'\nset key outside bottom center horizontal font ',11' samplen 2\n" +
+                  (note.empty() ? "" : "set bmargin 7\nset label 1 " + gp_quote(note) +
                                              " at screen 0.5,0.03 center tc rgb '#b2182b'\n") +
                   y_axis(step_values) + "set ylabel 'steps to target'\nset title " + gp_quote("steps to " + target + (facet.empty() ? "" : " (" + facet + ")")) + "\n" +
                   "plot $points using 1:2:3 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' title " +
                   gp_quote(tuning.kind == Tuning::Tuned ? "measured, best " + lr_name : "measured") + with_column(others, "2") +
-                  fit_plot + "\n" + (note.empty() ? "" : "unset label 1\n") + "set key top left\n" +
+                  fit_plot + "\n" + (note.empty() ? "" : "unset label 1\n") +
                   y_axis(sample_values) + "set ylabel 'samples to target'\nset title " + gp_quote("samples to " + target + (facet.empty() ? "" : " (" + facet + ")")) + "\n" +
                   "plot $points using 1:4:5 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' notitle" + with_column(others, "3") +
                   fit_plot_samples + "\nunset multiplot\n";
   figure.caption = caption;
+  return figure;
+}
+
+// Steps to the first target by the swept keys of a sweep that does not vary the batch size (a batch schedule, a
+// task): the first key on x, one point per value of the others, coloured by them.
+Figure category_target_figure(const ReportData& report, const std::vector<std::string>& keys) {
+  const std::string& target = report.spec.base.targets.front();
+  Figure figure{"steps_to_target.svg",
+                "Steps to '" + target + "' by " + keys.front() + (report.where.empty() ? "" : " (where " + report.where + ")"), "",
+                "", "", ""};
+  struct Point {
+    std::vector<double> steps;
+    int seeds = 0;
+  };
+  std::vector<std::string> xs, colours;  // in sweep order
+  std::map<std::pair<std::string, std::string>, Point> points;
+  const auto add = [](std::vector<std::string>& list, const std::string& text) {
+    if (std::find(list.begin(), list.end(), text) == list.end()) list.push_back(text);
+  };
+  for (const auto& trial : report.results) {
+    if (!settled(trial.status) || trial.status == TrialStatus::Skipped) continue;
+    const Config config = trial.config.expand();
+    const std::string x = to_short_text(find_field(keys.front())->get(config));
+    std::string colour;
+    for (std::size_t k = 1; k < keys.size(); ++k) {
+      colour += (colour.empty() ? "" : ", ") + find_field(keys[k])->id_label() + "=" + to_short_text(find_field(keys[k])->get(config));
+    }
+    add(xs, x);
+    add(colours, colour);
+    Point& point = points[{x, colour}];
+    ++point.seeds;
+    if (!trial.summary) continue;
+    for (const auto& result : trial.summary->targets) {
+      if (result.target == target && result.reached) point.steps.push_back(double(result.step));
+    }
+  }
+  double high = 0, low = INFINITY;
+  for (const auto& [key, point] : points) {
+    for (double v : point.steps) high = std::max(high, v), low = std::min(low, v);
+  }
+  if (high == 0) {
+    figure.why_not = points.empty() ? "no trial has finished yet" : "no trial reached the target '" + target + "'";
+    return figure;
+  }
+  const double never_at = format_short(high * 1.6);  // the row of points that never reached it, above the rest
+  std::string data = "# category (x), mean steps over the seeds that reached the target, stderr, seeds that reached it, "
+                     "seeds, colour; one block per colour\n";
+  std::string plot;
+  std::vector<std::string> partial;
+  for (std::size_t c = 0; c < colours.size(); ++c) {
+    const std::string block = "c" + std::to_string(c);
+    std::string rows, never;
+    for (std::size_t x = 0; x < xs.size(); ++x) {
+      const auto found = points.find({xs[x], colours[c]});
+      if (found == points.end()) continue;
+      const Point& point = found->second;
+      const double at = double(x) + (colours.size() < 2 ? 0.0 : (double(c) - double(colours.size() - 1) / 2) * 0.5 / double(colours.size()));
+      if (point.steps.empty()) {
+        never += num(at) + " " + num(never_at) + "\n";
+        continue;
+      }
+      const auto stats = mean_stderr(point.steps);
+      rows += num(at) + " " + num(stats.mean) + " " + num(stats.stderr_.value_or(0.0)) + " " + std::to_string(point.steps.size()) +
+              " " + std::to_string(point.seeds) + "\n";
+      if (int(point.steps.size()) < point.seeds) {
+        partial.push_back(xs[x] + (colours[c].empty() ? "" : " " + colours[c]) + ": " + std::to_string(point.steps.size()) + " of " +
+                          std::to_string(point.seeds));
+      }
+    }
+    const std::string colour = colours.size() < 2 ? "#2166ac" : category_colour(c);
+    const std::string title = colours[c].empty() ? "measured" : colours[c];
+    data += "$" + block + " << EOD\n" + rows + "EOD\n$" + block + "never << EOD\n" + never + "EOD\n";
+    if (!rows.empty()) {
+      plot += std::string(plot.empty() ? "" : ", \\\n  ") + "$" + block + " using 1:2:3 with yerrorbars pt 7 ps 1.2 lc rgb '" +
+              colour + "' title " + gp_quote(title) + ", $" + block + " using 1:2:($4 < $5 ? sprintf('%d of %d', $4, $5) : '') "
+              "with labels offset 0,1 font ',10' tc rgb '" + colour + "' notitle";
+    }
+    if (!never.empty()) {
+      plot += std::string(plot.empty() ? "" : ", \\\n  ") + "$" + block + "never using 1:2 with points pt 6 ps 1.4 lw 2 lc rgb '" +
+              colour + "' " + (rows.empty() ? "title " + gp_quote(title) : std::string("notitle"));
+    }
+  }
+  std::string tics;
+  for (std::size_t x = 0; x < xs.size(); ++x) tics += (tics.empty() ? "" : ", ") + gp_quote(xs[x]) + " " + std::to_string(x);
+  const double pad = std::pow(never_at / low, 0.06);
+  figure.width = std::max(720, int(120 * xs.size() * std::max<std::size_t>(colours.size(), 2) / 2 + 320));
+  figure.height = 460;
+  figure.script = data + "set logscale y\nset xtics (" + tics + ")\nset xrange [-0.6:" + num(double(xs.size()) - 0.4) +
+                  "]\nset yrange [" + num(format_short(low / pad)) + ":" + num(format_short(never_at * pad)) + "]\n" +
+                  "set ytics " + [&] {
+                    const std::string fine = log_tics(format_short(low / pad), high);
+                    return fine.empty() ? std::string("autofreq") : fine;
+                  }() + "\nset label 1 'never reached' at graph 0.01, first " + num(never_at) + " left tc rgb '#777777'\n" +
+                  "set arrow 1 from graph 0, first " + num(format_short(high * 1.25)) + " to graph 1, first " +
+                  num(format_short(high * 1.25)) + " nohead dt 3 lc rgb '#bbbbbb'\n" +
+                  "set xlabel " + gp_quote(axis_title(keys.front())) + "\nset ylabel 'steps to target'\n" +
+                  "set key outside right top vertical samplen 1\nset title " + gp_quote("steps to " + target) + "\nplot " +
+                  plot + "\n";
+  figure.caption = "Steps to the first evaluation that met '" + target + "', by " + keys.front() +
+                   (keys.size() > 1 ? "; colour: " + join(std::vector<std::string>(keys.begin() + 1, keys.end()), ", ") : "") +
+                   ". Each point: the mean over the seeds that reached the target (not over all seeds), with one standard "
+                   "error; 'k of n' beside a point when not every seed reached it. An open circle above the dotted line: no "
+                   "seed reached the target within the budget." +
+                   (partial.empty() ? "" : " Not every seed reached it for " + join(partial, "; ") + ".") +
+                   " The batch size is not swept, so there is no critical-batch-size fit.";
   return figure;
 }
 
@@ -371,8 +505,20 @@ std::vector<Figure> steps_to_target(const ReportData& data) {
   }
   figure.title = "Steps and samples to '" + spec.base.targets.front() + "' vs batch size";
   if (!swept(spec, "training.batch_size")) {
-    figure.why_not = "the sweep does not vary training.batch_size";
-    return {figure};
+    std::vector<std::string> keys;  // what the sweep varies instead (a batch schedule, a task), the learning rate last
+    for (const auto& axis : spec.axes) {
+      if (axis.values.size() > 1 && axis.key != "training.seed" && axis.key != "optimizer.lr" && axis.key != "optimizer.temperature") {
+        keys.push_back(axis.key);
+      }
+    }
+    for (const std::string key : {"optimizer.lr", "optimizer.temperature"}) {
+      if (swept(spec, key)) keys.push_back(key);
+    }
+    if (keys.empty()) {
+      figure.why_not = "the sweep varies nothing but the seed";
+      return {figure};
+    }
+    return {category_target_figure(data, keys)};
   }
   // One figure per value of the swept keys other than the batch size, the learning rate and the seed (e.g.
   // model.parameterization): a fit across unlike trials would mean nothing.

@@ -17,6 +17,7 @@
 #include "sweeplab/core/process.hpp"
 #include "sweeplab/core/text.hpp"
 #include "sweeplab/report/results.hpp"
+#include "sweeplab/store/history.hpp"
 #include "sweeplab/store/layout.hpp"
 
 namespace fs = std::filesystem;
@@ -89,12 +90,13 @@ std::string table_html(const ExportTable& table, const std::vector<std::string>&
 // marked so, not "no trial".
 std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfiltered, const std::string& id_prefix = "") {
   const std::string id = id_prefix + (number == 0 ? "grid" : "grid_" + std::to_string(number + 1));
-  std::string html = "<h2>Final train loss by " + html_escape(grid.x_name()) + " and learning rate" +
+  std::string html = "<h2>Final train loss by " + html_escape(grid.x_name()) + " and " + html_escape(grid.y_name()) +
                      (grid.facet.empty() ? "" : " (" + html_escape(grid.facet) + ")") +
-                     "</h2>\n<table class=\"grid\" id=\"" + html_escape(id) + "\"><thead><tr><th>lr \\ " + html_escape(grid.x_name()) + "</th>";
+                     "</h2>\n<table class=\"grid\" id=\"" + html_escape(id) + "\"><thead><tr><th>" + std::string(grid.by_temperature() ? "η/B" : "lr") + " \\ " + html_escape(grid.x_name()) + "</th>";
   for (auto x : grid.xs) html += "<th>" + format_double_short(x, 6) + "</th>";
   html += "</tr></thead><tbody>\n";
-  bool several = false;
+  bool several = false, several_seeds = false;
+  for (const auto& [key, cell] : grid.cells) several_seeds = several_seeds || cell.losses.size() > 1;
   for (auto lr = grid.lrs.rbegin(); lr != grid.lrs.rend(); ++lr) {  // the largest on top, as in the heatmap
     html += "<tr><th>" + format_double_short(*lr, 6) + "</th>";
     for (auto x : grid.xs) {
@@ -109,8 +111,11 @@ std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfilter
       const std::string notes = cell_notes(cell);
       if (!cell.losses.empty()) {
         const std::string mean = format_double(mean_stderr(cell.losses).mean);
+        // With seeds, how many the mean is over: "0.9 (n=2)".
+        const std::string n = several_seeds ? "n=" + std::to_string(cell.losses.size()) : "";
+        const std::string extra = join(std::vector<std::string>{n, notes}, n.empty() || notes.empty() ? "" : ", ");
         html += "<td class=\"completed\" title=\"" + mean + "\">" + format_double_short(mean_stderr(cell.losses).mean, 4) +
-                (notes.empty() ? "" : " (" + html_escape(notes) + ")") + "</td>";
+                (extra.empty() ? "" : " (" + html_escape(extra) + ")") + "</td>";
       } else {
         // One status: its name; several: how many of each.
         std::map<std::string, int> statuses = cell.others;
@@ -122,7 +127,7 @@ std::string grid_html(const Grid& grid, std::size_t number, const Grid* unfilter
     html += "</tr>\n";
   }
   html += "</tbody></table>\n<p class=\"note\">" +
-          std::string(several ? "The mean final train loss of each cell's completed trials (its other trials in brackets)"
+          std::string(several ? "The mean final train loss of each cell's completed trials (n: how many; its other trials in brackets)"
                               : "The final train loss of each cell's trial") +
           "; a cell without a completed trial says what its trials are.</p>\n";
   return html;
@@ -225,6 +230,17 @@ SweepPart read_part(const ResolvedSweep& current, const std::string& experiments
     }
     part.state.trials = std::move(kept);
   }
+  if (request.colour_by == "last_batch_loss") {
+    const bool any = std::any_of(part.state.trials.begin(), part.state.trials.end(), [](const TrialState& trial) {
+      const auto last = last_finite_record(trial);
+      return last && last->last_batch_loss;
+    });
+    if (!any) {
+      throw UserError("report: --colour-by last_batch_loss: no trial of sweep '" + current.spec.name +
+                      "' recorded the last minibatch's loss (supervised tasks record it with each evaluation); "
+                      "leave --colour-by out for the final train loss");
+    }
+  }
   return part;
 }
 
@@ -234,15 +250,42 @@ bool wanted(const ReportRequest& request, const std::string& plot) {
 
 // Draws the plots the request asks for into `dir` (the sweep's trials on disk as run, and the current config's
 // others; only those the filters keep).
-void draw_figures(SweepPart& part, const ReportRequest& request, const fs::path& dir) {
+// `other`: the sweep beside it (report A B), whose curves and cells set the axes and colour scale too.
+void draw_figures(SweepPart& part, const ReportRequest& request, const fs::path& dir, const SweepPart* other = nullptr) {
+  std::vector<Group> other_groups;
+  std::vector<Grid> other_grids;
+  if (other) {
+    other_groups = seed_groups(other->state.spec, other->state.trials);
+    other_grids = make_grids(other->state.spec, other->state.trials);
+  }
   const ReportData data{part.state.spec, part.state.trials, seed_groups(part.state.spec, part.state.trials),
-                        make_grids(part.state.spec, part.state.trials), request.where_text};
+                        make_grids(part.state.spec, part.state.trials), request.where_text, request.colour_by,
+                        other ? &other_groups : nullptr, other ? &other_grids : nullptr};
   create_folders(dir.string());
   for (const auto& kind : plot_registry()) {
     if (!wanted(request, kind.info.name)) continue;
-    for (auto& figure : kind.figures(data)) part.figures.push_back(std::move(figure));
+    auto figures = kind.figures(data);
+    // Beyond a dozen figures of one plot a page is no longer read, only scrolled (and it grows by megabytes): the
+    // first ones are drawn, the others summed up in one line that says how to draw them.
+    constexpr std::size_t kMostFigures = 12;
+    std::size_t drawable = 0;
+    for (auto& figure : figures) {
+      if (figure.why_not.empty() && ++drawable > kMostFigures) figure.why_not = "(beyond the first)";
+    }
+    std::vector<std::string> left_out;
+    for (auto& figure : figures) {
+      if (figure.why_not == "(beyond the first)") left_out.push_back(figure.title);
+      else part.figures.push_back(std::move(figure));
+    }
+    if (!left_out.empty()) {
+      Figure more{kind.info.name + "_more.svg", std::to_string(left_out.size()) + " more figures of " + kind.info.name, "", "", "", ""};
+      more.why_not = "only the first " + std::to_string(kMostFigures) + " are drawn; the others (" + left_out.front() + " ... " +
+                     left_out.back() + ") with --where (one value of a key that makes figures of its own) and --plots " +
+                     kind.info.name;
+      part.figures.push_back(std::move(more));
+    }
   }
-  for (auto& figure : part.figures) draw(figure, dir);
+  for (auto& figure : part.figures) draw(figure, dir, request.pdf);
   if (wanted(request, "heatmap_batch")) part.grids = data.grids;  // the heatmap's numbers, as tables
 }
 
@@ -259,6 +302,49 @@ std::string grids_html(const SweepPart& part, const std::string& id_prefix = "")
 
 std::string figure_id(const Figure& figure) { return fs::path(figure.file).stem().string(); }
 
+// The budgets of the trials shown: "training.epochs=2 (5 trials), training.epochs=20 (10 trials)".
+std::string budgets_text(const std::vector<TrialState>& trials) {
+  std::map<std::string, int> budgets;
+  for (const auto& trial : trials) {
+    const Config config = trial.config.expand();
+    const auto& training = config.training;
+    ++budgets[training.samples > 0 ? "training.samples=" + std::to_string(training.samples)
+              : training.steps > 0 ? "training.steps=" + std::to_string(training.steps)
+                                   : "training.epochs=" + std::to_string(training.epochs)];
+  }
+  std::vector<std::string> parts;
+  for (const auto& [budget, n] : budgets) {
+    parts.push_back(budgets.size() == 1 ? budget : budget + " (" + std::to_string(n) + (n == 1 ? " trial)" : " trials)"));
+  }
+  return join(parts, ", ");
+}
+
+// What was run: the budgets of the trials shown, each `run` that trained in the sweep's folder (runs.jsonl: when,
+// its -o and flags, the version), and the version that drew this page. The config's description says what the YAML
+// asks for; this says what the trials on the page are.
+std::string runs_html(const SweepPart& part) {
+  std::string html = "<details class=\"runs\" open><summary>What was run</summary>\n<ul>\n";
+  if (!part.state.trials.empty()) html += "<li>Budget: <code>" + html_escape(budgets_text(part.state.trials)) + "</code></li>\n";
+  const auto runs = read_run_records(part.root.string());
+  constexpr std::size_t kShown = 8;  // the latest; the file has them all
+  if (runs.size() > kShown) {
+    html += "<li>" + std::to_string(runs.size() - kShown) + " earlier runs (all in <code>runs.jsonl</code>)</li>\n";
+  }
+  for (std::size_t i = runs.size() > kShown ? runs.size() - kShown : 0; i < runs.size(); ++i) {
+    const RunRecord& run = runs[i];
+    std::string flags;
+    for (const auto& flag : run.flags) flags += " " + flag;
+    html += "<li>" + html_escape(run.started_at) + ": <code>sweeplab " + html_escape(run.command) + " " +
+            html_escape(part.state.spec.name) + (run.overrides.empty() ? "" : " " + html_escape(overrides_text(run))) +
+            html_escape(flags) + "</code>, " + std::to_string(run.trials) + (run.trials == 1 ? " trial" : " trials") +
+            (run.sweeplab_version.empty() ? "" : ", sweeplab " + html_escape(run.sweeplab_version)) +
+            (run.git_commit.empty() || run.git_commit == "unknown" ? "" : " (" + html_escape(run.git_commit) + ")") + "</li>\n";
+  }
+  if (runs.empty()) html += "<li>No record of the runs (<code>runs.jsonl</code> is missing).</li>\n";
+  html += "<li>This page: sweeplab " SWEEPLAB_VERSION "</li>\n</ul></details>\n";
+  return html;
+}
+
 // The sweep's description, its trials by state, the filters, and what the reader should know before the figures.
 std::string summary_html(const SweepPart& part, const ReportRequest& request, std::string& note) {
   const SweepSpec& spec = part.state.spec;
@@ -271,7 +357,9 @@ std::string summary_html(const SweepPart& part, const ReportRequest& request, st
   }
   const std::size_t not_run = part.state.not_run.size();
   const std::string counts = status_counts(states);
-  std::string html = "<p>" + html_escape(spec.base.description) + "</p>\n<p>";
+  std::string html = spec.base.description.empty()
+                         ? "<p>"
+                         : "<p>The config's description: <q>" + html_escape(spec.base.description) + "</q>.</p>\n<p>";
   if (request.where) {
     html += std::to_string(results.size()) + " of " + std::to_string(part.all_trials) +
             (results.size() == 1 ? " trials has " : " trials have ") + html_escape(request.where_text) + " (<code>--where</code>): " + html_escape(counts);
@@ -285,6 +373,7 @@ std::string summary_html(const SweepPart& part, const ReportRequest& request, st
     html += "<p class=\"warning\">No trial has finished yet (" + html_escape(counts) +
             "): there are no results to show, only what the trials have written so far.</p>\n";
   }
+  html += runs_html(part);
   if (not_run > 0) {
     html += "<p class=\"note\">" + std::to_string(not_run) + (not_run == 1 ? " trial" : " trials") +
             " of the current config not run yet: <code>sweeplab run " + html_escape(spec.name) + "</code>.</p>\n";
@@ -350,6 +439,7 @@ std::string report_folder(const std::string& experiments_dir, const std::string&
   }
   if (!plots.empty() && plots.size() < plot_registry().size()) parts.push_back("plots-" + join(plots, ","));
   if (choices.pending) parts.push_back("pending");
+  if (!choices.colour_by.empty()) parts.push_back("colour-" + choices.colour_by);
   if (parts.empty()) return root.string();
   const std::string whole = join(parts, "+");
   std::string slug;
@@ -395,7 +485,7 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
     body += "</ul></section>\n";
   }
   if (!part.grids.empty()) {
-    contents.emplace_back("grid", "Table: final train loss by " + part.grids[0].x_name() + " and learning rate");
+    contents.emplace_back("grid", "Table: final train loss by " + part.grids[0].x_name() + " and " + part.grids[0].y_name());
   }
   body += grids_html(part);
   contents.emplace_back("trials", "Trials");
@@ -405,7 +495,10 @@ ReportFiles write_report(const ResolvedSweep& current, const std::string& experi
   files.html = (folder / "report.html").string();
   write_file_atomic(files.html, html);
   for (const auto& figure : part.figures) {
-    if (!figure.svg.empty()) files.figures.push_back((figures_dir / figure.file).string());
+    if (figure.svg.empty()) continue;
+    files.figures.push_back((figures_dir / figure.file).string());
+    if (request.pdf && figure.pdf_why_not.empty()) files.pdfs.push_back((figures_dir / fs::path(figure.file).replace_extension(".pdf")).string());
+    if (request.pdf && !figure.pdf_why_not.empty()) files.not_drawn.push_back(figure.title + " (PDF): " + figure.pdf_why_not);
   }
   for (const auto* figure : missing) files.not_drawn.push_back(figure->title + ": " + figure->why_not);
   return files;
@@ -420,10 +513,10 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
   parts.push_back(read_part(a, experiments_dir, request));  // both read before anything is written
   parts.push_back(read_part(b, experiments_dir, request));
   const fs::path folder = request.folder;
-  for (auto& part : parts) {
-    const std::string name = part.state.spec.name;
-    part.figures_dir = name + "/";
-    draw_figures(part, request, folder / name);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const std::string name = parts[i].state.spec.name;
+    parts[i].figures_dir = name + "/";
+    draw_figures(parts[i], request, folder / name, &parts[1 - i]);
   }
 
   ReportFiles files;
@@ -438,8 +531,8 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
     if (!note.empty()) notes.push_back(part.state.spec.name + ": " + note);
   }
   html += "</div>\n<p class=\"note\">Each figure of " + html_escape(a.spec.name) + " is next to the same figure of " +
-          html_escape(b.spec.name) + ". Each is drawn from its own sweep, with its own axes and colour scale: read the "
-          "numbers on the axes before comparing heights or colours.</p>\n";
+          html_escape(b.spec.name) + ". The curves of both share their axes and the heatmaps their colour scale, so that "
+          "heights and colours compare by eye; each heatmap keeps its own cells.</p>\n";
   files.note = join(notes, "; ");
 
   // The figures by name (heatmap_batch_2 ...), in the order A draws them, then those only B has.
@@ -475,6 +568,8 @@ ReportFiles write_comparison(const ResolvedSweep& a, const ResolvedSweep& b, con
       } else {
         body += "<figure><div class=\"side\">" + html_escape(name) + "</div>\n" + figure_html(*side[i]) + "</figure>\n";
         files.figures.push_back((folder / name / side[i]->file).string());
+        if (request.pdf && side[i]->pdf_why_not.empty()) files.pdfs.push_back((folder / name / fs::path(side[i]->file).replace_extension(".pdf")).string());
+        if (request.pdf && !side[i]->pdf_why_not.empty()) files.not_drawn.push_back(name + ": " + side[i]->title + " (PDF): " + side[i]->pdf_why_not);
       }
     }
     body += "</div></section>\n";

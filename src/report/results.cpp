@@ -207,6 +207,10 @@ ExportTable export_trials(const SweepSpec& spec, const std::vector<TrialState>& 
     table.columns.push_back(column);
   }
   for (const auto& metric : metric_names_for_columns(spec.base)) table.columns.push_back("final_" + metric);
+  const bool supervised = !is_reinforcement_task(spec.base.task.name);
+  // The loss of the last minibatch before the final evaluation: batch_size_studies' value (final_train_loss is the
+  // mean since the evaluation before).
+  if (supervised) table.columns.push_back("final_last_batch_loss");
   for (const auto& metric : metric_names_for_columns(spec.base)) table.columns.push_back("best_" + metric);
   const auto& targets = spec.base.targets;
   for (const auto& target : targets) {
@@ -232,6 +236,7 @@ ExportTable export_trials(const SweepSpec& spec, const std::vector<TrialState>& 
     for (const auto& metric : metric_names_for_columns(spec.base)) {
       row.push_back(final ? optional_cell(metric_value(*final, metric)) : Cell());
     }
+    if (supervised) row.push_back(final ? optional_cell(final->last_batch_loss) : Cell());
     for (const auto& metric : metric_names_for_columns(spec.base)) {
       Cell cell;
       if (summary) {
@@ -320,6 +325,7 @@ ExportTable aggregate_seeds(const SweepSpec& spec, const ExportTable& trials) {
   std::vector<std::string> averaged = {"steps", "samples", "epochs", "steps_x_lr", "wall_time_s"};
   for (const char* kind : {"final_", "best_"}) {
     for (const auto& metric : metric_names_for_columns(spec.base)) averaged.push_back(kind + metric);
+    if (std::string(kind) == "final_" && !is_reinforcement_task(spec.base.task.name)) averaged.push_back("final_last_batch_loss");
   }
   for (const auto& column : averaged) {
     out.columns.push_back(column + "_mean");

@@ -25,6 +25,8 @@ struct ReportRequest {
   std::string where_text;                     // the filters as given, for titles ("lr=0.1, batch_size=64")
   std::string folder;                         // report.html and figures/ go here; empty: experiments/NAME
   bool pending = false;                       // also the current config's trials not run yet (cells "not run")
+  bool pdf = false;                           // each figure as NAME.pdf too (gnuplot's pdfcairo), for a paper
+  std::string colour_by;                      // heatmaps: "" (final accuracy, else mean train loss) or "last_batch_loss"
 };
 
 // What makes a report differ from the plain `report NAME`; each part shows in the name of its folder.
@@ -34,10 +36,11 @@ struct ReportChoices {
   std::vector<std::string> plots;      // --plots, in any order (every plot: as none)
   std::string versus;                  // the second sweep of `report A B`
   bool pending = false;                // --pending
+  std::string colour_by;               // --colour-by, "" for the default
 };
 
 // experiments/NAME for the plain report; else experiments/NAME/reports/SLUG, SLUG made of the choices
-// ("vs-B+training.epochs=30+where-optimizer.lr=0.1+plots-loss_curves"), its characters kept to
+// ("vs-B+training.epochs=30+where-optimizer.lr=0.1+plots-loss_curves+colour-last_batch_loss"), its characters kept to
 // [A-Za-z0-9._=,+-]; one that had to be changed, or that is longer than 120, is cut and ends with a hash of the
 // whole (-1a2b3c4d), so that different choices never share a folder.
 std::string report_folder(const std::string& experiments_dir, const std::string& name, const ReportChoices& choices);
@@ -45,12 +48,13 @@ std::string report_folder(const std::string& experiments_dir, const std::string&
 struct ReportFiles {
   std::string html;
   std::vector<std::string> figures;
-  std::vector<std::string> not_drawn;  // "title: why"
+  std::vector<std::string> not_drawn;  // "title: why" (a figure, or its PDF)
+  std::vector<std::string> pdfs;       // with request.pdf: the PDFs written
   std::string note;                    // e.g. "no trial has finished yet (4 pending)"
 };
 
-// Throws UserError, writing nothing, when gnuplot is missing, the sweep has never been run (no sweep.json) or
-// request.where keeps none of its trials. A sweep whose trials have not finished gets a report that says so.
+// Throws UserError, writing nothing, when gnuplot is missing, the sweep has never been run (no sweep.json),
+// request.where keeps none of its trials, or request.colour_by names a value no trial recorded. A sweep whose trials have not finished gets a report that says so.
 ReportFiles write_report(const ResolvedSweep& sweep, const std::string& experiments_dir, const ReportRequest& request = {});
 
 // `report A B`: one page, request.folder/report.html (required), with each figure of A next to the same figure of

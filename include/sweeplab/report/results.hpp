@@ -33,8 +33,9 @@ std::optional<EvalRecord> last_finite_record(const TrialState& trial);
 
 // One row per trial: trial_id (its folder), the swept keys (dotted names: the keys in which the trials differ),
 // status (as the sweep-state reader says: pending, partial, running, completed, ...), batch_size, lr, temperature
-// (lr / batch_size), steps, samples, epochs, steps_x_lr, wall_time_s, final_* (of the last finite evaluation) and
-// best_* metrics, steps_to_T / samples_to_T per target T of the current config, diverged_at_step.
+// (lr / batch_size), steps, samples, epochs, steps_x_lr, wall_time_s, final_* (of the last finite evaluation;
+// final_last_batch_loss: the loss of its last minibatch) and best_* metrics, steps_to_T / samples_to_T per target T of
+// the current config, diverged_at_step.
 ExportTable export_trials(const SweepSpec& spec, const std::vector<TrialState>& results);
 
 struct MeanStderr {
