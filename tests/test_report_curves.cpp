@@ -13,6 +13,7 @@
 
 #include "report_util.hpp"
 #include "sweeplab/config/loader.hpp"
+#include "sweeplab/core/text.hpp"
 #include "sweeplab/report/report.hpp"
 #include "test_util.hpp"
 
@@ -218,8 +219,56 @@ TEST(LossCurves, ASamplesBudgetIsDrawnAgainstSamplesSeen) {
   for (std::size_t i = 0; i < points.size(); ++i) EXPECT_EQ(points[i][0], 256.0 * double(i + 1));
   // lr 1e4 is skipped at both batch sizes once lr 1e3 diverged: its panel and the caption say so.
   EXPECT_NE(script.find("set label 1 \"skipped\""), std::string::npos) << script;
+  // lr 1e3 diverged before its first evaluation: no line, but a cross at the top of its panel where it diverged
+  // (the step in its summary times the batch size: samples seen).
+  std::set<double> crosses;
+  const std::regex cross("set label 1\\d '' at first ([0-9.e+]+), graph 0.97 point pt 2");
+  for (std::sregex_iterator it(script.begin(), script.end(), cross), end; it != end; ++it) crosses.insert(std::stod((*it)[1]));
+  std::set<double> expected;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "experiments/s/trials")) {
+    const json summary = testing::read_json(entry.path() / "summary.json");
+    if (summary["status"] != "diverged") continue;
+    expected.insert(summary["diverged_at_step"].get<double>() * summary["swept"]["training.batch_size"].get<double>());
+  }
+  EXPECT_EQ(expected.size(), 2u);
+  EXPECT_EQ(crosses, expected) << script;
   const std::string html = testing::read_file(dir.path() / "experiments/s/report.html");
   EXPECT_NE(html.find(": skipped (sweep.prune)."), std::string::npos);
+}
+
+// --x-axis lr_step: each point at the learning rate times its step (on a log axis), so that curves of different
+// learning rates can be laid over each other; an unknown axis is one line and exit 2.
+TEST(LossCurves, AgainstTheLearningRateTimesTheStep) {
+  TempDir dir;
+  dir.write("configs/s.yaml", kGrid);
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  testing::expect_usage_error(dir, {"report", "s", "--x-axis", "lr_stp"}, {"--x-axis lr_stp: unknown axis", "did you mean 'lr_step'"});
+  const auto result = testing::run_in(dir, {"report", "s", "--x-axis", "lr_step", "--plots", "loss_curves"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  const std::string script =
+      testing::read_file(dir.path() / "experiments/s/reports/plots-loss_curves+x-lr_step/figures/loss_curves.gp");
+  EXPECT_NE(script.find("set logscale x\n"), std::string::npos) << script;
+  EXPECT_NE(script.find("set xlabel \"\u03b7\u00b7step (learning rate \u00d7 step)\""), std::string::npos) << script;
+  // Each block ends at its learning rate times the steps its trials took (every trial of a setting takes as many).
+  std::map<std::string, double> steps;  // "bs=8 lr=0.01" -> final step
+  const auto rows = testing::run_in(dir, {"export", "s", "--format", "jsonl"});
+  std::istringstream lines(rows.out);
+  for (std::string line; std::getline(lines, line);) {
+    const json row = json::parse(line);
+    steps["bs=" + std::to_string(row["batch_size"].get<int>()) + " lr=" + format_double(row["lr"].get<double>())] =
+        row["steps"].get<double>();
+  }
+  std::size_t checked = 0;
+  for (const auto& [block, label] : block_labels(script)) {
+    if (block.rfind("test", 0) != 0) continue;
+    const auto points = datablock(script, block);
+    ASSERT_FALSE(points.empty()) << block;
+    const double lr = std::stod(label_value(label, "lr"));
+    EXPECT_NEAR(points.back()[0], lr * steps.at(label), 1e-9 * lr * steps.at(label)) << label;
+    for (const auto& point : points) EXPECT_NEAR(point[0] / lr, std::round(point[0] / lr), 1e-6) << label;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 6u) << script;
 }
 
 TEST(LossVsSamples, HasAColourBarInTemperaturesAndNoKeyOfEveryLine) {

@@ -93,6 +93,9 @@ CLI::App* setup_report(CLI::App& app, ReportOptions& options) {
   command->add_option("--colour-by", options.colour_by,
                       "last_batch_loss: colour the heatmaps by the loss of the last training batch before the final "
                       "evaluation (batch_size_studies' value) instead of the final accuracy or mean train loss");
+  command->add_option("--x-axis", options.x_axis,
+                      "What curves are drawn against: epoch, step, samples, or lr_step (learning rate x step, on which "
+                      "curves of different learning rates line up); default: the budget's unit");
   command->footer(
       "Examples:\n"
       "  sweeplab report doughnut-batch                        experiments/doughnut-batch/report.html\n"
@@ -123,6 +126,11 @@ int run_report(const GlobalOptions& global, const ReportOptions& options, std::o
     throw UserError("report: --colour-by " + options.colour_by + ": unknown value (did you mean 'last_batch_loss'?); "
                     "without --colour-by the heatmaps show the final accuracy, else the final train loss");
   }
+  const std::vector<std::string> x_axes = {"epoch", "step", "samples", "lr_step"};
+  if (!options.x_axis.empty() && std::find(x_axes.begin(), x_axes.end(), options.x_axis) == x_axes.end()) {
+    throw UserError("report: --x-axis " + options.x_axis + ": unknown axis" + did_you_mean(options.x_axis, x_axes) + "; " +
+                    join(x_axes, ", "));
+  }
   const auto plots = parse_plots(options.plots);
   const auto filters = parse_where(options.where);
   if (options.names.empty()) {
@@ -146,8 +154,10 @@ int run_report(const GlobalOptions& global, const ReportOptions& options, std::o
   request.pending = options.pending;
   request.pdf = options.format == "pdf";
   request.colour_by = options.colour_by;
+  request.x_axis = options.x_axis;
   ReportChoices choices;
   choices.colour_by = options.colour_by;
+  choices.x_axis = options.x_axis;
   choices.plots = plots;
   choices.pending = options.pending;
   for (const auto& item : options.overrides) choices.overrides.push_back(full_override(item));

@@ -88,6 +88,7 @@ struct ReportOptions {
   bool pending = false;                // --pending: the current config's trials not run yet, as "not run" cells
   std::string format = "svg";          // --format pdf: each figure as a PDF too (figures/NAME.pdf)
   std::string colour_by;               // --colour-by last_batch_loss: the heatmaps' colour
+  std::string x_axis;                  // --x-axis epoch|step|samples|lr_step: what curves are drawn against
 };
 CLI::App* setup_report(CLI::App& app, ReportOptions& options);
 int run_report(const GlobalOptions& global, const ReportOptions& options, std::ostream& out, std::ostream& err);

@@ -105,12 +105,14 @@ std::vector<Group> seed_groups(const SweepSpec& spec, const std::vector<TrialSta
 std::vector<CurvePoint> mean_curve(const Group& group, const std::string& metric, XAxis x_axis) {
   std::map<double, std::vector<double>> at;
   for (const auto* data : group.trials) {
+    const double lr = x_axis == XAxis::LrStep ? data->config.expand().optimizer.lr : 0.0;
     for (const auto& record : data->metrics) {
       if (!std::isfinite(record.train_loss)) continue;
       const auto value = metric_value(record, metric);
       if (!value || !std::isfinite(*value)) continue;
       const double x = x_axis == XAxis::Samples ? double(record.samples)
                        : x_axis == XAxis::Step  ? double(record.step)
+                       : x_axis == XAxis::LrStep ? lr * double(record.step)
                                                 : double(record.epoch);
       at[x].push_back(*value);
     }

@@ -49,7 +49,9 @@ std::string drawn_notes(const std::vector<Group>& groups);
 struct CurvePoint {
   double x = 0, mean = 0, stderr_ = 0;
 };
-enum class XAxis { Epoch, Step, Samples };
+// What curves are drawn against; LrStep: the learning rate times the step (η·step), on which curves of different
+// learning rates fall together while the rate sets the pace (batch_size_studies' view).
+enum class XAxis { Epoch, Step, Samples, LrStep };
 // Mean and standard error of a metric over a group's seeds, at each x where one of them has a record:
 // a seed that diverged or is still running counts up to its last record. Records whose loss is not
 // finite (a diverged trial's record at the step it diverged) are not drawn.
@@ -123,6 +125,7 @@ struct ReportData {
   std::vector<Grid> grids;
   std::string where;  // the --where filters as given ("lr=0.1, batch_size=64"); "" for every trial
   std::string colour_by = "";  // heatmaps: "" (accuracy, else the mean train loss) or "last_batch_loss"
+  std::string x_axis = "";     // curves: "" (the budget's unit), "epoch", "step", "samples" or "lr_step"
   // `report A B`: the other sweep's groups and grids, so that both draw on the same axes (curves) and colour scale
   // (heatmaps); null for a report of one sweep.
   const std::vector<Group>* other_groups = nullptr;

@@ -116,17 +116,19 @@ Layout layout_of(const SweepSpec& spec, const std::vector<Group>& groups) {
 // or what its trials are ("1 diverged, 2 pending"); `brief`: short enough for a panel.
 std::string no_curve_reason(const std::vector<const TrialState*>& trials, bool brief = false) {
   std::map<std::string, int> statuses;
-  std::int64_t first_divergence = -1;  // the earliest step a trial diverged at, where its summary says
+  std::int64_t first = -1, last = -1;  // the earliest and latest steps trials diverged at, where their summaries say
   for (const auto* trial : trials) {
     ++statuses[to_string(trial->status)];
-    if (trial->summary && trial->summary->diverged_at_step &&
-        (first_divergence < 0 || *trial->summary->diverged_at_step < first_divergence)) {
-      first_divergence = *trial->summary->diverged_at_step;
-    }
+    if (!trial->summary || !trial->summary->diverged_at_step) continue;
+    const std::int64_t step = *trial->summary->diverged_at_step;
+    if (first < 0 || step < first) first = step;
+    if (step > last) last = step;
   }
   if (statuses.size() == 1 && statuses.count("pending")) return "not run yet";
   if (statuses.size() == 1 && statuses.count("diverged")) {
-    const std::string at = first_divergence < 0 ? "" : " at step " + std::to_string(first_divergence);
+    const std::string at = first < 0    ? ""
+                           : first == last ? " at step " + std::to_string(first)
+                                           : " at steps " + std::to_string(first) + " to " + std::to_string(last);
     return brief ? "diverged" + at : "diverged" + at + ", before its first evaluation";
   }
   if (statuses.size() == 1 && statuses.count("skipped")) return brief ? "skipped" : "skipped (sweep.prune)";
@@ -140,6 +142,7 @@ struct Metric {
   std::string name;   // train_acc
   std::string label;  // "train accuracy"
   bool log_scale = false;
+  bool falls = true;  // a loss that falls as training goes (not DQN's TD loss, which grows as values are learnt)
 };
 
 struct Panel {
@@ -209,6 +212,7 @@ constexpr std::size_t kMaxSeedLines = 30;
 // What a figure of panels leaves out, for its caption.
 struct PanelNotes {
   double cut_at = INFINITY;  // the top of a loss axis when a line went above it
+  bool crosses = false;      // a setting that diverged before its first evaluation is a cross at the top
 };
 
 // The script of a figure of panels (R x C of them, a legend strip on the right), its data and its size.
@@ -217,8 +221,11 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   const auto& groups = *set.groups;
   const int n = int(panels.size()), rows = (n + columns - 1) / columns;
   const bool legend = set.seeds_apart || set.colours.texts.size() > 1;
-  const int cell_w = n == 1 ? 560 : n == 2 ? 420 : 300, cell_h = n <= 2 ? 340 : 250, key_w = legend ? 150 : 0;
-  const int top = set.heading.empty() ? 8 : 34, bottom = 16;
+  // At most the page's width (960 px): a figure is never scaled down, so that its 12 px text stays 12 px and its
+  // panels' margins (in pixels, below) fit the text.
+  const int key_w = legend ? 180 : 0;
+  const int cell_w = n == 1 ? 560 : std::min(420, (960 - key_w) / columns), cell_h = n <= 2 ? 340 : 240;
+  const int top = set.heading.empty() ? 12 : 40, bottom = 16;
   figure.width = columns * cell_w + key_w;
   figure.height = rows * cell_h + top + bottom;
   const double W = figure.width, H = figure.height;
@@ -231,7 +238,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   // A loss that explodes would squash every other panel: a loss axis stops at 3 times the median loss at the first
   // evaluation, and a panel names the lines it cuts.
   double cap = INFINITY;
-  if (!panels.empty() && panels.front().metric.log_scale) {
+  if (!panels.empty() && panels.front().metric.log_scale && panels.front().metric.falls) {
     std::vector<double> firsts;
     for (const auto& panel : panels) {
       for (auto g : panel.groups) {
@@ -245,20 +252,41 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
     }
   }
   auto add = [&](double value, bool log_scale) { range.add(std::min(value, cap), log_scale); };
+  int crossed = 0;  // labels set for crosses so far (numbered from 10)
   for (int p = 0; p < n; ++p) {
     const Panel& panel = panels[p];
     const int row = p / columns, column = p % columns;
     std::string plot;
     std::vector<std::string> cut;  // the lines that go above the axis
     double highest = 0;
+    std::string crosses;  // settings that diverged before their first evaluation: a cross at the top, at the step
+    const int first_cross = crossed;
     for (auto g : panel.groups) {
       const Group& group = groups[g];
       const std::string block = (panel.metric.name.rfind("train", 0) == 0 ? "train" : "test") + std::to_string(g);
       const auto mean = mean_curve(group, panel.metric.name, set.x_axis);
-      if (mean.empty()) continue;
       const std::size_t level = set.colours.index(group);
       const std::string colour =
           set.seeds_apart || set.colours.texts.size() < 2 ? kSingleColour : set.colours.colour(level);
+      if (mean.empty()) {
+        // Where it diverged, in the axis's unit (an epoch has no step to place it at).
+        for (const auto* trial : group.trials) {
+          if (trial->status != TrialStatus::Diverged || !trial->summary || !trial->summary->diverged_at_step) continue;
+          const double step = double(*trial->summary->diverged_at_step);
+          const Config config = trial->config.expand();
+          const double x = set.x_axis == XAxis::Step     ? step
+                           : set.x_axis == XAxis::Samples ? step * double(config.training.batch_size)
+                           : set.x_axis == XAxis::LrStep  ? step * config.optimizer.lr
+                                                          : NAN;
+          if (!std::isfinite(x) || x <= 0) continue;
+          x_low = std::min(x_low, x);
+          x_high = std::max(x_high, x);
+          crosses += "set label " + std::to_string(10 + crossed++) + " '' at first " + num(x) +
+                     ", graph 0.97 point pt 2 ps 1.6 lw 2 lc rgb '" + colour + "' front\n";
+          break;  // one cross per setting: its first seed that diverged
+        }
+        continue;
+      }
       if (blocks.insert(block).second) {
         data += "# " + block + ": " + gp_comment(group.label) + " (" + std::to_string(group.trials.size()) +
                 (group.trials.size() == 1 ? " trial)\n" : " trials)\n") + datablock(block, mean);
@@ -301,8 +329,10 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
       plot += "$" + block + " using 1:2 with " + (mean.size() == 1 ? "points pt 7 ps 0.8" : "lines") + " lw " +
               (set.seeds_apart ? "2.5" : "2") + " lc rgb '" + colour + "' notitle";
     }
-    const double left = (column * cell_w + 78) / W, right = ((column + 1) * cell_w - 14) / W;
-    const double upper = 1 - (top + row * cell_h + 26) / H, lower = 1 - (top + (row + 1) * cell_h - 42) / H;
+    // Room for the y label in the first column, for tick labels in the others; for the title above and the x tick
+    // labels (and label) below.
+    const double left = (column * cell_w + (column == 0 ? 74 : 50)) / W, right = ((column + 1) * cell_w - 12) / W;
+    const double upper = 1 - (top + row * cell_h + 30) / H, lower = 1 - (top + (row + 1) * cell_h - 44) / H;
     plots += "set lmargin at screen " + at(left) + "; set rmargin at screen " + at(right) + "; set tmargin at screen " +
              at(upper) + "; set bmargin at screen " + at(lower) + "\n";
     plots += "set title " + gp_quote(panel.title) + "\n";
@@ -311,8 +341,8 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
     if (plot.empty()) {
       std::vector<const TrialState*> trials;
       for (auto g : panel.groups) trials.insert(trials.end(), groups[g].trials.begin(), groups[g].trials.end());
-      plots += "set label 1 " + gp_quote(no_curve_reason(trials, true)) + " at graph 0.5,0.5 center tc rgb '#777777'\nplot 1/0 notitle\n"
-               "unset label 1\n";
+      plots += crosses + "set label 1 " + gp_quote(no_curve_reason(trials, true)) +
+               " at graph 0.5,0.5 center tc rgb '#777777'\nplot 1/0 notitle\nunset label 1\n";
     } else {
       ++drawn_panels;
       // The targets of this panel's metric as a dashed line across it (a reader sees when each curve crosses it).
@@ -330,10 +360,12 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
                                        join(cut, ", ")) + " . \"\\n\" . " + gp_quote("(up to " + format_double_short(highest, 2) + ")") +
                  " at graph 0.03,0.9 left tc rgb '#b2182b' front\n";
       }
-      plots += "plot " + plot + "\n";
+      plots += crosses + "plot " + plot + "\n";
       if (!cut.empty()) plots += "unset label 2\n";
       if (arrows > 0) plots += "unset arrow\n";
     }
+    for (int k = first_cross; k < crossed; ++k) plots += "unset label " + std::to_string(10 + k) + "\n";
+    if (crossed > first_cross) notes.crosses = true;
   }
   const bool log_scale = !panels.empty() && panels.front().metric.log_scale;
   if (set.also && !panels.empty()) {  // the sweep beside this one: the same axes for both
@@ -352,13 +384,19 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   else script += "ylow = 0\n";
   const std::string y_tics = log_scale ? log_tics(y_low, y_high) : "";
   if (!y_tics.empty()) script += "set ytics " + y_tics + "\n";
+  const bool log_x = set.x_axis == XAxis::LrStep;  // η·step spans the decades of the learning rates
+  if (log_x) script += "set logscale x\nset format x '%g'\n";
   if (x_low < x_high) script += "set xrange [" + num(x_low) + ":" + num(x_high) + "]\n";
   // Every point at one x (a single evaluation, at the end): the axis from 0 to just past it, not gnuplot's guess.
-  if (x_low == x_high && x_high > 0) script += "set xrange [0:" + num(x_high * 1.1) + "]\n";
-  if (x_low < x_high && x_high - x_low <= 10) script += "set xtics 1\n";  // epochs and steps are whole numbers
+  if (x_low == x_high && x_high > 0) script += "set xrange [" + (log_x ? num(x_high / 2) : "0") + ":" + num(x_high * (log_x ? 2 : 1.1)) + "]\n";
+  if (log_x) {
+    const std::string tics = log_tics(x_low, x_high);
+    if (!tics.empty()) script += "set xtics " + tics + "\n";
+  }
+  if (!log_x && x_low < x_high && x_high - x_low <= 10) script += "set xtics 1\n";  // epochs and steps are whole numbers
   // At most 5 labels on x, 1, 2 or 5 times a power of 10 apart, and samples in the tens of thousands as 5k, 10k, ...:
   // a narrow panel's labels never run together.
-  if (x_low < x_high && x_high - x_low > 10) {
+  if (!log_x && x_low < x_high && x_high - x_low > 10) {
     const double raw = (x_high - x_low) / 5, decade = std::pow(10.0, std::floor(std::log10(raw)));
     const double increment = raw <= decade ? decade : raw <= 2 * decade ? 2 * decade : raw <= 5 * decade ? 5 * decade : 10 * decade;
     script += "set xtics " + num(increment) + "\n";
@@ -369,7 +407,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
     script += "# the legend, beside the panels\nunset logscale\nunset border\nunset tics\nunset grid\nunset title\n"
               "set xlabel ''\nset ylabel ''\nset xrange [0:1]\nset yrange [0:1]\n"
               "set lmargin at screen " + at((W - key_w + 10) / W) + "; set rmargin at screen " + at((W - 4) / W) +
-              "; set tmargin at screen " + at(1 - (top + 26) / H) + "; set bmargin at screen " + at(1 - (top + std::min(cell_h * rows, 420)) / H) + "\n";
+              "; set tmargin at screen " + at(1 - (top + 30) / H) + "; set bmargin at screen " + at(1 - (top + std::min(cell_h * rows, 420)) / H) + "\n";
     std::string entries;
     if (set.seeds_apart) {
       script += "set key top left Left reverse samplen 2.5\n";
@@ -414,8 +452,11 @@ std::string seed_counts(const std::vector<Group>& groups, const std::vector<std:
 }
 
 std::string cut_note(const PanelNotes& notes) {
-  if (!std::isfinite(notes.cut_at)) return "";
-  return " The loss axis stops at " + format_double_short(notes.cut_at, 2) +
+  const std::string crosses = notes.crosses ? " A cross at the top of a panel: a setting that diverged before its first "
+                                              "evaluation, at the point it diverged (in its colour)."
+                                            : "";
+  if (!std::isfinite(notes.cut_at)) return crosses;
+  return crosses + " The loss axis stops at " + format_double_short(notes.cut_at, 2) +
          " (3 times the median loss at the first evaluation), so that an exploding loss does not flatten every other line; "
          "a panel names the lines it cuts.";
 }
@@ -459,10 +500,18 @@ std::vector<Figure> curves_figures(const ReportData& report) {
   const bool classification = is_classification_task(base.task.name);
   // Against the budget's unit: samples seen (a samples budget, e.g. an online teacher, where every trial is in
   // epoch 0), steps, or epochs.
+  // `report --x-axis` chooses another.
   const bool in_samples = base.training.samples > 0, in_steps = !in_samples && base.training.steps > 0;
-  const XAxis x_axis = in_samples ? XAxis::Samples : in_steps ? XAxis::Step : XAxis::Epoch;
+  XAxis x_axis = in_samples ? XAxis::Samples : in_steps ? XAxis::Step : XAxis::Epoch;
+  if (report.x_axis == "epoch") x_axis = XAxis::Epoch;
+  if (report.x_axis == "step") x_axis = XAxis::Step;
+  if (report.x_axis == "samples") x_axis = XAxis::Samples;
+  if (report.x_axis == "lr_step") x_axis = XAxis::LrStep;
   const std::string what = classification ? "accuracy" : "loss",
-                    x_name = in_samples ? "samples seen" : in_steps ? "step" : "epoch";
+                    x_name = x_axis == XAxis::Samples ? "samples seen"
+                             : x_axis == XAxis::Step  ? "step"
+                             : x_axis == XAxis::LrStep ? "η·step (learning rate × step)"
+                                                       : "epoch";
   const std::string where = report.where.empty() ? "" : " (where " + report.where + ")";
   // What the two kinds of figure draw: train and test accuracy (loss for regression); for DQN (doublegoal) the TD
   // loss and the greedy policy's share of optimal starts (its evaluation), on 0 to 1.
@@ -475,16 +524,21 @@ std::vector<Figure> curves_figures(const ReportData& report) {
   };
   const std::string over_batches = reinforcement ? " (mean over the updates since the last evaluation)"
                                                  : " (mean over the batches since the last evaluation)";
-  const Metric train{classification ? "train_acc" : "train_loss", train_what, !classification};
+  const Metric train{classification ? "train_acc" : "train_loss", train_what, !classification, !reinforcement};
   const Metric test{classification ? "test_acc" : reinforcement ? "greedy_optimal_fraction" : "test_loss", test_what,
                     !classification && !reinforcement};
   const Layout layout = layout_of(spec, groups);
-  std::vector<std::string> drawn_targets;  // those whose metric a figure draws, for the captions
-  for (std::size_t i = 0; i < base.targets.size(); ++i) {
-    const std::string metric = target_lines(base)[i].first;
-    if (metric == train.name || metric == test.name) drawn_targets.push_back(base.targets[i]);
-  }
-  const std::string target_text = drawn_targets.empty() ? "" : " Dashed red line: the target (" + join(drawn_targets, "; ") + ").";
+  // The caption's words on the target lines of a figure that draws these metrics.
+  const auto target_text = [&](std::vector<const Metric*> drawn) {
+    std::vector<std::string> shown;
+    for (std::size_t i = 0; i < base.targets.size(); ++i) {
+      const std::string metric = target_lines(base)[i].first;
+      for (const auto* m : drawn) {
+        if (m->name == metric) shown.push_back(base.targets[i]);
+      }
+    }
+    return shown.empty() ? std::string() : " Dashed red line: the target (" + join(shown, "; ") + ").";
+  };
 
   // Figures: one per value of the keys on neither axis.
   std::vector<std::pair<std::string, std::vector<std::size_t>>> facets;
@@ -550,7 +604,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
         } else {
           figure.caption = capital(is_test ? test_what : train_what + over_batches) + " against " + x_name + ". " + averaged +
                            colour_text + without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) +
-                           target_text + drawn_notes(groups);
+                           target_text({metric}) + drawn_notes(groups);
         }
         figures.push_back(std::move(figure));
       }
@@ -569,7 +623,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
         figure.script.clear();
       } else {
         figure.caption = averaged + colour_text + without_curves(groups, drawn, train.name, x_axis) + cut_note(notes) +
-                         target_text + drawn_notes(groups);
+                         target_text({&train, &test}) + drawn_notes(groups);
       }
       figures.push_back(std::move(figure));
       continue;
@@ -602,7 +656,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
                                   : capital(train_what) + over_batches + " against " + x_name +
                                         ". ") +
                          "One panel per " + key_title(layout.panel_key) + ", all on the same axes. " + averaged + colour_text +
-                         without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) + target_text + drawn_notes(groups);
+                         without_curves(groups, drawn, metric->name, x_axis) + cut_note(notes) + target_text({metric}) + drawn_notes(groups);
       }
       figures.push_back(std::move(figure));
     }
@@ -630,6 +684,12 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
     figure.why_not = "every trial has the same temperature η/B (vary training.batch_size or optimizer.lr)";
     return figure;
   }
+  if (levels_of("training.batch_size", groups).texts.size() < 2) {
+    // η/B is then η over a constant: the figure would be the learning rates' curves, which loss_curves draws.
+    figure.why_not = "every trial has the same batch size, so η/B only renames the learning rate (loss_curves draws "
+                     "one panel per learning rate)";
+    return figure;
+  }
   // The colour bar is labelled in η/B itself: every temperature when there are few, else a handful spread evenly.
   const std::vector<double> all(temperatures.begin(), temperatures.end());
   std::vector<double> labelled;
@@ -653,14 +713,14 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
     const auto& config = groups[g].trials.front()->config.expand();
     const double t = std::log2(config.optimizer.lr / double(config.training.batch_size));
     data += "# g" + std::to_string(g) + ": " + gp_comment(groups[g].label) + "\n" + datablock("g" + std::to_string(g), points);
-    plot += std::string(plot.empty() ? "" : ", \\\n  ") + "$g" + std::to_string(g) + " using 1:2 with lines lw 1.5 lc palette cb " +
-            num(t) + " notitle";
+    plot += std::string(plot.empty() ? "" : ", \\\n  ") + "$g" + std::to_string(g) + " using 1:2 with " +
+            (points.size() == 1 ? "points pt 7 ps 0.8" : "lines lw 1.5") + " lc palette cb " + num(t) + " notitle";
   }
   if (plot.empty()) {
     figure.why_not = "no trial has an evaluation yet";
     return figure;
   }
-  figure.width = 760;
+  figure.width = 820;
   figure.height = 460;
   const auto [x_low, x_high] = xs.bounds(true);
   const auto [y_low, y_high] = ys.bounds(true);
@@ -669,8 +729,9 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
   if (!log_tics(x_low, x_high).empty()) data += "set xtics " + log_tics(x_low, x_high) + "\n";
   if (!log_tics(y_low, y_high).empty()) data += "set ytics " + log_tics(y_low, y_high) + "\n";
   figure.script = data + "set cbrange [" + num(std::log2(all.front())) + ":" + num(std::log2(all.back())) + "]\n" +
-                  "set cbtics (" + tics + ")\nset logscale xy\nset xlabel 'samples seen'\nset ylabel 'train loss'\n"
-                  "set cblabel 'temperature η/B (learning rate / batch size)'\n"
+                  "set cbtics (" + tics + ")\nset logscale xy\nset format xy '%g'\nset xlabel 'samples seen'\nset ylabel " +
+                  gp_quote(is_reinforcement_task(report.spec.base.task.name) ? "TD loss" : "train loss") + "\n"
+                  "set cblabel 'temperature η/B = η / B'\nset rmargin 14\n"
                   "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')\n"
                   "unset key\nset title " + gp_quote("train loss vs samples seen" + (facet.empty() ? "" : " (" + facet + ")")) +
                   "\nplot " + plot + "\n";

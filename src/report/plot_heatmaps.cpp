@@ -303,7 +303,7 @@ struct Marks {
 // temperature heatmap) and the plot of them. Rows of $cells: x y x0 x1 y0 y1 value trials grid_cells (the value is
 // the mean over the tile's completed trials, in user units); of the others: x y x0 x1 y0 y1; of $diverged:
 // x y dx dy step x0 x1 y0 y1 (the cross drawn at x + dx, y + dy; the first step, when several diverged). $labels:
-// what a tile's centre says, $notes: its second line (x y "text" colour).
+// what a tile's centre says, $notes: its second line (x y "text" colour; y in the cell's lower part).
 std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scale, const std::string& prefix,
                          bool print_values, Marks& marks) {
   std::string cells, noresult, diverged, failed, skipped, labels, notes;
@@ -360,7 +360,7 @@ std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scal
       // Alone, a large cross a little above the centre (its step below); beside a value, a small one in the upper
       // right corner. dx = 0 tells the plot which.
       const bool corner = !values.empty();
-      diverged += num(tile.x) + " " + num(tile.y) + " " + num(corner ? w * 0.36 : 0) + " " + num(corner ? h * 0.3 : h * 0.1) + " " +
+      diverged += num(tile.x) + " " + num(tile.y) + " " + num(corner ? w * 0.36 : 0) + " " + num(corner ? h * 0.3 : h * 0.14) + " " +
                   (cell.diverged_at.empty() ? std::string("NaN") : std::to_string(*std::min_element(cell.diverged_at.begin(), cell.diverged_at.end()))) +
                   " " + num(tile.x0) + " " + num(tile.x1) + " " + num(tile.y0) + " " + num(tile.y1) + "\n";
       std::vector<std::int64_t> steps = cell.diverged_at;
@@ -377,11 +377,13 @@ std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scal
     const std::string at = num(tile.x) + " ";
     // A dense grid's cells are too small for words: the marks and the key say what a cell is.
     if (!print_values) centre.clear(), note.clear();
-    if (!centre.empty()) labels += at + num(tile.y) + " " + gp_quote(centre) + " " + centre_colour + "\n";
+    // With a second line, the centre moves up and the line sits in the cell's lower part: both inside the cell, clear
+    // of its borders.
+    if (!centre.empty()) labels += at + num(note.empty() ? tile.y : tile.y + 0.14 * h) + " " + gp_quote(centre) + " " + centre_colour + "\n";
     if (!note.empty()) {
       // Below the centre (or below the cross); white on a dark value, else dark grey.
       const std::string colour = !values.empty() && scale.fraction(mean_stderr(values).mean) < 0.6 ? "0xffffff" : "0x333333";
-      notes += at + num(tile.y) + " " + gp_quote(join(note, ", ")) + " " + colour + "\n";
+      notes += at + num(tile.y - 0.22 * h) + " " + gp_quote(join(note, ", ")) + " " + colour + "\n";
     }
   }
   const auto block = [&prefix](const std::string& name, const std::string& rows) {
@@ -415,7 +417,7 @@ std::string tiles_script(const std::vector<Tile>& tiles, const ColourScale& scal
   }
   if (!labels.empty()) parts.push_back("$" + prefix + "labels using 1:2:3:4 with labels tc rgb variable font ',11' notitle");
   // The second line: under the cross of a diverged cell, which has no centre text, else under the centre.
-  if (!notes.empty()) parts.push_back("$" + prefix + "notes using 1:2:3:4 with labels tc rgb variable font ',10' offset 0,-1.3 notitle");
+  if (!notes.empty()) parts.push_back("$" + prefix + "notes using 1:2:3:4 with labels tc rgb variable font ',10' notitle");
   return script + "plot " + join(parts, ", \\\n     ") + "\n";
 }
 
@@ -424,11 +426,11 @@ std::string scale_script(const ColourScale& scale, bool any_values) {
   std::string script = kPalette + "unset grid\nset tics out nomirror\nset border lw 1\n"
                        "set key outside bottom center horizontal samplen 2 spacing 1.2 width 2\n";
   if (!any_values) return script + "unset colorbox\n";
-  if (scale.accuracy()) return script + "set cbrange [0:1]\nset cbtics 0.2\nset cblabel " + gp_quote(scale.metric() + " (0 to 1)") + "\n";
+  if (scale.accuracy()) return script + "set cbrange [0:1]\nset cbtics 0.2\nset cblabel " + gp_quote(scale.metric() + " (0 to 1)") + " offset 1,0\n";
   std::vector<std::string> tics;
   for (const auto& [at, label] : scale.tics) tics.push_back(gp_quote(label) + " " + num(at));
   return script + "set cbrange [" + num(scale.low) + ":" + num(scale.high) + "]\nset cbtics (" + join(tics, ", ") +
-         ")\nset cblabel " + gp_quote(scale.metric() + " (log scale)") + "\n";
+         ")\nset cblabel " + gp_quote(scale.metric() + " (log scale)") + " offset 1,0\n";
 }
 
 // The caption's words on the colour and the marks shown.

@@ -259,7 +259,7 @@ void draw_figures(SweepPart& part, const ReportRequest& request, const fs::path&
     other_grids = make_grids(other->state.spec, other->state.trials);
   }
   const ReportData data{part.state.spec, part.state.trials, seed_groups(part.state.spec, part.state.trials),
-                        make_grids(part.state.spec, part.state.trials), request.where_text, request.colour_by,
+                        make_grids(part.state.spec, part.state.trials), request.where_text, request.colour_by, request.x_axis,
                         other ? &other_groups : nullptr, other ? &other_grids : nullptr};
   create_folders(dir.string());
   for (const auto& kind : plot_registry()) {
@@ -440,6 +440,7 @@ std::string report_folder(const std::string& experiments_dir, const std::string&
   if (!plots.empty() && plots.size() < plot_registry().size()) parts.push_back("plots-" + join(plots, ","));
   if (choices.pending) parts.push_back("pending");
   if (!choices.colour_by.empty()) parts.push_back("colour-" + choices.colour_by);
+  if (!choices.x_axis.empty()) parts.push_back("x-" + choices.x_axis);
   if (parts.empty()) return root.string();
   const std::string whole = join(parts, "+");
   std::string slug;

@@ -27,6 +27,7 @@ struct ReportRequest {
   bool pending = false;                       // also the current config's trials not run yet (cells "not run")
   bool pdf = false;                           // each figure as NAME.pdf too (gnuplot's pdfcairo), for a paper
   std::string colour_by;                      // heatmaps: "" (final accuracy, else mean train loss) or "last_batch_loss"
+  std::string x_axis;                         // curves: "" (the budget's unit), epoch, step, samples or lr_step (η·step)
 };
 
 // What makes a report differ from the plain `report NAME`; each part shows in the name of its folder.
@@ -37,6 +38,7 @@ struct ReportChoices {
   std::string versus;                  // the second sweep of `report A B`
   bool pending = false;                // --pending
   std::string colour_by;               // --colour-by, "" for the default
+  std::string x_axis;                  // --x-axis, "" for the default
 };
 
 // experiments/NAME for the plain report; else experiments/NAME/reports/SLUG, SLUG made of the choices
