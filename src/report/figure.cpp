@@ -346,7 +346,7 @@ std::vector<Grid> make_grids(const SweepSpec& spec, const std::vector<TrialState
   for (const auto& data : results) {
     const Config config = data.config.expand();
     std::string facet;
-    for (const auto* field : facet_fields) facet += (facet.empty() ? "" : ", ") + field->id_label() + "=" + to_short_text(field->get(config));
+    for (const auto* field : facet_fields) facet += (facet.empty() ? "" : ", ") + symbol_of(field->key) + "=" + to_short_text(field->get(config));
     const auto [at, added] = by_facet.emplace(facet, grids.size());
     if (added) grids.push_back(Grid{facet, x_key, y_key, {}, {}, {}});
     Grid& grid = grids[at->second];

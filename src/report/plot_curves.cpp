@@ -671,8 +671,9 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
                                  std::size_t number) {
   std::vector<Group> groups;
   for (auto g : only) groups.push_back(report.groups[g]);
+  const std::string loss = is_reinforcement_task(report.spec.base.task.name) ? "TD loss" : "Train loss";
   Figure figure{"loss_vs_samples" + (number == 0 ? std::string() : "_" + std::to_string(number + 1)) + ".svg",
-                "Train loss vs samples seen, by temperature η/B" + (facet.empty() ? "" : " (" + facet + ")") +
+                loss + " vs samples seen, by temperature η/B" + (facet.empty() ? "" : " (" + facet + ")") +
                     (report.where.empty() ? "" : " (where " + report.where + ")"),
                 "", "", "", ""};
   std::set<double> temperatures;
@@ -772,6 +773,15 @@ std::vector<Figure> loss_vs_samples(const ReportData& data) {
   if (facets.empty()) facets.push_back({"", {}});
   std::vector<Figure> figures;
   for (std::size_t f = 0; f < facets.size(); ++f) figures.push_back(temperature_curves_figure(data, facets[f].second, facets[f].first, f));
+  // Not one drawn, each for the same reason: one line says it, not one per facet.
+  const bool same = std::all_of(figures.begin(), figures.end(), [&](const Figure& figure) {
+    return !figure.why_not.empty() && figure.why_not == figures.front().why_not;
+  });
+  if (figures.size() > 1 && same) {
+    Figure one = temperature_curves_figure(data, {}, "", 0);
+    one.why_not = figures.front().why_not;
+    return {one};
+  }
   return figures;
 }
 
