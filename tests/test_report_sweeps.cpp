@@ -1,9 +1,10 @@
 // The report of named sweeps from configs/, each run cut down (fewer values, a smaller budget), asserting what its
 // figures must show: the temperature sweep's panels per eta/B and its cells at their own eta/B, the grokking study's
-// steps to target by batch schedule, and a page that says what was run (every -o, the budgets) without pooling
-// trials of different budgets.
+// steps to target by batch schedule, a page that says what was run (every -o, the budgets) without pooling trials of
+// different budgets; and for every named sweep, the set of figures its report draws.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -231,6 +232,107 @@ TEST(ReportOfNamedSweeps, ThePageSaysWhatWasRunAndNeverPoolsBudgets) {
   }
   EXPECT_GT(lines, 0u) << curves;
 }
+
+// Every named sweep of configs/, cut down to a few seconds of training: its report draws exactly the figures the
+// sweep supports (the others each have a line that says why), none of them fails in gnuplot, each is a whole SVG
+// with a caption, and the page stays light.
+struct NamedSweep {
+  std::string name;
+  std::vector<std::string> overrides;  // the cut
+  std::vector<std::string> figures;    // the SVGs its report draws
+  bool images = false;                 // reads Fashion-MNIST (dataset-fashion-mnist)
+};
+
+void PrintTo(const NamedSweep& sweep, std::ostream* out) { *out << sweep.name; }
+
+class ReportOfEveryNamedSweep : public ::testing::TestWithParam<NamedSweep> {};
+
+TEST_P(ReportOfEveryNamedSweep, ReportDrawsWhatTheSweepSupports) {
+  const NamedSweep& sweep = GetParam();
+  if (sweep.images && !fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  for (const auto& entry : fs::directory_iterator(kRepoConfigs)) {
+    dir.write("configs/" + entry.path().filename().string(), testing::read_file(entry.path()));
+  }
+  const auto run = testing::run_in(dir, with_overrides({"run", sweep.name, "-q", "-j", "2"}, sweep.overrides));
+  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  const auto report = testing::run_in(dir, {"report", sweep.name});
+  ASSERT_EQ(report.code, 0) << report.err;
+  EXPECT_EQ(report.out.find("gnuplot failed"), std::string::npos) << report.out;
+  const fs::path folder = dir.path() / "experiments" / sweep.name;
+  std::set<std::string> drawn;
+  for (const auto& entry : fs::directory_iterator(folder / "figures")) {
+    if (entry.path().extension() == ".svg") drawn.insert(entry.path().stem().string());
+  }
+  EXPECT_EQ(drawn, std::set<std::string>(sweep.figures.begin(), sweep.figures.end())) << report.out;
+  testing::expect_whole_svgs(folder / "figures");
+  const std::string html = testing::read_file(folder / "report.html");
+  for (const auto& figure : drawn) {
+    const std::string caption = between(between(html, "<figure id=\"" + figure + "\">", "</figure>"), "<figcaption>", "</figcaption>");
+    EXPECT_GT(caption.size(), std::string("<figcaption>").size() + 20) << figure;
+  }
+  // Every figure the report did not draw has its line, on the page and in the command's output.
+  EXPECT_EQ(count(report.out, "  not drawn: "), count(between(html, "<section id=\"not-drawn\">", "</section>"), "<li>"));
+  EXPECT_LT(fs::file_size(folder / "report.html"), 3u << 20);
+  const std::string runs = between(html, "<summary>What was run</summary>", "</details>");
+  for (const auto& item : sweep.overrides) EXPECT_NE(runs.find(item), std::string::npos) << item << "\n" << runs;
+}
+
+std::vector<std::string> numbered(const std::string& figure, int n) {
+  std::vector<std::string> names = {figure};
+  for (int i = 2; i <= n; ++i) names.push_back(figure + "_" + std::to_string(i));
+  return names;
+}
+
+std::vector<std::string> all_of(std::initializer_list<std::vector<std::string>> parts) {
+  std::vector<std::string> names;
+  for (const auto& part : parts) names.insert(names.end(), part.begin(), part.end());
+  return names;
+}
+
+// Per facet (a third swept key, or SP and muP): test and train curves, both heatmaps, loss vs samples by eta/B.
+std::vector<std::string> batch_by_lr_figures(int facets) {
+  return all_of({numbered("loss_curves", facets), numbered("loss_curves_train", facets), numbered("heatmap_batch", facets),
+                 numbered("heatmap_temperature", facets), numbered("loss_vs_samples", facets)});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Configs, ReportOfEveryNamedSweep,
+    ::testing::Values(
+        NamedSweep{"bss-gamma-eta",
+                   {"model.gamma=0.01,1,100", "optimizer.lr={logspace: [-6, 2, 9]}", "task.subset=2000",
+                    "sweep.prune={below_divergence: 4}"},
+                   {"loss_curves", "loss_curves_train", "heatmap_batch"}, true},
+        NamedSweep{"bss-main-poly",
+                   {"training.batch_size=16,1024", "optimizer.lr={pow2: [-4, 4]}", "training.steps=100", "model.gamma=0.1,1,10"},
+                   batch_by_lr_figures(3)},
+        NamedSweep{"bss-main-mlp",
+                   {"training.batch_size=16,1024", "optimizer.lr={pow2: [-4, 4]}", "training.steps=100", "model.gamma=0.1,1"},
+                   batch_by_lr_figures(2)},
+        NamedSweep{"bss-small-mup", {"model.hidden=[64,64]", "task.subset=2000", "model.gamma=0.1,10"}, batch_by_lr_figures(2), true},
+        NamedSweep{"doughnut-batch", {"training.epochs=3"}, {"loss_curves", "loss_vs_samples"}},
+        NamedSweep{"dqn-doublegoal", {"training.steps=500", "seeds=1"}, all_of({batch_by_lr_figures(1), {"steps_to_target"}})},
+        NamedSweep{"fashion-mnist-batch",
+                   {"training.batch_size=64,1024", "optimizer.lr=0.05,0.2", "training.epochs=1", "task.subset=5000"},
+                   batch_by_lr_figures(1), true},
+        NamedSweep{"grokking-batch", {"training.steps=30", "seeds=1"}, {"loss_curves", "loss_curves_train"}},
+        NamedSweep{"poly-teacher-batch-eta", {"training.samples=2000", "seeds=1", "training.batch_size=2,16,128"},
+                   batch_by_lr_figures(2)},
+        NamedSweep{"poly-teacher-batch-temperature", {"training.samples=2000", "seeds=1", "training.batch_size=2,16,128"},
+                   all_of({numbered("loss_curves", 2), numbered("loss_curves_train", 2), numbered("heatmap_temperature", 2),
+                           numbered("loss_vs_samples", 2)})},
+        NamedSweep{"poly-teacher-gamma-eta", {"training.steps=30", "training.samples=0"},
+                   {"loss_curves", "loss_curves_train", "heatmap_batch"}},
+        NamedSweep{"quickstart", {"training.epochs=3"}, {"loss_curves", "loss_vs_samples"}},
+        NamedSweep{"sanity-overfit", {"training.steps=30", "training.samples=0"}, {"loss_curves", "loss_curves_train"}},
+        NamedSweep{"sanity-relu-output", {"training.steps=30", "training.samples=0"}, {"loss_curves", "loss_curves_train"}},
+        NamedSweep{"sanity-scale", {"training.steps=30", "training.samples=0"}, {"loss_curves"}},
+        NamedSweep{"sine2-regression", {"training.epochs=50"}, {"loss_curves", "loss_vs_samples"}}),
+    [](const ::testing::TestParamInfo<NamedSweep>& info) {
+      std::string name = info.param.name;
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
 
 }  // namespace
 }  // namespace sweeplab
