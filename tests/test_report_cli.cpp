@@ -548,7 +548,6 @@ TEST(ReportCli, BashCompletesPlotsWhereKeysAndTwoSweeps) {
                                       "loss_curves,heatmap_batch loss_curves,heatmap_temperature", "optimizer.lr", "beta"}));
 }
 
-
 // --format pdf: each figure as a PDF too, beside its SVG, drawn from the same script; a later report without it
 // leaves no PDF that no longer matches its SVG. An unknown format is one line and exit 2.
 TEST(ReportCli, FormatPdfWritesAPdfBesideEachSvg) {

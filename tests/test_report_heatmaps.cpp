@@ -478,7 +478,6 @@ TEST(Heatmaps, TemperatureBinsOfIncommensurateGridsHoldTheNearestTrials) {
   EXPECT_NE(text.find("the row whose centre is nearest its \u03b7/B"), std::string::npos) << text;
 }
 
-
 // --colour-by last_batch_loss: each cell is its trial's loss on the last training batch before the final evaluation
 // (batch_size_studies' value), not the mean since the evaluation before; the page and the folder say which.
 TEST(Heatmaps, ColouredByTheLastMinibatchsLossOnRequest) {

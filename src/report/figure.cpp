@@ -164,7 +164,7 @@ bool swept(const SweepSpec& spec, const std::string& key, std::size_t at_least) 
 namespace {
 
 // The page shows a figure at most about 960 pixels wide: a wider one is scaled down, its text with it. Every font
-// size of its script ("font ',10'", and the terminal's 11) grows by the same factor, so that text reads at the size
+// size of its script ("font ',10'") and the terminal's 12 grow by the same factor, so that text reads at the size
 // the script asks for once on the page.
 constexpr double kPageWidth = 960;
 
@@ -198,8 +198,6 @@ std::string terminal(const Figure& figure, Format format) {
          " dynamic noenhanced font 'sans," + std::to_string(font) + "' background rgb 'white'\n";
 }
 
-}  // namespace
-
 // The same figure as a PDF, NAME.pdf beside the SVG (gnuplot's cairo terminal). Returns why not ("" when drawn).
 std::string draw_pdf(const Figure& figure, const fs::path& dir, const std::string& body, const std::string& own) {
   const std::string stem = fs::path(figure.file).stem().string();
@@ -230,6 +228,8 @@ std::string draw_pdf(const Figure& figure, const fs::path& dir, const std::strin
   fs::remove(pdf_path, ec);
   return "gnuplot's pdfcairo terminal failed" + (log.empty() ? std::string() : ": " + log);
 }
+
+}  // namespace
 
 void draw(Figure& figure, const fs::path& dir, bool pdf) {
   const std::string stem = fs::path(figure.file).stem().string();

@@ -205,6 +205,12 @@ std::vector<std::pair<std::string, double>> target_lines(const Config& base) {
 
 const std::string kSingleColour = "#2166ac";
 
+// One tick format for a log axis over [low, high]: plain numbers (0.01, 0.1, 1, 10) within 0.001 to 10^4, else
+// every label as 1e-05 .. 1e+02 (not 1e-05 beside 0.0001, as %g writes them).
+std::string log_format(double low, double high) {
+  return !(low > 0) || (low >= 1e-3 && high < 1e4) ? "'%g'" : "'%.0e'";
+}
+
 // One configuration's seeds drawn one by one: beyond a few dozen thin lines the figure is a solid band and gnuplot
 // takes minutes (10 000 seeds), so only the first ones in sweep order are drawn; the mean is over all of them.
 constexpr std::size_t kMaxSeedLines = 30;
@@ -379,7 +385,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   }
   const auto [y_low, y_high] = range.bounds(log_scale);
   std::string script = data + "set multiplot" + (set.heading.empty() ? "" : " title " + gp_quote(set.heading) + " font ',13'") +
-                       "\nunset key\n" + (log_scale ? "set logscale y\nset format y '%g'\n" : "");
+                       "\nunset key\n" + (log_scale ? "set logscale y\nset format y " + log_format(y_low, y_high) + "\n" : "");
   if (std::isfinite(y_low)) script += "ylow = " + num(y_low) + "\nset yrange [ylow:" + num(y_high) + "]\n";
   else script += "ylow = 0\n";
   const std::string y_tics = log_scale ? log_tics(y_low, y_high) : "";
@@ -730,7 +736,8 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
   if (!log_tics(x_low, x_high).empty()) data += "set xtics " + log_tics(x_low, x_high) + "\n";
   if (!log_tics(y_low, y_high).empty()) data += "set ytics " + log_tics(y_low, y_high) + "\n";
   figure.script = data + "set cbrange [" + num(std::log2(all.front())) + ":" + num(std::log2(all.back())) + "]\n" +
-                  "set cbtics (" + tics + ")\nset logscale xy\nset format xy '%g'\nset xlabel 'samples seen'\nset ylabel " +
+                  "set cbtics (" + tics + ")\nset logscale xy\nset format x " + log_format(x_low, x_high) + "\nset format y " +
+                  log_format(y_low, y_high) + "\nset xlabel 'samples seen'\nset ylabel " +
                   gp_quote(is_reinforcement_task(report.spec.base.task.name) ? "TD loss" : "train loss") + "\n"
                   "set cblabel 'temperature η/B = η / B'\nset rmargin 14\n"
                   "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')\n"

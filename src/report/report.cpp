@@ -269,12 +269,9 @@ void draw_figures(SweepPart& part, const ReportRequest& request, const fs::path&
     // first ones are drawn, the others summed up in one line that says how to draw them.
     constexpr std::size_t kMostFigures = 12;
     std::size_t drawable = 0;
-    for (auto& figure : figures) {
-      if (figure.why_not.empty() && ++drawable > kMostFigures) figure.why_not = "(beyond the first)";
-    }
     std::vector<std::string> left_out;
     for (auto& figure : figures) {
-      if (figure.why_not == "(beyond the first)") left_out.push_back(figure.title);
+      if (figure.why_not.empty() && ++drawable > kMostFigures) left_out.push_back(figure.title);
       else part.figures.push_back(std::move(figure));
     }
     if (!left_out.empty()) {
