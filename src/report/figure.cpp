@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -65,6 +66,54 @@ std::string axis_title(const std::string& key) {
   if (key == "optimizer.temperature") return "temperature η/B";
   if (key == "model.gamma") return "γ (model.gamma)";
   return key;
+}
+
+// At most 4 significant digits: the fewest that give the value back to 9 digits, else 3.
+std::string tick_label(double value, bool exponent_form) {
+  if (!std::isfinite(value)) return "NaN";
+  if (value == 0) return "0";
+  if (!exponent_form && value == std::round(value) && std::fabs(value) < 1e6) return std::to_string(std::int64_t(value));
+  int digits = 3;
+  char buffer[48];
+  for (int p = 1; p <= 4; ++p) {
+    std::snprintf(buffer, sizeof buffer, "%.*e", p - 1, value);
+    if (std::fabs(std::strtod(buffer, nullptr) - value) <= 1e-9 * std::fabs(value)) {  // 0.30000000000000004: 0.3
+      digits = p;
+      break;
+    }
+  }
+  const double magnitude = std::fabs(value);
+  if (!exponent_form && magnitude >= 1e-3 && magnitude < 1e4) {
+    // Round to `digits` significant digits first: 0.00012 -> its exponent decides the decimals.
+    std::snprintf(buffer, sizeof buffer, "%.*e", digits - 1, value);
+    const double rounded = std::strtod(buffer, nullptr);
+    const int exponent = int(std::floor(std::log10(std::fabs(rounded))));
+    std::snprintf(buffer, sizeof buffer, "%.*f", std::max(0, digits - 1 - exponent), rounded);
+    return buffer;
+  }
+  std::snprintf(buffer, sizeof buffer, "%.*e", digits - 1, value);
+  std::string text = buffer;  // "3.00e-04" -> "3e-4"
+  const auto e = text.find('e');
+  std::string mantissa = text.substr(0, e), exponent = text.substr(e + 1);
+  if (mantissa.find('.') != std::string::npos) {
+    mantissa.erase(mantissa.find_last_not_of('0') + 1);
+    if (mantissa.back() == '.') mantissa.pop_back();
+  }
+  const bool negative = exponent[0] == '-';
+  exponent.erase(0, 1);
+  exponent.erase(0, std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
+  return mantissa + "e" + (negative ? "-" : "") + exponent;
+}
+
+std::vector<std::string> tick_labels(const std::vector<double>& values) {
+  bool plain = true;
+  for (double value : values) {
+    const double magnitude = std::fabs(value);
+    plain = plain && ((value == std::round(value) && magnitude < 1e6) || (magnitude >= 1e-3 && magnitude < 1e4));
+  }
+  std::vector<std::string> labels;
+  for (double value : values) labels.push_back(tick_label(value, !plain));
+  return labels;
 }
 
 std::string category_colour(std::size_t i) {

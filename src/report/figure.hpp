@@ -30,6 +30,14 @@ std::string symbol_of(const std::string& key);
 // An axis's title: "batch size B", "learning rate η", "temperature η/B", "γ (model.gamma)"; any other key as itself.
 std::string axis_title(const std::string& key);
 
+// A number as a tick label: an integer as such (1024), 0.001 to 9999 in plain decimals (0.003, 0.25, 12.5),
+// anything else as mantissa e exponent (1e-4, 3e-4, 1.25e-5, 2e6), with at most 4 significant digits;
+// `exponent_form`: always the mantissa e exponent form (an axis whose other labels need it).
+std::string tick_label(double value, bool exponent_form = false);
+// The labels of one axis in one format: plain (256, 0.003) when every value reads so, else every one as mantissa e
+// exponent (1e-3 beside 1e-4, not 0.001 beside 1e-4).
+std::vector<std::string> tick_labels(const std::vector<double>& values);
+
 // A colour of a qualitative palette (Okabe and Ito's, told apart with any colour vision) for the i-th value of a
 // key whose values have no order (task.name, model.parameterization); it repeats after 8.
 std::string category_colour(std::size_t i);

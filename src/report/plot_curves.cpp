@@ -248,8 +248,9 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
     std::vector<double> firsts;
     for (const auto& panel : panels) {
       for (auto g : panel.groups) {
+        // One evaluation is the end of training, not its start: no cap from it.
         const auto curve = mean_curve(groups[g], panel.metric.name, set.x_axis);
-        if (!curve.empty() && curve.front().mean > 0) firsts.push_back(curve.front().mean);
+        if (curve.size() > 1 && curve.front().mean > 0) firsts.push_back(curve.front().mean);
       }
     }
     if (!firsts.empty()) {
@@ -299,7 +300,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
       }
       double top_of_line = 0;
       for (const auto& point : mean) top_of_line = std::max(top_of_line, point.mean);
-      if (top_of_line > cap) {
+      if (top_of_line > cap * 1.05) {  // the axis reaches 5% past the cap (Range::bounds): up to there it is drawn
         cut.push_back(set.seeds_apart || set.colours.texts.size() < 2 ? "the mean" : set.colours.texts[level]);
         highest = std::max(highest, top_of_line);
       }
@@ -331,13 +332,15 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
         plot += "$" + block + " using 1:(($2-$3) > ylow ? $2-$3 : ylow):($2+$3) with filledcurves " +
                 "fs transparent solid 0.18 noborder lc rgb '" + colour + "' notitle, ";
       }
-      // A line of one evaluation is a point: a line through it would draw nothing.
-      plot += "$" + block + " using 1:2 with " + (mean.size() == 1 ? "points pt 7 ps 0.8" : "lines") + " lw " +
-              (set.seeds_apart ? "2.5" : "2") + " lc rgb '" + colour + "' notitle";
+      // A line of one evaluation is a point (a line through it would draw nothing), with its standard error as a bar
+      // where there are seeds (a band of no width would not show it).
+      const bool bar = mean.size() == 1 && group.trials.size() > 1 && !set.seeds_apart;
+      plot += "$" + block + (bar ? " using 1:2:3 with yerrorbars pt 7 ps 0.8" : mean.size() == 1 ? " using 1:2 with points pt 7 ps 0.8" : " using 1:2 with lines") +
+              " lw " + (set.seeds_apart ? "2.5" : "2") + " lc rgb '" + colour + "' notitle";
     }
     // Room for the y label in the first column, for tick labels in the others; for the title above and the x tick
     // labels (and label) below.
-    const double left = (column * cell_w + (column == 0 ? 74 : 50)) / W, right = ((column + 1) * cell_w - 12) / W;
+    const double left = (column * cell_w + (column == 0 ? 86 : 54)) / W, right = ((column + 1) * cell_w - 12) / W;
     const double upper = 1 - (top + row * cell_h + 30) / H, lower = 1 - (top + (row + 1) * cell_h - 44) / H;
     plots += "set lmargin at screen " + at(left) + "; set rmargin at screen " + at(right) + "; set tmargin at screen " +
              at(upper) + "; set bmargin at screen " + at(lower) + "\n";
@@ -392,7 +395,11 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
   if (!y_tics.empty()) script += "set ytics " + y_tics + "\n";
   const bool log_x = set.x_axis == XAxis::LrStep;  // η·step spans the decades of the learning rates
   if (log_x) script += "set logscale x\nset format x '%g'\n";
-  if (x_low < x_high) script += "set xrange [" + num(x_low) + ":" + num(x_high) + "]\n";
+  // A little room at both ends, so that no point or cross sits on the border (log: a factor; linear: 3% of the span).
+  if (x_low < x_high) {
+    const double pad = log_x ? std::pow(x_high / x_low, 0.03) : (x_high - x_low) * 0.03;
+    script += "set xrange [" + num(log_x ? x_low / pad : x_low - pad) + ":" + num(log_x ? x_high * pad : x_high + pad) + "]\n";
+  }
   // Every point at one x (a single evaluation, at the end): the axis from 0 to just past it, not gnuplot's guess.
   if (x_low == x_high && x_high > 0) script += "set xrange [" + (log_x ? num(x_high / 2) : "0") + ":" + num(x_high * (log_x ? 2 : 1.1)) + "]\n";
   if (log_x) {
@@ -704,8 +711,13 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
   for (std::size_t i = 0; i < std::min(all.size(), most); ++i) {
     labelled.push_back(all.size() <= most ? all[i] : all[std::size_t(std::lround(double(i) * double(all.size() - 1) / double(most - 1)))]);
   }
+  std::vector<double> rounded_labels;  // 2 significant digits, all in one format
+  for (double t : labelled) rounded_labels.push_back(std::stod(format_double_short(t, 2)));
+  const auto label_texts = tick_labels(rounded_labels);
   std::string tics;
-  for (double t : labelled) tics += std::string(tics.empty() ? "" : ", ") + gp_quote(format_double_short(t, 2)) + " " + num(std::log2(t));
+  for (std::size_t i = 0; i < labelled.size(); ++i) {
+    tics += std::string(tics.empty() ? "" : ", ") + gp_quote(label_texts[i]) + " " + num(std::log2(labelled[i]));
+  }
   std::string data, plot;
   int lines = 0;
   Range xs, ys;
@@ -736,12 +748,12 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
   if (!log_tics(x_low, x_high).empty()) data += "set xtics " + log_tics(x_low, x_high) + "\n";
   if (!log_tics(y_low, y_high).empty()) data += "set ytics " + log_tics(y_low, y_high) + "\n";
   figure.script = data + "set cbrange [" + num(std::log2(all.front())) + ":" + num(std::log2(all.back())) + "]\n" +
-                  "set cbtics (" + tics + ")\nset logscale xy\nset format x " + log_format(x_low, x_high) + "\nset format y " +
+                  "set cbtics (" + tics + ")\nset logscale xy\nset format x '%.0s%c'\nset format y " +
                   log_format(y_low, y_high) + "\nset xlabel 'samples seen'\nset ylabel " +
                   gp_quote(is_reinforcement_task(report.spec.base.task.name) ? "TD loss" : "train loss") + "\n"
                   "set cblabel 'temperature η/B = η / B'\nset rmargin 14\n"
                   "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')\n"
-                  "unset key\nset title " + gp_quote("train loss vs samples seen" + (facet.empty() ? "" : " (" + facet + ")")) +
+                  "unset key\nset title " + gp_quote(loss + " vs samples seen" + (facet.empty() ? "" : " (" + facet + ")")) +
                   "\nplot " + plot + "\n";
   figure.caption = std::string(several_seeds(groups) ? "One line per setting (the mean over its seeds; no bands, which would hide "
                                                        "the lines)"

@@ -20,59 +20,6 @@ namespace {
 
 // ---- text in the user's units ----
 
-// A number as a tick label: an integer as such (1024), 0.001 to 9999 in plain decimals (0.003, 0.25, 12.5),
-// anything else as mantissa e exponent (1e-4, 3e-4, 1.25e-5, 2e6), with at most 4 significant digits (the
-// fewest that give the value back to 9 digits, else 3).
-// `exponent_form`: always the mantissa e exponent form (an axis whose other labels need it).
-std::string tick_label(double value, bool exponent_form = false) {
-  if (!std::isfinite(value)) return "NaN";
-  if (value == 0) return "0";
-  if (!exponent_form && value == std::round(value) && std::fabs(value) < 1e6) return std::to_string(std::int64_t(value));
-  int digits = 3;
-  char buffer[48];
-  for (int p = 1; p <= 4; ++p) {
-    std::snprintf(buffer, sizeof buffer, "%.*e", p - 1, value);
-    if (std::fabs(std::strtod(buffer, nullptr) - value) <= 1e-9 * std::fabs(value)) {  // 0.30000000000000004: 0.3
-      digits = p;
-      break;
-    }
-  }
-  const double magnitude = std::fabs(value);
-  if (!exponent_form && magnitude >= 1e-3 && magnitude < 1e4) {
-    // Round to `digits` significant digits first: 0.00012 -> its exponent decides the decimals.
-    std::snprintf(buffer, sizeof buffer, "%.*e", digits - 1, value);
-    const double rounded = std::strtod(buffer, nullptr);
-    const int exponent = int(std::floor(std::log10(std::fabs(rounded))));
-    std::snprintf(buffer, sizeof buffer, "%.*f", std::max(0, digits - 1 - exponent), rounded);
-    return buffer;
-  }
-  std::snprintf(buffer, sizeof buffer, "%.*e", digits - 1, value);
-  std::string text = buffer;  // "3.00e-04" -> "3e-4"
-  const auto e = text.find('e');
-  std::string mantissa = text.substr(0, e), exponent = text.substr(e + 1);
-  if (mantissa.find('.') != std::string::npos) {
-    mantissa.erase(mantissa.find_last_not_of('0') + 1);
-    if (mantissa.back() == '.') mantissa.pop_back();
-  }
-  const bool negative = exponent[0] == '-';
-  exponent.erase(0, 1);
-  exponent.erase(0, std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
-  return mantissa + "e" + (negative ? "-" : "") + exponent;
-}
-
-// The labels of one axis in one format: plain (256, 0.003) when every value reads so, else every one as mantissa e
-// exponent (1e-3 beside 1e-4, not 0.001 beside 1e-4).
-std::vector<std::string> tick_labels(const std::vector<double>& values) {
-  bool plain = true;
-  for (double value : values) {
-    const double magnitude = std::fabs(value);
-    plain = plain && ((value == std::round(value) && magnitude < 1e6) || (magnitude >= 1e-3 && magnitude < 1e4));
-  }
-  std::vector<std::string> labels;
-  for (double value : values) labels.push_back(tick_label(value, !plain));
-  return labels;
-}
-
 // A cell's value as printed in it: an accuracy with 2 decimals, a loss with 3 significant digits.
 std::string value_label(double value, bool accuracy) {
   char buffer[32];

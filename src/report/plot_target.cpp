@@ -376,8 +376,8 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
                   }() + ")\nset mxtics default\n" +
                   "set xrange [" + num(format_short(batch_sizes.front() / 1.6)) + ":" + num(format_short(batch_sizes.back() * 1.6)) + "]\n" +
                   "set xlabel 'batch size B'\nset key outside bottom center horizontal font ',11' samplen 2\n" +
-                  (note.empty() ? "" : "set bmargin 7\nset label 1 " + gp_quote(note) +
-                                             " at screen 0.5,0.03 center tc rgb '#b2182b'\n") +
+                  (note.empty() ? "" : "set tmargin 4\nset label 1 " + gp_quote(note) +
+                                             " at screen 0.5,0.975 center tc rgb '#b2182b'\n") +
                   y_axis(step_values) + "set ylabel 'steps to target'\nset title " + gp_quote("steps to " + target + (facet.empty() ? "" : " (" + facet + ")")) + "\n" +
                   "plot $points using 1:2:3 with yerrorbars pt 7 ps 1.2 lc rgb '#2166ac' title " +
                   gp_quote(tuning.kind == Tuning::Tuned ? "measured, best " + lr_name : "measured") + with_column(others, "2") +
