@@ -85,10 +85,11 @@ TEST(ReportOfNamedSweeps, TheTemperatureSweepIsDrawnByEtaOverB) {
   for (const std::string name : {"loss_curves", "loss_curves_2"}) {
     const std::string script = testing::read_file(folder / "figures" / (name + ".gp"));
     const auto panels = titles(script);
+    // The panels' values in one format, as an axis writes them (1e-4 .. 1e-1, not 0.0001 beside 1e-05).
     EXPECT_EQ(std::vector<std::string>(panels.begin(), panels.end()),
-              (std::vector<std::string>{"\u03b7/B = 0.0001", "\u03b7/B = 0.001", "\u03b7/B = 0.01", "\u03b7/B = 0.1"}))
+              (std::vector<std::string>{"\u03b7/B = 1e-4", "\u03b7/B = 1e-3", "\u03b7/B = 1e-2", "\u03b7/B = 1e-1"}))
         << script;
-    EXPECT_NE(script.find("title \"batch size B\""), std::string::npos) << script;
+    EXPECT_NE(script.find("title \"batch size B\""), std::string::npos) << script;  // the legend's title
     EXPECT_EQ(script.find("\u03b7 = "), std::string::npos) << "no panel per derived learning rate";
   }
   EXPECT_NE(html.find("(param=sp)</h2>"), std::string::npos);

@@ -46,6 +46,7 @@ struct Levels {
   std::string key;
   std::vector<std::string> texts;
   bool numeric = true;  // numbers (ordered: a sequential palette); else names (a qualitative one)
+  std::vector<std::string> labels = {};  // as panel titles and legends write them: numbers in one format (1e-5 .. 1e-1)
   std::string colour(std::size_t i) const { return numeric ? palette_colour(i, texts.size()) : category_colour(i); }
   std::size_t index(const Group& group) const {
     const auto found = group.values.find(key);
@@ -66,12 +67,18 @@ Levels levels_of(const std::string& key, const std::vector<Group>& groups) {
     if (is_number(found->second)) numbers.emplace_back(as_number(found->second), text);
   }
   const bool numeric = numbers.size() == texts.size();
+  std::vector<std::string> labels = texts;
   if (numeric) {
     std::sort(numbers.begin(), numbers.end());
     texts.clear();
-    for (const auto& [number, text] : numbers) texts.push_back(text);
+    std::vector<double> values;
+    for (const auto& [number, text] : numbers) {
+      texts.push_back(text);
+      values.push_back(number);
+    }
+    labels = tick_labels(values);
   }
-  return Levels{key, texts, numeric};
+  return Levels{key, texts, numeric, labels};
 }
 
 // "η", "B", "param", ... as a paper writes the key (panel titles, legends).
@@ -301,7 +308,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
       double top_of_line = 0;
       for (const auto& point : mean) top_of_line = std::max(top_of_line, point.mean);
       if (top_of_line > cap * 1.05) {  // the axis reaches 5% past the cap (Range::bounds): up to there it is drawn
-        cut.push_back(set.seeds_apart || set.colours.texts.size() < 2 ? "the mean" : set.colours.texts[level]);
+        cut.push_back(set.seeds_apart || set.colours.texts.size() < 2 ? "the mean" : set.colours.labels[level]);
         highest = std::max(highest, top_of_line);
       }
       for (const auto& point : mean) {
@@ -430,7 +437,7 @@ int panels_script(const CurveSet& set, const std::vector<Panel>& panels, int col
       script += "set key top left Left reverse samplen 2.5 title " + gp_quote(key_title(set.colours.key)) + " left\n";
       for (std::size_t i = 0; i < set.colours.texts.size(); ++i) {
         entries += std::string(entries.empty() ? "" : ", ") + "2 with lines lw 2 lc rgb '" + set.colours.colour(i) +
-                   "' title " + gp_quote(set.colours.texts[i]);
+                   "' title " + gp_quote(set.colours.labels[i]);
       }
     }
     script += "plot " + entries + "\n";
@@ -596,7 +603,7 @@ std::vector<Figure> curves_figures(const ReportData& report) {
     const std::string colour_text =
         set.colours.texts.size() > 1 && !set.seeds_apart
             ? " Colour: " + key_title(set.colours.key) +
-                  (set.colours.numeric ? " (" + set.colours.texts.front() + " darkest to " + set.colours.texts.back() + " lightest)"
+                  (set.colours.numeric ? " (" + set.colours.labels.front() + " darkest to " + set.colours.labels.back() + " lightest)"
                                        : " (one colour per value, the legend names them)") +
                   ", the same in every panel."
             : "";
@@ -652,12 +659,12 @@ std::vector<Figure> curves_figures(const ReportData& report) {
                     capital(is_test ? test_what : train_what) + " vs " + x_name + ", one panel per " + key_title(layout.panel_key) + in_facet,
                     "", "", "", ""};
       std::vector<Panel> panels;
-      for (const auto& level : panel_levels.texts) {
+      for (std::size_t level = 0; level < panel_levels.texts.size(); ++level) {
         std::vector<std::size_t> in_panel;
         for (auto g : drawn) {
-          if (panel_levels.texts[panel_levels.index(groups[g])] == level) in_panel.push_back(g);
+          if (panel_levels.index(groups[g]) == level) in_panel.push_back(g);
         }
-        panels.push_back({short_name(layout.panel_key) + " = " + level, *metric, by_colour(in_panel)});
+        panels.push_back({short_name(layout.panel_key) + " = " + panel_levels.labels[level], *metric, by_colour(in_panel)});
       }
       PanelNotes notes;
       if (panels_script(set, panels, columns, figure, notes) == 0) {
@@ -756,8 +763,8 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
                   "unset key\nset title " + gp_quote(loss + " vs samples seen" + (facet.empty() ? "" : " (" + facet + ")")) +
                   "\nplot " + plot + "\n";
   figure.caption = std::string(several_seeds(groups) ? "One line per setting (the mean over its seeds; no bands, which would hide "
-                                                       "the lines)"
-                                                     : "One line per trial") +
+                                                       "the lines; a point where it has one evaluation)"
+                                                     : "One line per trial (a point where it has one evaluation)") +
                    " of " + std::to_string(lines) + ", coloured by its temperature η/B (the colour bar, in η/B itself); "
                    "one panel rather than one per learning rate, because the question is whether lines of equal colour "
                    "fall on each other, that is whether the loss at a given number of samples depends on η/B alone." +
