@@ -247,6 +247,20 @@ std::string terminal(const Figure& figure, Format format) {
          " dynamic noenhanced font 'sans," + std::to_string(font) + "' background rgb 'white'\n";
 }
 
+// gnuplot's error, the last line of what it wrote to stderr (the file is removed); "" when none.
+std::string gnuplot_error(const fs::path& log_path) {
+  std::string log;
+  {
+    std::ifstream log_file(log_path);
+    for (std::string line; std::getline(log_file, line);) {
+      if (line.find_first_not_of(" \t") != std::string::npos) log = line;
+    }
+  }
+  std::error_code ec;
+  fs::remove(log_path, ec);
+  return log;
+}
+
 // The same figure as a PDF, NAME.pdf beside the SVG (gnuplot's cairo terminal). Returns why not ("" when drawn).
 std::string draw_pdf(const Figure& figure, const fs::path& dir, const std::string& body, const std::string& own) {
   const std::string stem = fs::path(figure.file).stem().string();
@@ -258,12 +272,7 @@ std::string draw_pdf(const Figure& figure, const fs::path& dir, const std::strin
                               " > /dev/null 2> " + shell_quote(log_path.filename().string());
   const int status = std::system(command.c_str());
   std::error_code ec;
-  std::ifstream log_file(log_path);
-  std::string log;
-  for (std::string line; std::getline(log_file, line);) {
-    if (line.find_first_not_of(" \t") != std::string::npos) log = line;
-  }
-  fs::remove(log_path, ec);
+  const std::string log = gnuplot_error(log_path);
   fs::remove(script, ec);
   std::ifstream pdf(temporary, std::ios::binary);
   char head[5] = {};
@@ -298,12 +307,7 @@ void draw(Figure& figure, const fs::path& dir, bool pdf) {
     std::ifstream svg_file(temporary);
     std::stringstream svg;
     svg << svg_file.rdbuf();
-    std::ifstream log_file(log_path);
-    std::string log;  // gnuplot's error is its last line
-    for (std::string line; std::getline(log_file, line);) {
-      if (line.find_first_not_of(" \t") != std::string::npos) log = line;
-    }
-    fs::remove(log_path, ec);
+    const std::string log = gnuplot_error(log_path);
     if (status == 0 && svg.str().find("<svg") != std::string::npos && svg.str().find("</svg>") != std::string::npos) {
       // The script, then the SVG it drew: each whole, and the pair this process's own.
       fs::rename(own_script, script_path, ec);

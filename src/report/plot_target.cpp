@@ -288,56 +288,54 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
                "target; " + (above ? "larger" : "smaller") + " batch sizes would resolve it). ";
   }
   if (no_fit.empty()) {
-    {
-      std::vector<double> grid;
-      const double from = batch_sizes.front(), to = batch_sizes.back();  // only over the batch sizes that were run
-      for (int i = 0; i <= 48; ++i) grid.push_back(format_short(from * std::pow(to / from, i / 48.0)));
-      fit_data = "# the fit S(B) = S_min (1 + B_noise / B), E(B) = B S(B): batch size, steps, samples\n$fit << EOD\n";
-      for (double b : grid) {
-        const double s = fit->s_min * (1 + fit->b_noise / b);
-        fit_data += num(b) + " " + num(format_short(s)) + " " + num(format_short(s * b)) + "\n";
-        step_values.push_back(s);
-        sample_values.push_back(s * b);
-      }
-      fit_data += "EOD\n";
-      caption += "Fit (weighted least squares of the steps on 1/B): B_noise \u2248 " + rounded(fit->b_noise);
-      std::string band_text;
-      if (any_band) {
-        const Band band = bootstrap(batch_sizes, best_seeds, grid);
-        if (!band.s_low.empty()) {
-          fit_data += "# its band, the 16th to 84th percentile over resamples of the seeds: batch size, steps (lower, upper), "
-                      "samples (lower, upper)\n$band << EOD\n";
-          for (std::size_t i = 0; i < grid.size(); ++i) {
-            fit_data += num(grid[i]) + " " + num(format_short(band.s_low[i])) + " " + num(format_short(band.s_high[i])) + " " +
-                        num(format_short(band.s_low[i] * grid[i])) + " " + num(format_short(band.s_high[i] * grid[i])) + "\n";
-            for (double s : {band.s_low[i], band.s_high[i]}) {
-              step_values.push_back(s);
-              sample_values.push_back(s * grid[i]);
-            }
-          }
-          fit_data += "EOD\n";
-          fit_plot = "$band using 1:2:3 with filledcurves fs transparent solid 0.2 noborder lc rgb '#b2182b' title "
-                     "'fit, 16-84% over seed resamples', ";
-          fit_plot_samples = "$band using 1:4:5 with filledcurves fs transparent solid 0.2 noborder lc rgb '#b2182b' notitle, ";
-          caption += " (16th\u201384th percentile " + rounded(band.b_noise_low) + "\u2013" + rounded(band.b_noise_high) + ")";
-          band_text = " The band: the 16th to 84th percentile of the fit over " + std::to_string(band.resamples) +
-                      " bootstrap resamples of each batch size's seeds that reached the target (with replacement), the " +
-                      (tuning.kind == Tuning::Tuned ? lr_name + " chosen per batch size kept" : "batch sizes kept") + "." +
-                      (single_seed.empty() ? "" : " Batch size " + join(single_seed, ", ") + " has one such seed and adds no spread.") +
-                      (band.failed > 0 ? " " + std::to_string(band.failed) + " resamples gave no fit and are left out." : "");
-        } else {
-          band_text = " No band: no resample of the seeds gave a fit.";
-        }
-      } else {
-        band_text = " No band: one seed per batch size reached the target, so there is no spread over seeds to show "
-                    "(run more seeds: sweep.seeds).";
-      }
-      caption += ", S_min \u2248 " + rounded(fit->s_min) + " steps, E_min \u2248 " + rounded(fit->e_min) + " samples." + band_text;
-      fit_plot += "$fit using 1:2 with lines dt 2 lw 2 lc rgb '#b2182b' title 'S_min (1 + B_noise / B)'";
-      fit_plot_samples += "$fit using 1:3 with lines dt 2 lw 2 lc rgb '#b2182b' title 'E_min (1 + B / B_noise)'";
-      fit_plot = ", " + fit_plot;
-      fit_plot_samples = ", " + fit_plot_samples;
+    std::vector<double> grid;
+    const double from = batch_sizes.front(), to = batch_sizes.back();  // only over the batch sizes that were run
+    for (int i = 0; i <= 48; ++i) grid.push_back(format_short(from * std::pow(to / from, i / 48.0)));
+    fit_data = "# the fit S(B) = S_min (1 + B_noise / B), E(B) = B S(B): batch size, steps, samples\n$fit << EOD\n";
+    for (double b : grid) {
+      const double s = fit->s_min * (1 + fit->b_noise / b);
+      fit_data += num(b) + " " + num(format_short(s)) + " " + num(format_short(s * b)) + "\n";
+      step_values.push_back(s);
+      sample_values.push_back(s * b);
     }
+    fit_data += "EOD\n";
+    caption += "Fit (weighted least squares of the steps on 1/B): B_noise \u2248 " + rounded(fit->b_noise);
+    std::string band_text;
+    if (any_band) {
+      const Band band = bootstrap(batch_sizes, best_seeds, grid);
+      if (!band.s_low.empty()) {
+        fit_data += "# its band, the 16th to 84th percentile over resamples of the seeds: batch size, steps (lower, upper), "
+                    "samples (lower, upper)\n$band << EOD\n";
+        for (std::size_t i = 0; i < grid.size(); ++i) {
+          fit_data += num(grid[i]) + " " + num(format_short(band.s_low[i])) + " " + num(format_short(band.s_high[i])) + " " +
+                      num(format_short(band.s_low[i] * grid[i])) + " " + num(format_short(band.s_high[i] * grid[i])) + "\n";
+          for (double s : {band.s_low[i], band.s_high[i]}) {
+            step_values.push_back(s);
+            sample_values.push_back(s * grid[i]);
+          }
+        }
+        fit_data += "EOD\n";
+        fit_plot = "$band using 1:2:3 with filledcurves fs transparent solid 0.2 noborder lc rgb '#b2182b' title "
+                   "'fit, 16-84% over seed resamples', ";
+        fit_plot_samples = "$band using 1:4:5 with filledcurves fs transparent solid 0.2 noborder lc rgb '#b2182b' notitle, ";
+        caption += " (16th\u201384th percentile " + rounded(band.b_noise_low) + "\u2013" + rounded(band.b_noise_high) + ")";
+        band_text = " The band: the 16th to 84th percentile of the fit over " + std::to_string(band.resamples) +
+                    " bootstrap resamples of each batch size's seeds that reached the target (with replacement), the " +
+                    (tuning.kind == Tuning::Tuned ? lr_name + " chosen per batch size kept" : "batch sizes kept") + "." +
+                    (single_seed.empty() ? "" : " Batch size " + join(single_seed, ", ") + " has one such seed and adds no spread.") +
+                    (band.failed > 0 ? " " + std::to_string(band.failed) + " resamples gave no fit and are left out." : "");
+      } else {
+        band_text = " No band: no resample of the seeds gave a fit.";
+      }
+    } else {
+      band_text = " No band: one seed per batch size reached the target, so there is no spread over seeds to show "
+                  "(run more seeds: sweep.seeds).";
+    }
+    caption += ", S_min \u2248 " + rounded(fit->s_min) + " steps, E_min \u2248 " + rounded(fit->e_min) + " samples." + band_text;
+    fit_plot += "$fit using 1:2 with lines dt 2 lw 2 lc rgb '#b2182b' title 'S_min (1 + B_noise / B)'";
+    fit_plot_samples += "$fit using 1:3 with lines dt 2 lw 2 lc rgb '#b2182b' title 'E_min (1 + B / B_noise)'";
+    fit_plot = ", " + fit_plot;
+    fit_plot_samples = ", " + fit_plot_samples;
   }
   const std::string others = any_tried ? ", $tried using 1:COLUMN with points pt 6 ps 0.8 lc rgb '#aaaaaa' title " +
                                              gp_quote("other " + lr_name + "s")
@@ -411,7 +409,7 @@ Figure category_target_figure(const ReportData& report, const std::vector<std::s
     const std::string x = to_short_text(find_field(keys.front())->get(config));
     std::string colour;
     for (std::size_t k = 1; k < keys.size(); ++k) {
-      colour += (colour.empty() ? "" : ", ") + find_field(keys[k])->id_label() + "=" + to_short_text(find_field(keys[k])->get(config));
+      colour += (colour.empty() ? "" : ", ") + symbol_of(keys[k]) + "=" + to_short_text(find_field(keys[k])->get(config));
     }
     add(xs, x);
     add(colours, colour);
