@@ -258,8 +258,17 @@ const Backend kLean = {"Lean", [](const MlpShape& s, const GroupData& d, int k) 
                        true};
 // The kernels built for any x86-64 (what a CPU without AVX+FMA runs), here even where AVX+FMA is available.
 const Backend kLeanPortable = {
-    "LeanPortable", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, true); },
+    "LeanPortable", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, {true}); },
     true};
+// Every product of eight outputs or more through the system BLAS, even at these small batches.
+const Backend kLeanBlas = {"LeanBlas",
+                           [](const MlpShape& s, const GroupData& d, int k) {
+                             LeanOptions options;
+                             options.blas_rows = 1;
+                             options.any_blas = true;
+                             return make_lean_cpu_math(s, d, k, options);
+                           },
+                           true};
 const Backend kBatched = {
     "Batched", [](const MlpShape& s, const GroupData& d, int k) { return make_batched_math(s, d, k, "cpu"); }, false};
 
@@ -384,7 +393,8 @@ TEST_P(EngineMathVsReference, OneEpochMatchesAutogradAndTorchOptim) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCombinations, EngineMathVsReference,
-                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kBatched), ::testing::ValuesIn(all_cases())),
+                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kLeanBlas, kBatched),
+                                            ::testing::ValuesIn(all_cases())),
                          [](const ::testing::TestParamInfo<std::tuple<Backend, Case>>& info) {
                            return std::string(std::get<0>(info.param).label) + "_" + case_name(std::get<1>(info.param));
                          });
@@ -569,7 +579,7 @@ TEST_P(EngineGroup, SegmentsCutDifferentlyGiveTheSameNumbers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EngineGroup, ::testing::Values(kLean, kLeanPortable, kBatched),
+INSTANTIATE_TEST_SUITE_P(Backends, EngineGroup, ::testing::Values(kLean, kLeanPortable, kLeanBlas, kBatched),
                          [](const ::testing::TestParamInfo<Backend>& info) { return std::string(info.param.label); });
 
 }  // namespace

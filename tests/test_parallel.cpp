@@ -65,6 +65,22 @@ TEST(Parallel, TwoWorkersGiveExactlyTheResultsOfOne) {
   EXPECT_LE(pids.size(), 2u);
 }
 
+// Batches from 2 rows (the kernels' own products) to 256 (the system BLAS's): the same bytes from 2 workers as from
+// 1, whichever worker and group a trial lands in.
+TEST(Parallel, TwoWorkersGiveExactlyTheResultsOfOneAtLargeBatches) {
+  TempDir dir;
+  dir.write("configs/p.yaml",
+            "task: {name: doughnuts, samples: 1600}\n"
+            "optimizer: {name: adam, lr: 0.01}\n"
+            "training: {epochs: 3}\n"
+            "checkpoint: {every: 1, min_interval_s: 0}\n"
+            "sweep: {grid: {training.batch_size: [2, 16, 100, 256], training.seed: [0, 1]}}\n");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run p -j 1 --experiments one -q").code, 0);
+  const auto two = testing::run_sweeplab(dir, "run p -j 2 --experiments two -q");
+  ASSERT_EQ(two.code, 0) << two.out << two.err;
+  expect_same_results(dir, "one", "two", 3);
+}
+
 TEST(Parallel, LongestTrialsAreDispatchedFirst) {
   TempDir dir;
   dir.write("configs/p.yaml", kSweep);

@@ -289,7 +289,14 @@ struct Backend {
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.label; }
 const Backend kLean = {"Lean", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k); }};
 const Backend kLeanPortable = {"LeanPortable",
-                               [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, true); }};
+                               [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, {true}); }};
+// Every product of eight outputs or more through the system BLAS, even at these small batches.
+const Backend kLeanBlas = {"LeanBlas", [](const MlpShape& s, const GroupData& d, int k) {
+                             LeanOptions options;
+                             options.blas_rows = 1;
+                             options.any_blas = true;
+                             return make_lean_cpu_math(s, d, k, options);
+                           }};
 const Backend kBatched = {"Batched", [](const MlpShape& s, const GroupData& d, int k) { return make_batched_math(s, d, k, "cpu"); }};
 
 struct BackendRun {
@@ -375,7 +382,7 @@ TEST_P(ParameterizationVsReference, OneEpochMatchesAutograd) {
   expect_matches_reference(std::get<0>(GetParam()), std::get<1>(GetParam()));
 }
 INSTANTIATE_TEST_SUITE_P(SpMup, ParameterizationVsReference,
-                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kBatched),
+                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kLeanBlas, kBatched),
                                             ::testing::ValuesIn(parameterization_cases())),
                          [](const ::testing::TestParamInfo<std::tuple<Backend, Case>>& info) {
                            return std::string(std::get<0>(info.param).label) + "_" + std::get<1>(info.param).label;
@@ -386,7 +393,8 @@ TEST_P(TokensVsOneHot, OneEpochMatchesAutogradOnOneHotRows) {
   expect_matches_reference(std::get<0>(GetParam()), std::get<1>(GetParam()));
 }
 INSTANTIATE_TEST_SUITE_P(Tokens, TokensVsOneHot,
-                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kBatched), ::testing::ValuesIn(token_cases())),
+                         ::testing::Combine(::testing::Values(kLean, kLeanPortable, kLeanBlas, kBatched),
+                                            ::testing::ValuesIn(token_cases())),
                          [](const ::testing::TestParamInfo<std::tuple<Backend, Case>>& info) {
                            return std::string(std::get<0>(info.param).label) + "_" + std::get<1>(info.param).label;
                          });

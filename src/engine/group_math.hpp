@@ -123,11 +123,24 @@ class GroupMath {
   virtual void set_initial(int slot, const std::vector<float>& parameters) = 0;
 };
 
+// How the lean backend multiplies. Its own SIMD kernels (lean_kernels.cpp): the AVX+FMA build where the CPU has
+// it, else (or with `portable`) the build for any x86-64. The matrix products of batches of at least `blas_rows`
+// rows go to the system BLAS's sgemm when that is OpenBLAS (single-threaded; the reference BLAS is slower than
+// the kernels), or to any BLAS with `any_blas` (tests). 0: never BLAS.
+struct LeanOptions {
+  // Where OpenBLAS's products overtake the kernels' own (bench/bench_big measures it on each shape).
+  static constexpr std::int64_t kBlasRows = 16;
+  bool portable = false;
+  std::int64_t blas_rows = kBlasRows;
+  bool any_blas = false;
+};
+
 // Backends keep a reference to `data`, which must outlive them.
-// The hand-written CPU backend: no autograd, buffers allocated once, SIMD kernels (lean_kernels.cpp): the
-// AVX+FMA build where the CPU has it, else (or with `portable`) the build for any x86-64.
+// The hand-written CPU backend: no autograd, buffers allocated once, SIMD kernels, BLAS for large batches.
 std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots,
-                                              bool portable = false);
+                                              const LeanOptions& options = {});
+// Whether the lean backend's products of large batches run in the system BLAS here, and which BLAS that is.
+std::string lean_blas_description();
 
 // The batched-tensor backend: parameters as [K, ...] LibTorch tensors, one bmm/baddbmm per layer for all
 // trials, hand-derived backward, per-trial hyper-parameters as [K] tensors, accumulators on the device.

@@ -73,6 +73,25 @@ void forward_layer(const float* a, const float* b, const float* bias, float* c, 
   }
 }
 
+// The system BLAS for a product of `rows` batch rows into `width` outputs, or nullptr: the kernels here.
+inline blas::Sgemm blas_for(const Workspace& work, std::int64_t rows, std::int64_t width) {
+  return work.sgemm && rows >= work.blas_rows && width >= kLanes ? work.sgemm : nullptr;
+}
+
+// C = bias + A B as forward_layer, through the system BLAS for large batches (C starts as the bias rows, then
+// sgemm adds A B to it).
+void dense_layer(const Workspace& work, const float* a, const float* b, const float* bias, float* c, std::int64_t rows,
+                 std::int64_t depth, std::int64_t width) {
+  const blas::Sgemm sgemm = blas_for(work, rows, width);
+  if (!sgemm) {
+    forward_layer(a, b, bias, c, rows, depth, width);
+    return;
+  }
+  for (std::int64_t m = 0; m < rows; ++m) std::memcpy(c + m * width, bias, sizeof(float) * std::size_t(width));
+  sgemm(blas::kRowMajor, blas::kNoTrans, blas::kNoTrans, int(rows), int(width), int(depth), 1.0f, a, int(depth), b,
+        int(width), 1.0f, c, int(width));
+}
+
 // A narrow layer (fewer than eight outputs: the output layer): dA[m][k] = sum_n dC[m][n] B[k][n], the
 // gradient reaching its input, with outputs outermost so the loop over k vectorizes.
 void narrow_backward_input(const float* dc, const float* b, float* da, std::int64_t rows, std::int64_t depth,
@@ -258,6 +277,18 @@ void apply_range(Update& update, const float* grad, std::int64_t offset, std::in
 // two transposes: dA = dC W (W = B transposed) and dB = A^T dC; then the update, eight parameters at a time.
 void backward_large(const float* a, const float* dc, const float* b, float* da, Update& update, std::int64_t offset,
                     std::int64_t rows, std::int64_t depth, std::int64_t width, Workspace& work, const float* bias_grad) {
+  float* grad = work.grad.data();
+  if (const blas::Sgemm sgemm = blas_for(work, rows, width)) {  // the same products in BLAS, no transposes
+    if (da) {
+      sgemm(blas::kRowMajor, blas::kNoTrans, blas::kTrans, int(rows), int(depth), int(width), 1.0f, dc, int(width), b,
+            int(width), 0.0f, da, int(depth));
+    }
+    sgemm(blas::kRowMajor, blas::kTrans, blas::kNoTrans, int(depth), int(width), int(rows), 1.0f, a, int(depth), dc,
+          int(width), 0.0f, grad, int(width));
+    bias_gradient(dc, bias_grad, grad + depth * width, rows, width);
+    apply_range(update, grad, offset, 0, depth * width + width);
+    return;
+  }
   float* scratch = work.transposed.data();
   const float* zeros = work.zeros.data();
   if (da) {  // needs the weights before their update
@@ -265,7 +296,6 @@ void backward_large(const float* a, const float* dc, const float* b, float* da, 
     forward_layer(dc, scratch, zeros, da, rows, width, depth);
   }
   transpose(a, scratch, rows, depth);
-  float* grad = work.grad.data();
   forward_layer(scratch, dc, zeros, grad, depth, rows, width);
   float* bias = grad + depth * width;
   bias_gradient(dc, bias_grad, bias, rows, width);
@@ -448,9 +478,9 @@ const float* forward(const MlpShape& shape, const float* parameters, std::int64_
     if (l == 0 && shape.tokens > 0) {
       gather_layer(input, parameters, bias, pre, rows, shape.tokens, fan_out, scaled, scale, shape.bias);
     } else if (!scaled) {  // standard: as it always was
-      forward_layer(input, parameters, bias, pre, rows, fan_in, fan_out);
+      dense_layer(work, input, parameters, bias, pre, rows, fan_in, fan_out);
     } else {  // z = scale * (h W) + b (bias-free: no b)
-      forward_layer(input, parameters, work.zeros.data(), pre, rows, fan_in, fan_out);
+      dense_layer(work, input, parameters, work.zeros.data(), pre, rows, fan_in, fan_out);
       if (shape.bias) {
         for (std::int64_t m = 0; m < rows; ++m) {
           for (std::int64_t n = 0; n < fan_out; ++n) pre[m * fan_out + n] = scale * pre[m * fan_out + n] + bias[n];

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "blas.hpp"
 #include "group_math.hpp"
 
 namespace sweeplab::lean {
@@ -27,6 +28,11 @@ struct Workspace {
   std::vector<float> bias_grad;    // a layer's bias gradient when it is formed apart (scaled layers with bias), [widest]
   std::vector<float> centred;      // centred output: f(theta_0), then f(theta) - f(theta_0), [rows x outputs]
   std::vector<unsigned char> touched;  // token inputs: the vocabulary rows a batch uses, [widths[0]]
+  // The system BLAS's sgemm for the products of batches of at least blas_rows rows (layers of eight outputs or
+  // more); nullptr: the kernels' own products for every batch. Which one runs depends only on a product's
+  // shape, so a trial's numbers stay the same however it is grouped, segmented or resumed.
+  blas::Sgemm sgemm = nullptr;
+  std::int64_t blas_rows = 0;
   Workspace(const MlpShape& shape, std::int64_t rows);
 };
 

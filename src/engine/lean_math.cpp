@@ -2,6 +2,7 @@
 // kernels of lean_kernels.cpp one trial at a time (a trial's weights stay in cache for a whole segment).
 #include <algorithm>
 
+#include "blas.hpp"
 #include "lean_kernels.hpp"
 #include "sweeplab/core/error.hpp"
 
@@ -63,8 +64,13 @@ void check_shape(const MlpShape& shape, const GroupData& data) {
 
 class LeanCpuMath : public GroupMath {
  public:
-  LeanCpuMath(const MlpShape& shape, const GroupData& data, int slots, bool portable)
-      : shape_(shape), data_(data), trials_(std::size_t(slots)), fma_(!portable && cpu_has_fma()) {
+  LeanCpuMath(const MlpShape& shape, const GroupData& data, int slots, const LeanOptions& options)
+      : shape_(shape), data_(data), trials_(std::size_t(slots)), fma_(!options.portable && cpu_has_fma()) {
+    const auto& library = blas::system_library();
+    if (options.blas_rows > 0 && (library.openblas || (options.any_blas && library.sgemm))) {
+      sgemm_ = library.sgemm;
+      blas_rows_ = options.blas_rows;
+    }
     check_shape(shape, data);
     for (auto& trial : trials_) {
       trial.parameters.assign(std::size_t(shape.parameter_count()), 0.0f);
@@ -142,7 +148,11 @@ class LeanCpuMath : public GroupMath {
   }
 
   lean::Workspace& workspace(std::int64_t rows) {
-    if (!work_ || work_->rows < rows) work_ = std::make_unique<lean::Workspace>(shape_, std::max(rows, work_ ? work_->rows : 0));
+    if (!work_ || work_->rows < rows) {
+      work_ = std::make_unique<lean::Workspace>(shape_, std::max(rows, work_ ? work_->rows : 0));
+      work_->sgemm = sgemm_;
+      work_->blas_rows = blas_rows_;
+    }
     return *work_;
   }
 
@@ -150,13 +160,24 @@ class LeanCpuMath : public GroupMath {
   const GroupData& data_;
   std::vector<Trial> trials_;
   bool fma_;
+  blas::Sgemm sgemm_ = nullptr;
+  std::int64_t blas_rows_ = 0;
   std::unique_ptr<lean::Workspace> work_;
 };
 
 }  // namespace
 
-std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots, bool portable) {
-  return std::make_unique<LeanCpuMath>(shape, data, slots, portable);
+std::unique_ptr<GroupMath> make_lean_cpu_math(const MlpShape& shape, const GroupData& data, int slots,
+                                              const LeanOptions& options) {
+  return std::make_unique<LeanCpuMath>(shape, data, slots, options);
+}
+
+std::string lean_blas_description() {
+  const auto& library = blas::system_library();
+  if (library.openblas) {
+    return "batches of " + std::to_string(LeanOptions::kBlasRows) + " rows or more multiply in " + library.name;
+  }
+  return "the lean kernels alone (the system BLAS is " + library.name + ")";
 }
 
 }  // namespace sweeplab

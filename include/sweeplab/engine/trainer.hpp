@@ -47,7 +47,8 @@ struct CheckpointOptions {
 
 // The training engine's version: results of different versions differ in their last bits (the arithmetic
 // changed), so a trial is never continued by another version. Recorded in sweep.json and checkpoints.
-constexpr int kEngineVersion = 2;
+// 3: batches of 16 rows or more multiply in OpenBLAS where it is the system BLAS.
+constexpr int kEngineVersion = 3;
 
 // One trial of a fused group.
 struct GroupMember {
