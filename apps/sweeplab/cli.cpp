@@ -18,15 +18,9 @@
 namespace sweeplab {
 namespace {
 
-// Whether sweeplab-trainer (the only program that loads LibTorch) can train on CUDA: it is asked, as `run` asks
-// it before a cuda sweep (this costs its start-up, about a second).
-std::string cuda_text() {
-  std::string trainer;
-  try {
-    trainer = locate_trainer();
-  } catch (const std::exception& e) {
-    return std::string("unknown (") + e.what() + ")";
-  }
+// Whether the trainer another program named by SWEEPLAB_TRAINER can train on CUDA: it is asked, as `run` asks it
+// before a cuda sweep (this costs its start-up, about a second).
+std::string ask_trainer_about_cuda(const std::string& trainer) {
   const CommandResult answer = run_command({trainer, "--check-cuda"});
   if (answer.ok()) return "available (sweeplab-trainer can train with training.device: cuda)";
   if (answer.exit_code < 0) return "unknown (cannot start " + trainer + ": " + answer.problem() + ")";
@@ -35,6 +29,32 @@ std::string cuda_text() {
   if (reason.rfind(prefix, 0) == 0) reason = reason.substr(prefix.size());
   if (const auto use = reason.rfind("; use cpu"); use != std::string::npos && use + 9 == reason.size()) reason.resize(use);
   return "not available (" + reason + ")";
+}
+
+// CUDA, from what the build knows of its trainer's LibTorch (no trainer is started: --version answers in
+// milliseconds); with CUDA built in, the GPUs the NVIDIA driver lists. A trainer named by SWEEPLAB_TRAINER may
+// have another LibTorch: it is asked.
+std::string cuda_text() {
+  if (const char* other = std::getenv("SWEEPLAB_TRAINER"); other && *other) {
+    try {
+      return ask_trainer_about_cuda(locate_trainer());
+    } catch (const std::exception& e) {
+      return std::string("unknown (") + e.what() + ")";
+    }
+  }
+#if SWEEPLAB_TORCH_CUDA
+  std::error_code ec;
+  std::size_t gpus = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++gpus;
+  }
+  if (gpus == 0) return "not available (LibTorch has CUDA, but the NVIDIA driver lists no GPU)";
+  return "built in, " + std::to_string(gpus) + " GPU" + (gpus == 1 ? "" : "s") +
+         " listed by the NVIDIA driver (run checks the GPU before a cuda sweep)";
+#else
+  return "not available (this LibTorch build has no CUDA)";
+#endif
 }
 
 #if defined(__x86_64__)
