@@ -24,6 +24,7 @@
 
 #include "engine/blas.hpp"
 #include "engine/setup.hpp"
+#include "sweeplab/engine/trainer.hpp"
 #include "sweeplab/tasks/tasks.hpp"
 
 namespace sweeplab {
@@ -44,6 +45,11 @@ double time_per_call(const std::function<void()>& work, double min_seconds) {
   } while (calls < 2 || seconds_since(start) < min_seconds);
   return seconds_since(start) / calls;
 }
+
+class NullSink : public TrialSink {
+ public:
+  void on_eval(const EvalRecord&) override {}
+};
 
 class Lcg {
  public:
@@ -187,6 +193,7 @@ int run(int argc, char** argv) {
   double min_seconds = 0.5;
   std::string peer_dir = "../shared/bench";
   bool use_peer = true;
+  int grid_k = 25;  // the reference main suite's learning rates per batch size (2^-12 .. 2^12)
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     const auto next = [&]() -> std::string {
@@ -276,6 +283,32 @@ int run(int argc, char** argv) {
     const auto data = batch_data(teacher, teacher_shape, b);
     const double step = seconds_per_step(teacher, teacher_shape, data, b, LeanOptions{}, min_seconds);
     std::printf("%lld\t%.3f\t%.3f\t%.0f%%\n", (long long)b, sampling * 1e3, step * 1e3, 100.0 * sampling / (sampling + step));
+  }
+
+  // Whole trials through the group trainer (online rows, evaluations, bookkeeping): one trial alone, and K trials
+  // along the learning rate at one batch size, which draw each segment's rows once for all of them.
+  std::cout << "\n# the poly-teacher student through train_group, 40 steps, 1000 held-out samples: ms per trial-step\n"
+               "B\tK=1\tK=" << grid_k << "\n";
+  for (const std::int64_t b : sizes) {
+    std::vector<double> per_trial_step;
+    for (const int k : {1, grid_k}) {
+      std::vector<Config> configs(std::size_t(k), teacher.config);
+      for (int i = 0; i < k; ++i) {
+        configs[std::size_t(i)].task.samples = 5000;
+        configs[std::size_t(i)].training.batch_size = b;
+        configs[std::size_t(i)].training.steps = 40;
+        configs[std::size_t(i)].training.eval_every = 20;
+        configs[std::size_t(i)].optimizer.lr = 0.01 * (1.0 + i);
+        configs[std::size_t(i)].stop.divergence_loss = 1e30;
+      }
+      std::vector<NullSink> sinks(static_cast<std::size_t>(k));
+      std::vector<GroupMember> members;
+      for (int i = 0; i < k; ++i) members.push_back({&configs[std::size_t(i)], &sinks[std::size_t(i)], {}});
+      const auto start = Clock::now();
+      train_group(members);
+      per_trial_step.push_back(seconds_since(start) / double(40 * k));
+    }
+    std::printf("%lld\t%.3f\t%.3f\n", (long long)b, per_trial_step[0] * 1e3, per_trial_step[1] * 1e3);
   }
 
   if (use_peer) {

@@ -385,6 +385,38 @@ TEST_F(OnlineTest, ResumedMidStreamEqualsAnUninterruptedRunBitForBit) {
   EXPECT_EQ(resumed.weights_digest, reference.weights_digest);
 }
 
+// Trials of one group at the same place in the stream (a learning-rate axis) train on rows drawn once for all of
+// them, and each ends as it does alone, bit for bit; a trial whose segments are cut elsewhere draws its own.
+TEST_F(OnlineTest, TrialsOfAGroupAtTheSamePlaceShareTheirRows) {
+  TempDir dir;
+  use();
+  std::vector<Config> configs;
+  for (const double lr : {0.01, 0.02, 0.05}) {
+    configs.push_back(online(dir, "{steps: 20, batch_size: 32, eval_every: 5}"));
+    configs.back().optimizer.lr = lr;
+  }
+  configs.push_back(online(dir, "{steps: 20, batch_size: 32, eval_every: 4}"));
+  std::vector<RecordingSink> sinks(configs.size());
+  std::vector<GroupMember> members;
+  for (std::size_t i = 0; i < configs.size(); ++i) members.push_back({&configs[i], &sinks[i], {}});
+  asked.clear();
+  const auto outcomes = train_group(members);
+  // Segments end at evaluations: 4 draws of 5 x 32 rows for the first three together, 5 of 4 x 32 for the last.
+  std::int64_t rows = 0;
+  for (const auto& [first, count] : asked) rows += count;
+  EXPECT_EQ(asked.size(), 9u);
+  EXPECT_EQ(rows, 4 * 160 + 5 * 128);
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    RecordingSink alone;
+    const TrialOutcome outcome = train_trial(configs[i], alone);
+    ASSERT_EQ(outcomes[i].status, TrialStatus::Completed);
+    EXPECT_EQ(outcomes[i].weights_digest, outcome.weights_digest) << i;
+    ASSERT_EQ(sinks[i].records.size(), alone.records.size());
+    for (std::size_t r = 0; r < alone.records.size(); ++r) EXPECT_EQ(sinks[i].records[r].train_loss, alone.records[r].train_loss);
+  }
+  EXPECT_NE(outcomes[0].weights_digest, outcomes[1].weights_digest);
+}
+
 // Checkpoints written before batch-size schedules have batch_in_epoch and no epoch_row: a constant-batch trial
 // continues from one mid-epoch exactly as it would have.
 TEST(Schedule, ACheckpointWithoutEpochRowContinuesMidEpochAsBefore) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -445,6 +446,9 @@ class GroupRun {
   // seen reach or pass a multiple of eval_every (checkpoint.every), and the last step evaluates too.
   void advance(const std::vector<Trial*>& running) {
     std::vector<Segment> segments;
+    // Online: the trials of a group share one stream, so trials at the same place drawing the same count (a
+    // learning-rate axis at one batch size) train on the same rows: drawn once, by the first of them.
+    std::map<std::pair<std::int64_t, std::int64_t>, const Trial*> drawn;
     for (auto* trial : running) {
       if (!trial->online && trial->epoch_row == 0) trial->order->next_epoch();
       const std::int64_t steps = segment_length(*trial);
@@ -460,11 +464,14 @@ class GroupRun {
         // Samples samples .. samples + steps x B - 1 of the stream: sample i lands at the same place in every
         // batch size's sequence.
         const std::int64_t count = steps * trial->batch_size;
-        trial->online_x.resize(std::size_t(count * group_data_.inputs));
-        trial->online_y.resize(std::size_t(count * target_width_));
-        online_rows_->rows(trial->samples, count, trial->online_x.data(), trial->online_y.data());
-        segments.back().x = trial->online_x.data();
-        segments.back().y = trial->online_y.data();
+        const Trial* owner = drawn.emplace(std::make_pair(trial->samples, count), trial).first->second;
+        if (owner == trial) {
+          trial->online_x.resize(std::size_t(count * group_data_.inputs));
+          trial->online_y.resize(std::size_t(count * target_width_));
+          online_rows_->rows(trial->samples, count, trial->online_x.data(), trial->online_y.data());
+        }
+        segments.back().x = owner->online_x.data();
+        segments.back().y = owner->online_y.data();
       }
     }
     math_->advance(segments);
