@@ -187,6 +187,22 @@ if has_part b; then
     awk -v p="$peer_us" -v w="$whole_us" -v i="$inproc_us" 'BEGIN {
       printf "RATIO_B peer per-step / ours per trial-step: whole command %.0fx, in-process %.0fx (target >= 150x)\n", p / w, p / i }'
   fi
+  if [ "$with_j2" = 1 ]; then
+    # The same balanced grid with two workers (two groups of 32, one per worker), and the ratio with the workers'
+    # LibTorch load (sweeplab-trainer --check-cuda, paid once by -j 1 and once, side by side, by -j 2) taken out.
+    cmd_b2=("${cmd_b[@]}")
+    cmd_b2[${#cmd_b2[@]} - 4]=2
+    cmd_b2[${#cmd_b2[@]} - 1]="$scratch/b2"
+    show "${cmd_b2[@]}"
+    measure "$reps" "$scratch/b2" "${cmd_b2[@]}"; b2_wall=$MEDIAN; b2_range=$RANGE
+    loads=()
+    for ((r = 0; r < 5; r++)); do loads+=("$(seconds "$trainer" --check-cuda)"); done
+    load=$(median "${loads[@]}")
+    printf '%-48s %12s  (range %s)\n' "sweeplab run -j 2, whole command, wall s" "$b2_wall" "$b2_range"
+    awk -v one="$b_wall" -v two="$b2_wall" -v l="$load" 'BEGIN {
+      printf "RATIO_J2 -j 1 / -j 2 wall: %.2fx whole commands; %.2fx without a worker'"'"'s LibTorch load (%.2f s)\n",
+             one / two, (one - l) / (two - l), l }'
+  fi
 fi
 
 if has_part c; then
@@ -212,11 +228,17 @@ if has_part d; then
     printf '%-52s %8s  range %s\n' "$label" "$(median "${times[@]}")" "$(range "${times[@]}")"
   }
   startup "sweeplab --help" "$sweeplab" --help
-  startup "sweeplab --version (asks the trainer about CUDA)" "$sweeplab" --version
+  startup "sweeplab --version" "$sweeplab" --version
   startup "sweeplab list" "$sweeplab" list
   startup "sweeplab show doughnut-batch --trials" "$sweeplab" show doughnut-batch --trials
   startup "sweeplab-trainer --check-cuda (loads LibTorch)" "$trainer" --check-cuda
   startup "/bin/true (the timer's own floor)" /bin/true
+  # run on a 1-trial sweep: with nothing left to train (no trainer starts), and with one tiny trial to train
+  # (a trainer starts: its LibTorch load is most of it)
+  printf 'task: {name: doughnuts, samples: 40}\ntraining: {epochs: 1, batch_size: 8}\n' > "$scratch/tiny.yaml"
+  "$sweeplab" --configs "$scratch" run tiny -q --experiments "$scratch/tiny-done" > /dev/null 2>&1 || true
+  startup "sweeplab run (1 trial, nothing to train)" "$sweeplab" --configs "$scratch" run tiny -q --experiments "$scratch/tiny-done"
+  startup "sweeplab run (1 tiny trial to train, --no-save)" "$sweeplab" --configs "$scratch" run tiny -q --no-save --experiments "$scratch/tiny-new"
   if [ "$use_peer" = 1 ]; then startup "python3 -c 'import torch' (the peer's start-up)" /usr/bin/python3 -c 'import torch'; fi
 fi
 echo
