@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 
+#include "sweeplab/config/compact_config.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/fusion_key.hpp"
 #include "sweeplab/sched/plan.hpp"
@@ -371,6 +372,15 @@ TEST(Fusion, GroupsShareAShapeAndEveryWorkerGetsOne) {
   std::vector<std::size_t> order(configs.size());
   std::iota(order.begin(), order.end(), 0);
 
+  std::vector<CompactConfig> on_cuda;
+  for (const auto& trial : sweep.trials) {
+    Config config = trial.config.expand();
+    config.training.device = "cuda";
+    on_cuda.push_back(CompactConfig::of(config));
+  }
+  std::vector<const CompactConfig*> gpu_configs;
+  for (const auto& config : on_cuda) gpu_configs.push_back(&config);
+
   const auto by_shape = form_groups(configs, order, 64, 1);
   ASSERT_EQ(by_shape.size(), 2u);  // one per batch size: lr, momentum and seed fuse
   for (const auto& group : by_shape) {
@@ -379,9 +389,17 @@ TEST(Fusion, GroupsShareAShapeAndEveryWorkerGetsOne) {
       EXPECT_EQ(configs[index]->expand().training.batch_size, configs[group.front()]->expand().training.batch_size);
     }
   }
-  const auto spread = form_groups(configs, order, 64, 4);  // four workers: two groups per shape
-  ASSERT_EQ(spread.size(), 4u);
-  for (const auto& group : spread) EXPECT_EQ(group.size(), 9u);
+  // Two workers on the CPU: four groups each (ceil(36 / 8) = 5 trials at most), four per shape of 18 (5, 4, 5, 4).
+  const auto spread = form_groups(configs, order, 64, 2);
+  ASSERT_EQ(spread.size(), 8u);
+  for (const auto& group : spread) {
+    EXPECT_GE(group.size(), 4u);
+    EXPECT_LE(group.size(), 5u);
+  }
+  // On a GPU, where a big group is what makes it fast, one group per worker: 18 a shape in two groups of 9.
+  const auto on_gpu = form_groups(gpu_configs, order, 64, 4);
+  ASSERT_EQ(on_gpu.size(), 4u);
+  for (const auto& group : on_gpu) EXPECT_EQ(group.size(), 9u);
   const auto capped = form_groups(configs, order, 5, 1);  // 18 a shape in groups of at most 5: 5, 4, 5, 4
   std::size_t covered = 0;
   for (const auto& group : capped) {

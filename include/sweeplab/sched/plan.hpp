@@ -100,8 +100,9 @@ struct SweepPlan {
 SweepPlan plan_sweep(const ResolvedSweep& sweep, const SweepState& state, const PlanOptions& options);
 
 // The trials (indexes into `configs`) cut into groups that train fused: equal fusion keys (fusion_key.hpp), at
-// most `largest` trials a group, and at least `workers` groups where there are that many trials, so every worker
-// has work. Groups keep the order of `order`, which lists the indexes to group.
+// most `largest` trials a group, and, with several workers, at least `workers` groups where there are that many
+// trials (training.device cuda), or 4 x `workers` (cpu), so every worker has work and the work spreads evenly.
+// Groups keep the order of `order`, which lists the indexes to group.
 std::vector<std::vector<std::size_t>> form_groups(const std::vector<const CompactConfig*>& configs,
                                                   const std::vector<std::size_t>& order, std::size_t largest,
                                                   std::size_t workers);
