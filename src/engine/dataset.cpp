@@ -3,10 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
-#include <set>
 
 #include "sweeplab/core/error.hpp"
-#include "sweeplab/tasks/csv.hpp"
 #include "sweeplab/tasks/tasks.hpp"
 
 namespace sweeplab {
@@ -16,28 +14,6 @@ struct Points {
   torch::Tensor x, y;
 };
 
-// Two noisy rings (the doughnut mini-batch study): class 0 on the inner radius, class 1 on the outer; angles uniform over 0..4pi.
-Points doughnuts(const TaskConfig& task, torch::Generator& gen) {
-  const std::int64_t inner = task.samples / 2, outer = task.samples - inner;
-  std::vector<torch::Tensor> xs, ys;
-  for (int ring = 0; ring < 2; ++ring) {
-    const std::int64_t n = ring == 0 ? inner : outer;
-    auto angle = torch::rand({n}, gen, torch::kFloat64) * (4.0 * M_PI);
-    auto radius = task.radii[ring] + task.noise * torch::randn({n}, gen, torch::kFloat64);
-    xs.push_back(torch::stack({radius * torch::cos(angle), radius * torch::sin(angle)}, 1));
-    ys.push_back(torch::full({n}, double(ring), torch::kFloat64));
-  }
-  return {torch::cat(xs).to(torch::kFloat32), torch::cat(ys).to(torch::kFloat32)};
-}
-
-// y = sin(x)^2 (+ Gaussian noise), x uniform in x_range (the Intro-to-RL notebook).
-Points sine2(const TaskConfig& task, torch::Generator& gen) {
-  const double lo = task.x_range[0], hi = task.x_range[1];
-  auto x = lo + (hi - lo) * torch::rand({task.samples, 1}, gen, torch::kFloat64);
-  auto y = torch::sin(x).pow(2) + task.noise * torch::randn({task.samples, 1}, gen, torch::kFloat64);
-  return {x.to(torch::kFloat32), y.to(torch::kFloat32)};
-}
-
 // Gaussian inputs labelled by a random teacher MLP (d -> 32 tanh -> classes), argmax (the sanity checks).
 Points synthetic(const TaskConfig& task, torch::Generator& gen) {
   auto x = torch::randn({task.samples, task.features}, gen, torch::kFloat64);
@@ -45,26 +21,6 @@ Points synthetic(const TaskConfig& task, torch::Generator& gen) {
   auto w2 = torch::randn({32, task.classes}, gen, torch::kFloat64) / std::sqrt(32.0);
   auto labels = torch::tanh(x.matmul(w1)).matmul(w2).argmax(1);
   return {x.to(torch::kFloat32), labels};
-}
-
-Points csv(const TaskConfig& task, LossKind& loss, std::int64_t& classes) {
-  const CsvData data = read_csv(task.path, task.label_column);
-  const auto rows = std::int64_t(data.rows()), columns = std::int64_t(data.feature_names.size());
-  auto x = torch::tensor(data.features, torch::kFloat64).reshape({rows, columns}).to(torch::kFloat32);
-  bool integral = true;
-  double largest = 0;
-  for (double label : data.labels) {
-    integral = integral && label >= 0 && label == std::floor(label) && label < 100000;
-    largest = std::max(largest, label);
-  }
-  auto labels = torch::tensor(data.labels, torch::kFloat64);
-  if (!integral) {  // non-integer labels: regression
-    loss = LossKind::Regression;
-    return {x, labels.reshape({rows, 1}).to(torch::kFloat32)};
-  }
-  classes = std::int64_t(largest) + 1;
-  loss = classes == 2 ? LossKind::Binary : LossKind::Multiclass;
-  return {x, loss == LossKind::Binary ? labels.to(torch::kFloat32) : labels.to(torch::kLong)};
 }
 
 // [rows, width] float tensor of row-major values (a copy).
@@ -114,38 +70,29 @@ Dataset make_dataset(const TaskConfig& task) {
   if (task.name == "teacher") return from_task_data(make_teacher_task(task));
   if (task.name == "npz") return two_logits(task, from_task_data(read_npz_task(task)));
   if (task.name == "idx") return from_task_data(read_idx_task(task));
+  if (task.name == "doughnuts" || task.name == "sine2" || task.name == "csv") {
+    return two_logits(task, from_task_data(make_generated_task(task)));
+  }
   return two_logits(task, make_generated_dataset(task));
 }
 
 namespace {
 
-// doughnuts, sine2, synthetic, csv: LibTorch's generator (the numbers of the earlier issues).
+// synthetic: LibTorch's generator, matrix products and tanh (its labels come from float64 products in the BLAS).
 Dataset make_generated_dataset(const TaskConfig& task) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(task.data_seed));
   Dataset data;
-  Points points;
-  std::int64_t classes = task.classes;
-  if (task.name == "doughnuts") {
-    points = doughnuts(task, gen);
-    data.loss = LossKind::Binary;
-  } else if (task.name == "sine2") {
-    points = sine2(task, gen);
-    data.loss = LossKind::Regression;
-  } else if (task.name == "synthetic") {
-    points = synthetic(task, gen);
-    data.loss = classes == 2 ? LossKind::Binary : LossKind::Multiclass;
-    if (data.loss == LossKind::Binary) points.y = points.y.to(torch::kFloat32);
-  } else if (task.name == "csv") {
-    points = csv(task, data.loss, classes);
-  } else {
-    throw InternalError("make_dataset: unknown task " + task.name);
-  }
+  if (task.name != "synthetic") throw InternalError("make_dataset: unknown task " + task.name);
+  const std::int64_t classes = task.classes;
+  Points points = synthetic(task, gen);
+  data.loss = classes == 2 ? LossKind::Binary : LossKind::Multiclass;
+  if (data.loss == LossKind::Binary) points.y = points.y.to(torch::kFloat32);
   data.inputs = points.x.size(1);
   data.outputs = data.loss == LossKind::Multiclass ? classes : 1;
 
   // The split is a function of the data seed too: a shuffled order, the first test_samples() held out.
   const std::int64_t n = points.x.size(0);
-  const std::int64_t n_test = task.name == "csv" ? std::llround(double(n) * task.test_fraction) : task.test_samples();
+  const std::int64_t n_test = task.test_samples();
   if (n - n_test < 1) throw UserError(task.path + ": " + std::to_string(n) + " rows leave no training rows after the test split");
   auto order = torch::randperm(n, gen, torch::kLong);
   auto test_index = order.slice(0, 0, n_test), train_index = order.slice(0, n_test, n);

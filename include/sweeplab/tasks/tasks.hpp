@@ -23,6 +23,11 @@ struct TaskData {
 // split by task.train_fraction with task.data_seed. Row (a, b): tokens a and vocabulary/2 + b.
 TaskData make_algorithmic_task(const TaskConfig& task);
 
+// doughnuts, sine2 and csv: drawn with the numbers of LibTorch's CPU generator seeded with task.data_seed (the same
+// bytes as the torch::rand / torch::randn / torch::randperm calls that made them before), split by a permutation
+// from the same generator (the first task.test_samples() rows, csv: round(rows x task.test_fraction), held out).
+TaskData make_generated_task(const TaskConfig& task);
+
 // teacher: a fixed training set (task.samples minus the test split), or with task.online only the test set
 // (the training rows come from TeacherStream).
 TaskData make_teacher_task(const TaskConfig& task);
