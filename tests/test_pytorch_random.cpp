@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-#include "tasks/pytorch_random.hpp"
+#include "sweeplab/tasks/pytorch_random.hpp"
 
 namespace sweeplab {
 namespace {

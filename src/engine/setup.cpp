@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "initial.hpp"
 #include "model.hpp"
 #include "sweeplab/core/error.hpp"
 
@@ -136,6 +137,7 @@ void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential&
 }
 
 std::vector<float> initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed) {
+  if (model.parameterization == "standard") return standard_initial_parameters(shape, seed);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(seed));
   auto sequential = make_model(model, shape.widths.front(), shape.widths.back(), gen);
   return flatten_parameters(sequential);

@@ -22,7 +22,8 @@ TrialHyper hyper_of(const Config& config);
 std::int64_t trials_that_fit(const MlpShape& shape, std::int64_t batch_size, std::int64_t bytes);
 
 // The initial parameters of a trial in the engine's layout, from make_model with an at::CPUGeneratorImpl seeded
-// with `seed` (training.seed), each weight stored transposed. standard: PyTorch's nn.Linear initialisation
+// with `seed` (training.seed), each weight stored transposed (standard: drawn without LibTorch, initial.hpp, the
+// same bytes). standard: PyTorch's nn.Linear initialisation
 // (uniform weights and biases). sp, mup: per layer in order, normal_(0, init_std) into the nn.Linear weight
 // [fan_out, fan_in] (then transposed into the layout); biases 0. Deterministic per seed.
 std::vector<float> initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed);

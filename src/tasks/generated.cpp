@@ -3,7 +3,7 @@
 // its bytes; then the split, a permutation from the same generator whose first test_samples() rows are held out.
 #include <cmath>
 
-#include "pytorch_random.hpp"
+#include "sweeplab/tasks/pytorch_random.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/tasks/csv.hpp"
 #include "sweeplab/tasks/tasks.hpp"

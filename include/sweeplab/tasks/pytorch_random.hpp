@@ -7,7 +7,8 @@
 // What LibTorch does, and this copies:
 // - the engine is the 32-bit Mersenne Twister seeded with the seed's low 32 bits (std::mt19937 is the same);
 //   random() is one output, random64() two, the first in the high half;
-// - a float64 uniform on [from, to) is (random64() & (2^53 - 1)) / 2^53 * (to - from) + from;
+// - a float64 uniform on [from, to) is (random64() & (2^53 - 1)) / 2^53 * (to - from) + from; a float32 one is
+//   (random() & (2^24 - 1)) / 2^24 in float64, times (to - from) in float32, plus from, rounded to float32;
 // - float64 normals: a tensor of 16 or more values is filled with uniforms first, then transformed 16 at a time by
 //   Box-Muller (values j and j + 8 of each block from the pair u1 = 1 - data[j], u2 = data[j + 8]); when the
 //   count is not a multiple of 16, the last 16 values are drawn again and transformed again. Fewer than 16 values
@@ -35,6 +36,13 @@ class PytorchGenerator {
   double uniform(double from = 0.0, double to = 1.0) {
     const double x = double(random64() & ((std::uint64_t(1) << 53) - 1)) * (1.0 / double(std::uint64_t(1) << 53));
     return x * (to - from) + from;
+  }
+
+  // tensor.uniform_(from, to, generator) of a float32 tensor, one value (from and to are rounded to float first).
+  float uniform_float(double from, double to) {
+    const float low = float(from), high = float(to);
+    const double x = double(random() & ((std::uint32_t(1) << 24) - 1)) * (1.0 / double(std::uint32_t(1) << 24));
+    return float(x * double(high - low) + double(low));
   }
 
   // torch::rand({n}, generator, torch::kFloat64).
