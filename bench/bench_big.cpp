@@ -74,15 +74,6 @@ struct Model {
   double lr;
 };
 
-Dataset dataset_shape(std::int64_t inputs, std::int64_t outputs, LossKind loss, std::int64_t vocabulary = 0) {
-  Dataset data;
-  data.inputs = inputs;
-  data.outputs = outputs;
-  data.loss = loss;
-  data.vocabulary = vocabulary;
-  return data;
-}
-
 std::vector<Model> models() {
   std::vector<Model> all;
   Config teacher;

@@ -25,15 +25,6 @@ class Lcg {
   std::uint64_t state_;
 };
 
-Dataset dataset_shape(std::int64_t inputs, std::int64_t outputs, LossKind loss, std::int64_t vocabulary = 0) {
-  Dataset data;
-  data.inputs = inputs;
-  data.outputs = outputs;
-  data.loss = loss;
-  data.vocabulary = vocabulary;
-  return data;
-}
-
 // ------------------------------------------------------------------------------------------------
 // Speed: the lean backend, one step at B = 512 of a 194-token vocabulary (p = 97, two tokens), hidden [256], 97
 // classes: token inputs (gather/scatter) against the same model on dense one-hot rows.

@@ -411,15 +411,6 @@ Config sp_mup_config(const char* parameterization, std::vector<std::int64_t> hid
   return config;
 }
 
-Dataset dataset_shape(std::int64_t inputs, std::int64_t outputs, LossKind loss, std::int64_t vocabulary = 0) {
-  Dataset data;
-  data.inputs = inputs;
-  data.outputs = outputs;
-  data.loss = loss;
-  data.vocabulary = vocabulary;
-  return data;
-}
-
 TEST(ShapeOf, SpAndMupScaleEveryLayerAsTheFormulasSay) {
   const auto data = dataset_shape(3, 2, LossKind::Multiclass);
   for (const char* p : {"sp", "mup"}) {

@@ -76,6 +76,15 @@ Dataset make_dataset(const TaskConfig& task) {
   return two_logits(task, make_generated_dataset(task));
 }
 
+Dataset dataset_shape(std::int64_t inputs, std::int64_t outputs, LossKind loss, std::int64_t vocabulary) {
+  Dataset data;
+  data.inputs = inputs;
+  data.outputs = outputs;
+  data.loss = loss;
+  data.vocabulary = vocabulary;
+  return data;
+}
+
 namespace {
 
 // synthetic: LibTorch's generator, matrix products and tanh (its labels come from float64 products in the BLAS).

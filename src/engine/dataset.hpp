@@ -18,4 +18,7 @@ struct Dataset {
 // task.path. task.binary_loss cross_entropy turns a two-class task into Multiclass with outputs 2.
 Dataset make_dataset(const TaskConfig& task);
 
+// A dataset of this shape with no rows: what shape_of needs (the benchmarks and tests that build shapes by hand).
+Dataset dataset_shape(std::int64_t inputs, std::int64_t outputs, LossKind loss, std::int64_t vocabulary = 0);
+
 }  // namespace sweeplab
