@@ -273,8 +273,9 @@ void apply_range(Update& update, const float* grad, std::int64_t offset, std::in
   for (std::int64_t i = vector_end; i < first + length; ++i) update.apply(offset + i, grad[i]);
 }
 
-// Larger batches: all three products of the backward pass as forward_layer's well-blocked kernel, through
-// two transposes: dA = dC W (W = B transposed) and dB = A^T dC; then the update, eight parameters at a time.
+// Larger batches: the products of the backward pass, dA = dC W (W = B transposed) and dB = A^T dC, in the system
+// BLAS from work.blas_rows rows, else as forward_layer's well-blocked kernel through two transposes; then the
+// update, eight parameters at a time.
 void backward_large(const float* a, const float* dc, const float* b, float* da, Update& update, std::int64_t offset,
                     std::int64_t rows, std::int64_t depth, std::int64_t width, Workspace& work, const float* bias_grad) {
   float* grad = work.grad.data();

@@ -6,7 +6,9 @@
 // `initial`: theta_0 when shape.centered (its output is subtracted from the output), else unused.
 //
 // Every sum runs in a fixed order that depends only on the layer sizes, never on the batch's position,
-// on the trial's group or on the segment boundaries: a trial's numbers are the same however it is run.
+// on the trial's group or on the segment boundaries: a trial's numbers are the same however it is run. The
+// products of large batches go to the system BLAS (Workspace::sgemm), single-threaded, whose order is fixed by
+// the shapes too.
 #include <cstdint>
 #include <vector>
 
