@@ -5,8 +5,10 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <chrono>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 namespace sweeplab::faults {
 namespace {
@@ -50,7 +52,7 @@ std::int64_t fault_step(std::int64_t batch_size) {
   return 0;
 }
 
-void after_step(std::int64_t step, std::int64_t batch_size) {
+void after_step(std::int64_t step, std::int64_t batch_size, const std::function<bool()>& stopped) {
   const auto& f = faults();
   if (!f.applies_to(batch_size)) return;
   // Once per process: the trials of a group reach the step together, and a second Ctrl-C means "stop now".
@@ -59,7 +61,15 @@ void after_step(std::int64_t step, std::int64_t batch_size) {
   fired = step == f.kill_at_step || step == f.sigint_at_step || step == f.abort_at_step ||
           step == f.segfault_at_step || step == f.throw_at_step;
   if (step == f.kill_at_step) ::kill(0, SIGKILL);
-  if (step == f.sigint_at_step) ::kill(0, SIGINT);
+  if (step == f.sigint_at_step) {
+    ::kill(0, SIGINT);
+    // Like a Ctrl-C typed at this step: the scheduler answers with SIGTERM, which the trial sees before its next
+    // step, not some way into it.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (stopped && !stopped() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
   if (step == f.abort_at_step) std::abort();
   if (step == f.segfault_at_step) std::raise(SIGSEGV);
   if (step == f.throw_at_step) throw std::runtime_error("simulated error in the trainer");
