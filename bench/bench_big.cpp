@@ -70,7 +70,7 @@ class Lcg {
 struct Model {
   std::string name;
   Config config;
-  Dataset data_shape;  // inputs, outputs, loss, vocabulary
+  TaskData data_shape;  // inputs, outputs, loss, vocabulary
   double lr;
 };
 

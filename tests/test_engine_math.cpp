@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/dataset.hpp"
+#include "engine/tensor_dataset.hpp"
 #include "engine/group_math.hpp"
 #include "engine/model.hpp"
 #include "engine/setup.hpp"

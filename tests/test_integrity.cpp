@@ -4,6 +4,7 @@
 // worker's trials say how it died.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <torch/torch.h>
 
 #include <csignal>
 #include <cstring>
@@ -78,43 +79,21 @@ int count_prefixed(const fs::path& folder, const std::string& prefix) {
   return count;
 }
 
-std::uint32_t u32(const std::string& bytes, std::size_t at) {
-  std::uint32_t value = 0;
-  std::memcpy(&value, bytes.data() + at, 4);
-  return value;
-}
-std::uint16_t u16(const std::string& bytes, std::size_t at) {
-  std::uint16_t value = 0;
-  std::memcpy(&value, bytes.data() + at, 2);
-  return value;
-}
-
-// The byte ranges of the tensors' data in a checkpoint (a zip archive), found by walking its local file
-// headers: entries named .../data/N. LibTorch writes the sizes in a data descriptor after each entry's data
-// (flag bit 3), so an entry's end is the descriptor whose size field matches.
-std::vector<std::pair<std::size_t, std::size_t>> tensor_ranges(const std::string& zip) {
+// The byte ranges of the floats in a checkpoint (format 3: a first line, then sections "state N", "floats NAME N"
+// and "digest HEX", each header a line followed by its bytes and a newline).
+std::vector<std::pair<std::size_t, std::size_t>> tensor_ranges(const std::string& file) {
   std::vector<std::pair<std::size_t, std::size_t>> ranges;
-  std::size_t at = 0;
-  while (at + 30 <= zip.size() && u32(zip, at) == 0x04034b50) {
-    const std::uint16_t flags = u16(zip, at + 6);
-    std::size_t size = u32(zip, at + 18);
-    const std::size_t name_length = u16(zip, at + 26), extra_length = u16(zip, at + 28);
-    const std::string name = zip.substr(at + 30, name_length);
-    const std::size_t data = at + 30 + name_length + extra_length;
-    std::size_t next = data + size;
-    if (flags & 0x8) {
-      std::size_t descriptor = data;
-      while (descriptor + 16 <= zip.size() && !(u32(zip, descriptor) == 0x08074b50 && u32(zip, descriptor + 8) == descriptor - data)) {
-        ++descriptor;
-      }
-      if (descriptor + 16 > zip.size()) break;
-      size = descriptor - data;
-      next = descriptor + 16;
-    }
-    const auto slash = name.rfind('/');
-    const bool tensor = slash != std::string::npos && slash >= 5 && name.compare(slash - 5, 5, "/data") == 0;
-    if (tensor && size > 0) ranges.push_back({data, size});
-    at = next;
+  std::size_t at = file.find('\n') + 1;
+  for (;;) {
+    const std::size_t end = file.find('\n', at);
+    if (end == std::string::npos) break;
+    const std::string header = file.substr(at, end - at);
+    at = end + 1;
+    if (header.rfind("digest", 0) == 0) break;
+    const std::size_t count = std::stoull(header.substr(header.rfind(' ') + 1));
+    const std::size_t size = header.rfind("floats", 0) == 0 ? count * sizeof(float) : count;
+    if (header.rfind("floats", 0) == 0 && size > 0) ranges.push_back({at, size});
+    at += size + 1;
   }
   return ranges;
 }
@@ -162,9 +141,67 @@ TEST(Checkpoint, AFlippedBitInTheStateTextIsDetected) {
   }
 }
 
+// A checkpoint as LibTorch archives held them (format 2): the state text, the floats as tensors, and a digest over
+// the text and the floats (older ones: none, "tensors_digest" in the state instead).
+void write_format_2(const fs::path& path, const CheckpointData& data, bool with_digest) {
+  StateText state = data.state;
+  state.put_int("format_version", 2);
+  std::string floats(reinterpret_cast<const char*>(data.parameters.data()), data.parameters.size() * sizeof(float));
+  floats.append(reinterpret_cast<const char*>(data.optimizer_state.data()), data.optimizer_state.size() * sizeof(float));
+  state.put("tensors_digest", full_hash(floats));
+  torch::serialize::OutputArchive archive;
+  archive.write("state", c10::IValue(state.str()));
+  archive.write("parameters", torch::tensor(data.parameters));
+  archive.write("optimizer_state", torch::tensor(data.optimizer_state));
+  if (with_digest) archive.write("digest", c10::IValue(full_hash(state.str() + floats)));
+  archive.save_to(path.string());
+}
+
+TEST(Checkpoint, OneOfFormat2StillReadsAndAFlippedBitInItsFloatsIsFound) {
+  TempDir dir;
+  auto data = small_checkpoint();
+  data.optimizer_state = {0.25f, -0.5f};
+  for (const bool with_digest : {true, false}) {
+    SCOPED_TRACE(with_digest ? "digest" : "tensors_digest");
+    const auto path = dir.path() / "old.pt";
+    write_format_2(path, data, with_digest);
+    const auto read = read_checkpoint(path.string());
+    EXPECT_EQ(read.state.get_int("step"), 40);
+    EXPECT_EQ(read.parameters, data.parameters);
+    EXPECT_EQ(read.optimizer_state, data.optimizer_state);
+    std::string bytes = read_bytes(path);
+    const auto at = bytes.find(std::string(reinterpret_cast<const char*>(data.parameters.data()), 12));
+    ASSERT_NE(at, std::string::npos) << "a tensor's bytes are stored as they are";
+    bytes[at + 5] = char(bytes[at + 5] ^ 0x10);
+    write_bytes(path, bytes);
+    EXPECT_THROW(read_checkpoint(path.string()), std::runtime_error);
+  }
+}
+
+TEST(Checkpoint, ATrialCheckpointedInFormat2ContinuesToTheUninterruptedResult) {
+  TempDir dir;
+  dir.write("configs/r.yaml", kSmall);
+  ASSERT_EQ(testing::run_sweeplab(dir, "run r -q --experiments whole").code, 0);
+  const auto reference = only_trial(dir, "whole");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run r", "kill_at_step=45").code, 137);
+  const auto trial = only_trial(dir);
+  const auto format_3 = read_checkpoint((trial / "checkpoint.pt").string());
+  ASSERT_EQ(format_3.state.get_int("format_version"), kCheckpointFormatVersion);
+  write_format_2(trial / "checkpoint.pt", format_3, true);
+  ASSERT_EQ(read_bytes(trial / "checkpoint.pt").rfind("PK", 0), 0u) << "a zip archive";
+
+  const auto resumed = testing::run_sweeplab(dir, "run r");
+  ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
+  EXPECT_EQ(summary_of(trial)["resumed_from_step"], 40) << resumed.out;
+  EXPECT_EQ(summary_of(trial).value("warnings", json::array()).size(), 0u) << resumed.out;
+  EXPECT_EQ(metric_values(trial), metric_values(reference));
+  EXPECT_EQ(summary_of(trial)["weights_digest"], summary_of(reference)["weights_digest"]);
+}
+
 TEST(Checkpoint, OneOfTheFormatWrittenBeforeTheStateDigestStillReads) {
   TempDir dir;
-  const auto data = small_checkpoint();
+  auto data = small_checkpoint();
+  data.state.put_int("format_version", 2);
   StateText state = data.state;  // as checkpoint_bytes wrote format 2 before: a digest of the tensors only
   std::string tensors(reinterpret_cast<const char*>(data.parameters.data()), data.parameters.size() * sizeof(float));
   tensors.append(reinterpret_cast<const char*>(data.optimizer_state.data()), data.optimizer_state.size() * sizeof(float));

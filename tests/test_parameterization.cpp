@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "engine/dataset.hpp"
+#include "engine/tensor_dataset.hpp"
 #include "engine/group_math.hpp"
 #include "engine/model.hpp"
 #include "engine/setup.hpp"
@@ -165,8 +166,8 @@ Config config_for(const Case& c) {
 
 const GroupData& data_for(const Case& c) { return c.tokens ? token_data() : feature_data(c.loss); }
 
-Dataset dataset_for(const Case& c) {
-  Dataset dataset;
+TaskData dataset_for(const Case& c) {
+  TaskData dataset;
   const GroupData& data = data_for(c);
   dataset.loss = c.tokens ? LossKind::Multiclass : c.loss;
   dataset.inputs = data.inputs;
@@ -594,7 +595,7 @@ TEST(UncompensatedRule, BatchSizeStudiesGammaEtaStepMatchesAutogradInEveryBacken
     for (std::int64_t i = 0; i < kInputs; ++i) x.push_back(rng.symmetric(2.0));
     y.push_back(float(r % kClasses));
   }
-  Dataset dataset;
+  TaskData dataset;
   dataset.loss = LossKind::OneHotMse;
   dataset.inputs = kInputs;
   dataset.outputs = kClasses;

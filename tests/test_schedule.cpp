@@ -451,7 +451,7 @@ TEST(Schedule, ACheckpointWithoutEpochRowContinuesMidEpochAsBefore) {
 TEST_F(OnlineTest, BothBackendsTrainOnTheSegmentsOwnRows) {
   TempDir dir;
   const Config config = online(dir, "{steps: 3, batch_size: 4}");
-  const Dataset data = make_dataset(config.task);
+  const TaskData data = make_task_data(config.task);
   const MlpShape shape = shape_of(config, data);
   const GroupData rows = group_data(data);
   std::vector<float> x(3 * 4 * 2), y(3 * 4);

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "engine/dataset.hpp"
+#include "engine/tensor_dataset.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/tasks/tasks.hpp"
 #include "test_util.hpp"

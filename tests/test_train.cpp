@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "engine/dataset.hpp"
+#include "engine/tensor_dataset.hpp"
 #include "engine/model.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/engine/trainer.hpp"

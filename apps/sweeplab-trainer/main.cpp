@@ -1,5 +1,6 @@
 // sweeplab-trainer: the process that trains. `sweeplab run` starts it (fork + exec) once per worker and
-// hands it groups of trials; it is the only program that loads LibTorch.
+// hands it groups of trials. It is the only program that loads LibTorch, and only for trials that need it
+// (src/engine/torch_plugin.hpp).
 //   sweeplab-trainer --check-cuda    exit 0 when training.device=cuda can train here; else the reason, exit 2
 #include <iostream>
 #include <string>

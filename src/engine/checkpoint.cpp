@@ -8,11 +8,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
 #include "sweeplab/core/fs.hpp"
 #include "sweeplab/core/hash.hpp"
+#include "torch_plugin.hpp"
 
 namespace sweeplab {
 
@@ -51,15 +54,9 @@ double StateText::get_double(const std::string& key) const { return std::strtod(
 
 namespace {
 
-torch::Tensor tensor_of(const std::vector<float>& values) {
-  return torch::from_blob(const_cast<float*>(values.data()), {std::int64_t(values.size())}, torch::kFloat32);
-}
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoints store floats little-endian as they are in memory");
 
-std::vector<float> floats_of(const torch::Tensor& tensor) {
-  if (tensor.scalar_type() != torch::kFloat32 || tensor.dim() != 1) throw std::runtime_error("a tensor of the wrong kind");
-  const auto values = tensor.contiguous();
-  return std::vector<float>(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
-}
+const std::string kMagic = "sweeplab-checkpoint 3\n";
 
 using Extra = std::vector<std::pair<std::string, std::vector<float>>>;
 
@@ -81,6 +78,85 @@ std::string extra_names(const Extra& extra) {
   return names;
 }
 
+void append_floats(std::string& out, const std::string& name, const std::vector<float>& values) {
+  out += "floats " + name + " " + std::to_string(values.size()) + "\n";
+  out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  out += "\n";
+}
+
+// Reads the sections of a format-3 file in order; anything out of place is a damaged file.
+class Sections {
+ public:
+  explicit Sections(const std::string& bytes) : bytes_(bytes), at_(kMagic.size()) {}
+
+  // The next header line, split at its first space: {"state", "123"}, {"floats", "parameters 45"}.
+  std::pair<std::string, std::string> header() {
+    const auto end = bytes_.find('\n', at_);
+    if (end == std::string::npos) throw std::runtime_error("it ends inside a section header (truncated)");
+    const std::string line = bytes_.substr(at_, end - at_);
+    at_ = end + 1;
+    const auto space = line.find(' ');
+    if (space == std::string::npos) throw std::runtime_error("a malformed section header '" + line.substr(0, 40) + "'");
+    return {line.substr(0, space), line.substr(space + 1)};
+  }
+  std::string take(std::size_t size) {
+    if (size > bytes_.size() - at_ || bytes_.size() - at_ - size < 1 || bytes_[at_ + size] != '\n') {
+      throw std::runtime_error("a section runs past the end of the file (truncated)");
+    }
+    std::string out = bytes_.substr(at_, size);
+    at_ += size + 1;
+    return out;
+  }
+  std::vector<float> floats(std::size_t count) {
+    if (count > bytes_.size() / sizeof(float)) throw std::runtime_error("a section runs past the end of the file (truncated)");
+    const std::string raw = take(count * sizeof(float));
+    std::vector<float> values(count);
+    if (count > 0) std::memcpy(values.data(), raw.data(), raw.size());
+    return values;
+  }
+  bool at_end() const { return at_ == bytes_.size(); }
+
+ private:
+  const std::string& bytes_;
+  std::size_t at_;
+};
+
+std::size_t count_of(const std::string& text) {
+  std::size_t used = 0;
+  const unsigned long long value = std::stoull(text, &used);
+  if (used != text.size()) throw std::runtime_error("a malformed size '" + text.substr(0, 40) + "'");
+  return std::size_t(value);
+}
+
+// "name count" of a floats header, the name expected.
+std::vector<float> floats_section(Sections& sections, const std::string& name) {
+  const auto [kind, rest] = sections.header();
+  const auto space = rest.rfind(' ');
+  if (kind != "floats" || space == std::string::npos || rest.substr(0, space) != name) {
+    throw std::runtime_error("expected the floats '" + name + "' (damaged)");
+  }
+  return sections.floats(count_of(rest.substr(space + 1)));
+}
+
+CheckpointData parse_format_3(const std::string& bytes) {
+  Sections sections(bytes);
+  const auto [kind, size] = sections.header();
+  if (kind != "state") throw std::runtime_error("expected the state (damaged)");
+  const std::string text = sections.take(count_of(size));
+  const StateText state = StateText::parse(text);
+  std::vector<float> parameters = floats_section(sections, "parameters");
+  std::vector<float> optimizer_state = floats_section(sections, "optimizer_state");
+  Extra extra;
+  if (state.has("extra_tensors")) {
+    std::istringstream names(state.get("extra_tensors"));
+    for (std::string name; std::getline(names, name, ',');) extra.emplace_back(name, floats_section(sections, "extra." + name));
+  }
+  const auto [digest_kind, digest] = sections.header();
+  if (digest_kind != "digest") throw std::runtime_error("expected the digest (damaged)");
+  if (!sections.at_end()) throw std::runtime_error("bytes after the digest (damaged)");
+  return checked_checkpoint(text, std::move(parameters), std::move(optimizer_state), std::move(extra), &digest);
+}
+
 [[noreturn]] void storage_error(const std::string& what, const std::string& path) {
   throw StorageError("cannot " + what + " " + path + ": " + std::strerror(errno));
 }
@@ -97,52 +173,45 @@ void write_and_flush(const std::string& path, const std::string& bytes, const st
 std::string checkpoint_bytes(const CheckpointData& data) {
   StateText state = data.state;
   state.erase("digest");
-  state.put("tensors_digest", digest_of("", data.parameters, data.optimizer_state));  // for readers before "digest"
+  state.erase("tensors_digest");
   state.erase("extra_tensors");
   if (!data.extra.empty()) state.put("extra_tensors", extra_names(data.extra));
   const std::string text = state.str();
-  torch::serialize::OutputArchive archive;
-  archive.write("state", c10::IValue(text));
-  archive.write("parameters", tensor_of(data.parameters));
-  archive.write("optimizer_state", tensor_of(data.optimizer_state));
-  for (const auto& [name, values] : data.extra) archive.write("extra." + name, tensor_of(values));
-  archive.write("digest", c10::IValue(digest_of(text, data.parameters, data.optimizer_state, data.extra)));
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  return bytes.str();
+  std::string out = kMagic;
+  out += "state " + std::to_string(text.size()) + "\n" + text + "\n";
+  append_floats(out, "parameters", data.parameters);
+  append_floats(out, "optimizer_state", data.optimizer_state);
+  for (const auto& [name, values] : data.extra) append_floats(out, "extra." + name, values);
+  out += "digest " + digest_of(text, data.parameters, data.optimizer_state, data.extra) + "\n";
+  return out;
+}
+
+CheckpointData checked_checkpoint(const std::string& text, std::vector<float> parameters,
+                                  std::vector<float> optimizer_state, Extra extra, const std::string* digest) {
+  CheckpointData data;
+  data.state = StateText::parse(text);
+  if (digest) {
+    if (*digest != digest_of(text, parameters, optimizer_state, extra)) {
+      throw std::runtime_error("its state or tensors do not match their digest (damaged)");
+    }
+  } else if (digest_of("", parameters, optimizer_state) != data.state.get("tensors_digest")) {
+    throw std::runtime_error("its tensors do not match their digest (damaged)");
+  }
+  data.parameters = std::move(parameters);
+  data.optimizer_state = std::move(optimizer_state);
+  data.extra = std::move(extra);
+  return data;
 }
 
 CheckpointData read_checkpoint(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  archive.load_from(path);
-  c10::IValue text;
-  archive.read("state", text);
-  CheckpointData data;
-  data.state = StateText::parse(text.toStringRef());
-  if (data.state.get_int("format_version") != kCheckpointFormatVersion) return data;
-  torch::Tensor parameters, optimizer_state;
-  archive.read("parameters", parameters);
-  archive.read("optimizer_state", optimizer_state);
-  data.parameters = floats_of(parameters);
-  data.optimizer_state = floats_of(optimizer_state);
-  if (data.state.has("extra_tensors")) {
-    std::istringstream names(data.state.get("extra_tensors"));
-    for (std::string name; std::getline(names, name, ',');) {
-      torch::Tensor values;
-      archive.read("extra." + name, values);
-      data.extra.emplace_back(name, floats_of(values));
-    }
-  }
-  c10::IValue digest;
-  if (archive.try_read("digest", digest)) {
-    if (!digest.isString() ||
-        digest.toStringRef() != digest_of(text.toStringRef(), data.parameters, data.optimizer_state, data.extra)) {
-      throw std::runtime_error("its state or tensors do not match their digest (damaged)");
-    }
-  } else if (digest_of("", data.parameters, data.optimizer_state) != data.state.get("tensors_digest")) {
-    throw std::runtime_error("its tensors do not match their digest (damaged)");
-  }
-  return data;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open it: " + std::string(std::strerror(errno)));
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error("cannot read it: " + std::string(std::strerror(errno)));
+  if (bytes.compare(0, kMagic.size(), kMagic) == 0) return parse_format_3(bytes);
+  // Formats 1 and 2: a LibTorch archive, a zip file.
+  if (bytes.compare(0, 4, std::string("PK\x03\x04", 4)) == 0) return torch_plugin().read_torch_checkpoint(path);
+  throw std::runtime_error("not a sweeplab checkpoint (damaged)");
 }
 
 void put_record(StateText& state, const EvalRecord& r) {

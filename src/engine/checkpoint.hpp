@@ -1,14 +1,20 @@
 #pragma once
-// checkpoint.pt: a LibTorch archive with "parameters" and "optimizer_state" (flat float tensors in the
-// engine's layout, src/engine/group_math.hpp), "state", a text of key=value lines holding everything
-// else exactly (doubles as hex floats): versions, counters, accumulators, the tracker, the last
-// evaluation, the data-order generator as of the epoch's start; and "digest", over the state text and
-// both tensors, checked on load (a flipped bit anywhere in them is found). Checkpoints of format 2 written
-// before the digest covered the state have only "tensors_digest" in the state (still written, for them),
-// and are read with that check alone. Versioned; never mutates. Format 1 (engine 1) held LibTorch nn/optim
-// archives.
-#include <torch/torch.h>
-
+// checkpoint.pt, format 3: sweeplab's own file, written and read without LibTorch. A first line
+// "sweeplab-checkpoint 3", then sections, each a header line and its bytes:
+//   state <bytes>               a text of key=value lines holding everything but the floats, exactly (doubles as
+//                               hex floats): versions, counters, accumulators, the tracker, the last evaluation,
+//                               the data-order generator as of the epoch's start
+//   floats parameters <count>   float32, little-endian, the engine's layout (src/engine/group_math.hpp)
+//   floats optimizer_state <count>
+//   floats extra.<name> <count> any more (the DQN's target network and replay buffer)
+//   digest <hex>                over the state text and every float, in that order: a flipped bit anywhere in
+//                               them is found on load
+// each section's bytes followed by a newline. Versioned; never mutates.
+//
+// Format 2 held the same state and floats in a LibTorch archive (a zip); format 1 (engine 1) held LibTorch nn/optim
+// archives. read_checkpoint reads both through the LibTorch plugin (torch_plugin.hpp), so a trainer loads LibTorch
+// for them only. Format 2 files written before the digest covered the state have only "tensors_digest" in their
+// state, and are read with that check alone.
 #include <map>
 #include <string>
 #include <vector>
@@ -17,7 +23,9 @@
 
 namespace sweeplab {
 
-constexpr int kCheckpointFormatVersion = 2;
+constexpr int kCheckpointFormatVersion = 3;
+// The oldest format whose trials continue (format 2 holds what format 3 holds; only the container differs).
+constexpr int kOldestContinuedFormat = 2;
 
 // key=value lines; doubles in hex-float notation, which reads back bit for bit.
 class StateText {
@@ -51,11 +59,19 @@ struct CheckpointData {
 void put_record(StateText& state, const EvalRecord& record);
 EvalRecord get_record(const StateText& state);
 
+// The format-3 file of `data` (its state's "digest", "tensors_digest" and "extra_tensors" are replaced).
 std::string checkpoint_bytes(const CheckpointData& data);
 
-// Reads a checkpoint. Format 2: all of it, the digests checked; older formats: the state only (its
+// Reads a checkpoint. Formats 2 and 3: all of it, the digests checked; older formats: the state only (its
 // format_version says which). Throws std::runtime_error for anything unreadable or inconsistent.
 CheckpointData read_checkpoint(const std::string& path);
+
+// What the readers of both containers share: the state text parsed and the floats checked against `digest`
+// (over the text and the floats), or, without one, against the state's "tensors_digest" (over the floats).
+CheckpointData checked_checkpoint(const std::string& text, std::vector<float> parameters,
+                                  std::vector<float> optimizer_state,
+                                  std::vector<std::pair<std::string, std::vector<float>>> extra,
+                                  const std::string* digest);
 
 // checkpoint.prev.pt beside checkpoint.pt: the previous good checkpoint, kept while the latest replaces it.
 std::string previous_checkpoint_path(const std::string& path);

@@ -185,7 +185,7 @@ class DqnTrial {
     }
     step_ = t + 1;
     if (config_.rl.tau == 0.0 && step_ % config_.rl.target_update_every == 0) sync_target();
-    faults::after_step(step_, batch_size_);
+    faults::after_step(step_, batch_size_, [this] { return sink_.stop_requested(); });
     return true;
   }
 
@@ -423,9 +423,10 @@ class DqnTrial {
       const StateText& state = checkpoint.state;
       const auto version = state.get_int("format_version");
       const auto engine = state.has("engine_version") ? state.get_int("engine_version") : 1;
-      if (version != kCheckpointFormatVersion || engine != kEngineVersion) {
+      if (version < kOldestContinuedFormat || version > kCheckpointFormatVersion || engine != kEngineVersion) {
         throw std::runtime_error("format version " + std::to_string(version) + ", engine " + std::to_string(engine) +
-                                 "; this sweeplab reads format " + std::to_string(kCheckpointFormatVersion));
+                                 "; this sweeplab reads formats " + std::to_string(kOldestContinuedFormat) + " to " +
+                                 std::to_string(kCheckpointFormatVersion) + " of engine " + std::to_string(kEngineVersion));
       }
       if (state.get("config_hash") != config_hash_) throw std::runtime_error("it was written for another config");
       if (!state.has("kind") || state.get("kind") != "dqn") throw std::runtime_error("it is not a DQN checkpoint");

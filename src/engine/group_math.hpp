@@ -145,6 +145,7 @@ std::string lean_blas_description();
 // The batched-tensor backend: parameters as [K, ...] LibTorch tensors, one bmm/baddbmm per layer for all
 // trials, hand-derived backward, per-trial hyper-parameters as [K] tensors, accumulators on the device.
 // device "cuda" on a GPU; "cpu" runs the same code, so tests exercise the CUDA path without a GPU.
+// Defined in the LibTorch plugin's code (batched_math.cpp); the engine reaches it through torch_plugin.hpp.
 std::unique_ptr<GroupMath> make_batched_math(const MlpShape& shape, const GroupData& data, int slots,
                                              const std::string& device);
 

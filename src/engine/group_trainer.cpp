@@ -1,7 +1,6 @@
 // The group trainer: the bookkeeping of every trial of a fused group (counters, data order, evaluations,
 // targets, checkpoints, divergence, interrupts) around a GroupMath backend that does the arithmetic.
 #include <dlfcn.h>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,10 +13,11 @@
 #include <sstream>
 
 #include "checkpoint.hpp"
-#include "dqn_trainer.hpp"
+#include "dataset.hpp"
 #include "faults.hpp"
 #include "online_rows.hpp"
 #include "setup.hpp"
+#include "torch_plugin.hpp"
 #include "sweeplab/config/compact_config.hpp"
 #include "sweeplab/config/fusion_key.hpp"
 #include "sweeplab/config/schema.hpp"
@@ -36,10 +36,10 @@ namespace {
 // at any batch size (about 0.1 s at batch size 2 and 512 alike on one core).
 constexpr std::int64_t kMaxSegmentSamples = 4096;
 
-// One thread per trial: trials run side by side instead. torch::set_num_threads does not reach
+// One thread per trial: trials run side by side instead. LibTorch's threads (when a trial loads it) do not reach
 // OpenBLAS, which has its own pool; its setter is looked up at run time so any BLAS works.
 void limit_threads(std::int64_t threads) {
-  if (torch::get_num_threads() != threads) torch::set_num_threads(int(threads));
+  set_torch_threads(int(threads));
   using SetThreads = void (*)(int);
   static const auto openblas_set_num_threads =
       reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
@@ -48,11 +48,11 @@ void limit_threads(std::int64_t threads) {
 
 void check_device(const std::string& device) {
   if (device != "cuda") return;
-  // The same command gives the same numbers on a GPU: cuBLAS with a fixed workspace, deterministic kernels.
-  // Both must be set before CUDA's first use in this process.
+  // The same command gives the same numbers on a GPU: cuBLAS with a fixed workspace (set before cuBLAS starts),
+  // deterministic kernels (before the first one runs).
   ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
-  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   if (const auto problem = cuda_problem(); !problem.empty()) throw UserError(problem);
+  torch_plugin().prepare_cuda();
 }
 
 // The GPU's total memory, half of it for one group: the total, not what is free now, so the same command
@@ -165,20 +165,19 @@ struct Trial {
   std::vector<float> online_x, online_y;  // online: the current segment's rows
 };
 
-// The dataset of a group's task. The last one made is kept (its tensors are shared, never written), so a worker's
-// groups of one task, one group per batch size in a B x eta grid, read or generate it once: 1.3 s per group for
-// Fashion-MNIST's files.
-const Dataset& dataset_of(const Config& config) {
+// The data of a group's task. The last one made is kept (never written), so a worker's groups of one task, one
+// group per batch size in a B x eta grid, read or generate it once: 1.3 s per group for Fashion-MNIST's files.
+const TaskData& dataset_of(const Config& config) {
   static std::string last_key;
-  static Dataset last;
+  static TaskData last;
   const auto compact = CompactConfig::of(config);
   std::string key;
   for (std::size_t field = 0; field < schema().size(); ++field) {
     if (schema()[field].key.rfind("task.", 0) == 0) key += schema()[field].key + "=" + compact.text(field) + "\n";
   }
   if (key != last_key) {
-    last_key.clear();  // a make_dataset that throws leaves nothing cached
-    last = make_dataset(config.task);
+    last_key.clear();  // a make_task_data that throws leaves nothing cached
+    last = make_task_data(config.task);
     last_key = key;
   }
   return last;
@@ -204,7 +203,8 @@ class GroupRun {
     std::int64_t fit = cuda ? trials_that_fit(shape_, largest_batch, gpu_memory_for_groups()) : std::int64_t(members.size());
     if (max_at_once > 0) fit = std::min(fit, std::int64_t(max_at_once));
     slots_ = int(std::min<std::int64_t>(fit, std::int64_t(members.size())));
-    math_ = cuda ? make_batched_math(shape_, group_data_, slots_, "cuda") : make_lean_cpu_math(shape_, group_data_, slots_);
+    math_ = cuda ? torch_plugin().batched_math(shape_, group_data_, slots_, "cuda")
+                 : make_lean_cpu_math(shape_, group_data_, slots_);
     classification_ = data_.loss != LossKind::Regression;
     target_width_ = data_.loss == LossKind::Regression ? group_data_.outputs : 1;
     if (first.task.online) online_rows_ = make_online_rows(first.task);
@@ -352,15 +352,16 @@ class GroupRun {
       const StateText& state = checkpoint.state;
       const auto version = state.get_int("format_version");
       const auto engine = state.has("engine_version") ? state.get_int("engine_version") : 1;
-      if (version < kCheckpointFormatVersion || (version == kCheckpointFormatVersion && engine < kEngineVersion)) {
+      if (version <= kCheckpointFormatVersion && (version < kOldestContinuedFormat || engine < kEngineVersion)) {
         trial.outcome.not_trained = "not continued: it was started by training engine " + std::to_string(engine) +
                                     " and this sweeplab has engine " + std::to_string(kEngineVersion) +
                                     ", whose numbers differ (rerun with --fresh to train it again from the start)";
         return "";
       }
-      if (version != kCheckpointFormatVersion || engine != kEngineVersion) {
+      if (version > kCheckpointFormatVersion || engine != kEngineVersion) {
         throw std::runtime_error("format version " + std::to_string(version) + ", engine " + std::to_string(engine) +
-                                 "; this sweeplab reads format " + std::to_string(kCheckpointFormatVersion));
+                                 "; this sweeplab reads formats up to " + std::to_string(kCheckpointFormatVersion) +
+                                 " of engine " + std::to_string(kEngineVersion));
       }
       if (state.get("config_hash") != trial.config_hash) throw std::runtime_error("it was written for another config");
       math_->load(trial.slot, checkpoint.parameters, state_for_group(trial, checkpoint.optimizer_state));
@@ -527,7 +528,7 @@ class GroupRun {
         }
       }
       trial.batch_size = next_b;
-      faults::after_step(trial.step, trial.b0);
+      faults::after_step(trial.step, trial.b0, [&trial] { return trial.sink->stop_requested(); });
       const auto every = trial.config->training.eval_every;
       const bool end = trial.step == trial.total_steps, epoch_done = trial.epoch_row == 0;
       const bool eval_due = trial.budget_in_samples ? crossed(trial, every) || end
@@ -706,7 +707,7 @@ class GroupRun {
     trial.sink->on_finish(outcome);
   }
 
-  Dataset data_;
+  const TaskData& data_;  // dataset_of's, kept until the next group's
   MlpShape shape_;
   GroupData group_data_;
   std::unique_ptr<GroupMath> math_;
@@ -722,18 +723,20 @@ class GroupRun {
 void set_online_rows_for_tests(OnlineRowsFactory factory) { online_rows_factory() = std::move(factory); }
 
 std::string cuda_problem() {
-  if (!torch::cuda::is_available()) {
-    return "training.device: cuda, but this LibTorch build has no CUDA (or no GPU is visible); use cpu";
+  try {
+    return torch_plugin().cuda_problem();
+  } catch (const InternalError& e) {
+    return std::string("training.device: cuda, but ") + e.what();
   }
-  return "";
 }
 
 std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members, std::size_t max_at_once) {
   if (members.empty()) return {};
   limit_threads(members.front().config->training.threads);
   check_device(members.front().config->training.device);
-  // Reinforcement learning has its own loop (src/engine/dqn_trainer.cpp): one trial at a time, never fused.
-  if (is_reinforcement_task(members.front().config->task.name)) return train_dqn_group(members);
+  // Reinforcement learning has its own loop (src/engine/dqn_trainer.cpp, in the LibTorch plugin): one trial at a
+  // time, never fused.
+  if (is_reinforcement_task(members.front().config->task.name)) return torch_plugin().train_dqn_group(members);
   GroupRun run(members, max_at_once);
   return run.run();
 }

@@ -1,11 +1,19 @@
 #include "model.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <cmath>
 
+#include "setup.hpp"
 #include "sweeplab/core/error.hpp"
 
 namespace sweeplab {
 namespace {
+
+std::vector<float> floats_of(const torch::Tensor& tensor) {
+  const auto values = tensor.to(torch::kFloat32).contiguous();
+  return std::vector<float>(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+}
 
 void add_activation(torch::nn::Sequential& model, const std::string& name) {
   if (name == "relu") model->push_back(torch::nn::ReLU());
@@ -16,19 +24,6 @@ void add_activation(torch::nn::Sequential& model, const std::string& name) {
 }
 
 }  // namespace
-
-std::vector<float> layer_scales(const ModelConfig& config, const std::vector<std::int64_t>& widths) {
-  if (config.parameterization == "standard") return {};
-  if (config.parameterization != "sp" && config.parameterization != "mup") {
-    throw InternalError("unknown parameterization " + config.parameterization);
-  }
-  std::vector<float> scales;
-  const std::size_t layers = widths.size() - 1;
-  for (std::size_t l = 0; l + 1 < layers; ++l) scales.push_back(float(1.0 / std::sqrt(double(widths[l]))));
-  const double n = double(widths[layers - 1]);  // the last hidden width (the input width without a hidden layer)
-  scales.push_back(float(1.0 / (config.gamma * (config.parameterization == "sp" ? std::sqrt(n) : n))));
-  return scales;
-}
 
 torch::nn::Sequential make_model(const ModelConfig& config, std::int64_t inputs, std::int64_t outputs,
                                  torch::Generator& gen) {
@@ -86,6 +81,47 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerConfig& c
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+std::vector<float> flatten_parameters(torch::nn::Sequential& model) {
+  std::vector<float> flat;
+  for (const auto& module : model->children()) {
+    const auto* linear = module->as<torch::nn::Linear>();
+    if (!linear) continue;
+    const auto weight_t = floats_of(linear->weight.detach().t());
+    // A bias-free layer (sp, mup) keeps its place in the layout, as zeros.
+    const auto bias = linear->bias.defined() ? floats_of(linear->bias.detach())
+                                             : std::vector<float>(std::size_t(linear->weight.size(0)), 0.0f);
+    flat.insert(flat.end(), weight_t.begin(), weight_t.end());
+    flat.insert(flat.end(), bias.begin(), bias.end());
+  }
+  return flat;
+}
+
+void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential& model) {
+  torch::NoGradGuard no_grad;
+  std::size_t at = 0;
+  for (const auto& module : model->children()) {
+    auto* linear = module->as<torch::nn::Linear>();
+    if (!linear) continue;
+    const auto out = linear->weight.size(0), in = linear->weight.size(1);
+    const auto take = [&](std::int64_t n) {
+      if (at + std::size_t(n) > flat.size()) throw InternalError("unflatten_parameters: too few values");
+      auto tensor = torch::from_blob(const_cast<float*>(flat.data() + at), {n}, torch::kFloat32).clone();
+      at += std::size_t(n);
+      return tensor;
+    };
+    linear->weight.copy_(take(in * out).view({in, out}).t());
+    const auto bias = take(out);
+    if (linear->bias.defined()) linear->bias.copy_(bias);  // bias-free: its (zero) place in the layout is skipped
+  }
+  if (at != flat.size()) throw InternalError("unflatten_parameters: too many values");
+}
+
+std::vector<float> scaled_initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(seed));
+  auto sequential = make_model(model, shape.widths.front(), shape.widths.back(), gen);
+  return flatten_parameters(sequential);
 }
 
 }  // namespace sweeplab

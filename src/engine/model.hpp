@@ -1,9 +1,11 @@
 #pragma once
-// The MLP and its optimizer (LibTorch: include only from src/engine and its tests).
+// The MLP and its optimizer (LibTorch: the plugin and the tests only): the autograd reference the tests hold the
+// engine to, DQN's Q-network, and the initial weights of sp and mup.
 #include <torch/torch.h>
 
 #include <memory>
 
+#include "group_math.hpp"
 #include "sweeplab/config/config.hpp"
 
 namespace sweeplab {
@@ -20,15 +22,19 @@ namespace sweeplab {
 torch::nn::Sequential make_model(const ModelConfig& config, std::int64_t inputs, std::int64_t outputs,
                                  torch::Generator& gen);
 
-// What layer l's product h W_l is multiplied by (MlpShape::scales): empty for standard; sp, mup: 1/sqrt(fan_in)
-// for every layer but the last, which is multiplied by 1/(gamma sqrt(N)) (sp) or 1/(gamma N) (mup), N its fan_in
-// (the last hidden width). Each computed in double, then rounded to float.
-std::vector<float> layer_scales(const ModelConfig& config, const std::vector<std::int64_t>& widths);
 
 // sgd (momentum, nesterov, weight decay), adam, adamw: PyTorch's own implementations.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerConfig& config,
                                                         const std::vector<torch::Tensor>& parameters);
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+
+// Between the engine's flat layout and an nn.Sequential of Linear layers.
+std::vector<float> flatten_parameters(torch::nn::Sequential& model);
+void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential& model);
+
+// setup.hpp's initial_parameters for sp and mup: make_model with an at::CPUGeneratorImpl seeded with `seed`,
+// flattened.
+std::vector<float> scaled_initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed);
 
 }  // namespace sweeplab

@@ -1,13 +1,12 @@
 #include "setup.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "initial.hpp"
-#include "model.hpp"
 #include "sweeplab/core/error.hpp"
+#include "torch_plugin.hpp"
 
 namespace sweeplab {
 
@@ -51,7 +50,7 @@ std::int64_t trials_that_fit(const MlpShape& shape, std::int64_t batch_size, std
   return std::max<std::int64_t>(1, bytes / (floats * std::int64_t(sizeof(float))));
 }
 
-MlpShape shape_of(const Config& config, const Dataset& data) {
+MlpShape shape_of(const Config& config, const TaskData& data) {
   MlpShape shape;
   // Token inputs (algorithmic tasks): the first layer's fan_in is the vocabulary (a one-hot input).
   shape.tokens = data.vocabulary > 0 ? data.inputs : 0;
@@ -69,24 +68,30 @@ MlpShape shape_of(const Config& config, const Dataset& data) {
   return shape;
 }
 
-namespace {
-std::vector<float> floats_of(const torch::Tensor& tensor) {
-  const auto values = tensor.to(torch::kFloat32).contiguous();
-  return std::vector<float>(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
-}
-}  // namespace
-
-GroupData group_data(const Dataset& data) {
+GroupData group_data(const TaskData& data) {
   GroupData out;
   out.inputs = data.inputs;
   out.outputs = data.outputs;
-  out.n_train = data.x_train.size(0);
-  out.n_test = data.x_test.size(0);
-  out.x_train = floats_of(data.x_train);
-  out.y_train = floats_of(data.y_train);
-  out.x_test = floats_of(data.x_test);
-  out.y_test = floats_of(data.y_test);
+  out.n_train = data.n_train;
+  out.n_test = data.n_test;
+  out.x_train = data.x_train;
+  out.y_train = data.y_train;
+  out.x_test = data.x_test;
+  out.y_test = data.y_test;
   return out;
+}
+
+std::vector<float> layer_scales(const ModelConfig& config, const std::vector<std::int64_t>& widths) {
+  if (config.parameterization == "standard") return {};
+  if (config.parameterization != "sp" && config.parameterization != "mup") {
+    throw InternalError("unknown parameterization " + config.parameterization);
+  }
+  std::vector<float> scales;
+  const std::size_t layers = widths.size() - 1;
+  for (std::size_t l = 0; l + 1 < layers; ++l) scales.push_back(float(1.0 / std::sqrt(double(widths[l]))));
+  const double n = double(widths[layers - 1]);  // the last hidden width (the input width without a hidden layer)
+  scales.push_back(float(1.0 / (config.gamma * (config.parameterization == "sp" ? std::sqrt(n) : n))));
+  return scales;
 }
 
 TrialHyper hyper_of(const Config& config) {
@@ -101,46 +106,9 @@ TrialHyper hyper_of(const Config& config) {
   return hyper;
 }
 
-std::vector<float> flatten_parameters(torch::nn::Sequential& model) {
-  std::vector<float> flat;
-  for (const auto& module : model->children()) {
-    const auto* linear = module->as<torch::nn::Linear>();
-    if (!linear) continue;
-    const auto weight_t = floats_of(linear->weight.detach().t());
-    // A bias-free layer (sp, mup) keeps its place in the layout, as zeros.
-    const auto bias = linear->bias.defined() ? floats_of(linear->bias.detach())
-                                             : std::vector<float>(std::size_t(linear->weight.size(0)), 0.0f);
-    flat.insert(flat.end(), weight_t.begin(), weight_t.end());
-    flat.insert(flat.end(), bias.begin(), bias.end());
-  }
-  return flat;
-}
-
-void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential& model) {
-  torch::NoGradGuard no_grad;
-  std::size_t at = 0;
-  for (const auto& module : model->children()) {
-    auto* linear = module->as<torch::nn::Linear>();
-    if (!linear) continue;
-    const auto out = linear->weight.size(0), in = linear->weight.size(1);
-    const auto take = [&](std::int64_t n) {
-      if (at + std::size_t(n) > flat.size()) throw InternalError("unflatten_parameters: too few values");
-      auto tensor = torch::from_blob(const_cast<float*>(flat.data() + at), {n}, torch::kFloat32).clone();
-      at += std::size_t(n);
-      return tensor;
-    };
-    linear->weight.copy_(take(in * out).view({in, out}).t());
-    const auto bias = take(out);
-    if (linear->bias.defined()) linear->bias.copy_(bias);  // bias-free: its (zero) place in the layout is skipped
-  }
-  if (at != flat.size()) throw InternalError("unflatten_parameters: too many values");
-}
-
 std::vector<float> initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed) {
   if (model.parameterization == "standard") return standard_initial_parameters(shape, seed);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(seed));
-  auto sequential = make_model(model, shape.widths.front(), shape.widths.back(), gen);
-  return flatten_parameters(sequential);
+  return torch_plugin().scaled_initial_parameters(model, shape, seed);
 }
 
 }  // namespace sweeplab

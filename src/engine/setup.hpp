@@ -1,5 +1,5 @@
 #pragma once
-// From a trial's config and its dataset to what a GroupMath backend takes (LibTorch: src/engine only).
+// From a trial's config and its task to what a GroupMath backend takes (no LibTorch).
 #include <cstdint>
 #include <vector>
 
@@ -9,10 +9,15 @@
 
 namespace sweeplab {
 
-// Also fills the parameterization (scales, bias; see layer_scales in model.hpp), the centred output and,
-// when data.vocabulary > 0, token inputs (widths[0] = vocabulary, tokens = data.inputs).
-MlpShape shape_of(const Config& config, const Dataset& data);
-GroupData group_data(const Dataset& data);
+// Also fills the parameterization (scales, bias; see layer_scales), the centred output and, when
+// data.vocabulary > 0, token inputs (widths[0] = vocabulary, tokens = data.inputs).
+MlpShape shape_of(const Config& config, const TaskData& data);
+GroupData group_data(const TaskData& data);
+
+// What layer l's product h W_l is multiplied by (MlpShape::scales): empty for standard; sp, mup: 1/sqrt(fan_in)
+// for every layer but the last, which is multiplied by 1/(gamma sqrt(N)) (sp) or 1/(gamma N) (mup), N its fan_in
+// (the last hidden width). Each computed in double, then rounded to float.
+std::vector<float> layer_scales(const ModelConfig& config, const std::vector<std::int64_t>& widths);
 TrialHyper hyper_of(const Config& config);
 
 // How many trials of this shape the batched backend can hold in `bytes` of device memory (at least 1; no
@@ -21,15 +26,11 @@ TrialHyper hyper_of(const Config& config);
 // bounded size, whatever the group).
 std::int64_t trials_that_fit(const MlpShape& shape, std::int64_t batch_size, std::int64_t bytes);
 
-// The initial parameters of a trial in the engine's layout, from make_model with an at::CPUGeneratorImpl seeded
-// with `seed` (training.seed), each weight stored transposed (standard: drawn without LibTorch, initial.hpp, the
-// same bytes). standard: PyTorch's nn.Linear initialisation
-// (uniform weights and biases). sp, mup: per layer in order, normal_(0, init_std) into the nn.Linear weight
-// [fan_out, fan_in] (then transposed into the layout); biases 0. Deterministic per seed.
+// The initial parameters of a trial in the engine's layout, the numbers of make_model (model.hpp) with an
+// at::CPUGeneratorImpl seeded with `seed` (training.seed), each weight stored transposed. standard: PyTorch's
+// nn.Linear initialisation (uniform weights and biases), drawn without LibTorch (initial.hpp, the same bytes).
+// sp, mup: per layer in order, normal_(0, init_std) into the nn.Linear weight [fan_out, fan_in] (then transposed
+// into the layout), biases 0, by LibTorch (the plugin, torch_plugin.hpp). Deterministic per seed.
 std::vector<float> initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed);
-
-// Between the engine's flat layout and an nn.Sequential of Linear layers (the autograd reference).
-std::vector<float> flatten_parameters(torch::nn::Sequential& model);
-void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential& model);
 
 }  // namespace sweeplab
