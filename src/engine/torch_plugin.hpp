@@ -5,8 +5,9 @@
 // - the batched-tensor backend (training.device cuda; cpu in tests), and whether CUDA can train here;
 // - DQN (reinforcement tasks), whose Q-network is an nn.Sequential trained with torch::optim;
 // - the synthetic task: its labels come from LibTorch's float64 products (its BLAS) and argmax;
-// - the initial weights of sp and mup: normal_ on float32 weights takes a vectorised path (SLEEF's float log, sin
-//   and cos, picked by the CPU's capability) whose bits no portable code reproduces;
+// - the initial weights of sp and mup: normal_ on float32 weights of 16 or more values takes LibTorch's vectorised
+//   path, which on AVX2 CPUs computes log, sin and cos with its own float approximations (and elsewhere with libm's):
+//   which bits come out depends on the CPU LibTorch dispatches for;
 // - checkpoints of formats 1 and 2 (LibTorch archives).
 // Everything else (the lean CPU backend, the other tasks, standard initialisation, format-3 checkpoints) is plain
 // C++ and gives the same bytes as it did through LibTorch.
