@@ -198,24 +198,6 @@ TEST(Checkpoint, ATrialCheckpointedInFormat2ContinuesToTheUninterruptedResult) {
   EXPECT_EQ(summary_of(trial)["weights_digest"], summary_of(reference)["weights_digest"]);
 }
 
-TEST(Checkpoint, OneOfTheFormatWrittenBeforeTheStateDigestStillReads) {
-  TempDir dir;
-  auto data = small_checkpoint();
-  data.state.put_int("format_version", 2);
-  StateText state = data.state;  // as checkpoint_bytes wrote format 2 before: a digest of the tensors only
-  std::string tensors(reinterpret_cast<const char*>(data.parameters.data()), data.parameters.size() * sizeof(float));
-  tensors.append(reinterpret_cast<const char*>(data.optimizer_state.data()), data.optimizer_state.size() * sizeof(float));
-  state.put("tensors_digest", full_hash(tensors));
-  torch::serialize::OutputArchive archive;
-  archive.write("state", c10::IValue(state.str()));
-  archive.write("parameters", torch::tensor(data.parameters));
-  archive.write("optimizer_state", torch::tensor(data.optimizer_state));
-  archive.save_to(dir.str("old.pt"));
-  const auto read = read_checkpoint(dir.str("old.pt"));
-  EXPECT_EQ(read.state.get_int("step"), 40);
-  EXPECT_EQ(read.parameters, data.parameters);
-}
-
 TEST(Checkpoint, TheReplacedOneIsKeptAsThePrevious) {
   TempDir dir;
   const std::string path = dir.str("checkpoint.pt");
