@@ -1,6 +1,7 @@
 // The system BLAS as the lean backend uses it (src/engine/blas.hpp): found at run time, and, single-threaded, a
 // product's bytes depend on the matrices' values and shapes only, not on where they lie in memory (the lean
 // backend's determinism across groups, segments and resumes rests on this).
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -59,6 +60,21 @@ TEST(Blas, AProductsBytesDoNotDependOnWhereItsMatricesLie) {
           << s.m << "x" << s.k << "x" << s.n << " at an offset of " << shift << " floats";
     }
   }
+}
+
+TEST(Blas, OpenBlasRunsTheThreadsAskedForBeforeAndAfterItLoads) {
+  blas::set_threads(2);  // asked before the library is loaded: applied when it loads
+  const auto& library = blas::system_library();
+  if (!library.openblas) GTEST_SKIP() << "the system BLAS is not OpenBLAS: " << library.name;
+  void* handle = dlopen("libblas.so.3", RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(handle, nullptr);
+  using GetThreads = int (*)();
+  const auto threads = reinterpret_cast<GetThreads>(dlsym(handle, "openblas_get_num_threads"));
+  ASSERT_NE(threads, nullptr);
+  EXPECT_EQ(threads(), 2);
+  blas::set_threads(1);
+  EXPECT_EQ(threads(), 1);
+  dlclose(handle);
 }
 
 }  // namespace

@@ -248,7 +248,7 @@ TEST(Version, NamesVersionCommitLibTorchCudaAndBlas) {
   EXPECT_TRUE(commit == "unknown" || (commit.size() == 12 && commit.find_first_not_of("0123456789abcdef") ==
                                                                  std::string::npos))
       << commit;
-  EXPECT_EQ(lines[1], "LibTorch: " SWEEPLAB_TORCH_VERSION_FOR_TESTS " (in sweeplab-trainer)");
+  EXPECT_EQ(lines[1], "LibTorch: " SWEEPLAB_TORCH_VERSION_FOR_TESTS " (libsweeplab_torch.so: trainers load it for the trials that need it)");
   // What the build knows of its trainer's LibTorch (with CUDA: the GPUs the driver lists), not the trainer's own
   // answer ("... has no CUDA (or no GPU is visible)"): no trainer is started.
   EXPECT_TRUE(lines[2] == "CUDA: not available (this LibTorch build has no CUDA)" || lines[2].rfind("CUDA: built in, ", 0) == 0 ||

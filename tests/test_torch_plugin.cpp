@@ -1,6 +1,7 @@
 // The LibTorch plugin (src/engine/torch_plugin.hpp): trials that need no LibTorch train without loading it, the
 // ones that do load it on demand, the trainer program does not link it, and a plugin that cannot load is one
 // clear error. This program links the engine without LibTorch; CTest runs each test in a process of its own.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -35,6 +36,10 @@ class CountingSink : public TrialSink {
   double last_loss = 0.0;
 };
 
+// These tests look at what a fresh process has loaded; run together in one process, the later ones cannot.
+#define SKIP_UNLESS_FRESH_PROCESS() \
+  if (torch_plugin_loaded()) GTEST_SKIP() << "LibTorch is loaded already: run each test alone (CTest does)"
+
 Config doughnut_config() {
   Config config;
   config.task.name = "doughnuts";
@@ -45,6 +50,7 @@ Config doughnut_config() {
 }
 
 TEST(TorchPlugin, ADoughnutTrialTrainsWithoutLoadingLibTorch) {
+  SKIP_UNLESS_FRESH_PROCESS();
   ASSERT_FALSE(mapped("libtorch")) << "this test program links no LibTorch";
   CountingSink sink;
   const auto outcome = train_trial(doughnut_config(), sink);
@@ -56,6 +62,7 @@ TEST(TorchPlugin, ADoughnutTrialTrainsWithoutLoadingLibTorch) {
 }
 
 TEST(TorchPlugin, TheSyntheticTaskAndMupInitialisationLoadItOnDemand) {
+  SKIP_UNLESS_FRESH_PROCESS();
   ASSERT_FALSE(mapped("libtorch"));
   TaskConfig task;
   task.name = "synthetic";
@@ -65,6 +72,9 @@ TEST(TorchPlugin, TheSyntheticTaskAndMupInitialisationLoadItOnDemand) {
   const TaskData data = make_task_data(task);
   EXPECT_TRUE(torch_plugin_loaded());
   EXPECT_TRUE(mapped("libtorch_cpu"));
+  // Loaded into the global scope, with what it links: on a GPU the engine sizes groups with the CUDA runtime's
+  // cudaMemGetInfo, which it looks up there.
+  EXPECT_NE(dlsym(RTLD_DEFAULT, kTorchPluginEntry), nullptr);
   EXPECT_EQ(data.inputs, 5);
   EXPECT_EQ(data.outputs, 3);
   EXPECT_EQ(data.n_train + data.n_test, 100);
@@ -82,6 +92,7 @@ TEST(TorchPlugin, TheSyntheticTaskAndMupInitialisationLoadItOnDemand) {
 }
 
 TEST(TorchPlugin, APluginThatDoesNotLoadIsOneClearError) {
+  SKIP_UNLESS_FRESH_PROCESS();
   ::setenv("SWEEPLAB_TORCH_PLUGIN", "/nonexistent/libsweeplab_torch.so", 1);
   try {
     torch_plugin();

@@ -88,7 +88,7 @@ std::string blas_text() {
 
 std::string version_text() {
   return std::string("sweeplab ") + SWEEPLAB_VERSION + " (git " + make_run_context("", 1).git_commit + ")\n" +
-         "LibTorch: " + SWEEPLAB_TORCH_VERSION + " (in sweeplab-trainer)\n" + "CUDA: " + cuda_text() + "\n" +
+         "LibTorch: " + SWEEPLAB_TORCH_VERSION + " (libsweeplab_torch.so: trainers load it for the trials that need it)\n" + "CUDA: " + cuda_text() + "\n" +
          "BLAS: " + blas_text() + "\n";
 }
 

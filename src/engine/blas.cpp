@@ -3,8 +3,14 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
+
 namespace sweeplab::blas {
 namespace {
+
+using SetThreads = void (*)(int);
+std::atomic<int> wanted_threads{1};
+std::atomic<SetThreads> loaded_setter{nullptr};  // OpenBLAS's, once it is loaded
 
 Library load() {
   Library library;
@@ -17,13 +23,13 @@ Library load() {
   }
   library.sgemm = reinterpret_cast<Sgemm>(dlsym(handle, "cblas_sgemm"));
   using Config = const char* (*)();
-  using SetThreads = void (*)(int);
   const auto config = reinterpret_cast<Config>(dlsym(handle, "openblas_get_config"));
   const auto set_threads = reinterpret_cast<SetThreads>(dlsym(handle, "openblas_set_num_threads"));
   if (!library.sgemm) {
     library.name = "none (libblas.so.3 has no cblas_sgemm)";
   } else if (config && set_threads) {
-    set_threads(1);
+    set_threads(wanted_threads.load());
+    loaded_setter.store(set_threads);
     library.openblas = true;
     using CoreName = const char* (*)();
     const auto core = reinterpret_cast<CoreName>(dlsym(handle, "openblas_get_corename"));
@@ -39,6 +45,11 @@ Library load() {
 const Library& system_library() {
   static const Library library = load();
   return library;
+}
+
+void set_threads(int threads) {
+  if (wanted_threads.exchange(threads) == threads) return;
+  if (const SetThreads setter = loaded_setter.load()) setter(threads);
 }
 
 }  // namespace sweeplab::blas

@@ -18,9 +18,12 @@ struct Library {
   std::string name;       // "OpenBLAS 0.3.21 ... Haswell", "reference BLAS", or why there is none
 };
 
-// libblas.so.3, loaded once. OpenBLAS is set to one thread (trials run side by side, one core each): each
-// product then runs its sums in an order fixed by the matrices' shapes and the CPU's kernel, so a trial's
-// numbers do not depend on where or with whom it runs on one machine.
+// libblas.so.3, loaded once. OpenBLAS is set to the threads of set_threads, one unless asked (trials run side by
+// side, one core each): each product then runs its sums in an order fixed by the matrices' shapes and the CPU's
+// kernel, so a trial's numbers do not depend on where or with whom it runs on one machine.
 const Library& system_library();
+
+// OpenBLAS's threads (training.threads): set now when it is loaded, else when it loads.
+void set_threads(int threads);
 
 }  // namespace sweeplab::blas

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "blas.hpp"
 #include "checkpoint.hpp"
 #include "dataset.hpp"
 #include "faults.hpp"
@@ -37,13 +38,10 @@ namespace {
 constexpr std::int64_t kMaxSegmentSamples = 4096;
 
 // One thread per trial: trials run side by side instead. LibTorch's threads (when a trial loads it) do not reach
-// OpenBLAS, which has its own pool; its setter is looked up at run time so any BLAS works.
+// OpenBLAS, which has its own pool.
 void limit_threads(std::int64_t threads) {
   set_torch_threads(int(threads));
-  using SetThreads = void (*)(int);
-  static const auto openblas_set_num_threads =
-      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (openblas_set_num_threads) openblas_set_num_threads(int(threads));
+  blas::set_threads(int(threads));
 }
 
 void check_device(const std::string& device) {

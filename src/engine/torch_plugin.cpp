@@ -49,7 +49,9 @@ TorchPlugin* load() {
       reasons += (reasons.empty() ? "" : "; ") + path + ": no such file";
       continue;
     }
-    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // Global: LibTorch's CUDA runtime then answers dlsym(RTLD_DEFAULT, "cudaMemGetInfo") (the group trainer
+    // sizes GPU groups with it). The plugin itself exports nothing else.
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
     if (!handle) {
       reasons += (reasons.empty() ? "" : "; ") + std::string(::dlerror());
       continue;
