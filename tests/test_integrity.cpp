@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -139,6 +140,36 @@ TEST(Checkpoint, AFlippedBitInTheStateTextIsDetected) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("digest"), std::string::npos) << e.what();
   }
+}
+
+TEST(Checkpoint, EverySingleBitFlipAnywhereInTheFileIsFoundAndSaidInPlainText) {
+  TempDir dir;
+  auto data = small_checkpoint();
+  data.extra.emplace_back("replay", std::vector<float>{1.0f, 2.0f});
+  const std::string good = checkpoint_bytes(data);
+  const auto path = dir.path() / "c.pt";
+  write_bytes(path, good);
+  const auto read = read_checkpoint(path.string());
+  ASSERT_EQ(read.parameters, data.parameters);
+  ASSERT_EQ(read.extra.size(), 1u);
+  EXPECT_EQ(read.extra[0].second, data.extra[0].second);
+  int found = 0;
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string damaged = good;
+      damaged[at] = char(damaged[at] ^ (1 << bit));
+      write_bytes(path, damaged);
+      try {
+        (void)read_checkpoint(path.string());
+        ADD_FAILURE() << "read a checkpoint with bit " << bit << " of byte " << at << " flipped";
+      } catch (const std::runtime_error& e) {
+        const std::string what = e.what();
+        EXPECT_TRUE(std::all_of(what.begin(), what.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) << at;
+        ++found;
+      }
+    }
+  }
+  EXPECT_EQ(found, int(good.size() * 8));
 }
 
 // A checkpoint as LibTorch archives held them (format 2): the state text, the floats as tensors, and a digest over

@@ -84,7 +84,8 @@ void append_floats(std::string& out, const std::string& name, const std::vector<
   out += "\n";
 }
 
-// Reads the sections of a format-3 file in order; anything out of place is a damaged file.
+// Reads the sections of a format-3 file in order; anything out of place is a damaged file. Messages never quote
+// the file's bytes (they go into summary.json, which holds only valid UTF-8).
 class Sections {
  public:
   explicit Sections(const std::string& bytes) : bytes_(bytes), at_(kMagic.size()) {}
@@ -96,7 +97,7 @@ class Sections {
     const std::string line = bytes_.substr(at_, end - at_);
     at_ = end + 1;
     const auto space = line.find(' ');
-    if (space == std::string::npos) throw std::runtime_error("a malformed section header '" + line.substr(0, 40) + "'");
+    if (space == std::string::npos) throw std::runtime_error("a malformed section header (damaged)");
     return {line.substr(0, space), line.substr(space + 1)};
   }
   std::string take(std::size_t size) {
@@ -107,13 +108,6 @@ class Sections {
     at_ += size + 1;
     return out;
   }
-  std::vector<float> floats(std::size_t count) {
-    if (count > bytes_.size() / sizeof(float)) throw std::runtime_error("a section runs past the end of the file (truncated)");
-    const std::string raw = take(count * sizeof(float));
-    std::vector<float> values(count);
-    if (count > 0) std::memcpy(values.data(), raw.data(), raw.size());
-    return values;
-  }
   bool at_end() const { return at_ == bytes_.size(); }
 
  private:
@@ -122,39 +116,64 @@ class Sections {
 };
 
 std::size_t count_of(const std::string& text) {
-  std::size_t used = 0;
-  const unsigned long long value = std::stoull(text, &used);
-  if (used != text.size()) throw std::runtime_error("a malformed size '" + text.substr(0, 40) + "'");
-  return std::size_t(value);
+  const bool digits = !text.empty() && text.size() <= 19 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) throw std::runtime_error("a malformed section size (damaged)");
+  return std::size_t(std::stoull(text));
 }
 
-// "name count" of a floats header, the name expected.
-std::vector<float> floats_section(Sections& sections, const std::string& name) {
-  const auto [kind, rest] = sections.header();
-  const auto space = rest.rfind(' ');
-  if (kind != "floats" || space == std::string::npos || rest.substr(0, space) != name) {
-    throw std::runtime_error("expected the floats '" + name + "' (damaged)");
-  }
-  return sections.floats(count_of(rest.substr(space + 1)));
+std::vector<float> floats_of(const std::string& raw) {
+  std::vector<float> values(raw.size() / sizeof(float));
+  if (!values.empty()) std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
+  return values;
 }
 
+// The digest is checked over the raw sections before anything in them is read: a damaged state text is found
+// as damage, never parsed into something else.
 CheckpointData parse_format_3(const std::string& bytes) {
   Sections sections(bytes);
   const auto [kind, size] = sections.header();
-  if (kind != "state") throw std::runtime_error("expected the state (damaged)");
+  if (kind != "state") throw std::runtime_error("no state section where it belongs (damaged)");
   const std::string text = sections.take(count_of(size));
-  const StateText state = StateText::parse(text);
-  std::vector<float> parameters = floats_section(sections, "parameters");
-  std::vector<float> optimizer_state = floats_section(sections, "optimizer_state");
-  Extra extra;
-  if (state.has("extra_tensors")) {
-    std::istringstream names(state.get("extra_tensors"));
-    for (std::string name; std::getline(names, name, ',');) extra.emplace_back(name, floats_section(sections, "extra." + name));
+  std::string covered = text;  // what the digest covers: the text, then every float in order
+  std::vector<std::pair<std::string, std::string>> raw_floats;
+  std::string digest;
+  for (;;) {
+    const auto [section, rest] = sections.header();
+    if (section == "digest") {
+      digest = rest;
+      break;
+    }
+    const auto space = rest.rfind(' ');
+    if (section != "floats" || space == std::string::npos) throw std::runtime_error("an unknown section (damaged)");
+    const std::size_t count = count_of(rest.substr(space + 1));
+    if (count > bytes.size() / sizeof(float)) throw std::runtime_error("a section runs past the end of the file (truncated)");
+    raw_floats.emplace_back(rest.substr(0, space), sections.take(count * sizeof(float)));
+    covered += raw_floats.back().second;
   }
-  const auto [digest_kind, digest] = sections.header();
-  if (digest_kind != "digest") throw std::runtime_error("expected the digest (damaged)");
   if (!sections.at_end()) throw std::runtime_error("bytes after the digest (damaged)");
-  return checked_checkpoint(text, std::move(parameters), std::move(optimizer_state), std::move(extra), &digest);
+  if (full_hash(covered) != digest) throw std::runtime_error("its state or tensors do not match their digest (damaged)");
+
+  CheckpointData data;
+  data.state = StateText::parse(text);
+  std::string names;
+  for (std::size_t i = 0; i < raw_floats.size(); ++i) {
+    const std::string& name = raw_floats[i].first;
+    if (i == 0 && name == "parameters") {
+      data.parameters = floats_of(raw_floats[i].second);
+    } else if (i == 1 && name == "optimizer_state") {
+      data.optimizer_state = floats_of(raw_floats[i].second);
+    } else if (i >= 2 && name.rfind("extra.", 0) == 0) {
+      data.extra.emplace_back(name.substr(6), floats_of(raw_floats[i].second));
+      names += (names.empty() ? "" : ",") + data.extra.back().first;
+    } else {
+      throw std::runtime_error("floats out of place (damaged)");
+    }
+  }
+  if (raw_floats.size() < 2 || names != (data.state.has("extra_tensors") ? data.state.get("extra_tensors") : "")) {
+    throw std::runtime_error("its floats do not match its state (damaged)");
+  }
+  return data;
 }
 
 [[noreturn]] void storage_error(const std::string& what, const std::string& path) {
