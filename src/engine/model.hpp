@@ -22,7 +22,6 @@ namespace sweeplab {
 torch::nn::Sequential make_model(const ModelConfig& config, std::int64_t inputs, std::int64_t outputs,
                                  torch::Generator& gen);
 
-
 // sgd (momentum, nesterov, weight decay), adam, adamw: PyTorch's own implementations.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerConfig& config,
                                                         const std::vector<torch::Tensor>& parameters);

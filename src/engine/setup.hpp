@@ -18,6 +18,7 @@ GroupData group_data(const TaskData& data);
 // for every layer but the last, which is multiplied by 1/(gamma sqrt(N)) (sp) or 1/(gamma N) (mup), N its fan_in
 // (the last hidden width). Each computed in double, then rounded to float.
 std::vector<float> layer_scales(const ModelConfig& config, const std::vector<std::int64_t>& widths);
+
 TrialHyper hyper_of(const Config& config);
 
 // How many trials of this shape the batched backend can hold in `bytes` of device memory (at least 1; no
