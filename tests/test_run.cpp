@@ -84,6 +84,20 @@ TEST(Run, ASecondRunSkipsCompletedTrialsAndChangesNoFile) {
   for (const auto& [path, content] : before) EXPECT_EQ(testing::read_file(path), content) << path;
 }
 
+TEST(Run, ASampledSweepTrainsItsPointsAsOrdinaryTrials) {
+  TempDir dir;
+  dir.write("configs/small.yaml", kSmall);
+  const std::string sample = "sweep.sample={n: 3, seed: 4, keys: {optimizer.lr: {log_uniform: [1.0e-3, 0.1]}}}";
+  const auto first = testing::run_in(dir, {"run", "small", "-o", sample});
+  ASSERT_EQ(first.code, 0) << first.out << first.err;
+  EXPECT_NE(first.out.find("6 completed"), std::string::npos) << first.out;  // 2 batch sizes x 3 points
+  // The same points again: nothing to train. One more point: the first three are left as they are.
+  const auto again = testing::run_in(dir, {"run", "small", "-o", sample});
+  EXPECT_NE(again.out.find("0 completed, 0 diverged, 0 failed, 0 skipped, 6 unchanged"), std::string::npos) << again.out;
+  const auto one_more = testing::run_in(dir, {"run", "small", "-o", "sweep.sample={n: 4, seed: 4, keys: {optimizer.lr: {log_uniform: [1.0e-3, 0.1]}}}"});
+  EXPECT_NE(one_more.out.find("2 completed, 0 diverged, 0 failed, 0 skipped, 6 unchanged"), std::string::npos) << one_more.out;
+}
+
 TEST(Run, NoSaveAndDryRunWriteNothing) {
   TempDir dir;
   dir.write("configs/small.yaml", kSmall);

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <set>
+#include <map>
 #include <fstream>
 
 #include "sweeplab/config/emit.hpp"
@@ -250,6 +254,88 @@ TEST(TrialId, ShowOutputLoadsBackToTheSameTrials) {
     const auto reloaded = load_sweep(dir.str("configs"), name);
     EXPECT_EQ(render(reloaded), render(original)) << name << ":\n" << to_yaml(original.spec);
   }
+}
+
+const std::string kSampled =
+    "task: {name: doughnuts, samples: 200}\n"
+    "training: {epochs: 2}\n"
+    "sweep:\n"
+    "  grid: {training.batch_size: [8, 32]}\n"
+    "  sample:\n"
+    "    n: 5\n"
+    "    seed: 7\n"
+    "    keys:\n"
+    "      model.activation: {choice: [relu, tanh, gelu]}\n"
+    "      optimizer.lr: {log_uniform: [1.0e-4, 1.0]}\n"
+    "      optimizer.momentum: {uniform: [0.0, 0.99]}\n"
+    "  seeds: 2\n";
+
+TEST(Sample, PointsAreCrossedWithTheGridAndSeedsInTheDocumentedOrder) {
+  TempDir dir;
+  dir.write("configs/r.yaml", kSampled);
+  const auto sweep = load_sweep(dir.str("configs"), "r");
+  ASSERT_EQ(sweep.trials.size(), 2u * 5u * 2u);
+  EXPECT_EQ(count_trials(sweep.spec), 20u);
+  EXPECT_EQ(swept_keys(sweep.spec), (std::vector<std::string>{"training.batch_size", "optimizer.lr", "optimizer.momentum",
+                                                              "model.activation", "training.seed"}));
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
+    const Config c = sweep.trials[i].config.expand();
+    ids.insert(sweep.trials[i].id);
+    EXPECT_EQ(c.training.batch_size, i < 10 ? 8 : 32) << i;  // the grid outermost
+    EXPECT_EQ(c.training.seed, std::int64_t(i % 2)) << i;     // seeds innermost
+    const Config same_point_other_batch = sweep.trials[(i + 10) % 20].config.expand();
+    EXPECT_EQ(c.optimizer.lr, same_point_other_batch.optimizer.lr) << "every batch size tries the same points";
+    EXPECT_EQ(c.model.activation, same_point_other_batch.model.activation);
+    EXPECT_GE(c.optimizer.lr, 1e-4);
+    EXPECT_LE(c.optimizer.lr, 1.0);
+    EXPECT_GE(c.optimizer.momentum, 0.0);
+    EXPECT_LE(c.optimizer.momentum, 0.99);
+    EXPECT_TRUE(c.model.activation == "relu" || c.model.activation == "tanh" || c.model.activation == "gelu");
+    char four[32];
+    std::snprintf(four, sizeof four, "%.4g", c.optimizer.lr);
+    EXPECT_EQ(std::strtod(four, nullptr), c.optimizer.lr) << "4 significant digits";
+  }
+  EXPECT_EQ(ids.size(), 20u);
+  std::set<double> lrs;
+  for (const auto& value : sweep.spec.sampled.at(0).values) lrs.insert(std::get<double>(value));
+  EXPECT_EQ(lrs.size(), 5u) << "five different points";
+}
+
+TEST(Sample, TheSameSeedDrawsTheSameTrialsAndAnotherSeedOthers) {
+  TempDir dir;
+  dir.write("configs/r.yaml", kSampled);
+  const auto first = load_sweep(dir.str("configs"), "r");
+  const auto again = load_sweep(dir.str("configs"), "r");
+  EXPECT_EQ(render(first), render(again));
+  const auto other = load_sweep(dir.str("configs"), "r", {"sweep.sample={n: 5, seed: 8, keys: {optimizer.lr: {log_uniform: [1.0e-4, 1.0]}}}"});
+  ASSERT_EQ(other.trials.size(), 20u);
+  EXPECT_NE(other.trials[0].config.expand().optimizer.lr, first.trials[0].config.expand().optimizer.lr);
+  EXPECT_EQ(other.trials[0].config.expand().model.activation, "relu") << "the override replaced the whole sample";
+  // Over many points the draws fill their ranges: log_uniform about equally per decade, choice every value.
+  const auto many = load_sweep(dir.str("configs"), "r",
+                               {"sweep.sample={n: 4000, seed: 1, keys: {optimizer.lr: {log_uniform: [1.0e-4, 1.0]}, "
+                                "model.activation: {choice: [relu, tanh]}}}",
+                                "training.batch_size=8", "sweep.seeds=[0]"});
+  std::map<int, int> decades;
+  std::map<std::string, int> activations;
+  for (const auto& trial : many.trials) {
+    const Config c = trial.config.expand();
+    ++decades[int(std::floor(std::log10(c.optimizer.lr)))];
+    ++activations[c.model.activation];
+  }
+  ASSERT_EQ(decades.size(), 4u);
+  for (const auto& [decade, count] : decades) EXPECT_NEAR(count, 1000, 150) << decade;
+  EXPECT_NEAR(activations["relu"], 2000, 200);
+}
+
+TEST(Sample, ShowOutputLoadsBackToTheSameTrials) {
+  TempDir dir;
+  dir.write("configs/r.yaml", kSampled);
+  const auto original = load_sweep(dir.str("configs"), "r");
+  dir.write("configs/again.yaml", to_yaml(original.spec));
+  const auto reloaded = load_sweep(dir.str("configs"), "again");
+  EXPECT_EQ(render(reloaded), render(original)) << to_yaml(original.spec);
 }
 
 }  // namespace

@@ -57,6 +57,9 @@ int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostre
       applied.push_back(key + "=" + (key == "sweep.seeds" ? to_text(Value(spec.seeds)) : prune_text(spec)));
     }
   }
+  if (spec.sample.n > 0 && spec.sample.source.rfind("-o ", 0) == 0) {
+    applied.push_back("sweep.sample=" + std::to_string(spec.sample.n) + " points");
+  }
   const auto description_source = spec.sources.find("description");
   const bool description_overridden =
       description_source != spec.sources.end() && description_source->second.rfind("-o ", 0) == 0;

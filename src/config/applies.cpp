@@ -131,6 +131,9 @@ bool key_applies(const std::string& key, const SweepSpec& sweep) {
   if (it == rules().end()) return true;
   std::vector<const Axis*> deciding;
   std::size_t combinations = 1;
+  for (const auto& axis : sweep.sampled) {
+    if (axis.key == key) return true;
+  }
   for (const auto& axis : sweep.axes) {
     if (axis.key == key) return true;
     if (std::find(kDeciding.begin(), kDeciding.end(), axis.key) == kDeciding.end() || axis.values.empty()) continue;

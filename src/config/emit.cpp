@@ -59,7 +59,7 @@ std::string to_yaml(const SweepSpec& sweep, Keys keys) {
     if (!applies) out << YAML::Comment("not used by these trials");
   }
   if (!open_section.empty()) out << YAML::EndMap;
-  if (!sweep.axes.empty() || !sweep.seeds.empty() || sweep.prune != Prune::None) {
+  if (!sweep.axes.empty() || !sweep.seeds.empty() || sweep.prune != Prune::None || sweep.sample.n > 0) {
     out << YAML::Key << "sweep" << YAML::Value << YAML::BeginMap;
     if (!sweep.axes.empty()) {
       out << YAML::Key << "grid" << YAML::Value << YAML::BeginMap;
@@ -69,6 +69,24 @@ std::string to_yaml(const SweepSpec& sweep, Keys keys) {
         out << YAML::EndSeq;
       }
       out << YAML::EndMap;
+    }
+    if (sweep.sample.n > 0) {
+      out << YAML::Key << "sample" << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "n" << YAML::Value << sweep.sample.n;
+      out << YAML::Key << "seed" << YAML::Value << sweep.sample.seed;
+      out << YAML::Key << "keys" << YAML::Value << YAML::BeginMap;
+      for (const auto& key : sweep.sample.keys) {
+        out << YAML::Key << key.key << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << key.distribution
+            << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        if (key.distribution == "choice") {
+          for (const auto& value : key.choices) emit_value(out, value);
+        } else {
+          emit_value(out, Value(key.low));
+          emit_value(out, Value(key.high));
+        }
+        out << YAML::EndSeq << YAML::EndMap;
+      }
+      out << YAML::EndMap << YAML::EndMap;
     }
     if (!sweep.seeds.empty()) {
       out << YAML::Key << "seeds" << YAML::Value;

@@ -215,7 +215,7 @@ RawConfig parse_file(const std::string& file) {
       require_mapping(file, key_node, value, "sweep", "{grid: {training.batch_size: [8, 16]}, seeds: 3}");
       for_each_entry(file, value, "sweep", [&](const std::string& sub, const std::string& dotted,
                                                const YAML::Node& sub_key, const YAML::Node& sub_value) {
-        if (sub == "seeds" || sub == "prune") {
+        if (sub == "seeds" || sub == "prune" || sub == "sample") {
           raw.leaves[dotted] = RawLeaf{sub_value, at(file, sub_key)};
         } else if (sub == "grid") {
           require_mapping(file, sub_key, sub_value, dotted, "{training.batch_size: [8, 16]}");
@@ -465,11 +465,12 @@ std::vector<std::string> split_top_level(const std::string& text) {
 }
 
 std::string resolve_override_key(const std::string& key, const Location& where) {
-  if (find_field(key) || key == "sweep.seeds" || key == "sweep.prune") return key;
+  if (find_field(key) || key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample") return key;
   if (key.find('.') == std::string::npos) {
     std::vector<std::string> matches = keys_with_leaf(key);
     if (key == "seeds") matches.push_back("sweep.seeds");
     if (key == "prune") matches.push_back("sweep.prune");
+    if (key == "sample") matches.push_back("sweep.sample");
     if (matches.size() == 1) return matches.front();
     if (matches.size() > 1) {
       fail(where, "'" + key + "' is ambiguous: it could be " + join(matches, ", ") + "; write the full key");
@@ -499,7 +500,7 @@ void apply_override(RawConfig& raw, const std::string& text) {
   const std::string key = resolve_override_key(text.substr(0, equals), where);
   const std::string value_text = text.substr(equals + 1);
   if (value_text.empty()) fail(where, key + ": no value given after '='");
-  if (key == "sweep.seeds" || key == "sweep.prune") {
+  if (key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample") {
     raw.leaves[key] = RawLeaf{load_override_value(value_text, where), where};
     return;
   }
@@ -593,6 +594,108 @@ void read_prune(const RawLeaf& leaf, SweepSpec& spec) {
   spec.prune_keep = *count;
 }
 
+// Where a node inside a leaf's value was written: its own line in a file, the leaf's -o otherwise.
+Location inside(const RawLeaf& leaf, const YAML::Node& node) {
+  return leaf.where.line > 0 ? Location{leaf.where.file, node.Mark().line + 1} : leaf.where;
+}
+
+// One key of sweep.sample.keys: {uniform: [a, b]}, {log_uniform: [a, b]} or {choice: [x, y, ...]}.
+SampledKey sampled_key(const FieldSpec& field, const YAML::Node& node, const Location& where) {
+  const std::string name = "sweep.sample.keys." + field.key;
+  if (!node.IsMap() || node.size() != 1 || !node.begin()->first.IsScalar()) {
+    fail(where, name + ": '" + printable(flow_text(node)) + "' is not a distribution; write one of " + kSampleDistributions);
+  }
+  SampledKey key;
+  key.key = field.key;
+  key.distribution = node.begin()->first.Scalar();
+  const YAML::Node args = node.begin()->second;
+  if (key.distribution == "choice") {
+    if (!args.IsSequence() || args.size() == 0) {
+      fail(where, name + ": choice needs a list of one or more values, e.g. {choice: [relu, tanh]}, not '" +
+                      printable(flow_text(args)) + "'");
+    }
+    for (const auto& value : args) key.choices.push_back(typed_value(field, value, where));
+    return key;
+  }
+  if (key.distribution != "uniform" && key.distribution != "log_uniform") {
+    fail(where, name + ": unknown distribution '" + printable(key.distribution) + "'" +
+                    did_you_mean(key.distribution, {"uniform", "log_uniform", "choice"}) + "; write one of " +
+                    kSampleDistributions);
+  }
+  if (field.type != ValueType::Double) {
+    fail(where, name + ": " + key.distribution + " draws numbers, but " + field.key + " expects " +
+                    type_name(field.type) + "; list its values with {choice: [...]}");
+  }
+  const auto numbers = parse_value(args, ValueType::DoubleList);
+  const auto* bounds = numbers ? std::get_if<std::vector<double>>(&*numbers) : nullptr;
+  if (!bounds || bounds->size() != 2 || !std::isfinite((*bounds)[0]) || !std::isfinite((*bounds)[1]) ||
+      (*bounds)[0] >= (*bounds)[1] || (key.distribution == "log_uniform" && (*bounds)[0] <= 0.0)) {
+    fail(where, name + ": " + key.distribution + " takes two finite numbers a < b" +
+                    (key.distribution == "log_uniform" ? std::string(", a > 0") : std::string()) + ", got '" +
+                    printable(flow_text(args)) + "'; write e.g. {" + key.distribution + ": [1.0e-4, 1.0]}");
+  }
+  key.low = (*bounds)[0];
+  key.high = (*bounds)[1];
+  return key;
+}
+
+// sweep.sample: {n: N, seed: S, keys: {KEY: DISTRIBUTION, ...}}. After the grid's axes are read (a key is swept by
+// one of the two).
+void read_sample(const RawLeaf& leaf, SweepSpec& spec) {
+  const std::string example = "e.g. {n: 20, seed: 0, keys: {optimizer.lr: {log_uniform: [1.0e-4, 1.0]}}}";
+  const YAML::Node& node = leaf.node;
+  if (!node.IsMap()) fail(leaf.where, "sweep.sample: '" + printable(flow_text(node)) + "' is not a mapping; write " + example);
+  Sample sample;
+  sample.source = leaf.where.str();
+  bool has_n = false, has_keys = false;
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string entry = it->first.IsScalar() ? it->first.Scalar() : flow_text(it->first);
+    const Location where = inside(leaf, it->first);
+    if (!seen.insert(entry).second) fail(where, "sweep.sample: duplicate key '" + printable(entry) + "'");
+    if (entry == "n") {
+      const auto n = parse_int(it->second);
+      if (!n || *n < 1 || *n > 100000) {
+        fail(where, "sweep.sample.n: '" + printable(flow_text(it->second)) + "' is not a count of points from 1 to 100000");
+      }
+      sample.n = *n;
+      has_n = true;
+    } else if (entry == "seed") {
+      const auto seed = parse_int(it->second);
+      if (!seed || *seed < 0) fail(where, "sweep.sample.seed: '" + printable(flow_text(it->second)) + "' is not a seed >= 0");
+      sample.seed = std::uint64_t(*seed);
+    } else if (entry == "keys") {
+      if (!it->second.IsMap() || it->second.size() == 0) {
+        fail(where, "sweep.sample.keys: '" + printable(flow_text(it->second)) + "' is not a mapping of keys to distributions; write " + example);
+      }
+      for (auto key_it = it->second.begin(); key_it != it->second.end(); ++key_it) {
+        const std::string key = key_it->first.IsScalar() ? key_it->first.Scalar() : flow_text(key_it->first);
+        const Location key_where = inside(leaf, key_it->first);
+        const FieldSpec* field = find_field(key);
+        if (!field) fail(key_where, "sweep.sample.keys: unknown key '" + printable(key) + "'" + did_you_mean(key, all_key_names()));
+        if (!field->affects_training) fail(key_where, "sweep.sample.keys: " + key + " cannot be sampled: it does not change what is trained");
+        if (key == "training.seed") fail(key_where, "sweep.sample.keys: training.seed is not sampled; use sweep.seeds");
+        for (const auto& axis : spec.axes) {
+          if (axis.key == key) fail(key_where, "sweep.sample.keys: " + key + " is swept by sweep.grid too (" + axis.source + "); keep one");
+        }
+        for (const auto& other : sample.keys) {
+          if (other.key == key) fail(key_where, "sweep.sample.keys: duplicate key '" + key + "'");
+        }
+        sample.keys.push_back(sampled_key(*field, key_it->second, key_where));
+      }
+      has_keys = true;
+    } else {
+      fail(where, "sweep.sample: unknown key '" + printable(entry) + "'" + did_you_mean(entry, {"n", "seed", "keys"}) +
+                      "; it takes n, seed and keys");
+    }
+  }
+  if (!has_n || !has_keys) fail(leaf.where, std::string("sweep.sample: no ") + (has_n ? "keys" : "n") + "; write " + example);
+  std::stable_sort(sample.keys.begin(), sample.keys.end(),
+                   [](const SampledKey& a, const SampledKey& b) { return field_index(a.key) < field_index(b.key); });
+  spec.sample = std::move(sample);
+  spec.sampled = draw_sample(spec.sample);
+}
+
 SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::string& file,
                   std::vector<std::string> chain) {
   SweepSpec spec;
@@ -601,7 +704,7 @@ SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::stri
   spec.extends_chain = std::move(chain);
   for (const auto& [key, leaf] : raw.leaves) {
     spec.sources[key] = leaf.where.str();
-    if (key == "sweep.seeds" || key == "sweep.prune") continue;
+    if (key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample") continue;
     const FieldSpec& field = *find_field(key);
     field.set(spec.base, typed_value(field, leaf.node, leaf.where));
   }
@@ -625,6 +728,7 @@ SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::stri
   }
   std::stable_sort(spec.axes.begin(), spec.axes.end(),
                    [](const Axis& a, const Axis& b) { return field_index(a.key) < field_index(b.key); });
+  if (auto it = raw.leaves.find("sweep.sample"); it != raw.leaves.end()) read_sample(it->second, spec);
   return spec;
 }
 
@@ -634,6 +738,7 @@ std::string count_factors(const SweepSpec& spec) {
   for (const auto& axis : spec.axes) {
     factors.push_back(axis.key + " (" + std::to_string(axis.values.size()) + " values, " + axis.source + ")");
   }
+  if (!spec.sampled.empty()) factors.push_back("sweep.sample (" + std::to_string(spec.sample.n) + " points, " + spec.sample.source + ")");
   if (!spec.seeds.empty()) factors.push_back("sweep.seeds (" + std::to_string(spec.seeds.size()) + ")");
   return join(factors, " x ");
 }

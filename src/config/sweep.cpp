@@ -1,7 +1,10 @@
 #include "sweeplab/config/sweep.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <random>
 
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
@@ -36,16 +39,40 @@ std::string shortened(const std::string& text) {
   throw UserError(where + ": " + error.key() + ": " + shortened(error.value()) + " " + error.requirement());
 }
 
-// The axes of the product: the grid's, then the seeds as training.seed (innermost).
-std::vector<Axis> product_axes(const SweepSpec& sweep) {
-  std::vector<Axis> axes = sweep.axes;
+// The axes of the product: the grid's, the sample's, then the seeds as training.seed (innermost). leader[a] is the
+// axis whose position axis a takes: itself, or for the sample's keys after the first, the first (they change
+// together).
+struct ProductAxes {
+  std::vector<Axis> axes;
+  std::vector<std::size_t> leader;
+};
+
+ProductAxes product_axes(const SweepSpec& sweep) {
+  ProductAxes product;
+  product.axes = sweep.axes;
+  const std::size_t first_sampled = product.axes.size();
+  product.axes.insert(product.axes.end(), sweep.sampled.begin(), sweep.sampled.end());
   if (!sweep.seeds.empty()) {
     const auto source = sweep.sources.find("sweep.seeds");
     Axis seeds{"training.seed", {}, source != sweep.sources.end() ? source->second : sweep.file};
     for (auto seed : sweep.seeds) seeds.values.emplace_back(seed);
-    axes.push_back(std::move(seeds));
+    product.axes.push_back(std::move(seeds));
   }
-  return axes;
+  for (std::size_t a = 0; a < product.axes.size(); ++a) {
+    const bool follows = a > first_sampled && a < first_sampled + sweep.sampled.size();
+    product.leader.push_back(follows ? first_sampled : a);
+  }
+  return product;
+}
+
+// A uniform double in [0, 1) from 53 bits (the same on every platform, unlike std:: distributions).
+double unit(std::mt19937_64& gen) { return double(gen() >> 11) * 0x1.0p-53; }
+
+// Rounded to 4 significant digits.
+double four_digits(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", x);
+  return std::strtod(text, nullptr);
 }
 
 // Where the learning rate of the trials comes from: optimizer.lr (set explicitly, in a file or by -o, or
@@ -92,7 +119,8 @@ void derive_learning_rate(const SweepSpec& sweep, const LearningRateSources& sou
 // Calls visit(config, index) for every trial in expansion order, after validating its config; index[a]
 // is the position in axes[a] of the trial's value.
 template <class Visit>
-void for_each_trial(const SweepSpec& sweep, const std::vector<Axis>& axes, Visit visit) {
+void for_each_trial(const SweepSpec& sweep, const ProductAxes& product, Visit visit) {
+  const std::vector<Axis>& axes = product.axes;
   std::vector<const FieldSpec*> fields;
   for (const auto& axis : axes) fields.push_back(find_field(axis.key));
   const std::size_t total = count_trials(sweep);
@@ -121,10 +149,12 @@ void for_each_trial(const SweepSpec& sweep, const std::vector<Axis>& axes, Visit
     }
     visit(config, index);
     for (std::size_t a = axes.size(); a-- > 0;) {
+      if (product.leader[a] != a) continue;  // a sampled key moves with the sample's first
       changed = a;
       if (++index[a] < axes[a].values.size()) break;
       index[a] = 0;
     }
+    for (std::size_t a = 0; a < axes.size(); ++a) index[a] = index[product.leader[a]];
   }
 }
 
@@ -169,9 +199,37 @@ std::string prune_line(const CompactConfig& config) {
   return config.without(lr).without(temperature).canonical_text();
 }
 
+std::vector<Axis> draw_sample(const Sample& sample) {
+  std::vector<Axis> axes;
+  for (const auto& key : sample.keys) axes.push_back(Axis{key.key, {}, sample.source});
+  std::mt19937_64 gen(sample.seed);
+  for (std::int64_t point = 0; point < sample.n; ++point) {
+    for (std::size_t k = 0; k < sample.keys.size(); ++k) {
+      const SampledKey& key = sample.keys[k];
+      Value value;
+      if (key.distribution == "choice") {
+        const std::uint64_t size = key.choices.size();
+        const std::uint64_t limit = std::uint64_t(-1) - std::uint64_t(-1) % size;  // no modulo bias
+        std::uint64_t draw = gen();
+        while (draw >= limit) draw = gen();
+        value = key.choices[std::size_t(draw % size)];
+      } else {
+        const double u = unit(gen);
+        const double x = key.distribution == "log_uniform"
+                             ? std::exp(std::log(key.low) + u * (std::log(key.high) - std::log(key.low)))
+                             : key.low + u * (key.high - key.low);
+        value = four_digits(x);
+      }
+      axes[k].values.push_back(std::move(value));
+    }
+  }
+  return axes;
+}
+
 std::vector<std::string> swept_keys(const SweepSpec& sweep) {
   std::vector<std::string> keys;
   for (const auto& axis : sweep.axes) keys.push_back(axis.key);
+  for (const auto& axis : sweep.sampled) keys.push_back(axis.key);
   if (!sweep.seeds.empty()) keys.push_back("training.seed");
   return keys;
 }
@@ -181,12 +239,14 @@ std::size_t count_trials(const SweepSpec& sweep) {
   std::size_t total = 1;
   auto times = [&](std::size_t n) { total = n != 0 && total > kMax / n ? kMax : total * n; };
   for (const auto& axis : sweep.axes) times(axis.values.size());
+  if (!sweep.sampled.empty()) times(std::size_t(sweep.sample.n));
   if (!sweep.seeds.empty()) times(sweep.seeds.size());
   return total;
 }
 
 std::vector<TrialSpec> expand(const SweepSpec& sweep) {
-  const std::vector<Axis> axes = product_axes(sweep);
+  const ProductAxes product = product_axes(sweep);
+  const std::vector<Axis>& axes = product.axes;
   std::vector<TrialSpec> trials;
   trials.reserve(count_trials(sweep));
   // Each trial is the base with its axis values and its learning rate set: a few entries, not a whole Config.
@@ -204,7 +264,7 @@ std::vector<TrialSpec> expand(const SweepSpec& sweep) {
   std::vector<std::size_t> varying = fields;
   varying.push_back(lr_field);  // derived from optimizer.temperature x training.batch_size, where there is one
   CanonicalHasher hasher(base, varying);
-  for_each_trial(sweep, axes, [&](const Config& config, const std::vector<std::size_t>& index) {
+  for_each_trial(sweep, product, [&](const Config& config, const std::vector<std::size_t>& index) {
     TrialSpec trial;
     trial.config = base;
     for (std::size_t a = 0; a < axes.size(); ++a) trial.config.set_entry(fields[a], entries[a][index[a]]);

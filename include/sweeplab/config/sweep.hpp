@@ -3,8 +3,10 @@
 // trials; it is a pure function (no I/O) with a fixed order:
 //   - axes in schema order (the order of `sweeplab show --keys`), not the order they were written in;
 //   - the Cartesian product with the last axis varying fastest;
+//   - then the points of sweep.sample (one axis whose keys all change together), in the order they were drawn;
 //   - seeds innermost, in the order sweep.seeds lists them.
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -31,6 +33,24 @@ enum class Prune { None, AboveDivergence, BelowDivergence };
 std::string to_string(Prune prune);  // "none", "above_divergence", "below_divergence"
 constexpr const char* kPruneValues = "none, above_divergence, {below_divergence: K}";
 
+// sweep.sample (random search): n points, each key of each point drawn from its distribution by std::mt19937_64
+// seeded with `seed`, point by point and within a point in schema order. uniform and log_uniform draw numbers
+// (numeric keys), rounded to 4 significant digits (readable trial ids, and the same on every platform); choice
+// draws one of its values. The points are then ordinary trials.
+struct SampledKey {
+  std::string key;
+  std::string distribution;    // "uniform", "log_uniform", "choice"
+  std::vector<Value> choices;  // choice: the values
+  double low = 0.0, high = 0.0;  // uniform, log_uniform: the bounds (low < high)
+};
+struct Sample {
+  std::int64_t n = 0;  // 0: no sample
+  std::uint64_t seed = 0;
+  std::vector<SampledKey> keys;  // schema order
+  std::string source;            // where sweep.sample was set
+};
+constexpr const char* kSampleDistributions = "{uniform: [a, b]}, {log_uniform: [a, b]} (0 < a < b), {choice: [x, y, ...]}";
+
 struct SweepSpec {
   std::string name;
   std::string file;                          // the sweep's own YAML file
@@ -41,6 +61,8 @@ struct SweepSpec {
   std::map<std::string, std::string> sources;  // key -> where its value was set, for error messages
   Prune prune = Prune::None;                 // sweep.prune
   std::int64_t prune_keep = 0;               // sweep.prune: {below_divergence: K}: K (0 for the other modes)
+  Sample sample;                             // sweep.sample
+  std::vector<Axis> sampled;                 // its points: one axis a key, sample.n values each, changing together
 };
 
 // sweep.prune as it is written: "none", "above_divergence", "{below_divergence: 3}".
@@ -57,7 +79,10 @@ struct TrialSpec {
 // (key, value) for each key, in order: the values a trial has on a sweep's axes (swept_keys).
 std::vector<std::pair<std::string, Value>> swept_values(const CompactConfig& config, const std::vector<std::string>& keys);
 
-// How many trials expand() makes: the product of the axis lengths times the seeds, computed without
+// Draws the points of `sample` into SweepSpec::sampled's axes (its keys as typed by the schema).
+std::vector<Axis> draw_sample(const Sample& sample);
+
+// How many trials expand() makes: the product of the axis lengths times the sample's points times the seeds, computed without
 // building any. Saturates at SIZE_MAX instead of overflowing.
 std::size_t count_trials(const SweepSpec& sweep);
 
@@ -74,7 +99,8 @@ std::string make_trial_id(const CompactConfig& config, TrialHash hash, const std
 // taken out, as text. Trials of one line differ only in the learning rate.
 std::string prune_line(const CompactConfig& config);
 
-// The swept keys, seed last ("training.seed" when seeds are swept): the columns worth showing.
+// The swept keys (the grid's, then the sampled ones), seed last ("training.seed" when seeds are swept): the columns
+// worth showing.
 std::vector<std::string> swept_keys(const SweepSpec& sweep);
 
 }  // namespace sweeplab
