@@ -532,6 +532,7 @@ SweepState read_sweep_state(const ResolvedSweep& current, const std::string& exp
     axes.pop_back();
   }
   state.spec.axes = std::move(axes);
+  state.spec.sampled.clear();  // the sampled keys that vary among the rows are axes above, like the grid's
   state.trials = std::move(trials);
 
   state.row_to_current.assign(state.trials.size(), SIZE_MAX);
