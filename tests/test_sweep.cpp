@@ -329,6 +329,20 @@ TEST(Sample, TheSameSeedDrawsTheSameTrialsAndAnotherSeedOthers) {
   EXPECT_NEAR(activations["relu"], 2000, 200);
 }
 
+TEST(Sample, ShowWritesTheKeysThatItsPointsMakeUsed) {
+  TempDir dir;
+  dir.write("configs/g.yaml",
+            "model: {hidden: [16]}\n"
+            "sweep:\n"
+            "  sample:\n"
+            "    n: 6\n"
+            "    keys:\n"
+            "      model.parameterization: {choice: [sp, mup]}\n");
+  const auto spec = load_sweep(dir.str("configs"), "g").spec;
+  // The base is standard, which has no init_std; every sampled point is sp or mup, which use it.
+  EXPECT_NE(to_yaml(spec).find("init_std:"), std::string::npos) << to_yaml(spec);
+}
+
 TEST(Sample, ShowOutputLoadsBackToTheSameTrials) {
   TempDir dir;
   dir.write("configs/r.yaml", kSampled);

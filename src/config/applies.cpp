@@ -131,14 +131,14 @@ bool key_applies(const std::string& key, const SweepSpec& sweep) {
   if (it == rules().end()) return true;
   std::vector<const Axis*> deciding;
   std::size_t combinations = 1;
-  for (const auto& axis : sweep.sampled) {
-    if (axis.key == key) return true;
-  }
-  for (const auto& axis : sweep.axes) {
-    if (axis.key == key) return true;
-    if (std::find(kDeciding.begin(), kDeciding.end(), axis.key) == kDeciding.end() || axis.values.empty()) continue;
-    deciding.push_back(&axis);
-    combinations *= axis.values.size();
+  std::vector<const Axis*> axes;  // the grid's and the sample's (its values as if they were a grid: a superset)
+  for (const auto& axis : sweep.axes) axes.push_back(&axis);
+  for (const auto& axis : sweep.sampled) axes.push_back(&axis);
+  for (const Axis* axis : axes) {
+    if (axis->key == key) return true;
+    if (std::find(kDeciding.begin(), kDeciding.end(), axis->key) == kDeciding.end() || axis->values.empty()) continue;
+    deciding.push_back(axis);
+    combinations *= axis->values.size();
     if (combinations > kMaxCombinations) return true;
   }
   // Every combination of the deciding axes' values, on the base config (an odometer over the axes).
