@@ -453,7 +453,7 @@ TEST_F(OnlineTest, BothBackendsTrainOnTheSegmentsOwnRows) {
   const Config config = online(dir, "{steps: 3, batch_size: 4}");
   const TaskData data = make_task_data(config.task);
   const MlpShape shape = shape_of(config, data);
-  const GroupData rows = group_data(data);
+  const GroupData& rows = data;
   std::vector<float> x(3 * 4 * 2), y(3 * 4);
   TestRows(0).rows(0, 12, x.data(), y.data());
   const std::vector<double> lrs(3, 0.05);

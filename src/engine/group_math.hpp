@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "sweeplab/tasks/loss_kind.hpp"
+#include "sweeplab/tasks/tasks.hpp"
 
 namespace sweeplab {
 
@@ -57,13 +58,11 @@ struct TrialHyper {
   double divergence_loss = 1e6;  // a batch loss above this, or not finite, ends the trial
 };
 
-// The data every trial of a group trains on, as plain arrays (row-major float features, or token indices as
-// floats when MlpShape::tokens > 0; targets as float: {0,1} for binary, the class index for multiclass,
-// `outputs` values per row for regression). `inputs` is the number of values stored per row.
-struct GroupData {
-  std::int64_t inputs = 0, outputs = 0, n_train = 0, n_test = 0;
-  std::vector<float> x_train, y_train, x_test, y_test;
-};
+// The data every trial of a group trains on: the task's plain arrays (sweeplab/tasks/tasks.hpp; row-major float
+// features, or token indices as floats when MlpShape::tokens > 0; targets as float: {0,1} for binary, the class
+// index for multiclass, `outputs` values per row for regression), `inputs` values stored per row. The backends
+// read inputs, outputs, n_train, n_test and the arrays.
+using GroupData = TaskData;
 
 // Steps [step0, step0 + steps) of one trial, all inside one epoch: step j trains on the rows
 // order[first + j*batch_size, min(first + (j+1)*batch_size, n_train)) with learning rate lrs[j].

@@ -193,7 +193,6 @@ class GroupRun {
     for (const auto& member : members) {
       shape_.momentum_buffer = shape_.momentum_buffer || member.config->optimizer.momentum > 0.0;
     }
-    group_data_ = group_data(data_);
     const bool cuda = first.training.device == "cuda";
     // On a GPU, memory decides how many trials train at once; a larger group trains in consecutive parts.
     std::int64_t largest_batch = 0;
@@ -201,10 +200,10 @@ class GroupRun {
     std::int64_t fit = cuda ? trials_that_fit(shape_, largest_batch, gpu_memory_for_groups()) : std::int64_t(members.size());
     if (max_at_once > 0) fit = std::min(fit, std::int64_t(max_at_once));
     slots_ = int(std::min<std::int64_t>(fit, std::int64_t(members.size())));
-    math_ = cuda ? torch_plugin().batched_math(shape_, group_data_, slots_, "cuda")
-                 : make_lean_cpu_math(shape_, group_data_, slots_);
+    math_ = cuda ? torch_plugin().batched_math(shape_, data_, slots_, "cuda")
+                 : make_lean_cpu_math(shape_, data_, slots_);
     classification_ = data_.loss != LossKind::Regression;
-    target_width_ = data_.loss == LossKind::Regression ? group_data_.outputs : 1;
+    target_width_ = data_.loss == LossKind::Regression ? data_.outputs : 1;
     if (first.task.online) online_rows_ = make_online_rows(first.task);
     for (int k = 0; k < int(members.size()); ++k) {
       auto trial = std::make_unique<Trial>();
@@ -214,7 +213,7 @@ class GroupRun {
       trial->slot = k % slots_;
       trial->config_hash = short_hash(canonical_text(*trial->config));
       const auto& training = trial->config->training;
-      const std::int64_t n = group_data_.n_train;
+      const std::int64_t n = data_.n_train;
       trial->batch_size = trial->b0 = training.batch_size;
       const bool drop_last = training.drop_last && n >= trial->b0;
       trial->steps_per_epoch = drop_last ? n / trial->b0 : (n + trial->b0 - 1) / trial->b0;
@@ -305,7 +304,7 @@ class GroupRun {
     math_->set_initial(trial.slot, initial);  // theta_0 of a centred output (resume too: start_fresh runs first)
     math_->load(trial.slot, initial, std::vector<float>(std::size_t(shape_.optimizer_state_count()), 0.0f));
     math_->set_hyper(trial.slot, hyper_of(config));
-    trial.order = std::make_unique<BatchOrder>(group_data_.n_train, static_cast<std::uint64_t>(config.training.seed));
+    trial.order = std::make_unique<BatchOrder>(data_.n_train, static_cast<std::uint64_t>(config.training.seed));
     trial.tracker = std::make_unique<MetricsTracker>(config.targets, classification_);
     trial.step = trial.samples = trial.epoch = trial.batch_in_epoch = trial.epoch_row = 0;
     trial.batch_size = batch_size_at(config, 0);  // a ramp may start from its own initial_batch_size
@@ -410,7 +409,7 @@ class GroupRun {
   // rest of the epoch when fewer rows are left.
   std::int64_t rows_of_step(const Trial& trial, std::int64_t j) const {
     if (trial.online) return trial.batch_size;
-    return std::min(trial.batch_size, group_data_.n_train - (trial.epoch_row + j * trial.batch_size));
+    return std::min(trial.batch_size, data_.n_train - (trial.epoch_row + j * trial.batch_size));
   }
 
   // Steps of a segment (at most `steps`) until the samples seen cross the next multiple of `every`.
@@ -432,7 +431,7 @@ class GroupRun {
     std::int64_t steps = std::min(cap, trial.total_steps - trial.step);
     if (!trial.online) {
       // Never 0: advance() ends the epoch when fewer rows than the next step's batch are left under drop_last.
-      const std::int64_t n = group_data_.n_train, left = n - trial.epoch_row;
+      const std::int64_t n = data_.n_train, left = n - trial.epoch_row;
       const bool drop_last = trial.config->training.drop_last && n >= b;
       steps = std::min(steps, drop_last ? left / b : (left + b - 1) / b);
     }
@@ -484,7 +483,7 @@ class GroupRun {
         const std::int64_t count = steps * trial->batch_size;
         const Trial* owner = drawn.emplace(std::make_pair(trial->samples, count), trial).first->second;
         if (owner == trial) {
-          trial->online_x.resize(std::size_t(count * group_data_.inputs));
+          trial->online_x.resize(std::size_t(count * data_.inputs));
           trial->online_y.resize(std::size_t(count * target_width_));
           online_rows_->rows(trial->samples, count, trial->online_x.data(), trial->online_y.data());
         }
@@ -519,14 +518,14 @@ class GroupRun {
         // The epoch ends with its last row, or under drop_last when fewer rows are left than the next batch needs.
         trial.batch_in_epoch += steps;
         trial.epoch_row += rows;
-        const std::int64_t n = group_data_.n_train, left = n - trial.epoch_row;
+        const std::int64_t n = data_.n_train, left = n - trial.epoch_row;
         if (left == 0 || (trial.config->training.drop_last && n >= next_b && left < next_b)) {
           ++trial.epoch;
           trial.batch_in_epoch = trial.epoch_row = 0;
         }
       }
       trial.batch_size = next_b;
-      faults::after_step(trial.step, trial.b0, [&trial] { return trial.sink->stop_requested(); });
+      faults::after_step(trial.step, trial.b0, *trial.sink);
       const auto every = trial.config->training.eval_every;
       const bool end = trial.step == trial.total_steps, epoch_done = trial.epoch_row == 0;
       const bool eval_due = trial.budget_in_samples ? crossed(trial, every) || end
@@ -561,7 +560,7 @@ class GroupRun {
     const double mean = sums.accuracy_sum / batches;
     // Batches of different sizes (a batch-size schedule): the sum of k_i/B_i gives no count back.
     if (!trial.constant_batch) return mean;
-    const std::int64_t n = group_data_.n_train, b = trial.b0, per_epoch = trial.steps_per_epoch;
+    const std::int64_t n = data_.n_train, b = trial.b0, per_epoch = trial.steps_per_epoch;
     const std::int64_t previous = trial.last ? trial.last->step : 0;
     // Online batches are always whole.
     const bool whole_batches_only = trial.online || n % b == 0 || n / b == per_epoch;  // no short batch, or dropped
@@ -602,7 +601,7 @@ class GroupRun {
     if (trials.empty()) return;
     std::vector<int> slots;
     for (auto* trial : trials) slots.push_back(trial->slot);
-    const bool has_test = group_data_.n_test > 0;
+    const bool has_test = data_.n_test > 0;
     const auto evaluations = has_test ? math_->evaluate(slots) : std::vector<Evaluation>(trials.size());
     for (std::size_t i = 0; i < trials.size(); ++i) {
       Trial& trial = *trials[i];
@@ -705,9 +704,8 @@ class GroupRun {
     trial.sink->on_finish(outcome);
   }
 
-  const TaskData& data_;  // dataset_of's, kept until the next group's
+  const TaskData& data_;  // dataset_of's, kept until the next group's; the backend trains on it as it is
   MlpShape shape_;
-  GroupData group_data_;
   std::unique_ptr<GroupMath> math_;
   int slots_ = 1;  // trials the backend holds at once
   bool classification_ = true;

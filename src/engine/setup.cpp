@@ -68,19 +68,6 @@ MlpShape shape_of(const Config& config, const TaskData& data) {
   return shape;
 }
 
-GroupData group_data(const TaskData& data) {
-  GroupData out;
-  out.inputs = data.inputs;
-  out.outputs = data.outputs;
-  out.n_train = data.n_train;
-  out.n_test = data.n_test;
-  out.x_train = data.x_train;
-  out.y_train = data.y_train;
-  out.x_test = data.x_test;
-  out.y_test = data.y_test;
-  return out;
-}
-
 std::vector<float> layer_scales(const ModelConfig& config, const std::vector<std::int64_t>& widths) {
   if (config.parameterization == "standard") return {};
   if (config.parameterization != "sp" && config.parameterization != "mup") {

@@ -12,7 +12,6 @@ namespace sweeplab {
 // Also fills the parameterization (scales, bias; see layer_scales), the centred output and, when
 // data.vocabulary > 0, token inputs (widths[0] = vocabulary, tokens = data.inputs).
 MlpShape shape_of(const Config& config, const TaskData& data);
-GroupData group_data(const TaskData& data);
 
 // What layer l's product h W_l is multiplied by (MlpShape::scales): empty for standard; sp, mup: 1/sqrt(fan_in)
 // for every layer but the last, which is multiplied by 1/(gamma sqrt(N)) (sp) or 1/(gamma N) (mup), N its fan_in
