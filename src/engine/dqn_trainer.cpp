@@ -185,7 +185,7 @@ class DqnTrial {
     }
     step_ = t + 1;
     if (config_.rl.tau == 0.0 && step_ % config_.rl.target_update_every == 0) sync_target();
-    faults::after_step(step_, batch_size_, [this] { return sink_.stop_requested(); });
+    faults::after_step(step_, batch_size_, sink_);
     return true;
   }
 

@@ -52,7 +52,7 @@ std::int64_t fault_step(std::int64_t batch_size) {
   return 0;
 }
 
-void after_step(std::int64_t step, std::int64_t batch_size, const std::function<bool()>& stopped) {
+void after_step(std::int64_t step, std::int64_t batch_size, TrialSink& sink) {
   const auto& f = faults();
   if (!f.applies_to(batch_size)) return;
   // Once per process: the trials of a group reach the step together, and a second Ctrl-C means "stop now".
@@ -66,7 +66,7 @@ void after_step(std::int64_t step, std::int64_t batch_size, const std::function<
     // Like a Ctrl-C typed at this step: the scheduler answers with SIGTERM, which the trial sees before its next
     // step, not some way into it.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (stopped && !stopped() && std::chrono::steady_clock::now() < until) {
+    while (!sink.stop_requested() && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }

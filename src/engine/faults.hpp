@@ -8,22 +8,23 @@
 // process group (power loss; Ctrl-C in a terminal), so tests run the binary in a group of its own
 // (setsid); abort and segfault crash only the worker that trains the trial; throw makes training throw.
 #include <cstdint>
-#include <functional>
 #include <string>
+
+#include "sweeplab/engine/trainer.hpp"
 
 namespace sweeplab::faults {
 
 #ifdef SWEEPLAB_FAULT_INJECTION
 // The step at which a fault fires for trials of this batch size (0: none): the engine stops there.
 std::int64_t fault_step(std::int64_t batch_size);
-// `stopped` (sigint_at_step): whether the stop the Ctrl-C asks for has reached this trial; the hook waits for it
-// (up to 2 s), so the stop lands at the step asked for however fast the trial trains.
-void after_step(std::int64_t step, std::int64_t batch_size, const std::function<bool()>& stopped = {});
+// sigint_at_step waits (up to 2 s) until the stop the Ctrl-C asks for has reached `sink` (stop_requested), so the
+// stop lands at the step asked for however fast the trial trains.
+void after_step(std::int64_t step, std::int64_t batch_size, TrialSink& sink);
 // Before the checkpoint-th write of a trial: writes half of `bytes` to `path`.tmp and dies when asked to.
 void before_checkpoint_write(int checkpoint, std::int64_t batch_size, const std::string& path, const std::string& bytes);
 #else
 inline std::int64_t fault_step(std::int64_t) { return 0; }
-inline void after_step(std::int64_t, std::int64_t, const std::function<bool()>& = {}) {}
+inline void after_step(std::int64_t, std::int64_t, TrialSink&) {}
 inline void before_checkpoint_write(int, std::int64_t, const std::string&, const std::string&) {}
 #endif
 
