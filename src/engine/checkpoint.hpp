@@ -66,8 +66,9 @@ std::string checkpoint_bytes(const CheckpointData& data);
 // format_version says which). Throws std::runtime_error for anything unreadable or inconsistent.
 CheckpointData read_checkpoint(const std::string& path);
 
-// What the readers of both containers share: the state text parsed and the floats checked against `digest`
-// (over the text and the floats), or, without one, against the state's "tensors_digest" (over the floats).
+// For the reader of format-2 archives (the LibTorch plugin): the state text parsed and the floats checked against
+// `digest` (over the text and the floats), or, without one, against the state's "tensors_digest" (over the floats).
+// Format 3 checks its digest over the raw sections before parsing anything (checkpoint.cpp).
 CheckpointData checked_checkpoint(const std::string& text, std::vector<float> parameters,
                                   std::vector<float> optimizer_state,
                                   std::vector<std::pair<std::string, std::vector<float>>> extra,
