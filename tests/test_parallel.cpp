@@ -178,10 +178,13 @@ TEST(Parallel, QuietPrintsOnlyTheFinalTable) {
 TEST(Parallel, CtrlCWhileTheTrainersStartFailsNoTrial) {
   TempDir dir;
   dir.write("configs/p.yaml", kSweep);
-  // Ctrl-C (SIGINT to the whole process group, as a terminal sends it) 0.1 s in: the trainers are still loading.
+  // Ctrl-C (SIGINT to the whole process group, as a terminal sends it) as soon as the run prints its first line
+  // (its handler is in place; a background job ignores SIGINT until then): the trainers are starting. 300 epochs
+  // with a checkpoint each keep the run going past it.
   const std::string command = "cd " + dir.str() + " && (setsid " + SWEEPLAB_BINARY +
-                              " run p -j 2 > out.txt 2> err.txt & pid=$!; sleep 0.1; kill -INT -$pid; wait $pid;"
-                              " echo $? > code.txt)";
+                              " run p -j 2 -o epochs=300 > out.txt 2> err.txt & pid=$!;"
+                              " for i in $(seq 1000); do [ -s out.txt ] && break; sleep 0.005; done; kill -INT -$pid;"
+                              " wait $pid; echo $? > code.txt)";
   ASSERT_EQ(std::system(command.c_str()), 0);
   const std::string out = testing::read_file(dir.path() / "out.txt");
   EXPECT_EQ(testing::read_file(dir.path() / "code.txt"), "130\n") << out;
@@ -192,10 +195,10 @@ TEST(Parallel, CtrlCWhileTheTrainersStartFailsNoTrial) {
       EXPECT_NE(summary_of(summary.parent_path())["status"], "failed") << id;
     }
   }
-  const auto resumed = testing::run_sweeplab(dir, "run p -j 2");
+  const auto resumed = testing::run_sweeplab(dir, "run p -j 2 -o epochs=300");
   EXPECT_EQ(resumed.code, 0) << resumed.out << resumed.err;
-  ASSERT_EQ(testing::run_sweeplab(dir, "run p -j 1 --experiments clean -q").code, 0);
-  expect_same_results(dir, "experiments", "clean");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run p -j 1 -o epochs=300 --experiments clean -q").code, 0);
+  expect_same_results(dir, "experiments", "clean", 300);
 }
 
 }  // namespace
