@@ -122,6 +122,36 @@ TEST(Resume, ALargeBatchOnlineTeacherTrialKilledEndsBitIdentical) {
   EXPECT_EQ(summary_of(trial)["weights_digest"], summary_of(reference)["weights_digest"]);
 }
 
+// The gradient noise scale's sums since the last evaluation travel in the checkpoint: a trial killed after a
+// checkpoint that falls between two evaluations (checkpoints every 40 steps, evaluations every 60) writes the same
+// noise_scale values as the uninterrupted run.
+TEST(Resume, ANoiseScaleTrialKilledBetweenEvaluationsWritesTheSameValues) {
+  TempDir dir;
+  dir.write("configs/r.yaml",
+            "task: {name: doughnuts, samples: 400}\n"
+            "optimizer: {name: sgd, lr: 0.05, momentum: 0.9}\n"
+            "training: {epochs: 6, batch_size: 16, eval_every: 3}\n"
+            "checkpoint: {every: 2, min_interval_s: 0}\n"
+            "metrics: {noise_scale: true}\n");
+  ASSERT_EQ(testing::run_sweeplab(dir, "run r --experiments whole -q").code, 0);
+  const auto reference = only_trial(dir, "whole");
+  const auto broken = testing::run_sweeplab(dir, "run r", "kill_at_step=70");
+  EXPECT_EQ(broken.code, 137) << broken.out << broken.err;
+  const auto trial = only_trial(dir);
+  const auto resumed = testing::run_sweeplab(dir, "run r");
+  ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
+  EXPECT_EQ(summary_of(trial)["resumed_from_step"], 40) << resumed.out;
+  const auto lines = metric_values(trial);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const auto& line : lines) {
+    const auto record = json::parse(line);
+    ASSERT_TRUE(record.contains("noise_scale")) << line;
+    EXPECT_GT(record["noise_scale"].get<double>(), 0.0) << line;
+  }
+  EXPECT_EQ(lines, metric_values(reference));
+  EXPECT_EQ(summary_of(trial)["weights_digest"], summary_of(reference)["weights_digest"]);
+}
+
 TEST(Resume, InterruptedTrialsSaySoAndStatusShowsThem) {
   TempDir dir;
   dir.write("configs/r.yaml", config_with("{name: sgd, lr: 0.05}", "{name: constant}"));

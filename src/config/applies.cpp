@@ -106,6 +106,7 @@ const std::map<std::string, Rule>& rules() {
       {"task.pixels", [](const Config& c) { return is_task(c, "idx"); }},
       {"task.class_loss", [](const Config& c) { return is_task(c, "idx"); }},
       {"stop.on_target", [](const Config& c) { return !c.targets.empty(); }},
+      {"metrics.noise_scale", is_supervised},
   };
   return table;
 }

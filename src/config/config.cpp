@@ -384,6 +384,11 @@ void Config::validate() const {
   stop.validate();
   rl.validate();
   if (is_reinforcement_task(task.name)) validate_reinforcement(*this);
+  if (metrics.noise_scale && is_reinforcement_task(task.name)) {
+    throw ValueError("metrics.noise_scale", "true",
+                     "measures the per-example gradients of supervised training; task " + task.name +
+                         " trains on replayed transitions without them: leave it false");
+  }
   if (batch_schedule.name != "constant" && training.steps == 0 && training.samples == 0) {
     throw ValueError("batch_schedule.name", batch_schedule.name,
                      "needs a budget in steps or samples (training.steps or training.samples), not epochs");

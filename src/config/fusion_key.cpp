@@ -9,7 +9,8 @@ namespace sweeplab {
 std::string fusion_key(const CompactConfig& config) {
   // batch_schedule.*: the trials of a group take steps of one batch size at a time.
   static const std::vector<std::size_t> shared = [] {
-    const std::vector<std::string> prefixes = {"task.", "model.", "batch_schedule."};
+    // metrics.*: what the backward pass measures is the group's.
+    const std::vector<std::string> prefixes = {"task.", "model.", "batch_schedule.", "metrics."};
     const std::vector<std::string> keys = {"training.batch_size", "training.drop_last", "training.device",
                                            "training.threads", "optimizer.name"};
     std::vector<std::size_t> fields;

@@ -326,6 +326,12 @@ std::vector<FieldSpec> make_schema() {
             "loss does, the rule of batch_size_studies (its runs fail only on nan or inf)."),
       field("stop.on_target", &C::stop, &StopConfig::on_target,
             "End the trial as soon as every target is reached.", bookkeeping),
+      field("metrics.noise_scale", &C::metrics, &MetricsConfig::noise_scale,
+            "Write noise_scale in metrics.jsonl: the simple gradient noise scale B_simple = tr(Sigma) / |G|^2 of "
+            "McCandlish et al. 2018 (the batch size where the gradient's noise and signal are equal), from the "
+            "unbiased per-step estimates of its steps of two rows or more since the previous evaluation, the "
+            "per-example gradient norms coming from the backward pass. Changes no other number; supervised tasks.",
+            added_as("noise_scale")),
       field("rl.discount", &C::rl, &RlConfig::discount, between(0, 1, false, false),
             "doublegoal: the discount gamma of the TD target r + gamma (1 - done) max_a' Q_target(s', a').",
             added_as("discount")),

@@ -33,6 +33,7 @@ std::optional<double> metric_value(const EvalRecord& record, const std::string& 
   }
   if (metric == "test_loss" || metric == "val_loss") return record.test_loss;  // val_*: the grokking study's name for it
   if (metric == "train_acc") return record.train_acc;
+  if (metric == "noise_scale") return record.noise_scale;
   if (metric == "test_acc" || metric == "val_acc") return record.test_acc;
   return std::nullopt;
 }

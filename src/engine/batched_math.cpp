@@ -20,7 +20,8 @@ constexpr std::int64_t kBlockRows = std::int64_t(1) << 22;  // row indices uploa
 constexpr std::int64_t kEvaluationValues = std::int64_t(1) << 24;  // activations per evaluation chunk
 
 // Sums per trial, after the parameters and the optimizer state in BatchedMath::trial_.
-enum Sum { kLossSum, kAccuracySum, kBatches, kDivergedAt, kDivergedLoss, kLastLoss, kSums };
+enum Sum { kLossSum, kAccuracySum, kBatches, kDivergedAt, kDivergedLoss, kLastLoss, kNoiseGradient, kNoiseTrace,
+           kNoiseSteps, kSums };
 // Hyper-parameters per trial, in BatchedMath::hyper_.
 enum Hyper { kMomentum, kNesterov, kDecay, kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kEps, kDivergence, kHypers };
 
@@ -100,7 +101,7 @@ class BatchedMath : public GroupMath {
       }
     }
     for (auto dtype : {torch::kFloat64, torch::kFloat64, torch::kInt64, torch::kInt64, torch::kFloat64,
-                       torch::kFloat64}) {  // enum Sum
+                       torch::kFloat64, torch::kFloat64, torch::kFloat64, torch::kInt64}) {  // enum Sum
       trial_.push_back(torch::zeros({slots}, floats.dtype(dtype)));
     }
   }
@@ -209,7 +210,8 @@ class BatchedMath : public GroupMath {
       for (int k = 0; k < slots_; ++k) {
         auto& out = (*sums_cache_)[std::size_t(k)];
         out = {values[kLossSum][k], values[kAccuracySum][k], std::int64_t(values[kBatches][k]),
-               std::int64_t(values[kDivergedAt][k]), values[kDivergedLoss][k], values[kLastLoss][k]};
+               std::int64_t(values[kDivergedAt][k]), values[kDivergedLoss][k], values[kLastLoss][k],
+               values[kNoiseGradient][k], values[kNoiseTrace][k], std::int64_t(values[kNoiseSteps][k])};
       }
     }
     return (*sums_cache_)[std::size_t(slot)];
@@ -219,7 +221,8 @@ class BatchedMath : public GroupMath {
     check(slot);
     torch::NoGradGuard no_grad;
     const double values[kSums] = {value.loss_sum, value.accuracy_sum, double(value.batches),
-                                  double(value.diverged_at_step), value.diverged_loss, value.last_loss};
+                                  double(value.diverged_at_step), value.diverged_loss, value.last_loss,
+                                  value.noise_gradient_sum, value.noise_trace_sum, double(value.noise_steps)};
     for (int s = 0; s < kSums; ++s) sum(s)[slot].fill_(values[s]);  // no host sync: a fill of one element
     if (sums_cache_) (*sums_cache_)[std::size_t(slot)] = value;
   }
@@ -469,8 +472,17 @@ class BatchedMath : public GroupMath {
     // Backward, last layer first; the gradient for the layer below uses this layer's weights before their update.
     const Tensor divisor = per_trial((real_d * double(mean_over_)).to(torch::kFloat32), out.grad);
     Tensor delta = (out.grad / divisor).masked_fill(~is_real.unsqueeze(2), 0);
+    // The noise scale (group_math.hpp): each example's squared gradient norm, [n, batch], and the batch's, [n].
+    const bool noise = shape_.noise_scale;
+    Tensor example_sq, batch_sq;
     for (std::int64_t l = layers - 1; l >= 0; --l) {
       delta = activation_backward(activation(l), pre[std::size_t(l)], post[std::size_t(l + 1)], delta);
+      if (noise) {
+        const Tensor input_sq = l == 0 && shape_.tokens > 0 ? token_input_squares(post[0]) : post[std::size_t(l)].square().sum(2);
+        const double scale = shape_.scales.empty() ? 1.0 : double(shape_.scales[std::size_t(l)]);
+        const Tensor term = (input_sq * (scale * scale) + (shape_.bias ? 1.0 : 0.0)) * delta.square().sum(2);
+        example_sq = example_sq.defined() ? example_sq + term.to(torch::kFloat64) : term.to(torch::kFloat64);
+      }
       // Bias-free: the bias's gradient dropped (zeros, so it and its optimizer state stay 0). Scaled layers:
       // dL/d(h W) = scale dL/dz, for the weights and the layer below.
       const Tensor grad_b = shape_.bias ? delta.sum(1) : torch::zeros_like(t[std::size_t(2 * l + 1)]);
@@ -486,9 +498,29 @@ class BatchedMath : public GroupMath {
         grad_w = torch::bmm(post[std::size_t(l)].transpose(1, 2), delta);
       }
       if (l > 0) delta = torch::bmm(delta, t[std::size_t(2 * l)].transpose(1, 2));
+      if (noise) {
+        const Tensor squares = (grad_w.square().flatten(1).sum(1) + grad_b.square().flatten(1).sum(1)).to(torch::kFloat64);
+        batch_sq = batch_sq.defined() ? batch_sq + squares : squares;
+      }
       update(phase, std::size_t(2 * l), grad_w, scalars, ok);
       update(phase, std::size_t(2 * l + 1), grad_b, scalars, ok);
     }
+    if (noise) {  // add_noise_terms for each trial whose step counted, with rows = its real rows
+      const Tensor b = real_d, mean_example_sq = b * example_sq.sum(1);
+      const Tensor counts = ok & (real >= 2);
+      Tensor& gradient_sum = sum_in(t, kNoiseGradient);
+      Tensor& trace_sum = sum_in(t, kNoiseTrace);
+      Tensor& steps = sum_in(t, kNoiseSteps);
+      const Tensor safe_b = torch::clamp_min(b, 2.0);
+      gradient_sum = torch::where(counts, gradient_sum + (safe_b * batch_sq - mean_example_sq) / (safe_b - 1.0), gradient_sum);
+      trace_sum = torch::where(counts, trace_sum + (mean_example_sq - batch_sq) / (1.0 - 1.0 / safe_b), trace_sum);
+      steps = steps + counts.to(torch::kInt64);
+    }
+  }
+
+  // Token inputs: |a_m|^2 of the one-hot sums that stand for each row's tokens [n, rows, T]: the pairs of equal tokens.
+  Tensor token_input_squares(const Tensor& tokens) const {
+    return (tokens.unsqueeze(3) == tokens.unsqueeze(2)).sum({2, 3}).to(torch::kFloat32);
   }
 
   // PyTorch's sgd, adam (1.13, single tensor) and adamw update of parameter tensor i, where `ok`.

@@ -250,6 +250,7 @@ void put_record(StateText& state, const EvalRecord& r) {
   if (r.greedy_return) state.put_double("last.greedy_return", *r.greedy_return);
   if (r.greedy_length) state.put_int("last.greedy_length", *r.greedy_length);
   if (r.greedy_optimal_fraction) state.put_double("last.greedy_optimal_fraction", *r.greedy_optimal_fraction);
+  if (r.noise_scale) state.put_double("last.noise_scale", *r.noise_scale);
   state.put_double("last.elapsed_s", r.elapsed_s);
 }
 
@@ -270,6 +271,7 @@ EvalRecord get_record(const StateText& state) {
   if (state.has("last.epsilon")) r.epsilon = state.get_double("last.epsilon");
   if (state.has("last.greedy_return")) r.greedy_return = state.get_double("last.greedy_return");
   if (state.has("last.greedy_length")) r.greedy_length = state.get_int("last.greedy_length");
+  if (state.has("last.noise_scale")) r.noise_scale = state.get_double("last.noise_scale");
   if (state.has("last.greedy_optimal_fraction")) {
     r.greedy_optimal_fraction = state.get_double("last.greedy_optimal_fraction");
   }

@@ -43,6 +43,9 @@ struct MlpShape {
   // offset into one vocabulary of widths[0] entries; the first layer is the same as a one-hot input (a learned
   // embedding per token, summed), computed by gathering rows of W_0 instead of multiplying by one-hot vectors.
   std::int64_t tokens = 0;
+  // The gradient noise scale (Accumulators::noise_*): each step of two rows or more also sums the squared norms
+  // of the per-example gradients and of the batch gradient. It changes no parameter, loss or accuracy.
+  bool noise_scale = false;
 
   std::int64_t layers() const { return std::int64_t(widths.size()) - 1; }
   std::int64_t parameter_count() const;       // P
@@ -92,7 +95,25 @@ struct Accumulators {
   std::int64_t diverged_at_step = 0;  // 0: not diverged; else the 1-based step whose loss diverged
   double diverged_loss = 0.0;         // that loss (may be inf or nan)
   double last_loss = 0.0;             // the loss of the last batch trained on (batches > 0)
+  // MlpShape::noise_scale: per step of B >= 2 rows, with g_i the gradient of example i's own loss and G_B their mean
+  // (the step's gradient), the unbiased estimates of McCandlish et al. 2018 (appendix A, B_small = 1, B_big = B):
+  //   |G|^2 ~ (B |G_B|^2 - mean_i |g_i|^2) / (B - 1),   tr(Sigma) ~ (mean_i |g_i|^2 - |G_B|^2) / (1 - 1/B),
+  // summed over the steps since the last evaluation. B_simple = noise_trace_sum / noise_gradient_sum (a ratio of
+  // means, as the paper averages before it divides).
+  double noise_gradient_sum = 0.0;
+  double noise_trace_sum = 0.0;
+  std::int64_t noise_steps = 0;
 };
+
+// One step's terms of the noise-scale sums above: `rows` examples, `mean_example_sq` = mean_i |g_i|^2 and
+// `batch_sq` = |G_B|^2. Steps of one row add nothing.
+inline void add_noise_terms(Accumulators& sums, std::int64_t rows, double mean_example_sq, double batch_sq) {
+  if (rows < 2) return;
+  const double b = double(rows);
+  sums.noise_gradient_sum += (b * batch_sq - mean_example_sq) / (b - 1.0);
+  sums.noise_trace_sum += (mean_example_sq - batch_sq) / (1.0 - 1.0 / b);
+  ++sums.noise_steps;
+}
 
 struct Evaluation {
   double loss = 0.0;

@@ -366,6 +366,11 @@ class GroupRun {
       sums.loss_sum = state.get_double("loss_sum");
       sums.accuracy_sum = state.get_double("accuracy_sum");
       sums.batches = state.get_int("batches_since_eval");
+      if (state.has("noise_steps")) {
+        sums.noise_gradient_sum = state.get_double("noise_gradient_sum");
+        sums.noise_trace_sum = state.get_double("noise_trace_sum");
+        sums.noise_steps = state.get_int("noise_steps");
+      }
       math_->set_accumulators(trial.slot, sums);
       trial.step = state.get_int("step");
       trial.samples = state.get_int("samples");
@@ -611,6 +616,9 @@ class GroupRun {
       record.train_loss = sums.loss_sum / batches;
       if (sums.batches > 0) record.last_batch_loss = sums.last_loss;
       if (classification_) record.train_acc = train_accuracy(trial, sums);
+      if (sums.noise_steps > 0 && sums.noise_gradient_sum > 0.0) {
+        record.noise_scale = sums.noise_trace_sum / sums.noise_gradient_sum;
+      }
       if (has_test) {
         record.test_loss = evaluations[i].loss;
         record.test_acc = evaluations[i].accuracy;
@@ -618,6 +626,8 @@ class GroupRun {
       record.elapsed_s = elapsed(trial);
       sums.loss_sum = sums.accuracy_sum = 0.0;
       sums.batches = 0;
+      sums.noise_gradient_sum = sums.noise_trace_sum = 0.0;
+      sums.noise_steps = 0;
       math_->set_accumulators(trial.slot, sums);
       trial.tracker->observe(record);
       trial.last = record;
@@ -654,6 +664,11 @@ class GroupRun {
     state.put_int("batches_since_eval", sums.batches);
     state.put_double("loss_sum", sums.loss_sum);
     state.put_double("accuracy_sum", sums.accuracy_sum);
+    if (sums.noise_steps > 0) {
+      state.put_double("noise_gradient_sum", sums.noise_gradient_sum);
+      state.put_double("noise_trace_sum", sums.noise_trace_sum);
+      state.put_int("noise_steps", sums.noise_steps);
+    }
     state.put_double("lr", trial.lr);
     state.put_double("elapsed_s", elapsed(trial));
     state.put("tracker", trial.tracker->save());

@@ -135,8 +135,13 @@ class Update {
   }
 
   // The same, given the parameters at i already loaded (w).
+  // From now on, also sums the squares of the gradients handed over: the step's |G_B|^2 (noise_scale).
+  void count_squares() { squares_ = true; }
+  double squared_norm() const { return double(lane_sum(vector_squares_)) + scalar_squares_; }
+
   template <class T>
   inline void apply(std::int64_t i, T g, T w) {
+    if (squares_) add_square(g);
     T previous;
     if (plain_) {  // sgd without momentum or weight decay, the most common case in batch-size studies
       put(w_ + i, w - rate_ * g);
@@ -165,6 +170,8 @@ class Update {
   }
 
  private:
+  void add_square(Vec g) { vector_squares_ += g * g; }
+  void add_square(float g) { scalar_squares_ += double(g) * g; }
   static void get(const float* p, Vec& v) { v = load(p); }
   static void get(const float* p, float& v) { v = *p; }
   static void put(float* p, Vec v) { store(p, v); }
@@ -176,7 +183,9 @@ class Update {
   }
 
   OptimizerKind kind_;
-  bool momentum_buffer_, nesterov_, plain_ = false;
+  bool momentum_buffer_, nesterov_, plain_ = false, squares_ = false;
+  Vec vector_squares_ = splat(0);
+  double scalar_squares_ = 0.0;
   float rate_, decay_, momentum_, beta1_, beta2_, eps_, one_minus_beta1_, one_minus_beta2_;
   float step_size_ = 0, correction2_ = 1, shrink_ = 1;
   float* w_;
@@ -412,6 +421,29 @@ void activation_backward(Activation kind, const float* z, const float* h, float*
   }
 }
 
+// Adds each row's share of one layer to the per-example squared gradient norms (of the batch's mean loss):
+// |a_m|^2 |delta_m|^2 scale^2 for the weights, |delta_m|^2 for the bias (`delta` before the scale is applied).
+// Token inputs (`tokens` > 0): a_m is the sum of the tokens' one-hot rows, so |a_m|^2 counts the pairs of equal
+// tokens.
+void add_example_squares(const float* below, const float* delta, std::int64_t rows, std::int64_t fan_in,
+                         std::int64_t fan_out, std::int64_t tokens, double scale_sq, bool bias, double* example_sq) {
+  for (std::int64_t m = 0; m < rows; ++m) {
+    double input_sq = 0.0, delta_sq = 0.0;
+    if (tokens > 0) {
+      const float* row = below + m * tokens;
+      for (std::int64_t t = 0; t < tokens; ++t) {
+        for (std::int64_t u = 0; u < tokens; ++u) input_sq += row[t] == row[u] ? 1.0 : 0.0;
+      }
+    } else {
+      const float* row = below + m * fan_in;
+      for (std::int64_t k = 0; k < fan_in; ++k) input_sq += double(row[k]) * row[k];
+    }
+    const float* d = delta + m * fan_out;
+    for (std::int64_t n = 0; n < fan_out; ++n) delta_sq += double(d[n]) * d[n];
+    example_sq[m] += (input_sq * scale_sq + (bias ? 1.0 : 0.0)) * delta_sq;
+  }
+}
+
 struct BatchLoss {
   double loss = 0.0;      // mean over the rows
   double correct = 0.0;   // rows predicted right (classification)
@@ -547,6 +579,15 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
     ++sums.batches;
 
     Update update(shape, hyper, segment.lrs[j], segment.step0 + j + 1, parameters, optimizer_state);
+    // The noise scale: each example's squared gradient norm, layer by layer (a linear layer's per-example gradient
+    // is the outer product of its input row and its delta row, so its squared norm is their squared norms'
+    // product), and the batch gradient's squared norm as the optimizer receives it.
+    const bool noise = shape.noise_scale && rows >= 2;
+    double* example_sq = work.example_sq.data();
+    if (noise) {
+      update.count_squares();
+      std::fill(example_sq, example_sq + rows, 0.0);
+    }
     // Backward, last layer first: the activation blocks of layer l start at the sum of the blocks before it.
     std::int64_t offset_params = shape.parameter_count(), offset_act = 0;
     for (std::int64_t l = 0; l < layers; ++l) offset_act += rows * shape.widths[l + 1];
@@ -557,6 +598,12 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
       const float* pre = work.pre.data() + offset_act;
       const float* post = work.post.data() + offset_act;
       activation_backward(l + 1 == layers ? shape.output : shape.hidden, pre, post, delta, rows * fan_out);
+      const float* below = l == 0 ? work.input.data() : work.post.data() + offset_act - rows * fan_in;
+      if (noise) {
+        const float scale = shape.scales.empty() ? 1.0f : shape.scales[std::size_t(l)];
+        add_example_squares(below, delta, rows, fan_in, fan_out, l == 0 ? shape.tokens : 0, double(scale) * scale,
+                            shape.bias, example_sq);
+      }
       // Bias-free: the bias's gradient is dropped (zeros). Scaled (z = s (h W) + b): dL/dz times s for the weights
       // and the layer below, the bias's from dL/dz itself. Standard: neither, the kernels as they always were.
       const float* bias_grad = shape.bias ? nullptr : work.zeros.data();
@@ -572,7 +619,6 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
         }
         for (std::int64_t i = 0; i < rows * fan_out; ++i) delta[i] *= scale;
       }
-      const float* below = l == 0 ? work.input.data() : work.post.data() + offset_act - rows * fan_in;
       float* gradient_below = l > 0 ? work.back.data() : nullptr;
       if (l == 0 && shape.tokens > 0) {
         token_backward(below, delta, update, offset_params, rows, shape.tokens, fan_in, fan_out, work, bias_grad);
@@ -594,6 +640,12 @@ void train_segment(const MlpShape& shape, const GroupData& data, const TrialHype
         std::swap(work.delta, work.back);
         delta = work.delta.data();
       }
+    }
+    if (noise) {
+      // delta is the gradient of the batch's mean loss, 1/rows of each example's own: |g_i|^2 = rows^2 x the sums.
+      double sum = 0.0;
+      for (std::int64_t m = 0; m < rows; ++m) sum += example_sq[m];
+      add_noise_terms(sums, rows, double(rows) * sum, update.squared_norm());
     }
   }
 }

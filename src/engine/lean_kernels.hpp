@@ -29,6 +29,7 @@ struct Workspace {
   std::vector<float> target;       // [rows x outputs]
   std::vector<float> bias_grad;    // a layer's bias gradient when it is formed apart (scaled layers with bias), [widest]
   std::vector<float> centred;      // centred output: f(theta_0), then f(theta) - f(theta_0), [rows x outputs]
+  std::vector<double> example_sq;  // noise scale: each row's squared gradient norm, summed over the layers, [rows]
   std::vector<unsigned char> touched;  // token inputs: the vocabulary rows a batch uses, [widths[0]]
   // The system BLAS's sgemm for the products of batches of at least blas_rows rows (layers of eight outputs or
   // more); nullptr: the kernels' own products for every batch. Which one runs depends only on a product's

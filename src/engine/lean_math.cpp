@@ -28,6 +28,7 @@ Workspace::Workspace(const MlpShape& shape, std::int64_t rows_) : rows(rows_) {
   input.assign(std::size_t(rows * std::max(shape.widths.front(), shape.tokens)), 0.0f);
   target.assign(std::size_t(rows * shape.widths.back()), 0.0f);
   bias_grad.assign(std::size_t(widest), 0.0f);
+  if (shape.noise_scale) example_sq.assign(std::size_t(rows), 0.0);
   if (shape.centered) centred.assign(std::size_t(rows * shape.widths.back()), 0.0f);
   if (shape.tokens > 0) touched.assign(std::size_t(shape.widths.front()), 0);
 }

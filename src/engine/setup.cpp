@@ -65,6 +65,7 @@ MlpShape shape_of(const Config& config, const TaskData& data) {
   shape.scales = layer_scales(config.model, shape.widths);  // empty for standard
   shape.bias = shape.scales.empty();                        // sp, mup: bias-free
   shape.centered = config.model.centered;
+  shape.noise_scale = config.metrics.noise_scale;
   return shape;
 }
 

@@ -39,6 +39,7 @@ std::optional<EvalRecord> record_fields(const json& line) {
   record.epsilon = optional_number(line, "epsilon");
   record.greedy_return = optional_number(line, "greedy_return");
   record.greedy_optimal_fraction = optional_number(line, "greedy_optimal_fraction");
+  record.noise_scale = optional_number(line, "noise_scale");
   if (line.contains("greedy_length") && line["greedy_length"].is_number_integer()) {
     record.greedy_length = line["greedy_length"].get<std::int64_t>();
   }
@@ -80,7 +81,7 @@ bool same_record(const EvalRecord& a, const EvalRecord& b) {
          same_number(a.train_acc, b.train_acc) && same_number(a.test_acc, b.test_acc) &&
          same_number(a.episode_return, b.episode_return) && same_number(a.epsilon, b.epsilon) &&
          same_number(a.greedy_return, b.greedy_return) && a.greedy_length == b.greedy_length &&
-         same_number(a.greedy_optimal_fraction, b.greedy_optimal_fraction) &&
+         same_number(a.greedy_optimal_fraction, b.greedy_optimal_fraction) && same_number(a.noise_scale, b.noise_scale) &&
          same_number(a.elapsed_s, b.elapsed_s) && a.diverged == b.diverged;
 }
 

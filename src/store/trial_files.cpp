@@ -65,6 +65,7 @@ json record_object(const EvalRecord& record) {
   line["test_loss"] = optional_number(record.test_loss);
   if (record.train_acc) line["train_acc"] = number(*record.train_acc);
   if (record.test_acc) line["test_acc"] = number(*record.test_acc);
+  if (record.noise_scale) line["noise_scale"] = number(*record.noise_scale);
   if (record.episode_return) line["episode_return"] = number(*record.episode_return);
   if (record.epsilon) line["epsilon"] = number(*record.epsilon);
   if (record.greedy_return) line["greedy_return"] = number(*record.greedy_return);

@@ -16,7 +16,7 @@ namespace {
 
 // The layout of the file. A file of another version is rebuilt, so a new field in the summary only needs this
 // number raised.
-constexpr int kIndexVersion = 2;
+constexpr int kIndexVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE entries(
@@ -125,6 +125,7 @@ void write_record(Writer& w, const EvalRecord& r) {
   w.opt(r.greedy_return);
   w.opt(r.greedy_length);
   w.opt(r.greedy_optimal_fraction);
+  w.opt(r.noise_scale);
   w.u8(r.diverged ? 1 : 0);
 }
 
@@ -147,6 +148,7 @@ EvalRecord read_record(Reader& r) {
   e.greedy_return = r.opt_f64();
   e.greedy_length = r.opt_i64();
   e.greedy_optimal_fraction = r.opt_f64();
+  e.noise_scale = r.opt_f64();
   e.diverged = r.u8() != 0;
   return e;
 }

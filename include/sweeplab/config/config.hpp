@@ -161,6 +161,11 @@ struct StopConfig {
   void validate() const;
 };
 
+// What a trial measures besides its losses and accuracies.
+struct MetricsConfig {
+  bool noise_scale = false;             // the gradient noise scale B_simple in metrics.jsonl (supervised tasks)
+};
+
 // "test_acc >= 0.99": the first step at which a metric reaches a value.
 struct Target {
   std::string metric;
@@ -180,6 +185,7 @@ struct Config {
   CheckpointConfig checkpoint;
   StopConfig stop;
   RlConfig rl;
+  MetricsConfig metrics;
   std::vector<std::string> targets;
   void validate() const;  // every section, then the checks that span sections
 };

@@ -32,12 +32,16 @@ struct EvalRecord {
   std::optional<std::int64_t> greedy_length;   // its length in steps (10 is optimal, 50 the limit)
   // The share of the 19 positions -0.9..0.9 from which the greedy policy walks straight to the nearer goal.
   std::optional<double> greedy_optimal_fraction;
+  // metrics.noise_scale: the simple gradient noise scale B_simple = tr(Sigma) / |G|^2 (McCandlish et al. 2018), from
+  // the steps of two rows or more since the previous evaluation (a ratio of their means); absent without such a
+  // step or when the estimate of |G|^2 is not positive.
+  std::optional<double> noise_scale;
   // Not an evaluation: the step that diverged, whose batch loss (train_loss here; inf, nan or above
   // stop.divergence_loss) ended the trial. The last line of a diverged trial's metrics.jsonl; no test metrics.
   bool diverged = false;
 };
 
-// A metric of a record by name (train_loss, test_loss, train_acc, test_acc; episode_return, epsilon,
+// A metric of a record by name (train_loss, test_loss, train_acc, test_acc, noise_scale; episode_return, epsilon,
 // greedy_return, greedy_length, greedy_optimal_fraction); nullopt when absent or not a number, and for every metric of a diverged record
 // (it is no evaluation to average or compare).
 std::optional<double> metric_value(const EvalRecord& record, const std::string& metric);
