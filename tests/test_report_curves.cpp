@@ -543,5 +543,68 @@ TEST(StepsToTarget, ALearningRateScaledWithBatchSizeGetsTheFit) {
   EXPECT_NEAR(*number_after(caption, "B_noise \u2248 "), 32, 0.5) << caption;
 }
 
+// The gradient noise scale: noise_scale draws each batch size's B_simple at its best learning rate, the mean over its
+// seeds of what metrics.jsonl holds; steps_to_target gives the B_simple measured where the chosen seeds reached the
+// target, the median of those evaluations' values.
+TEST(NoiseScalePlot, DrawsEachBatchSizesMeasuredValuesAndStepsToTargetGivesTheirMedian) {
+  TempDir dir;
+  dir.write("configs/s.yaml", tuned_sweep("[8, 16, 32]", ", seeds: 2") + "metrics: {noise_scale: true}\n");
+  ASSERT_EQ(testing::run_in(dir, {"run", "s", "-q"}).code, 0);
+  const auto sweep = load_sweep(dir.str("configs"), "s");
+  // Each trial's last evaluation (its only one: one epoch), and which lr ends lowest per batch size.
+  std::map<std::int64_t, std::map<double, std::vector<json>>> last;  // batch size -> lr -> the seeds' last records
+  for (const auto& trial : sweep.trials) {
+    const auto config = trial.config.expand();
+    std::ifstream in(dir.path() / "experiments/s/trials" / trial.id / "metrics.jsonl");
+    json record;
+    for (std::string line; std::getline(in, line);) record = json::parse(line);
+    last[config.training.batch_size][config.optimizer.lr].push_back(record);
+  }
+  std::vector<double> at_target;
+  std::map<std::int64_t, double> expected;  // batch size -> mean B_simple of the best lr's seeds
+  std::map<std::int64_t, double> best_lrs;
+  for (const auto& [batch, by_lr] : last) {
+    double best_loss = INFINITY, best_lr = 0;
+    for (const auto& [lr, records] : by_lr) {
+      double loss = 0;
+      for (const auto& r : records) loss += r["train_loss"].is_number() ? r["train_loss"].get<double>() : INFINITY;
+      if (loss / double(records.size()) < best_loss) best_loss = loss / double(records.size()), best_lr = lr;
+    }
+    double sum = 0;
+    for (const auto& r : by_lr.at(best_lr)) {
+      ASSERT_TRUE(r.contains("noise_scale")) << r.dump();
+      sum += r["noise_scale"].get<double>();
+      at_target.push_back(r["noise_scale"].get<double>());
+    }
+    expected[batch] = sum / double(by_lr.at(best_lr).size());
+    best_lrs[batch] = best_lr;
+  }
+  report(dir, {"noise_scale"});
+  const std::string script = testing::read_file(dir.path() / "experiments/s/figures/noise_scale.gp");
+  for (const auto& [batch, value] : expected) {
+    const auto rows = datablock(script, "b" + std::to_string(batch));
+    ASSERT_EQ(rows.size(), 1u) << script;
+    EXPECT_NEAR(rows[0][1], value, 1e-9 * value) << "B = " << batch;
+  }
+  expect_whole_svgs(dir.path() / "experiments/s/figures");
+
+  // The best lr's seeds reach the target at their one evaluation, the others never: the caption gives the median of
+  // their B_simple.
+  set_steps_to_target(dir, kTarget, [&](const Config& config) -> std::optional<std::int64_t> {
+    if (config.optimizer.lr != best_lrs.at(config.training.batch_size)) return std::nullopt;
+    const auto& records = last.at(config.training.batch_size).at(config.optimizer.lr);
+    return records.front()["step"].get<std::int64_t>();
+  });
+  report(dir, {"steps_to_target"});
+  const std::string caption = figure_caption(testing::read_file(dir.path() / "experiments/s/report.html"), "steps_to_target");
+  const auto measured = number_after(caption, "B_simple \u2248 ");
+  ASSERT_TRUE(measured) << caption;
+  std::sort(at_target.begin(), at_target.end());
+  const double median = at_target.size() % 2 ? at_target[at_target.size() / 2]
+                                              : (at_target[at_target.size() / 2 - 1] + at_target[at_target.size() / 2]) / 2;
+  EXPECT_NEAR(*measured, median, 0.005 * median) << caption;
+  EXPECT_NE(caption.find("(median of " + std::to_string(at_target.size()) + ","), std::string::npos) << caption;
+}
+
 }  // namespace
 }  // namespace sweeplab

@@ -104,6 +104,11 @@ std::vector<Grid> make_grids(const SweepSpec& spec, const std::vector<TrialState
 // What a cell holds besides its completed trials' losses: "1 diverged, 2 pending".
 std::string cell_notes(const GridCell& cell);
 
+struct ReportData;
+// The groups split by the swept keys besides the batch size, the learning rate, the temperature and the seed (SP or
+// muP, which must not share a panel): each facet's name ("param=sp", "" when there is no such key) and its groups.
+std::vector<std::pair<std::string, std::vector<std::size_t>>> facets_of(const ReportData& data);
+
 // ---- figures ----
 
 struct Figure {
@@ -146,6 +151,7 @@ std::vector<Figure> loss_vs_samples(const ReportData& data);       // plot_curve
 std::vector<Figure> heatmap_batch(const ReportData& data);         // plot_heatmaps.cpp
 std::vector<Figure> heatmap_temperature(const ReportData& data);   // plot_heatmaps.cpp
 std::vector<Figure> steps_to_target(const ReportData& data);       // plot_target.cpp
+std::vector<Figure> noise_scale(const ReportData& data);           // plot_noise.cpp
 
 struct PlotKind {
   PlotInfo info;

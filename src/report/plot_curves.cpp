@@ -776,7 +776,7 @@ Figure temperature_curves_figure(const ReportData& report, const std::vector<std
 
 std::vector<Figure> loss_curves(const ReportData& data) { return curves_figures(data); }
 
-std::vector<Figure> loss_vs_samples(const ReportData& data) {
+std::vector<std::pair<std::string, std::vector<std::size_t>>> facets_of(const ReportData& data) {
   std::vector<std::string> facet_keys;
   for (const auto& axis : data.spec.axes) {
     if (axis.key == "training.batch_size" || axis.key == "optimizer.lr" || axis.key == "optimizer.temperature" ||
@@ -797,6 +797,11 @@ std::vector<Figure> loss_vs_samples(const ReportData& data) {
     it->second.push_back(g);
   }
   if (facets.empty()) facets.push_back({"", {}});
+  return facets;
+}
+
+std::vector<Figure> loss_vs_samples(const ReportData& data) {
+  const auto facets = facets_of(data);
   std::vector<Figure> figures;
   for (std::size_t f = 0; f < facets.size(); ++f) figures.push_back(temperature_curves_figure(data, facets[f].second, facets[f].first, f));
   // Not one drawn, each for the same reason: one line says it, not one per facet.

@@ -23,8 +23,10 @@ namespace {
 struct Setting {
   double lr = 0;  // the learning rate, or the temperature when that is what was swept
   std::vector<double> steps, samples;
+  std::vector<double> noise_scales;  // metrics.noise_scale at the evaluation where a seed reached the target
   int seeds = 0;
 };
+
 
 // A fitted estimate, not data: rounded for reading.
 std::string rounded(double value) { return format_double_short(value, 3); }
@@ -38,6 +40,8 @@ double percentile(std::vector<double> values, double p) {
   const auto above = std::min(below + 1, values.size() - 1);
   return values[below] + (at - double(below)) * (values[above] - values[below]);
 }
+
+double median(std::vector<double> values) { return percentile(std::move(values), 0.5); }
 
 // The fit's band from the seeds: each batch size's reached seeds resampled with replacement (a fixed RNG seed, so
 // the report is the same every time), the means refitted; the 16th to 84th percentile of S(B) on `grid`.
@@ -145,6 +149,9 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
       if (result.target != target || !result.reached) continue;
       setting.steps.push_back(double(result.step));
       setting.samples.push_back(double(result.samples));
+      for (const auto& record : data->metrics) {
+        if (record.step == result.step && record.noise_scale && *record.noise_scale > 0) setting.noise_scales.push_back(*record.noise_scale);
+      }
     }
   }
   const std::string lr_name = by_temperature ? "temperature" : "learning rate";
@@ -158,6 +165,7 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
   std::string tried = "# the other learning rates: batch size, mean steps, mean samples, learning rate\n$tried << EOD\n";
   bool any_tried = false, any_band = false;
   std::vector<double> step_values, sample_values;  // everything drawn, for the y ranges
+  std::vector<double> measured_noise;  // B_simple where the chosen settings' seeds reached the target
   for (const auto& [batch, by_lr] : settings) {
     const Setting* best = nullptr;
     auto better = [](const Setting& a, const Setting* b) {
@@ -183,6 +191,7 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
       sample_values.push_back(mean_stderr(setting.samples).mean);
     }
     const auto steps = mean_stderr(best->steps), samples = mean_stderr(best->samples);
+    measured_noise.insert(measured_noise.end(), best->noise_scales.begin(), best->noise_scales.end());
     batch_sizes.push_back(double(batch));
     best_steps.push_back(steps.mean);
     best_seeds.push_back(best->steps);
@@ -337,6 +346,29 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
     fit_plot = ", " + fit_plot;
     fit_plot_samples = ", " + fit_plot_samples;
   }
+  // The measured noise scale beside the fitted one (McCandlish et al. find B_noise ~ B_simple, equal when the
+  // loss's Hessian is a multiple of the identity): vertical lines on the batch-size axis where they fall inside it.
+  std::string arrows;
+  const auto vertical = [&](double at, const std::string& style, const std::string& label) {
+    if (!(at > batch_sizes.front() / 1.6 && at < batch_sizes.back() * 1.6)) return;
+    arrows += "set arrow from " + num(format_short(at)) + ", graph 0 to " + num(format_short(at)) + ", graph 1 nohead " + style +
+              "\nset label " + gp_quote(label) + " at " + num(format_short(at)) +
+              ", graph 0.96 left offset 0.4,0 font ',10' tc rgb '#555555'\n";
+  };
+  const double fitted_b_noise = fit && no_fit.empty() ? fit->b_noise : 0.0;  // 0: no fit drawn
+  if (!measured_noise.empty()) {
+    const double m = median(measured_noise);
+    caption += " Measured gradient noise scale (metrics.noise_scale) at the evaluations where the chosen seeds reached the "
+               "target: B_simple ≈ " + rounded(m) + " (median of " + std::to_string(measured_noise.size()) + ", range " +
+               rounded(*std::min_element(measured_noise.begin(), measured_noise.end())) + "–" +
+               rounded(*std::max_element(measured_noise.begin(), measured_noise.end())) + ")" +
+               (fitted_b_noise > 0 ? ", beside the fit's B_noise ≈ " + rounded(fitted_b_noise) +
+                                     " (dotted and dashed lines); McCandlish et al. find the two close, equal when the "
+                                     "loss's curvature is the same in every direction."
+                               : ".");
+    vertical(m, "dt 3 lw 2 lc rgb '#1b7837'", "B_simple");
+    if (fitted_b_noise > 0) vertical(fitted_b_noise, "dt 2 lw 1 lc rgb '#b2182b'", "B_noise");
+  }
   const std::string others = any_tried ? ", $tried using 1:COLUMN with points pt 6 ps 0.8 lc rgb '#aaaaaa' title " +
                                              gp_quote("other " + lr_name + "s")
                                        : "";
@@ -366,7 +398,7 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
     const std::string tics = log_tics(low, high);
     return "set yrange [" + num(low) + ":" + num(high) + "]\n" + (tics.empty() ? "set ytics autofreq\n" : "set ytics " + tics + "\n");
   };
-  figure.script = points + (any_tried ? tried : "") + fit_data + "set multiplot layout 1,2\nset logscale xy\n" +
+  figure.script = points + (any_tried ? tried : "") + fit_data + "set multiplot layout 1,2\nset logscale xy\n" + arrows +
                   "set xtics (" + [&] {
                     std::string tics;  // at the batch sizes themselves: powers of 2 read badly on decades
                     for (const auto& entry : settings) tics += (tics.empty() ? "" : ", ") + std::to_string(entry.first);

@@ -11,6 +11,8 @@ const std::vector<PlotKind>& plot_registry() {
       {{"loss_vs_samples", "train loss against samples seen, coloured by temperature η/B, a figure per value of the other swept keys"}, &loss_vs_samples},
       {{"steps_to_target", "steps and samples to the first target against batch size, with the critical-batch-size fit where the lr was tuned or scaled (by the swept keys where the batch size is not swept)"},
        &steps_to_target},
+      {{"noise_scale", "the gradient noise scale B_simple (metrics.noise_scale) against samples seen, a line per batch size"},
+       &noise_scale},
   };
   return registry;
 }
