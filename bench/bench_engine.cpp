@@ -4,6 +4,7 @@
 //   bench_engine [--configs configs] [--peer-dir ../shared/bench] [--no-peer] [--only grid|sizes]
 //                [--grid-epochs 5] [--sizes 2,8,64,512] [--ks 1,64] [--reps 5] [--min-seconds 0.5]
 //                [--fused-steps 300] [--fused-ks 1,64] [--fused-sizes 2,8,64,512] [--peer-epochs N]
+//                [--set KEY=VALUE ...]
 //
 // Two parts:
 //   grid   (issue item b, in-process): 64 trials of doughnut-batch at batch size 2, 8 learning rates x 8 seeds,
@@ -13,6 +14,8 @@
 //          K=1: one trial at lr 0.001; K a multiple of 8: the 8 learning rates x K/8 seeds; other K: K seeds at
 //          lr 0.001. Epochs per cell are chosen so one run takes about --min-seconds (after a one-epoch
 //          warm-up run, from calibration runs of doubling epochs until one takes 50 ms).
+// --set adds an override to every trial of ours (e.g. --set metrics.noise_scale=true: the cost of measuring the
+// gradient noise scale, against a run without it).
 // The peers: `peer_pytorch.py steps` (its own median over epochs 2..N; N = 4 unless --peer-epochs) and, for
 // sizes, `peer_fused.py --steps --fused-steps` (0: skip it). Every figure of ours is the median of --reps
 // runs. Our side: one thread (training.threads=1), a NullSink, no checkpoints, a test evaluation after every
@@ -123,9 +126,12 @@ Figure measure(const ResolvedSweep& sweep, int reps) {
   return figure;
 }
 
+std::vector<std::string> extra_overrides;  // --set
+
 std::vector<std::string> group_overrides(std::int64_t bs, std::int64_t k, std::int64_t epochs) {
-  std::vector<std::string> o = {"batch_size=" + std::to_string(bs), "epochs=" + std::to_string(epochs),
-                                "eval_every=1", "threads=1"};
+  std::vector<std::string> o = extra_overrides;
+  o.insert(o.end(), {"batch_size=" + std::to_string(bs), "epochs=" + std::to_string(epochs),
+                                "eval_every=1", "threads=1"});
   if (k == 1) {
     o.push_back("lr=0.001");
   } else if (k % 8 == 0) {
@@ -219,11 +225,12 @@ int main(int argc, char** argv) {
     else if (flag == "--peer-epochs") peer_epochs = std::stoll(next());
     else if (flag == "--fused-ks") fused_ks = parse_list(next());
     else if (flag == "--fused-sizes") fused_sizes = parse_list(next());
+    else if (flag == "--set") extra_overrides.push_back(next());
     else {
       (flag == "--help" ? std::cout : std::cerr)
           << "usage: bench_engine [--configs DIR] [--peer-dir DIR] [--no-peer] [--only grid|sizes] "
              "[--grid-epochs N] [--sizes LIST] [--ks LIST] [--reps N] [--min-seconds S] [--fused-steps N] "
-             "[--fused-ks LIST] [--fused-sizes LIST] [--peer-epochs N]\n"
+             "[--fused-ks LIST] [--fused-sizes LIST] [--peer-epochs N] [--set KEY=VALUE]\n"
              "defaults: --reps 5 --min-seconds 0.5 --fused-steps 300 --sizes 2,8,64,512 --ks 1,64\n";
       return flag == "--help" ? 0 : 2;
     }

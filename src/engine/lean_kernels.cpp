@@ -18,6 +18,26 @@ inline Vec splat(float x) { return Vec{x, x, x, x, x, x, x, x}; }
 inline float lane_sum(Vec v) {  // a fixed order
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
+// sum_k p[k]^2 in a fixed order: four sums of eight lanes each (independent, so they do not wait on each other),
+// then the remaining blocks of eight, then the tail.
+float squares(const float* p, std::int64_t n) {
+  Vec acc[4] = {splat(0), splat(0), splat(0), splat(0)};
+  std::int64_t k = 0;
+  for (; k + 4 * kLanes <= n; k += 4 * kLanes) {
+    for (int i = 0; i < 4; ++i) {
+      const Vec v = load(p + k + i * kLanes);
+      acc[i] += v * v;
+    }
+  }
+  for (; k + kLanes <= n; k += kLanes) {
+    const Vec v = load(p + k);
+    acc[0] += v * v;
+  }
+  float sum = k > 0 ? lane_sum((acc[0] + acc[1]) + (acc[2] + acc[3])) : 0.0f;
+  for (; k < n; ++k) sum += p[k] * p[k];
+  return sum;
+}
+
 // Rows m..m+ROWS of C, columns n..n+16: each load of B serves ROWS rows.
 template <int ROWS>
 inline void forward_block(const float* a, const float* b, const float* bias, float* c, std::int64_t m, std::int64_t n,
@@ -138,10 +158,26 @@ class Update {
   // From now on, also sums the squares of the gradients handed over: the step's |G_B|^2 (noise_scale).
   void count_squares() { squares_ = true; }
   double squared_norm() const { return double(lane_sum(vector_squares_)) + scalar_squares_; }
+  // Counts the squares of `length` gradients at once, for a caller that then hands them over with apply_counted.
+  void count(const float* grad, std::int64_t length) {
+    if (squares_) scalar_squares_ += double(squares(grad, length));
+  }
 
   template <class T>
   inline void apply(std::int64_t i, T g, T w) {
     if (squares_) add_square(g);
+    apply_counted(i, g, w);
+  }
+
+  template <class T>  // the gradient's square already counted (count)
+  inline void apply_counted(std::int64_t i, T g) {
+    T w;
+    get(w_ + i, w);
+    apply_counted(i, g, w);
+  }
+
+  template <class T>
+  inline void apply_counted(std::int64_t i, T g, T w) {
     T previous;
     if (plain_) {  // sgd without momentum or weight decay, the most common case in batch-size studies
       put(w_ + i, w - rate_ * g);
@@ -277,9 +313,10 @@ void bias_gradient(const float* dc, const float* bias_grad, float* bias, std::in
 // Hands the gradients grad[first, first + length) of the parameters at offset + first ... to the optimizer,
 // eight at a time, then one by one.
 void apply_range(Update& update, const float* grad, std::int64_t offset, std::int64_t first, std::int64_t length) {
+  update.count(grad + first, length);  // in one pass: summed per element, the running sum would wait on memory
   const std::int64_t vector_end = first + length - length % kLanes;
-  for (std::int64_t i = first; i < vector_end; i += kLanes) update.apply(offset + i, load(grad + i));
-  for (std::int64_t i = vector_end; i < first + length; ++i) update.apply(offset + i, grad[i]);
+  for (std::int64_t i = first; i < vector_end; i += kLanes) update.apply_counted(offset + i, load(grad + i));
+  for (std::int64_t i = vector_end; i < first + length; ++i) update.apply_counted(offset + i, grad[i]);
 }
 
 // Larger batches: the products of the backward pass, dA = dC W (W = B transposed) and dB = A^T dC, in the system
@@ -428,19 +465,16 @@ void activation_backward(Activation kind, const float* z, const float* h, float*
 void add_example_squares(const float* below, const float* delta, std::int64_t rows, std::int64_t fan_in,
                          std::int64_t fan_out, std::int64_t tokens, double scale_sq, bool bias, double* example_sq) {
   for (std::int64_t m = 0; m < rows; ++m) {
-    double input_sq = 0.0, delta_sq = 0.0;
+    double input_sq = 0.0;
     if (tokens > 0) {
       const float* row = below + m * tokens;
       for (std::int64_t t = 0; t < tokens; ++t) {
         for (std::int64_t u = 0; u < tokens; ++u) input_sq += row[t] == row[u] ? 1.0 : 0.0;
       }
     } else {
-      const float* row = below + m * fan_in;
-      for (std::int64_t k = 0; k < fan_in; ++k) input_sq += double(row[k]) * row[k];
+      input_sq = squares(below + m * fan_in, fan_in);
     }
-    const float* d = delta + m * fan_out;
-    for (std::int64_t n = 0; n < fan_out; ++n) delta_sq += double(d[n]) * d[n];
-    example_sq[m] += (input_sq * scale_sq + (bias ? 1.0 : 0.0)) * delta_sq;
+    example_sq[m] += (input_sq * scale_sq + (bias ? 1.0 : 0.0)) * double(squares(delta + m * fan_out, fan_out));
   }
 }
 
