@@ -174,7 +174,7 @@ std::vector<BadInput> bad_inputs() {
       {"refine_without_a_learning_rate_axis", {{"c.yaml", kGood + "sweep:\n  grid: {training.batch_size: [2, 4]}\n  refine: {boundary: 1.19}\n"}},
        {"run", "c"}, {"c.yaml:5: sweep.refine: optimizer.lr (or optimizer.temperature) is not a sweep.grid axis"}},
       {"refine_one_learning_rate", {{"c.yaml", kGood + "sweep:\n  grid: {optimizer.lr: [0.1]}\n  refine: {boundary: 1.19}\n"}},
-       {"show", "c"}, {"c.yaml:5: sweep.refine: the sweep.grid axis optimizer.lr (c.yaml:4) has 1 positive value; refining needs at least 2"}},
+       {"show", "c"}, {"c.yaml:5: sweep.refine: the sweep.grid axis optimizer.lr (", "c.yaml:4) has 1 positive value; refining needs at least 2"}},
       {"refine_ratio_not_above_one", {{"c.yaml", kGood + "sweep:\n  grid: {optimizer.lr: [0.1, 1]}\n  refine: {boundary: 1.0}\n"}},
        {"run", "c"}, {"c.yaml:5: sweep.refine.boundary: '1.0' is not a ratio > 1 of neighbouring learning rates; write e.g. 1.19"}},
       {"refine_key_typo", {{"c.yaml", kGood + "sweep:\n  grid: {optimizer.lr: [0.1, 1]}\n  refine: {bondary: 1.19}\n"}},

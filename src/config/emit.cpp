@@ -150,7 +150,7 @@ std::string keys_reference() {
       << "    once K trials have completed, the smaller ones are skipped.\n"
       << "    A later run keeps them skipped while the trials that ruled them out stay as they are, and trains them\n"
       << "    when they do not (or with sweep.prune: none); --fresh decides again.\n"
-      << "sweep.refine  ({boundary: R, best: {metric: M, ratio: R}, waves: N}, each part optional, waves default "
+      << "sweep.refine  ({boundary: R, best: {metric: M, ratio: R}, waves: N}, boundary or best or both, waves default "
       << kDefaultRefineWaves << ")\n"
       << "    After the grid, `run` adds learning rates where they matter, wave after wave, on each line of trials (the\n"
       << "    same config but for optimizer.lr or optimizer.temperature, a grid axis, and the seed): boundary: the\n"
