@@ -276,6 +276,11 @@ TEST(RefineRun, TrainsTheWavesAsOrdinaryTrialsTheSameWhateverTheWorkersAndOnce) 
   ASSERT_EQ(status.code, 0) << status.err;
   EXPECT_NE(status.out.find("refined, wave 1"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find(" " + std::to_string(folders.size() - 4) + " refined"), std::string::npos) << status.out;
+  // The report says how many there are.
+  const auto report = testing::run_in(one, {"report", "r"});
+  ASSERT_EQ(report.code, 0) << report.err;
+  const std::string html = testing::read_file(one.path() / "experiments" / "r" / "report.html");
+  EXPECT_NE(html.find(std::to_string(folders.size() - 4) + " trials added by sweep.refine in "), std::string::npos);
 }
 
 TEST(RefineRun, ARunStoppedBetweenWavesGoesOnWhereItWas) {
