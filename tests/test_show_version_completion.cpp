@@ -379,9 +379,10 @@ TEST(Completion, ListsForTheScripts) {
   EXPECT_EQ(result.out, "alpha\n");
   result = testing::run_in(dir, {"completion", "--list", "keys"});
   const auto keys = lines_of(result.out);
-  EXPECT_EQ(keys.size(), schema().size() + 2);
+  EXPECT_EQ(keys.size(), schema().size() + 3);  // and sweep.seeds, sweep.prune, sweep.refine
   EXPECT_TRUE(has_line(result.out, "optimizer.betas"));
   EXPECT_TRUE(has_line(result.out, "sweep.seeds"));
+  EXPECT_TRUE(has_line(result.out, "sweep.refine"));
   result = testing::run_in(dir, {"completion", "--list", "commands"});
   EXPECT_TRUE(has_line(result.out, "completion"));
   EXPECT_FALSE(has_line(result.out, "slurm-task"));  // hidden

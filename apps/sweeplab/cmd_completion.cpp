@@ -221,7 +221,7 @@ int run_completion(const GlobalOptions& global, const CompletionOptions& options
       for (const auto& name : sweep_names(global.configs_dir)) out << name << "\n";
     } else if (options.list == "keys") {
       for (const auto& field : schema()) out << field.key << "\n";
-      out << "sweep.seeds\nsweep.prune\n";
+      out << "sweep.seeds\nsweep.prune\nsweep.refine\n";
     } else if (options.list == "plots") {
       for (const auto& kind : plot_kinds()) out << kind.name << "\n";
     } else {

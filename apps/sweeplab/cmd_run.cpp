@@ -24,6 +24,7 @@
 #include "sweeplab/report/trial_table.hpp"
 #include "sweeplab/sched/interrupt.hpp"
 #include "sweeplab/sched/plan.hpp"
+#include "sweeplab/sched/refine.hpp"
 #include "sweeplab/sched/run_sweep.hpp"
 #include "sweeplab/store/history.hpp"
 #include "sweeplab/store/layout.hpp"
@@ -105,6 +106,15 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   for (const auto& name : options.names) {
     sweeps.push_back(load_sweep(global.configs_dir, name, options.overrides, load_options(global)));
   }
+  for (auto& sweep : sweeps) {
+    if (!sweep.spec.refine.on()) continue;
+    if (options.no_save) {
+      throw UserError(sweep.spec.refine.source + ": sweep.refine: each wave is computed from the results of the one "
+                      "before, read from the trials' files, which --no-save does not write; run without --no-save");
+    }
+    // The waves the files decide already (all of them are trained again with --fresh, from the grid on).
+    if (!options.fresh) sweep = refine_from_files(sweep, global.experiments_dir);
+  }
   const bool cuda = check_inputs(sweeps);
   const std::string trainer = locate_trainer();
   if (cuda) check_cuda(trainer);
@@ -125,8 +135,9 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
     for (std::size_t s = 0; s < sweeps.size(); ++s) {
       const auto& sweep = sweeps[s];
       const SweepState view = current_view(states[s], sweep);
-      out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials -> "
-          << sweep_dir(global.experiments_dir, sweep.spec.name) << extension_note(states[s], plans[s]) << "\n";
+      out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials"
+          << (sweep.spec.refined.empty() ? "" : " (" + std::to_string(sweep.spec.refined.size()) + " refined by sweep.refine)")
+          << " -> " << sweep_dir(global.experiments_dir, sweep.spec.name) << extension_note(states[s], plans[s]) << "\n";
       for (const auto& duplicate : states[s].duplicates) {
         out << "would set aside trials/" << duplicate.folder << ": the same trial as trials/" << duplicate.kept << "\n";
       }
@@ -163,7 +174,7 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
   std::string storage_error;
   std::vector<std::string> failed_sweeps;
   for (std::size_t s = 0; s < sweeps.size(); ++s) {
-    const auto& sweep = sweeps[s];
+    ResolvedSweep& sweep = sweeps[s];  // sweep.refine adds trials to it, wave after wave
     const SweepPlan& plan = plans[s];
     const std::string root = sweep_dir(global.experiments_dir, sweep.spec.name);
     run_options.context = make_run_context(SWEEPLAB_TORCH_VERSION, sweep.spec.base.training.threads);
@@ -177,6 +188,7 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
     const bool trains = !run_options.only.empty();
     if (!global.quiet || sweeps.size() > 1) {
       out << "sweep " << sweep.spec.name << ": " << sweep.trials.size() << " trials"
+          << (sweep.spec.refined.empty() ? "" : " (" + std::to_string(sweep.spec.refined.size()) + " refined by sweep.refine)")
           << (options.no_save ? " (--no-save: nothing is written)" : " -> " + root) << extension_note(states[s], plan)
           << (trains ? "" : "; nothing to train") << "\n";
     }
@@ -192,15 +204,61 @@ int run_run(const GlobalOptions& global, const RunCommandOptions& options, std::
         if (options.retry_failed) flags.push_back("--retry-failed");
         append_run_record(root, run_record("run", options.overrides, flags, run_options.context, sweep.trials.size()));
       }
-      const RunTotals trained = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials},
+      const RunTotals trained = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials,
+                                                  sweep.spec.refined},
                                           run_options, trainer, out);
       const int unchanged = totals.unchanged;
       totals = trained;
       totals.unchanged += unchanged;
     }
+    // sweep.refine: a wave is computed once the one before has settled, from the files alone, and trains its new
+    // trials only (earlier ones were decided above). A wave adds nothing when no line needs a point or each line has had
+    // sweep.refine.waves waves.
+    bool grew = false;
+    bool trained_any = trains;
+    while (sweep.spec.refine.on() && !interrupt_requested() && totals.storage_error.empty()) {
+      const SweepState now = read_sweep_state(sweep, global.experiments_dir, read);
+      const auto points = next_refine_wave(sweep, settled_trials(sweep, now));
+      if (points.empty()) break;
+      const std::size_t before = sweep.trials.size();
+      sweep = with_refined(std::move(sweep), points);
+      grew = true;
+      const SweepPlan wave_plan = plan_sweep(sweep, read_sweep_state(sweep, global.experiments_dir, read),
+                                             {options.fresh, options.retry_failed});
+      run_options.folders = wave_plan.folders;
+      run_options.only.clear();
+      for (std::size_t i = before; i < sweep.trials.size(); ++i) {
+        if (wave_plan.decisions[i].taken()) run_options.only.push_back(i);
+      }
+      std::int64_t wave = 0;
+      std::set<std::string> lines;
+      for (const auto& point : points) {
+        wave = std::max(wave, point.wave);
+        lines.insert(refine_line(sweep.trials[point.base].config));
+      }
+      if (!global.quiet) {
+        out << "sweep.refine: wave " << wave << ": " << points.size() << " refined trial" << (points.size() == 1 ? "" : "s")
+            << " on " << lines.size() << " line" << (lines.size() == 1 ? "" : "s") << ", " << run_options.only.size()
+            << " to train\n";
+      }
+      totals.unchanged += int(points.size() - run_options.only.size());
+      if (run_options.only.empty()) continue;
+      trained_any = true;
+      const RunTotals trained = run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials,
+                                                  sweep.spec.refined},
+                                          run_options, trainer, out);
+      totals.completed += trained.completed;
+      totals.diverged += trained.diverged;
+      totals.failed += trained.failed;
+      totals.interrupted += trained.interrupted;
+      totals.skipped += trained.skipped;
+      totals.unchanged += trained.unchanged;
+      totals.busy += trained.busy;
+      if (totals.storage_error.empty()) totals.storage_error = trained.storage_error;
+    }
     SweepState after;
     if (run_options.save) {
-      after = current_view(trains ? read_sweep_state(sweep, global.experiments_dir, read) : states[s], sweep);
+      after = current_view(trained_any || grew ? read_sweep_state(sweep, global.experiments_dir, read) : states[s], sweep);
     } else {
       after = current_view(states[s], sweep);
       for (std::size_t i = 0; i < after.trials.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "commands.hpp"
+#include "sweeplab/sched/refine.hpp"
 #include "sweeplab/config/emit.hpp"
 #include "sweeplab/config/loader.hpp"
 #include "sweeplab/config/schema.hpp"
@@ -57,6 +58,7 @@ int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostre
       applied.push_back(key + "=" + (key == "sweep.seeds" ? to_text(Value(spec.seeds)) : prune_text(spec)));
     }
   }
+  if (spec.refine.on() && spec.refine.source.rfind("-o ", 0) == 0) applied.push_back("sweep.refine=" + refine_text(spec.refine));
   if (spec.sample.n > 0 && spec.sample.source.rfind("-o ", 0) == 0) {
     applied.push_back("sweep.sample=" + std::to_string(spec.sample.n) + " points");
   }
@@ -75,7 +77,9 @@ int run_show(const GlobalOptions& global, const ShowOptions& options, std::ostre
   out << to_yaml(spec, options.all ? Keys::All : Keys::Applying);
   if (!options.trials) return 0;
 
-  // Each trial this config makes, as its files say (the budget it was run with, if it was).
+  // Each trial this config makes, as its files say (the budget it was run with, if it was); with sweep.refine, the
+  // refined trials the files decide too.
+  sweep = refine_from_files(sweep, global.experiments_dir);
   ReadOptions read;
   read.narrow = false;  // found by hash, whatever -o made them
   const SweepState state = read_sweep_state(sweep, global.experiments_dir, read);

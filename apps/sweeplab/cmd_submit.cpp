@@ -177,6 +177,12 @@ int report_wait(const ResolvedSweep& sweep, const std::string& experiments_dir, 
 int run_submit(const GlobalOptions& global, const SubmitOptions& options, std::ostream& out, std::ostream& err) {
   check_submit_options(options);
   const ResolvedSweep sweep = load_sweep(global.configs_dir, options.name, options.overrides, load_options(global));
+  if (sweep.spec.refine.on()) {
+    // A job array is fixed when it is submitted; refinement decides each wave from the results of the one before.
+    throw UserError(sweep.spec.refine.source + ": sweep.refine is not supported by submit: its waves are decided one "
+                    "after another from finished results, a job array at once; train it with `sweeplab run`, or submit "
+                    "the grid alone with -o sweep.refine=none");
+  }
   check_inputs({sweep});
   const std::string root = sweep_dir(global.experiments_dir, sweep.spec.name);
   if (absolute(root).find_first_of(" \t\n'\"") != std::string::npos) {

@@ -14,6 +14,7 @@
 #include "sweeplab/config/registry.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/process.hpp"
+#include "sweeplab/sched/refine.hpp"
 #include "sweeplab/store/layout.hpp"
 #include "sweeplab/store/sweep_state.hpp"
 
@@ -33,7 +34,7 @@ inline ResolvedSweep sweep_without_config(const std::string& name) {
   return sweep;
 }
 
-// NAME's YAML with the overrides; when there is no NAME.yaml but experiments/NAME holds results (and no -o was
+// NAME's YAML with the overrides (and the trials sweep.refine added, as the files decide them); when there is no NAME.yaml but experiments/NAME holds results (and no -o was
 // given), the sweep without a config above (and *without_config is set). Throws UserError as load_sweep does
 // otherwise.
 inline ResolvedSweep load_or_on_disk(const GlobalOptions& global, const std::string& name,
@@ -43,7 +44,8 @@ inline ResolvedSweep load_or_on_disk(const GlobalOptions& global, const std::str
                     std::filesystem::is_directory(std::filesystem::path(sweep_dir(global.experiments_dir, name)) / "trials", ec);
   if (without_config) *without_config = none;
   if (none) return sweep_without_config(name);
-  return load_sweep(global.configs_dir, name, overrides, load_options(global));
+  // sweep.refine: the refined trials the files decide are the config's too.
+  return refine_from_files(load_sweep(global.configs_dir, name, overrides, load_options(global)), global.experiments_dir);
 }
 
 // The folders under experiments_dir that hold a sweep.json (written by every run, and by every Slurm task), sorted.

@@ -59,7 +59,8 @@ std::string to_yaml(const SweepSpec& sweep, Keys keys) {
     if (!applies) out << YAML::Comment("not used by these trials");
   }
   if (!open_section.empty()) out << YAML::EndMap;
-  if (!sweep.axes.empty() || !sweep.seeds.empty() || sweep.prune != Prune::None || sweep.sample.n > 0) {
+  if (!sweep.axes.empty() || !sweep.seeds.empty() || sweep.prune != Prune::None || sweep.sample.n > 0 ||
+      sweep.refine.on()) {
     out << YAML::Key << "sweep" << YAML::Value << YAML::BeginMap;
     if (!sweep.axes.empty()) {
       out << YAML::Key << "grid" << YAML::Value << YAML::BeginMap;
@@ -97,6 +98,16 @@ std::string to_yaml(const SweepSpec& sweep, Keys keys) {
           << YAML::Value << sweep.prune_keep << YAML::EndMap;
     } else if (sweep.prune != Prune::None) {
       out << YAML::Key << "prune" << YAML::Value << to_string(sweep.prune);
+    }
+    if (sweep.refine.on()) {
+      const Refine& refine = sweep.refine;
+      out << YAML::Key << "refine" << YAML::Value << YAML::BeginMap;
+      if (refine.boundary > 0.0) out << YAML::Key << "boundary" << YAML::Value << refine.boundary;
+      if (!refine.metric.empty()) {
+        out << YAML::Key << "best" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "metric" << YAML::Value
+            << refine.metric << YAML::Key << "ratio" << YAML::Value << refine.best_ratio << YAML::EndMap;
+      }
+      out << YAML::Key << "waves" << YAML::Value << refine.waves << YAML::EndMap;
     }
     out << YAML::EndMap;
   }
@@ -139,6 +150,14 @@ std::string keys_reference() {
       << "    once K trials have completed, the smaller ones are skipped.\n"
       << "    A later run keeps them skipped while the trials that ruled them out stay as they are, and trains them\n"
       << "    when they do not (or with sweep.prune: none); --fresh decides again.\n"
+      << "sweep.refine  ({boundary: R, best: {metric: M, ratio: R}, waves: N}, boundary or best or both, waves default "
+      << kDefaultRefineWaves << ")\n"
+      << "    After the grid, `run` adds learning rates where they matter, wave after wave, on each line of trials (the\n"
+      << "    same config but for optimizer.lr or optimizer.temperature, a grid axis, and the seed): boundary: the\n"
+      << "    geometric midpoint of the largest stable and the smallest diverged rate (diverged: any seed diverged)\n"
+      << "    until their ratio is <= R; best: the midpoints between the best rate by M (final evaluation, mean over\n"
+      << "    seeds) and its neighbours until both are within R. Midpoints have 4 significant digits; the new trials\n"
+      << "    are ordinary trials. Not with sweep.prune, nor with submit.\n"
       << "extends  (name of another sweep)\n"
       << "    Start from that sweep and override it (deep merge; lists replace).\n";
   return out.str();

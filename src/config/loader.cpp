@@ -215,7 +215,7 @@ RawConfig parse_file(const std::string& file) {
       require_mapping(file, key_node, value, "sweep", "{grid: {training.batch_size: [8, 16]}, seeds: 3}");
       for_each_entry(file, value, "sweep", [&](const std::string& sub, const std::string& dotted,
                                                const YAML::Node& sub_key, const YAML::Node& sub_value) {
-        if (sub == "seeds" || sub == "prune" || sub == "sample") {
+        if (sub == "seeds" || sub == "prune" || sub == "sample" || sub == "refine") {
           raw.leaves[dotted] = RawLeaf{sub_value, at(file, sub_key)};
         } else if (sub == "grid") {
           require_mapping(file, sub_key, sub_value, dotted, "{training.batch_size: [8, 16]}");
@@ -465,12 +465,15 @@ std::vector<std::string> split_top_level(const std::string& text) {
 }
 
 std::string resolve_override_key(const std::string& key, const Location& where) {
-  if (find_field(key) || key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample") return key;
+  if (find_field(key) || key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample" || key == "sweep.refine") {
+    return key;
+  }
   if (key.find('.') == std::string::npos) {
     std::vector<std::string> matches = keys_with_leaf(key);
     if (key == "seeds") matches.push_back("sweep.seeds");
     if (key == "prune") matches.push_back("sweep.prune");
     if (key == "sample") matches.push_back("sweep.sample");
+    if (key == "refine") matches.push_back("sweep.refine");
     if (matches.size() == 1) return matches.front();
     if (matches.size() > 1) {
       fail(where, "'" + key + "' is ambiguous: it could be " + join(matches, ", ") + "; write the full key");
@@ -500,7 +503,7 @@ void apply_override(RawConfig& raw, const std::string& text) {
   const std::string key = resolve_override_key(text.substr(0, equals), where);
   const std::string value_text = text.substr(equals + 1);
   if (value_text.empty()) fail(where, key + ": no value given after '='");
-  if (key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample") {
+  if (key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample" || key == "sweep.refine") {
     raw.leaves[key] = RawLeaf{load_override_value(value_text, where), where};
     return;
   }
@@ -696,6 +699,105 @@ void read_sample(const RawLeaf& leaf, SweepSpec& spec) {
   spec.sampled = draw_sample(spec.sample);
 }
 
+// A ratio of sweep.refine: a finite number > 1 (2^(1/4) = 1.19 is a grid of 4 points per doubling).
+double refine_ratio(const YAML::Node& node, const std::string& name, const Location& where) {
+  const auto ratio = parse_double(node);
+  if (!ratio || !std::isfinite(*ratio) || *ratio <= 1.0) {
+    fail(where, name + ": '" + printable(flow_text(node)) + "' is not a ratio > 1 of neighbouring learning rates; "
+                "write e.g. 1.19 (2^(1/4))");
+  }
+  return *ratio;
+}
+
+// sweep.refine: {boundary: R, best: {metric: M, ratio: R}, waves: N}. After the grid's axes and sweep.prune are read.
+void read_refine(const RawLeaf& leaf, SweepSpec& spec) {
+  const std::string example = "e.g. {boundary: 1.19, best: {metric: test_loss, ratio: 1.19}, waves: 8}";
+  const YAML::Node& node = leaf.node;
+  if (node.IsScalar() && node.Scalar() == "none") return;  // -o sweep.refine=none: the grid alone
+  if (!node.IsMap() || node.size() == 0) {
+    fail(leaf.where, "sweep.refine: '" + printable(flow_text(node)) + "' is not a mapping (nor none); write " + example);
+  }
+  Refine refine;
+  refine.source = leaf.where.str();
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string entry = it->first.IsScalar() ? it->first.Scalar() : flow_text(it->first);
+    const Location where = inside(leaf, it->first);
+    if (!seen.insert(entry).second) fail(where, "sweep.refine: duplicate key '" + printable(entry) + "'");
+    if (entry == "boundary") {
+      refine.boundary = refine_ratio(it->second, "sweep.refine.boundary", where);
+    } else if (entry == "waves") {
+      const auto waves = parse_int(it->second);
+      if (!waves || *waves < 1 || *waves > 100) {
+        fail(where, "sweep.refine.waves: '" + printable(flow_text(it->second)) + "' is not a count of waves from 1 to 100");
+      }
+      refine.waves = *waves;
+    } else if (entry == "best") {
+      const YAML::Node best = it->second;  // a copy: it-> gives a temporary
+      const std::string best_example = "e.g. {metric: test_loss, ratio: 1.19}";
+      if (!best.IsMap()) {
+        fail(where, "sweep.refine.best: '" + printable(flow_text(best)) + "' is not a mapping; write " + best_example);
+      }
+      for (auto b = best.begin(); b != best.end(); ++b) {
+        const std::string name = b->first.IsScalar() ? b->first.Scalar() : flow_text(b->first);
+        const Location b_where = inside(leaf, b->first);
+        if (name == "ratio") {
+          refine.best_ratio = refine_ratio(b->second, "sweep.refine.best.ratio", b_where);
+        } else if (name == "metric") {
+          const std::string metric = b->second.IsScalar() ? b->second.Scalar() : flow_text(b->second);
+          const bool reinforcement = is_reinforcement_task(spec.base.task.name);
+          std::vector<std::string> metrics = reinforcement
+              ? std::vector<std::string>{"greedy_optimal_fraction", "greedy_length", "episode_return", "train_loss"}
+              : is_classification_task(spec.base.task.name)
+                  ? std::vector<std::string>{"test_acc", "test_loss", "train_acc", "train_loss"}
+                  : std::vector<std::string>{"test_loss", "train_loss"};
+          if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
+            fail(b_where, "sweep.refine.best.metric: '" + printable(metric) + "' is not a metric of task " +
+                              spec.base.task.name + did_you_mean(metric, metrics) + "; it takes " + join(metrics, ", ") +
+                              " (of the final evaluation)");
+          }
+          refine.metric = metric;
+        } else {
+          fail(b_where, "sweep.refine.best: unknown key '" + printable(name) + "'" + did_you_mean(name, {"metric", "ratio"}) +
+                            "; write " + best_example);
+        }
+      }
+      if (refine.metric.empty() || refine.best_ratio == 0.0) {
+        fail(where, std::string("sweep.refine.best: no ") + (refine.metric.empty() ? "metric" : "ratio") + "; write " +
+                        best_example);
+      }
+    } else {
+      fail(where, "sweep.refine: unknown key '" + printable(entry) + "'" + did_you_mean(entry, {"boundary", "best", "waves"}) +
+                      "; it takes boundary, best and waves");
+    }
+  }
+  if (refine.boundary == 0.0 && refine.metric.empty()) {
+    fail(leaf.where, "sweep.refine: neither boundary nor best is given, so nothing is refined; write " + example);
+  }
+  if (spec.prune != Prune::None) {
+    fail(leaf.where, "sweep.refine cannot be combined with sweep.prune: " + prune_text(spec) +
+                         " (both decide which learning rates run); keep one, e.g. -o sweep.prune=none");
+  }
+  // The refined axis: the learning rate, or the temperature it is derived from.
+  const Axis* axis = nullptr;
+  for (const auto& candidate : spec.axes) {
+    if (candidate.key == "optimizer.lr" || (candidate.key == "optimizer.temperature" && !axis)) axis = &candidate;
+  }
+  if (!axis) {
+    fail(leaf.where, "sweep.refine: optimizer.lr (or optimizer.temperature) is not a sweep.grid axis, so there is no "
+                     "learning rate to refine; add e.g. sweep.grid: {optimizer.lr: {logspace: [-3, 0, 4]}}");
+  }
+  std::size_t positive = 0;
+  for (const auto& value : axis->values) positive += std::get<double>(value) > 0.0 ? 1 : 0;
+  if (positive < 2) {
+    fail(leaf.where, "sweep.refine: the sweep.grid axis " + axis->key + " (" + axis->source + ") has " +
+                         std::to_string(positive) + " positive value" + (positive == 1 ? "" : "s") +
+                         "; refining needs at least 2 to start between, e.g. {logspace: [-3, 0, 4]}");
+  }
+  refine.key = axis->key;
+  spec.refine = std::move(refine);
+}
+
 SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::string& file,
                   std::vector<std::string> chain) {
   SweepSpec spec;
@@ -704,7 +806,7 @@ SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::stri
   spec.extends_chain = std::move(chain);
   for (const auto& [key, leaf] : raw.leaves) {
     spec.sources[key] = leaf.where.str();
-    if (key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample") continue;
+    if (key == "sweep.seeds" || key == "sweep.prune" || key == "sweep.sample" || key == "sweep.refine") continue;
     const FieldSpec& field = *find_field(key);
     field.set(spec.base, typed_value(field, leaf.node, leaf.where));
   }
@@ -729,6 +831,7 @@ SweepSpec to_spec(const RawConfig& raw, const std::string& name, const std::stri
   std::stable_sort(spec.axes.begin(), spec.axes.end(),
                    [](const Axis& a, const Axis& b) { return field_index(a.key) < field_index(b.key); });
   if (auto it = raw.leaves.find("sweep.sample"); it != raw.leaves.end()) read_sample(it->second, spec);
+  if (auto it = raw.leaves.find("sweep.refine"); it != raw.leaves.end()) read_refine(it->second, spec);
   return spec;
 }
 

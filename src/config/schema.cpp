@@ -441,7 +441,7 @@ const std::vector<std::string>& all_key_names() {
     std::vector<std::string> out;
     for (const auto& spec : schema()) out.push_back(spec.key);
     for (const auto& section : section_names()) out.push_back(section);
-    out.insert(out.end(), {"sweep", "sweep.grid", "sweep.seeds", "sweep.prune", "extends"});
+    out.insert(out.end(), {"sweep", "sweep.grid", "sweep.seeds", "sweep.prune", "sweep.refine", "extends"});
     return out;
   }();
   return names;

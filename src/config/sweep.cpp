@@ -1,5 +1,6 @@
 #include "sweeplab/config/sweep.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/hash.hpp"
+#include "sweeplab/core/text.hpp"
 
 namespace sweeplab {
 namespace {
@@ -68,12 +70,6 @@ ProductAxes product_axes(const SweepSpec& sweep) {
 // A uniform double in [0, 1) from 53 bits (the same on every platform, unlike std:: distributions).
 double unit(std::mt19937_64& gen) { return double(gen() >> 11) * 0x1.0p-53; }
 
-// Rounded to 4 significant digits.
-double four_digits(double x) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.4g", x);
-  return std::strtod(text, nullptr);
-}
 
 // Where the learning rate of the trials comes from: optimizer.lr (set explicitly, in a file or by -o, or
 // swept) and optimizer.temperature.
@@ -160,6 +156,12 @@ void for_each_trial(const SweepSpec& sweep, const ProductAxes& product, Visit vi
 
 }  // namespace
 
+double four_significant_digits(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", x);
+  return std::strtod(text, nullptr);
+}
+
 std::vector<std::pair<std::string, Value>> swept_values(const CompactConfig& config, const std::vector<std::string>& keys) {
   std::vector<std::pair<std::string, Value>> values;
   for (const auto& key : keys) values.emplace_back(key, config.get(key));
@@ -199,6 +201,60 @@ std::string prune_line(const CompactConfig& config) {
   return config.without(lr).without(temperature).canonical_text();
 }
 
+std::string refine_line(const CompactConfig& config) {
+  static const std::size_t lr = field_index("optimizer.lr"), temperature = field_index("optimizer.temperature"),
+                           seed = field_index("training.seed");
+  return config.without(lr).without(temperature).without(seed).canonical_text();
+}
+
+std::string refine_text(const Refine& refine) {
+  std::vector<std::string> parts;
+  if (refine.boundary > 0.0) parts.push_back("boundary: " + format_double_short(refine.boundary, 6));
+  if (!refine.metric.empty()) {
+    parts.push_back("best: {metric: " + refine.metric + ", ratio: " + format_double_short(refine.best_ratio, 6) + "}");
+  }
+  parts.push_back("waves: " + std::to_string(refine.waves));
+  return "{" + join(parts, ", ") + "}";
+}
+
+std::string refined_summary(const SweepSpec& sweep) {
+  if (sweep.refined.empty()) return "";
+  std::int64_t waves = 0;
+  for (const auto& point : sweep.refined) waves = std::max(waves, point.wave);
+  const std::size_t n = sweep.refined.size();
+  return std::to_string(n) + " trial" + (n == 1 ? "" : "s") + " added by sweep.refine in " + std::to_string(waves) +
+         " wave" + (waves == 1 ? "" : "s");
+}
+
+std::vector<TrialSpec> refined_trials(const SweepSpec& sweep, const std::vector<TrialSpec>& trials,
+                                      const std::vector<RefinedPoint>& points) {
+  static const std::size_t lr = field_index("optimizer.lr"), temperature = field_index("optimizer.temperature"),
+                           batch = field_index("training.batch_size");
+  const std::size_t field = field_index(sweep.refine.key);
+  const std::vector<std::string> keys = swept_keys(sweep);
+  std::vector<TrialSpec> made;
+  for (const auto& point : points) {
+    // A point's base may be one made here (an earlier point of the same call).
+    const std::size_t known = trials.size();
+    const TrialSpec& base = point.base < known ? trials.at(point.base) : made.at(point.base - known);
+    TrialSpec trial;
+    trial.config = base.config;
+    trial.config.set(field, Value(point.eta));
+    if (field == temperature) {
+      trial.config.set(lr, Value(point.eta * double(std::get<std::int64_t>(trial.config.get(batch)))));
+    }
+    try {
+      trial.config.expand().validate();
+    } catch (const ValueError& error) {
+      rethrow_with_source(sweep, error, sweep.refine.source);
+    }
+    trial.hash = trial.config.hash();
+    trial.id = make_trial_id(trial.config, trial.hash, keys);
+    made.push_back(std::move(trial));
+  }
+  return made;
+}
+
 std::vector<Axis> draw_sample(const Sample& sample) {
   std::vector<Axis> axes;
   for (const auto& key : sample.keys) axes.push_back(Axis{key.key, {}, sample.source});
@@ -218,7 +274,7 @@ std::vector<Axis> draw_sample(const Sample& sample) {
         const double x = key.distribution == "log_uniform"
                              ? std::exp(std::log(key.low) + u * (std::log(key.high) - std::log(key.low)))
                              : key.low + u * (key.high - key.low);
-        value = four_digits(x);
+        value = four_significant_digits(x);
       }
       axes[k].values.push_back(std::move(value));
     }
@@ -274,6 +330,8 @@ std::vector<TrialSpec> expand(const SweepSpec& sweep) {
     trial.id = make_trial_id(trial.config, trial.hash, keys);
     trials.push_back(std::move(trial));
   });
+  auto refined = refined_trials(sweep, trials, sweep.refined);
+  trials.insert(trials.end(), std::make_move_iterator(refined.begin()), std::make_move_iterator(refined.end()));
   return trials;
 }
 

@@ -370,6 +370,11 @@ std::string summary_html(const SweepPart& part, const ReportRequest& request, st
     html += "<p class=\"warning\">No trial has finished yet (" + html_escape(counts) +
             "): there are no results to show, only what the trials have written so far.</p>\n";
   }
+  if (const std::string refined = refined_summary(spec); !refined.empty()) {
+    html += "<p class=\"note\">" + html_escape(refined) + " (" + html_escape(refine_text(spec.refine)) +
+            "): learning rates between the grid's, at each line's divergence boundary and best rate; the table and "
+            "figures include them.</p>\n";
+  }
   html += runs_html(part);
   if (not_run > 0) {
     html += "<p class=\"note\">" + std::to_string(not_run) + (not_run == 1 ? " trial" : " trials") +

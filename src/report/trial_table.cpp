@@ -97,13 +97,25 @@ std::string trial_table(const SweepState& state, const ResolvedSweep& current,
       cells.push_back(task == slurm.end() ? "-" : task->second);
     }
     const auto asked = state.current_of(i);
-    cells.push_back(note(trial, asked ? &current.trials[*asked].config : nullptr));
+    std::string notes = note(trial, asked ? &current.trials[*asked].config : nullptr);
+    // sweep.refine's trials follow the grid's in the current config.
+    const std::size_t grid = current.trials.size() - current.spec.refined.size();
+    if (asked && *asked >= grid) {
+      notes = "refined, wave " + std::to_string(current.spec.refined.at(*asked - grid).wave) + (notes.empty() ? "" : "; " + notes);
+    }
+    cells.push_back(notes);
     table.add_row(std::move(cells));
   }
   std::vector<std::string> parts;
   for (const TrialStatus status : kAllStatuses) {
     if (totals.count(status)) parts.push_back(std::to_string(totals[status]) + " " + to_string(status));
   }
+  std::size_t refined = 0;
+  for (const std::size_t i : shown) {
+    const auto asked = state.current_of(i);
+    refined += asked && *asked >= current.trials.size() - current.spec.refined.size() ? 1 : 0;
+  }
+  if (refined > 0) parts.push_back(std::to_string(refined) + " refined");
   return table.str() + std::to_string(shown.size()) + " trial" + (shown.size() == 1 ? "" : "s") + ": " + join(parts, ", ") +
          "\n";
 }

@@ -26,6 +26,7 @@
 
 #include "sweeplab/config/schema.hpp"
 #include "sweeplab/sched/progress.hpp"
+#include "sweeplab/sched/refine.hpp"
 #include "sweeplab/core/error.hpp"
 #include "sweeplab/core/hash.hpp"
 #include "sweeplab/core/text.hpp"
@@ -182,6 +183,12 @@ std::vector<std::string> worker_arguments(const ResolvedSweep& sweep, const Swee
                                    "digest=" + sweep_digest(sweep)};
   args.push_back("max_trials=" + std::to_string(source.max_trials));
   for (const auto& override_text : source.overrides) args.push_back("override=" + override_text);
+  // A word at most 128 KiB long (MAX_ARG_STRLEN): the points go in words of 1000.
+  for (std::size_t at = 0; at < source.refined.size(); at += 1000) {
+    const auto begin = source.refined.begin() + std::ptrdiff_t(at);
+    const auto end = source.refined.begin() + std::ptrdiff_t(std::min(at + 1000, source.refined.size()));
+    args.push_back("refined=" + refined_text({begin, end}));
+  }
   return args;
 }
 
@@ -780,13 +787,19 @@ int worker_main(const std::vector<std::string>& args, const GroupTrainer& train)
     else if (key == "retry_failed") options.retry_failed = value == "1";
     else if (key == "digest") digest = value;
     else if (key == "max_trials") source.max_trials = std::stoull(value);
+    else if (key == "refined") {
+      const auto points = parse_refined(value);
+      source.refined.insert(source.refined.end(), points.begin(), points.end());
+    }
     else {
       std::cerr << "sweeplab-trainer: unknown argument '" << word << "' (it is started by sweeplab run)\n";
       return 2;
     }
   }
   try {
-    const ResolvedSweep sweep = load_sweep(source.configs_dir, source.name, source.overrides, LoadOptions{source.max_trials});
+    // sweep.refine: the scheduler's refined points, computed from results this process need not read again.
+    const ResolvedSweep sweep = with_refined(
+        load_sweep(source.configs_dir, source.name, source.overrides, LoadOptions{source.max_trials}), source.refined);
     if (sweep_digest(sweep) != digest) {
       std::cerr << "sweeplab: the configs of sweep " << source.name << " changed while it ran; run it again\n";
       return 2;

@@ -51,6 +51,31 @@ struct Sample {
 };
 constexpr const char* kSampleDistributions = "{uniform: [a, b]}, {log_uniform: [a, b]} (0 < a < b), {choice: [x, y, ...]}";
 
+// sweep.refine: after the grid (wave 0), `run` trains waves of new learning rates on each line (refine_line: the
+// config but for the learning rate and the seed), computed from the line's settled trials only: the geometric
+// midpoint between its largest stable and smallest diverged rate until their ratio is at most `boundary`, and the
+// midpoints between its best rate (by `metric`, the mean over seeds) and its neighbours until both are within
+// `best_ratio`. A rate counts as diverged when any of its seeds diverged. Midpoints are rounded to 4 significant
+// digits (as sweep.sample's numbers). The refined trials are ordinary trials.
+struct Refine {
+  std::string key;              // the refined axis: optimizer.lr or optimizer.temperature ("": no refinement)
+  double boundary = 0.0;        // > 1: bisect the divergence boundary to this ratio; 0: not
+  std::string metric;           // best: the metric of the final evaluation ("": not)
+  double best_ratio = 0.0;      // best: refine around the best rate to this ratio
+  std::int64_t waves = 8;       // at most this many waves after the grid, per line
+  std::string source;           // where sweep.refine was set
+  bool on() const { return !key.empty(); }
+};
+constexpr std::int64_t kDefaultRefineWaves = 8;
+
+// A refined trial: sweep trial `base` (a trial of the grid, or an earlier refined one) with the refined key set to
+// `eta`, made in wave `wave` (1 for the first wave after the grid).
+struct RefinedPoint {
+  std::size_t base = 0;
+  double eta = 0.0;
+  std::int64_t wave = 0;
+};
+
 struct SweepSpec {
   std::string name;
   std::string file;                          // the sweep's own YAML file
@@ -63,6 +88,9 @@ struct SweepSpec {
   std::int64_t prune_keep = 0;               // sweep.prune: {below_divergence: K}: K (0 for the other modes)
   Sample sample;                             // sweep.sample
   std::vector<Axis> sampled;                 // its points: one axis a key, sample.n values each, changing together
+  Refine refine;                             // sweep.refine
+  // The refined trials known so far (sched/refine.hpp): expand() appends them after the grid's, in this order.
+  std::vector<RefinedPoint> refined;
 };
 
 // sweep.prune as it is written: "none", "above_divergence", "{below_divergence: 3}".
@@ -82,12 +110,31 @@ std::vector<std::pair<std::string, Value>> swept_values(const CompactConfig& con
 // Draws the points of `sample` into SweepSpec::sampled's axes (its keys as typed by the schema).
 std::vector<Axis> draw_sample(const Sample& sample);
 
-// How many trials expand() makes: the product of the axis lengths times the sample's points times the seeds, computed without
+// How many trials expand() makes before the refined ones: the product of the axis lengths times the sample's points times the seeds, computed without
 // building any. Saturates at SIZE_MAX instead of overflowing.
 std::size_t count_trials(const SweepSpec& sweep);
 
-// All trials, each validated; a ValueError becomes a UserError naming where the bad value was set.
+// All trials, each validated; a ValueError becomes a UserError naming where the bad value was set. The refined
+// points (SweepSpec::refined) come last.
 std::vector<TrialSpec> expand(const SweepSpec& sweep);
+
+// The trials of `points`, made from `trials` (the sweep's trials so far: each point's base is one of them) with the
+// refined key set to the point's rate; with optimizer.temperature the learning rate is derived again.
+std::vector<TrialSpec> refined_trials(const SweepSpec& sweep, const std::vector<TrialSpec>& trials,
+                                      const std::vector<RefinedPoint>& points);
+
+// A trial's line for sweep.refine: its config without the learning rate (optimizer.lr, optimizer.temperature) and
+// without training.seed, as text. The seeds of one rate of a line are averaged.
+std::string refine_line(const CompactConfig& config);
+
+// sweep.refine as it is written: "{boundary: 1.19, best: {metric: test_loss, ratio: 1.19}, waves: 8}".
+std::string refine_text(const Refine& refine);
+
+// "12 trials added by sweep.refine in 3 waves" (the spec's refined points); "" when there are none.
+std::string refined_summary(const SweepSpec& sweep);
+
+// Rounded to 4 significant digits (sweep.sample's numbers, sweep.refine's midpoints).
+double four_significant_digits(double x);
 
 // Validates every trial as expand() does (the same errors), keeping none and computing no ids.
 void validate_trials(const SweepSpec& sweep);

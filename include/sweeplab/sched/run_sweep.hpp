@@ -43,6 +43,7 @@ struct SweepSource {
   std::string name;
   std::vector<std::string> overrides;
   std::size_t max_trials = kDefaultMaxTrials;
+  std::vector<RefinedPoint> refined;  // sweep.refine: the refined points the sweep has now (its spec's)
 };
 
 struct RunTotals {
