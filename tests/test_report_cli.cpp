@@ -570,7 +570,9 @@ TEST(ReportCli, FormatPdfWritesAPdfBesideEachSvg) {
   EXPECT_GE(svgs, 4u);
   EXPECT_NE(result.out.find(std::to_string(svgs) + " PDFs beside the SVGs"), std::string::npos) << result.out;
   for (const auto& name : files_in(figures)) {  // no temporary left: a name with .pdf in it ends with it
-    if (name.find(".pdf") != std::string::npos) EXPECT_EQ(name.find(".pdf"), name.size() - 4) << name;
+    if (name.find(".pdf") != std::string::npos) {
+      EXPECT_EQ(name.find(".pdf"), name.size() - 4) << name;
+    }
   }
   ASSERT_EQ(testing::run_in(dir, {"report", "s"}).code, 0);
   for (const auto& name : files_in(figures)) EXPECT_NE(fs::path(name).extension(), ".pdf") << name;

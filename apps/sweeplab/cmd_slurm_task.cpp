@@ -66,7 +66,7 @@ int run_slurm_task(const GlobalOptions& global, const SlurmTaskOptions& options,
   out << "sweeplab slurm-task " << job << ": " << std::to_string(run_options.only.size()) + (run_options.only.size() == 1 ? " trial" : " trials") << " of sweep "
       << sweep.spec.name << " on " << run_options.context.host << "\n" << std::flush;
   const RunTotals totals =
-      run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials}, run_options, trainer, out);
+      run_sweep(sweep, {global.configs_dir, sweep.spec.name, options.overrides, global.max_trials, {}}, run_options, trainer, out);
   out << sweep.spec.name << " task " << job << ": " << totals.completed << " completed, " << totals.diverged
       << " diverged, " << totals.failed << " failed, " << totals.skipped << " skipped, " << totals.interrupted
       << " interrupted\n" << std::flush;
