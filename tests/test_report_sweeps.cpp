@@ -300,6 +300,7 @@ std::vector<std::string> batch_by_lr_figures(int facets) {
 INSTANTIATE_TEST_SUITE_P(
     Configs, ReportOfEveryNamedSweep,
     ::testing::Values(
+        NamedSweep{"a2c-doublegoal", {"training.steps=500", "seeds=1"}, {"loss_curves", "loss_curves_train", "heatmap_batch"}},
         NamedSweep{"bss-gamma-eta",
                    {"model.gamma=0.01,1,100", "optimizer.lr={logspace: [-6, 2, 9]}", "task.subset=2000",
                     "sweep.prune={below_divergence: 4}"},

@@ -171,8 +171,8 @@ TEST(KeyApplies, ADefaultConfigUsesAllButTheseKeys) {
       "task.train_images", "task.train_labels", "task.test_images", "task.test_labels", "task.subset", "task.pixels",
       "task.class_loss", "stop.on_target",
       // doublegoal only
-      "rl.discount", "rl.replay_capacity", "rl.epsilon_start", "rl.epsilon_end", "rl.epsilon_decay",
-      "rl.target_update_every", "rl.tau", "rl.loss", "rl.return_window"};
+      "rl.algorithm", "rl.discount", "rl.replay_capacity", "rl.epsilon_start", "rl.epsilon_end", "rl.epsilon_decay",
+      "rl.target_update_every", "rl.tau", "rl.loss", "rl.return_window", "rl.critic_lr"};
   EXPECT_EQ(unused, expected);
 
   Config grokking;

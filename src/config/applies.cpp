@@ -19,6 +19,8 @@ bool is_teacher(const Config& c, const char* kind) { return c.task.name == "teac
 bool ramps(const Config& c) { return c.batch_schedule.name == "linear" || c.batch_schedule.name == "geometric"; }
 bool is_rl(const Config& c) { return is_reinforcement_task(c.task.name); }
 bool is_supervised(const Config& c) { return !is_reinforcement_task(c.task.name); }
+bool is_dqn(const Config& c) { return is_rl(c) && c.rl.algorithm == "dqn"; }
+bool is_actor_critic(const Config& c) { return is_rl(c) && c.rl.algorithm == "actor_critic"; }
 bool is_modular(const Config& c) {
   return c.task.name == "x_plus_y" || c.task.name == "x_minus_y" || c.task.name == "x_div_y";
 }
@@ -43,15 +45,19 @@ const std::map<std::string, Rule>& rules() {
       {"lr_schedule.gamma", [](const Config& c) { return c.lr_schedule.name == "step"; }},
       {"lr_schedule.final_lr_factor", [](const Config& c) { return c.lr_schedule.name == "cosine"; }},
       {"batch_schedule.name", [](const Config& c) { return c.batch_schedule.name != "constant"; }},
+      // doublegoal: the actor-critic learns from one transition a step, without a replay buffer, epsilon or target
+      {"training.batch_size", [](const Config& c) { return !is_actor_critic(c); }},
+      {"rl.algorithm", is_rl},
       {"rl.discount", is_rl},
-      {"rl.replay_capacity", is_rl},
-      {"rl.epsilon_start", is_rl},
-      {"rl.epsilon_end", is_rl},
-      {"rl.epsilon_decay", is_rl},
-      {"rl.target_update_every", [](const Config& c) { return is_rl(c) && c.rl.tau == 0.0; }},
-      {"rl.tau", is_rl},
-      {"rl.loss", is_rl},
+      {"rl.replay_capacity", is_dqn},
+      {"rl.epsilon_start", is_dqn},
+      {"rl.epsilon_end", is_dqn},
+      {"rl.epsilon_decay", is_dqn},
+      {"rl.target_update_every", [](const Config& c) { return is_dqn(c) && c.rl.tau == 0.0; }},
+      {"rl.tau", is_dqn},
+      {"rl.loss", is_dqn},
       {"rl.return_window", is_rl},
+      {"rl.critic_lr", is_actor_critic},
       {"batch_schedule.initial_batch_size", [](const Config& c) { return c.batch_schedule.name != "constant"; }},
       {"batch_schedule.final_batch_size", ramps},
       {"batch_schedule.ramp_steps", ramps},
@@ -115,7 +121,7 @@ const std::map<std::string, Rule>& rules() {
 const std::vector<std::string> kDeciding = {
     "training.steps", "training.samples", "optimizer.name",        "optimizer.temperature", "lr_schedule.name",
     "batch_schedule.name", "model.hidden", "model.parameterization", "task.name",           "task.classes",
-    "task.teacher",   "task.online",      "targets",              "rl.tau"};
+    "task.teacher",   "task.online",      "targets",              "rl.tau",                "rl.algorithm"};
 
 // More combinations of deciding values than this: every key counts as applying (no sweep comes near).
 constexpr std::size_t kMaxCombinations = 4096;

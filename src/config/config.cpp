@@ -64,6 +64,11 @@ const std::vector<std::string>& rl_loss_names() {
   return names;
 }
 
+const std::vector<std::string>& rl_algorithm_names() {
+  static const std::vector<std::string> names = {"dqn", "actor_critic"};
+  return names;
+}
+
 const std::vector<std::string>& pixel_scale_names() {
   static const std::vector<std::string> names = {"unit", "standardized"};
   return names;
@@ -296,6 +301,7 @@ void CheckpointConfig::validate() const {
 }
 
 void RlConfig::validate() const {
+  require_choice("rl.algorithm", algorithm, rl_algorithm_names());
   require(std::isfinite(discount) && discount >= 0.0 && discount <= 1.0, "rl.discount", discount,
           "is out of range: must be in [0, 1], e.g. 0.99");
   require(replay_capacity >= 1, "rl.replay_capacity", replay_capacity, "is out of range: must be >= 1, e.g. 10000");
@@ -313,6 +319,8 @@ void RlConfig::validate() const {
           "is out of range: must be in [0, 1] (0: copy every rl.target_update_every steps), e.g. 0.005");
   require_choice("rl.loss", loss, rl_loss_names());
   require(return_window >= 1, "rl.return_window", return_window, "is out of range: must be >= 1 (episodes), e.g. 20");
+  require(std::isfinite(critic_lr) && critic_lr > 0.0, "rl.critic_lr", critic_lr,
+          "is out of range: must be > 0 (the critic's learning rate), e.g. 0.005");
 }
 
 void StopConfig::validate() const {
@@ -320,18 +328,23 @@ void StopConfig::validate() const {
           "is out of range: must be > 0 (.inf: only non-finite losses diverge)");
 }
 
-// task doublegoal: DQN on the Intro-to-RL notebook's environment. Its budget is environment steps, its batch the replay minibatch.
+// task doublegoal: DQN or the one-step actor-critic on the Intro-to-RL notebook's environment. Its budget is
+// environment steps; DQN's batch is the replay minibatch, the actor-critic learns from one transition a step.
 namespace {
 void validate_reinforcement(const Config& config) {
   const TrainingConfig& training = config.training;
   const RlConfig& rl = config.rl;
+  const bool actor_critic = rl.algorithm == "actor_critic";
   require(training.samples == 0, "training.samples", training.samples,
           "is not a budget task doublegoal knows: give environment steps in training.steps (training.samples: 0)");
   require(training.steps >= 1, "training.steps", training.steps,
           "must be >= 1 for task doublegoal: its budget is environment steps, e.g. 20000");
-  require(training.batch_size <= rl.replay_capacity, "training.batch_size", training.batch_size,
+  require(actor_critic || training.batch_size <= rl.replay_capacity, "training.batch_size", training.batch_size,
           "is larger than the replay buffer (rl.replay_capacity " + std::to_string(rl.replay_capacity) +
               "): learning starts when the buffer holds one batch");
+  require(!actor_critic || config.optimizer.temperature == 0.0, "optimizer.temperature", config.optimizer.temperature,
+          "is not supported by rl.algorithm actor_critic: it learns from one transition a step, with no batch size "
+          "to scale by; give its learning rate in optimizer.lr");
   const std::string& schedule = config.batch_schedule.name;
   const std::string& parameterization = config.model.parameterization;
   require(schedule == "constant", "batch_schedule.name", "'" + schedule + "'",
@@ -339,7 +352,7 @@ void validate_reinforcement(const Config& config) {
   require(parameterization == "standard", "model.parameterization", "'" + parameterization + "'",
           "is not supported by task doublegoal: its Q-network is the standard MLP");
   require(training.device == "cpu", "training.device", "'" + training.device + "'",
-          "is not supported by task doublegoal: DQN on DoubleGoalEnv trains on cpu");
+          "is not supported by task doublegoal: it trains on cpu");
   for (const auto& text : config.targets) {
     const Target target = parse_target(text);
     const bool held_out = target.metric.rfind("test_", 0) == 0 || target.metric.rfind("val_", 0) == 0;
@@ -347,6 +360,11 @@ void validate_reinforcement(const Config& config) {
       throw ValueError("targets", "'" + text + "'",
                        "names a metric task doublegoal does not have: use greedy_length, greedy_return, "
                        "greedy_optimal_fraction, episode_return, epsilon or train_loss, e.g. 'greedy_length <= 10'");
+    }
+    if (actor_critic && target.metric == "epsilon") {
+      throw ValueError("targets", "'" + text + "'",
+                       "names a metric rl.algorithm actor_critic does not have (it explores by sampling its policy): "
+                       "use greedy_length, greedy_return, greedy_optimal_fraction, episode_return or train_loss");
     }
   }
 }

@@ -98,8 +98,9 @@ std::vector<FieldSpec> make_schema() {
       field("description", &C::description, "One line saying what the sweep is for (shown by `sweeplab list`).",
             bookkeeping),
       field("training.batch_size", &C::training, &TrainingConfig::batch_size, at_least(1),
-            "Mini-batch size B (at most the training set: task.samples minus the test split; doublegoal: the "
-            "replay minibatch, at most rl.replay_capacity).",
+            "Mini-batch size B (at most the training set: task.samples minus the test split; doublegoal: dqn's "
+            "replay minibatch, at most rl.replay_capacity; not used by actor_critic, which learns from one "
+            "transition a step).",
             {"bs"}),
       field("training.epochs", &C::training, &TrainingConfig::epochs, at_least(0),
             "Budget in passes over the training set (not part of the trial id: raising it continues a trial).",
@@ -209,7 +210,7 @@ std::vector<FieldSpec> make_schema() {
             "(random-teacher classification), csv or npz (your own file); the grokking study's algorithmic tasks x_plus_y, "
             "x_minus_y, x_div_y (mod task.modulus) and permutation (composition in S5), two operand tokens in, "
             "one class per result out; teacher (batch_size_studies: regression on a poly, mlp or linear teacher); doublegoal "
-            "(the Intro-to-RL notebook: DQN on DoubleGoalEnv, a track from -1 to +1 walked in steps of 0.1 from 0, reward 1 at "
+            "(the Intro-to-RL notebook: DQN or the actor-critic (rl.algorithm) on DoubleGoalEnv, a track from -1 to +1 walked in steps of 0.1 from 0, reward 1 at "
             "either end, at most 50 steps an episode; rl.* keys; budget training.steps = environment steps); idx "
             "(images and labels in IDX files, MNIST's format: task.train_images and the three other paths, one "
             "class per label value, the pixels flattened into the inputs).",
@@ -332,43 +333,59 @@ std::vector<FieldSpec> make_schema() {
             "unbiased per-step estimates of its steps of two rows or more since the previous evaluation, the "
             "per-example gradient norms coming from the backward pass. Changes no other number; supervised tasks.",
             added_as("noise_scale")),
+      field("rl.algorithm", &C::rl, &RlConfig::algorithm,
+            "doublegoal: what learns. dqn: the Intro-to-RL notebook's DQN (Q-network of model.*, replay buffer, "
+            "epsilon-greedy exploration, target network; training.batch_size is the replay minibatch). actor_critic: "
+            "the notebook's one-step TD(0) actor-critic: a softmax policy (the actor, an MLP of model.* with 2 "
+            "outputs) samples each action, a value network (the critic, an MLP of model.* with 1 output) learns V(s) "
+            "from td_target = r + gamma V(s') (0 once the episode ended), and after every environment step the critic "
+            "takes one step on (V(s) - td_target)^2 at rl.critic_lr and the actor one on -log pi(a|s) (td_target - "
+            "V(s)) at optimizer.lr, each with the config's optimizer; train_loss is the mean critic loss. The "
+            "replay, epsilon and target-network keys and training.batch_size are dqn's only.",
+            added_as("algo")),
       field("rl.discount", &C::rl, &RlConfig::discount, between(0, 1, false, false),
-            "doublegoal: the discount gamma of the TD target r + gamma (1 - done) max_a' Q_target(s', a').",
+            "doublegoal: the discount gamma of the TD target r + gamma (1 - done) max_a' Q_target(s', a') (dqn), "
+            "r + gamma V(s') (actor_critic).",
             added_as("discount")),
       field("rl.replay_capacity", &C::rl, &RlConfig::replay_capacity, at_least(1),
-            "doublegoal: transitions the replay buffer keeps (the oldest go first). Learning starts once it holds "
+            "doublegoal, dqn: transitions the replay buffer keeps (the oldest go first). Learning starts once it holds "
             "one batch (training.batch_size transitions); each environment step then replays one minibatch of "
             "training.batch_size transitions drawn without replacement.",
             added_as("replay")),
       field("rl.epsilon_start", &C::rl, &RlConfig::epsilon_start, between(0, 1, false, false),
-            "doublegoal: epsilon-greedy exploration, epsilon = end + (start - end) exp(-t / decay) at environment "
+            "doublegoal, dqn: epsilon-greedy exploration, epsilon = end + (start - end) exp(-t / decay) at environment "
             "step t (the notebook's schedule); this is start.",
             added_as("eps0")),
       field("rl.epsilon_end", &C::rl, &RlConfig::epsilon_end, between(0, 1, false, false),
-            "doublegoal: the epsilon the schedule decays to (at most rl.epsilon_start).", added_as("eps1")),
+            "doublegoal, dqn: the epsilon the schedule decays to (at most rl.epsilon_start).", added_as("eps1")),
       field("rl.epsilon_decay", &C::rl, &RlConfig::epsilon_decay, above(0),
-            "doublegoal: the schedule's time constant, in environment steps (higher decays slower).",
+            "doublegoal, dqn: the schedule's time constant, in environment steps (higher decays slower).",
             added_as("eps_decay")),
       field("rl.target_update_every", &C::rl, &RlConfig::target_update_every, at_least(1),
-            "doublegoal: environment steps between copies of the Q-network into the target network (when rl.tau "
+            "doublegoal, dqn: environment steps between copies of the Q-network into the target network (when rl.tau "
             "is 0).",
             added_as("target_every")),
       field("rl.tau", &C::rl, &RlConfig::tau, between(0, 1, false, false),
-            "doublegoal: > 0: Polyak averaging, target = tau Q + (1 - tau) target after every update, instead of "
+            "doublegoal, dqn: > 0: Polyak averaging, target = tau Q + (1 - tau) target after every update, instead of "
             "copies every rl.target_update_every steps.",
             added_as("tau")),
-      field("rl.loss", &C::rl, &RlConfig::loss, "doublegoal: the TD loss, mse (the notebook's) or huber (delta 1).",
+      field("rl.loss", &C::rl, &RlConfig::loss, "doublegoal, dqn: the TD loss, mse (the notebook's) or huber (delta 1).",
             added_as("td_loss")),
       field("rl.return_window", &C::rl, &RlConfig::return_window, at_least(1),
             "doublegoal: episode_return in metrics.jsonl is the mean return of this many last finished episodes.",
             added_as("window")),
+      field("rl.critic_lr", &C::rl, &RlConfig::critic_lr, above(0),
+            "doublegoal, actor_critic: the critic's learning rate (the actor's is optimizer.lr; both follow "
+            "lr_schedule). The notebook's: 0.005, with the actor at 0.001.",
+            added_as("critic_lr")),
       field("targets", &C::targets,
             "Goals whose first step and sample count are recorded, e.g. ['test_acc >= 0.99']; metrics: "
             "train_loss, test_loss, train_acc, test_acc (val_loss and val_acc name the test metrics too, as the grokking study "
             "calls its held-out set); doublegoal: episode_return, greedy_return, greedy_length (of a greedy episode "
             "from the start; lower is better, 10 is optimal: 'greedy_length <= 10'), greedy_optimal_fraction (the "
             "share of the 19 positions -0.9..0.9 from which the greedy policy walks straight to the nearer goal: "
-            "'greedy_optimal_fraction >= 1'), epsilon, train_loss (the mean TD loss).",
+            "'greedy_optimal_fraction >= 1'), epsilon (dqn), train_loss (the mean TD loss; actor_critic: the "
+            "critic's).",
             bookkeeping),
   };
 }

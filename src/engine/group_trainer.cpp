@@ -745,9 +745,9 @@ std::vector<TrialOutcome> train_group(const std::vector<GroupMember>& members, s
   if (members.empty()) return {};
   limit_threads(members.front().config->training.threads);
   check_device(members.front().config->training.device);
-  // Reinforcement learning has its own loop (src/engine/dqn_trainer.cpp, in the LibTorch plugin): one trial at a
-  // time, never fused.
-  if (is_reinforcement_task(members.front().config->task.name)) return torch_plugin().train_dqn_group(members);
+  // Reinforcement learning has its own loop (src/engine/rl_trial.cpp and its learners, in the LibTorch plugin): one
+  // trial at a time, never fused.
+  if (is_reinforcement_task(members.front().config->task.name)) return torch_plugin().train_reinforcement_group(members);
   GroupRun run(members, max_at_once);
   return run.run();
 }

@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "setup.hpp"
 #include "sweeplab/core/error.hpp"
@@ -116,6 +118,86 @@ void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential&
     if (linear->bias.defined()) linear->bias.copy_(bias);  // bias-free: its (zero) place in the layout is skipped
   }
   if (at != flat.size()) throw InternalError("unflatten_parameters: too many values");
+}
+
+namespace {
+
+std::string optimizer_key(const torch::Tensor& parameter) {
+  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+}
+
+void append(std::vector<float>& out, const torch::Tensor& tensor) {
+  const auto values = tensor.detach().to(torch::kFloat32).contiguous();
+  out.insert(out.end(), values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+}
+
+}  // namespace
+
+std::vector<float> optimizer_floats(torch::optim::Optimizer& optimizer, const OptimizerConfig& config,
+                                    const std::vector<torch::Tensor>& parameters, StateText& state,
+                                    const std::string& prefix) {
+  std::vector<float> out;
+  auto& states = optimizer.state();
+  const bool has_state = !parameters.empty() && states.count(optimizer_key(parameters.front())) > 0;
+  state.put_int(prefix + ".has_state", has_state);
+  if (!has_state) return out;
+  for (const auto& p : parameters) {
+    auto& entry = *states.at(optimizer_key(p));
+    if (config.name == "adam") {
+      auto& s = static_cast<torch::optim::AdamParamState&>(entry);
+      append(out, s.exp_avg());
+      append(out, s.exp_avg_sq());
+      state.put_int(prefix + ".step", s.step());
+    } else if (config.name == "adamw") {
+      auto& s = static_cast<torch::optim::AdamWParamState&>(entry);
+      append(out, s.exp_avg());
+      append(out, s.exp_avg_sq());
+      state.put_int(prefix + ".step", s.step());
+    } else {
+      append(out, static_cast<torch::optim::SGDParamState&>(entry).momentum_buffer());
+    }
+  }
+  return out;
+}
+
+void restore_optimizer(torch::optim::Optimizer& optimizer, const OptimizerConfig& config,
+                       const std::vector<torch::Tensor>& parameters, const StateText& state, const std::string& prefix,
+                       const std::vector<float>& values) {
+  optimizer.state().clear();
+  if (!state.get_int(prefix + ".has_state")) {
+    if (!values.empty()) throw std::runtime_error("optimizer state without its flag");
+    return;
+  }
+  std::size_t at = 0;
+  const auto take = [&](const torch::Tensor& like) {
+    const auto n = std::size_t(like.numel());
+    if (at + n > values.size()) throw std::runtime_error("too little optimizer state");
+    auto tensor = torch::from_blob(const_cast<float*>(values.data() + at), like.sizes(), torch::kFloat32).clone();
+    at += n;
+    return tensor;
+  };
+  for (const auto& p : parameters) {
+    std::unique_ptr<torch::optim::OptimizerParamState> entry;
+    if (config.name == "adam") {
+      auto s = std::make_unique<torch::optim::AdamParamState>();
+      s->exp_avg(take(p));
+      s->exp_avg_sq(take(p));
+      s->step(state.get_int(prefix + ".step"));
+      entry = std::move(s);
+    } else if (config.name == "adamw") {
+      auto s = std::make_unique<torch::optim::AdamWParamState>();
+      s->exp_avg(take(p));
+      s->exp_avg_sq(take(p));
+      s->step(state.get_int(prefix + ".step"));
+      entry = std::move(s);
+    } else {
+      auto s = std::make_unique<torch::optim::SGDParamState>();
+      s->momentum_buffer(take(p));
+      entry = std::move(s);
+    }
+    optimizer.state()[optimizer_key(p)] = std::move(entry);
+  }
+  if (at != values.size()) throw std::runtime_error("too much optimizer state");
 }
 
 std::vector<float> scaled_initial_parameters(const ModelConfig& model, const MlpShape& shape, std::int64_t seed) {

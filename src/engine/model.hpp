@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "checkpoint.hpp"
 #include "group_math.hpp"
 #include "sweeplab/config/config.hpp"
 
@@ -31,6 +32,17 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 // Between the engine's flat layout and an nn.Sequential of Linear layers.
 std::vector<float> flatten_parameters(torch::nn::Sequential& model);
 void unflatten_parameters(const std::vector<float>& flat, torch::nn::Sequential& model);
+
+// The state of an optimizer made by make_optimizer(config, parameters), for a checkpoint (the reinforcement
+// learners'): adam, adamw: exp_avg and exp_avg_sq of each parameter in order, their step count in `state` as
+// <prefix>.step; sgd: the momentum buffers. <prefix>.has_state says whether there is any (none before the first
+// step). restore_optimizer takes it back; it throws std::runtime_error for floats that do not fit.
+std::vector<float> optimizer_floats(torch::optim::Optimizer& optimizer, const OptimizerConfig& config,
+                                    const std::vector<torch::Tensor>& parameters, StateText& state,
+                                    const std::string& prefix);
+void restore_optimizer(torch::optim::Optimizer& optimizer, const OptimizerConfig& config,
+                       const std::vector<torch::Tensor>& parameters, const StateText& state, const std::string& prefix,
+                       const std::vector<float>& values);
 
 // setup.hpp's initial_parameters for sp and mup: make_model with an at::CPUGeneratorImpl seeded with `seed`,
 // flattened.

@@ -3,7 +3,7 @@
 // loads LibTorch (half a second or more per process). libsweeplab_torch.so implements it; torch_plugin() loads it
 // with dlopen, and LibTorch with it, the first time a trial needs one of these:
 // - the batched-tensor backend (training.device cuda; cpu in tests), and whether CUDA can train here;
-// - DQN (reinforcement tasks), whose Q-network is an nn.Sequential trained with torch::optim;
+// - the reinforcement learners (DQN, the actor-critic), whose networks are nn.Sequential trained with torch::optim;
 // - the synthetic task: its labels come from LibTorch's float64 products (its BLAS) and argmax;
 // - the initial weights of sp and mup: normal_ on float32 weights of 16 or more values takes LibTorch's vectorised
 //   path, which on AVX2 CPUs computes log, sin and cos with its own float approximations (and elsewhere with libm's):
@@ -36,8 +36,8 @@ class TorchPlugin {
   virtual void prepare_cuda() = 0;
   // LibTorch's intra-op threads.
   virtual void set_threads(int threads) = 0;
-  // The DQN loop (dqn_trainer.hpp).
-  virtual std::vector<TrialOutcome> train_dqn_group(const std::vector<GroupMember>& members) = 0;
+  // The trials of a reinforcement task, each with its rl.algorithm (dqn_trainer.hpp, actor_critic_trainer.hpp).
+  virtual std::vector<TrialOutcome> train_reinforcement_group(const std::vector<GroupMember>& members) = 0;
   // The synthetic task, split (dataset.hpp's make_task_data).
   virtual TaskData synthetic_task(const TaskConfig& task) = 0;
   // The initial parameters of sp and mup (setup.hpp's initial_parameters).

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "actor_critic_trainer.hpp"
 #include "checkpoint.hpp"
 #include "dqn_trainer.hpp"
 #include "model.hpp"
@@ -74,8 +75,14 @@ class LibTorchPieces final : public TorchPlugin {
   void set_threads(int threads) override {
     if (torch::get_num_threads() != threads) torch::set_num_threads(threads);
   }
-  std::vector<TrialOutcome> train_dqn_group(const std::vector<GroupMember>& members) override {
-    return sweeplab::train_dqn_group(members);
+  // One trial at a time (RL trials are never fused: fusion_key gives each its own group).
+  std::vector<TrialOutcome> train_reinforcement_group(const std::vector<GroupMember>& members) override {
+    std::vector<TrialOutcome> outcomes;
+    for (const auto& member : members) {
+      const bool actor_critic = member.config->rl.algorithm == "actor_critic";
+      outcomes.push_back(actor_critic ? train_actor_critic_trial(member) : train_dqn_trial(member));
+    }
+    return outcomes;
   }
   TaskData synthetic_task(const TaskConfig& task) override { return synthetic_task_data(task); }
   std::vector<float> scaled_initial_parameters(const ModelConfig& model, const MlpShape& shape,

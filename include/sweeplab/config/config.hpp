@@ -21,6 +21,7 @@ const std::vector<std::string>& parameterization_names();  // standard, sp, mup
 const std::vector<std::string>& batch_schedule_names();    // constant, linear, geometric, steps
 const std::vector<std::string>& binary_loss_names();       // bce, cross_entropy
 const std::vector<std::string>& rl_loss_names();           // mse, huber
+const std::vector<std::string>& rl_algorithm_names();      // dqn, actor_critic
 const std::vector<std::string>& pixel_scale_names();       // unit, standardized
 const std::vector<std::string>& class_loss_names();        // cross_entropy, mse
 
@@ -136,6 +137,7 @@ struct BatchScheduleConfig {
 // task doublegoal (the Intro-to-RL notebook): DQN. training.batch_size is the replay minibatch, training.steps the budget in
 // environment steps; defaults from the notebook.
 struct RlConfig {
+  std::string algorithm = "dqn";          // dqn, or actor_critic (the notebook's one-step TD(0) actor-critic)
   double discount = 0.99;                 // gamma of the TD target r + gamma (1 - done) max_a' Q_target(s', a')
   std::int64_t replay_capacity = 10000;   // transitions kept; the oldest go first
   double epsilon_start = 1.0;             // epsilon(t) = end + (start - end) exp(-t / decay), t the env step
@@ -145,6 +147,7 @@ struct RlConfig {
   double tau = 0.0;                       // > 0: Polyak averaging after every update instead of copies
   std::string loss = "mse";               // mse (the notebook's) or huber
   std::int64_t return_window = 20;        // episode_return: the mean over this many last episodes
+  double critic_lr = 0.005;               // actor_critic: the critic's learning rate (the actor's is optimizer.lr)
   void validate() const;
 };
 
