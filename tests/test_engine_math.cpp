@@ -28,6 +28,7 @@
 #include "engine/setup.hpp"
 
 #include "engine_reference.hpp"
+#include "lcg.hpp"
 
 namespace sweeplab {
 namespace {
@@ -45,19 +46,7 @@ constexpr std::int64_t kInputs = 3, kTrain = 11, kTest = 7, kBatch = 4, kSteps =
 const std::vector<std::int64_t> kOrder = {7, 2, 10, 0, 4, 1, 8, 3, 6, 9, 5};  // the epoch's row order
 const std::vector<double> kLrs = {0.2, 0.1, 0.15};                         // one learning rate per step
 
-// Deterministic numbers, the same on every platform.
-class Lcg {
- public:
-  explicit Lcg(std::uint64_t seed) : state_(seed * 6364136223846793005ULL + 1442695040888963407ULL) {}
-  double uniform() {  // [0, 1)
-    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    return double(state_ >> 11) / double(1ULL << 53);
-  }
-  float symmetric(double scale) { return float((2.0 * uniform() - 1.0) * scale); }
-
- private:
-  std::uint64_t state_;
-};
+using testing::Lcg;
 
 std::int64_t outputs_of(LossKind loss) {
   switch (loss) {

@@ -14,24 +14,14 @@
 #include <vector>
 
 #include "engine/group_math.hpp"
+#include "lcg.hpp"
 
 namespace sweeplab {
 namespace {
 
 using torch::Tensor;
 
-class Lcg {  // deterministic numbers, the same on every platform
- public:
-  explicit Lcg(std::uint64_t seed) : state_(seed * 6364136223846793005ULL + 1442695040888963407ULL) {}
-  double uniform() {
-    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    return double(state_ >> 11) / double(1ULL << 53);
-  }
-  float symmetric(double scale) { return float((2.0 * uniform() - 1.0) * scale); }
-
- private:
-  std::uint64_t state_;
-};
+using testing::Lcg;
 
 constexpr std::int64_t kTrain = 11, kTest = 3;
 const std::vector<std::int64_t> kOrder = {7, 2, 10, 0, 4, 1, 8, 3, 6, 9, 5};

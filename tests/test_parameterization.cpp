@@ -32,6 +32,7 @@
 #include "sweeplab/training/schedule.hpp"
 
 #include "engine_reference.hpp"
+#include "lcg.hpp"
 
 namespace sweeplab {
 namespace {
@@ -45,19 +46,7 @@ constexpr std::int64_t kTrain = 11, kTest = 7, kBatch = 4, kSteps = 3;
 const std::vector<std::int64_t> kOrder = {7, 2, 10, 0, 4, 1, 8, 3, 6, 9, 5};
 const std::vector<double> kLrs = {0.2, 0.1, 0.15};
 
-class Lcg {
- public:
-  explicit Lcg(std::uint64_t seed) : state_(seed * 6364136223846793005ULL + 1442695040888963407ULL) {}
-  double uniform() {
-    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    return double(state_ >> 11) / double(1ULL << 53);
-  }
-  float symmetric(double scale) { return float((2.0 * uniform() - 1.0) * scale); }
-  std::int64_t below(std::int64_t n) { return std::min<std::int64_t>(n - 1, std::int64_t(uniform() * double(n))); }
-
- private:
-  std::uint64_t state_;
-};
+using testing::Lcg;
 
 // ------------------------------------------------------------------------------------------------
 // Data: features (3 inputs) for each loss, multiclass with two logits; and token rows (2 tokens, offset into a

@@ -350,7 +350,7 @@ TEST(Report, WithNoTrialFinishedSaysSoAndDrawsNoEmptyFigure) {
   EXPECT_NE(html.find("No trial has finished yet"), std::string::npos);
   EXPECT_EQ(html.find("<figure"), std::string::npos);  // nothing to draw
   const std::string missing = between(html, "<h2>Figures not drawn</h2>", "</ul>");
-  EXPECT_EQ(count(missing, "<li>"), 5u) << missing;
+  EXPECT_EQ(count(missing, "<li>"), 6u) << missing;
   // Every cell of the grid is there, saying what its trial is (a killed worker may not be gone yet: running).
   const std::string grid = between(html, "id=\"grid\"", "</table>");
   EXPECT_EQ(count(grid, ">pending<") + count(grid, ">partial<") + count(grid, ">running<"), 4u) << grid;

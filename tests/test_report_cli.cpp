@@ -104,7 +104,7 @@ TEST(ReportCli, ListPlotsNamesEveryPlotWithoutASweep) {
   const auto lines = lines_of(result.out);
   const auto kinds = plot_kinds();
   ASSERT_EQ(lines.size(), kinds.size()) << result.out;
-  ASSERT_EQ(kinds.size(), 5u);
+  ASSERT_EQ(kinds.size(), 6u);
   for (std::size_t i = 0; i < kinds.size(); ++i) {
     EXPECT_EQ(lines[i].rfind(kinds[i].name + " ", 0), 0u) << lines[i];
     EXPECT_NE(lines[i].find(kinds[i].description), std::string::npos) << lines[i];

@@ -99,6 +99,19 @@ INSTANTIATE_TEST_SUITE_P(
                      "{name: step, step_size: 30, gamma: 0.5}", "sigint_at_step=50", 130, -1}),
     [](const auto& info) { return info.param.name; });
 
+// Sweep r (one trial) run whole in experiments `whole`; then run in `experiments` with `fault`, which kills it
+// (exit 137), and run again, continuing from step `resumed_at`. Returns the whole trial's folder and the resumed one's.
+std::pair<fs::path, fs::path> whole_and_resumed(const TempDir& dir, const std::string& fault, std::int64_t resumed_at) {
+  EXPECT_EQ(testing::run_sweeplab(dir, "run r --experiments whole -q").code, 0);
+  const auto broken = testing::run_sweeplab(dir, "run r", fault);
+  EXPECT_EQ(broken.code, 137) << broken.out << broken.err;
+  const auto resumed = testing::run_sweeplab(dir, "run r");
+  EXPECT_EQ(resumed.code, 0) << resumed.out << resumed.err;
+  const auto trial = only_trial(dir);
+  EXPECT_EQ(summary_of(trial)["resumed_from_step"], resumed_at) << resumed.out;
+  return {only_trial(dir, "whole"), trial};
+}
+
 // Large batches multiply in the system BLAS (OpenBLAS where it is installed): a centred student of the online poly
 // teacher at batch size 512, killed between its checkpoints, ends as the uninterrupted run does, bit for bit.
 TEST(Resume, ALargeBatchOnlineTeacherTrialKilledEndsBitIdentical) {
@@ -109,14 +122,7 @@ TEST(Resume, ALargeBatchOnlineTeacherTrialKilledEndsBitIdentical) {
             "optimizer: {name: sgd, lr: 0.5}\n"
             "training: {batch_size: 512, steps: 60, eval_every: 20}\n"
             "checkpoint: {every: 20, min_interval_s: 0}\n");
-  ASSERT_EQ(testing::run_sweeplab(dir, "run r --experiments whole -q").code, 0);
-  const auto reference = only_trial(dir, "whole");
-  const auto broken = testing::run_sweeplab(dir, "run r", "kill_at_step=50");
-  EXPECT_EQ(broken.code, 137) << broken.out << broken.err;
-  const auto trial = only_trial(dir);
-  const auto resumed = testing::run_sweeplab(dir, "run r");
-  ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
-  EXPECT_EQ(summary_of(trial)["resumed_from_step"], 40) << resumed.out;
+  const auto [reference, trial] = whole_and_resumed(dir, "kill_at_step=50", 40);
   EXPECT_EQ(metric_values(trial), metric_values(reference));
   EXPECT_EQ(metric_values(trial).size(), 3u);
   EXPECT_EQ(summary_of(trial)["weights_digest"], summary_of(reference)["weights_digest"]);
@@ -133,14 +139,7 @@ TEST(Resume, ANoiseScaleTrialKilledBetweenEvaluationsWritesTheSameValues) {
             "training: {epochs: 6, batch_size: 16, eval_every: 3}\n"
             "checkpoint: {every: 2, min_interval_s: 0}\n"
             "metrics: {noise_scale: true}\n");
-  ASSERT_EQ(testing::run_sweeplab(dir, "run r --experiments whole -q").code, 0);
-  const auto reference = only_trial(dir, "whole");
-  const auto broken = testing::run_sweeplab(dir, "run r", "kill_at_step=70");
-  EXPECT_EQ(broken.code, 137) << broken.out << broken.err;
-  const auto trial = only_trial(dir);
-  const auto resumed = testing::run_sweeplab(dir, "run r");
-  ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
-  EXPECT_EQ(summary_of(trial)["resumed_from_step"], 40) << resumed.out;
+  const auto [reference, trial] = whole_and_resumed(dir, "kill_at_step=70", 40);
   const auto lines = metric_values(trial);
   ASSERT_EQ(lines.size(), 2u);
   for (const auto& line : lines) {

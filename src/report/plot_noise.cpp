@@ -83,7 +83,7 @@ Figure noise_figure(const ReportData& report, const std::vector<std::size_t>& on
   const double b_low = std::log2(double(chosen.begin()->first)), b_high = std::log2(double(chosen.rbegin()->first));
   figure.width = 820;
   figure.height = 460;
-  figure.script = data + "set logscale xy\nset format x '%.0s%c'\nset xlabel 'samples seen'\nset ylabel 'B_simple = tr(Σ) / |G|^2'\n" +
+  figure.script = data + "set logscale xy\nset xrange [" + num(x_low / 1.2) + ":" + num(x_high * 1.2) + "]\nset format x '%.0s%c'\nset xlabel 'samples seen'\nset ylabel 'B_simple = tr(Σ) / |G|^2'\n" +
                   (std::isfinite(y_low) && y_high > y_low && !log_tics(y_low / 1.2, y_high * 1.2).empty()
                        ? "set yrange [" + num(y_low / 1.2) + ":" + num(y_high * 1.2) + "]\nset ytics " + log_tics(y_low / 1.2, y_high * 1.2) + "\n"
                        : std::string()) +

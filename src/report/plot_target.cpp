@@ -349,11 +349,13 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
   // The measured noise scale beside the fitted one (McCandlish et al. find B_noise ~ B_simple, equal when the
   // loss's Hessian is a multiple of the identity): vertical lines on the batch-size axis where they fall inside it.
   std::string arrows;
-  const auto vertical = [&](double at, const std::string& style, const std::string& label) {
+  // `left`: the label on the line's left (the smaller of the two), else on its right, so that the two do not overlap.
+  const auto vertical = [&](double at, const std::string& style, const std::string& label, bool left) {
     if (!(at > batch_sizes.front() / 1.6 && at < batch_sizes.back() * 1.6)) return;
     arrows += "set arrow from " + num(format_short(at)) + ", graph 0 to " + num(format_short(at)) + ", graph 1 nohead " + style +
               "\nset label " + gp_quote(label) + " at " + num(format_short(at)) +
-              ", graph 0.96 left offset 0.4,0 font ',10' tc rgb '#555555'\n";
+              ", graph 0.96 " + (left ? "right offset -0.4,0" : "left offset 0.4,0") +
+              " font ',10' tc rgb '#555555'\n";
   };
   const double fitted_b_noise = fit && no_fit.empty() ? fit->b_noise : 0.0;  // 0: no fit drawn
   if (!measured_noise.empty()) {
@@ -366,8 +368,8 @@ Figure target_figure(const ReportData& report, const std::vector<const TrialStat
                                      " (dotted and dashed lines); McCandlish et al. find the two close, equal when the "
                                      "loss's curvature is the same in every direction."
                                : ".");
-    vertical(m, "dt 3 lw 2 lc rgb '#1b7837'", "B_simple");
-    if (fitted_b_noise > 0) vertical(fitted_b_noise, "dt 2 lw 1 lc rgb '#b2182b'", "B_noise");
+    vertical(m, "dt 3 lw 2 lc rgb '#1b7837'", "B_simple", fitted_b_noise > 0 && m <= fitted_b_noise);
+    if (fitted_b_noise > 0) vertical(fitted_b_noise, "dt 2 lw 1 lc rgb '#b2182b'", "B_noise", fitted_b_noise < m);
   }
   const std::string others = any_tried ? ", $tried using 1:COLUMN with points pt 6 ps 0.8 lc rgb '#aaaaaa' title " +
                                              gp_quote("other " + lr_name + "s")
