@@ -4,7 +4,7 @@
 //   bench_engine [--configs configs] [--peer-dir ../shared/bench] [--no-peer] [--only grid|sizes]
 //                [--grid-epochs 5] [--sizes 2,8,64,512] [--ks 1,64] [--reps 5] [--min-seconds 0.5]
 //                [--fused-steps 300] [--fused-ks 1,64] [--fused-sizes 2,8,64,512] [--peer-epochs N]
-//                [--set KEY=VALUE ...]
+//                [--set KEY=VALUE ...] [--paired KEY=VALUE]
 //
 // Two parts:
 //   grid   (issue item b, in-process): 64 trials of doughnut-batch at batch size 2, 8 learning rates x 8 seeds,
@@ -15,7 +15,9 @@
 //          lr 0.001. Epochs per cell are chosen so one run takes about --min-seconds (after a one-epoch
 //          warm-up run, from calibration runs of doubling epochs until one takes 50 ms).
 // --set adds an override to every trial of ours (e.g. --set metrics.noise_scale=true: the cost of measuring the
-// gradient noise scale, against a run without it).
+// gradient noise scale, against a run without it). --paired KEY=VALUE measures each sizes cell also with that
+// override, the two runs alternating rep by rep (a slow spell of the machine then hits both alike), and reports the
+// median of the reps' ratios (with / without).
 // The peers: `peer_pytorch.py steps` (its own median over epochs 2..N; N = 4 unless --peer-epochs) and, for
 // sizes, `peer_fused.py --steps --fused-steps` (0: skip it). Every figure of ours is the median of --reps
 // runs. Our side: one thread (training.threads=1), a NullSink, no checkpoints, a test evaluation after every
@@ -108,6 +110,18 @@ struct Figure {
   std::size_t trials = 0;
 };
 
+// The median over reps of (time with / time without), the two sweeps trained alternately.
+double paired_ratio(const ResolvedSweep& without, const ResolvedSweep& with, int reps, double* with_us) {
+  std::vector<double> ratios, us;
+  for (int r = 0; r < reps; ++r) {
+    const Run a = train_once(without), b = train_once(with);
+    ratios.push_back((b.seconds / b.trial_steps) / (a.seconds / a.trial_steps));
+    us.push_back(b.seconds / b.trial_steps * 1e6);
+  }
+  *with_us = median(us);
+  return median(ratios);
+}
+
 Figure measure(const ResolvedSweep& sweep, int reps) {
   Figure figure;
   std::vector<double> us;
@@ -199,6 +213,7 @@ std::string list_text(const std::vector<std::int64_t>& values) {
 int main(int argc, char** argv) {
   std::string configs = "configs", peer_dir = "../shared/bench", only;
   std::int64_t grid_epochs = 5, fused_steps = 300, peer_epochs = 0;
+  std::string paired;  // --paired KEY=VALUE
   int reps = 5;
   double min_seconds = 0.5;
   bool use_peer = true;
@@ -226,11 +241,12 @@ int main(int argc, char** argv) {
     else if (flag == "--fused-ks") fused_ks = parse_list(next());
     else if (flag == "--fused-sizes") fused_sizes = parse_list(next());
     else if (flag == "--set") extra_overrides.push_back(next());
+    else if (flag == "--paired") paired = next();
     else {
       (flag == "--help" ? std::cout : std::cerr)
           << "usage: bench_engine [--configs DIR] [--peer-dir DIR] [--no-peer] [--only grid|sizes] "
              "[--grid-epochs N] [--sizes LIST] [--ks LIST] [--reps N] [--min-seconds S] [--fused-steps N] "
-             "[--fused-ks LIST] [--fused-sizes LIST] [--peer-epochs N] [--set KEY=VALUE]\n"
+             "[--fused-ks LIST] [--fused-sizes LIST] [--peer-epochs N] [--set KEY=VALUE] [--paired KEY=VALUE]\n"
              "defaults: --reps 5 --min-seconds 0.5 --fused-steps 300 --sizes 2,8,64,512 --ks 1,64\n";
       return flag == "--help" ? 0 : 2;
     }
@@ -293,8 +309,10 @@ int main(int argc, char** argv) {
 
   if (do_sizes) {
     std::cout << "\n## (c) us per trial-step by batch size and group size K (in-process)\n";
-    Table table({"bs", "K", "epochs", "steps/trial", "diverged", "ours_us", "min", "max", "peer_steps_us",
-                 "peer_fused_us", "peer/ours", "fused/ours"});
+    std::vector<std::string> columns = {"bs", "K", "epochs", "steps/trial", "diverged", "ours_us", "min", "max", "peer_steps_us",
+                 "peer_fused_us", "peer/ours", "fused/ours"};
+    if (!paired.empty()) columns.insert(columns.end(), {"with_us", "with/without"});
+    Table table(columns);
     for (const auto bs : sizes) {
       for (const auto k : ks) {
         // Warm-up (one epoch), then calibration: double the epochs until a run takes 50 ms, and scale.
@@ -319,9 +337,19 @@ int main(int argc, char** argv) {
         row.push_back(has_fused ? fixed(fused_us[{k, bs}], 2) : "-");
         row.push_back(has_steps ? fixed(steps_us[bs] / f.us_per_trial_step, 1) + "x" : "-");
         row.push_back(has_fused ? fixed(fused_us[{k, bs}] / f.us_per_trial_step, 1) + "x" : "-");
+        if (!paired.empty()) {
+          auto with = overrides;
+          with.push_back(paired);
+          double with_us = 0;
+          const double ratio =
+              paired_ratio(load_sweep(configs, "doughnut-batch", overrides), load_sweep(configs, "doughnut-batch", with), reps, &with_us);
+          row.push_back(fixed(with_us, 3));
+          row.push_back(fixed(ratio, 3));
+        }
         table.add_row(row);
       }
     }
+    if (!paired.empty()) std::cout << "# last two columns: with -o " << paired << ": us, and the median ratio with/without of alternating reps\n";
     std::cout << table.str();
     std::cout << "peer_steps_us: peer_pytorch.py steps (one model, DataLoader, per optimizer step, training loop "
                  "only); peer_fused_us: peer_fused.py at the same K (per trial-step, no evaluation)\n";
