@@ -154,7 +154,6 @@ class Update {
     apply(i, g, w);
   }
 
-  // The same, given the parameters at i already loaded (w).
   // From now on, also sums the squares of the gradients handed over: the step's |G_B|^2 (noise_scale).
   void count_squares() { squares_ = true; }
   double squared_norm() const { return double(lane_sum(vector_squares_)) + scalar_squares_; }
@@ -163,6 +162,7 @@ class Update {
     if (squares_) scalar_squares_ += double(squares(grad, length));
   }
 
+  // The same, given the parameters at i already loaded (w).
   template <class T>
   inline void apply(std::int64_t i, T g, T w) {
     if (squares_) add_square(g);
