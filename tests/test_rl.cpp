@@ -667,6 +667,12 @@ TEST(ActorCritic, MetricsAreDqnsButEpsilonEachStepLearnsFromOneTransition) {
   const auto other = testing::run_sweeplab(dir, "run r -q -o training.seed=1 --experiments other");
   ASSERT_EQ(other.code, 0) << other.err;
   EXPECT_NE(testing::read_json(only_trial(dir, "other") / "summary.json")["weights_digest"], summary["weights_digest"]);
+  // export says so too: batch size 1 (not training.batch_size, which only DQN uses), temperature lr / 1.
+  const auto exported = testing::run_in(dir, {"export", "r", "--format", "jsonl"});
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  const auto row = json::parse(exported.out.substr(0, exported.out.find('\n')));
+  EXPECT_EQ(row["batch_size"], 1) << row;
+  EXPECT_EQ(row["temperature"], 0.001) << row;
 }
 
 TEST(ActorCritic, ACriticLossAboveTheDivergenceLimitEndsTheTrialAsDivergedAtTheFirstStep) {

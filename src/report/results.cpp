@@ -200,6 +200,7 @@ ExportTable export_trials(const SweepSpec& spec, const std::vector<TrialState>& 
   std::vector<std::size_t> key_fields;
   for (const auto& key : keys) key_fields.push_back(field_index(key));
   static const std::size_t lr_field = field_index("optimizer.lr"), batch_field = field_index("training.batch_size");
+  static const std::size_t task_field = field_index("task.name"), algorithm_field = field_index("rl.algorithm");
   table.columns = {"trial_id"};
   table.columns.insert(table.columns.end(), keys.begin(), keys.end());
   for (const char* column : {"status", "batch_size", "lr", "temperature", "steps", "samples", "epochs", "steps_x_lr",
@@ -223,7 +224,11 @@ ExportTable export_trials(const SweepSpec& spec, const std::vector<TrialState>& 
     std::vector<Cell> row = {data.id};
     for (const auto field : key_fields) row.push_back(value_cell(data.config.get(field)));
     const double lr = std::get<double>(data.config.get(lr_field));
-    const std::int64_t batch = std::get<std::int64_t>(data.config.get(batch_field));
+    // The actor-critic learns from each step's own transition: its batch is 1, whatever training.batch_size (DQN's
+    // replay minibatch) says, as its metrics.jsonl has it.
+    const bool one_transition = is_reinforcement_task(std::get<std::string>(data.config.get(task_field))) &&
+                                std::get<std::string>(data.config.get(algorithm_field)) == "actor_critic";
+    const std::int64_t batch = one_transition ? 1 : std::get<std::int64_t>(data.config.get(batch_field));
     row.insert(row.end(), {to_string(data.status), batch, lr, lr / double(batch)});
     const auto& summary = data.summary;
     if (summary && summary->status != TrialStatus::Unreadable) {
