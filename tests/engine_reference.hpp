@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <iomanip>
+#include <ostream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -21,6 +23,46 @@
 #include "engine/setup.hpp"
 
 namespace sweeplab::testing {
+
+// The backends the engine tests hold to the reference and to each other.
+using Factory = std::unique_ptr<GroupMath> (*)(const MlpShape&, const GroupData&, int);
+struct Backend {
+  const char* label;
+  Factory make;
+  bool bit_exact;  // lean: a trial's bytes do not depend on its company or its segments
+};
+inline void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.label; }
+
+inline const Backend kLean = {"Lean", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k); },
+                              true};
+// The kernels built for any x86-64 (what a CPU without AVX+FMA runs), here even where AVX+FMA is available.
+inline const Backend kLeanPortable = {
+    "LeanPortable", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, {true}); }, true};
+// Every product of eight outputs or more through the system BLAS, even at these small batches.
+inline const Backend kLeanBlas = {"LeanBlas",
+                                  [](const MlpShape& s, const GroupData& d, int k) {
+                                    LeanOptions options;
+                                    options.blas_rows = 1;
+                                    options.any_blas = true;
+                                    return make_lean_cpu_math(s, d, k, options);
+                                  },
+                                  true};
+inline const Backend kBatched = {
+    "Batched", [](const MlpShape& s, const GroupData& d, int k) { return make_batched_math(s, d, k, "cpu"); }, false};
+
+// Steps [step0, step0 + steps) of the trial in `slot`, rows taken from `order` from `first` on, `batch` at a time.
+inline Segment make_segment(int slot, const std::vector<std::int64_t>& order, std::int64_t first, std::int64_t steps,
+                            std::int64_t batch, const double* lrs, std::int64_t step0) {
+  Segment segment;
+  segment.slot = slot;
+  segment.order = order.data();
+  segment.first = first;
+  segment.steps = steps;
+  segment.batch_size = batch;
+  segment.lrs = lrs;
+  segment.step0 = step0;
+  return segment;
+}
 
 // What the reference gives after an epoch, in the engine's layout.
 struct ReferenceRun {

@@ -234,33 +234,11 @@ ReferenceRun run_reference(const Case& c, const GroupData& data, const std::vect
 // ------------------------------------------------------------------------------------------------
 // The backends.
 
-using Factory = std::unique_ptr<GroupMath> (*)(const MlpShape&, const GroupData&, int);
-
-struct Backend {
-  const char* label;
-  Factory make;
-  bool bit_exact;  // lean: a trial's bytes do not depend on its company or its segments
-};
-
-void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.label; }
-
-const Backend kLean = {"Lean", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k); },
-                       true};
-// The kernels built for any x86-64 (what a CPU without AVX+FMA runs), here even where AVX+FMA is available.
-const Backend kLeanPortable = {
-    "LeanPortable", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, {true}); },
-    true};
-// Every product of eight outputs or more through the system BLAS, even at these small batches.
-const Backend kLeanBlas = {"LeanBlas",
-                           [](const MlpShape& s, const GroupData& d, int k) {
-                             LeanOptions options;
-                             options.blas_rows = 1;
-                             options.any_blas = true;
-                             return make_lean_cpu_math(s, d, k, options);
-                           },
-                           true};
-const Backend kBatched = {
-    "Batched", [](const MlpShape& s, const GroupData& d, int k) { return make_batched_math(s, d, k, "cpu"); }, false};
+using testing::Backend;
+using testing::kBatched;
+using testing::kLean;
+using testing::kLeanBlas;
+using testing::kLeanPortable;
 
 struct BackendRun {
   std::vector<float> parameters, state;
@@ -270,15 +248,7 @@ struct BackendRun {
 
 Segment segment_of(int slot, const std::vector<std::int64_t>& order, std::int64_t first, std::int64_t steps,
                    const double* lrs, std::int64_t step0) {
-  Segment segment;
-  segment.slot = slot;
-  segment.order = order.data();
-  segment.first = first;
-  segment.steps = steps;
-  segment.batch_size = kBatch;
-  segment.lrs = lrs;
-  segment.step0 = step0;
-  return segment;
+  return testing::make_segment(slot, order, first, steps, kBatch, lrs, step0);
 }
 
 // The same epoch as run_reference, in one segment of a one-slot backend.

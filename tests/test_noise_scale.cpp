@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/group_math.hpp"
+#include "engine_reference.hpp"
 #include "lcg.hpp"
 
 namespace sweeplab {
@@ -206,28 +207,11 @@ Terms terms_of(double gradient, double trace, std::int64_t rows) {
 // ------------------------------------------------------------------------------------------------
 // The backends.
 
-using Factory = std::unique_ptr<GroupMath> (*)(const MlpShape&, const GroupData&, int);
-struct Backend {
-  const char* label;
-  Factory make;
-  bool bit_exact;
-};
-void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.label; }
+using testing::Backend;
+
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
-const Backend kBackends[] = {
-    {"Lean", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k); }, true},
-    {"LeanPortable", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, {true}); }, true},
-    {"LeanBlas",
-     [](const MlpShape& s, const GroupData& d, int k) {
-       LeanOptions options;
-       options.blas_rows = 1;
-       options.any_blas = true;
-       return make_lean_cpu_math(s, d, k, options);
-     },
-     true},
-    {"Batched", [](const MlpShape& s, const GroupData& d, int k) { return make_batched_math(s, d, k, "cpu"); }, false},
-};
+const Backend kBackends[] = {testing::kLean, testing::kLeanPortable, testing::kLeanBlas, testing::kBatched};
 
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = [] {
@@ -270,15 +254,7 @@ std::vector<std::vector<std::int64_t>> batches_of(std::int64_t batch) {
 
 Segment step_segment(int slot, std::int64_t first, std::int64_t steps, std::int64_t batch, const double* lrs,
                      std::int64_t step0) {
-  Segment segment;
-  segment.slot = slot;
-  segment.order = kOrder.data();
-  segment.first = first;
-  segment.steps = steps;
-  segment.batch_size = batch;
-  segment.lrs = lrs;
-  segment.step0 = step0;
-  return segment;
+  return testing::make_segment(slot, kOrder, first, steps, batch, lrs, step0);
 }
 
 TrialHyper hyper_for(const Case& c) {

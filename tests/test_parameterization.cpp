@@ -271,23 +271,11 @@ ReferenceRun run_reference(const Case& c, const std::vector<float>& initial) {
 // ------------------------------------------------------------------------------------------------
 // Backends.
 
-using Factory = std::unique_ptr<GroupMath> (*)(const MlpShape&, const GroupData&, int);
-struct Backend {
-  const char* label;
-  Factory make;
-};
-void PrintTo(const Backend& b, std::ostream* os) { *os << b.label; }
-const Backend kLean = {"Lean", [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k); }};
-const Backend kLeanPortable = {"LeanPortable",
-                               [](const MlpShape& s, const GroupData& d, int k) { return make_lean_cpu_math(s, d, k, {true}); }};
-// Every product of eight outputs or more through the system BLAS, even at these small batches.
-const Backend kLeanBlas = {"LeanBlas", [](const MlpShape& s, const GroupData& d, int k) {
-                             LeanOptions options;
-                             options.blas_rows = 1;
-                             options.any_blas = true;
-                             return make_lean_cpu_math(s, d, k, options);
-                           }};
-const Backend kBatched = {"Batched", [](const MlpShape& s, const GroupData& d, int k) { return make_batched_math(s, d, k, "cpu"); }};
+using testing::Backend;
+using testing::kBatched;
+using testing::kLean;
+using testing::kLeanBlas;
+using testing::kLeanPortable;
 
 struct BackendRun {
   std::vector<float> parameters, state;
@@ -296,13 +284,7 @@ struct BackendRun {
 };
 
 Segment segment_of(int slot, std::int64_t steps, std::int64_t batch, const double* lrs) {
-  Segment segment;
-  segment.slot = slot;
-  segment.order = kOrder.data();
-  segment.steps = steps;
-  segment.batch_size = batch;
-  segment.lrs = lrs;
-  return segment;
+  return testing::make_segment(slot, kOrder, 0, steps, batch, lrs, 0);
 }
 
 BackendRun run_backend(const Backend& backend, const Case& c, const std::vector<float>& initial) {
