@@ -49,7 +49,7 @@ Figure noise_figure(const ReportData& report, const std::vector<std::size_t>& on
     if (found == chosen.end() || final_train_loss(group) < final_train_loss(report.groups[found->second])) chosen[batch] = g;
   }
   if (chosen.empty()) {
-    figure.why_not = "no trial measured it (metrics.noise_scale: true writes noise_scale in metrics.jsonl)";
+    figure.why_not = "no trial measured it (metrics.noise_scale: true writes noise_scale in metrics.jsonl, for supervised tasks)";
     return figure;
   }
   std::string data, plot;
@@ -120,7 +120,11 @@ std::vector<Figure> noise_scale(const ReportData& data) {
   const bool same = std::all_of(figures.begin(), figures.end(), [&](const Figure& figure) {
     return !figure.why_not.empty() && figure.why_not == figures.front().why_not;
   });
-  if (figures.size() > 1 && same) figures.resize(1);  // one line says it, not one per facet
+  if (figures.size() > 1 && same) {  // one line says it, not one per facet, under a title that names none
+    Figure one = noise_figure(data, {}, "", 0);
+    one.why_not = figures.front().why_not;
+    return {one};
+  }
   return figures;
 }
 
